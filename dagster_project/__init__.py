@@ -1,0 +1,1 @@
+"""cx-pipeline: Dagster wiring, source contracts, demo data and the `cx` command."""

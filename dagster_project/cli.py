@@ -1,0 +1,101 @@
+"""The `cx` command: demo data, a full local run, the Dagster UI and the resolved settings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from dagster_project.settings import REPO_ROOT, get_settings
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from dagster_project.demo.generate import generate_demo
+
+    settings = get_settings()
+    out = Path(args.out).resolve() if args.out else settings.landing_dir
+    truth = Path(args.truth).resolve() if args.truth else settings.demo_truth_dir
+    summary = generate_demo(
+        out_dir=out,
+        truth_dir=truth,
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        end_date=date.fromisoformat(args.end_date) if args.end_date else None,
+        progress=not args.quiet,
+    )
+    print(summary.describe())
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dagster_project.runner import run_everything
+
+    settings = get_settings()
+    settings.export_env()
+    if not any(settings.landing_dir.glob("*/*")):
+        print(f"No exports in {settings.landing_dir}: generating the demo data first.")
+        _demo_data(args)
+    return run_everything(settings)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    settings.export_env()
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    from dagster_project.runner import prepare_dagster_home, prepare_dbt_manifest
+
+    prepare_dagster_home(settings)
+    prepare_dbt_manifest()
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})")
+    return subprocess.call(cmd, cwd=REPO_ROOT, env=env)
+
+
+def _settings(_: argparse.Namespace) -> int:
+    print(get_settings().describe())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cx", description="cx-pipeline: customer-experience analytics")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def demo_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--customers", type=int, default=10_000, help="number of customers (default 10000)")
+        p.add_argument("--days", type=int, default=365, help="days of history (default 365)")
+        p.add_argument("--seed", type=int, default=42, help="random seed; same seed, same files")
+        p.add_argument("--end-date", default=None, help="last day of the data, YYYY-MM-DD (default: fixed demo date)")
+        p.add_argument("--out", default=None, help="landing folder (default: settings landing dir)")
+        p.add_argument("--truth", default=None, help="ground-truth folder (default: settings demo truth dir)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    demo = sub.add_parser("demo-data", help="generate realistic demo exports into the landing folder")
+    demo_options(demo)
+    demo.set_defaults(func=_demo_data)
+
+    run = sub.add_parser("run", help="generate the demo if the landing folder is empty, then materialise everything")
+    demo_options(run)
+    run.set_defaults(func=_run)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI with the project loaded")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_ui)
+
+    show = sub.add_parser("settings", help="print the resolved settings")
+    show.set_defaults(func=_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""One settings object: every path and option comes from the environment, with defaults under the repo.
+
+dbt runs in a subprocess and reads the same values through `env_var(...)` in profiles.yml and the
+source definitions, so `export_env()` puts the resolved values into the environment once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    raw_dir: Path
+    quarantine_dir: Path
+    warehouse_path: Path
+    demo_truth_dir: Path
+    reports_dir: Path
+    dagster_home: Path
+    dbt_project_dir: Path
+    dbt_target: str
+    timezone: str
+    default_phone_country: str
+    as_of: str | None
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        data_dir = _path("CX_DATA_DIR", REPO_ROOT / "data")
+        return cls(
+            data_dir=data_dir,
+            landing_dir=_path("CX_LANDING_DIR", data_dir / "landing"),
+            raw_dir=_path("CX_RAW_DIR", data_dir / "raw"),
+            quarantine_dir=_path("CX_QUARANTINE_DIR", data_dir / "quarantine"),
+            warehouse_path=_path("CX_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            demo_truth_dir=_path("CX_DEMO_TRUTH_DIR", data_dir / "demo_truth"),
+            reports_dir=_path("CX_REPORTS_DIR", REPO_ROOT / "reports" / "out"),
+            dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
+            dbt_project_dir=REPO_ROOT / "dbt_models",
+            dbt_target=os.environ.get("CX_DBT_TARGET", "duckdb"),
+            timezone=os.environ.get("CX_TIMEZONE", "Europe/Berlin"),
+            default_phone_country=os.environ.get("CX_DEFAULT_PHONE_COUNTRY", "DE"),
+            as_of=os.environ.get("CX_AS_OF") or None,
+        )
+
+    def as_env(self) -> dict[str, str]:
+        """The values dbt and child processes read, keyed by their environment variable."""
+        return {
+            "CX_DATA_DIR": str(self.data_dir),
+            "CX_LANDING_DIR": str(self.landing_dir),
+            "CX_RAW_DIR": str(self.raw_dir),
+            "CX_QUARANTINE_DIR": str(self.quarantine_dir),
+            "CX_WAREHOUSE": str(self.warehouse_path),
+            "CX_DEMO_TRUTH_DIR": str(self.demo_truth_dir),
+            "CX_REPORTS_DIR": str(self.reports_dir),
+            "CX_DBT_TARGET": self.dbt_target,
+            "CX_TIMEZONE": self.timezone,
+            "CX_DEFAULT_PHONE_COUNTRY": self.default_phone_country,
+        }
+
+    def export_env(self) -> None:
+        """Make the resolved values visible to subprocesses (dbt) without overriding explicit ones."""
+        for key, value in self.as_env().items():
+            os.environ.setdefault(key, value)
+
+    def describe(self) -> str:
+        return "\n".join(f"{f.name:>22}: {getattr(self, f.name)}" for f in fields(self))
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()
