@@ -1,0 +1,106 @@
+"""The dbt project as Dagster assets: every model and seed is an asset in group `transform`, dbt tests are
+asset checks, and the dbt sources are the ingest assets `["raw", <source>]` (docs/CONVENTIONS.md).
+
+`@dbt_assets` reads `target/manifest.json` when this module is imported, so the module first makes sure the
+manifest is current (`prepare_dbt_manifest`): a cheap timestamp check, and `dbt parse` only when a project
+file changed. That keeps code-location loads fast and makes them work under pytest and CI, not only under
+`dagster dev`.
+"""
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project.settings import REPO_ROOT, get_settings
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
+SEEDS_DIR = REPO_ROOT / "seeds"
+TRANSFORM_GROUP = "transform"
+RAW_KEY_PREFIX = "raw"
+
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=get_settings().dbt_target,
+)
+
+
+def _dbt_executable() -> str:
+    """The `dbt` installed next to this interpreter, so a virtualenv works without being on PATH."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    return str(beside_python) if beside_python.exists() else "dbt"
+
+
+def dbt_cli_resource() -> DbtCliResource:
+    """The resource `cx_dbt_assets` needs under the key `dbt`."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())
+
+
+@contextmanager
+def settings_environment() -> Iterator[None]:
+    """The settings' values in the environment while dbt runs (profiles.yml and sources read them with
+    env_var()), like `Settings.export_env()` but undone afterwards, so a process that switches data
+    directories (tests) never keeps values derived from an earlier one."""
+    added = {key: value for key, value in get_settings().as_env().items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _manifest_inputs() -> Iterator[Path]:
+    """Every file whose change can change the manifest."""
+    yield DBT_PROJECT_DIR / "dbt_project.yml"
+    yield DBT_PROJECT_DIR / "profiles.yml"
+    for folder in (DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", SEEDS_DIR):
+        yield from (path for path in folder.rglob("*") if path.is_file())
+
+
+def manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built_at = manifest.stat().st_mtime
+    return any(path.stat().st_mtime > built_at for path in _manifest_inputs())
+
+
+def prepare_dbt_manifest() -> Path:
+    """Run `dbt parse` when `target/manifest.json` is missing or older than a project file; return its path."""
+    if manifest_is_stale():
+        with settings_environment():
+            dbt_cli_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    return dbt_project.manifest_path
+
+
+class CxDbtTranslator(DagsterDbtTranslator):
+    """Models and seeds keep their names as keys and join group `transform`; a source `raw.<table>` is the
+    ingest asset `["raw", <table>]`, which makes ingest -> staging one lineage graph."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        resource_props = self.get_resource_props(manifest, unique_id)
+        if resource_props["resource_type"] == "source":
+            return spec.replace_attributes(key=dg.AssetKey([RAW_KEY_PREFIX, resource_props["name"]]))
+        return spec.replace_attributes(group_name=TRANSFORM_GROUP)
+
+
+@dbt_assets(
+    manifest=prepare_dbt_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=CxDbtTranslator(),
+    pool="duckdb",
+)
+def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Seeds, models and their tests, in dependency order (`dbt build`)."""
+    with settings_environment():
+        yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,10 @@
+{#- A time-zone-aware timestamp as a plain TIMESTAMP holding UTC wall-clock time (staging rule: no time zone
+    types downstream, so the SQL stays portable to engines without them). -#}
+
+{% macro as_utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('as_utc_timestamp', 'cx_pipeline')(column)) }}
+{%- endmacro %}
+
+{% macro default__as_utc_timestamp(column) -%}
+    cast({{ column }} at time zone 'UTC' as timestamp)
+{%- endmacro %}

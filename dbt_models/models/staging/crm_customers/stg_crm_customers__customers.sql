@@ -1,0 +1,32 @@
+with
+
+source as (
+    {{ deduplicate_latest(source('raw', 'crm_customers'), ['customer_id']) }}
+),
+
+renamed as (
+    select
+        customer_id,
+        first_name,
+        last_name,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone_e164('phone') }} as phone_e164,
+        loyalty_id,
+        {{ normalize_handle('social_handle') }} as social_handle,
+        country,
+        language,
+        segment,
+        birth_year,
+        {{ as_utc_timestamp('created_at') }} as created_at,
+        {{ as_utc_timestamp('updated_at') }} as updated_at,
+        consent_email,
+        consent_sms,
+        consent_phone,
+        consent_push,
+        _source_file,
+        _source_line,
+        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+    from source
+)
+
+select * from renamed

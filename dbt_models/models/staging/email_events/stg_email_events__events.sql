@@ -1,0 +1,22 @@
+with
+
+source as (
+    {{ deduplicate_latest(source('raw', 'email_events'), ['event_id']) }}
+),
+
+renamed as (
+    select
+        event_id,
+        {{ as_utc_timestamp('event_time') }} as event_time,
+        {{ normalize_email('email') }} as email,
+        campaign_id,
+        campaign_type,
+        event_type,
+        link_url,
+        _source_file,
+        _source_line,
+        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,28 @@
+with
+
+source as (
+    {{ deduplicate_latest(source('raw', 'orders'), ['order_id']) }}
+),
+
+renamed as (
+    select
+        order_id,
+        {{ as_utc_timestamp('ordered_at') }} as ordered_at,
+        customer_id,
+        {{ normalize_email('email') }} as email,
+        loyalty_id,
+        channel,
+        store_id,
+        order_type,
+        original_order_id,
+        items,
+        value_eur,
+        payment_method,
+        product_category,
+        _source_file,
+        _source_line,
+        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,23 @@
+with
+
+source as (
+    {{ deduplicate_latest(source('raw', 'social_mentions'), ['post_id']) }}
+),
+
+renamed as (
+    select
+        post_id,
+        {{ as_utc_timestamp('posted_at') }} as posted_at,
+        platform,
+        {{ normalize_handle('author_handle') }} as author_handle,
+        is_brand,
+        in_reply_to_post_id,
+        text,
+        like_count,
+        _source_file,
+        _source_line,
+        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+    from source
+)
+
+select * from renamed

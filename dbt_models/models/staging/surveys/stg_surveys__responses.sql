@@ -1,0 +1,24 @@
+with
+
+source as (
+    {{ deduplicate_latest(source('raw', 'surveys'), ['response_id']) }}
+),
+
+renamed as (
+    select
+        response_id,
+        {{ as_utc_timestamp('responded_at') }} as responded_at,
+        customer_id,
+        {{ normalize_email('email') }} as email,
+        survey_type,
+        score,
+        comment,
+        trigger_type,
+        trigger_id,
+        _source_file,
+        _source_line,
+        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,28 @@
+with
+
+source as (
+    {{ deduplicate_latest(source('raw', 'web_events'), ['event_id']) }}
+),
+
+renamed as (
+    select
+        event_id,
+        {{ as_utc_timestamp('event_time') }} as event_time,
+        anonymous_id,
+        user_id,
+        event_type,
+        platform,
+        device,
+        page_url,
+        product_id,
+        product_category,
+        value_eur,
+        order_id,
+        utm_source,
+        _source_file,
+        _source_line,
+        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+    from source
+)
+
+select * from renamed

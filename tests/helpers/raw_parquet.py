@@ -1,0 +1,54 @@
+"""Write tiny raw-layer Parquet files for tests, typed exactly as docs/CONVENTIONS.md says the ingest assets do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from dagster_project.sources.contracts import CONTRACTS, SourceContract
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "messages": "STRUCT(sent_at TIMESTAMPTZ, sender VARCHAR, text VARCHAR)[]",
+}
+LINEAGE_COLUMNS = {
+    "_source_file": "VARCHAR",
+    "_source_line": "BIGINT",
+    "_file_sha256": "VARCHAR",
+    "_ingested_at": "TIMESTAMPTZ",
+}
+
+
+def raw_columns(contract: SourceContract) -> dict[str, str]:
+    """Column name -> DuckDB type of a source's raw Parquet."""
+    return {**{c.name: SQL_TYPES[c.type] for c in contract.columns}, **LINEAGE_COLUMNS}
+
+
+def write_raw_parquet(path: Path, source: str, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write `rows` (missing columns are null; timestamps may be ISO strings with offsets) as `source`'s raw Parquet."""
+    columns = raw_columns(CONTRACTS[source])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE TABLE raw ({', '.join(f'{name} {type_}' for name, type_ in columns.items())})")
+        if rows:
+            placeholders = ", ".join(f"CAST(? AS {type_})" for type_ in columns.values())
+            con.executemany(
+                f"INSERT INTO raw VALUES ({placeholders})", [[row.get(name) for name in columns] for row in rows]
+            )
+        con.execute(f"COPY raw TO '{path}' (FORMAT parquet)")
+    return path
+
+
+def write_schema_files(raw_dir: Path) -> None:
+    """The zero-row `_schema.parquet` of every source, so every dbt source glob matches a file."""
+    for source in CONTRACTS:
+        write_raw_parquet(raw_dir / source / "_schema.parquet", source, [])
