@@ -1,0 +1,143 @@
+"""Type and validate `landing_rows` (see reader.py) in one pass of DuckDB SQL generated from the contract.
+
+`validate_landing_rows(con, contract)` creates the table `validated`: `_source_line`, every contract column
+typed (string→VARCHAR, integer→BIGINT, double→DOUBLE, boolean→BOOLEAN, date→DATE, timestamp→TIMESTAMPTZ in
+UTC, messages→LIST(STRUCT(sent_at TIMESTAMPTZ, sender VARCHAR, text VARCHAR))), the original strings as
+`__raw__<column>`, and `reason`: null for a good row, else the first failing check. Checks run in this order,
+each over the columns in contract order: missing_required, invalid_<type>, not_allowed, out_of_range,
+rule:<name>, then duplicate_key (among rows that passed everything else, the first line wins).
+
+The connection's TimeZone must be UTC (ingest sets it) so timestamps with an offset land on the right instant.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from dagster_project.sources.contracts import Column, SourceContract
+from dagster_project.sources.reader import quote_identifier, sql_literal
+
+RAW_PREFIX = "__raw__"
+MESSAGE_SENDERS = ("customer", "bot", "agent")
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "ja", "j")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "nein")
+# A time of day followed by Z or a numeric offset; values without one are local time in the contract's zone.
+OFFSET_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
+NAIVE_TIMESTAMP_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")
+
+SQL_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "messages": "STRUCT(sent_at TIMESTAMPTZ, sender VARCHAR, text VARCHAR)[]",
+}
+
+
+def _in_list(values: tuple[str, ...]) -> str:
+    return ", ".join(sql_literal(v) for v in values)
+
+
+def timestamp_sql(value: str, naive_timezone: str) -> str:
+    """SQL turning a trimmed, non-empty VARCHAR expression into TIMESTAMPTZ (null when it does not parse)."""
+    naive_parsers = [f"TRY_CAST({value} AS TIMESTAMP)"] + [
+        f"try_strptime({value}, {sql_literal(f)})" for f in NAIVE_TIMESTAMP_FORMATS
+    ]
+    return (
+        f"CASE WHEN regexp_matches({value}, {sql_literal(OFFSET_PATTERN)}) THEN TRY_CAST({value} AS TIMESTAMPTZ) "
+        f"ELSE timezone({sql_literal(naive_timezone)}, coalesce({', '.join(naive_parsers)})) END"
+    )
+
+
+def _messages_sql(value: str, naive_timezone: str) -> str:
+    """A JSON list of messages as a typed list; null when any message lacks a valid sent_at or sender."""
+    parsed = (
+        f"TRY(json_transform({value}, "
+        """'[{"sent_at": "VARCHAR", "sender": "VARCHAR", "text": "VARCHAR"}]'))"""
+    )
+    typed = (
+        f"list_transform({parsed}, lambda m: {{'sent_at': {timestamp_sql('trim(m.sent_at)', naive_timezone)}, "
+        f"'sender': m.sender, 'text': m.text}})"
+    )
+    invalid = f"lambda m: m.sent_at IS NULL OR m.sender IS NULL OR m.sender NOT IN ({_in_list(MESSAGE_SENDERS)})"
+    return f"(SELECT CASE WHEN len(list_filter(msgs, {invalid})) = 0 THEN msgs END FROM (SELECT {typed} AS msgs))"
+
+
+def typed_sql(column: Column, naive_timezone: str) -> str:
+    """SQL for one column's typed value from its raw VARCHAR column; null when blank or unparseable."""
+    raw = quote_identifier(column.name)
+    value = f"NULLIF(trim({raw}), '')"
+    if column.type == "string":
+        return f"CASE WHEN {value} IS NOT NULL THEN {raw} END"
+    if column.type == "integer":
+        return f"CASE WHEN TRY_CAST({value} AS DOUBLE) = TRY_CAST({value} AS BIGINT) THEN TRY_CAST({value} AS BIGINT) END"
+    if column.type == "double":
+        # A decimal comma ("12,50") is accepted when the value has no point.
+        return f"TRY_CAST(CASE WHEN NOT contains({value}, '.') THEN replace({value}, ',', '.') ELSE {value} END AS DOUBLE)"
+    if column.type == "boolean":
+        return (
+            f"CASE WHEN lower({value}) IN ({_in_list(TRUE_WORDS)}) THEN true "
+            f"WHEN lower({value}) IN ({_in_list(FALSE_WORDS)}) THEN false END"
+        )
+    if column.type == "date":
+        return f"coalesce(TRY_CAST({value} AS DATE), TRY_CAST(try_strptime({value}, '%d.%m.%Y') AS DATE))"
+    if column.type == "timestamp":
+        return timestamp_sql(value, naive_timezone)
+    return _messages_sql(value, naive_timezone)
+
+
+def _reason_sql(contract: SourceContract) -> str:
+    def raw_blank(c: Column) -> str:
+        return f"NULLIF(trim({quote_identifier(RAW_PREFIX + c.name)}), '') IS NULL"
+
+    checks: list[tuple[str, str]] = []
+    checks += [(raw_blank(c), f"missing_required:{c.name}") for c in contract.columns if c.required]
+    checks += [
+        (f"NOT {raw_blank(c)} AND {quote_identifier(c.name)} IS NULL", f"invalid_{c.type}:{c.name}")
+        for c in contract.columns
+        if c.type != "string"
+    ]
+    checks += [
+        (f"{quote_identifier(c.name)} NOT IN ({_in_list(c.allowed)})", f"not_allowed:{c.name}")
+        for c in contract.columns
+        if c.allowed
+    ]
+    for c in contract.columns:
+        bounds = [f"{quote_identifier(c.name)} < {c.minimum}"] if c.minimum is not None else []
+        bounds += [f"{quote_identifier(c.name)} > {c.maximum}"] if c.maximum is not None else []
+        if bounds:
+            checks.append((" OR ".join(bounds), f"out_of_range:{c.name}"))
+    # A rule that evaluates to null (a value it needs is missing) does not reject the row.
+    checks += [(f"NOT ({rule.sql})", f"rule:{rule.reason}") for rule in contract.rules]
+    return "CASE " + " ".join(f"WHEN {condition} THEN {sql_literal(reason)}" for condition, reason in checks) + " END"
+
+
+def validate_landing_rows(con: duckdb.DuckDBPyConnection, contract: SourceContract) -> None:
+    """Create `validated` from `landing_rows` (see the module docstring)."""
+    raw_columns = ", ".join(
+        f"{quote_identifier(c)} AS {quote_identifier(RAW_PREFIX + c)}" for c in contract.column_names
+    )
+    typed_columns = ", ".join(
+        f"{typed_sql(c, contract.naive_timezone)}::{SQL_TYPES[c.type]} AS {quote_identifier(c.name)}"
+        for c in contract.columns
+    )
+    key = ", ".join(quote_identifier(c) for c in contract.primary_key)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE validated AS
+            WITH typed AS (SELECT _source_line, {typed_columns}, {raw_columns} FROM landing_rows),
+            checked AS (SELECT *, {_reason_sql(contract)} AS reason FROM typed)
+            SELECT * REPLACE (
+                CASE WHEN reason IS NULL
+                          AND row_number() OVER (PARTITION BY reason IS NULL, {key} ORDER BY _source_line) > 1
+                     THEN 'duplicate_key' ELSE reason END AS reason
+            )
+            FROM checked ORDER BY _source_line"""
+    )
+
+
+def empty_schema_sql(contract: SourceContract) -> str:
+    """A zero-row select with every contract column in its raw-layer type."""
+    columns = ", ".join(f"NULL::{SQL_TYPES[c.type]} AS {quote_identifier(c.name)}" for c in contract.columns)
+    return f"SELECT {columns} LIMIT 0"
