@@ -9,16 +9,8 @@ from typing import Any
 import duckdb
 
 from dagster_project.sources.contracts import CONTRACTS, SourceContract
+from dagster_project.sources.validate import SQL_TYPES
 
-SQL_TYPES = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "double": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMPTZ",
-    "messages": "STRUCT(sent_at TIMESTAMPTZ, sender VARCHAR, text VARCHAR)[]",
-}
 LINEAGE_COLUMNS = {
     "_source_file": "VARCHAR",
     "_source_line": "BIGINT",

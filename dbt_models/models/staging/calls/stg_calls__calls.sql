@@ -21,9 +21,7 @@ renamed as (
         agent_id,
         disposition,
         ticket_id,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

@@ -24,9 +24,7 @@ renamed as (
         {{ as_utc_timestamp('message.sent_at') }} as sent_at,
         message.sender as sender,
         message.text as text,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from exploded
 )
 

@@ -23,9 +23,7 @@ renamed as (
         consent_sms,
         consent_phone,
         consent_push,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

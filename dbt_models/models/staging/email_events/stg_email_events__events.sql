@@ -13,9 +13,7 @@ renamed as (
         campaign_type,
         event_type,
         link_url,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

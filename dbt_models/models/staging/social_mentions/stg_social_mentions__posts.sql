@@ -14,9 +14,7 @@ renamed as (
         in_reply_to_post_id,
         text,
         like_count,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

@@ -22,9 +22,7 @@ renamed as (
         {{ as_utc_timestamp('solved_at') }} as solved_at,
         reply_count,
         order_id,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

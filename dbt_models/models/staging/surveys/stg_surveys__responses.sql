@@ -15,9 +15,7 @@ renamed as (
         comment,
         trigger_type,
         trigger_id,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

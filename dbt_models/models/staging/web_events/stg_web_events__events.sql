@@ -19,9 +19,7 @@ renamed as (
         value_eur,
         order_id,
         utm_source,
-        _source_file,
-        _source_line,
-        {{ as_utc_timestamp('_ingested_at') }} as _ingested_at
+        {{ lineage_columns() }}
     from source
 )
 
