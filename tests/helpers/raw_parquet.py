@@ -1,4 +1,5 @@
-"""Write tiny raw-layer Parquet files for tests, typed exactly as docs/CONVENTIONS.md says the ingest assets do."""
+"""Write tiny raw-layer Parquet files for tests, typed exactly as the ingest assets write them
+(docs/CONVENTIONS.md), without going through landing files."""
 
 from __future__ import annotations
 
@@ -9,19 +10,13 @@ from typing import Any
 import duckdb
 
 from dagster_project.sources.contracts import CONTRACTS, SourceContract
+from dagster_project.sources.ingest import LINEAGE_TYPES, write_schema_file
 from dagster_project.sources.validate import SQL_TYPES
-
-LINEAGE_COLUMNS = {
-    "_source_file": "VARCHAR",
-    "_source_line": "BIGINT",
-    "_file_sha256": "VARCHAR",
-    "_ingested_at": "TIMESTAMPTZ",
-}
 
 
 def raw_columns(contract: SourceContract) -> dict[str, str]:
     """Column name -> DuckDB type of a source's raw Parquet."""
-    return {**{c.name: SQL_TYPES[c.type] for c in contract.columns}, **LINEAGE_COLUMNS}
+    return {**{c.name: SQL_TYPES[c.type] for c in contract.columns}, **LINEAGE_TYPES}
 
 
 def write_raw_parquet(path: Path, source: str, rows: Sequence[Mapping[str, Any]]) -> Path:
@@ -31,16 +26,17 @@ def write_raw_parquet(path: Path, source: str, rows: Sequence[Mapping[str, Any]]
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"CREATE TABLE raw ({', '.join(f'{name} {type_}' for name, type_ in columns.items())})")
-        if rows:
-            placeholders = ", ".join(f"CAST(? AS {type_})" for type_ in columns.values())
-            con.executemany(
-                f"INSERT INTO raw VALUES ({placeholders})", [[row.get(name) for name in columns] for row in rows]
-            )
+        placeholders = ", ".join(f"CAST(? AS {type_})" for type_ in columns.values())
+        con.executemany(
+            f"INSERT INTO raw VALUES ({placeholders})", [[row.get(name) for name in columns] for row in rows]
+        )
         con.execute(f"COPY raw TO '{path}' (FORMAT parquet)")
     return path
 
 
 def write_schema_files(raw_dir: Path) -> None:
-    """The zero-row `_schema.parquet` of every source, so every dbt source glob matches a file."""
-    for source in CONTRACTS:
-        write_raw_parquet(raw_dir / source / "_schema.parquet", source, [])
+    """The ingest's zero-row `_schema.parquet` for every source, so every dbt source glob matches a file."""
+    for source, contract in CONTRACTS.items():
+        target = raw_dir / source / "_schema.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_schema_file(contract, target)
