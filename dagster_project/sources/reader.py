@@ -242,8 +242,9 @@ def _read_json(
         "(SELECT _source_line FROM landing_rejects)"
     )
     found = [row[0] for row in con.execute(
-        "SELECT key FROM (SELECT unnest(json_keys(record)) AS key FROM json_objects) "
-        "GROUP BY key ORDER BY min(rowid)"
+        "SELECT key FROM (SELECT _source_line, unnest(keys) AS key, generate_subscripts(keys, 1) AS position "
+        "FROM (SELECT _source_line, json_keys(record) AS keys FROM json_objects)) "
+        "GROUP BY key ORDER BY min({'line': _source_line, 'position': position})"
     ).fetchall()]
     has_objects = con.execute("SELECT count(*) > 0 FROM json_objects").fetchall()[0][0]
     if has_objects:

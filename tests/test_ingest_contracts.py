@@ -1,0 +1,386 @@
+"""Contract checks of the ingestion on tiny hand-written exports (tests/fixtures/landing) and inline files.
+
+Every expected value here was worked out by hand from the fixture lines; times are converted to UTC by hand
+(Europe/Berlin is UTC+1 in winter, UTC+2 from 2026-03-29 01:00 UTC).
+"""
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.settings import Settings, get_settings
+from dagster_project.sources.contracts import CONTRACTS
+from dagster_project.sources.ingest import ingest_source
+from dagster_project.sources.reader import ContractError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "landing"
+ORDERS_HEADER = (
+    "order_id,ordered_at,customer_id,email,loyalty_id,channel,store_id,order_type,original_order_id,items,"
+    "value_eur,payment_method,product_category"
+)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path / "data"))
+    for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return get_settings()
+
+
+def land(settings: Settings, source: str, name: str, content: str | bytes) -> Path:
+    target = settings.landing_dir / source / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        target.write_text(content, encoding="utf-8")
+    else:
+        target.write_bytes(content)
+    return target
+
+
+def land_fixture(settings: Settings, source: str, name: str) -> Path:
+    target = settings.landing_dir / source / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(FIXTURES / source / name, target))
+
+
+def rows(pattern: Path, order_by: str = "_source_line") -> list[dict]:
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        relation = con.sql(
+            f"SELECT * FROM read_parquet('{pattern}', union_by_name = true, hive_partitioning = false) ORDER BY {order_by}"
+        )
+        return [dict(zip(relation.columns, values)) for values in relation.fetchall()]
+
+
+def parquet_types(path: Path) -> dict[str, str]:
+    with duckdb.connect() as con:
+        return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()}
+
+
+def loaded(settings: Settings, source: str) -> list[dict]:
+    return rows(settings.raw_dir / source / "**" / "*.parquet")
+
+
+def quarantined(settings: Settings, source: str) -> list[dict]:
+    return rows(settings.quarantine_dir / source / "*.parquet")
+
+
+def ingest(settings: Settings, source: str):
+    return ingest_source(CONTRACTS[source], settings)
+
+
+GOOD_ROW_COUNTS = {
+    "crm_customers": 2,
+    "web_events": 2,
+    "orders": 3,
+    "email_events": 2,
+    "support_tickets": 2,
+    "chat_conversations": 1,
+    "calls": 2,
+    "social_mentions": 2,
+    "surveys": 3,
+}
+
+
+@pytest.mark.parametrize("source", sorted(GOOD_ROW_COUNTS))
+def test_good_file_of_every_source_loads_completely(settings, source):
+    fixture = next((FIXTURES / source).glob(f"{source}_good.*"))
+    land_fixture(settings, source, fixture.name)
+
+    result = ingest(settings, source)
+
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (GOOD_ROW_COUNTS[source], GOOD_ROW_COUNTS[source], 0)
+    assert len(loaded(settings, source)) == GOOD_ROW_COUNTS[source]
+    assert not (settings.quarantine_dir / source).exists()
+
+
+def test_each_bad_csv_row_is_quarantined_with_its_reason_and_line(settings):
+    land_fixture(settings, "orders", "orders_bad.csv")
+
+    result = ingest(settings, "orders")
+
+    assert {r["_source_line"]: r["reason"] for r in quarantined(settings, "orders")} == {
+        2: "invalid_timestamp:ordered_at",
+        3: "invalid_double:value_eur",
+        4: "missing_required:order_id",
+        5: "not_allowed:channel",
+        6: "out_of_range:items",
+        7: "rule:return_without_original_order",
+        8: "duplicate_key",
+        9: "malformed_row",
+    }
+    good = loaded(settings, "orders")
+    # line 10 has a quoted field spanning two physical lines and a decimal comma; it still counts as one line.
+    assert [(r["_source_line"], r["order_id"], r["value_eur"]) for r in good] == [
+        (1, "O2001", 10.0),
+        (10, "O2010", 1.5),
+        (11, "O2011", 2.5),
+    ]
+    assert good[1]["product_category"] == "bags\nand more"
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (11, 3, 8)
+    assert result.reasons["malformed_row"] == 1
+
+
+def test_quarantine_keeps_original_strings_and_the_raw_text_of_malformed_rows(settings):
+    land_fixture(settings, "orders", "orders_bad.csv")
+    ingest(settings, "orders")
+
+    by_line = {r["_source_line"]: r for r in quarantined(settings, "orders")}
+
+    assert by_line[2]["ordered_at"] == "not a time"
+    assert by_line[3]["value_eur"] == "zehn"
+    assert by_line[9]["_raw"] == "O2009,2026-03-01T10:00:00Z,C0000001,web"
+    assert by_line[9]["order_id"] is None
+    assert by_line[9]["_source_file"] == "orders_bad.csv"
+
+
+def test_survey_ranges_and_rules(settings):
+    land_fixture(settings, "surveys", "surveys_bad.csv")
+
+    result = ingest(settings, "surveys")
+
+    assert {r["response_id"]: r["reason"] for r in quarantined(settings, "surveys")} == {
+        "R10": "out_of_range:score",
+        "R11": "rule:score_out_of_range_for_survey_type",
+        "R12": "rule:response_without_respondent",
+        "R13": "invalid_integer:score",
+    }
+    assert result.rows_loaded == 0
+
+
+def test_ndjson_invalid_lines_and_values(settings):
+    land_fixture(settings, "web_events", "web_events_bad.ndjson")
+
+    result = ingest(settings, "web_events")
+
+    # line 4 is blank: not a record, so 7 records are read
+    assert {r["_source_line"]: r["reason"] for r in quarantined(settings, "web_events")} == {
+        2: "invalid_json",
+        3: "invalid_json",
+        5: "invalid_timestamp:event_time",
+        6: "not_allowed:platform",
+        8: "invalid_double:value_eur",
+    }
+    assert [(r["_source_line"], r["event_id"], r["value_eur"]) for r in loaded(settings, "web_events")] == [
+        (1, "W10", None),
+        (7, "W15", 12.5),
+    ]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (7, 2, 5)
+
+
+def test_chat_messages_become_typed_utc_lists(settings):
+    land_fixture(settings, "chat_conversations", "chat_conversations_good.ndjson")
+    ingest(settings, "chat_conversations")
+
+    [conversation] = loaded(settings, "chat_conversations")
+
+    assert conversation["started_at"] == utc(2026, 3, 5, 9, 0)
+    assert conversation["handover"] is True
+    assert conversation["messages"] == [
+        {"sent_at": utc(2026, 3, 5, 9, 0), "sender": "customer", "text": "Wo ist mein Paket?"},
+        {"sent_at": utc(2026, 3, 5, 9, 0, 5), "sender": "bot", "text": "Ich verbinde dich."},
+        {"sent_at": utc(2026, 3, 5, 9, 4), "sender": "agent", "text": "Es kommt morgen."},
+    ]
+
+
+def test_bad_chat_messages_are_quarantined(settings):
+    land_fixture(settings, "chat_conversations", "chat_conversations_bad.ndjson")
+    ingest(settings, "chat_conversations")
+
+    assert {r["conversation_id"]: r["reason"] for r in quarantined(settings, "chat_conversations")} == {
+        "CH10": "invalid_messages:messages",  # unknown sender
+        "CH11": "invalid_messages:messages",  # sent_at is no time
+        "CH12": "invalid_messages:messages",  # not a list
+        "CH13": "invalid_boolean:handover",  # handover comes before messages in the contract
+    }
+
+
+def test_json_array_records_and_cross_column_rules(settings):
+    land_fixture(settings, "support_tickets", "support_tickets_bad.json")
+    ingest(settings, "support_tickets")
+
+    assert {r["_source_line"]: r["reason"] for r in quarantined(settings, "support_tickets")} == {
+        1: "rule:ticket_without_contact",
+        2: "rule:first_response_before_creation",
+        3: "invalid_json",
+    }
+
+
+def test_timestamps_with_offsets_z_and_naive_local_time_become_utc(settings):
+    for source in ("crm_customers", "orders", "support_tickets", "calls"):
+        fixture = next((FIXTURES / source).glob(f"{source}_good.*"))
+        land_fixture(settings, source, fixture.name)
+        ingest(settings, source)
+    land(settings, "orders", "orders_summer.csv", f"{ORDERS_HEADER}\nO9,2026-07-01 10:00:00,,,,web,,sale,,1,1,,\n")
+    ingest(settings, "orders")
+
+    crm = {r["customer_id"]: r for r in loaded(settings, "crm_customers")}
+    assert crm["C0000001"]["created_at"] == utc(2024, 1, 15, 8, 0)
+    assert crm["C0000001"]["updated_at"] == utc(2026, 3, 1, 9, 0)  # naive, Berlin winter time
+    assert crm["C0000002"]["created_at"] == utc(2025, 6, 1, 10, 0)
+    assert crm["C0000002"]["updated_at"] is None
+    orders = {r["order_id"]: r["ordered_at"] for r in loaded(settings, "orders")}
+    assert orders == {
+        "O1001": utc(2026, 3, 1, 8, 15),
+        "O1002": utc(2026, 3, 2, 13, 0),
+        "O1003": utc(2026, 3, 29, 1, 30),
+        "O9": utc(2026, 7, 1, 8, 0),  # naive, Berlin summer time
+    }
+    tickets = {r["ticket_id"]: r for r in loaded(settings, "support_tickets")}
+    assert tickets["T1"]["first_response_at"] == utc(2026, 3, 2, 9, 0)
+    assert tickets["T2"]["created_at"] == utc(2026, 3, 3, 8, 0)
+    assert {r["call_id"]: r["started_at"] for r in loaded(settings, "calls")} == {
+        "K1": utc(2026, 3, 3, 8, 0),
+        "K2": utc(2026, 3, 3, 9, 0),
+    }
+
+
+def test_booleans_decimal_comma_and_integers_are_typed(settings):
+    land_fixture(settings, "crm_customers", "crm_customers_good.csv")
+    land_fixture(settings, "orders", "orders_good.csv")
+    ingest(settings, "crm_customers")
+    ingest(settings, "orders")
+
+    crm = {r["customer_id"]: r for r in loaded(settings, "crm_customers")}
+    consents = ("consent_email", "consent_sms", "consent_phone", "consent_push")
+    assert [crm["C0000001"][c] for c in consents] == [True, False, True, False]  # ja, nein, 1, 0
+    assert [crm["C0000002"][c] for c in consents] == [True, False, True, False]  # true, false, yes, no
+    assert crm["C0000001"]["birth_year"] == 1985
+    assert crm["C0000001"]["email"] == " Anna.Mueller@Example.de "  # raw keeps the value; staging normalises
+    assert {r["order_id"]: r["value_eur"] for r in loaded(settings, "orders")} == {
+        "O1001": 59.9,
+        "O1002": 19.99,
+        "O1003": 59.9,
+    }
+
+
+def test_bom_semicolons_and_latin1_are_read(settings):
+    header = "response_id;responded_at;customer_id;survey_type;score;comment"
+    land(settings, "surveys", "bom.csv", "\ufeff" + header + "\nR1;2026-03-04T12:00:00Z;C1;nps;10;Grüße aus Köln\n")
+    land(settings, "surveys", "latin1.csv", (header + "\nR2;2026-03-04T12:00:00Z;C1;csat;5;Schöne Größe\n").encode("latin-1"))
+
+    result = ingest(settings, "surveys")
+
+    assert {f.name: f.encoding for f in result.files} == {"bom.csv": "utf-8", "latin1.csv": "latin-1"}
+    assert {r["response_id"]: r["comment"] for r in loaded(settings, "surveys")} == {
+        "R1": "Grüße aus Köln",
+        "R2": "Schöne Größe",
+    }
+    assert result.rows_quarantined == 0
+
+
+def test_blank_lines_keep_csv_line_numbers(settings):
+    content = f"{ORDERS_HEADER}\nO1,2026-03-01T10:00:00Z,,,,web,,sale,,1,1,,\n\nO2,bad,,,,web,,sale,,1,1,,\nO3,2026-03-01T10:00:00Z,,,,web,,sale,,1,1,,\n"
+    land(settings, "orders", "blank.csv", content)
+
+    ingest(settings, "orders")
+
+    assert [(r["_source_line"], r["order_id"]) for r in loaded(settings, "orders")] == [(1, "O1"), (4, "O3")]
+    assert [(r["_source_line"], r["reason"]) for r in quarantined(settings, "orders")] == [(3, "invalid_timestamp:ordered_at")]
+
+
+def test_unknown_columns_are_reported_and_missing_optional_columns_are_null(settings):
+    land(settings, "orders", "slim.csv", "Order_ID,ordered_at,channel,order_type,value_eur,shoe_size\nO1,2026-03-01T10:00:00Z,web,sale,5,42\n")
+
+    result = ingest(settings, "orders")
+
+    [file] = result.files
+    assert file.unknown_columns == ("shoe_size",)
+    assert "customer_id" in file.missing_optional_columns
+    [order] = loaded(settings, "orders")
+    assert (order["order_id"], order["customer_id"], order["items"]) == ("O1", None, None)
+    assert "shoe_size" not in order
+    assert result.unknown_columns == ("shoe_size",)
+
+
+def test_missing_required_column_fails_the_file_naming_file_column_and_fix(settings):
+    land(settings, "orders", "orders_2026-03.csv", "id,date,channel\n1,2026-03-01,web\n")
+
+    with pytest.raises(ContractError) as error:
+        ingest(settings, "orders")
+
+    message = str(error.value)
+    assert "orders/orders_2026-03.csv" in message
+    assert "'order_id'" in message
+    assert "found: id, date, channel" in message
+    assert "Rename the column" in message
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "content", "expected"),
+    [
+        ("orders", "orders.csv", '{"order_id": "O1"}\n', "required column 'order_id'"),
+        ("support_tickets", "tickets.json", '{"ticket_id": "T1"}\n{"ticket_id": "T2"}\n', "not a JSON array of objects"),
+        ("web_events", "events.ndjson", '{"id": "W1", "time": "2026-03-01T10:00:00Z"}\n', "required column 'event_id'"),
+        ("orders", "empty.csv", "", "empty"),
+    ],
+)
+def test_files_in_the_wrong_format_fail_as_a_whole(settings, source, name, content, expected):
+    land(settings, source, name, content)
+
+    with pytest.raises(ContractError, match=expected):
+        ingest(settings, source)
+    assert not (settings.raw_dir / source / "_ledger").exists()
+    assert list((settings.raw_dir / source).glob("load_date=*")) == []
+
+
+def test_files_are_processed_once_and_a_changed_file_is_an_error(settings):
+    path = land_fixture(settings, "orders", "orders_good.csv")
+    first = ingest(settings, "orders")
+    second = ingest(settings, "orders")
+
+    assert [f.name for f in first.files] == ["orders_good.csv"]
+    assert (second.files, second.skipped_files) == ((), ("orders_good.csv",))
+    assert len(loaded(settings, "orders")) == 3
+    ledger = json.loads((settings.raw_dir / "_ledger" / "orders.json").read_text())
+    assert ledger["orders_good.csv"]["rows_loaded"] == 3
+    assert ledger["orders_good.csv"]["sha256"] == first.files[0].sha256
+
+    path.write_text(path.read_text() + "O1004,2026-03-03T10:00:00Z,,,,web,,sale,,1,5,,\n")
+    with pytest.raises(ContractError, match="new name"):
+        ingest(settings, "orders")
+    assert len(loaded(settings, "orders")) == 3
+
+
+def test_output_layout_schema_file_and_ignored_partial_files(settings):
+    land_fixture(settings, "orders", "orders_bad.csv")
+    land(settings, "orders", "upload.csv.part", "garbage")
+    land(settings, "orders", ".hidden.csv", "garbage")
+    land(settings, "orders", "orders_next.csv.tmp", "garbage")
+
+    result = ingest(settings, "orders")
+
+    [file] = result.files
+    stem = f"orders_bad-{file.sha256[:8]}.parquet"
+    today = datetime.now(timezone.utc).date()
+    assert Path(file.raw_file) == settings.raw_dir / "orders" / f"load_date={today:%Y-%m-%d}" / stem
+    assert Path(file.quarantine_file) == settings.quarantine_dir / "orders" / stem
+    assert file.rows_read == file.rows_loaded + file.rows_quarantined
+    assert file.event_time_min == "2026-03-01 09:00:00+00" and file.event_time_max == "2026-03-01 10:00:00+00"
+    schema_file = settings.raw_dir / "orders" / "_schema.parquet"
+    schema = parquet_types(schema_file)
+    with duckdb.connect() as con:
+        schema_rows = con.execute(f"SELECT count(*) FROM '{schema_file}'").fetchall()[0][0]
+    assert schema_rows == 0
+    assert schema["ordered_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert (schema["items"], schema["value_eur"], schema["_source_line"]) == ("BIGINT", "DOUBLE", "BIGINT")
+    assert list(schema)[-4:] == ["_source_file", "_source_line", "_file_sha256", "_ingested_at"]
+    leftovers = [p.name for p in settings.data_dir.rglob("*") if p.name.endswith(".tmp") and "landing" not in p.parts]
+    assert leftovers == []
+
+
+def test_chat_schema_types_messages_as_list_of_structs(settings):
+    ingest(settings, "chat_conversations")  # no files yet: only the schema file is written
+
+    types = parquet_types(settings.raw_dir / "chat_conversations" / "_schema.parquet")
+    assert types["messages"] == 'STRUCT(sent_at TIMESTAMP WITH TIME ZONE, sender VARCHAR, "text" VARCHAR)[]'
+    assert types["handover"] == "BOOLEAN"
