@@ -1,0 +1,76 @@
+"""Materialise the real ingest assets with Dagster on the tiny fixture exports in a temporary data dir."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dagster_project.assets.ingest import PII_MASK, ingest_assets
+
+FIXTURES = Path(__file__).parent / "fixtures" / "landing"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("CX_DATA_DIR", str(data))
+    for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    shutil.copytree(FIXTURES, data / "landing")
+    return data
+
+
+def metadata_of(result, source: str) -> dict:
+    [materialization] = result.asset_materializations_for_node(f"raw__{source}")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
+    result = dg.materialize(ingest_assets)
+
+    assert result.success
+    orders = metadata_of(result, "orders")
+    # orders_good.csv: 3 good rows; orders_bad.csv: 11 rows, 3 good, 8 quarantined with one reason each
+    assert (orders["files_processed"], orders["rows_read"], orders["rows_loaded"], orders["rows_quarantined"]) == (2, 14, 6, 8)
+    assert orders["quarantined:malformed_row"] == 1
+    assert orders["quarantined:invalid_timestamp:ordered_at"] == 1
+    assert orders["quarantined:duplicate_key"] == 1
+    assert orders["event_time_min"] == "2026-03-01 08:15:00+00"
+    assert orders["event_time_max"] == "2026-03-29 01:30:00+00"
+    assert orders["raw_path"] == str(data_dir / "raw" / "orders")
+    assert "O1001" in orders["preview"]
+    assert "anna@example.de" not in orders["preview"] and PII_MASK in orders["preview"]
+    assert metadata_of(result, "web_events")["unknown_columns"] == "session_hint"
+
+    with duckdb.connect() as con:
+        loaded = con.execute(
+            f"SELECT count(*), count(DISTINCT _source_file) FROM read_parquet('{data_dir}/raw/orders/**/*.parquet', "
+            "union_by_name = true, hive_partitioning = false)"
+        ).fetchall()[0]
+        quarantined = con.execute(f"SELECT count(*) FROM '{data_dir}/quarantine/orders/*.parquet'").fetchall()[0][0]
+    assert loaded == (6, 2)
+    assert quarantined == 8
+
+    again = dg.materialize(ingest_assets)
+    assert metadata_of(again, "orders")["files_processed"] == 0
+    assert metadata_of(again, "orders")["files_already_loaded"] == 2
+
+
+def test_a_broken_file_fails_only_its_own_source(data_dir):
+    (data_dir / "landing" / "calls" / "calls_broken.csv").write_text("caller,when\n0171,2026-03-01\n")
+
+    result = dg.materialize(ingest_assets, raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "raw__calls"
+    assert "calls/calls_broken.csv: required column 'call_id' is missing" in str(failure.event_specific_data.error)
+    materialised = {event.asset_key.path[1] for event in result.get_asset_materialization_events()}
+    assert materialised == {
+        "crm_customers", "web_events", "orders", "email_events", "support_tickets",
+        "chat_conversations", "social_mentions", "surveys",
+    }
