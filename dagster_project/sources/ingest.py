@@ -23,7 +23,7 @@ from dagster_project.landing_scan import is_candidate
 from dagster_project.settings import Settings
 from dagster_project.sources.contracts import SourceContract
 from dagster_project.sources.reader import ContractError, file_label, quote_identifier, read_landing_file, sql_literal
-from dagster_project.sources.validate import RAW_PREFIX, empty_schema_sql, validate_landing_rows
+from dagster_project.sources.validate import empty_schema_sql, validate_landing_rows
 
 LINEAGE_TYPES = {"_source_file": "VARCHAR", "_source_line": "BIGINT", "_file_sha256": "VARCHAR", "_ingested_at": "TIMESTAMPTZ"}
 
@@ -138,13 +138,13 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
             f"{sql_literal(path.name)} AS _source_file, _source_line, {sql_literal(digest)} AS _file_sha256, "
             f"{sql_literal(now.isoformat())}::TIMESTAMPTZ AS _ingested_at"
         )
-        typed = ", ".join(quote_identifier(c) for c in contract.column_names)
-        _copy_parquet(con, f"SELECT {typed}, {lineage} FROM validated WHERE reason IS NULL", raw_file)
-        originals = ", ".join(f"{quote_identifier(RAW_PREFIX + c)} AS {quote_identifier(c)}" for c in contract.column_names)
+        columns = ", ".join(quote_identifier(c) for c in contract.column_names)
+        _copy_parquet(con, f"SELECT {columns}, {lineage} FROM validated WHERE reason IS NULL", raw_file)
         nulls = ", ".join(f"NULL::VARCHAR AS {quote_identifier(c)}" for c in contract.column_names)
         con.execute(
             f"""CREATE TABLE quarantined AS
-                SELECT {originals}, NULL::VARCHAR AS _raw, reason, _source_line FROM validated WHERE reason IS NOT NULL
+                SELECT {columns}, NULL::VARCHAR AS _raw, reason, _source_line
+                FROM landing_rows JOIN (SELECT _source_line, reason FROM validated WHERE reason IS NOT NULL) USING (_source_line)
                 UNION ALL SELECT {nulls}, _raw, reason, _source_line FROM landing_rejects"""
         )
         rows_loaded, event_min, event_max = con.execute(

@@ -26,6 +26,8 @@ from dagster_project.sources.contracts import SourceContract
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 UTF8_BOM = "\ufeff"
 CHUNK_BYTES = 1 << 20
+MAX_LINE_BYTES = 64 << 20
+NEVER_IN_JSON = "\x1f"  # a control character JSON text cannot contain unescaped: splits NDJSON into whole lines
 
 
 class ContractError(Exception):
@@ -63,9 +65,19 @@ def read_landing_file(con: duckdb.DuckDBPyConnection, path: Path, contract: Sour
     scan = _scan_bytes(path)
     if contract.format == "csv":
         return _read_csv(con, path, contract, scan)
-    with tempfile.TemporaryDirectory(prefix="cx-ingest-") as tmp:
-        utf8_path = path if scan.encoding == "utf-8" else _transcode_to_utf8(path, scan.encoding, Path(tmp))
-        return _read_json(con, utf8_path, path, contract, scan.encoding)
+    if contract.format == "ndjson":
+        _scan_lines(con, path, scan.encoding, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
+                    blank_lines=[], reason="invalid_json")
+        # Blank lines are no records (a one-column scan returns them as null).
+        con.execute(
+            "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
+            "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE trim(c0) <> ''"
+        )
+    else:
+        with tempfile.TemporaryDirectory(prefix="cx-ingest-") as tmp:
+            utf8_path = path if scan.encoding == "utf-8" else _transcode_to_utf8(path, scan.encoding, Path(tmp))
+            _json_array_records(con, utf8_path, file_label(contract, path))
+    return _read_json_records(con, contract, file_label(contract, path), scan.encoding)
 
 
 def _scan_bytes(path: Path) -> _ByteScan:
@@ -140,45 +152,68 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, contract: SourceContra
     label = file_label(contract, path)
     delimiter, header = _read_header(path, scan.encoding, label)
     mapping, unknown, missing = _match_columns(header, contract, label, "header")
-    positional = {name: f"c{i}" for i, name in enumerate(header)}
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
-    con.execute(
-        f"""CREATE OR REPLACE TABLE csv_fields AS SELECT * FROM read_csv({sql_literal(str(path))},
-            header = true, auto_detect = false, columns = {columns}, delim = {sql_literal(delimiter)},
-            quote = '"', escape = '"', encoding = {sql_literal(scan.encoding)},
-            store_rejects = true, rejects_table = 'csv_reject_errors', rejects_scan = 'csv_reject_scans')"""
-    )
-    # DuckDB lists one error per problem; a row is rejected once, under its line (header = line 1).
-    con.execute(
-        """CREATE OR REPLACE TABLE landing_rejects AS
-           SELECT (line - 1)::BIGINT AS _source_line, ltrim(min(csv_line), E'\\r\\n') AS _raw,
-                  'malformed_row' AS reason
-           FROM csv_reject_errors GROUP BY line"""
-    )
     blank_lines = _blank_data_lines(path, scan.encoding) if scan.has_blank_line else []
-    con.execute("CREATE OR REPLACE TEMP TABLE csv_blank_lines (n BIGINT)")
-    if blank_lines:
-        con.executemany("INSERT INTO csv_blank_lines VALUES (?)", [(n,) for n in blank_lines])
+    _scan_lines(con, path, scan.encoding, columns=len(header), delimiter=delimiter, quote='"', header=True,
+                blank_lines=blank_lines, reason="malformed_row")
+    positional = {name: f"c{i}" for i, name in enumerate(header)}
     selected = ", ".join(
         f"{positional[mapping[c]]} AS {quote_identifier(c)}" if c in mapping else f"NULL::VARCHAR AS {quote_identifier(c)}"
         for c in contract.column_names
     )
-    # Good rows keep file order (rowid); the k-th good row sits on the k-th data line that is neither rejected
-    # nor blank.
-    con.execute(
-        f"""CREATE OR REPLACE TABLE landing_rows AS
-            WITH skipped AS (
-                SELECT _source_line AS n FROM landing_rejects UNION SELECT n FROM csv_blank_lines
-            ), good_lines AS (
-                SELECT n, row_number() OVER (ORDER BY n) - 1 AS good_index
-                FROM range(1, (SELECT count(*) FROM csv_fields) + (SELECT count(*) FROM skipped) + 1) AS r(n)
-                WHERE n NOT IN (SELECT n FROM skipped)
-            )
-            SELECT {selected}, good_lines.n AS _source_line
-            FROM csv_fields JOIN good_lines ON csv_fields.rowid = good_lines.good_index
-            ORDER BY _source_line"""
-    )
+    con.execute(f"CREATE OR REPLACE TABLE landing_rows AS SELECT {selected}, _source_line FROM scanned")
     return _summary(con, scan.encoding, unknown, missing)
+
+
+def _scan_lines(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    encoding: str,
+    *,
+    columns: int,
+    delimiter: str,
+    quote: str,
+    header: bool,
+    blank_lines: list[int],
+    reason: str,
+) -> None:
+    """Split a line-based file with DuckDB's CSV reader into the view `scanned` (c0..cN, `_source_line`).
+
+    Lines that do not split into `columns` fields go to `landing_rejects` with `reason`. DuckDB numbers lines
+    (header = line 1) but returns good rows without their number, in file order: the k-th good row sits on
+    the k-th data line that is neither rejected nor one of the `blank_lines` DuckDB skipped.
+    """
+    fields = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns)) + "}"
+    con.execute(
+        f"""CREATE OR REPLACE TABLE raw_fields AS SELECT * FROM read_csv({sql_literal(str(path))},
+            header = {str(header).lower()}, auto_detect = false, columns = {fields}, delim = {sql_literal(delimiter)},
+            quote = {sql_literal(quote)}, escape = {sql_literal(quote)}, encoding = {sql_literal(encoding)},
+            max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = 'reject_errors',
+            rejects_scan = 'reject_scans')"""
+    )
+    header_lines = 1 if header else 0
+    # DuckDB lists one error per problem; a line is rejected once.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE landing_rejects AS
+            SELECT (line - {header_lines})::BIGINT AS _source_line, ltrim(min(csv_line), E'\\r\\n') AS _raw,
+                   {sql_literal(reason)} AS reason
+            FROM reject_errors GROUP BY line"""
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE blank_lines (n BIGINT)")
+    if blank_lines:
+        con.executemany("INSERT INTO blank_lines VALUES (?)", [(n,) for n in blank_lines])
+    con.execute(
+        """CREATE OR REPLACE VIEW scanned AS
+           WITH skipped AS (
+               SELECT _source_line AS n FROM landing_rejects UNION SELECT n FROM blank_lines
+           ), good_lines AS (
+               SELECT n, row_number() OVER (ORDER BY n) - 1 AS good_index
+               FROM range(1, (SELECT count(*) FROM raw_fields) + (SELECT count(*) FROM skipped) + 1) AS r(n)
+               WHERE n NOT IN (SELECT n FROM skipped)
+           )
+           SELECT raw_fields.*, good_lines.n AS _source_line
+           FROM raw_fields JOIN good_lines ON raw_fields.rowid = good_lines.good_index
+           ORDER BY _source_line"""
+    )
 
 
 def _blank_data_lines(path: Path, encoding: str) -> list[int]:
@@ -201,46 +236,41 @@ def _blank_data_lines(path: Path, encoding: str) -> list[int]:
 # --------------------------------------------------------------------------------------------------------- JSON
 
 
-def _read_json(
-    con: duckdb.DuckDBPyConnection, utf8_path: Path, original: Path, contract: SourceContract, encoding: str
-) -> LandingRead:
-    label = file_label(contract, original)
-    text = f"read_text({sql_literal(str(utf8_path))})"
-    if contract.format == "ndjson":
-        con.execute(
-            f"""CREATE OR REPLACE TABLE json_records AS
-                WITH split AS (SELECT string_split(ltrim(content, chr(65279)), E'\\n') AS lines FROM {text})
-                SELECT * FROM (
-                    SELECT generate_subscripts(lines, 1)::BIGINT AS _source_line, rtrim(unnest(lines), E'\\r') AS record
-                    FROM split
-                ) WHERE trim(record) <> ''"""
-        )
-    else:
-        con.execute(f"CREATE OR REPLACE TABLE json_document AS SELECT ltrim(content, chr(65279)) AS content FROM {text}")
-        is_array, start = con.execute(
-            "SELECT CASE WHEN json_valid(content) THEN json_type(content) = 'ARRAY' ELSE false END, "
-            "left(trim(content), 40) FROM json_document"
-        ).fetchall()[0]
-        if not is_array:
-            raise ContractError(
-                f"{label}: not a JSON array of objects (starts with {start!r}). "
-                f"Export the records as one JSON array [{{...}}, {{...}}]."
-            )
-        con.execute(
-            """CREATE OR REPLACE TABLE json_records AS
-               WITH parsed AS (SELECT json_extract(content, '$[*]') AS items FROM json_document)
-               SELECT generate_subscripts(items, 1)::BIGINT AS _source_line, unnest(items)::VARCHAR AS record
-               FROM parsed"""
+def _json_array_records(con: duckdb.DuckDBPyConnection, utf8_path: Path, label: str) -> None:
+    """`json_records` (`_source_line` = position in the array, `record`) from a file holding one JSON array."""
+    con.execute(
+        "CREATE OR REPLACE TABLE json_document AS SELECT ltrim(content, chr(65279)) AS content "
+        f"FROM read_text({sql_literal(str(utf8_path))})"
+    )
+    is_array, start = con.execute(
+        "SELECT CASE WHEN json_valid(content) THEN json_type(content) = 'ARRAY' ELSE false END, "
+        "left(trim(content), 40) FROM json_document"
+    ).fetchall()[0]
+    if not is_array:
+        raise ContractError(
+            f"{label}: not a JSON array of objects (starts with {start!r}). "
+            f"Export the records as one JSON array [{{...}}, {{...}}]."
         )
     con.execute(
-        """CREATE OR REPLACE TABLE landing_rejects AS
-           SELECT _source_line, record AS _raw, 'invalid_json' AS reason FROM json_records
-           WHERE NOT CASE WHEN json_valid(record) THEN json_type(record) = 'OBJECT' ELSE false END"""
+        """CREATE OR REPLACE TABLE json_records AS
+           WITH parsed AS (SELECT json_extract(content, '$[*]') AS items FROM json_document)
+           SELECT generate_subscripts(items, 1)::BIGINT AS _source_line, unnest(items)::VARCHAR AS record FROM parsed"""
+    )
+    con.execute("CREATE OR REPLACE TABLE landing_rejects (_source_line BIGINT, _raw VARCHAR, reason VARCHAR)")
+
+
+def _read_json_records(con: duckdb.DuckDBPyConnection, contract: SourceContract, label: str, encoding: str) -> LandingRead:
+    """Split `json_records` into objects (fields extracted to `landing_rows`) and `invalid_json` rejects."""
+    # A valid JSON text that starts with "{" is an object; checking the first character saves a parse.
+    con.execute(
+        """CREATE OR REPLACE TABLE json_objects AS
+           SELECT _source_line, record, left(ltrim(record), 1) = '{' AND json_valid(record) AS is_object
+           FROM json_records"""
     )
     con.execute(
-        "CREATE OR REPLACE TABLE json_objects AS SELECT * FROM json_records WHERE _source_line NOT IN "
-        "(SELECT _source_line FROM landing_rejects)"
+        "INSERT INTO landing_rejects SELECT _source_line, record, 'invalid_json' FROM json_objects WHERE NOT is_object"
     )
+    con.execute("DELETE FROM json_objects WHERE NOT is_object")
     found = [row[0] for row in con.execute(
         "SELECT key FROM (SELECT _source_line, unnest(keys) AS key, generate_subscripts(keys, 1) AS position "
         "FROM (SELECT _source_line, json_keys(record) AS keys FROM json_objects)) "
@@ -260,8 +290,7 @@ def _read_json(
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE landing_rows AS
-            SELECT {selected}, _source_line FROM (SELECT {fields} AS fields, _source_line FROM json_objects)
-            ORDER BY _source_line"""
+            SELECT {selected}, _source_line FROM (SELECT {fields} AS fields, _source_line FROM json_objects)"""
     )
     return _summary(con, encoding, unknown, missing)
 

@@ -1,13 +1,14 @@
 """Type and validate `landing_rows` (see reader.py) in one pass of DuckDB SQL generated from the contract.
 
-`validate_landing_rows(con, contract)` creates the table `validated`: `_source_line`, every contract column
-typed (string→VARCHAR, integer→BIGINT, double→DOUBLE, boolean→BOOLEAN, date→DATE, timestamp→TIMESTAMPTZ in
-UTC, messages→LIST(STRUCT(sent_at TIMESTAMPTZ, sender VARCHAR, text VARCHAR))), the original strings as
-`__raw__<column>`, and `reason`: null for a good row, else the first failing check. Checks run in this order,
+`validate_landing_rows(con, contract)` creates the table `validated` (in the order of `landing_rows`):
+`_source_line`, every contract column typed (string→VARCHAR, integer→BIGINT, double→DOUBLE, boolean→BOOLEAN,
+date→DATE, timestamp→TIMESTAMPTZ, messages→LIST(STRUCT(sent_at TIMESTAMPTZ, sender VARCHAR, text VARCHAR)))
+and `reason`: null for a good row, else the first failing check. Checks run in this order,
 each over the columns in contract order: missing_required, invalid_<type>, not_allowed, out_of_range,
 rule:<name>, then duplicate_key (among rows that passed everything else, the first line wins).
 
-The connection's TimeZone must be UTC (ingest sets it) so timestamps with an offset land on the right instant.
+Naive timestamps are read in the contract's `naive_timezone` by running the casts with that session time zone;
+the connection is left in UTC.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from dagster_project.sources.reader import quote_identifier, sql_literal
 
 RAW_PREFIX = "__raw__"
 MESSAGE_SENDERS = ("customer", "bot", "agent")
-TRUE_WORDS = ("true", "t", "1", "yes", "y", "ja", "j")
-FALSE_WORDS = ("false", "f", "0", "no", "n", "nein")
-# A time of day followed by Z or a numeric offset; values without one are local time in the contract's zone.
-OFFSET_PATTERN = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|[+-]\d{2}(:?\d{2})?)$"
+# DuckDB's boolean cast knows true/false, t/f, 1/0, yes/no, y/n; German exports add these.
+GERMAN_BOOLEANS = {"ja": True, "j": True, "nein": False}
 NAIVE_TIMESTAMP_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")
 
 SQL_TYPES = {
@@ -40,32 +39,31 @@ def _in_list(values: tuple[str, ...]) -> str:
     return ", ".join(sql_literal(v) for v in values)
 
 
-def timestamp_sql(value: str, naive_timezone: str) -> str:
-    """SQL turning a trimmed, non-empty VARCHAR expression into TIMESTAMPTZ (null when it does not parse)."""
-    naive_parsers = [f"TRY_CAST({value} AS TIMESTAMP)"] + [
-        f"try_strptime({value}, {sql_literal(f)})" for f in NAIVE_TIMESTAMP_FORMATS
-    ]
-    return (
-        f"CASE WHEN regexp_matches({value}, {sql_literal(OFFSET_PATTERN)}) THEN TRY_CAST({value} AS TIMESTAMPTZ) "
-        f"ELSE timezone({sql_literal(naive_timezone)}, coalesce({', '.join(naive_parsers)})) END"
-    )
+def timestamp_sql(value: str) -> str:
+    """SQL turning a trimmed, non-empty VARCHAR expression into TIMESTAMPTZ (null when it does not parse).
+
+    Values with `Z` or an offset keep their instant; values without one are read in the session time zone,
+    which `validate_landing_rows` sets to the contract's `naive_timezone`.
+    """
+    german = [f"try_strptime({value}, {sql_literal(f)})::TIMESTAMPTZ" for f in NAIVE_TIMESTAMP_FORMATS]
+    return f"coalesce(TRY_CAST({value} AS TIMESTAMPTZ), {', '.join(german)})"
 
 
-def _messages_sql(value: str, naive_timezone: str) -> str:
+def _messages_sql(value: str) -> str:
     """A JSON list of messages as a typed list; null when any message lacks a valid sent_at or sender."""
     parsed = (
         f"TRY(json_transform({value}, "
         """'[{"sent_at": "VARCHAR", "sender": "VARCHAR", "text": "VARCHAR"}]'))"""
     )
     typed = (
-        f"list_transform({parsed}, lambda m: {{'sent_at': {timestamp_sql('trim(m.sent_at)', naive_timezone)}, "
+        f"list_transform({parsed}, lambda m: {{'sent_at': {timestamp_sql('trim(m.sent_at)')}, "
         f"'sender': m.sender, 'text': m.text}})"
     )
     invalid = f"lambda m: m.sent_at IS NULL OR m.sender IS NULL OR m.sender NOT IN ({_in_list(MESSAGE_SENDERS)})"
     return f"(SELECT CASE WHEN len(list_filter(msgs, {invalid})) = 0 THEN msgs END FROM (SELECT {typed} AS msgs))"
 
 
-def typed_sql(column: Column, naive_timezone: str) -> str:
+def typed_sql(column: Column) -> str:
     """SQL for one column's typed value from its raw VARCHAR column; null when blank or unparseable."""
     raw = quote_identifier(column.name)
     value = f"NULLIF(trim({raw}), '')"
@@ -77,15 +75,13 @@ def typed_sql(column: Column, naive_timezone: str) -> str:
         # A decimal comma ("12,50") is accepted when the value has no point.
         return f"TRY_CAST(CASE WHEN NOT contains({value}, '.') THEN replace({value}, ',', '.') ELSE {value} END AS DOUBLE)"
     if column.type == "boolean":
-        return (
-            f"CASE WHEN lower({value}) IN ({_in_list(TRUE_WORDS)}) THEN true "
-            f"WHEN lower({value}) IN ({_in_list(FALSE_WORDS)}) THEN false END"
-        )
+        german = " ".join(f"WHEN {sql_literal(word)} THEN {str(flag).lower()}" for word, flag in GERMAN_BOOLEANS.items())
+        return f"coalesce(TRY_CAST({value} AS BOOLEAN), CASE lower({value}) {german} END)"
     if column.type == "date":
         return f"coalesce(TRY_CAST({value} AS DATE), TRY_CAST(try_strptime({value}, '%d.%m.%Y') AS DATE))"
     if column.type == "timestamp":
-        return timestamp_sql(value, naive_timezone)
-    return _messages_sql(value, naive_timezone)
+        return timestamp_sql(value)
+    return _messages_sql(value)
 
 
 def _reason_sql(contract: SourceContract) -> str:
@@ -120,20 +116,26 @@ def validate_landing_rows(con: duckdb.DuckDBPyConnection, contract: SourceContra
         f"{quote_identifier(c)} AS {quote_identifier(RAW_PREFIX + c)}" for c in contract.column_names
     )
     typed_columns = ", ".join(
-        f"{typed_sql(c, contract.naive_timezone)}::{SQL_TYPES[c.type]} AS {quote_identifier(c.name)}"
+        f"{typed_sql(c)}::{SQL_TYPES[c.type]} AS {quote_identifier(c.name)}"
         for c in contract.columns
     )
     key = ", ".join(quote_identifier(c) for c in contract.primary_key)
+    typed_names = ", ".join(quote_identifier(c) for c in contract.column_names)
+    con.execute(f"SET TimeZone = {sql_literal(contract.naive_timezone)}")
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE validated AS
+                WITH typed AS (SELECT _source_line, {typed_columns}, {raw_columns} FROM landing_rows)
+                SELECT _source_line, {typed_names}, {_reason_sql(contract)} AS reason FROM typed"""
+        )
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+    # Among rows that passed every other check, the first line of a key wins.
     con.execute(
-        f"""CREATE OR REPLACE TABLE validated AS
-            WITH typed AS (SELECT _source_line, {typed_columns}, {raw_columns} FROM landing_rows),
-            checked AS (SELECT *, {_reason_sql(contract)} AS reason FROM typed)
-            SELECT * REPLACE (
-                CASE WHEN reason IS NULL
-                          AND row_number() OVER (PARTITION BY reason IS NULL, {key} ORDER BY _source_line) > 1
-                     THEN 'duplicate_key' ELSE reason END AS reason
-            )
-            FROM checked ORDER BY _source_line"""
+        f"""UPDATE validated SET reason = 'duplicate_key' WHERE _source_line IN (
+                SELECT _source_line FROM validated WHERE reason IS NULL
+                QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _source_line) > 1
+            )"""
     )
 
 
