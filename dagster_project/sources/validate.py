@@ -35,6 +35,12 @@ SQL_TYPES = {
 }
 
 
+def has_content(value: str) -> str:
+    """SQL: the value is not null and not only whitespace (a regex search stops at the first character, where
+    trim() would copy long texts)."""
+    return f"coalesce(regexp_matches({value}, '\\S'), false)"
+
+
 def _in_list(values: tuple[str, ...]) -> str:
     return ", ".join(sql_literal(v) for v in values)
 
@@ -50,17 +56,25 @@ def timestamp_sql(value: str) -> str:
 
 
 def _messages_sql(value: str) -> str:
-    """A JSON list of messages as a typed list; null when any message lacks a valid sent_at or sender."""
+    """A JSON list of messages as a typed list (null when it is no list; see `_invalid_sql` for the elements)."""
     parsed = (
         f"TRY(json_transform({value}, "
         """'[{"sent_at": "VARCHAR", "sender": "VARCHAR", "text": "VARCHAR"}]'))"""
     )
-    typed = (
+    return (
         f"list_transform({parsed}, lambda m: {{'sent_at': {timestamp_sql('trim(m.sent_at)')}, "
         f"'sender': m.sender, 'text': m.text}})"
     )
-    invalid = f"lambda m: m.sent_at IS NULL OR m.sender IS NULL OR m.sender NOT IN ({_in_list(MESSAGE_SENDERS)})"
-    return f"(SELECT CASE WHEN len(list_filter(msgs, {invalid})) = 0 THEN msgs END FROM (SELECT {typed} AS msgs))"
+
+
+def _invalid_sql(column: Column) -> str:
+    """True when a non-blank raw value did not become a valid typed value."""
+    raw_present = has_content(quote_identifier(RAW_PREFIX + column.name))
+    typed = quote_identifier(column.name)
+    if column.type != "messages":
+        return f"{raw_present} AND {typed} IS NULL"
+    bad_message = f"lambda m: m.sent_at IS NULL OR m.sender IS NULL OR m.sender NOT IN ({_in_list(MESSAGE_SENDERS)})"
+    return f"{raw_present} AND ({typed} IS NULL OR len(list_filter({typed}, {bad_message})) > 0)"
 
 
 def typed_sql(column: Column) -> str:
@@ -68,7 +82,7 @@ def typed_sql(column: Column) -> str:
     raw = quote_identifier(column.name)
     value = f"NULLIF(trim({raw}), '')"
     if column.type == "string":
-        return f"CASE WHEN {value} IS NOT NULL THEN {raw} END"
+        return f"CASE WHEN {has_content(raw)} THEN {raw} END"
     if column.type == "integer":
         return f"CASE WHEN TRY_CAST({value} AS DOUBLE) = TRY_CAST({value} AS BIGINT) THEN TRY_CAST({value} AS BIGINT) END"
     if column.type == "double":
@@ -81,20 +95,16 @@ def typed_sql(column: Column) -> str:
         return f"coalesce(TRY_CAST({value} AS DATE), TRY_CAST(try_strptime({value}, '%d.%m.%Y') AS DATE))"
     if column.type == "timestamp":
         return timestamp_sql(value)
-    return _messages_sql(value)
+    return _messages_sql(raw)  # the JSON parser skips surrounding whitespace itself
 
 
 def _reason_sql(contract: SourceContract) -> str:
-    def raw_blank(c: Column) -> str:
-        return f"NULLIF(trim({quote_identifier(RAW_PREFIX + c.name)}), '') IS NULL"
-
-    checks: list[tuple[str, str]] = []
-    checks += [(raw_blank(c), f"missing_required:{c.name}") for c in contract.columns if c.required]
-    checks += [
-        (f"NOT {raw_blank(c)} AND {quote_identifier(c.name)} IS NULL", f"invalid_{c.type}:{c.name}")
+    checks: list[tuple[str, str]] = [
+        (f"NOT {has_content(quote_identifier(RAW_PREFIX + c.name))}", f"missing_required:{c.name}")
         for c in contract.columns
-        if c.type != "string"
+        if c.required
     ]
+    checks += [(_invalid_sql(c), f"invalid_{c.type}:{c.name}") for c in contract.columns if c.type != "string"]
     checks += [
         (f"{quote_identifier(c.name)} NOT IN ({_in_list(c.allowed)})", f"not_allowed:{c.name}")
         for c in contract.columns
