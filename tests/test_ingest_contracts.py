@@ -278,6 +278,21 @@ def test_bom_semicolons_and_latin1_are_read(settings):
     assert result.rows_quarantined == 0
 
 
+def test_bom_and_latin1_json_exports_are_read(settings):
+    post = '{"post_id": "P1", "posted_at": "2026-03-06T18:00:00Z", "platform": "x", "author_handle": "@a", "is_brand": false, "text": "Grüße"}'
+    land(settings, "social_mentions", "bom.ndjson", "\ufeff" + post + "\n")
+    land(settings, "social_mentions", "latin1.ndjson", post.replace("P1", "P2").encode("latin-1") + b"\n")
+    ticket = '[{"ticket_id": "T1", "created_at": "2026-03-02T08:00:00Z", "channel": "email", "email": "x@example.com", "status": "open", "subject": "Größe"}]'
+    land(settings, "support_tickets", "bom.json", "\ufeff" + ticket)
+    land(settings, "support_tickets", "latin1.json", ticket.replace("T1", "T2").encode("latin-1"))
+
+    ingest(settings, "social_mentions")
+    ingest(settings, "support_tickets")
+
+    assert {r["post_id"]: r["text"] for r in loaded(settings, "social_mentions")} == {"P1": "Grüße", "P2": "Grüße"}
+    assert {r["ticket_id"]: r["subject"] for r in loaded(settings, "support_tickets")} == {"T1": "Größe", "T2": "Größe"}
+
+
 def test_blank_lines_keep_csv_line_numbers(settings):
     content = f"{ORDERS_HEADER}\nO1,2026-03-01T10:00:00Z,,,,web,,sale,,1,1,,\n\nO2,bad,,,,web,,sale,,1,1,,\nO3,2026-03-01T10:00:00Z,,,,web,,sale,,1,1,,\n"
     land(settings, "orders", "blank.csv", content)

@@ -238,24 +238,19 @@ def _blank_data_lines(path: Path, encoding: str) -> list[int]:
 
 def _json_array_records(con: duckdb.DuckDBPyConnection, utf8_path: Path, label: str) -> None:
     """`json_records` (`_source_line` = position in the array, `record`) from a file holding one JSON array."""
-    con.execute(
-        "CREATE OR REPLACE TABLE json_document AS SELECT ltrim(content, chr(65279)) AS content "
-        f"FROM read_text({sql_literal(str(utf8_path))})"
-    )
-    is_array, start = con.execute(
-        "SELECT CASE WHEN json_valid(content) THEN json_type(content) = 'ARRAY' ELSE false END, "
-        "left(trim(content), 40) FROM json_document"
-    ).fetchall()[0]
-    if not is_array:
-        raise ContractError(
-            f"{label}: not a JSON array of objects (starts with {start!r}). "
-            f"Export the records as one JSON array [{{...}}, {{...}}]."
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE json_records AS SELECT json::VARCHAR AS record "
+            f"FROM read_json_objects({sql_literal(str(utf8_path))}, format = 'array')"
         )
-    con.execute(
-        """CREATE OR REPLACE TABLE json_records AS
-           WITH parsed AS (SELECT json_extract(content, '$[*]') AS items FROM json_document)
-           SELECT generate_subscripts(items, 1)::BIGINT AS _source_line, unnest(items)::VARCHAR AS record FROM parsed"""
-    )
+    except duckdb.Error as error:
+        raise ContractError(
+            f"{label}: not a JSON array of objects ({str(error).splitlines()[0]}). "
+            f"Export the records as one JSON array [{{...}}, {{...}}]."
+        ) from error
+    # The reader keeps the array's order, so the row position is the record number.
+    con.execute("ALTER TABLE json_records ADD COLUMN _source_line BIGINT")
+    con.execute("UPDATE json_records SET _source_line = rowid + 1")
     con.execute("CREATE OR REPLACE TABLE landing_rejects (_source_line BIGINT, _raw VARCHAR, reason VARCHAR)")
 
 
