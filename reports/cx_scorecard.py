@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# CX scorecard: the nine headline KPIs of the latest complete month, compared with the month before (marked
+# only when the 95% intervals say the change is real) and with their targets, 13-month trends, and a table
+# per channel. Reads the kpi_metrics mart (month grain, segment 'all').
+warehouse_path = "../data/warehouse.duckdb"
+as_of = None  # ISO date, or None for the day of the newest data
+number_locale = "en"  # "de" for German number formats
+business_timezone = "Europe/Berlin"
+
+# %%
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+import cxreport as cx
+
+report = cx.Report("CX scorecard", warehouse_path, as_of, number_locale, business_timezone)
+fmt, month = report.fmt, report.month
+trend_months = report.months(13)
+missing = report.missing({"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value",
+                                          "ci_low", "ci_high", "target"]})
+metrics = [kpi.metric for kpi in cx.SCORECARD_KPIS]
+rows = None if missing else report.query(
+    """
+    select period_start, channel, metric, value::double as value, ci_low::double as ci_low,
+           ci_high::double as ci_high, n, target::double as target
+    from kpi_metrics
+    where period_grain = 'month' and segment = 'all' and period_start between ? and ?
+    order by metric, channel, period_start
+    """,
+    [trend_months[0], month],
+)
+changes = [] if missing else cx.month_changes(
+    rows.filter(channel="all"), cx.SCORECARD_KPIS, month, trend_months[-2]
+)
+
+# %%
+if missing:
+    report.header(f"This scorecard covers {fmt.month(month)}.")
+    report.unavailable("The KPI mart", missing)
+else:
+    with_target = [c for c in changes if c.meets_target is not None]
+    met = sum(c.meets_target for c in with_target)
+    real_changes = [c for c in changes if c.verdict != "steady"]
+    summary = (
+        f"In **{fmt.month(month)}**, {met} of {len(with_target)} KPIs with a target met it. "
+        + (
+            "The changes the data supports: " + " ".join(c.sentence(fmt) for c in real_changes)
+            if real_changes else "No KPI changed more than normal month-to-month variation."
+        )
+    )
+    report.header(summary)
+    for change in changes:
+        report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value))
+
+# %%
+if not missing:
+    report.section(
+        "Headline numbers",
+        f"{fmt.month(month)} against {fmt.month(trend_months[-2])}. A coloured bar marks a change the 95% "
+        "interval supports (green better, red worse); without it, the change is within normal variation.",
+    )
+    report.cards(changes)
+    report.say("\n".join(f"- {c.sentence(fmt)} It {c.target_text(fmt)}." for c in changes))
+
+# %%
+if not missing:
+    report.section("Trends over 13 months", "Each panel shows the monthly value, its 95% interval where one "
+                   "exists (shaded) and the target (dashed).")
+    columns = 3
+    figure = make_subplots(rows=3, cols=columns, subplot_titles=[k.label for k in cx.SCORECARD_KPIS],
+                           vertical_spacing=0.12, horizontal_spacing=0.07)
+    for index, kpi in enumerate(cx.SCORECARD_KPIS):
+        series = rows.filter(channel="all", metric=kpi.metric).sort("period_start")
+        scale = 100 if kpi.unit == "share" else 1 / 60 if kpi.unit == "seconds" else 1
+        place = dict(row=index // columns + 1, col=index % columns + 1)
+        months, values = series["period_start"].to_list(), (series["value"] * scale).to_list()
+        if series["ci_low"].null_count() < series.height:
+            band_x = months + months[::-1]
+            band_y = (series["ci_high"] * scale).to_list() + (series["ci_low"] * scale).to_list()[::-1]
+            figure.add_trace(go.Scatter(x=band_x, y=band_y, fill="toself", fillcolor="rgba(61,90,128,0.15)",
+                                        line=dict(width=0), hoverinfo="skip", showlegend=False), **place)
+        figure.add_trace(go.Scatter(x=months, y=values, mode="lines+markers", name=kpi.label, showlegend=False,
+                                    line=dict(color=cx.channel_colour("all"), width=2), marker=dict(size=5)),
+                         **place)
+        targets = series["target"].drop_nulls()
+        if targets.len():
+            figure.add_hline(y=targets[-1] * scale, line=dict(dash="dash", color="#9aa5b1", width=1), **place)
+        figure.update_yaxes(ticksuffix={"share": fmt.percent_sign, "seconds": " min"}.get(kpi.unit, ""), **place)
+        figure.update_xaxes(tickformat="%b %y", nticks=5, **place)
+    figure.update_annotations(font_size=13)
+    report.chart(figure, height=720)
+
+# %%
+if not missing:
+    report.section("By channel", f"The service KPIs of {fmt.month(month)} per channel; a dash means the KPI does "
+                   "not apply to the channel or had no data.")
+    report.kpi_channel_table([cx.KPIS_BY_METRIC[metric] for metric in cx.SERVICE_KPI_METRICS])
+
+# %%
+report.publish_headlines()

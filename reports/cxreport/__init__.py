@@ -1,0 +1,19 @@
+"""Shared building blocks of the CX report notebooks (style, numbers, KPIs, warehouse access, display)."""
+
+from cxreport.formatting import NumberFormat
+from cxreport.kpis import (
+    KPIS_BY_METRIC,
+    SCORECARD_KPIS,
+    SERVICE_KPI_METRICS,
+    Change,
+    Kpi,
+    change_is_significant,
+    month_changes,
+)
+from cxreport.privacy import pseudonymise
+from cxreport.report import Column, Report
+from cxreport.style import channel_colour
+
+__all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
+           "SERVICE_KPI_METRICS",
+           "change_is_significant", "channel_colour", "month_changes", "pseudonymise"]

@@ -1,0 +1,79 @@
+"""Numbers as a CX lead reads them: English (1,234.5) or German (1.234,5) separators, shares as percent,
+durations in minutes and seconds, NPS in points."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+MONTH_NAMES = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"],
+    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember"],
+}
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """`locale` is 'en' or 'de'; anything else falls back to English."""
+
+    locale: str = "en"
+
+    @property
+    def german(self) -> bool:
+        return self.locale == "de"
+
+    @property
+    def plotly_separators(self) -> str:
+        """Plotly's `layout.separators`: decimal mark, then thousands separator."""
+        return ",." if self.german else ".,"
+
+    @property
+    def percent_sign(self) -> str:
+        return "\u202f%" if self.german else "%"
+
+    def number(self, value: float | None, decimals: int = 0, signed: bool = False) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return MISSING
+        text = f"{value:{'+' if signed else ''},.{decimals}f}"
+        if self.german:
+            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return text.replace("-", "−")
+
+    def percent(self, share: float | None, decimals: int = 0, signed: bool = False) -> str:
+        """A share (0..1) as percent: 0.412 -> '41%' (German '41 %')."""
+        if share is None:
+            return MISSING
+        return self.number(100 * share, decimals, signed) + self.percent_sign
+
+    def percentage_points(self, share_change: float | None, decimals: int = 1) -> str:
+        """A change of a share (0..1) in percentage points: 0.023 -> '+2.3 pp' (German '+2,3 Pp.')."""
+        if share_change is None:
+            return MISSING
+        return self.number(100 * share_change, decimals, signed=True) + (" Pp." if self.german else " pp")
+
+    def duration(self, seconds: float | None, signed: bool = False) -> str:
+        """'42 s', '7 min 5 s', '3 h 20 min' (signed: with + or − in front)."""
+        if seconds is None:
+            return MISSING
+        sign = ("+" if seconds >= 0 else "−") if signed else ("−" if seconds < 0 else "")
+        total = round(abs(seconds))
+        if total < 60:
+            return f"{sign}{total} s"
+        if total < 3600:
+            minutes, rest = divmod(total, 60)
+            return f"{sign}{minutes} min" + (f" {rest} s" if rest else "")
+        hours, rest = divmod(total, 3600)
+        return f"{sign}{self.number(hours)} h" + (f" {rest // 60} min" if rest // 60 else "")
+
+    def month(self, day: date) -> str:
+        return f"{MONTH_NAMES['de' if self.german else 'en'][day.month - 1]} {day.year}"
+
+    def short_month(self, day: date) -> str:
+        return self.month(day)[:3] + day.strftime(" %y")
+
+    def day(self, value: date) -> str:
+        return value.strftime("%d.%m.%Y") if self.german else value.strftime("%d %b %Y")

@@ -1,0 +1,190 @@
+"""What a report notebook calls: the warehouse (read-only, short connections), the reader's number format,
+and display helpers that emit HTML only (prose, big-number cards, charts, tables, plain notes)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+from IPython.display import HTML, Markdown, display
+
+from cxreport import style, warehouse
+from cxreport.formatting import NumberFormat
+from cxreport.kpis import Change, Kpi
+
+# dagster_project/reporting.py collects this output for the asset's metadata (HTML export skips the type).
+HEADLINES_MIMETYPE = "application/vnd.cx.headlines+json"
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
+                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+
+
+def months_before(first_of_month: date, count: int) -> date:
+    index = first_of_month.year * 12 + first_of_month.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass
+class Column:
+    """A table column: its heading, how to print a value, and whether it is numeric (right-aligned)."""
+
+    heading: str
+    render: Callable[[Any], str] = str
+    numeric: bool = False
+
+
+@dataclass
+class Report:
+    title: str
+    warehouse_path: str | Path
+    as_of: str | date | None = None
+    number_locale: str = "en"
+    business_timezone: str = "Europe/Berlin"
+    headlines: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fmt = NumberFormat(self.number_locale)
+        if isinstance(self.as_of, str):
+            self.as_of = date.fromisoformat(self.as_of)
+        self.as_of = self.as_of or warehouse.latest_data_date(self.warehouse_path)
+        style.use_template(self.fmt)
+        self._channel_labels: dict[str, str] | None = None
+
+    @property
+    def month(self) -> date:
+        """The latest complete calendar month on or before the as-of date (the period reports compare)."""
+        first_of_month = self.as_of.replace(day=1)
+        month_is_complete = (self.as_of + timedelta(days=1)).day == 1
+        return first_of_month if month_is_complete else months_before(first_of_month, 1)
+
+    def months(self, count: int) -> list[date]:
+        """The first days of the `count` months ending with `self.month`, oldest first."""
+        return [months_before(self.month, back) for back in range(count - 1, -1, -1)]
+
+    def window_start(self, months: int) -> date:
+        """First day of the `months`-month window that ends with `self.month` (journeys, topics, segments)."""
+        return months_before(self.month, months - 1)
+
+    @property
+    def period_end(self) -> date:
+        """The day after `self.month` (exclusive end of every window)."""
+        return months_before(self.month, -1)
+
+    # -- data -------------------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        return warehouse.query(self.warehouse_path, sql, params)
+
+    def missing(self, needs: Mapping[str, Iterable[str]]) -> list[str]:
+        return warehouse.missing_inputs(self.warehouse_path, dict(needs))
+
+    def channel_label(self, channel: str) -> str:
+        """The seed's readable channel name ('Chat with an agent'), the code itself when unknown."""
+        if self._channel_labels is None:
+            self._channel_labels = {"all": "All channels"}
+            if not self.missing({"channel_taxonomy": ["channel", "channel_label"]}):
+                rows = self.query("select channel, channel_label from channel_taxonomy")
+                self._channel_labels.update(zip(rows["channel"], rows["channel_label"]))
+        return self._channel_labels.get(channel, channel)
+
+    # -- text -------------------------------------------------------------------------------------------
+    def header(self, summary: str) -> None:
+        rendered = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        display(HTML(
+            f"<h1>{html.escape(self.title)}</h1><div class='cx-meta'>Data as of {self.fmt.day(self.as_of)} · "
+            f"rendered {rendered}</div>"
+        ))
+        self.say(summary)
+
+    def section(self, heading: str, lead: str = "") -> None:
+        display(HTML(f"<h2>{html.escape(heading)}</h2>"))
+        if lead:
+            self.say(lead)
+
+    def say(self, markdown_text: str) -> None:
+        display(Markdown(markdown_text))
+
+    def unavailable(self, what: str, missing: Sequence[str]) -> None:
+        """A plain note in place of a section whose data does not exist yet (the report still renders)."""
+        display(HTML(
+            f"<div class='cx-note'>{html.escape(what)} is not available yet: the warehouse has no "
+            f"{html.escape(', '.join(missing))}. This section fills in once that data is built.</div>"
+        ))
+
+    def quote(self, text: str, source: str) -> None:
+        display(HTML(f"<blockquote class='cx-quote'>“{html.escape(text)}”<div class='source'>"
+                     f"{html.escape(source)}</div></blockquote>"))
+
+    # -- numbers ----------------------------------------------------------------------------------------
+    def cards(self, changes: Sequence[Change], period_word: str = "last month") -> None:
+        """One big number per KPI: value, change vs the previous period (coloured only when significant),
+        and the target."""
+        cards = []
+        for change in changes:
+            kpi = change.kpi
+            difference = kpi.change_text(self.fmt, change.difference) if change.difference is not None else "–"
+            marker = {"better": "▲ significant", "worse": "▼ significant", "steady": ""}[change.verdict]
+            target_class = "miss" if change.meets_target is False else ""
+            cards.append(
+                f"<div class='cx-card {change.verdict}' title='{html.escape(kpi.meaning)}'>"
+                f"<div class='label'>{html.escape(kpi.label)}</div>"
+                f"<div class='value'>{html.escape(kpi.value_text(self.fmt, change.value))}</div>"
+                f"<div class='change'>{html.escape(difference)} vs {period_word} "
+                f"<span class='{change.verdict}'>{marker}</span></div>"
+                f"<div class='target {target_class}'>{html.escape(change.target_text(self.fmt))}</div></div>"
+            )
+        display(HTML(f"<div class='cx-cards'>{''.join(cards)}</div>"))
+
+    def headline(self, name: str, value_text: str) -> None:
+        """Remember a headline number for the asset's metadata (see publish_headlines)."""
+        self.headlines[name] = value_text
+
+    def publish_headlines(self) -> None:
+        display({HEADLINES_MIMETYPE: {"as_of": self.as_of.isoformat(), "headlines": self.headlines}}, raw=True)
+
+    # -- charts and tables ------------------------------------------------------------------------------
+    def chart(self, figure: go.Figure, height: int = 380) -> None:
+        figure.update_layout(height=height)
+        display(HTML("<div class='cx-chart'>" + figure.to_html(
+            full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, default_height=f"{height}px"
+        ) + "</div>"))
+
+    def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
+        """`kpis` per channel for `self.month` from kpi_metrics (a dash where a KPI does not apply)."""
+        needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value"]}
+        missing = self.missing(needs)
+        rows = None if missing else self.query(
+            "select channel, metric, value::double as value from kpi_metrics where period_grain = 'month' "
+            "and segment = 'all' and channel <> 'all' and period_start = ? and list_contains(?, metric)",
+            [self.month, [kpi.metric for kpi in kpis]],
+        )
+        if missing or not rows.height:
+            self.unavailable("A per-channel breakdown", missing or [f"channel rows for {self.fmt.month(self.month)}"])
+            return
+        by_channel = rows.pivot(on="metric", index="channel", values="value").sort("channel")
+        self.table(by_channel, {"channel": Column("Channel"), **{
+            kpi.metric: Column(kpi.label, lambda value, kpi=kpi: kpi.value_text(self.fmt, value), numeric=True)
+            for kpi in kpis if kpi.metric in by_channel.columns
+        }})
+
+    def table(self, frame: pl.DataFrame, columns: Mapping[str, Column]) -> None:
+        """An HTML table of `frame`'s `columns` (name -> Column) with a colour swatch next to channel codes."""
+        head = "".join(f"<th class='{'num' if c.numeric else ''}'>{html.escape(c.heading)}</th>"
+                       for c in columns.values())
+        rows = []
+        for record in frame.iter_rows(named=True):
+            cells = []
+            for name, column in columns.items():
+                value = record[name]
+                text = html.escape(column.render(value) if value is not None else "–")
+                if name == "channel" and value is not None:
+                    text = (f"<span class='swatch' style='background:{style.channel_colour(value)}'></span>"
+                            + html.escape(self.channel_label(value)))
+                cells.append(f"<td class='{'num' if column.numeric else ''}'>{text}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        display(HTML(f"<table class='cx-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"))
+

@@ -1,0 +1,68 @@
+"""One look for every report: fixed channel colours, a readable font stack, a quiet Plotly template.
+
+The page CSS lives next to this file (report.css); the renderer inlines it into every HTML file.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from cxreport.formatting import NumberFormat
+
+# System fonts only: the HTML must look right offline, without web fonts.
+FONT_FAMILY = "Inter, 'Segoe UI', Roboto, 'Helvetica Neue', 'DejaVu Sans', Arial, sans-serif"
+TEXT_COLOUR = "#1f2933"
+MUTED_COLOUR = "#616e7c"
+GRID_COLOUR = "#e4e7eb"
+GOOD_COLOUR = "#1b7f4b"
+BAD_COLOUR = "#c0392b"
+NEUTRAL_COLOUR = "#3d5a80"
+
+# Every channel keeps its colour in every chart of every report.
+CHANNEL_COLOURS = {
+    "all": "#3d5a80",
+    "web": "#1f77b4",
+    "app": "#17becf",
+    "store": "#8c564b",
+    "email": "#9467bd",
+    "chat_bot": "#2ca02c",
+    "chat_agent": "#98c379",
+    "phone": "#ff7f0e",
+    "ivr": "#f4b183",
+    "social": "#e377c2",
+    "survey": "#7f7f7f",
+    "sms": "#bcbd22",
+    "push": "#d4c15a",
+    "web_form": "#6baed6",
+}
+UNKNOWN_CHANNEL_COLOUR = "#9aa5b1"
+SENTIMENT_COLOURS = {"negative": BAD_COLOUR, "neutral": "#9aa5b1", "positive": GOOD_COLOUR}
+SEQUENCE = ["#3d5a80", "#ee6c4d", "#98c1d9", "#293241", "#e0a458", "#5c946e", "#8e7dbe"]
+TEMPLATE_NAME = "cx"
+
+
+def channel_colour(channel: str) -> str:
+    return CHANNEL_COLOURS.get(channel, UNKNOWN_CHANNEL_COLOUR)
+
+
+def use_template(fmt: NumberFormat) -> None:
+    """Register the `cx` Plotly template (with the locale's separators) and make it the default."""
+    axis = dict(gridcolor=GRID_COLOUR, linecolor=GRID_COLOUR, zerolinecolor=GRID_COLOUR, automargin=True,
+                title=dict(font=dict(size=13, color=MUTED_COLOUR)), tickfont=dict(size=12, color=MUTED_COLOUR))
+    pio.templates[TEMPLATE_NAME] = go.layout.Template(
+        layout=go.Layout(
+            font=dict(family=FONT_FAMILY, size=13, color=TEXT_COLOUR),
+            colorway=SEQUENCE,
+            paper_bgcolor="white",
+            plot_bgcolor="white",
+            separators=fmt.plotly_separators,
+            margin=dict(l=10, r=10, t=40, b=10),
+            title=dict(font=dict(size=15), x=0, xanchor="left"),
+            legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=12)),
+            hoverlabel=dict(font=dict(family=FONT_FAMILY)),
+            xaxis=axis,
+            yaxis=axis,
+        )
+    )
+    pio.templates.default = TEMPLATE_NAME

@@ -1,0 +1,237 @@
+"""A tiny warehouse with the documented mart and ML columns, for the report tests (and to develop reports
+against before the demo pipeline produces the real marts). Deterministic: values come from hash buckets.
+
+The data covers 1 Sep 2025 to 31 Oct 2026 (so October 2026 is the latest complete month). A few numbers are
+set by hand so tests can check the reports' sentences: NPS is 35 (interval 32–38) in September 2026 and 41
+(38–44) in October 2026 — a significant rise of 6 points.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.settings import REPO_ROOT
+
+AS_OF = date(2026, 10, 31)
+CUSTOMER_NAMES = [("Jonas", "Becker"), ("Leonie", "Hartmann"), ("Emre", "Yilmaz"), ("Sophie", "Brandstätter")]
+VERBATIM_WITH_PII = (
+    "Ich bin Jonas Becker, Paket kam nie an, ruft mich an unter 0171 2345678 oder jonas.becker@example.org"
+)
+NPS_BY_MONTH = {date(2026, 9, 1): (35.0, 32.0, 38.0, 400), date(2026, 10, 1): (41.0, 38.0, 44.0, 420)}
+
+# Random-looking but reproducible: a bucket 0..99 from the row number and a salt.
+def _bucket(salt: str, modulo: int = 100, row: str = "i") -> str:
+    return f"(hash({row}, '{salt}') % {modulo})::bigint"
+
+
+TABLES = {
+    "channel_taxonomy": f"select * from read_csv('{REPO_ROOT / 'seeds' / 'channel_taxonomy.csv'}')",
+    "sla_targets": f"select * from read_csv('{REPO_ROOT / 'seeds' / 'sla_targets.csv'}')",
+    "stg_crm_customers__customers": """
+        select 'C' || lpad(i::varchar, 3, '0') as customer_id, first_name, last_name
+        from (values {names}) as names(i, first_name, last_name)
+    """,
+    "dim_customers": f"""
+        select 'K' || lpad(i::varchar, 3, '0') as customer_key, 'C' || lpad(i::varchar, 3, '0') as crm_customer_id,
+               ['regular', 'regular', 'vip', 'new'][1 + {_bucket('segment', 4)}] as segment,
+               ['DE', 'AT', 'CH'][1 + {_bucket('country', 3)}] as country,
+               {_bucket('consent', 10)} < 7 as consent_email, {_bucket('sms', 10)} < 4 as consent_sms,
+               {_bucket('phone', 10)} < 5 as consent_phone, {_bucket('push', 10)} < 3 as consent_push,
+               50 + {_bucket('ltv', 900)} as lifetime_value_eur, 1 + {_bucket('orders', 8)} as orders_count
+        from range(1, 201) as r(i)
+    """,
+    "fct_touchpoints": f"""
+        with rows as (
+            select i, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
+                   timestamp '2025-09-01 06:00:00' + to_days({_bucket('day', 426)}::integer)
+                       + to_hours({_bucket('hour', 14)}::integer) + to_minutes({_bucket('minute', 60)}::integer)
+                       as occurred_at,
+                   {_bucket('kind', 20)} as kind
+            from range(6000) as r(i)
+        )
+        select 'T' || i as touchpoint_id, customer_key, occurred_at,
+               ['web', 'web', 'web', 'web', 'app', 'app', 'web', 'web', 'app', 'web',
+                'store', 'email', 'chat_bot', 'chat_agent', 'phone', 'social', 'survey', 'email', 'web', 'app'][1 + kind]
+                   as channel,
+               'fixture' as source,
+               ['page_view', 'page_view', 'view_item', 'view_item', 'page_view', 'view_item', 'add_to_cart',
+                'begin_checkout', 'add_to_cart', 'purchase', 'purchase', 'ticket', 'chat', 'chat', 'call', 'post',
+                'survey_response', 'email_open', 'login', 'purchase'][1 + kind] as touchpoint_type,
+               case when kind = 17 then 'outbound' else 'inbound' end as direction,
+               case when kind < 9 or kind = 17 then 'research' when kind in (9, 10, 19) then 'purchase'
+                    when kind = 16 then 'loyalty' else 'use_support' end as journey_stage,
+               case when kind in (11, 12, 13, 15, 16) then
+                   case when i = 11 then '{VERBATIM_WITH_PII}'
+                        else ['Lieferung kam zu spät, sehr ärgerlich', 'Great service, thank you!',
+                              'Retoure dauert ewig, keine Rückmeldung', 'Die App stürzt beim Bezahlen ab',
+                              'Friendly agent, quick answer', 'Rechnung falsch, zweimal angerufen'][1 + i % 6]
+                   end end as text,
+               case when i % 3 = 0 then 'en' else 'de' end as language,
+               case when kind in (9, 10, 19) then 20 + {_bucket('value', 180)} end as value_eur,
+               'S' || (i // 4) as conversation_ref
+        from rows
+    """,
+    "fct_service_contacts": f"""
+        with rows as (
+            select i, {_bucket('channel', 20)} as c,
+                   timestamp '2025-09-01 07:00:00' + to_days({_bucket('day', 426)}::integer)
+                       + to_hours({_bucket('hour', 12)}::integer) + to_minutes({_bucket('minute', 60)}::integer) as contact_at
+            from range(3000) as r(i)
+        ), typed as (
+            select *, ['phone', 'phone', 'phone', 'phone', 'phone', 'phone', 'phone', 'email', 'email', 'email',
+                       'email', 'chat_bot', 'chat_bot', 'chat_bot', 'chat_bot', 'chat_agent', 'chat_agent',
+                       'social', 'web_form', 'web_form'][1 + c] as channel
+            from rows
+        )
+        select 'SC' || i as contact_id, 'I' || (i // 2) as issue_id,
+               'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key, contact_at as occurred_at,
+               channel as inbound_channel, channel as response_channel,
+               case channel when 'email' then 3600 + {_bucket('frt', 40000)} when 'social' then 600 + {_bucket('frt', 3000)}
+                            when 'web_form' then 7200 + {_bucket('frt', 40000)} else 10 + {_bucket('frt', 50)} end
+                   as first_response_seconds,
+               case channel when 'phone' then 240 + {_bucket('aht', 300)} when 'chat_agent' then 400 + {_bucket('aht', 400)}
+                            when 'email' then 300 + {_bucket('aht', 200)} end as handle_seconds,
+               case when channel in ('phone', 'chat_agent') then 5 + {_bucket('wait', 60)} end as wait_seconds,
+               channel = 'chat_bot' as is_bot,
+               channel = 'chat_bot' and {_bucket('handover')} < 40 as bot_handover,
+               {_bucket('resolved')} < 80 as resolved,
+               i % 2 = 0 as is_first_contact_of_issue,
+               {_bucket('repeat')} < 15 as is_repeat_contact_7d,
+               contact_at + to_hours(2) as closed_at
+        from typed
+    """,
+    "fct_survey_responses": f"""
+        select 'R' || i as response_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
+               timestamp '2025-09-01 12:00:00' + to_days({_bucket('day', 426)}::integer) as responded_at,
+               ['nps', 'nps', 'csat', 'ces'][1 + i % 4] as survey_type,
+               case i % 4 when 2 then 1 + {_bucket('s', 5)} when 3 then 1 + {_bucket('s', 7)} else {_bucket('s', 11)} end
+                   as score,
+               ['Schnelle Lieferung', 'Agent was rude', null, 'Alles gut'][1 + i % 4] as comment,
+               ['order', 'ticket', 'call', 'chat'][1 + {_bucket('trigger', 4)}] as trigger_type,
+               'X' || i as trigger_id
+        from range(1200) as r(i)
+    """,
+    "fct_journeys": f"""
+        select 'J' || i as journey_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
+               timestamp '2025-09-01 10:00:00' + to_days({_bucket('day', 420)}::integer) as started_at,
+               ['web > web > purchase', 'web > app', 'app > web > chat_bot', 'web > phone', 'store',
+                'web > chat_bot > chat_agent', 'email > web', 'web'][1 + {_bucket('path', 8)}] as channel_path,
+               {_bucket('conv')} < 30 as converted,
+               case when {_bucket('conv')} < 30 then 2 + {_bucket('ttc', 100)} end as hours_to_convert
+        from range(900) as r(i)
+    """,
+    "fct_channel_transitions": f"""
+        select 'J' || i as journey_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
+               timestamp '2025-09-01 10:00:00' + to_days({_bucket('day', 420)}::integer) as transitioned_at,
+               ['web', 'web', 'app', 'email', 'chat_bot', 'web'][1 + {_bucket('from', 6)}] as from_channel,
+               ['app', 'chat_bot', 'web', 'web', 'chat_agent', 'phone'][1 + {_bucket('to', 6)}] as to_channel
+        from range(800) as r(i)
+    """,
+    "ml_sentiment": f"""
+        select touchpoint_id, ['negative', 'neutral', 'positive'][1 + {_bucket('label', 3, 'touchpoint_id')}]
+                   as sentiment_label,
+               ({_bucket('score', 200, 'touchpoint_id')} - 100) / 100.0 as sentiment_score, 'fixture-1' as model_version
+        from fct_touchpoints where text is not null
+    """,
+    "ml_text_insights": f"""
+        select touchpoint_id, ['delivery', 'returns', 'app', 'billing', 'service'][1 + {_bucket('topic', 5, 'touchpoint_id')}]
+                   as topic
+        from fct_touchpoints where text is not null
+    """,
+    "ml_churn_scores": f"""
+        select customer_key, {_bucket('p', 1000, 'customer_key')} / 1000.0 as churn_probability,
+               ['no purchase for 60+ days', 'repeat service contacts', 'negative sentiment',
+                'fewer orders than usual'][1 + {_bucket('reason', 4, 'customer_key')}] as top_reason
+        from dim_customers
+    """,
+    "ml_churn_model_card": """
+        select * from (values ('roc_auc', 0.78), ('precision_at_top_decile', 0.41), ('base_rate', 0.12),
+                              ('training_customers', 180), ('backtest_customers', 200)) as card(metric, value)
+    """,
+    "ml_next_best_actions": f"""
+        select customer_key,
+               ['service_recovery_call', 'winback_voucher', 'loyalty_invite'][1 + {_bucket('action', 3, 'customer_key')}]
+                   as action,
+               ['phone', 'email', 'push'][1 + {_bucket('action', 3, 'customer_key')}] as channel,
+               5 + {_bucket('ev', 40, 'customer_key')} as expected_value_eur,
+               'high churn risk and an open complaint' as reason
+        from ml_churn_scores where churn_probability > 0.5
+    """,
+}
+
+
+def _kpi_metrics_sql() -> str:
+    """kpi_metrics for months Sep 2025..Oct 2026 in the documented long shape; NPS of the last two months by hand."""
+    series = [
+        # metric, channel, base value, amplitude, interval half-width, target
+        ("nps", "all", 30.0, 6.0, 3.0, 40.0),
+        ("csat", "all", 0.82, 0.04, 0.02, 0.85),
+        ("ces", "all", 5.2, 0.3, 0.1, 5.5),
+        ("journey_conversion_rate", "all", 0.11, 0.02, 0.01, 0.12),
+        ("churn_rate", "all", 0.06, 0.01, 0.004, 0.05),
+        ("fcr_rate", "all", 0.72, 0.05, 0.02, 0.75),
+        ("first_response_median_seconds", "all", 5400.0, 1200.0, None, None),
+        ("aht_seconds", "all", 430.0, 40.0, 12.0, 420.0),
+        ("bot_containment_rate", "all", 0.58, 0.05, 0.03, 0.6),
+        ("csat", "phone", 0.84, 0.03, 0.03, 0.85),
+        ("csat", "email", 0.78, 0.04, 0.04, 0.85),
+        ("csat", "chat_agent", 0.86, 0.03, 0.04, 0.85),
+        ("fcr_rate", "phone", 0.76, 0.04, 0.03, 0.75),
+        ("fcr_rate", "email", 0.64, 0.05, 0.04, 0.75),
+        ("fcr_rate", "chat_agent", 0.73, 0.05, 0.05, 0.75),
+        ("aht_seconds", "phone", 390.0, 30.0, 10.0, 420.0),
+        ("aht_seconds", "chat_agent", 610.0, 50.0, 20.0, 600.0),
+        ("first_response_median_seconds", "email", 13000.0, 2000.0, None, 14400.0),
+        ("first_response_median_seconds", "social", 1500.0, 400.0, None, 1800.0),
+        ("sla_attainment", "phone", 0.79, 0.05, 0.02, 0.8),
+        ("sla_attainment", "email", 0.83, 0.04, 0.03, 0.8),
+        ("sla_attainment", "chat_agent", 0.81, 0.05, 0.04, 0.8),
+        ("sla_attainment", "social", 0.76, 0.06, 0.06, 0.8),
+    ]
+    values = ", ".join(
+        f"('{m}', '{c}', {base}, {amp}, {'null' if hw is None else hw}, {'null' if t is None else t})"
+        for m, c, base, amp, hw, t in series
+    )
+    hand_set = ", ".join(f"(date '{d}', {v}, {lo}, {hi}, {n})" for d, (v, lo, hi, n) in NPS_BY_MONTH.items())
+    return f"""
+        with series(metric, channel, base, amplitude, half_width, target) as (values {values}),
+        months as (select cast(range as date) as period_start
+                   from range(date '2025-09-01', date '2026-11-01', interval 1 month)),
+        generated as (
+            select 'month' as period_grain, period_start, channel, 'all' as segment, metric,
+                   base + amplitude * sin(month(period_start) / 2.0) as value, half_width, target,
+                   300 + (hash(metric, channel, period_start) % 200)::bigint as n
+            from series cross join months
+        ),
+        valued as (
+            select generated.* replace (coalesce(hand.value, generated.value) as value,
+                                        coalesce(hand.n, generated.n) as n),
+                   coalesce(hand.ci_low, generated.value - half_width) as ci_low,
+                   coalesce(hand.ci_high, generated.value + half_width) as ci_high
+            from generated
+            left join (values {hand_set}) as hand(period_start, value, ci_low, ci_high, n)
+                on generated.metric = 'nps' and generated.channel = 'all' and hand.period_start = generated.period_start
+        )
+        select period_grain, period_start, channel, segment, metric, value::double as value,
+               null::double as numerator, null::double as denominator, n, ci_low::double as ci_low,
+               ci_high::double as ci_high, (lag(value) over w)::double as previous_value,
+               (value - lag(value) over w)::double as change_vs_previous,
+               target::double as target, (value - target)::double as change_vs_target
+        from valued
+        window w as (partition by metric, channel, segment order by period_start)
+    """
+
+
+def build_report_warehouse(path: Path) -> Path:
+    """Create the fixture warehouse at `path` (overwriting it) and return the path."""
+    path.unlink(missing_ok=True)
+    names = ", ".join(f"({i}, '{first}', '{last}')" for i, (first, last) in enumerate(CUSTOMER_NAMES, start=1))
+    with duckdb.connect(str(path)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        for table, sql in TABLES.items():
+            con.execute(f"create table {table} as {sql.format(names=names)}")
+        con.execute(f"create table kpi_metrics as {_kpi_metrics_sql()}")
+    return path
