@@ -1,0 +1,48 @@
+{#- Shared rules of the customer-view models (intermediate and core marts). -#}
+
+{#- Identifiers typed by hand (CRM ids, loyalty card numbers, cookies) as graph nodes: surrounding spaces dropped,
+    loyalty numbers upper-cased (cards are printed in capitals, people type them in any case), empty is null.
+    E-mails, phones and handles are already normalised in staging. -#}
+{% macro normalize_plain_id(column) -%}
+    nullif(trim({{ column }}), '')
+{%- endmacro %}
+
+{% macro normalize_loyalty_id(column) -%}
+    nullif(upper(trim({{ column }})), '')
+{%- endmacro %}
+
+{#- The channel of a call: an inbound call that the phone menu settled without an agent is IVR self-service. -#}
+{% macro call_channel() -%}
+    case when direction = 'inbound' and agent_id is null and not abandoned then 'ivr' else 'phone' end
+{%- endmacro %}
+
+{#- A help desk response channel as a channel_taxonomy value (the help desk answers chats with an agent). -#}
+{% macro service_channel(column) -%}
+    case {{ column }} when 'chat' then 'chat_agent' else {{ column }} end
+{%- endmacro %}
+
+{#- In an incremental run, a WHERE clause keeping the rows ingested after the latest row of `source_name` already
+    in the model's table (the watermark is per source: sources are ingested at different times). -#}
+{% macro newly_ingested(source_name) -%}
+    {%- if is_incremental() %}
+    where _ingested_at > (
+        select coalesce(max(_ingested_at), cast('1900-01-01' as timestamp))
+        from {{ this }}
+        where source = '{{ source_name }}'
+    )
+    {%- endif %}
+{%- endmacro %}
+
+{#- The customer of a record from the int_identity_components rows joined for its identifiers (table aliases,
+    most specific first): the first usable identifier's customer, else the first blocked one's (which then
+    stands for itself). -#}
+{% macro customer_key_by_priority(component_aliases) -%}
+    coalesce(
+        {%- for alias in component_aliases %}
+        case when not {{ alias }}.is_blocked then {{ alias }}.customer_key end,
+        {%- endfor %}
+        {%- for alias in component_aliases %}
+        {{ alias }}.customer_key{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

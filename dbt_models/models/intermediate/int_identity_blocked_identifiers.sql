@@ -1,0 +1,87 @@
+-- Identifiers that must not glue records together, with the rule that caught them (see the YAML for the
+-- rules). They keep their own records but add no edges to the identity graph.
+{{ config(materialized='table') }}
+
+with
+
+observations as (
+    select * from {{ ref('int_identity_observations') }}
+),
+
+identifiers as (
+    select identifier, identifier_type, identifier_value, count(distinct record_ref) as records
+    from observations
+    group by identifier, identifier_type, identifier_value
+),
+
+block_listed as (
+    select identifiers.identifier, min(blocklist.reason) as reason
+    from identifiers
+    inner join {{ ref('identity_blocklist') }} as blocklist
+        on blocklist.identifier_type = identifiers.identifier_type
+        and lower(identifiers.identifier_value) like blocklist.value_pattern
+    group by identifiers.identifier
+),
+
+-- Links between identifiers of one record, block-listed identifiers left out so they cannot make an
+-- innocent identifier look shared.
+co_observed as (
+    select
+        identifier_obs.identifier,
+        partner_obs.identifier_type as partner_type,
+        partner_obs.identifier as partner
+    from observations as identifier_obs
+    inner join observations as partner_obs
+        on partner_obs.record_ref = identifier_obs.record_ref
+        and partner_obs.identifier <> identifier_obs.identifier
+    where identifier_obs.identifier_type <> 'crm_id'
+        and identifier_obs.identifier not in (select identifier from block_listed)
+        and partner_obs.identifier not in (select identifier from block_listed)
+),
+
+partners_per_type as (
+    select identifier, partner_type, count(distinct partner) as partners
+    from co_observed
+    group by identifier, partner_type
+),
+
+-- One person uses many devices, so a cookie count never makes an identifier suspicious; the other way
+-- round it does (a shared device seen with several e-mails or logins).
+shared as (
+    select
+        identifier,
+        max(case when partner_type = 'crm_id' then partners else 0 end) as linked_crm_ids,
+        max(case when partner_type not in ('crm_id', 'anonymous_id') then partners else 0 end)
+            as max_partners_of_one_type
+    from partners_per_type
+    group by identifier
+),
+
+blocked as (
+    select
+        identifiers.identifier,
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        identifiers.records,
+        coalesce(shared.linked_crm_ids, 0) as linked_crm_ids,
+        coalesce(shared.max_partners_of_one_type, 0) as max_partners_of_one_type,
+        case
+            when block_listed.identifier is not null then 'blocklist'
+            when shared.linked_crm_ids > {{ var('identity_max_crm_ids_per_identifier') }} then 'max_crm_ids'
+            when shared.max_partners_of_one_type > {{ var('identity_max_partners_per_type') }} then 'max_partners'
+        end as rule,
+        case
+            when block_listed.identifier is not null then block_listed.reason
+            when shared.linked_crm_ids > {{ var('identity_max_crm_ids_per_identifier') }}
+                then 'linked to ' || cast(shared.linked_crm_ids as varchar) || ' CRM ids'
+            when shared.max_partners_of_one_type > {{ var('identity_max_partners_per_type') }}
+                then 'linked to ' || cast(shared.max_partners_of_one_type as varchar)
+                    || ' identifiers of one type'
+        end as reason
+    from identifiers
+    left join block_listed on block_listed.identifier = identifiers.identifier
+    left join shared on shared.identifier = identifiers.identifier
+)
+
+select * from blocked
+where rule is not null

@@ -1,0 +1,68 @@
+-- Connected components of the identity graph by label propagation: every identifier starts with its own
+-- label and takes the smallest label among itself and its neighbours, once per pass. After as many passes as
+-- the longest shortest path in a component, all its identifiers share the component's smallest label. The
+-- passes are unrolled (var identity_max_passes) so the SQL stays plain joins and aggregates that any engine
+-- runs (Spark too); `label_changed_in_last_pass` must be false everywhere (tested), otherwise raise the var.
+--
+-- Labels sort CRM ids first ('0crm_id:C...' < '1email:...'), so the smallest label of a component is its
+-- smallest CRM id when it has one. customer_key derives from that label alone, which makes it stable: new data
+-- changes a key only when it changes the component's smallest CRM id (a merge) or, for components without a
+-- CRM id, its smallest identifier.
+{{ config(materialized='table') }}
+{%- set passes = var('identity_max_passes') | int %}
+
+with
+
+identifiers as (
+    select identifier, min(identifier_type) as identifier_type, min(identifier_value) as identifier_value
+    from {{ ref('int_identity_observations') }}
+    group by identifier
+),
+
+-- Every identifier reaches itself, so isolated and blocked identifiers keep their own label.
+reachable as (
+    select identifier_from, identifier_to from {{ ref('int_identity_edges') }}
+    union all
+    select identifier, identifier from identifiers
+),
+
+pass_0 as (
+    select
+        identifier,
+        case when identifier_type = 'crm_id' then '0' else '1' end || identifier as label
+    from identifiers
+),
+
+{% for pass_number in range(1, passes + 1) %}
+pass_{{ pass_number }} as (
+    select reachable.identifier_to as identifier, min(previous.label) as label
+    from reachable
+    inner join pass_{{ pass_number - 1 }} as previous on previous.identifier = reachable.identifier_from
+    group by reachable.identifier_to
+),
+{% endfor %}
+
+labelled as (
+    select
+        identifiers.identifier,
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        final_pass.label as component_label,
+        final_pass.label <> before_final_pass.label as label_changed_in_last_pass
+    from identifiers
+    inner join pass_{{ passes }} as final_pass on final_pass.identifier = identifiers.identifier
+    inner join pass_{{ passes - 1 }} as before_final_pass on before_final_pass.identifier = identifiers.identifier
+)
+
+select
+    identifier,
+    identifier_type,
+    identifier_value,
+    case
+        when component_label like '0crm_id:%' then 'C-' || substr(component_label, 9)
+        else 'P-' || substr({{ dbt.hash('component_label') }}, 1, 16)
+    end as customer_key,
+    component_label,
+    identifier in (select identifier from {{ ref('int_identity_blocked_identifiers') }}) as is_blocked,
+    label_changed_in_last_pass
+from labelled

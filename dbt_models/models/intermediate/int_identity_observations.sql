@@ -1,0 +1,180 @@
+-- Which identifiers were seen together on one record: one row per (record, identifier). The identity graph's
+-- edges join identifiers of the same record; the records are small (at most five identifiers), so the
+-- self-join in int_identity_edges is linear in the number of records, never quadratic over touchpoints.
+-- Sources whose rows carry a single identifier (e-mail events, calls, social posts) and web events (one
+-- cookie, at most one login) are reduced to their distinct identifier combinations first.
+{%- set identifier_types = ['crm_id', 'email', 'phone', 'loyalty_id', 'social_handle', 'anonymous_id'] %}
+
+with
+
+crm_customers as (
+    select
+        'crm_customers' as source,
+        customer_id as record_id,
+        created_at as observed_at,
+        customer_id as crm_id,
+        email,
+        phone_e164 as phone,
+        loyalty_id,
+        social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_crm_customers__customers') }}
+),
+
+web_logins as (
+    select
+        'web_events' as source,
+        anonymous_id || '|' || coalesce(user_id, '') as record_id,
+        min(event_time) as observed_at,
+        user_id as crm_id,
+        cast(null as varchar) as email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        anonymous_id
+    from {{ ref('stg_web_events__events') }}
+    group by anonymous_id, user_id
+),
+
+orders as (
+    select
+        'orders' as source,
+        order_id as record_id,
+        ordered_at as observed_at,
+        customer_id as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_orders__orders') }}
+),
+
+email_recipients as (
+    select
+        'email_events' as source,
+        email as record_id,
+        min(event_time) as observed_at,
+        cast(null as varchar) as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_email_events__events') }}
+    group by email
+),
+
+support_tickets as (
+    select
+        'support_tickets' as source,
+        ticket_id as record_id,
+        created_at as observed_at,
+        cast(null as varchar) as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_support_tickets__tickets') }}
+),
+
+chat_conversations as (
+    select
+        'chat_conversations' as source,
+        conversation_id as record_id,
+        started_at as observed_at,
+        user_id as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        anonymous_id
+    from {{ ref('stg_chat_conversations__conversations') }}
+),
+
+callers as (
+    select
+        'calls' as source,
+        phone_e164 as record_id,
+        min(started_at) as observed_at,
+        cast(null as varchar) as crm_id,
+        cast(null as varchar) as email,
+        phone_e164 as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_calls__calls') }}
+    group by phone_e164
+),
+
+social_authors as (
+    -- The brand's own account is not a customer.
+    select
+        'social_mentions' as source,
+        author_handle as record_id,
+        min(posted_at) as observed_at,
+        cast(null as varchar) as crm_id,
+        cast(null as varchar) as email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        author_handle as social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_social_mentions__posts') }}
+    where not is_brand
+    group by author_handle
+),
+
+surveys as (
+    select
+        'surveys' as source,
+        response_id as record_id,
+        responded_at as observed_at,
+        customer_id as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id
+    from {{ ref('stg_surveys__responses') }}
+),
+
+records as (
+    select * from crm_customers
+    union all select * from web_logins
+    union all select * from orders
+    union all select * from email_recipients
+    union all select * from support_tickets
+    union all select * from chat_conversations
+    union all select * from callers
+    union all select * from social_authors
+    union all select * from surveys
+),
+
+normalised as (
+    select
+        source,
+        record_id,
+        observed_at,
+        {{ normalize_plain_id('crm_id') }} as crm_id,
+        email,
+        phone,
+        {{ normalize_loyalty_id('loyalty_id') }} as loyalty_id,
+        social_handle,
+        {{ normalize_plain_id('anonymous_id') }} as anonymous_id
+    from records
+    where record_id is not null
+)
+
+{% for identifier_type in identifier_types %}
+select
+    source,
+    source || ':' || record_id as record_ref,
+    observed_at,
+    '{{ identifier_type }}' as identifier_type,
+    {{ identifier_type }} as identifier_value,
+    '{{ identifier_type }}:' || {{ identifier_type }} as identifier
+from normalised
+where {{ identifier_type }} is not null
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}

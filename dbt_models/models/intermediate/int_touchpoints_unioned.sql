@@ -1,0 +1,285 @@
+-- Every interaction from every source as one canonical row, with the identifiers it carries (resolved to a
+-- customer in fct_touchpoints, so a cookie linked to a customer later re-attributes its earlier rows without
+-- touching this table). CRM rows are master data, not interactions, and are not touchpoints.
+--
+-- Incremental: a run reads only staging rows ingested after this table's latest row of the same source and
+-- replaces every touchpoint of their records (`source_record_id`), so a corrected export row (a later
+-- ingestion of the same key) replaces its touchpoints; a full refresh gives the same table.
+{{ config(
+    materialized='incremental',
+    unique_key='source_record_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
+
+with
+
+web_events as (
+    select
+        'web_events' as source,
+        event_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        event_type as touchpoint_type,
+        event_time as occurred_at,
+        platform as channel,
+        cast(null as varchar) as text,
+        value_eur,
+        order_id as conversation_ref,
+        user_id as crm_id,
+        cast(null as varchar) as email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        anonymous_id,
+        _ingested_at
+    from {{ ref('stg_web_events__events') }}
+    {{ newly_ingested('web_events') }}
+),
+
+orders as (
+    select
+        'orders' as source,
+        order_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        order_type as touchpoint_type,
+        ordered_at as occurred_at,
+        channel,
+        cast(null as varchar) as text,
+        value_eur,
+        coalesce(original_order_id, order_id) as conversation_ref,
+        customer_id as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from {{ ref('stg_orders__orders') }}
+    {{ newly_ingested('orders') }}
+),
+
+email_events as (
+    select
+        'email_events' as source,
+        event_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        event_type as touchpoint_type,
+        event_time as occurred_at,
+        'email' as channel,
+        cast(null as varchar) as text,
+        cast(null as double) as value_eur,
+        campaign_id as conversation_ref,
+        cast(null as varchar) as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from {{ ref('stg_email_events__events') }}
+    {{ newly_ingested('email_events') }}
+),
+
+new_tickets as (
+    select * from {{ ref('stg_support_tickets__tickets') }}
+    {{ newly_ingested('support_tickets') }}
+),
+
+-- A ticket is the customer's message and, once answered, the company's first response on the response channel.
+ticket_messages as (
+    select
+        'support_tickets' as source,
+        ticket_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        'ticket_created' as touchpoint_type,
+        created_at as occurred_at,
+        channel,
+        coalesce(subject || ' - ' || body, subject, body) as text,
+        cast(null as double) as value_eur,
+        ticket_id as conversation_ref,
+        cast(null as varchar) as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from new_tickets
+    union all
+    select
+        'support_tickets' as source,
+        ticket_id as record_id,
+        'first_response' as touchpoint_suffix,
+        'ticket_first_response' as touchpoint_type,
+        first_response_at as occurred_at,
+        {{ service_channel('response_channel') }} as channel,
+        cast(null as varchar) as text,
+        cast(null as double) as value_eur,
+        ticket_id as conversation_ref,
+        cast(null as varchar) as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from new_tickets
+    where first_response_at is not null
+),
+
+new_chats as (
+    select * from {{ ref('stg_chat_conversations__conversations') }}
+    {{ newly_ingested('chat_conversations') }}
+),
+
+customer_chat_texts as (
+    select
+        conversation_id,
+        {{ dbt.listagg('text', "'\n'", 'order by message_index') }} as text
+    from {{ ref('stg_chat_conversations__messages') }}
+    where sender = 'customer'
+        and conversation_id in (select conversation_id from new_chats)
+    group by conversation_id
+),
+
+-- A chat starts with the bot; a handover continues it with an agent (a channel switch in the journey).
+chat_conversations as (
+    select
+        'chat_conversations' as source,
+        new_chats.conversation_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        'chat_started' as touchpoint_type,
+        new_chats.started_at as occurred_at,
+        'chat_bot' as channel,
+        customer_chat_texts.text,
+        cast(null as double) as value_eur,
+        new_chats.conversation_id as conversation_ref,
+        new_chats.user_id as crm_id,
+        new_chats.email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        new_chats.anonymous_id,
+        new_chats._ingested_at
+    from new_chats
+    left join customer_chat_texts on customer_chat_texts.conversation_id = new_chats.conversation_id
+    union all
+    select
+        'chat_conversations' as source,
+        conversation_id as record_id,
+        'handover' as touchpoint_suffix,
+        'chat_handover' as touchpoint_type,
+        coalesce(handover_at, started_at) as occurred_at,
+        'chat_agent' as channel,
+        cast(null as varchar) as text,
+        cast(null as double) as value_eur,
+        conversation_id as conversation_ref,
+        user_id as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        anonymous_id,
+        _ingested_at
+    from new_chats
+    where handover
+),
+
+calls as (
+    select
+        'calls' as source,
+        call_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        direction || '_call' as touchpoint_type,
+        started_at as occurred_at,
+        {{ call_channel() }} as channel,
+        cast(null as varchar) as text,
+        cast(null as double) as value_eur,
+        coalesce(ticket_id, call_id) as conversation_ref,
+        cast(null as varchar) as crm_id,
+        cast(null as varchar) as email,
+        phone_e164 as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from {{ ref('stg_calls__calls') }}
+    {{ newly_ingested('calls') }}
+),
+
+-- A brand reply belongs to the customer it answers: fct_touchpoints takes that customer from the post in
+-- `conversation_ref`, which may arrive in a later export than the reply.
+social_mentions as (
+    select
+        'social_mentions' as source,
+        post_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        case when is_brand then 'brand_reply' else 'customer_post' end as touchpoint_type,
+        posted_at as occurred_at,
+        'social' as channel,
+        text,
+        cast(null as double) as value_eur,
+        coalesce(in_reply_to_post_id, post_id) as conversation_ref,
+        cast(null as varchar) as crm_id,
+        cast(null as varchar) as email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        case when not is_brand then author_handle end as social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from {{ ref('stg_social_mentions__posts') }}
+    {{ newly_ingested('social_mentions') }}
+),
+
+surveys as (
+    select
+        'surveys' as source,
+        response_id as record_id,
+        cast(null as varchar) as touchpoint_suffix,
+        survey_type as touchpoint_type,
+        responded_at as occurred_at,
+        'survey' as channel,
+        comment as text,
+        cast(null as double) as value_eur,
+        trigger_id as conversation_ref,
+        customer_id as crm_id,
+        email,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as loyalty_id,
+        cast(null as varchar) as social_handle,
+        cast(null as varchar) as anonymous_id,
+        _ingested_at
+    from {{ ref('stg_surveys__responses') }}
+    {{ newly_ingested('surveys') }}
+),
+
+unioned as (
+    select * from web_events
+    union all select * from orders
+    union all select * from email_events
+    union all select * from ticket_messages
+    union all select * from chat_conversations
+    union all select * from calls
+    union all select * from social_mentions
+    union all select * from surveys
+)
+
+select
+    source || ':' || record_id || coalesce(':' || touchpoint_suffix, '') as touchpoint_id,
+    source || ':' || record_id as source_record_id,
+    source,
+    touchpoint_type,
+    occurred_at,
+    channel,
+    text,
+    value_eur,
+    conversation_ref,
+    {{ normalize_plain_id('crm_id') }} as crm_id,
+    email,
+    phone,
+    {{ normalize_loyalty_id('loyalty_id') }} as loyalty_id,
+    social_handle,
+    {{ normalize_plain_id('anonymous_id') }} as anonymous_id,
+    _ingested_at
+from unioned

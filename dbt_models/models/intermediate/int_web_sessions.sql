@@ -1,0 +1,97 @@
+-- Web and app sessions: one device's (cookie's) events, split where the device was idle for more than
+-- var('session_gap_minutes') (30). A session belongs to the customer who logged in during it, else to the
+-- cookie's customer (a cookie linked to a customer by any login, before or after, brings its sessions along).
+{{ config(materialized='table') }}
+
+with
+
+events as (
+    select
+        event_id,
+        event_time,
+        {{ normalize_plain_id('anonymous_id') }} as anonymous_id,
+        {{ normalize_plain_id('user_id') }} as user_id,
+        event_type,
+        platform,
+        device,
+        utm_source,
+        value_eur
+    from {{ ref('stg_web_events__events') }}
+),
+
+with_gaps as (
+    select
+        *,
+        lag(event_time) over (partition by anonymous_id order by event_time, event_id) as previous_event_time
+    from events
+),
+
+numbered as (
+    select
+        *,
+        sum(
+            case
+                when previous_event_time is null
+                    or event_time > {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_time') }}
+                then 1 else 0
+            end
+        ) over (
+            partition by anonymous_id order by event_time, event_id rows between unbounded preceding and current row
+        ) as session_number,
+        row_number() over (partition by anonymous_id order by event_time, event_id) as event_number
+    from with_gaps
+),
+
+sessions as (
+    select
+        anonymous_id,
+        session_number,
+        min(event_time) as started_at,
+        max(event_time) as ended_at,
+        min(event_number) as first_event_number,
+        min(user_id) as user_id,
+        count(*) as events,
+        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+        max(case when event_type = 'view_item' then 1 else 0 end) = 1 as has_view_item,
+        max(case when event_type = 'add_to_cart' then 1 else 0 end) = 1 as has_add_to_cart,
+        max(case when event_type = 'begin_checkout' then 1 else 0 end) = 1 as has_begin_checkout,
+        max(case when event_type = 'purchase' then 1 else 0 end) = 1 as has_purchase,
+        coalesce(sum(case when event_type = 'purchase' then value_eur end), 0) as purchase_value_eur,
+        min(utm_source) as utm_source
+    from numbered
+    group by anonymous_id, session_number
+),
+
+first_events as (
+    select anonymous_id, event_number, platform, device
+    from numbered
+),
+
+components as (
+    select identifier, customer_key, is_blocked from {{ ref('int_identity_components') }}
+)
+
+select
+    sessions.anonymous_id || '#' || cast(sessions.session_number as varchar) as session_id,
+    sessions.anonymous_id,
+    {{ customer_key_by_priority(['login_component', 'cookie_component']) }} as customer_key,
+    sessions.user_id is not null as is_logged_in,
+    first_events.platform,
+    first_events.device,
+    sessions.utm_source,
+    sessions.started_at,
+    sessions.ended_at,
+    {{ dbt.datediff('sessions.started_at', 'sessions.ended_at', 'second') }} as duration_seconds,
+    sessions.events,
+    sessions.page_views,
+    sessions.has_view_item,
+    sessions.has_add_to_cart,
+    sessions.has_begin_checkout,
+    sessions.has_purchase,
+    sessions.purchase_value_eur
+from sessions
+inner join first_events
+    on first_events.anonymous_id = sessions.anonymous_id
+    and first_events.event_number = sessions.first_event_number
+left join components as login_component on login_component.identifier = 'crm_id:' || sessions.user_id
+left join components as cookie_component on cookie_component.identifier = 'anonymous_id:' || sessions.anonymous_id

@@ -1,0 +1,153 @@
+-- The central customer view: one golden record per customer_key (one connected component of the identity
+-- graph). CRM attributes come from the component's CRM record (the one its key is named after); customers
+-- without one are 'prospect' (known by e-mail, phone, card or handle) or 'anonymous' (only cookies).
+with
+
+components as (
+    select * from {{ ref('int_identity_components') }}
+),
+
+observations as (
+    select identifier, count(distinct record_ref) as records
+    from {{ ref('int_identity_observations') }}
+    group by identifier
+),
+
+-- The contact details to show (pseudonymised): the CRM record's own, else the one seen on most records.
+ranked_contact_details as (
+    select
+        components.customer_key,
+        components.identifier_type,
+        components.identifier_value,
+        row_number() over (
+            partition by components.customer_key, components.identifier_type
+            order by
+                case when crm.customer_id is not null then 0 else 1 end,
+                observations.records desc,
+                components.identifier_value
+        ) as preference
+    from components
+    inner join observations on observations.identifier = components.identifier
+    left join {{ ref('stg_crm_customers__customers') }} as crm
+        on 'C-' || crm.customer_id = components.customer_key
+        and components.identifier_value = case components.identifier_type
+            when 'email' then crm.email when 'phone' then crm.phone_e164 end
+    where components.identifier_type in ('email', 'phone') and not components.is_blocked
+),
+
+identities as (
+    select
+        customer_key,
+        min(case when identifier_type = 'crm_id' then identifier_value end) as crm_customer_id,
+        count(*) as identifiers,
+        max(case when identifier_type <> 'anonymous_id' then 1 else 0 end) = 1 as has_known_identifier
+    from components
+    group by customer_key
+),
+
+inbound as (
+    select customer_key, channel, occurred_at, {{ kpi_business_date('occurred_at') }} as business_date
+    from {{ ref('fct_touchpoints') }}
+    where direction = 'inbound' and customer_key is not null
+),
+
+activity as (
+    select customer_key, min(occurred_at) as first_inbound_at, max(occurred_at) as last_inbound_at
+    from inbound
+    group by customer_key
+),
+
+-- Preferred inbound channel: the one used on most distinct days (a web visit's many page views count once).
+channel_days as (
+    select
+        customer_key,
+        channel,
+        row_number() over (
+            partition by customer_key order by count(distinct business_date) desc, max(occurred_at) desc, channel
+        ) as preference
+    from inbound
+    group by customer_key, channel
+),
+
+unsubscribes as (
+    select customer_key, max(occurred_at) as last_unsubscribed_at
+    from {{ ref('fct_touchpoints') }}
+    where source = 'email_events' and touchpoint_type = 'unsubscribe' and customer_key is not null
+    group by customer_key
+),
+
+orders as (
+    select
+        customer_key,
+        sum(case when order_type = 'sale' then value_eur else -value_eur end) as lifetime_value_eur,
+        sum(case when order_type = 'sale' then 1 else 0 end) as orders_count,
+        sum(case when order_type = 'return' then 1 else 0 end) as returns_count
+    from {{ ref('fct_orders') }}
+    where customer_key is not null
+    group by customer_key
+),
+
+-- An issue is open while its latest contact is not resolved (social threads, with no status, never count).
+latest_issue_contacts as (
+    select
+        customer_key,
+        resolved,
+        row_number() over (partition by issue_id order by occurred_at desc, contact_id desc) as recency
+    from {{ ref('fct_service_contacts') }}
+    where customer_key is not null
+),
+
+open_issues as (
+    select customer_key, count(*) as open_service_issues
+    from latest_issue_contacts
+    where recency = 1 and not resolved
+    group by customer_key
+)
+
+select
+    identities.customer_key,
+    identities.crm_customer_id,
+    crm.customer_id is not null as is_crm_contact,
+    case
+        when crm.customer_id is not null then 'crm'
+        when identities.has_known_identifier then 'known'
+        else 'anonymous'
+    end as identity_level,
+    identities.identifiers,
+    {{ dbt.hash('emails.identifier_value') }} as email_hash,
+    {{ dbt.hash('phones.identifier_value') }} as phone_hash,
+    case
+        when crm.created_at < activity.first_inbound_at or activity.first_inbound_at is null then crm.created_at
+        else activity.first_inbound_at
+    end as first_seen_at,
+    activity.last_inbound_at as last_seen_at,
+    channel_days.channel as preferred_inbound_channel,
+    coalesce(crm.consent_email, false)
+        and (unsubscribes.last_unsubscribed_at is null
+            or unsubscribes.last_unsubscribed_at < coalesce(crm.updated_at, crm.created_at)) as consent_email,
+    coalesce(crm.consent_sms, false) as consent_sms,
+    coalesce(crm.consent_phone, false) as consent_phone,
+    coalesce(crm.consent_push, false) as consent_push,
+    case
+        when crm.customer_id is not null then coalesce(crm.segment, 'unknown')
+        when identities.has_known_identifier then 'prospect'
+        else 'anonymous'
+    end as segment,
+    crm.country,
+    crm.language,
+    crm.birth_year,
+    coalesce(orders.lifetime_value_eur, 0) as lifetime_value_eur,
+    coalesce(orders.orders_count, 0) as orders_count,
+    coalesce(orders.returns_count, 0) as returns_count,
+    coalesce(open_issues.open_service_issues, 0) as open_service_issues
+from identities
+left join {{ ref('stg_crm_customers__customers') }} as crm on crm.customer_id = identities.crm_customer_id
+left join ranked_contact_details as emails
+    on emails.customer_key = identities.customer_key and emails.identifier_type = 'email' and emails.preference = 1
+left join ranked_contact_details as phones
+    on phones.customer_key = identities.customer_key and phones.identifier_type = 'phone' and phones.preference = 1
+left join activity on activity.customer_key = identities.customer_key
+left join channel_days on channel_days.customer_key = identities.customer_key and channel_days.preference = 1
+left join unsubscribes on unsubscribes.customer_key = identities.customer_key
+left join orders on orders.customer_key = identities.customer_key
+left join open_issues on open_issues.customer_key = identities.customer_key
