@@ -74,6 +74,10 @@ def quarantined(settings: Settings, source: str) -> list[dict]:
     return rows(settings.quarantine_dir / source / "*.parquet")
 
 
+def reasons_by(settings: Settings, source: str, key: str = "_source_line") -> dict:
+    return {r[key]: r["reason"] for r in quarantined(settings, source)}
+
+
 def ingest(settings: Settings, source: str):
     return ingest_source(CONTRACTS[source], settings)
 
@@ -108,7 +112,7 @@ def test_each_bad_csv_row_is_quarantined_with_its_reason_and_line(settings):
 
     result = ingest(settings, "orders")
 
-    assert {r["_source_line"]: r["reason"] for r in quarantined(settings, "orders")} == {
+    assert reasons_by(settings, "orders") == {
         2: "invalid_timestamp:ordered_at",
         3: "invalid_double:value_eur",
         4: "missing_required:order_id",
@@ -148,7 +152,7 @@ def test_survey_ranges_and_rules(settings):
 
     result = ingest(settings, "surveys")
 
-    assert {r["response_id"]: r["reason"] for r in quarantined(settings, "surveys")} == {
+    assert reasons_by(settings, "surveys", "response_id") == {
         "R10": "out_of_range:score",
         "R11": "rule:score_out_of_range_for_survey_type",
         "R12": "rule:response_without_respondent",
@@ -163,7 +167,7 @@ def test_ndjson_invalid_lines_and_values(settings):
     result = ingest(settings, "web_events")
 
     # line 4 is blank: not a record, so 7 records are read
-    assert {r["_source_line"]: r["reason"] for r in quarantined(settings, "web_events")} == {
+    assert reasons_by(settings, "web_events") == {
         2: "invalid_json",
         3: "invalid_json",
         5: "invalid_timestamp:event_time",
@@ -196,7 +200,7 @@ def test_bad_chat_messages_are_quarantined(settings):
     land_fixture(settings, "chat_conversations", "chat_conversations_bad.ndjson")
     ingest(settings, "chat_conversations")
 
-    assert {r["conversation_id"]: r["reason"] for r in quarantined(settings, "chat_conversations")} == {
+    assert reasons_by(settings, "chat_conversations", "conversation_id") == {
         "CH10": "invalid_messages:messages",  # unknown sender
         "CH11": "invalid_messages:messages",  # sent_at is no time
         "CH12": "invalid_messages:messages",  # not a list
@@ -208,7 +212,7 @@ def test_json_array_records_and_cross_column_rules(settings):
     land_fixture(settings, "support_tickets", "support_tickets_bad.json")
     ingest(settings, "support_tickets")
 
-    assert {r["_source_line"]: r["reason"] for r in quarantined(settings, "support_tickets")} == {
+    assert reasons_by(settings, "support_tickets") == {
         1: "rule:ticket_without_contact",
         2: "rule:first_response_before_creation",
         3: "invalid_json",

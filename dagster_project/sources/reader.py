@@ -8,7 +8,8 @@ The result is two tables on the given connection:
 Typing and validation happen afterwards in `validate.py`.
 
 CSV line numbers follow DuckDB's reader: the header is line 1, a quoted field that spans lines still counts
-as one line, blank lines count. `_source_line` is that number minus one (the header).
+as one line, blank lines count. `_source_line` is that number minus one (the header). NDJSON records carry
+their physical line number (blank lines are skipped but counted), JSON array records their 1-based position.
 """
 
 from __future__ import annotations
