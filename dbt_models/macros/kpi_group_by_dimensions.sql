@@ -1,5 +1,5 @@
-{#- Aggregates `relation` (columns period_grain, period_start, channel, segment, the extra keys and the inputs of
-    the measures) per period × channel × segment, plus 'all' rows (per channel over all segments, per segment over
+{#- Aggregates `relation` (columns business_date, channel, segment, the extra keys and the inputs of the
+    measures; with add_periods=false it brings period_grain and period_start itself) per period × channel × segment, plus 'all' rows (per channel over all segments, per segment over
     all channels, and the grand total). The 'all' rows are grouping sets over the detail rows, never sums of
     rounded parts, so a median or a distinct count is right at every level.
 
@@ -7,7 +7,7 @@
     without events reads 0 in the `counts` measures and null in the `statistics` measures (no responses means
     "no NPS", not an NPS of 0). With by_channel=false the KPI is only sliced by segment and channel is 'all'. -#}
 
-{% macro kpi_group_by_dimensions(relation, counts, statistics={}, by_channel=true, extra_keys=[]) -%}
+{% macro kpi_group_by_dimensions(relation, counts, statistics={}, by_channel=true, extra_keys=[], add_periods=true) -%}
     {%- set period_keys = ['period_grain', 'period_start'] + extra_keys -%}
     {%- set grouping_sets = [period_keys + ['segment'], period_keys] -%}
     {%- if by_channel -%}
@@ -30,7 +30,7 @@
             {%- for name, expression in (counts.items() | list) + (statistics.items() | list) %}
             {{ expression }} as {{ name }}{% if not loop.last %},{% endif %}
             {%- endfor %}
-        from {{ relation }}
+        from {% if add_periods %}({{ kpi_with_periods(relation) }}) as with_periods{% else %}{{ relation }}{% endif %}
         group by grouping sets (
             {%- for keys in grouping_sets %}
             ({{ keys | join(', ') }}){% if not loop.last %},{% endif %}
