@@ -1,0 +1,12 @@
+-- Journeys with their business day (of the journey's start), entry channel (the first of the channel path
+-- 'web > chat_bot > ...') and the customer's segment.
+select
+    journeys.journey_id,
+    {{ kpi_business_date('journeys.started_at') }} as business_date,
+    coalesce({{ dbt.split_part('journeys.channel_path', "' > '", 1) }}, 'unknown') as channel,
+    coalesce(customers.segment, 'unknown') as segment,
+    coalesce(journeys.reached_research, false) as has_research,
+    coalesce(journeys.reached_purchase, false) as has_purchase
+from {{ ref('fct_journeys') }} as journeys
+left join {{ ref('dim_customers') }} as customers
+    on customers.customer_key = journeys.customer_key

@@ -1,0 +1,37 @@
+-- Service contacts with what the service KPIs need: business day, inbound channel, segment, whether the same
+-- customer came back on any channel within 7 days (for first contact resolution), and the channel's SLA target.
+with
+
+contacts as (
+    select
+        *,
+        -- Contacts without a known customer cannot be linked to a later contact.
+        case when customer_key is not null then
+            lead(occurred_at) over (partition by customer_key order by occurred_at, contact_id)
+        end as next_contact_at
+    from {{ ref('fct_service_contacts') }}
+)
+
+select
+    contacts.contact_id,
+    contacts.issue_id,
+    {{ kpi_business_date('contacts.occurred_at') }} as business_date,
+    coalesce(contacts.inbound_channel, 'unknown') as channel,
+    coalesce(customers.segment, 'unknown') as segment,
+    coalesce(contacts.is_first_contact_of_issue, false) as is_first_contact_of_issue,
+    -- null where the channel has no resolution status (public social threads): such issues are left out of FCR
+    contacts.resolved as is_resolved,
+    coalesce(contacts.is_repeat_contact_7d, false) as is_repeat_contact_7d,
+    coalesce(
+        contacts.next_contact_at <= {{ dbt.dateadd('day', 7, 'contacts.occurred_at') }}, false
+    ) as has_contact_within_next_7d,
+    contacts.handle_seconds,
+    contacts.first_response_seconds,
+    sla.first_response_target_seconds,
+    coalesce(contacts.is_bot, false) as is_bot,
+    coalesce(contacts.bot_handover, false) as is_bot_handover
+from contacts
+left join {{ ref('dim_customers') }} as customers
+    on customers.customer_key = contacts.customer_key
+left join {{ ref('sla_targets') }} as sla
+    on sla.channel = contacts.inbound_channel

@@ -1,0 +1,22 @@
+with
+
+contacts as (
+    select * from {{ ref('kpi_base_service_contacts') }}
+),
+
+aggregated as (
+    {{ kpi_group_by_dimensions(
+        'contacts',
+        counts={
+            'contacts': 'count(*)',
+            'repeat_contacts': 'sum(case when is_repeat_contact_7d then 1 else 0 end)',
+            'issues': 'sum(case when is_first_contact_of_issue and is_resolved is not null then 1 else 0 end)',
+            'issues_resolved_first_contact': 'sum(case when is_first_contact_of_issue and is_resolved
+                and not has_contact_within_next_7d then 1 else 0 end)',
+        },
+    ) }}
+)
+
+{{ kpi_rate_row('fcr_rate', 'issues_resolved_first_contact', 'issues') }}
+union all
+{{ kpi_rate_row('repeat_contact_rate', 'repeat_contacts', 'contacts') }}
