@@ -11,9 +11,10 @@ from cxreport.kpis import (
     month_changes,
 )
 from cxreport.privacy import pseudonymise
-from cxreport.report import Column, Report
+from cxreport.report import WEEKDAYS, Column, Report
 from cxreport.style import channel_colour
 
 __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
+           "WEEKDAYS",
            "change_is_significant", "channel_colour", "month_changes", "pseudonymise"]

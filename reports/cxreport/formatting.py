@@ -66,8 +66,11 @@ class NumberFormat:
         if total < 3600:
             minutes, rest = divmod(total, 60)
             return f"{sign}{minutes} min" + (f" {rest} s" if rest else "")
-        hours, rest = divmod(total, 3600)
-        return f"{sign}{self.number(hours)} h" + (f" {rest // 60} min" if rest // 60 else "")
+        if total < 2 * 86400:
+            hours, rest = divmod(total, 3600)
+            return f"{sign}{hours} h" + (f" {rest // 60} min" if rest // 60 else "")
+        days, rest = divmod(total, 86400)
+        return f"{sign}{self.number(days)} days" + (f" {rest // 3600} h" if rest // 3600 else "")
 
     def month(self, day: date) -> str:
         return f"{MONTH_NAMES['de' if self.german else 'en'][day.month - 1]} {day.year}"

@@ -20,6 +20,7 @@ from cxreport.kpis import Change, Kpi
 
 # dagster_project/reporting.py collects this output for the asset's metadata (HTML export skips the type).
 HEADLINES_MIMETYPE = "application/vnd.cx.headlines+json"
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -170,6 +171,22 @@ class Report:
             kpi.metric: Column(kpi.label, lambda value, kpi=kpi: kpi.value_text(self.fmt, value), numeric=True)
             for kpi in kpis if kpi.metric in by_channel.columns
         }})
+
+    def weekday_hour_heatmap(self, frame: pl.DataFrame, value: str, colour_scale: str, title: str = "") -> None:
+        """A weekday × hour grid of `value` (frame columns weekday 1 = Monday, hour 0..23); empty cells are 0."""
+        grid = (
+            pl.DataFrame({"weekday": range(1, 8)}).join(pl.DataFrame({"hour": range(24)}), how="cross")
+            .join(frame.select("weekday", "hour", value), on=["weekday", "hour"], how="left")
+            .with_columns(pl.col(value).fill_null(0))
+        )
+        figure = go.Figure(go.Heatmap(
+            z=[grid.filter(weekday=day).sort("hour")[value].to_list() for day in range(1, 8)],
+            x=list(range(24)), y=WEEKDAYS, colorscale=colour_scale, xgap=1, ygap=1,
+            colorbar=dict(title=value), hovertemplate=f"%{{y}} %{{x}}:00: %{{z}} {value}<extra></extra>",
+        ))
+        figure.update_layout(title=title, yaxis=dict(autorange="reversed"),
+                             xaxis=dict(title="hour of day", dtick=2, ticksuffix=":00"))
+        self.chart(figure, height=300)
 
     def table(self, frame: pl.DataFrame, columns: Mapping[str, Column]) -> None:
         """An HTML table of `frame`'s `columns` (name -> Column) with a colour swatch next to channel codes."""

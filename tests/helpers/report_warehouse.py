@@ -115,20 +115,44 @@ TABLES = {
         from range(1200) as r(i)
     """,
     "fct_journeys": f"""
-        select 'J' || i as journey_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
-               timestamp '2025-09-01 10:00:00' + to_days({_bucket('day', 420)}::integer) as started_at,
-               ['web > web > purchase', 'web > app', 'app > web > chat_bot', 'web > phone', 'store',
-                'web > chat_bot > chat_agent', 'email > web', 'web'][1 + {_bucket('path', 8)}] as channel_path,
-               {_bucket('conv')} < 30 as converted,
-               case when {_bucket('conv')} < 30 then 2 + {_bucket('ttc', 100)} end as hours_to_convert
-        from range(900) as r(i)
+        with rows as (
+            select i, {_bucket('conv')} < 30 as is_converted,
+                   ['web > chat_bot > chat_agent', 'web > app', 'app > web', 'web > phone', 'store',
+                    'web > chat_bot > chat_agent > web', 'email > web', 'web'][1 + {_bucket('path', 8)}] as channel_path,
+                   timestamp '2025-09-01 10:00:00' + to_days({_bucket('day', 420)}::integer) as started_at
+            from range(900) as r(i)
+        )
+        select 'J' || i as journey_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key, started_at,
+               started_at + to_hours(2 + {_bucket('ttc', 100)}::integer) as ended_at, channel_path,
+               length(channel_path) - length(replace(channel_path, '>', '')) as channel_switches,
+               is_converted,
+               case when is_converted then 'purchase' when i % 3 = 0 then 'resolved_service_issue'
+                    else 'abandoned' end as outcome
+        from rows
+    """,
+    "int_journey_touchpoints": """
+        select journey_id || '-1' as touchpoint_id, journey_id, started_at as occurred_at, 'research' as journey_stage
+        from fct_journeys
+        union all
+        select journey_id || '-2', journey_id, ended_at, 'purchase' from fct_journeys where is_converted
     """,
     "fct_channel_transitions": f"""
-        select 'J' || i as journey_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
-               timestamp '2025-09-01 10:00:00' + to_days({_bucket('day', 420)}::integer) as transitioned_at,
-               ['web', 'web', 'app', 'email', 'chat_bot', 'web'][1 + {_bucket('from', 6)}] as from_channel,
-               ['app', 'chat_bot', 'web', 'web', 'chat_agent', 'phone'][1 + {_bucket('to', 6)}] as to_channel
-        from range(800) as r(i)
+        with pairs(from_channel, to_channel, weight) as (
+            values ('web', 'app', 30), ('app', 'web', 25), ('web', 'chat_bot', 20), ('chat_bot', 'chat_agent', 12),
+                   ('web', 'phone', 8), ('email', 'web', 15), ('chat_agent', 'web', 5)
+        )
+        select 'month' as period_grain, cast(range as date) as period_start, from_channel, to_channel,
+               weight + {_bucket('noise', 5, 'from_channel || to_channel || range')} as transitions,
+               weight as customers, 3600.0 * weight as median_seconds_between
+        from pairs cross join range(date '2025-09-01', date '2026-11-01', interval 1 month)
+    """,
+    "int_web_sessions": f"""
+        select 'A' || i || '#1' as session_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
+               timestamp '2025-09-01 08:00:00' + to_days({_bucket('day', 426)}::integer) as started_at,
+               ['web', 'app'][1 + i % 2] as platform,
+               {_bucket('funnel')} < 60 as has_view_item, {_bucket('funnel')} < 25 as has_add_to_cart,
+               {_bucket('funnel')} < 15 as has_begin_checkout, {_bucket('funnel')} < 8 as has_purchase
+        from range(4000) as r(i)
     """,
     "ml_sentiment": f"""
         select touchpoint_id, ['negative', 'neutral', 'positive'][1 + {_bucket('label', 3, 'touchpoint_id')}]

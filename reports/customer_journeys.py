@@ -1,0 +1,239 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Customer journeys: the most common journey paths, channel-to-channel flow, the web funnel with drop-off,
+# time to convert, where customers switch channel, and what happens after a bot hands over to a human.
+# Reads fct_journeys, int_journey_touchpoints, fct_channel_transitions, int_web_sessions, fct_service_contacts.
+warehouse_path = "../data/warehouse.duckdb"
+as_of = None  # ISO date, or None for the day of the newest data
+number_locale = "en"  # "de" for German number formats
+business_timezone = "Europe/Berlin"
+
+# %%
+import plotly.graph_objects as go
+import polars as pl
+
+import cxreport as cx
+
+def readable_path(path: str) -> str:
+    return " › ".join(report.channel_label(channel) for channel in path.split(" > "))
+
+
+WINDOW_MONTHS = 3  # journeys are long and varied: a quarter gives stable shares
+TOP_PATHS = 10
+
+report = cx.Report("Customer journeys", warehouse_path, as_of, number_locale, business_timezone)
+fmt = report.fmt
+window = [report.window_start(WINDOW_MONTHS), report.period_end]
+window_text = f"{fmt.month(window[0])} to {fmt.month(report.month)}"
+journeys_missing = report.missing({"fct_journeys": ["journey_id", "started_at", "channel_path", "is_converted",
+                                                     "outcome"]})
+
+# %%
+if journeys_missing:
+    report.header(f"This report covers {window_text}.")
+    report.unavailable("Journey data", journeys_missing)
+else:
+    paths = report.query(
+        """
+        select channel_path, count(*) as journeys, avg(case when is_converted then 1.0 else 0.0 end) as conversion
+        from fct_journeys where started_at >= ? and started_at < ?
+        group by channel_path order by journeys desc, channel_path
+        """,
+        window,
+    )
+    total_journeys = paths["journeys"].sum()
+    converted = (paths["journeys"] * paths["conversion"]).sum()
+    multichannel = paths.filter(pl.col("channel_path").str.contains(">"))["journeys"].sum()
+    top = paths.row(0, named=True) if paths.height else None
+    summary = (
+        f"From {window_text}, customers made **{fmt.number(total_journeys)} journeys**; "
+        f"{fmt.percent(converted / total_journeys if total_journeys else None)} ended in a purchase and "
+        f"{fmt.percent(multichannel / total_journeys if total_journeys else None)} used more than one channel."
+    )
+    if top:
+        summary += (f" The most common path is *{readable_path(top['channel_path'])}* "
+                    f"({fmt.percent(top['journeys'] / total_journeys)} of journeys).")
+    report.header(summary)
+    report.headline("Journeys", fmt.number(total_journeys))
+    report.headline("Journeys ending in a purchase", fmt.percent(converted / total_journeys if total_journeys else None))
+
+# %%
+if not journeys_missing:
+    report.section("Top journey paths", f"The {TOP_PATHS} most frequent channel sequences (repeats on the same "
+                   "channel collapsed) and how often each ends in a purchase.")
+    report.table(paths.head(TOP_PATHS).with_columns(share=pl.col("journeys") / total_journeys), {
+        "channel_path": cx.Column("Path", readable_path),
+        "journeys": cx.Column("Journeys", fmt.number, numeric=True),
+        "share": cx.Column("Share", lambda v: fmt.percent(v, 1), numeric=True),
+        "conversion": cx.Column("Ends in a purchase", fmt.percent, numeric=True),
+    })
+
+# %%
+report.section("Channel-to-channel flow", f"How customers moved between channels inside journeys, {window_text}.")
+flows_missing = report.missing({"fct_channel_transitions": ["period_grain", "period_start", "from_channel",
+                                                             "to_channel", "transitions", "median_seconds_between"]})
+flows = None if flows_missing else report.query(
+    """
+    select from_channel, to_channel, sum(transitions)::bigint as transitions,
+           median(median_seconds_between)::double as median_seconds_between
+    from fct_channel_transitions
+    where period_grain = 'month' and period_start >= ? and period_start < ?
+    group by all order by transitions desc
+    """,
+    window,
+)
+if flows_missing or not flows.height:
+    report.unavailable("Channel flow", flows_missing or ["channel transitions in this window"])
+else:
+    sources = sorted(set(flows["from_channel"]))
+    targets = sorted(set(flows["to_channel"]))
+    labels = [f"{report.channel_label(c)} →" for c in sources] + [f"→ {report.channel_label(c)}" for c in targets]
+    colours = [cx.channel_colour(c) for c in sources + targets]
+    figure = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels, color=colours, pad=14, thickness=16, line=dict(width=0)),
+        link=dict(
+            source=[sources.index(c) for c in flows["from_channel"]],
+            target=[len(sources) + targets.index(c) for c in flows["to_channel"]],
+            value=flows["transitions"].to_list(),
+            color=[cx.channel_colour(c) + "55" for c in flows["from_channel"]],
+        ),
+    ))
+    report.chart(figure, height=440)
+
+    report.section("Where customers switch channel", "The most frequent moves, and how long customers took "
+                   "between the last touchpoint on one channel and the first on the next (median).")
+    biggest = flows.row(0, named=True)
+    total_moves = flows["transitions"].sum()
+    report.say(
+        f"The most frequent switch is from **{report.channel_label(biggest['from_channel'])}** to "
+        f"**{report.channel_label(biggest['to_channel'])}** ({fmt.percent(biggest['transitions'] / total_moves)} "
+        f"of {fmt.number(total_moves)} channel switches)."
+    )
+    report.table(flows.head(10).with_columns(share=pl.col("transitions") / total_moves), {
+        "from_channel": cx.Column("From", report.channel_label),
+        "to_channel": cx.Column("To", report.channel_label),
+        "transitions": cx.Column("Switches", fmt.number, numeric=True),
+        "share": cx.Column("Share", fmt.percent, numeric=True),
+        "median_seconds_between": cx.Column("Median time between", fmt.duration, numeric=True),
+    })
+
+# %%
+report.section("Web and app funnel", f"Sessions reaching each step, {window_text}.")
+funnel_missing = report.missing({"int_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
+                                                       "has_begin_checkout", "has_purchase"]})
+if funnel_missing:
+    report.unavailable("The web funnel", funnel_missing)
+else:
+    funnel = report.query(
+        """
+        select count(*) as sessions, count(*) filter (has_view_item) as viewed_item,
+               count(*) filter (has_add_to_cart) as added_to_cart,
+               count(*) filter (has_begin_checkout) as began_checkout, count(*) filter (has_purchase) as purchased
+        from int_web_sessions where started_at >= ? and started_at < ?
+        """,
+        window,
+    ).row(0, named=True)
+    steps = {"Session": funnel["sessions"], "Viewed a product": funnel["viewed_item"],
+             "Added to cart": funnel["added_to_cart"], "Began checkout": funnel["began_checkout"],
+             "Purchased": funnel["purchased"]}
+    if funnel["sessions"]:
+        names, counts = list(steps), list(steps.values())
+        drops = [(names[i], names[i + 1], 1 - counts[i + 1] / counts[i]) for i in range(len(counts) - 1) if counts[i]]
+        worst = max(drops, key=lambda drop: drop[2])
+        report.say(
+            f"Of {fmt.number(funnel['sessions'])} sessions, {fmt.percent(funnel['purchased'] / funnel['sessions'], 1)} "
+            f"ended in a purchase. The largest drop-off is between *{worst[0].lower()}* and *{worst[1].lower()}*: "
+            f"{fmt.percent(worst[2])} of sessions go no further."
+        )
+        report.headline("Session conversion", fmt.percent(funnel["purchased"] / funnel["sessions"], 1))
+        figure = go.Figure(go.Funnel(y=names, x=counts, textinfo="value+percent initial",
+                                     marker=dict(color=cx.channel_colour("web"))))
+        figure.update_layout(separators=fmt.plotly_separators)
+        report.chart(figure, height=340)
+    else:
+        report.unavailable("The web funnel", ["web sessions in this window"])
+
+# %%
+report.section("Time to convert", "For journeys that ended in a purchase: time from the first touchpoint to the "
+               "first purchase.")
+convert_missing = journeys_missing + report.missing({"int_journey_touchpoints": ["journey_id", "occurred_at",
+                                                                                 "journey_stage"]})
+if convert_missing:
+    report.unavailable("Time to convert", convert_missing)
+else:
+    to_convert = report.query(
+        """
+        select date_diff('second', journeys.started_at, min(steps.occurred_at)) / 3600.0 as hours
+        from fct_journeys as journeys
+        join int_journey_touchpoints as steps on steps.journey_id = journeys.journey_id
+        where journeys.is_converted and steps.journey_stage = 'purchase'
+          and journeys.started_at >= ? and journeys.started_at < ?
+        group by journeys.journey_id, journeys.started_at
+        """,
+        window,
+    )
+    if to_convert.height:
+        median_hours = to_convert["hours"].median()
+        same_day = (to_convert["hours"] < 24).mean()
+        report.say(f"Half of the converting journeys bought within **{fmt.duration(median_hours * 3600)}** of "
+                   f"their first touchpoint; {fmt.percent(same_day)} bought within a day.")
+        report.headline("Median time to convert", fmt.duration(median_hours * 3600))
+        figure = go.Figure(go.Histogram(x=(to_convert["hours"] / 24).to_list(), nbinsx=30,
+                                        marker_color=cx.channel_colour("all")))
+        figure.update_layout(xaxis_title="days from first touchpoint to purchase", yaxis_title="journeys",
+                             bargap=0.05)
+        report.chart(figure, height=300)
+    else:
+        report.unavailable("Time to convert", ["converted journeys in this window"])
+
+# %%
+report.section("Bot-to-human handovers", "What happened to chats the bot handed over to an agent, compared with "
+               "chats the bot closed alone.")
+bot_missing = report.missing({"fct_service_contacts": ["occurred_at", "is_bot", "bot_handover", "resolved",
+                                                        "is_repeat_contact_7d"]})
+if bot_missing:
+    report.unavailable("Bot handovers", bot_missing)
+else:
+    bot = report.query(
+        """
+        select case when bot_handover then 'handed over to an agent' else 'closed by the bot' end as outcome,
+               count(*) as chats, avg(case when resolved then 1.0 else 0.0 end) as resolved,
+               avg(case when is_repeat_contact_7d then 1.0 else 0.0 end) as repeat_contact
+        from fct_service_contacts
+        where is_bot and occurred_at >= ? and occurred_at < ?
+        group by all order by outcome desc
+        """,
+        window,
+    )
+    if bot.height:
+        handed = bot.filter(outcome="handed over to an agent")
+        handover_share = handed["chats"].sum() / bot["chats"].sum()
+        report.say(
+            f"The bot handled {fmt.number(bot['chats'].sum())} chats and handed **{fmt.percent(handover_share)}** "
+            "over to a human."
+            + (f" After a handover, {fmt.percent(handed['resolved'][0])} of issues were resolved and "
+               f"{fmt.percent(handed['repeat_contact'][0])} of customers came back within 7 days."
+               if handed.height else "")
+        )
+        report.headline("Bot handover rate", fmt.percent(handover_share))
+        report.table(bot, {
+            "outcome": cx.Column("Bot chat"),
+            "chats": cx.Column("Chats", fmt.number, numeric=True),
+            "resolved": cx.Column("Resolved", fmt.percent, numeric=True),
+            "repeat_contact": cx.Column("Contacted again within 7 days", fmt.percent, numeric=True),
+        })
+    else:
+        report.unavailable("Bot handovers", ["bot chats in this window"])
+
+# %%
+report.publish_headlines()
