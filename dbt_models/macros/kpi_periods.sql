@@ -2,7 +2,7 @@
     come from var('kpi_period_grains') so a deployment (or a unit test) can keep fewer. -#}
 
 {% macro kpi_grains() -%}
-    {{ return(var('kpi_period_grains', ['day', 'week', 'month'])) }}
+    {{ return(var('kpi_period_grains')) }}
 {%- endmacro %}
 
 {% macro kpi_period_start(grain_column, date_column) -%}

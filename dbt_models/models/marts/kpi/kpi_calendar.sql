@@ -10,7 +10,7 @@ bounds as (
 ),
 
 day_numbers as (
-    {{ dbt.generate_series(var('kpi_calendar_max_days', 3700)) }}
+    {{ dbt.generate_series(var('kpi_calendar_max_days')) }}
 ),
 
 days as (
