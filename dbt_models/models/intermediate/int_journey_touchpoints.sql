@@ -32,7 +32,7 @@ flagged as (
 numbered as (
     select
         *,
-        sum(case when starts_journey then 1 else 0 end) over (
+        count(case when starts_journey then touchpoint_id end) over (
             partition by customer_key order by occurred_at, touchpoint_id rows between unbounded preceding and current row
         ) as journey_number
     from flagged

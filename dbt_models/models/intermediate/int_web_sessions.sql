@@ -29,11 +29,11 @@ with_gaps as (
 numbered as (
     select
         *,
-        sum(
+        count(
             case
                 when previous_event_time is null
                     or event_time > {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_time') }}
-                then 1 else 0
+                then event_id
             end
         ) over (
             partition by anonymous_id order by event_time, event_id rows between unbounded preceding and current row
@@ -51,7 +51,7 @@ sessions as (
         min(event_number) as first_event_number,
         min(user_id) as user_id,
         count(*) as events,
-        sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+        count(case when event_type = 'page_view' then event_id end) as page_views,
         max(case when event_type = 'view_item' then 1 else 0 end) = 1 as has_view_item,
         max(case when event_type = 'add_to_cart' then 1 else 0 end) = 1 as has_add_to_cart,
         max(case when event_type = 'begin_checkout' then 1 else 0 end) = 1 as has_begin_checkout,

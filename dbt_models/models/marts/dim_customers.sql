@@ -80,8 +80,8 @@ orders as (
     select
         customer_key,
         sum(case when order_type = 'sale' then value_eur else -value_eur end) as lifetime_value_eur,
-        sum(case when order_type = 'sale' then 1 else 0 end) as orders_count,
-        sum(case when order_type = 'return' then 1 else 0 end) as returns_count
+        count(case when order_type = 'sale' then order_id end) as orders_count,
+        count(case when order_type = 'return' then order_id end) as returns_count
     from {{ ref('fct_orders') }}
     where customer_key is not null
     group by customer_key

@@ -19,7 +19,7 @@ journeys as (
         max(occurred_at) as ended_at,
         count(*) as touchpoints,
         count(distinct channel) as distinct_channels,
-        sum(case when is_channel_change then 1 else 0 end) - 1 as channel_switches,
+        count(case when is_channel_change then touchpoint_id end) - 1 as channel_switches,
         {%- for stage in stages %}
         max(case when journey_stage = '{{ stage }}' then 1 else 0 end) = 1 as reached_{{ stage }}{% if not loop.last %},{% endif %}
         {%- endfor %}

@@ -63,7 +63,7 @@ inbound_calls as (
         wait_seconds,
         false as is_bot,
         false as bot_handover,
-        disposition = 'resolved' as resolved,
+        coalesce(disposition = 'resolved', false) as resolved,
         {{ dbt.dateadd(
             'second',
             'coalesce(wait_seconds, 0) + coalesce(talk_seconds, 0) + coalesce(hold_seconds, 0)',
@@ -133,7 +133,7 @@ flagged as (
 numbered as (
     select
         *,
-        sum(case when is_repeat_contact_7d then 0 else 1 end) over (
+        count(case when not is_repeat_contact_7d then contact_id end) over (
             partition by customer_key order by occurred_at, contact_id rows between unbounded preceding and current row
         ) as issue_number
     from flagged
