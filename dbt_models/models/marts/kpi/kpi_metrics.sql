@@ -17,9 +17,10 @@ metrics as (
 ),
 
 targets as (
-    select metric, channel, target from {{ ref('kpi_targets') }}
+    select metric, channel, period_grain, target from {{ ref('kpi_targets') }}
     union all
-    select 'sla_attainment' as metric, channel, service_level_target as target from {{ ref('sla_targets') }}
+    select 'sla_attainment' as metric, channel, 'all' as period_grain, service_level_target as target
+    from {{ ref('sla_targets') }}
 ),
 
 with_previous as (
@@ -33,17 +34,41 @@ with_previous as (
     from metrics
 ),
 
+-- The most specific target of each metric, grain and channel: its own channel before 'all', then its own grain
+-- before 'all'. Resolved on the few distinct slices, then joined to the rows.
+slices as (
+    select distinct metric, period_grain, channel from metrics
+),
+
+slice_targets as (
+    select
+        slices.metric,
+        slices.period_grain,
+        slices.channel,
+        targets.target,
+        row_number() over (
+            partition by slices.metric, slices.period_grain, slices.channel
+            order by
+                case when targets.channel = 'all' then 1 else 0 end,
+                case when targets.period_grain = 'all' then 1 else 0 end
+        ) as specificity_rank
+    from slices
+    inner join targets
+        on targets.metric = slices.metric
+        and targets.channel in (slices.channel, 'all')
+        and targets.period_grain in (slices.period_grain, 'all')
+),
+
 with_target as (
     select
         with_previous.*,
-        coalesce(channel_targets.target, default_targets.target) as target
+        slice_targets.target
     from with_previous
-    left join targets as channel_targets
-        on channel_targets.metric = with_previous.metric
-        and channel_targets.channel = with_previous.channel
-    left join targets as default_targets
-        on default_targets.metric = with_previous.metric
-        and default_targets.channel = 'all'
+    left join slice_targets
+        on slice_targets.metric = with_previous.metric
+        and slice_targets.period_grain = with_previous.period_grain
+        and slice_targets.channel = with_previous.channel
+        and slice_targets.specificity_rank = 1
 )
 
 select
