@@ -92,6 +92,19 @@ class Report:
                 self._channel_labels.update(zip(rows["channel"], rows["channel_label"]))
         return self._channel_labels.get(channel, channel)
 
+    def customer_names(self) -> set[str]:
+        """Every first and last name the warehouse knows (CRM contacts, ticket sign-offs), so verbatims can be
+        masked with `pseudonymise`; the names themselves are never shown."""
+        sources = {"stg_crm_customers__customers": ["first_name", "last_name"],
+                   "stg_support_tickets__tickets": ["customer_name"]}
+        names: set[str] = set()
+        for table, columns in sources.items():
+            if not self.missing({table: columns}):
+                for column in columns:
+                    values = self.query(f"select distinct {column} as name from {table} where {column} is not null")
+                    names.update(word for name in values["name"] for word in name.split())
+        return names
+
     # -- text -------------------------------------------------------------------------------------------
     def header(self, summary: str) -> None:
         rendered = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")

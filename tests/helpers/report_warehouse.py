@@ -52,7 +52,8 @@ TABLES = {
                    {_bucket('kind', 20)} as kind
             from range(6000) as r(i)
         )
-        select 'T' || i as touchpoint_id, customer_key, occurred_at,
+        select 'T' || i as touchpoint_id, customer_key,
+               case when i = 11 then timestamp '2026-10-15 09:30:00' else occurred_at end as occurred_at,
                ['web', 'web', 'web', 'web', 'app', 'app', 'web', 'web', 'app', 'web',
                 'store', 'email', 'chat_bot', 'chat_agent', 'phone', 'social', 'survey', 'email', 'web', 'app'][1 + kind]
                    as channel,
@@ -63,12 +64,12 @@ TABLES = {
                case when kind = 17 then 'outbound' else 'inbound' end as direction,
                case when kind < 9 or kind = 17 then 'research' when kind in (9, 10, 19) then 'purchase'
                     when kind = 16 then 'loyalty' else 'use_support' end as journey_stage,
-               case when kind in (11, 12, 13, 15, 16) then
-                   case when i = 11 then '{VERBATIM_WITH_PII}'
-                        else ['Lieferung kam zu spät, sehr ärgerlich', 'Great service, thank you!',
-                              'Retoure dauert ewig, keine Rückmeldung', 'Die App stürzt beim Bezahlen ab',
-                              'Friendly agent, quick answer', 'Rechnung falsch, zweimal angerufen'][1 + i % 6]
-                   end end as text,
+               case when i = 11 then '{VERBATIM_WITH_PII}'
+                    when kind in (11, 12, 13, 15, 16) then
+                        ['Lieferung kam zu spät, sehr ärgerlich', 'Great service, thank you!',
+                         'Retoure dauert ewig, keine Rückmeldung', 'Die App stürzt beim Bezahlen ab',
+                         'Friendly agent, quick answer', 'Rechnung falsch, zweimal angerufen'][1 + i % 6]
+               end as text,
                case when i % 3 = 0 then 'en' else 'de' end as language,
                case when kind in (9, 10, 19) then 20 + {_bucket('value', 180)} end as value_eur,
                'S' || (i // 4) as conversation_ref
@@ -155,7 +156,9 @@ TABLES = {
         from range(4000) as r(i)
     """,
     "ml_sentiment": f"""
-        select touchpoint_id, ['negative', 'neutral', 'positive'][1 + {_bucket('label', 3, 'touchpoint_id')}]
+        select touchpoint_id,
+               case when text = '{VERBATIM_WITH_PII}' then 'negative'
+                    else ['negative', 'neutral', 'positive'][1 + {_bucket('label', 3, 'touchpoint_id')}] end
                    as sentiment_label,
                ({_bucket('score', 200, 'touchpoint_id')} - 100) / 100.0 as sentiment_score, 'fixture-1' as model_version
         from fct_touchpoints where text is not null

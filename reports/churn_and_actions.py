@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Churn and next best actions: how churn risk is distributed, which segments are at risk and why, how good
+# the model is (in plain words), and the action plan: how many customers get which action on which channel,
+# with its expected value. Reads ml_churn_scores, ml_churn_model_card, ml_next_best_actions, dim_customers.
+warehouse_path = "../data/warehouse.duckdb"
+as_of = None  # ISO date, or None for the day of the newest data
+number_locale = "en"  # "de" for German number formats
+business_timezone = "Europe/Berlin"
+
+# %%
+import plotly.graph_objects as go
+import polars as pl
+
+import cxreport as cx
+
+HIGH_RISK = 0.6  # churn probability from which a customer counts as at risk
+MEDIUM_RISK = 0.3
+
+report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
+fmt = report.fmt
+scores_missing = report.missing({"ml_churn_scores": ["customer_key", "churn_probability"],
+                                 "dim_customers": ["customer_key", "segment"]})
+RISK_BAND = (f"case when churn_probability >= {HIGH_RISK} then 'high' "
+             f"when churn_probability >= {MEDIUM_RISK} then 'medium' else 'low' end")
+
+# %%
+if scores_missing:
+    report.header("Churn scores are not available yet.")
+    report.unavailable("Churn scores", scores_missing)
+else:
+    scores = report.query(
+        f"""
+        select scores.customer_key, scores.churn_probability::double as churn_probability,
+               coalesce(customers.segment, 'unknown') as segment, {RISK_BAND} as risk_band
+        from ml_churn_scores as scores
+        left join dim_customers as customers on customers.customer_key = scores.customer_key
+        """
+    )
+    at_risk = scores.filter(risk_band="high")
+    summary = (
+        f"The churn model scored **{fmt.number(scores.height)} customers**. **{fmt.number(at_risk.height)}** "
+        f"({fmt.percent(at_risk.height / scores.height if scores.height else None)}) have a churn probability of "
+        f"{fmt.percent(HIGH_RISK)} or more: they are the focus of the action plan below."
+    )
+    report.header(summary)
+    report.headline("Customers at high risk", fmt.number(at_risk.height))
+
+# %%
+if not scores_missing and scores.height:
+    report.section("Risk distribution", f"Customers by predicted churn probability. High risk from "
+                   f"{fmt.percent(HIGH_RISK)}, medium from {fmt.percent(MEDIUM_RISK)}.")
+    figure = go.Figure(go.Histogram(
+        x=(scores["churn_probability"] * 100).to_list(), xbins=dict(start=0, end=100, size=5),
+        marker_color=cx.channel_colour("all"),
+    ))
+    for threshold in (MEDIUM_RISK, HIGH_RISK):
+        figure.add_vline(x=threshold * 100, line=dict(color=cx.style.BAD_COLOUR, dash="dash"))
+    figure.update_layout(xaxis=dict(title="churn probability", ticksuffix=fmt.percent_sign, range=[0, 100]),
+                         yaxis_title="customers", bargap=0.05)
+    report.chart(figure, height=320)
+
+    report.section("At-risk segments", "Share of each customer segment at high risk.")
+    segments = (scores.group_by("segment").agg(customers=pl.len(), at_risk=(pl.col("risk_band") == "high").sum())
+                .with_columns(share=pl.col("at_risk") / pl.col("customers")).sort("share", descending=True))
+    riskiest = segments.row(0, named=True)
+    report.say(f"The **{riskiest['segment']}** segment is most at risk: {fmt.percent(riskiest['share'])} of its "
+               f"{fmt.number(riskiest['customers'])} customers are high risk.")
+    report.table(segments, {
+        "segment": cx.Column("Segment"),
+        "customers": cx.Column("Customers", fmt.number, numeric=True),
+        "at_risk": cx.Column("High risk", fmt.number, numeric=True),
+        "share": cx.Column("Share at high risk", fmt.percent, numeric=True),
+    })
+
+# %%
+report.section("Why customers are at risk", "The main reason the model gives for each high-risk customer.")
+reasons_missing = scores_missing + report.missing({"ml_churn_scores": ["top_reason"]})
+if reasons_missing:
+    report.unavailable("Churn reasons", reasons_missing)
+else:
+    reasons = report.query(
+        f"""
+        select top_reason as reason, count(*) as customers
+        from ml_churn_scores where {RISK_BAND} = 'high' and top_reason is not null
+        group by all order by customers desc, reason
+        """
+    )
+    if reasons.height:
+        top = reasons.row(0, named=True)
+        report.say(f"The most common reason is *{top['reason']}* "
+                   f"({fmt.percent(top['customers'] / reasons['customers'].sum())} of high-risk customers).")
+        figure = go.Figure(go.Bar(y=reasons["reason"], x=reasons["customers"], orientation="h",
+                                  marker_color=cx.style.BAD_COLOUR))
+        figure.update_layout(xaxis_title="high-risk customers", yaxis=dict(autorange="reversed"))
+        report.chart(figure, height=max(220, 40 * reasons.height + 80))
+    else:
+        report.unavailable("Churn reasons", ["reasons for high-risk customers"])
+
+# %%
+report.section("How good is the model?", "The backtest trains on the past and checks the predictions against "
+               "what customers did afterwards.")
+card_missing = report.missing({"ml_churn_model_card": ["metric", "value"]})
+if card_missing:
+    report.unavailable("The model card", card_missing)
+else:
+    card = dict(report.query("select metric, value::double as value from ml_churn_model_card").iter_rows())
+    sentences = []
+    if "roc_auc" in card:
+        sentences.append(
+            f"Given one customer who churned and one who stayed, the model ranks the churner as riskier "
+            f"**{fmt.percent(card['roc_auc'])} of the time** (ROC AUC {fmt.number(card['roc_auc'], 2)}; 50% would "
+            "be guessing)."
+        )
+    if "precision_at_top_decile" in card and card.get("base_rate"):
+        lift = card["precision_at_top_decile"] / card["base_rate"]
+        sentences.append(
+            f"Of the 10% of customers it rates riskiest, **{fmt.percent(card['precision_at_top_decile'])} did "
+            f"churn**, against {fmt.percent(card['base_rate'])} of all customers: {fmt.number(lift, 1)}× better "
+            "than picking at random."
+        )
+    known = {"roc_auc", "precision_at_top_decile", "base_rate"}
+    report.say(" ".join(sentences) or "The model card lists the following measures.")
+    others = pl.DataFrame({"metric": [m for m in card if m not in known], "value": [card[m] for m in card
+                                                                                   if m not in known]})
+    if others.height:
+        report.table(others, {"metric": cx.Column("Measure", lambda m: m.replace("_", " ")),
+                              "value": cx.Column("Value", lambda v: fmt.number(v, 0 if v == int(v) else 2),
+                                                 numeric=True)})
+    if "roc_auc" in card:
+        report.headline("Model ROC AUC", fmt.number(card["roc_auc"], 2))
+
+# %%
+report.section("Action plan", "Next best actions: which customers get which action on which channel, and the "
+               "expected value (consent and contact limits already applied).")
+actions_missing = report.missing({"ml_next_best_actions": ["customer_key", "action", "channel",
+                                                            "expected_value_eur"]})
+if actions_missing:
+    report.unavailable("Next best actions", actions_missing)
+else:
+    plan = report.query(
+        """
+        select action, channel, count(distinct customer_key) as customers,
+               sum(expected_value_eur)::double as expected_value_eur
+        from ml_next_best_actions group by all order by expected_value_eur desc
+        """
+    )
+    if plan.height:
+        total_value, total_customers = plan["expected_value_eur"].sum(), plan["customers"].sum()
+        best = plan.row(0, named=True)
+        report.say(
+            f"The plan reaches **{fmt.number(total_customers)} customers** with an expected value of "
+            f"**{fmt.number(total_value)} €**. The largest item is *{best['action'].replace('_', ' ')}* on "
+            f"{report.channel_label(best['channel'])} for {fmt.number(best['customers'])} customers "
+            f"({fmt.number(best['expected_value_eur'])} €)."
+        )
+        report.headline("Customers in the action plan", fmt.number(total_customers))
+        report.headline("Expected value", f"{fmt.number(total_value)} €")
+        figure = go.Figure([
+            go.Bar(y=rows["action"].str.replace_all("_", " "), x=rows["customers"], orientation="h",
+                   name=report.channel_label(channel), marker_color=cx.channel_colour(channel))
+            for (channel,), rows in plan.group_by("channel", maintain_order=True)
+        ])
+        figure.update_layout(barmode="stack", xaxis_title="customers", yaxis=dict(autorange="reversed"))
+        report.chart(figure, height=max(240, 50 * plan["action"].n_unique() + 100))
+        report.table(plan, {
+            "action": cx.Column("Action", lambda a: a.replace("_", " ")),
+            "channel": cx.Column("Channel"),
+            "customers": cx.Column("Customers", fmt.number, numeric=True),
+            "expected_value_eur": cx.Column("Expected value", lambda v: f"{fmt.number(v)} €", numeric=True),
+        })
+    else:
+        report.unavailable("Next best actions", ["recommended actions"])
+
+# %%
+report.publish_headlines()
