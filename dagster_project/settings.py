@@ -33,6 +33,9 @@ class Settings:
     timezone: str
     default_phone_country: str
     as_of: str | None
+    # Hugging Face sentiment model id or local path; None = the offline default shipped with ml/ (no download).
+    sentiment_model: str | None
+    ml_cache_dir: Path
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -51,6 +54,8 @@ class Settings:
             timezone=os.environ.get("CX_TIMEZONE", "Europe/Berlin"),
             default_phone_country=os.environ.get("CX_DEFAULT_PHONE_COUNTRY", "DE"),
             as_of=os.environ.get("CX_AS_OF") or None,
+            sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
+            ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
         )
 
     def as_env(self) -> dict[str, str]:
