@@ -157,7 +157,7 @@ def render_index(output_dir: Path, reports: Sequence[tuple[str, str, str]]) -> P
         items.append(
             f"<li><a href='{html.escape(summary['html_path'])}'><strong>{html.escape(title)}</strong></a> — "
             f"{html.escape(description)}<br><span class='headlines'>Data as of {html.escape(summary['as_of'])}, "
-            f"rendered {html.escape(summary['rendered_at'].replace('T', ' '))}"
+            f"rendered {html.escape(summary['rendered_at'][:16].replace('T', ' '))}"
             f"{'<br>' + headlines if headlines else ''}</span></li>"
         )
     body = (

@@ -174,7 +174,7 @@ else:
             f"{peak['hour']:02d}:00, about {fmt.number(peak['contacts'], 1)} contacts) needs **{peak['agents']} "
             f"agent{'s' if peak['agents'] != 1 else ''}**; a typical week needs {fmt.number(rows['agents'].sum())} agent-hours."
         )
-        report.headline(f"Peak agents ({channel})", str(peak["agents"]))
+        report.headline(f"Peak agents, {report.channel_label(channel)}", str(peak["agents"]))
         report.weekday_hour_heatmap(rows, "agents", "Oranges",
                                     title=f"{report.channel_label(channel)}: agents needed per hour")
     if not plan.height:
