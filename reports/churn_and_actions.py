@@ -23,15 +23,13 @@ import polars as pl
 
 import cxreport as cx
 
-HIGH_RISK = 0.6  # churn probability from which a customer counts as at risk
-MEDIUM_RISK = 0.3
+RISK_BANDS = ["high", "medium", "low"]  # as the churn model bands its probabilities
+TOP_FEATURES = 5
 
 report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
-scores_missing = report.missing({"ml_churn_scores": ["customer_key", "churn_probability"],
+scores_missing = report.missing({"ml_churn_scores": ["customer_key", "churn_probability", "risk_band"],
                                  "dim_customers": ["customer_key", "segment"]})
-RISK_BAND = (f"case when churn_probability >= {HIGH_RISK} then 'high' "
-             f"when churn_probability >= {MEDIUM_RISK} then 'medium' else 'low' end")
 
 # %%
 if scores_missing:
@@ -39,34 +37,37 @@ if scores_missing:
     report.unavailable("Churn scores", scores_missing)
 else:
     scores = report.query(
-        f"""
+        """
         select scores.customer_key, scores.churn_probability::double as churn_probability,
-               coalesce(customers.segment, 'unknown') as segment, {RISK_BAND} as risk_band
+               coalesce(customers.segment, 'unknown') as segment, scores.risk_band
         from ml_churn_scores as scores
         left join dim_customers as customers on customers.customer_key = scores.customer_key
         """
     )
     at_risk = scores.filter(risk_band="high")
+    lowest_high = at_risk["churn_probability"].min()
     summary = (
         f"The churn model scored **{fmt.number(scores.height)} customers**. **{fmt.number(at_risk.height)}** "
-        f"({fmt.percent(at_risk.height / scores.height if scores.height else None)}) have a churn probability of "
-        f"{fmt.percent(HIGH_RISK)} or more: they are the focus of the action plan below."
+        f"({fmt.percent(at_risk.height / scores.height if scores.height else None)}) are at high risk"
+        + (f" (a churn probability of {fmt.percent(lowest_high)} or more)" if lowest_high is not None else "")
+        + ": they are the focus of the action plan below."
     )
     report.header(summary)
     report.headline("Customers at high risk", fmt.number(at_risk.height))
 
 # %%
 if not scores_missing and scores.height:
-    report.section("Risk distribution", f"Customers by predicted churn probability. High risk from "
-                   f"{fmt.percent(HIGH_RISK)}, medium from {fmt.percent(MEDIUM_RISK)}.")
-    figure = go.Figure(go.Histogram(
-        x=(scores["churn_probability"] * 100).to_list(), xbins=dict(start=0, end=100, size=5),
-        marker_color=cx.channel_colour("all"),
-    ))
-    for threshold in (MEDIUM_RISK, HIGH_RISK):
-        figure.add_vline(x=threshold * 100, line=dict(color=cx.style.BAD_COLOUR, dash="dash"))
-    figure.update_layout(xaxis=dict(title="churn probability", ticksuffix=fmt.percent_sign, range=[0, 100]),
-                         yaxis_title="customers", bargap=0.05)
+    band_counts = dict(scores.group_by("risk_band").len().iter_rows())
+    report.section("Risk distribution", "Customers by predicted churn probability, coloured by the model's risk "
+                   "band: " + ", ".join(f"{band} {fmt.number(band_counts.get(band, 0))}" for band in RISK_BANDS) + ".")
+    band_colours = {"high": cx.style.BAD_COLOUR, "medium": "#e0a458", "low": "#9aa5b1"}
+    figure = go.Figure([
+        go.Histogram(x=(rows["churn_probability"] * 100).to_list(), xbins=dict(start=0, end=100, size=5),
+                     name=f"{band} risk", marker_color=band_colours[band])
+        for band in RISK_BANDS if (rows := scores.filter(risk_band=band)).height
+    ])
+    figure.update_layout(barmode="stack", xaxis=dict(title="churn probability", ticksuffix=fmt.percent_sign,
+                                                     range=[0, 100]), yaxis_title="customers", bargap=0.05)
     report.chart(figure, height=320)
 
     report.section("At-risk segments", "Share of each customer segment at high risk.")
@@ -89,9 +90,9 @@ if reasons_missing:
     report.unavailable("Churn reasons", reasons_missing)
 else:
     reasons = report.query(
-        f"""
+        """
         select top_reason as reason, count(*) as customers
-        from ml_churn_scores where {RISK_BAND} = 'high' and top_reason is not null
+        from ml_churn_scores where risk_band = 'high' and top_reason is not null
         group by all order by customers desc, reason
         """
     )
@@ -109,35 +110,35 @@ else:
 # %%
 report.section("How good is the model?", "The backtest trains on the past and checks the predictions against "
                "what customers did afterwards.")
-card_missing = report.missing({"ml_churn_model_card": ["metric", "value"]})
+card_missing = report.missing({"ml_churn_model_card": ["section", "metric", "value"]})
 if card_missing:
     report.unavailable("The model card", card_missing)
 else:
-    card = dict(report.query("select metric, value::double as value from ml_churn_model_card").iter_rows())
+    card = report.query("select section, metric, value::double as value from ml_churn_model_card")
+    quality = dict(card.filter(section="quality").select("metric", "value").iter_rows())
     sentences = []
-    if "roc_auc" in card:
+    if "roc_auc" in quality:
         sentences.append(
             f"Given one customer who churned and one who stayed, the model ranks the churner as riskier "
-            f"**{fmt.percent(card['roc_auc'])} of the time** (ROC AUC {fmt.number(card['roc_auc'], 2)}; 50% would "
-            "be guessing)."
+            f"**{fmt.percent(quality['roc_auc'])} of the time** (ROC AUC {fmt.number(quality['roc_auc'], 2)}; 50% "
+            "would be guessing)."
         )
-    if "precision_at_top_decile" in card and card.get("base_rate"):
-        lift = card["precision_at_top_decile"] / card["base_rate"]
+        report.headline("Model ROC AUC", fmt.number(quality["roc_auc"], 2))
+    if "bgnbd_baseline_roc_auc" in quality:
+        sentences.append(f"A simple purchase-rhythm model (BG/NBD) reaches "
+                         f"{fmt.percent(quality['bgnbd_baseline_roc_auc'])} on the same test.")
+    if "lift_top_decile" in quality and "base_rate" in quality:
         sentences.append(
-            f"Of the 10% of customers it rates riskiest, **{fmt.percent(card['precision_at_top_decile'])} did "
-            f"churn**, against {fmt.percent(card['base_rate'])} of all customers: {fmt.number(lift, 1)}× better "
-            "than picking at random."
+            f"Among the 10% of customers it rates riskiest, **{fmt.number(quality['lift_top_decile'], 1)}× as many "
+            f"churned** as on average ({fmt.percent(quality['lift_top_decile'] * quality['base_rate'])} against "
+            f"{fmt.percent(quality['base_rate'])})."
         )
-    known = {"roc_auc", "precision_at_top_decile", "base_rate"}
-    report.say(" ".join(sentences) or "The model card lists the following measures.")
-    others = pl.DataFrame({"metric": [m for m in card if m not in known], "value": [card[m] for m in card
-                                                                                   if m not in known]})
-    if others.height:
-        report.table(others, {"metric": cx.Column("Measure", lambda m: m.replace("_", " ")),
-                              "value": cx.Column("Value", lambda v: fmt.number(v, 0 if v == int(v) else 2),
-                                                 numeric=True)})
-    if "roc_auc" in card:
-        report.headline("Model ROC AUC", fmt.number(card["roc_auc"], 2))
+    report.say(" ".join(sentences) or "The model card has no quality figures yet.")
+    features = card.filter(section="feature_importance").sort("value", descending=True).head(TOP_FEATURES)
+    if features.height:
+        report.say("What the model looks at most (how much its ranking suffers when the feature is shuffled):")
+        report.table(features, {"metric": cx.Column("Feature", lambda name: name.replace("_", " ")),
+                                "value": cx.Column("Importance", lambda v: fmt.number(v, 3), numeric=True)})
 
 # %%
 report.section("Action plan", "Next best actions: which customers get which action on which channel, and the "

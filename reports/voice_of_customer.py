@@ -32,12 +32,12 @@ report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale
 fmt, month = report.fmt, report.month
 window = [report.window_start(WINDOW_MONTHS), report.period_end]
 window_text = f"{fmt.month(window[0])} to {fmt.month(month)}"
-sentiment_missing = report.missing({"ml_sentiment": ["touchpoint_id", "sentiment_label"],
+sentiment_missing = report.missing({"ml_sentiment": ["touchpoint_id", "label"],
                                     "fct_touchpoints": ["touchpoint_id", "occurred_at", "channel", "text"]})
 topics_missing = sentiment_missing + report.missing({"ml_text_insights": ["touchpoint_id", "topic"]})
 SCORED_TEXTS = """
     select touchpoints.touchpoint_id, touchpoints.occurred_at, touchpoints.channel, touchpoints.text,
-           sentiment.sentiment_label
+           sentiment.label as sentiment_label
     from fct_touchpoints as touchpoints
     join ml_sentiment as sentiment on sentiment.touchpoint_id = touchpoints.touchpoint_id
 """
@@ -156,7 +156,7 @@ else:
             from fct_touchpoints as touchpoints
             join ml_sentiment as sentiment on sentiment.touchpoint_id = touchpoints.touchpoint_id
             join ml_text_insights as insights on insights.touchpoint_id = touchpoints.touchpoint_id
-            where insights.topic = ? and sentiment.sentiment_label = 'negative' and touchpoints.text is not null
+            where insights.topic = ? and sentiment.label = 'negative' and touchpoints.text is not null
               and touchpoints.occurred_at >= ? and touchpoints.occurred_at < ?
             group by touchpoints.text
             order by length(touchpoints.text) desc, touchpoints.text

@@ -121,7 +121,7 @@ def test_operations_and_journey_numbers_match_the_marts(rendered):
     bot_chats = scalar(warehouse, "select count(*) from fct_service_contacts where is_bot "
                                   "and occurred_at >= '2026-08-01' and occurred_at < '2026-11-01'")
     assert f"The bot handled {bot_chats} chats" in readable_text(rendered["pages"]["customer_journeys"])
-    high_risk = scalar(warehouse, "select count(*) from ml_churn_scores where churn_probability >= 0.6")
+    high_risk = scalar(warehouse, "select count(*) from ml_churn_scores where risk_band = 'high'")
     assert rendered["metadata"]["churn_and_actions"]["Customers at high risk"].value == str(high_risk)
 
 

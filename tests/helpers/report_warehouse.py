@@ -159,8 +159,8 @@ TABLES = {
         select touchpoint_id,
                case when text = '{VERBATIM_WITH_PII}' then 'negative'
                     else ['negative', 'neutral', 'positive'][1 + {_bucket('label', 3, 'touchpoint_id')}] end
-                   as sentiment_label,
-               ({_bucket('score', 200, 'touchpoint_id')} - 100) / 100.0 as sentiment_score, 'fixture-1' as model_version
+                   as label,
+               ({_bucket('score', 200, 'touchpoint_id')} - 100) / 100.0 as score, 'fixture-1' as model_version
         from fct_touchpoints where text is not null
     """,
     "ml_text_insights": f"""
@@ -169,14 +169,27 @@ TABLES = {
         from fct_touchpoints where text is not null
     """,
     "ml_churn_scores": f"""
-        select customer_key, {_bucket('p', 1000, 'customer_key')} / 1000.0 as churn_probability,
-               ['no purchase for 60+ days', 'repeat service contacts', 'negative sentiment',
-                'fewer orders than usual'][1 + {_bucket('reason', 4, 'customer_key')}] as top_reason
-        from dim_customers
+        with scored as (
+            select customer_key, {_bucket('p', 1000, 'customer_key')} / 1000.0 as churn_probability,
+                   ['no purchase for 60+ days', 'repeat service contacts', 'negative sentiment',
+                    'fewer orders than usual'][1 + {_bucket('reason', 4, 'customer_key')}] as top_reason
+            from dim_customers
+        )
+        select customer_key, date '2026-10-31' as as_of_date, churn_probability,
+               case when churn_probability >= 0.6 then 'high' when churn_probability >= 0.3 then 'medium'
+                    else 'low' end as risk_band,
+               top_reason
+        from scored
     """,
     "ml_churn_model_card": """
-        select * from (values ('roc_auc', 0.78), ('precision_at_top_decile', 0.41), ('base_rate', 0.12),
-                              ('training_customers', 180), ('backtest_customers', 200)) as card(metric, value)
+        select * from (values
+            ('quality', 'roc_auc', 0.78, null), ('quality', 'lift_top_decile', 3.4, null),
+            ('quality', 'base_rate', 0.12, null), ('quality', 'bgnbd_baseline_roc_auc', 0.66, null),
+            ('quality', 'evaluation_customers', 200, null), ('setup', 'horizon_days', 90, null),
+            ('feature_importance', 'days_since_last_order', 0.12, null),
+            ('feature_importance', 'service_contacts_90d', 0.05, null),
+            ('feature_importance', 'negative_text_share', 0.02, null)
+        ) as card(section, metric, value, detail)
     """,
     "ml_next_best_actions": f"""
         select customer_key,
