@@ -36,6 +36,9 @@ class Settings:
     # Hugging Face sentiment model id or local path; None = the offline default shipped with ml/ (no download).
     sentiment_model: str | None
     ml_cache_dir: Path
+    # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
+    churn_horizon_days: int
+    contact_cap: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -54,6 +57,10 @@ class Settings:
             timezone=os.environ.get("CX_TIMEZONE", "Europe/Berlin"),
             default_phone_country=os.environ.get("CX_DEFAULT_PHONE_COUNTRY", "DE"),
             as_of=os.environ.get("CX_AS_OF") or None,
+            # churn = no purchase in this many days after the as-of date
+            churn_horizon_days=int(os.environ.get("CX_CHURN_HORIZON_DAYS", "90")),
+            # max outbound contacts per customer as "days:limit" pairs: 2 in 7 days and 4 in 30 days
+            contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
         )
