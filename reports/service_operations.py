@@ -67,13 +67,16 @@ else:
 # %%
 if not contacts_missing:
     report.section("Contact volume", "Contacts per month and channel over the last 13 months.")
-    figure = go.Figure([
-        go.Bar(x=rows["month"], y=rows["contacts"], name=report.channel_label(channel),
-               marker_color=cx.channel_colour(channel))
-        for (channel,), rows in monthly.group_by("channel", maintain_order=True)
-    ])
-    figure.update_layout(barmode="stack", yaxis_title="contacts", xaxis=dict(tickformat="%b %y", dtick="M1"))
-    report.chart(figure, height=380)
+    if monthly.height:
+        figure = go.Figure([
+            go.Bar(x=rows["month"], y=rows["contacts"], name=report.channel_label(channel),
+                   marker_color=cx.channel_colour(channel))
+            for (channel,), rows in monthly.group_by("channel", maintain_order=True)
+        ])
+        figure.update_layout(barmode="stack", yaxis_title="contacts", xaxis=dict(tickformat="%b %y", dtick="M1"))
+        report.chart(figure, height=380)
+    else:
+        report.nothing_in_period("service contacts", "the last 13 months")
 
     weekly_pattern = report.query(
         f"""
@@ -84,11 +87,15 @@ if not contacts_missing:
         """,
         [report.month, report.period_end],
     )
-    peak = weekly_pattern.sort("contacts", descending=True).row(0, named=True)
-    report.say(f"**When customers get in touch** in {fmt.month(month)}: the busiest hour was "
-               f"{cx.WEEKDAYS[peak['weekday'] - 1]} {peak['hour']:02d}:00–{peak['hour'] + 1:02d}:00 with "
-               f"{fmt.number(peak['contacts'])} contacts over the month (all channels, {business_timezone} time).")
-    report.weekday_hour_heatmap(weekly_pattern, "contacts", "Blues")
+    if weekly_pattern.height:
+        peak = weekly_pattern.sort("contacts", descending=True).row(0, named=True)
+        report.say(f"**When customers get in touch** in {fmt.month(month)}: the busiest hour was "
+                   f"{cx.WEEKDAYS[peak['weekday'] - 1]} {peak['hour']:02d}:00–{peak['hour'] + 1:02d}:00 with "
+                   f"{fmt.number(peak['contacts'])} contacts over the month (all channels, {business_timezone} "
+                   "time).")
+        report.weekday_hour_heatmap(weekly_pattern, "contacts", "Blues")
+    else:
+        report.nothing_in_period("service contacts", fmt.month(month))
 
 # %%
 report.section("Resolution, handling time and service levels",

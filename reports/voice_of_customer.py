@@ -41,6 +41,16 @@ SCORED_TEXTS = """
     from fct_touchpoints as touchpoints
     join ml_sentiment as sentiment on sentiment.touchpoint_id = touchpoints.touchpoint_id
 """
+SENTIMENT_SHARES = """
+    count(*) as texts,
+    avg(case when sentiment_label = 'negative' then 1.0 else 0.0 end) as negative,
+    avg(case when sentiment_label = 'positive' then 1.0 else 0.0 end) as positive
+"""
+SENTIMENT_COLUMNS = {
+    "texts": cx.Column("Texts", fmt.number, numeric=True),
+    "negative": cx.Column("Negative", fmt.percent, numeric=True),
+    "positive": cx.Column("Positive", fmt.percent, numeric=True),
+}
 
 # %%
 if sentiment_missing:
@@ -84,9 +94,7 @@ if not sentiment_missing:
 
     by_channel = report.query(
         f"""
-        select channel, count(*) as texts,
-               avg(case when sentiment_label = 'negative' then 1.0 else 0.0 end) as negative,
-               avg(case when sentiment_label = 'positive' then 1.0 else 0.0 end) as positive
+        select channel, {SENTIMENT_SHARES}
         from ({SCORED_TEXTS}) where occurred_at >= ? and occurred_at < ?
         group by channel order by negative desc
         """,
@@ -97,12 +105,7 @@ if not sentiment_missing:
         worst = by_channel.row(0, named=True)
         report.say(f"**{report.channel_label(worst['channel'])}** carries the most negative tone: "
                    f"{fmt.percent(worst['negative'])} of its {fmt.number(worst['texts'])} texts are negative.")
-        report.table(by_channel, {
-            "channel": cx.Column("Channel"),
-            "texts": cx.Column("Texts", fmt.number, numeric=True),
-            "negative": cx.Column("Negative", fmt.percent, numeric=True),
-            "positive": cx.Column("Positive", fmt.percent, numeric=True),
-        })
+        report.table(by_channel, {"channel": cx.Column("Channel"), **SENTIMENT_COLUMNS})
 
 # %%
 report.section("Topics", f"What customers write about, how often, and in which tone ({window_text}).")
@@ -111,9 +114,7 @@ if topics_missing:
 else:
     topics = report.query(
         f"""
-        select insights.topic, count(*) as texts,
-               avg(case when scored.sentiment_label = 'negative' then 1.0 else 0.0 end) as negative,
-               avg(case when scored.sentiment_label = 'positive' then 1.0 else 0.0 end) as positive
+        select insights.topic, {SENTIMENT_SHARES}
         from ({SCORED_TEXTS}) as scored
         join ml_text_insights as insights on insights.touchpoint_id = scored.touchpoint_id
         where scored.occurred_at >= ? and scored.occurred_at < ?
@@ -130,12 +131,7 @@ else:
         ))
         figure.update_layout(xaxis_title="texts", yaxis=dict(autorange="reversed"))
         report.chart(figure, height=max(260, 36 * topics.height + 80))
-        report.table(topics, {
-            "topic": cx.Column("Topic"),
-            "texts": cx.Column("Texts", fmt.number, numeric=True),
-            "negative": cx.Column("Negative", fmt.percent, numeric=True),
-            "positive": cx.Column("Positive", fmt.percent, numeric=True),
-        })
+        report.table(topics, {"topic": cx.Column("Topic"), **SENTIMENT_COLUMNS})
     else:
         report.unavailable("Topics", ["topic labels for texts in this window"])
 
