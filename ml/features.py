@@ -82,6 +82,16 @@ def history_before(history: CustomerHistory, as_of: date) -> CustomerHistory:
     return CustomerHistory(**kept)
 
 
+def last_event_date(history: CustomerHistory) -> date:
+    """The default as-of date: the day of the latest row in any input frame."""
+    latest = [
+        getattr(history, field.name)[TIME_COLUMNS[field.name]].max()
+        for field in fields(history)
+        if getattr(history, field.name) is not None and getattr(history, field.name).height
+    ]
+    return max(latest).date()
+
+
 def _days_before(end: datetime, column: str) -> pl.Expr:
     return (pl.lit(end) - pl.col(column)).dt.total_seconds() / 86_400.0
 

@@ -448,12 +448,26 @@ def recommendations(signals: pl.DataFrame, valued: pl.DataFrame, catalogue: pl.D
     )
 
 
-def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> pl.DataFrame:
+@dataclass(frozen=True)
+class NbaPlan:
+    """The intermediate frames of one run (the policy evaluation reuses them with other probabilities)."""
+
+    contacts: pl.DataFrame
+    signals: pl.DataFrame
+    options: pl.DataFrame
+    recommendations: pl.DataFrame
+
+
+def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> NbaPlan:
     """The whole policy with response rates learned from `inputs.contacts` (see the module docstring)."""
-    history = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue)
-    signals = customer_signals(NbaInputs(inputs.customers, inputs.history, history, inputs.churn_scores), as_of, cap)
-    rates = learn_response_rates(history, inputs.customers, catalogue, as_of)
-    responsiveness = channel_responsiveness(history, inputs.customers, rates, as_of)
+    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue)
+    signals = customer_signals(NbaInputs(inputs.customers, inputs.history, contacts, inputs.churn_scores), as_of, cap)
+    rates = learn_response_rates(contacts, inputs.customers, catalogue, as_of)
+    responsiveness = channel_responsiveness(contacts, inputs.customers, rates, as_of)
     options = contact_options(signals, catalogue)
     valued = with_expected_value(options, personalised_probabilities(options, rates, responsiveness), catalogue)
-    return recommendations(signals, valued, catalogue, cap)
+    return NbaPlan(contacts, signals, options, recommendations(signals, valued, catalogue, cap))
+
+
+def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> pl.DataFrame:
+    return plan_next_best_actions(inputs, catalogue, as_of, cap).recommendations

@@ -1,0 +1,196 @@
+"""Customer-level ML assets (group `ml`): churn scores with their model card, and the next best action.
+
+Both read the marts with a short read-only connection, run the pure functions of `ml/`, and replace their
+tables atomically. The as-of date is `CX_AS_OF` or, by default, the last event date in the data; the next
+best actions use the churn scores' own as-of date, so both tables always describe the same day.
+Optional inputs (web, e-mail, service, surveys, sentiment) are read only when their table exists.
+"""
+
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from dagster_project.settings import get_settings
+from dagster_project.warehouse import read_frame, replace_table
+from ml.churn import ChurnResult, train_and_score
+from ml.features import CustomerHistory, last_event_date
+from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, next_best_actions
+from ml.policy_eval import cap_breaks, consent_breaks
+
+HISTORY_QUERIES = {
+    "orders": ("fct_orders", """
+        SELECT customer_key, ordered_at, order_type, value_eur, channel
+        FROM fct_orders WHERE customer_key IS NOT NULL"""),
+    "web_events": ("fct_touchpoints", """
+        SELECT customer_key, occurred_at, touchpoint_type
+        FROM fct_touchpoints WHERE source = 'web_events' AND customer_key IS NOT NULL"""),
+    "email_events": ("fct_touchpoints", """
+        SELECT customer_key, occurred_at, touchpoint_type
+        FROM fct_touchpoints WHERE source = 'email_events' AND customer_key IS NOT NULL"""),
+    "service_contacts": ("fct_service_contacts", """
+        SELECT customer_key, issue_id, occurred_at, resolved, closed_at, is_repeat_contact_7d, wait_seconds
+        FROM fct_service_contacts WHERE customer_key IS NOT NULL"""),
+    "surveys": ("fct_survey_responses", """
+        SELECT customer_key, responded_at, survey_type, score
+        FROM fct_survey_responses WHERE customer_key IS NOT NULL"""),
+    "sentiment": ("ml_sentiment", """
+        SELECT customer_key, occurred_at, label, score
+        FROM ml_sentiment WHERE customer_key IS NOT NULL"""),
+}
+CUSTOMERS_SQL = f"""
+    SELECT customer_key, segment, is_crm_contact, preferred_inbound_channel, {", ".join(CHANNEL_CONSENT.values())}
+    FROM dim_customers
+"""
+# Every outbound marketing contact counts towards the cap; next-best-action calls (outbound calls that are not
+# a ticket's callback) carry the campaign type `outbound_call` of the catalogue.
+E_MAIL_CONTACTS_SQL = """
+    SELECT customer_key, sent_at, channel, campaign_type
+    FROM fct_marketing_contacts WHERE customer_key IS NOT NULL
+"""
+CALL_CONTACTS_SQL = """
+    SELECT touchpoints.customer_key, touchpoints.occurred_at AS sent_at, 'phone' AS channel,
+           'outbound_call' AS campaign_type
+    FROM fct_touchpoints AS touchpoints
+    INNER JOIN stg_calls__calls AS calls ON touchpoints.touchpoint_id = 'calls:' || calls.call_id
+    WHERE calls.direction = 'outbound' AND calls.ticket_id IS NULL AND touchpoints.customer_key IS NOT NULL
+"""
+CHURN_DEPS = [dg.AssetKey(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
+NBA_DEPS = [
+    dg.AssetKey("ml_churn_scores"), dg.AssetKey("dim_customers"), dg.AssetKey("fct_marketing_contacts"),
+    dg.AssetKey("stg_calls__calls"), dg.AssetKey("nba_actions"), *CHURN_DEPS,
+]
+PREVIEW_ROWS = 10
+
+
+def existing_tables(warehouse) -> set[str]:
+    return set(read_frame(warehouse, "SELECT table_name FROM information_schema.tables")["table_name"])
+
+
+def load_history(warehouse) -> CustomerHistory:
+    """The marts the features read; a missing optional table leaves its family out."""
+    tables = existing_tables(warehouse)
+    frames = {name: read_frame(warehouse, query) for name, (table, query) in HISTORY_QUERIES.items() if table in tables}
+    return CustomerHistory(**frames)
+
+
+def markdown_table(frame: pl.DataFrame, digits: int = 3) -> str:
+    rounded = frame.with_columns(pl.col(pl.Float64).round(digits))
+    lines = ["| " + " | ".join(rounded.columns) + " |", "|" + "---|" * rounded.width]
+    lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "/") for v in row) + " |" for row in rounded.rows()]
+    return "\n".join(lines)
+
+
+def churn_metadata(result: ChurnResult) -> dict[str, object]:
+    quality = result.evaluation.metrics
+    bands = dict(result.scores.group_by("risk_band").len().iter_rows())
+    return {
+        **{name: dg.MetadataValue.float(round(value, 4)) for name, value in quality.items()},
+        "bgnbd_baseline_roc_auc": dg.MetadataValue.float(round(result.baseline_roc_auc, 4)),
+        "as_of": result.dates.score_as_of.isoformat(),
+        "train_as_of": result.dates.train_as_of.isoformat(),
+        "evaluation_as_of": result.dates.evaluation_as_of.isoformat(),
+        "horizon_days": result.horizon_days,
+        "feature_families": ", ".join(result.families),
+        "scored_customers": result.scores.height,
+        **{f"risk_band_{band}": bands.get(band, 0) for band in ("high", "medium", "low")},
+        "calibration": dg.MetadataValue.md(markdown_table(result.evaluation.calibration)),
+        "feature_importance": dg.MetadataValue.md(markdown_table(result.evaluation.importance.head(15), digits=4)),
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "ml_churn_scores", group_name="ml", deps=CHURN_DEPS, kinds={"python", "duckdb"},
+            description="Churn probability (no purchase within the horizon), risk band and top three reasons "
+                        "in words for every customer with a purchase before the as-of date.",
+        ),
+        dg.AssetSpec(
+            "ml_churn_model_card", group_name="ml", deps=CHURN_DEPS, kinds={"python", "duckdb"},
+            description="The churn model's time-split quality (ROC AUC, PR AUC, Brier, top-decile lift, BG/NBD "
+                        "baseline), calibration table, feature importance and the feature families it used.",
+        ),
+    ],
+    pool="duckdb",
+)
+def ml_churn(context: dg.AssetExecutionContext):
+    settings = get_settings()
+    history = load_history(settings.warehouse_path)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
+    result = train_and_score(history, as_of, settings.churn_horizon_days)
+    context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
+    replace_table(settings.warehouse_path, "ml_churn_scores", result.scores)
+    card = result.model_card()
+    replace_table(settings.warehouse_path, "ml_churn_model_card", card)
+    metadata = churn_metadata(result)
+    preview = result.scores.sort("churn_probability", descending=True).head(PREVIEW_ROWS).select(
+        "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
+    )
+    yield dg.MaterializeResult(
+        asset_key="ml_churn_scores", metadata={**metadata, "preview": dg.MetadataValue.md(markdown_table(preview))}
+    )
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
+
+
+def outbound_contacts_frame(warehouse, tables: set[str]) -> pl.DataFrame:
+    frames = [read_frame(warehouse, E_MAIL_CONTACTS_SQL)]
+    if {"fct_touchpoints", "stg_calls__calls"} <= tables:
+        frames.append(read_frame(warehouse, CALL_CONTACTS_SQL))
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def rule_breaks(actions: pl.DataFrame, customers: pl.DataFrame, contacts: pl.DataFrame, as_of: date, cap: ContactCap) -> dict[str, int]:
+    """Recommendations that contact without consent or above the cap (both must be 0)."""
+    return {
+        "consent_breaks": consent_breaks(actions, customers),
+        "cap_breaks": cap_breaks(actions, contacts, as_of, cap),
+    }
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=NBA_DEPS,
+    kinds={"python", "duckdb"},
+    description="Exactly one next best action per active customer: action, channel (with consent, under the "
+                "contact cap), expected value and a reason in words.",
+)
+def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    warehouse = settings.warehouse_path
+    tables = existing_tables(warehouse)
+    churn_scores = read_frame(warehouse, "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores")
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else churn_scores["as_of_date"].max()
+    cap = ContactCap.parse(settings.contact_cap)
+    customers = read_frame(warehouse, CUSTOMERS_SQL)
+    contacts = outbound_contacts_frame(warehouse, tables)
+    catalogue = read_frame(warehouse, "SELECT * FROM nba_actions")
+    inputs = NbaInputs(customers, load_history(warehouse), contacts, churn_scores)
+    actions = next_best_actions(inputs, catalogue, as_of, cap).with_columns(pl.lit(as_of).alias("as_of_date"))
+    replace_table(warehouse, "ml_next_best_actions", actions)
+    context.log.info(f"{actions.height} recommendations as of {as_of}")
+    counts = actions.group_by("action").agg(
+        pl.len().alias("customers"), pl.col("expected_value_eur").sum().round(2).alias("expected_value_eur")
+    ).sort("customers", descending=True)
+    contacted = actions.filter(pl.col("action") != NO_ACTION)
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "customers": actions.height,
+            "contacted": contacted.height,
+            "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
+            "contact_cap": cap.describe(),
+            **rule_breaks(actions, customers, contacts, as_of, cap),
+            "actions": dg.MetadataValue.md(markdown_table(counts)),
+            "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),
+            "preview": dg.MetadataValue.md(markdown_table(
+                contacted.sort("expected_value_eur", descending=True).head(PREVIEW_ROWS)
+                .select("customer_key", "action", "channel", "expected_value_eur", "reason")
+            )),
+        }
+    )
+
+
+ml_customer_assets = [ml_churn, ml_next_best_actions]

@@ -1,0 +1,90 @@
+"""Checks and valuation of next-best-action recommendations.
+
+The rule checks recount consent and recent contacts from the inputs, independently of the policy code, so a
+bug in the policy cannot hide itself. The valuation prices a set of choices with a given (true) response
+model, as the demo's ground truth provides: value = Σ p_true × value − cost over the contacted customers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from ml.features import cutoff
+from ml.next_best_action import (
+    CHANNEL_CONSENT,
+    NO_ACTION,
+    ContactCap,
+    NbaPlan,
+    choose,
+    contact_options,
+    with_expected_value,
+)
+
+
+def consent_breaks(actions: pl.DataFrame, customers: pl.DataFrame) -> int:
+    """Contacted customers whose chosen channel lacks consent (null counts as no consent)."""
+    contacted = actions.filter(pl.col("action") != NO_ACTION).join(
+        customers.select("customer_key", *CHANNEL_CONSENT.values()), on="customer_key", how="left"
+    )
+    consent = pl.lit(False)
+    for channel, column in CHANNEL_CONSENT.items():
+        consent = pl.when(pl.col("channel") == channel).then(pl.col(column).fill_null(False)).otherwise(consent)
+    return contacted.filter(~consent).height
+
+
+def cap_breaks(actions: pl.DataFrame, contacts: pl.DataFrame, as_of: date, cap: ContactCap) -> int:
+    """Contacted customers who already had the cap's number of contacts in one of its windows."""
+    end = cutoff(as_of)
+    contacted = actions.filter(pl.col("action") != NO_ACTION).select("customer_key")
+    breaks = 0
+    for days, limit in cap.limits.items():
+        recent = contacts.filter((pl.col("sent_at") < end) & (pl.col("sent_at") >= end - timedelta(days=days)))
+        over = recent.group_by("customer_key").len().filter(pl.col("len") >= limit)
+        breaks += contacted.join(over, on="customer_key", how="semi").height
+    return breaks
+
+
+def true_model_probabilities(personas: pl.DataFrame, response_model: pl.DataFrame) -> pl.DataFrame:
+    """customer_key, action, channel, response_probability from the ground truth (persona × action × channel)."""
+    return personas.join(response_model, on="persona").select(
+        "customer_key", "action", "channel", pl.col("p_response").alias("response_probability")
+    )
+
+
+def value_of(choices: pl.DataFrame, true_probabilities: pl.DataFrame, catalogue: pl.DataFrame) -> float:
+    """Σ true expected value of the contacted rows of `choices` (customer_key, action, channel)."""
+    contacted = choices.filter(pl.col("action") != NO_ACTION).select("customer_key", "action", "channel")
+    valued = with_expected_value(contacted, true_probabilities, catalogue)
+    return float(valued["expected_value_eur"].sum())
+
+
+def evaluate_policy(plan: NbaPlan, catalogue: pl.DataFrame, true_probabilities: pl.DataFrame) -> dict[str, object]:
+    """Value of the recommendations against two references, all priced with the true probabilities:
+    - best single action: the same action for every contactable customer (consent and cap respected,
+      eligibility ignored) on the channel where it answers best, the best such action;
+    - oracle: this policy's rules (eligibility, triggers first, consent, cap) with the true probabilities."""
+    policy = value_of(plan.recommendations, true_probabilities, catalogue)
+    oracle = value_of(
+        choose(with_expected_value(plan.options, true_probabilities, catalogue)), true_probabilities, catalogue
+    )
+    everyone = with_expected_value(
+        contact_options(plan.signals, catalogue, ignore_eligibility=True), true_probabilities, catalogue
+    )
+    single = (
+        everyone.sort("expected_value_eur", descending=True)
+        .unique(["customer_key", "action"], keep="first")
+        .group_by("action")
+        .agg(pl.col("expected_value_eur").sum().alias("value"))
+        .sort("value", descending=True)
+    )
+    best_action, best_single = single.row(0)
+    return {
+        "policy_value_eur": policy,
+        "oracle_value_eur": oracle,
+        "best_single_action": best_action,
+        "best_single_action_value_eur": best_single,
+        "policy_vs_oracle": policy / oracle if oracle else float("nan"),
+        "policy_vs_best_single_action": policy / best_single if best_single else float("nan"),
+    }
