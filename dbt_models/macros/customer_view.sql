@@ -46,3 +46,25 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{#- The identifier columns every source contributes to the identity graph and to int_touchpoints_unioned, in
+    one order: the given expression per identifier type, null for the types a source does not carry. -#}
+{% macro identifier_columns(crm_id=none, email=none, phone=none, loyalty_id=none, social_handle=none,
+                            anonymous_id=none) -%}
+    {%- set expressions = {'crm_id': crm_id, 'email': email, 'phone': phone, 'loyalty_id': loyalty_id,
+                           'social_handle': social_handle, 'anonymous_id': anonymous_id} -%}
+    {%- for identifier_type, expression in expressions.items() %}
+    {{ expression or 'cast(null as varchar)' }} as {{ identifier_type }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The six identifier columns of identifier_columns() as graph nodes: hand-typed ids normalised (e-mails,
+    phones and handles already are, in staging). -#}
+{% macro normalized_identifier_columns() -%}
+    {{ normalize_plain_id('crm_id') }} as crm_id,
+    email,
+    phone,
+    {{ normalize_loyalty_id('loyalty_id') }} as loyalty_id,
+    social_handle,
+    {{ normalize_plain_id('anonymous_id') }} as anonymous_id
+{%- endmacro %}

@@ -12,12 +12,7 @@ crm_customers as (
         'crm_customers' as source,
         customer_id as record_id,
         created_at as observed_at,
-        customer_id as crm_id,
-        email,
-        phone_e164 as phone,
-        loyalty_id,
-        social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(crm_id='customer_id', email='email', phone='phone_e164', loyalty_id='loyalty_id', social_handle='social_handle') }}
     from {{ ref('stg_crm_customers__customers') }}
 ),
 
@@ -26,12 +21,7 @@ web_logins as (
         'web_events' as source,
         anonymous_id || '|' || coalesce(user_id, '') as record_id,
         min(event_time) as observed_at,
-        user_id as crm_id,
-        cast(null as varchar) as email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        anonymous_id
+        {{ identifier_columns(crm_id='user_id', anonymous_id='anonymous_id') }}
     from {{ ref('stg_web_events__events') }}
     group by anonymous_id, user_id
 ),
@@ -41,12 +31,7 @@ orders as (
         'orders' as source,
         order_id as record_id,
         ordered_at as observed_at,
-        customer_id as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(crm_id='customer_id', email='email', loyalty_id='loyalty_id') }}
     from {{ ref('stg_orders__orders') }}
 ),
 
@@ -55,12 +40,7 @@ email_recipients as (
         'email_events' as source,
         email as record_id,
         min(event_time) as observed_at,
-        cast(null as varchar) as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(email='email') }}
     from {{ ref('stg_email_events__events') }}
     group by email
 ),
@@ -70,12 +50,7 @@ support_tickets as (
         'support_tickets' as source,
         ticket_id as record_id,
         created_at as observed_at,
-        cast(null as varchar) as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(email='email', social_handle='social_handle') }}
     from {{ ref('stg_support_tickets__tickets') }}
 ),
 
@@ -84,12 +59,7 @@ chat_conversations as (
         'chat_conversations' as source,
         conversation_id as record_id,
         started_at as observed_at,
-        user_id as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        anonymous_id
+        {{ identifier_columns(crm_id='user_id', email='email', anonymous_id='anonymous_id') }}
     from {{ ref('stg_chat_conversations__conversations') }}
 ),
 
@@ -98,12 +68,7 @@ callers as (
         'calls' as source,
         phone_e164 as record_id,
         min(started_at) as observed_at,
-        cast(null as varchar) as crm_id,
-        cast(null as varchar) as email,
-        phone_e164 as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(phone='phone_e164') }}
     from {{ ref('stg_calls__calls') }}
     group by phone_e164
 ),
@@ -114,12 +79,7 @@ social_authors as (
         'social_mentions' as source,
         author_handle as record_id,
         min(posted_at) as observed_at,
-        cast(null as varchar) as crm_id,
-        cast(null as varchar) as email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        author_handle as social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(social_handle='author_handle') }}
     from {{ ref('stg_social_mentions__posts') }}
     where not is_brand
     group by author_handle
@@ -130,12 +90,7 @@ surveys as (
         'surveys' as source,
         response_id as record_id,
         responded_at as observed_at,
-        customer_id as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id
+        {{ identifier_columns(crm_id='customer_id', email='email') }}
     from {{ ref('stg_surveys__responses') }}
 ),
 
@@ -156,12 +111,7 @@ normalised as (
         source,
         record_id,
         observed_at,
-        {{ normalize_plain_id('crm_id') }} as crm_id,
-        email,
-        phone,
-        {{ normalize_loyalty_id('loyalty_id') }} as loyalty_id,
-        social_handle,
-        {{ normalize_plain_id('anonymous_id') }} as anonymous_id
+        {{ normalized_identifier_columns() }}
     from records
     where record_id is not null
 )

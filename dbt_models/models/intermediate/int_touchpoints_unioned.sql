@@ -26,12 +26,7 @@ web_events as (
         cast(null as varchar) as text,
         value_eur,
         order_id as conversation_ref,
-        user_id as crm_id,
-        cast(null as varchar) as email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        anonymous_id,
+        {{ identifier_columns(crm_id='user_id', anonymous_id='anonymous_id') }},
         _ingested_at
     from {{ ref('stg_web_events__events') }}
     {{ newly_ingested('web_events') }}
@@ -48,12 +43,7 @@ orders as (
         cast(null as varchar) as text,
         value_eur,
         coalesce(original_order_id, order_id) as conversation_ref,
-        customer_id as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(crm_id='customer_id', email='email', loyalty_id='loyalty_id') }},
         _ingested_at
     from {{ ref('stg_orders__orders') }}
     {{ newly_ingested('orders') }}
@@ -70,12 +60,7 @@ email_events as (
         cast(null as varchar) as text,
         cast(null as double) as value_eur,
         campaign_id as conversation_ref,
-        cast(null as varchar) as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(email='email') }},
         _ingested_at
     from {{ ref('stg_email_events__events') }}
     {{ newly_ingested('email_events') }}
@@ -98,12 +83,7 @@ ticket_messages as (
         coalesce(subject || ' - ' || body, subject, body) as text,
         cast(null as double) as value_eur,
         ticket_id as conversation_ref,
-        cast(null as varchar) as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(email='email', social_handle='social_handle') }},
         _ingested_at
     from new_tickets
     union all
@@ -117,18 +97,13 @@ ticket_messages as (
         cast(null as varchar) as text,
         cast(null as double) as value_eur,
         ticket_id as conversation_ref,
-        cast(null as varchar) as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(email='email', social_handle='social_handle') }},
         _ingested_at
     from new_tickets
     where first_response_at is not null
 ),
 
-new_chats as (
+new_chat_rows as (
     select * from {{ ref('stg_chat_conversations__conversations') }}
     {{ newly_ingested('chat_conversations') }}
 ),
@@ -139,31 +114,31 @@ customer_chat_texts as (
         {{ dbt.listagg('text', "'\n'", 'order by message_index') }} as text
     from {{ ref('stg_chat_conversations__messages') }}
     where sender = 'customer'
-        and conversation_id in (select conversation_id from new_chats)
+        and conversation_id in (select conversation_id from new_chat_rows)
     group by conversation_id
+),
+
+new_chats as (
+    select new_chat_rows.*, customer_chat_texts.text as customer_text
+    from new_chat_rows
+    left join customer_chat_texts on customer_chat_texts.conversation_id = new_chat_rows.conversation_id
 ),
 
 -- A chat starts with the bot; a handover continues it with an agent (a channel switch in the journey).
 chat_conversations as (
     select
         'chat_conversations' as source,
-        new_chats.conversation_id as record_id,
+        conversation_id as record_id,
         cast(null as varchar) as touchpoint_suffix,
         'chat_started' as touchpoint_type,
-        new_chats.started_at as occurred_at,
+        started_at as occurred_at,
         'chat_bot' as channel,
-        customer_chat_texts.text,
+        customer_text as text,
         cast(null as double) as value_eur,
-        new_chats.conversation_id as conversation_ref,
-        new_chats.user_id as crm_id,
-        new_chats.email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        new_chats.anonymous_id,
-        new_chats._ingested_at
+        conversation_id as conversation_ref,
+        {{ identifier_columns(crm_id='user_id', email='email', anonymous_id='anonymous_id') }},
+        _ingested_at
     from new_chats
-    left join customer_chat_texts on customer_chat_texts.conversation_id = new_chats.conversation_id
     union all
     select
         'chat_conversations' as source,
@@ -175,12 +150,7 @@ chat_conversations as (
         cast(null as varchar) as text,
         cast(null as double) as value_eur,
         conversation_id as conversation_ref,
-        user_id as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        anonymous_id,
+        {{ identifier_columns(crm_id='user_id', email='email', anonymous_id='anonymous_id') }},
         _ingested_at
     from new_chats
     where handover
@@ -197,12 +167,7 @@ calls as (
         cast(null as varchar) as text,
         cast(null as double) as value_eur,
         coalesce(ticket_id, call_id) as conversation_ref,
-        cast(null as varchar) as crm_id,
-        cast(null as varchar) as email,
-        phone_e164 as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(phone='phone_e164') }},
         _ingested_at
     from {{ ref('stg_calls__calls') }}
     {{ newly_ingested('calls') }}
@@ -221,12 +186,7 @@ social_mentions as (
         text,
         cast(null as double) as value_eur,
         coalesce(in_reply_to_post_id, post_id) as conversation_ref,
-        cast(null as varchar) as crm_id,
-        cast(null as varchar) as email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        case when not is_brand then author_handle end as social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(social_handle='case when not is_brand then author_handle end') }},
         _ingested_at
     from {{ ref('stg_social_mentions__posts') }}
     {{ newly_ingested('social_mentions') }}
@@ -243,12 +203,7 @@ surveys as (
         comment as text,
         cast(null as double) as value_eur,
         trigger_id as conversation_ref,
-        customer_id as crm_id,
-        email,
-        cast(null as varchar) as phone,
-        cast(null as varchar) as loyalty_id,
-        cast(null as varchar) as social_handle,
-        cast(null as varchar) as anonymous_id,
+        {{ identifier_columns(crm_id='customer_id', email='email') }},
         _ingested_at
     from {{ ref('stg_surveys__responses') }}
     {{ newly_ingested('surveys') }}
@@ -275,11 +230,6 @@ select
     text,
     value_eur,
     conversation_ref,
-    {{ normalize_plain_id('crm_id') }} as crm_id,
-    email,
-    phone,
-    {{ normalize_loyalty_id('loyalty_id') }} as loyalty_id,
-    social_handle,
-    {{ normalize_plain_id('anonymous_id') }} as anonymous_id,
+    {{ normalized_identifier_columns() }},
     _ingested_at
 from unioned
