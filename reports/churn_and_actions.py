@@ -105,7 +105,7 @@ else:
         figure.update_layout(xaxis_title="high-risk customers", yaxis=dict(autorange="reversed"))
         report.chart(figure, height=max(220, 40 * reasons.height + 80))
     else:
-        report.unavailable("Churn reasons", ["reasons for high-risk customers"])
+        report.nothing_in_period("reasons given for high-risk customers", "the latest scoring")
 
 # %%
 report.section("How good is the model?", "The backtest trains on the past and checks the predictions against "
@@ -180,7 +180,7 @@ else:
             "expected_value_eur": cx.Column("Expected value", lambda v: f"{fmt.number(v)} €", numeric=True),
         })
     else:
-        report.unavailable("Next best actions", ["recommended actions"])
+        report.nothing_in_period("recommended actions", "the latest plan")
 
 # %%
 report.publish_headlines()

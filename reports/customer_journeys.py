@@ -91,8 +91,10 @@ flows = None if flows_missing else report.query(
     """,
     window,
 )
-if flows_missing or not flows.height:
-    report.unavailable("Channel flow", flows_missing or ["channel transitions in this window"])
+if flows_missing:
+    report.unavailable("Channel flow", flows_missing)
+elif not flows.height:
+    report.nothing_in_period("channel switches", window_text)
 else:
     sources = sorted(set(flows["from_channel"]))
     targets = sorted(set(flows["to_channel"]))
@@ -161,7 +163,7 @@ else:
         figure.update_layout(separators=fmt.plotly_separators)
         report.chart(figure, height=340)
     else:
-        report.unavailable("The web funnel", ["web sessions in this window"])
+        report.nothing_in_period("web or app sessions", window_text)
 
 # %%
 report.section("Time to convert", "For journeys that ended in a purchase: time from the first touchpoint to the "
@@ -194,7 +196,7 @@ else:
                              bargap=0.05)
         report.chart(figure, height=300)
     else:
-        report.unavailable("Time to convert", ["converted journeys in this window"])
+        report.nothing_in_period("journeys ending in a purchase", window_text)
 
 # %%
 report.section("Bot-to-human handovers", "What happened to chats the bot handed over to an agent, compared with "
@@ -233,7 +235,7 @@ else:
             "repeat_contact": cx.Column("Contacted again within 7 days", fmt.percent, numeric=True),
         })
     else:
-        report.unavailable("Bot handovers", ["bot chats in this window"])
+        report.nothing_in_period("bot chats", window_text)
 
 # %%
 report.publish_headlines()

@@ -139,7 +139,7 @@ if not contacts_missing:
         report.chart(figure, height=340)
         report.headline("Contacts per week (forecast)", fmt.number(per_week["contacts"].mean()))
     else:
-        report.unavailable("A forecast", [f"contacts in the {HISTORY_WEEKS} weeks before {fmt.day(forecast_start)}"])
+        report.nothing_in_period("service contacts", f"the {HISTORY_WEEKS} weeks before {fmt.day(forecast_start)}")
 
 # %%
 report.section(
@@ -185,7 +185,8 @@ else:
         report.weekday_hour_heatmap(rows, "agents", "Oranges",
                                     title=f"{report.channel_label(channel)}: agents needed per hour")
     if not plan.height:
-        report.unavailable("Staffing", [f"live contacts on {', '.join(STAFFED_CHANNELS)} in the last weeks"])
+        report.nothing_in_period(f"contacts on {', '.join(report.channel_label(c) for c in STAFFED_CHANNELS)}",
+                                 f"the {HISTORY_WEEKS} weeks before {fmt.day(forecast_start)}")
 
 # %%
 report.publish_headlines()

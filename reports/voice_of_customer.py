@@ -82,15 +82,18 @@ else:
 # %%
 if not sentiment_missing:
     report.section("Sentiment over time", "Share of negative, neutral and positive texts per month.")
-    figure = go.Figure([
-        go.Scatter(x=rows["month"], y=(rows["share"] * 100), name=label, mode="lines+markers",
-                   line=dict(color=cx.style.SENTIMENT_COLOURS.get(label), width=2))
-        for label in ["negative", "neutral", "positive"]
-        if (rows := monthly.filter(sentiment_label=label).sort("month")).height
-    ])
-    figure.update_layout(yaxis=dict(title="share of texts", ticksuffix=fmt.percent_sign, rangemode="tozero"),
-                         xaxis=dict(tickformat="%b %y", dtick="M1"))
-    report.chart(figure, height=340)
+    if monthly.height:
+        figure = go.Figure([
+            go.Scatter(x=rows["month"], y=(rows["share"] * 100), name=label, mode="lines+markers",
+                       line=dict(color=cx.style.SENTIMENT_COLOURS.get(label), width=2))
+            for label in ["negative", "neutral", "positive"]
+            if (rows := monthly.filter(sentiment_label=label).sort("month")).height
+        ])
+        figure.update_layout(yaxis=dict(title="share of texts", ticksuffix=fmt.percent_sign, rangemode="tozero"),
+                             xaxis=dict(tickformat="%b %y", dtick="M1"))
+        report.chart(figure, height=340)
+    else:
+        report.nothing_in_period("scored texts", "the last 13 months")
 
     by_channel = report.query(
         f"""
@@ -106,6 +109,8 @@ if not sentiment_missing:
         report.say(f"**{report.channel_label(worst['channel'])}** carries the most negative tone: "
                    f"{fmt.percent(worst['negative'])} of its {fmt.number(worst['texts'])} texts are negative.")
         report.table(by_channel, {"channel": cx.Column("Channel"), **SENTIMENT_COLUMNS})
+    else:
+        report.nothing_in_period("scored texts", window_text)
 
 # %%
 report.section("Topics", f"What customers write about, how often, and in which tone ({window_text}).")
@@ -133,13 +138,15 @@ else:
         report.chart(figure, height=max(260, 36 * topics.height + 80))
         report.table(topics, {"topic": cx.Column("Topic"), **SENTIMENT_COLUMNS})
     else:
-        report.unavailable("Topics", ["topic labels for texts in this window"])
+        report.nothing_in_period("texts with a topic", window_text)
 
 # %%
 report.section("The most negative themes", "The topics with the highest share of negative texts, with a few "
                "verbatims. E-mail addresses, phone numbers, handles and customer names are masked.")
-if topics_missing or not topics.height:
-    report.unavailable("Negative themes", topics_missing or ["topic labels for texts in this window"])
+if topics_missing:
+    report.unavailable("Negative themes", topics_missing)
+elif not topics.height:
+    report.nothing_in_period("texts with a topic", window_text)
 else:
     themes = topics.sort("negative", descending=True).head(NEGATIVE_THEMES)
     known_names = report.customer_names()
@@ -208,7 +215,7 @@ else:
         figure.update_layout(xaxis_title="NPS after this experience (dashed: all answers)")
         report.chart(figure, height=max(240, 44 * drivers.height + 80))
     else:
-        report.unavailable("NPS drivers", [f"{MIN_RESPONSES}+ NPS answers per experience in this window"])
+        report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more NPS answers", window_text)
 
 # %%
 report.publish_headlines()

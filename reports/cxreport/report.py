@@ -180,8 +180,11 @@ class Report:
             "and segment = 'all' and channel <> 'all' and period_start = ? and list_contains(?, metric)",
             [self.month, [kpi.metric for kpi in kpis]],
         )
-        if missing or not rows.height:
-            self.unavailable("A per-channel breakdown", missing or [f"channel rows for {self.fmt.month(self.month)}"])
+        if missing:
+            self.unavailable("A per-channel breakdown", missing)
+            return
+        if not rows.height:
+            self.nothing_in_period("per-channel KPIs", self.fmt.month(self.month))
             return
         by_channel = rows.pivot(on="metric", index="channel", values="value").sort("channel")
         self.table(by_channel, {"channel": Column("Channel"), **{
