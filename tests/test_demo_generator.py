@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from dagster_project.demo.generate import generate_demo
+from dagster_project.demo.texts import SENTIMENTS, TOPICS
 from dagster_project.settings import get_settings
 from dagster_project.sources.contracts import CONTRACTS
 from dagster_project.sources.ingest import ingest_source
@@ -160,7 +161,8 @@ def test_texts_are_german_and_english_and_match_the_truth(demo):
     shares = texts["language"].value_counts(normalize=True)
     german = shares.filter(pl.col("language") == "de")["proportion"][0]
     assert 0.55 < german < 0.85
-    assert set(texts["intended_sentiment"]) == {"negative", "neutral", "positive"}
+    assert set(texts["intended_sentiment"]) == set(SENTIMENTS)
+    assert set(texts["topic"]) <= set(TOPICS)
     surveys = {r["response_id"]: r for _, _, r in records_of(landing, "surveys")}
     comments = texts.filter(pl.col("source") == "surveys")
     assert comments.height > 0

@@ -14,8 +14,9 @@ from dagster_project.demo.frames import frame
 
 from dagster_project.demo.identity_noise import emails_as_written, phones_as_written
 from dagster_project.demo.people import BRAND_HANDLE
+from dagster_project.demo.sampling import pick
 from dagster_project.demo.sessions import pick_devices
-from dagster_project.demo.texts import AGENT_NAMES, Facts, TextComposer
+from dagster_project.demo.texts import Facts, TextComposer
 from dagster_project.demo.timing import DAY, HOUR
 
 HELPDESK_CATEGORY = {
@@ -32,10 +33,6 @@ CHAT_INTENT = {
 }
 AGENTS = tuple(f"A{i:03d}" for i in range(1, 41))
 SOCIAL_PLATFORMS = ("x", "instagram", "facebook")
-
-
-def _pick(rng: np.random.Generator, options, n: int) -> np.ndarray:
-    return np.asarray(options, dtype=object)[rng.integers(0, len(options), n)]
 
 
 def text_languages(rng: np.random.Generator, people: pl.DataFrame, person: np.ndarray) -> np.ndarray:
@@ -121,7 +118,7 @@ def calls(rng: np.random.Generator, people: pl.DataFrame, person: np.ndarray, t:
             "ivr_path": np.array([IVR_MENU.get(x, "main>other>agent") for x in topic], dtype=object) if inbound else np.full(n, None, dtype=object),
             "queue": queue if inbound else np.full(n, "outbound", dtype=object), "wait_seconds": wait, "talk_seconds": talk,
             "hold_seconds": hold, "wrap_seconds": wrap, "transfer_count": np.where(abandoned, 0, rng.poisson(0.25, n)),
-            "abandoned": abandoned, "agent_id": np.where(abandoned, None, _pick(rng, AGENTS, n)), "disposition": disposition,
+            "abandoned": abandoned, "agent_id": np.where(abandoned, None, pick(rng, AGENTS, n)), "disposition": disposition,
             "_person": person,
         })
 
@@ -178,7 +175,7 @@ def chats(rng: np.random.Generator, composer: TextComposer, people: pl.DataFrame
             "t": t, "end_t": end_t, "platform": device["platform"], "user_id": np.where(logged_in, people["customer_id"].to_numpy()[person], None),
             "email": np.where(gives_email, emails_as_written(rng, people["email"].to_numpy()[person], "chat_conversations"), None),
             "anonymous_id": device["anonymous_id"], "handover": handover, "handover_t": handover_t,
-            "agent_id": np.where(handover, _pick(rng, AGENTS, n), None), "resolved": resolved,
+            "agent_id": np.where(handover, pick(rng, AGENTS, n), None), "resolved": resolved,
             "topic": np.array([CHAT_INTENT[x] for x in topic], dtype=object), "_person": person, "_contact": rows["contact"].to_numpy(),
         }).with_columns(pl.col("handover_t").replace(-1, None))
     message_frame = pl.DataFrame(messages, schema=["chat", "index", "t", "sender", "text"], orient="row")

@@ -31,7 +31,7 @@ from dagster_project.demo.writers import write_export, write_pos_export
 from dagster_project.sources.contracts import CONTRACTS
 
 DEFAULT_END_DATE = date(2026, 10, 31)
-CHUNK_SIZE = 20_000
+CHUNK_SIZE = 10_000  # people per chunk: about 1 GB peak for a year of history
 SHOP_TEST_ORDERS = 3
 GENERATED_PATTERNS = ("*_part-*", "orders_store_pos_latin1.csv", "web_events_daily_*")
 

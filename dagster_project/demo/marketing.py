@@ -16,6 +16,7 @@ import polars as pl
 from dagster_project.demo.frames import frame
 
 from dagster_project.demo.people import PERSONA_NAMES
+from dagster_project.demo.sampling import pick_per_row
 from dagster_project.demo.timing import DAY, HOUR, Clock, black_friday
 
 ACTIONS = ("win_back_offer", "service_recovery_call", "cart_reminder", "cross_sell", "review_request", "onboarding_help")
@@ -134,8 +135,7 @@ def triggered_actions(rng: np.random.Generator, clock: Clock, people: pl.DataFra
                         people["consent_phone"].to_numpy()[person], people["consent_push"].to_numpy()[person] & has_app[person]], axis=1)
     weights = np.array([CHANNEL_CHOICE[a] for a in actions["action"].to_numpy()]) * allowed
     reachable = weights.sum(axis=1) > 0
-    cumulative = np.cumsum(weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12), axis=1)
-    channel = np.asarray(ACTION_CHANNELS, dtype=object)[(rng.random(len(person))[:, None] > cumulative).sum(axis=1).clip(0, 3)]
+    channel = pick_per_row(rng, ACTION_CHANNELS, weights)
     actions = actions.with_columns(channel=pl.Series(channel, dtype=pl.String), persona=pl.Series(people["persona"].to_numpy()[person])).filter(pl.Series(reachable))
     actions = actions.join(response_model(), on=["persona", "action", "channel"], how="left")
     n = actions.height

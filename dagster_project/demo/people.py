@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from dagster_project.demo.frames import frame
+from dagster_project.demo.sampling import pick
 
 SHOP_DOMAIN = "lindenhaus.de"
 BRAND_HANDLE = "@lindenhaus"
@@ -74,7 +75,6 @@ MOBILE_PREFIX = {"DE": ("151", "152", "157", "160", "162", "163", "170", "171", 
                  "AT": ("650", "660", "664", "676", "680", "699"), "CH": ("76", "77", "78", "79")}
 LANDLINE_PREFIX = {"DE": ("30", "40", "89", "221", "69", "711", "211", "351"), "AT": ("1", "316", "662", "512"), "CH": ("44", "31", "61", "21")}
 DIAL_CODE = {"DE": "49", "AT": "43", "CH": "41"}
-SUBSCRIBER_DIGITS = {"DE": 7, "AT": 7, "CH": 7}
 GENERIC_INFO_EVERY = 400  # one shared info@ address per this many people (a small family business)
 HOUSEHOLD_SHARE = 0.12  # people sharing a landline with the person before them
 FAMILY_TABLET_SHARE = 0.4  # of those, how many also share the family tablet
@@ -84,10 +84,6 @@ ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "é": "e"
 
 def ascii_name(name: str) -> str:
     return name.translate(ASCII).lower().replace(" ", "")
-
-
-def _pick(rng: np.random.Generator, options: tuple[str, ...], n: int) -> np.ndarray:
-    return np.asarray(options, dtype=object)[rng.integers(0, len(options), n)]
 
 
 def _subscriber(index: np.ndarray, salt: int, digits: int) -> np.ndarray:
@@ -103,8 +99,8 @@ def make_people(rng: np.random.Generator, first_index: int, n: int, days: int) -
     param = lambda attr: np.array([getattr(p, attr) for p in PERSONAS])[persona]  # noqa: E731
     country = rng.choice(list(COUNTRY_WEIGHTS), n, p=list(COUNTRY_WEIGHTS.values()))
     language = np.where(rng.random(n) < np.where(country == "CH", 0.3, 0.24), "en", "de")
-    first = _pick(rng, FIRST_NAMES, n)
-    last = _pick(rng, LAST_NAMES, n)
+    first = pick(rng, FIRST_NAMES, n)
+    last = pick(rng, LAST_NAMES, n)
     first_ascii = np.array([ascii_name(s) for s in first], dtype=object)
     last_ascii = np.array([ascii_name(s) for s in last], dtype=object)
     domain = np.array([EMAIL_DOMAINS[c][k % len(EMAIL_DOMAINS[c])] for c, k in zip(country, rng.integers(0, 99, n))], dtype=object)

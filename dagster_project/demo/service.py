@@ -14,6 +14,7 @@ import polars as pl
 from dagster_project.demo.frames import frame
 
 from dagster_project.demo.people import PERSONAS
+from dagster_project.demo.sampling import pick_per_row
 from dagster_project.demo.shopping import active_days
 from dagster_project.demo.timing import DAY, HOUR, Clock
 
@@ -88,8 +89,7 @@ def issue_contacts(rng: np.random.Generator, clock: Clock, people: pl.DataFrame,
     weights = np.where((number == 1)[:, None], np.array([FIRST_CHANNEL[p] for p in persona]), np.array(REPEAT_CHANNEL))
     has_handle = people["social_handle"].is_not_null().to_numpy()[person]
     weights[:, 3] *= has_handle
-    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-    channel = np.asarray(CONTACT_CHANNELS, dtype=object)[(rng.random(len(issue))[:, None] > cumulative).sum(axis=1).clip(0, 3)]
+    channel = pick_per_row(rng, CONTACT_CHANNELS, weights)
     gap = np.where(number == 1, 0, (rng.exponential(1.2, len(issue)) * DAY + 2 * HOUR).astype(np.int64))
     offsets = np.cumsum(gap) - np.repeat(np.cumsum(gap)[np.cumsum(issues["contacts"].to_numpy()) - issues["contacts"].to_numpy()], issues["contacts"].to_numpy())
     raw = issues["t0"].to_numpy()[issue] + offsets

@@ -21,7 +21,6 @@ BROWSE_DEPTH = np.array([0.45, 0.33, 0.13, 0.09])
 BROWSE_SCALE = 0.6  # browse sessions per (purchase x persona browse ratio); tunes web_events to ~2/3 of all rows
 STEPS = ("page_view", "login", "page_view", "view_item", "add_to_cart", "begin_checkout", "purchase")
 UTM_SOURCES = (None, None, None, None, "google", "google", "newsletter", "instagram", "idealo", "facebook")
-SESSION_COLUMNS = ("person", "device_row", "start", "depth", "logged_in", "order_key", "category", "value_eur", "utm_source")
 
 
 def pick_devices(rng: np.random.Generator, devices: pl.DataFrame, person: np.ndarray, platform: np.ndarray | None = None) -> np.ndarray:

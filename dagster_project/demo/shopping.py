@@ -12,6 +12,7 @@ import polars as pl
 from dagster_project.demo.frames import frame
 
 from dagster_project.demo.people import PERSONAS
+from dagster_project.demo.sampling import pick_per_row
 from dagster_project.demo.timing import DAY, HOUR, Clock
 
 CATEGORIES = ("fashion", "shoes", "home", "kitchen", "electronics", "beauty", "toys", "sports", "garden")
@@ -20,6 +21,7 @@ CATEGORY_RETURNS = np.array([1.6, 1.5, 0.6, 0.5, 0.8, 0.4, 0.5, 0.9, 0.5])
 ONLINE_PAYMENTS = ("paypal", "credit_card", "invoice", "klarna", "apple_pay", "sofort")
 STORE_PAYMENTS = ("girocard", "cash", "credit_card", "apple_pay")
 STORES = {"DE": tuple(f"S{i:02d}" for i in range(1, 13)), "AT": ("S20", "S21"), "CH": ("S30",)}
+CHANNELS = ("web", "app", "store")
 ORDER_COLUMNS = ("person", "t", "channel", "order_type", "original_row", "items", "value_eur", "payment_method",
                  "product_category", "store_id", "origin", "utm_source")
 
@@ -59,6 +61,12 @@ def orders_for(rng: np.random.Generator, people: pl.DataFrame, person: np.ndarra
         types={"original_row": pl.Int64, "utm_source": pl.String, "store_id": pl.String}).select(ORDER_COLUMNS)
 
 
+def usual_channels(rng: np.random.Generator, people: pl.DataFrame, person: np.ndarray) -> np.ndarray:
+    """A purchase channel (web, app, store) per row from the person's persona mix."""
+    mix = np.array([p.channel_mix for p in PERSONAS])[people["persona_code"].to_numpy()[person]]
+    return pick_per_row(rng, CHANNELS, mix)
+
+
 def base_orders(rng: np.random.Generator, clock: Clock, people: pl.DataFrame) -> pl.DataFrame:
     """Each person's own purchases: Poisson counts by persona (with personal taste), days from the season curve."""
     first, end = active_days(people, clock.days)
@@ -66,9 +74,7 @@ def base_orders(rng: np.random.Generator, clock: Clock, people: pl.DataFrame) ->
     rate = np.array([p.orders_per_year for p in PERSONAS])[persona] * rng.gamma(2.0, 0.5, people.height)
     count = rng.poisson(rate * (end - first) / 365)
     person = np.repeat(np.arange(people.height), count)
-    mix = np.cumsum(np.array([p.channel_mix for p in PERSONAS])[persona[person]], axis=1)
-    u = rng.random(len(person))
-    channel = np.where(u < mix[:, 0], "web", np.where(u < mix[:, 1], "app", "store")).astype(object)
+    channel = usual_channels(rng, people, person)
     t = np.where(
         channel == "store",
         clock.times_between(rng, first[person], end[person], "store"),

@@ -134,10 +134,7 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
 def _orders_on_channels(rng: np.random.Generator, people: pl.DataFrame, person: np.ndarray, t: np.ndarray, origin: str,
                         utm_source: np.ndarray | None = None) -> pl.DataFrame:
     """Sale orders at given times on each person's usual channels (web, app, store)."""
-    mix = np.cumsum(np.array([p.channel_mix for p in PERSONAS])[people["persona_code"].to_numpy()[person]], axis=1)
-    u = rng.random(len(person))
-    channel = np.where(u < mix[:, 0], "web", np.where(u < mix[:, 1], "app", "store")).astype(object)
-    return shopping.orders_for(rng, people, person, t, channel, origin, utm_source)
+    return shopping.orders_for(rng, people, person, t, shopping.usual_channels(rng, people, person), origin, utm_source)
 
 
 def _recovered_carts(rng: np.random.Generator, people: pl.DataFrame, carts: pl.DataFrame) -> pl.DataFrame:

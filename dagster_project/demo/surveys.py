@@ -12,6 +12,7 @@ from dagster_project.demo.texts import TextComposer
 from dagster_project.demo.timing import DAY, HOUR
 
 COMMENT_SHARE = 0.45
+RELATIONSHIP_NPS_PER_YEAR = 0.25
 PERSONA_NPS_BASE = {"loyal_omnichannel": 9.0, "digital_native": 7.5, "store_regular": 8.2, "bargain_hunter": 6.8, "new_one_off": 7.2}
 
 
@@ -70,8 +71,9 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
 
 
 def _relationship_nps(rng: np.random.Generator, people: pl.DataFrame, issues: pl.DataFrame, end_seconds: int) -> pl.DataFrame:
-    """A quarter of CRM contacts answer one relationship NPS; bad service and churn pull the score down."""
-    asked = np.flatnonzero(people["is_crm"].to_numpy() & (rng.random(people.height) < 0.25))
+    """A quarter of CRM contacts a year answer a relationship NPS; bad service and churn pull the score down."""
+    share = RELATIONSHIP_NPS_PER_YEAR * min(1.0, end_seconds / DAY / 365)
+    asked = np.flatnonzero(people["is_crm"].to_numpy() & (rng.random(people.height) < share))
     created = np.maximum(people["created_day"].to_numpy()[asked], 0) * DAY
     t = created + (rng.random(len(asked)) * (end_seconds - created)).astype(np.int64)
     bad_people = issues.filter("bad")["person"].to_numpy()

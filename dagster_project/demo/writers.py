@@ -82,13 +82,3 @@ def write_pos_export(frame: pl.DataFrame, contract: SourceContract, path: Path) 
     contract_frame(frame, contract).write_csv(buffer, separator=";", decimal_comma=True)
     path.write_bytes(buffer.getvalue().encode("latin-1", errors="replace"))
     return frame.height
-
-
-def append_lines(path: Path, lines: list[str]) -> None:
-    with path.open("a", encoding="utf-8", newline="") as handle:
-        handle.writelines(line + "\n" for line in lines)
-
-
-def data_lines(path: Path) -> list[str]:
-    """The file's lines without the trailing newline (for CSV the first is the header)."""
-    return path.read_text(encoding="utf-8-sig").splitlines()
