@@ -121,6 +121,8 @@ def test_every_purchase_event_has_its_order_and_every_return_its_original(demo):
     purchases = [r for _, _, r in records_of(landing, "web_events") if r["event_type"] == "purchase"]
     assert purchases
     assert all(r["order_id"] in order_ids for r in purchases)
+    channel = {r["order_id"]: r["channel"] for r in orders}
+    assert all(channel[r["order_id"]] == r["platform"] for r in purchases)
     returns = [r for r in orders if r["order_type"] == "return"]
     assert returns
     assert all(r["original_order_id"] in order_ids for r in returns)

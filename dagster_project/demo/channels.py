@@ -52,7 +52,7 @@ def tickets(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
     social = contacts.filter(pl.col("channel") == "social")
     from_social = social.filter(pl.Series(rng.random(social.height) < 0.4)).with_columns(t=pl.col("t") + HOUR)
     rows = pl.concat([contacts.filter(pl.col("channel") == "ticket").with_columns(via=pl.lit("mail")),
-                      from_social.with_columns(via=pl.lit("social"))]).sort("t", "issue")
+                      from_social.with_columns(via=pl.lit("social"))]).sort("t", "issue", maintain_order=True)
     n = rows.height
     person = rows["person"].to_numpy()
     issue = rows["issue"].to_numpy()

@@ -85,7 +85,7 @@ class Exporter:
             loyalty_id=pl.coalesce("o_loyalty", "loyalty_id"),
         ).drop("o_customer", "o_email", "o_loyalty")
         if test_orders:
-            sale = pl.concat([sale, self._shop_test_orders(sale, test_orders)], how="vertical_relaxed").sort("_t", "order_id")
+            sale = pl.concat([sale, self._shop_test_orders(sale, test_orders)], how="vertical_relaxed").sort("_t", "order_id", maintain_order=True)
         return sale
 
     def _shop_test_orders(self, sale: pl.DataFrame, count: int) -> pl.DataFrame:
@@ -128,7 +128,7 @@ class Exporter:
         chats, messages = self.world.chats, self.world.chat_messages
         nested = (
             messages.with_columns(sent_at=self.times(messages["t"], "chat_conversations"))
-            .sort("chat", "index")
+            .sort("chat", "index", maintain_order=True)
             .group_by("chat", maintain_order=True)
             .agg(messages=pl.struct("sent_at", "sender", "text"))
             .with_columns(pl.col("chat").cast(pl.UInt32))

@@ -37,7 +37,7 @@ PERSONA_CHANNEL_LIFT = {("digital_native", "push"): 2.2, ("digital_native", "pho
                         ("store_regular", "push"): 0.4, ("bargain_hunter", "sms"): 1.6, ("loyal_omnichannel", "email"): 1.3}
 # How the company picks a channel for an action (before consent): email, sms, phone, push.
 CHANNEL_CHOICE = {"cart_reminder": (0.5, 0.1, 0.0, 0.4), "review_request": (0.8, 0.1, 0.0, 0.1), "onboarding_help": (0.5, 0.1, 0.2, 0.2),
-                  "win_back_offer": (0.5, 0.25, 0.15, 0.1), "service_recovery_call": (0.2, 0.1, 0.7, 0.0), "cross_sell": (0.6, 0.1, 0.0, 0.3)}
+                  "win_back_offer": (0.5, 0.25, 0.15, 0.1), "service_recovery_call": (0.0, 0.25, 0.75, 0.0), "cross_sell": (0.6, 0.1, 0.0, 0.3)}
 RESPONSE_WINDOW_DAYS = 14
 WIN_BACK_AFTER_DAYS = 90
 
@@ -107,7 +107,7 @@ def email_events_for(rng: np.random.Generator, people: pl.DataFrame, person: np.
         base.with_columns(t=pl.Series(click_t), link_url=pl.Series(link)).filter(pl.Series(clicked)).with_columns(event_type=pl.lit("click")),
         base.with_columns(t=pl.Series(click_t)).filter(pl.Series(unsubscribed)).with_columns(event_type=pl.lit("unsubscribe"), link_url=pl.lit(None, pl.String)),
     ]
-    events = pl.concat([p.select("person", "t", "campaign_id", "campaign_type", "event_type", "link_url") for p in parts]).sort("person", "t")
+    events = pl.concat([p.select("person", "t", "campaign_id", "campaign_type", "event_type", "link_url") for p in parts]).sort("person", "t", maintain_order=True)
     # Nothing is sent to a person after they unsubscribed.
     stopped = pl.col("event_type").eq("unsubscribe").cast(pl.Int32).cum_sum().over("person") - pl.col("event_type").eq("unsubscribe").cast(pl.Int32)
     return events.filter(stopped == 0)
@@ -137,14 +137,22 @@ def triggered_actions(rng: np.random.Generator, clock: Clock, people: pl.DataFra
     reachable = weights.sum(axis=1) > 0
     channel = pick_per_row(rng, ACTION_CHANNELS, weights)
     actions = actions.with_columns(channel=pl.Series(channel, dtype=pl.String), persona=pl.Series(people["persona"].to_numpy()[person])).filter(pl.Series(reachable))
-    actions = actions.join(response_model(), on=["persona", "action", "channel"], how="left")
+    actions = actions.join(response_model(), on=["persona", "action", "channel"], how="left", maintain_order="left")
+    actions = actions.with_columns(t=pl.Series(_office_hours_for_calls(rng, actions["t"].to_numpy(), actions["channel"].to_numpy())))
     n = actions.height
     response_t = actions["t"].to_numpy() + (rng.gamma(1.5, 1.4, n) * DAY).clip(600, (RESPONSE_WINDOW_DAYS - 1) * DAY).astype(np.int64)
     limit = np.minimum(people["churn_day"].to_numpy()[actions["person"].to_numpy()] * DAY, clock.end_seconds())
     # Someone who has already drifted away does not come back: the model applies to active people.
     responded = (rng.random(n) < actions["p_response"].to_numpy()) & (response_t < limit)
     return actions.with_columns(responded=pl.Series(responded), response_t=pl.Series(np.where(responded, response_t, -1))).with_columns(
-        pl.col("response_t").replace(-1, None)).sort("t", "person")
+        pl.col("response_t").replace(-1, None)).sort("t", "person", maintain_order=True)
+
+
+def _office_hours_for_calls(rng: np.random.Generator, t: np.ndarray, channel: np.ndarray) -> np.ndarray:
+    """Outbound calls happen between 9:00 and 18:00, at the next such time after the trigger."""
+    call = (t // DAY) * DAY + 9 * HOUR + rng.integers(0, 9 * HOUR, len(t))
+    call = np.where(call < t, call + DAY, call)
+    return np.where(channel == "phone", call, t)
 
 
 def _trigger(source: pl.DataFrame, action: str, low: int, high: int, rng: np.random.Generator) -> pl.DataFrame:
@@ -156,7 +164,7 @@ def _lapsed(sales: pl.DataFrame, clock: Clock) -> pl.DataFrame:
     """The moment a buyer has gone WIN_BACK_AFTER_DAYS without a purchase (once per gap)."""
     lapse = WIN_BACK_AFTER_DAYS * DAY
     gaps = (
-        sales.select("person", "t").sort("person", "t")
+        sales.select("person", "t").sort("person", "t", maintain_order=True)
         .with_columns(next_t=pl.col("t").shift(-1).over("person").fill_null(clock.end_seconds() + lapse))
         .filter(pl.col("next_t") - pl.col("t") > lapse)
     )

@@ -206,5 +206,5 @@ def _devices(rng: np.random.Generator, people: pl.DataFrame, head: np.ndarray, i
     family = np.flatnonzero(in_household & (rng.random(n) < FAMILY_TABLET_SHARE))
     shared = frame({"owner": family, "slot": np.full(len(family), -1), "platform": "web", "device": "tablet"})
     tablets = devices.filter(pl.col("slot") == 0).select("owner", "anonymous_id").rename({"owner": "head"})
-    shared = shared.with_columns(head=head[family]).join(tablets, on="head", how="left").drop("head")
+    shared = shared.with_columns(head=head[family]).join(tablets, on="head", how="left", maintain_order="left").drop("head")
     return pl.concat([devices, shared.select(devices.columns)], how="vertical_relaxed")

@@ -58,7 +58,7 @@ def service_issues(rng: np.random.Generator, clock: Clock, people: pl.DataFrame,
     parts.append(frame({"person": person, "topic": "account_login",
                                "t0": clock.times_between(rng, first[person], end[person], "online"),
                                "order_key": np.full(len(person), -1)}))
-    issues = pl.concat(parts).with_columns(pl.col("order_key").replace(-1, None)).sort("t0", "person")
+    issues = pl.concat(parts).with_columns(pl.col("order_key").replace(-1, None)).sort("t0", "person", maintain_order=True)
     n = issues.height
     first_time = rng.random(n) < FIRST_CONTACT_RESOLUTION
     contacts = np.where(first_time, 1, np.minimum(2 + rng.geometric(0.5, n) - 1, 5))
@@ -71,7 +71,7 @@ def service_issues(rng: np.random.Generator, clock: Clock, people: pl.DataFrame,
 
 def churn_after_bad_service(rng: np.random.Generator, people: pl.DataFrame, issues: pl.DataFrame) -> pl.DataFrame:
     """People with a badly handled issue drift away more often: churn a few weeks after that issue."""
-    bad = issues.filter("bad").group_by("person").agg(pl.col("t0").min()).sort("person")
+    bad = issues.filter("bad").group_by("person").agg(pl.col("t0").min()).sort("person", maintain_order=True)
     leaves = rng.random(bad.height) < CHURN_AFTER_BAD_SERVICE
     day = (bad["t0"].to_numpy() // DAY) + rng.integers(10, 45, bad.height)
     churn = people["churn_day"].to_numpy().copy()

@@ -61,7 +61,7 @@ def _text_truth(source: str, records: pl.DataFrame, id_column: str, meta: list[t
 def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chunk: int, people: pl.DataFrame,
              devices: pl.DataFrame) -> World:
     end = clock.end_seconds()
-    devices = devices.sort("owner", "slot")
+    devices = devices.sort("owner", "slot", maintain_order=True)
     base = shopping.base_orders(rng, clock, people).with_columns(key=pl.int_range(pl.len(), dtype=pl.Int64))
     returns = shopping.returns_of(rng, people, base.drop("key"))
     returns = returns.with_columns(key=pl.int_range(pl.len(), dtype=pl.Int64) + base.height)
@@ -79,7 +79,7 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
     recovered = _recovered_carts(rng, people, carts)
     has_app = np.zeros(people.height, dtype=bool)
     has_app[devices.filter(pl.col("platform") == "app")["owner"].to_numpy()] = True
-    bad_ends = contacts.filter(pl.col("is_last")).join(issues.with_row_index("issue").filter("bad").select(pl.col("issue").cast(pl.Int64)), on="issue")
+    bad_ends = contacts.filter(pl.col("is_last")).join(issues.with_row_index("issue").filter("bad").select(pl.col("issue").cast(pl.Int64)), on="issue", maintain_order="left")
     actions = marketing.triggered_actions(rng, clock, people, has_app, sales, carts.filter("logged_in"), bad_ends.select("person", "t"))
     responses = _response_orders(rng, people, actions.filter("responded"))
     response_value = np.full(actions.height, np.nan)
@@ -89,22 +89,25 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
     next_key = base.height + returns["key"].max() + 1 if returns.height else base.height
     extra = _before_churn(pl.concat([recovered, responses]), people, end)
     extra = extra.with_columns(key=pl.int_range(pl.len(), dtype=pl.Int64) + next_key)
-    orders = pl.concat([sales, extra, returns], how="vertical_relaxed").sort("t", "key")
+    orders = pl.concat([sales, extra, returns], how="vertical_relaxed").sort("t", "key", maintain_order=True)
     order_id = {k: f"O{chunk:03d}{k:07d}" for k in orders["key"].to_list()}
     orders = orders.with_columns(order_id=pl.col("key").replace_strict(order_id, return_dtype=pl.String),
                                  original_order_id=pl.col("original_row").replace_strict(order_id, default=None, return_dtype=pl.String))
     online_sales = orders.filter((pl.col("order_type") == "sale") & (pl.col("channel") != "store"))
     crm = people["is_crm"].to_numpy()
     guest = ~crm[online_sales["person"].to_numpy()] | (rng.random(online_sales.height) < GUEST_CHECKOUT)
-    orders = orders.join(frame({"key": online_sales["key"], "guest": guest}), on="key", how="left").with_columns(pl.col("guest").fill_null(False))
     purchase = sessions.purchase_sessions(rng, devices, online_sales, guest)
+    # An app order from someone without the app was placed on the web after all.
+    platform = devices["platform"].to_numpy()[purchase["device_row"].to_numpy()]
+    orders = orders.join(frame({"key": online_sales["key"], "guest": guest, "platform": platform}), on="key", how="left", maintain_order="left")
+    orders = orders.with_columns(pl.col("guest").fill_null(False), channel=pl.coalesce("platform", "channel")).drop("platform")
     all_sessions = pl.concat([browse, purchase.select(browse.columns)], how="vertical_relaxed")
-    web = sessions.session_events(rng, all_sessions, devices).filter(pl.col("t") < end).sort("t", "anonymous_id")
+    web = sessions.session_events(rng, all_sessions, devices).filter(pl.col("t").is_between(0, end, closed="left")).sort("t", "anonymous_id", maintain_order=True)
     web = web.with_columns(order_id=pl.col("order_key").replace_strict(order_id, default=None, return_dtype=pl.String),
                            event_id=record_ids("W", chunk, web.height, 8))
 
     tickets, ticket_meta = channels.tickets(rng, composer, people, contacts, issues, end)
-    tickets = tickets.with_row_index("_row").sort("t").with_columns(ticket_id=record_ids("T", chunk, tickets.height, 6),
+    tickets = tickets.with_row_index("_row").sort("t", maintain_order=True).with_columns(ticket_id=record_ids("T", chunk, tickets.height, 6),
                                              order_id=pl.col("order_key").replace_strict(order_id, default=None, return_dtype=pl.String))
     chats, messages, chat_meta = channels.chats(rng, composer, people, devices, contacts, issues)
     chats = chats.with_row_index("_row").with_columns(conversation_id=record_ids("CH", chunk, chats.height, 6))
@@ -113,14 +116,14 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
     social, social_meta = channels.social_posts(rng, composer, people, contacts, issues, *social_organic)
     social = social.with_row_index("_row").with_columns(post_id=record_ids("SM", chunk, social.height, 6))
     social = social.with_columns(in_reply_to_post_id=pl.col("in_reply_row").replace_strict(
-        dict(enumerate(social["post_id"].to_list())), default=None, return_dtype=pl.String)).filter(pl.col("t") < end).sort("t", "post_id")
+        dict(enumerate(social["post_id"].to_list())), default=None, return_dtype=pl.String)).filter(pl.col("t") < end).sort("t", "post_id", maintain_order=True)
 
     last_contacts = _last_contacts(contacts, tickets, calls, chats)
     answers, survey_meta = surveys.surveys(rng, composer, people, orders, issues, last_contacts, end)
     answers = answers.with_row_index("_row")
     answers = _before_churn(answers, people, end)
     answers = answers.with_columns(response_id=record_ids("S", chunk, answers.height, 6))
-    emails = _emails(rng, clock, people, actions).filter(pl.col("t") < end).sort("t", "person")
+    emails = _emails(rng, clock, people, actions).filter(pl.col("t") < end).sort("t", "person", maintain_order=True)
     emails = emails.with_columns(event_id=record_ids("M", chunk, emails.height, 8))
     texts = pl.concat([
         _text_truth("support_tickets", tickets, "ticket_id", ticket_meta),
@@ -178,7 +181,7 @@ def _all_calls(rng: np.random.Generator, chunk: int, people: pl.DataFrame, conta
         np.full(phone_actions.height, "other", dtype=object), responded,
         np.where(responded, "resolved", np.where(rng.random(phone_actions.height) < 0.6, "follow_up", "callback_scheduled")),
     ).with_columns(_contact=pl.lit(None, pl.Int64), ticket_id=pl.lit(None, pl.String))
-    calls = pl.concat([inbound, callback_calls, action_calls], how="vertical_relaxed").sort("t", "_person")
+    calls = pl.concat([inbound, callback_calls, action_calls], how="vertical_relaxed").sort("t", "_person", maintain_order=True)
     return calls.with_columns(call_id=record_ids("CL", chunk, calls.height, 7))
 
 
@@ -198,7 +201,7 @@ def _last_contacts(contacts: pl.DataFrame, tickets: pl.DataFrame, calls: pl.Data
         calls.filter(pl.col("_contact").is_not_null()).select(contact="_contact", trigger_type=pl.lit("call"), trigger_id="call_id"),
         chats.select(contact="_contact", trigger_type=pl.lit("chat"), trigger_id="conversation_id"),
     ]).unique("contact", keep="first")
-    return contacts.filter("is_last").join(records, on="contact").select("issue", "person", "t", "trigger_type", "trigger_id").sort("t", "issue")
+    return contacts.filter("is_last").join(records, on="contact", maintain_order="left").select("issue", "person", "t", "trigger_type", "trigger_id").sort("t", "issue", maintain_order=True)
 
 
 def _emails(rng: np.random.Generator, clock: Clock, people: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:

@@ -56,7 +56,7 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
         "trigger_type": last_contacts["trigger_type"].to_numpy(), "trigger_id": last_contacts["trigger_id"].to_numpy(), "topic": issues["topic"].to_numpy()[last_contacts["issue"].to_numpy()],
     }).filter(pl.Series(asked))
     relationship = _relationship_nps(rng, people, issues, end_seconds)
-    rows = pl.concat([purchase, service, relationship], how="vertical_relaxed").filter(pl.col("t") < end_seconds).sort("t", "person")
+    rows = pl.concat([purchase, service, relationship], how="vertical_relaxed").filter(pl.col("t") < end_seconds).sort("t", "person", maintain_order=True)
     survey_type = rows["survey_type"].to_numpy()
     score = _scores(rng, survey_type, rows["quality"].to_numpy())
     sentiment = score_sentiment(survey_type, score)
