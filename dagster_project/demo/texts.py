@@ -51,7 +51,7 @@ SITUATIONS = {
                                           "Retoure ist angekommen, aber erstattet wurde nur die Hälfte.", "Warum dauert eine Rückerstattung {d} Tage??"),
         ("returns_refunds", "neutral"): ("Wie kann ich {p} umtauschen?", "Ich bräuchte ein Retourenlabel für {o}.", "Kann ich online Bestelltes in der Filiale zurückgeben?"),
         ("returns_refunds", "positive"): ("Umtausch hat problemlos geklappt.", "Geld für die Retoure war nach {n} Tagen da, danke!"),
-        ("payment_billing", "negative"): ("Mir wurde {o} doppelt abgebucht!", "Ich habe eine Mahnung bekommen, obwohl ich längst bezahlt habe.", "Die Rechnung stimmt nicht, der Gutschein wurde nicht abgezogen."),
+        ("payment_billing", "negative"): ("Mir wurde die Bestellung {o} doppelt abgebucht!", "Ich habe eine Mahnung bekommen, obwohl ich längst bezahlt habe.", "Die Rechnung stimmt nicht, der Gutschein wurde nicht abgezogen."),
         ("payment_billing", "neutral"): ("Kann ich auch auf Rechnung zahlen?", "Bitte schicken Sie mir die Rechnung zu {o} nochmal.", "Geht Ratenzahlung bei {p}?"),
         ("payment_billing", "positive"): ("Bezahlung mit PayPal ging total easy.",),
         ("product_quality", "negative"): ("{p} ist nach {n} Wochen kaputt gegangen.", "Statt {p} kam ein völlig anderer Artikel.", "Die Qualität von {p} ist unterirdisch.",
@@ -78,7 +78,7 @@ SITUATIONS = {
         ("returns_refunds", "negative"): ("I sent {p} back {d} days ago and still no refund.", "My refund for {o} is still missing.", "Why does a refund take {d} days??"),
         ("returns_refunds", "neutral"): ("How can I exchange {p}?", "I need a return label for {o}.", "Can I return an online order in a store?"),
         ("returns_refunds", "positive"): ("Exchange was painless.", "Refund arrived after {n} days, thank you!"),
-        ("payment_billing", "negative"): ("I was charged twice for {o}!", "Got a reminder although I paid ages ago.", "The invoice is wrong, my voucher was not applied."),
+        ("payment_billing", "negative"): ("I was charged twice for order {o}!", "Got a reminder although I paid ages ago.", "The invoice is wrong, my voucher was not applied."),
         ("payment_billing", "neutral"): ("Can I pay by invoice?", "Please resend the invoice for {o}.", "Is there an instalment option for {p}?"),
         ("payment_billing", "positive"): ("Paying with PayPal was really easy.",),
         ("product_quality", "negative"): ("{p} broke after {n} weeks.", "I received a completely different item instead of {p}.", "The quality of {p} is terrible.", "Wrong size delivered although I ordered correctly."),
@@ -97,6 +97,26 @@ SITUATIONS = {
         ("other", "positive"): ("Great deal this weekend!", "The new collection looks lovely."),
     },
 }
+# Context a customer adds now and then; topic entries are complaints (or praise), "any" fits every text.
+DETAILS = {
+    "de": {"any": ("Bestellt hatte ich am {w}.", "Das war ein Geschenk für meine Tochter.", "Bin seit Jahren Kundin bei euch.", "Ich hab extra frei genommen.",
+                   "Kundennummer hab ich grad nicht zur Hand.", "Mein Mann hat auch schon nachgefragt.", "Steht alles im Anhang."),
+           "delivery": ("Obwohl ich Expressversand bezahlt habe!", "DHL sagt, es liegt an euch.", "Die Packstation war angeblich voll."),
+           "returns_refunds": ("Den Einlieferungsbeleg habe ich noch.", "Die Retoure ging per Hermes zurück."),
+           "payment_billing": ("Bezahlt hatte ich per {m}.", "Der Betrag war {e} Euro."),
+           "product_quality": ("Ich habe Fotos gemacht.", "Der Artikel wurde nur einmal benutzt."),
+           "praise": ("Die Verpackung war auch nachhaltig.", "Die Beratung im Chat war top.")},
+    "en": {"any": ("I ordered on {w}.", "It was a present for my daughter.", "I've been a customer for years.", "I took a day off for this.",
+                   "Don't have my customer number at hand.", "My husband asked already too.", "Details attached."),
+           "delivery": ("Even though I paid for express shipping!", "DHL says it's your fault.", "Apparently the parcel locker was full."),
+           "returns_refunds": ("I still have the drop-off receipt.", "Sent the return via Hermes."),
+           "payment_billing": ("I paid by {m}.", "The amount was {e} euros."),
+           "product_quality": ("I took photos.", "Only used it once."),
+           "praise": ("Packaging was sustainable too.", "The chat support was great.")},
+}
+WEEKDAYS = {"de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+            "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}
+PAYMENT_NAMES = ("PayPal", "Kreditkarte", "Klarna", "Rechnung", "Apple Pay")
 REPEAT = {"de": ("Ich melde mich jetzt schon zum {n}. Mal!", "Hatte schon angerufen, aber nichts passiert.", "Bereits per Mail geschrieben, keine Antwort."),
           "en": ("This is my {n}th time contacting you!", "I already called, nothing happened.", "Already wrote an e-mail, no answer.")}
 REQUESTS = {
@@ -141,7 +161,8 @@ class TextComposer:
     def _fill(self, template: str, language: str, facts: Facts) -> str:
         r = self.r
         order = facts.order_number or r.choice(("", "#")) + str(r.randint(100000, 999999))
-        return template.format(p=r.choice(PRODUCTS[language]), d=r.randint(3, 21), n=r.randint(2, 6), o=order, a=r.choice(AGENT_NAMES))
+        return template.format(p=r.choice(PRODUCTS[language]), d=r.randint(3, 21), n=r.randint(2, 6), o=order, a=r.choice(AGENT_NAMES),
+                               w=r.choice(WEEKDAYS[language]), m=r.choice(PAYMENT_NAMES), e=f"{r.randint(9, 300)},{r.randint(0, 99):02d}")
 
     def _situation(self, topic: str, sentiment: str, language: str, facts: Facts) -> str:
         options = SITUATIONS[language].get((topic, sentiment)) or SITUATIONS[language][("other", sentiment)]
@@ -158,6 +179,10 @@ class TextComposer:
         parts.append(situation)
         if facts.repeat_count > 1 and sentiment == "negative":
             parts.append(self._fill(r.choice(REPEAT[language]), language, Facts(facts.order_number)).replace("{n}", str(facts.repeat_count)))
+        if r.random() < (0.2 if short else 0.45):
+            details = DETAILS[language]
+            fitting = details.get(topic, ()) if sentiment == "negative" or topic == "praise" else ()
+            parts.append(self._fill(r.choice(fitting + details["any"]), language, facts))
         if not short and r.random() < 0.6:
             parts.append(r.choice(REQUESTS[sentiment][language]))
         if r.random() < (0.4 if short else 0.75):
