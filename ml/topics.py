@@ -1,0 +1,114 @@
+"""Topic of a customer text from the topic set in `seeds/text_topics.csv`.
+
+Method, in order:
+1. Keywords: each topic's English and German keyword stems (seed column `keywords`) matched at word starts;
+   the topic with most hits wins (ties go to the topic whose description is most similar). Keywords come first
+   because the shipped encoder (all-MiniLM-L6-v2) is English-only: on German text its embeddings are weak,
+   while a stem like "rückerstatt" is unambiguous. Keyword hits are also easy to explain to an agent.
+2. Zero-shot: a text without keyword hits is embedded with the same encoder and compared (cosine) with the
+   embedding of each topic's descriptions (English and German averaged); the nearest topic wins if it is at
+   least `MIN_SIMILARITY` similar.
+3. Otherwise `praise` when the text's sentiment is positive (thanks without a specific issue), else `other`.
+
+`topic_score` is the confidence in [0, 1]: the winning topic's share of all keyword hits, or its cosine
+similarity for a zero-shot decision, or 0 for the fallbacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ml.sentiment import MiniLMEncoder
+from ml.sentiment_lexicon import POSITIVE
+
+TOPICS_SEED = Path(__file__).resolve().parent.parent / "seeds" / "text_topics.csv"
+OTHER = "other"
+PRAISE = "praise"
+# Cosine similarity below which a description match is no evidence; measured on the labelled topic sample
+# (ml/data/topic_sample.csv), where wrong zero-shot matches mostly scored below it.
+MIN_SIMILARITY = 0.25
+
+
+@dataclass(frozen=True)
+class Topic:
+    topic: str
+    label: str
+    description_en: str
+    description_de: str
+    keywords: tuple[str, ...]
+    routing_team: str
+
+
+@dataclass(frozen=True)
+class TopicDecision:
+    topic: str
+    topic_score: float
+    method: str  # keywords | zero_shot | sentiment | fallback
+
+
+def load_topics(path: Path = TOPICS_SEED) -> list[Topic]:
+    seed = pl.read_csv(path, infer_schema=False).fill_null("")
+    return [
+        Topic(
+            topic=row["topic"],
+            label=row["label"],
+            description_en=row["description_en"],
+            description_de=row["description_de"],
+            keywords=tuple(k.strip().casefold() for k in row["keywords"].split("|") if k.strip()),
+            routing_team=row["routing_team"],
+        )
+        for row in seed.iter_rows(named=True)
+    ]
+
+
+def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
+    """Stems match at the start of a word; the longest stems are tried first."""
+    if not keywords:
+        return None
+    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
+
+
+class TopicClassifier:
+    def __init__(self, topics: Sequence[Topic], encoder: MiniLMEncoder) -> None:
+        self.topics = list(topics)
+        self.encoder = encoder
+        self.patterns = [keyword_pattern(t.keywords) for t in self.topics]
+        descriptions = encoder.encode([d for t in self.topics for d in (t.description_en, t.description_de)])
+        centroids = descriptions.reshape(len(self.topics), 2, -1).mean(axis=1)
+        self.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+
+    def keyword_hits(self, text: str) -> np.ndarray:
+        return np.array([len(p.findall(text)) if p else 0 for p in self.patterns])
+
+    def classify(self, texts: Sequence[str], sentiments: Sequence[str] | None = None) -> list[TopicDecision]:
+        hits = np.array([self.keyword_hits(text) for text in texts]).reshape(len(texts), len(self.topics))
+        # Only texts that need similarity (ties or no keyword at all) are embedded: that is the slow part.
+        needs_similarity = [i for i in range(len(texts)) if texts[i] and (hits[i] == hits[i].max()).sum() != 1]
+        similarity = np.zeros((len(texts), len(self.topics)))
+        if needs_similarity:
+            similarity[needs_similarity] = self.encoder.encode([texts[i] for i in needs_similarity]) @ self.centroids.T
+        return [
+            self._decide(hits[i], similarity[i], sentiments[i] if sentiments is not None else None)
+            for i in range(len(texts))
+        ]
+
+    def _decide(self, hits: np.ndarray, similarity: np.ndarray, sentiment: str | None) -> TopicDecision:
+        if hits.max() > 0:
+            best = int(np.argmax(hits + similarity * (hits == hits.max())))
+            return TopicDecision(self.topics[best].topic, round(float(hits[best] / hits.sum()), 4), "keywords")
+        best = int(np.argmax(similarity))
+        if similarity[best] >= MIN_SIMILARITY:
+            return TopicDecision(self.topics[best].topic, round(float(similarity[best]), 4), "zero_shot")
+        if sentiment == POSITIVE:
+            return TopicDecision(PRAISE, 0.0, "sentiment")
+        return TopicDecision(OTHER, 0.0, "fallback")
+
+    def routing_team(self, topic: str) -> str:
+        return next(t.routing_team for t in self.topics if t.topic == topic)
