@@ -148,39 +148,45 @@ actions_missing = report.missing({"ml_next_best_actions": ["customer_key", "acti
 if actions_missing:
     report.unavailable("Next best actions", actions_missing)
 else:
+    # The plan has one row per active customer; "no_action" rows are customers left alone on purpose.
+    action_name = "label" if not report.missing({"ml_next_best_actions": ["label"]}) else "replace(action, '_', ' ')"
     plan = report.query(
-        """
-        select action, channel, count(distinct customer_key) as customers,
+        f"""
+        select {action_name} as action, channel, count(distinct customer_key) as customers,
                sum(expected_value_eur)::double as expected_value_eur
-        from ml_next_best_actions group by all order by expected_value_eur desc
+        from ml_next_best_actions where action <> 'no_action' group by all order by expected_value_eur desc
         """
     )
+    left_alone = report.query(
+        "select count(distinct customer_key) as customers from ml_next_best_actions where action = 'no_action'"
+    )["customers"][0]
     if plan.height:
         total_value, total_customers = plan["expected_value_eur"].sum(), plan["customers"].sum()
         best = plan.row(0, named=True)
         report.say(
-            f"The plan reaches **{fmt.number(total_customers)} customers** with an expected value of "
-            f"**{fmt.number(total_value)} €**. The largest item is *{best['action'].replace('_', ' ')}* on "
-            f"{report.channel_label(best['channel'])} for {fmt.number(best['customers'])} customers "
+            f"The plan contacts **{fmt.number(total_customers)} customers** with an expected value of "
+            f"**{fmt.number(total_value)} €**; {fmt.number(left_alone)} customers are left alone for now "
+            f"(contact limit reached, no consent, or nothing worth offering). The largest item is *{best['action']}* "
+            f"by {report.channel_label(best['channel'])} for {fmt.number(best['customers'])} customers "
             f"({fmt.number(best['expected_value_eur'])} €)."
         )
         report.headline("Customers in the action plan", fmt.number(total_customers))
         report.headline("Expected value", f"{fmt.number(total_value)} €")
         figure = go.Figure([
-            go.Bar(y=rows["action"].str.replace_all("_", " "), x=rows["customers"], orientation="h",
+            go.Bar(y=rows["action"], x=rows["customers"], orientation="h",
                    name=report.channel_label(channel), marker_color=cx.channel_colour(channel))
             for (channel,), rows in plan.group_by("channel", maintain_order=True)
         ])
         figure.update_layout(barmode="stack", xaxis_title="customers", yaxis=dict(autorange="reversed"))
         report.chart(figure, height=max(240, 50 * plan["action"].n_unique() + 100))
         report.table(plan, {
-            "action": cx.Column("Action", lambda a: a.replace("_", " ")),
+            "action": cx.Column("Action"),
             "channel": cx.Column("Channel"),
             "customers": cx.Column("Customers", fmt.number, numeric=True),
             "expected_value_eur": cx.Column("Expected value", lambda v: f"{fmt.number(v)} €", numeric=True),
         })
     else:
-        report.nothing_in_period("recommended actions", "the latest plan")
+        report.nothing_in_period("recommended contacts", "the latest plan")
 
 # %%
 report.publish_headlines()

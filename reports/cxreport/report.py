@@ -125,8 +125,8 @@ class Report:
     def unavailable(self, what: str, missing: Sequence[str]) -> None:
         """A plain note in place of a section whose data does not exist yet (the report still renders)."""
         display(HTML(
-            f"<div class='cx-note'>{html.escape(what)} is not available yet: the warehouse has no "
-            f"{html.escape(', '.join(missing))}. This section fills in once that data is built.</div>"
+            f"<div class='cx-note'><strong>{html.escape(what)}: not available yet.</strong> The warehouse has no "
+            f"{html.escape(', '.join(missing))}; this section fills in once that data is built.</div>"
         ))
 
     def nothing_in_period(self, what: str, period: str) -> None:

@@ -192,13 +192,21 @@ TABLES = {
         ) as card(section, metric, value, detail)
     """,
     "ml_next_best_actions": f"""
-        select customer_key,
-               ['service_recovery_call', 'winback_voucher', 'loyalty_invite'][1 + {_bucket('action', 3, 'customer_key')}]
-                   as action,
-               ['phone', 'email', 'push'][1 + {_bucket('action', 3, 'customer_key')}] as channel,
-               5 + {_bucket('ev', 40, 'customer_key')} as expected_value_eur,
-               'high churn risk and an open complaint' as reason
-        from ml_churn_scores where churn_probability > 0.5
+        with chosen as (
+            select customer_key, churn_probability,
+                   ['service_recovery_call', 'winback_voucher', 'loyalty_invite'][1 + {_bucket('action', 3, 'customer_key')}]
+                       as offer
+            from ml_churn_scores
+        )
+        select customer_key, case when churn_probability > 0.5 then offer else 'no_action' end as action,
+               case when churn_probability > 0.5 then replace(offer, '_', ' ') else 'no action' end as label,
+               case when churn_probability > 0.5 then ['phone', 'email', 'push'][1 + {_bucket('action', 3, 'customer_key')}]
+               end as channel,
+               case when churn_probability > 0.5 then 5 + {_bucket('ev', 40, 'customer_key')} else 0 end
+                   as expected_value_eur,
+               case when churn_probability > 0.5 then 'high churn risk and an open complaint'
+                    else 'nothing to offer right now' end as reason
+        from chosen
     """,
 }
 
