@@ -27,18 +27,20 @@ def _row(source: str, path: Path, line: int | None, kind: str, reason: str | Non
     return {"source": source, "file": path.name, "line": line, "kind": kind, "expected_reason": reason}
 
 
-def _csv_rows(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.reader(handle))
+def _header_and_last_record(path: Path) -> tuple[list[str], list[str]]:
+    """The header and the last record of a demo CSV (its fields never contain line breaks)."""
+    with path.open("rb") as handle:
+        header = handle.readline().decode("utf-8-sig")
+        handle.seek(max(handle.tell(), path.stat().st_size - 64_000))
+        last = handle.read().decode("utf-8", errors="ignore").rstrip("\n").rsplit("\n", 1)[-1]
+    return next(csv.reader([header])), next(csv.reader([last]))
 
 
-def _append_csv_row(path: Path, fields: list[str]) -> int:
-    """Append one record; returns its data line number (header excluded)."""
+def _append_csv_row(path: Path, fields: list[str]) -> None:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(fields)
     with path.open("a", encoding="utf-8", newline="") as handle:
         handle.write(buffer.getvalue())
-    return len(_csv_rows(path)) - 1
 
 
 def split_store_pos(orders: pl.DataFrame, rng: np.random.Generator, start: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -60,31 +62,33 @@ def split_daily_web(events: pl.DataFrame, last_day: int) -> tuple[pl.DataFrame, 
     return rest, drop, drop.height
 
 
-def add_row_faults(files: dict[str, Path]) -> list[dict]:
+def add_row_faults(files: dict[str, Path], records: dict[str, int]) -> list[dict]:
     """Append a malformed call row, an e-mail event with an unparseable time, a survey score out of range
-    and an exact duplicate web event; return their truth rows."""
+    and an exact duplicate web event to files holding `records` records (one line each); return truth rows."""
     calls = files["calls"]
-    fields = _csv_rows(calls)[-1]
-    line = _append_csv_row(calls, fields[:-3])
-    faults = [_row("calls", calls, line, "malformed_row", "malformed_row")]
+    _, fields = _header_and_last_record(calls)
+    _append_csv_row(calls, fields[:-3])
+    faults = [_row("calls", calls, records["calls"] + 1, "malformed_row", "malformed_row")]
 
     emails = files["email_events"]
-    fields = _csv_rows(emails)[-1]
+    _, fields = _header_and_last_record(emails)
     fields[0], fields[1] = fields[0] + "X", "31.02.2026 25:61"
-    faults.append(_row("email_events", emails, _append_csv_row(emails, fields), "unparseable_timestamp", "invalid_timestamp:event_time"))
+    _append_csv_row(emails, fields)
+    faults.append(_row("email_events", emails, records["email_events"] + 1, "unparseable_timestamp", "invalid_timestamp:event_time"))
 
     surveys = files["surveys"]
-    header, *rows = _csv_rows(surveys)
-    fields = dict(zip(header, rows[-1]))
+    header, last = _header_and_last_record(surveys)
+    fields = dict(zip(header, last))
     fields.update(response_id=fields["response_id"] + "X", survey_type="csat", score="9")
-    faults.append(_row("surveys", surveys, _append_csv_row(surveys, [fields[h] for h in header]), "score_out_of_range",
-                       "rule:score_out_of_range_for_survey_type"))
+    _append_csv_row(surveys, [fields[h] for h in header])
+    faults.append(_row("surveys", surveys, records["surveys"] + 1, "score_out_of_range", "rule:score_out_of_range_for_survey_type"))
 
     web = files["web_events"]
-    lines = web.read_text(encoding="utf-8").splitlines()
-    with web.open("a", encoding="utf-8", newline="") as handle:
-        handle.write(lines[len(lines) // 2] + "\n")
-    faults.append(_row("web_events", web, len(lines) + 1, "duplicate_row", "duplicate_key"))
+    with web.open("rb") as handle:
+        first_event = handle.readline()
+    with web.open("ab") as handle:
+        handle.write(first_event)
+    faults.append(_row("web_events", web, records["web_events"] + 1, "duplicate_row", "duplicate_key"))
     return faults
 
 

@@ -97,14 +97,13 @@ class Exporter:
 
     def web_events(self) -> pl.DataFrame:
         web, people = self.world.web_events, self.world.people
-        person = web["_person"].to_numpy()
-        return frame({
-            "event_id": web["event_id"].to_numpy(), "event_time": self.times(web["t"], "web_events"), "anonymous_id": web["anonymous_id"].to_numpy(),
-            "user_id": np.where(web["_logged_in"].to_numpy(), people["customer_id"].to_numpy()[person], None),
-            "event_type": web["event_type"].to_numpy(), "platform": web["platform"].to_numpy(), "device": web["device"].to_numpy(),
-            "page_url": web["page_url"].to_numpy(), "product_id": web["product_id"].to_numpy(), "product_category": web["product_category"].to_numpy(),
-            "value_eur": web["value_eur"], "order_id": web["order_id"], "utm_source": web["utm_source"], "_person_id": self.person_id[person], "_t": web["t"],
-        }, {"value_eur": pl.Float64})
+        person = web["_person"]
+        return web.select(
+            "event_id", event_time=self.times(web["t"], "web_events"), anonymous_id="anonymous_id",
+            user_id=pl.when("_logged_in").then(people["customer_id"].gather(person)), event_type="event_type", platform="platform",
+            device="device", page_url="page_url", product_id="product_id", product_category="product_category", value_eur="value_eur",
+            order_id="order_id", utm_source="utm_source", _person_id=people["person_id"].gather(person), _t="t",
+        )
 
     def email_events(self) -> pl.DataFrame:
         emails = self.world.emails

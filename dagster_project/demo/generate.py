@@ -120,13 +120,14 @@ def _write_chunk(out_dir: Path, chunk: int, exports: dict[str, pl.DataFrame], rn
         summary.rows["web_events"] += write_export(daily, CONTRACTS["web_events"], daily_file)
         summary.files += [pos_file, daily_file]
         quirks = bad_input.file_quirks(pos_file, _part_path(out_dir, "crm_customers", chunk), daily_file, late_line)
-    paths = {}
+    paths, records = {}, {}
     for source, rows in exports.items():
         paths[source] = _part_path(out_dir, source, chunk)
-        summary.rows[source] += write_export(rows, CONTRACTS[source], paths[source], bom=chunk == 0 and source == "crm_customers")
+        records[source] = write_export(rows, CONTRACTS[source], paths[source], bom=chunk == 0 and source == "crm_customers")
+        summary.rows[source] += records[source]
         summary.files.append(paths[source])
     if chunk == 0:
-        faults = bad_input.add_row_faults(paths)
+        faults = bad_input.add_row_faults(paths, records)
         for fault in faults:
             summary.rows[fault["source"]] += 1
         truth.add("bad_rows", pl.DataFrame(faults + quirks, schema={"source": pl.String, "file": pl.String, "line": pl.Int64,

@@ -20,6 +20,9 @@ from dagster_project.demo.timing import Clock
 BROWSE_DEPTH = np.array([0.45, 0.33, 0.13, 0.09])
 BROWSE_SCALE = 0.6  # browse sessions per (purchase x persona browse ratio); tunes web_events to ~2/3 of all rows
 STEPS = ("page_view", "login", "page_view", "view_item", "add_to_cart", "begin_checkout", "purchase")
+PAGES = {0: "/", 1: "/login", 4: "/cart", 5: "/checkout", 6: "/checkout/success"}  # 2: category page, 3: product page
+PRODUCT_STEPS = [3, 4, 6]  # view_item, add_to_cart, purchase
+PRODUCT_ID = pl.lit("SKU-") + pl.col("category").str.slice(0, 3).str.to_uppercase() + pl.lit("-") + pl.col("product_number").cast(pl.String).str.zfill(4)
 UTM_SOURCES = (None, None, None, None, "google", "google", "newsletter", "instagram", "idealo", "facebook")
 
 
@@ -94,27 +97,31 @@ def session_events(rng: np.random.Generator, sessions: pl.DataFrame, devices: pl
     session_length = np.repeat(elapsed[first_row + per_session - 1], per_session)
     start = sessions["start"].to_numpy()[session]
     t = np.where(depth[session] >= 5, start - (session_length - elapsed), start + elapsed)
-    is_purchase = step == STEPS.index("purchase")
-    device_row = sessions["device_row"].to_numpy()[session]
-    category = sessions["category"].to_numpy()[session]
-    event_type = np.asarray(STEPS, dtype=object)[step]
-    product = np.array([f"SKU-{c[:3].upper()}-{k:04d}" for c, k in zip(category, rng.integers(0, 400, len(session)))], dtype=object)
-    has_product = np.isin(step, [3, 4, 6])
-    page = np.select(
-        [step == 0, step == 1, step == 2, step == 3, step == 4, step == 5, step == 6],
-        ["/", "/login", "/c/" + category, "/p/" + product, "/cart", "/checkout", "/checkout/success"],
+    # String columns are gathered and composed by polars: far faster than numpy object arrays at this size.
+    session_rows = pl.Series(session)
+    device_rows = sessions["device_row"].gather(session_rows)
+    value = sessions["value_eur"].gather(session_rows)
+    step_code = pl.col("step")
+    return pl.DataFrame({
+        "t": t, "step": step, "anonymous_id": devices["anonymous_id"].gather(device_rows), "platform": devices["platform"].gather(device_rows),
+        "device": devices["device"].gather(device_rows), "category": sessions["category"].gather(session_rows),
+        "product_number": rng.integers(0, 400, len(session)), "value": value, "order_key": sessions["order_key"].gather(session_rows),
+        "utm": sessions["utm_source"].gather(session_rows), "_person": sessions["person"].gather(session_rows),
+        "_logged_in": logged_in[session] & (step >= 1),
+    }).select(
+        "t", "anonymous_id",
+        event_type=step_code.replace_strict(dict(enumerate(STEPS)), return_dtype=pl.String),
+        platform="platform", device="device",
+        page_url=step_code.replace_strict(PAGES, default=None, return_dtype=pl.String)
+        .fill_null(pl.when(step_code == 2).then(pl.lit("/c/") + pl.col("category")).otherwise(pl.lit("/p/") + PRODUCT_ID)),
+        product_id=pl.when(step_code.is_in(PRODUCT_STEPS)).then(PRODUCT_ID),
+        product_category=pl.when(step_code.is_in([2, *PRODUCT_STEPS])).then("category"),
+        value_eur=pl.when(step_code == STEPS.index("add_to_cart")).then((pl.col("value") / 2).round(2))
+        .when(step_code == STEPS.index("purchase")).then("value"),
+        order_key=pl.when(step_code == STEPS.index("purchase")).then("order_key"),
+        utm_source=pl.when(step_code == 0).then("utm"),
+        _person="_person", _logged_in="_logged_in",
     )
-    after_login = logged_in[session] & (step >= 1)
-    return frame(
-        {
-            "t": t, "anonymous_id": devices["anonymous_id"].to_numpy()[device_row], "device_person": devices["owner"].to_numpy()[device_row],
-            "event_type": event_type, "platform": devices["platform"].to_numpy()[device_row], "device": devices["device"].to_numpy()[device_row],
-            "page_url": page, "product_id": np.where(has_product, product, None), "product_category": np.where(has_product | (step == 2), category, None),
-            "value_eur": np.where(step == 4, np.round(sessions["value_eur"].to_numpy()[session] / 2, 2), np.where(is_purchase, sessions["value_eur"].to_numpy()[session], np.nan)),
-            "order_key": np.where(is_purchase, sessions["order_key"].to_numpy()[session], None),
-            "utm_source": np.where(step == 0, sessions["utm_source"].to_numpy()[session], None),
-            "_person": sessions["person"].to_numpy()[session], "_logged_in": after_login,
-        }, {"order_key": pl.Int64}).with_columns(pl.col("value_eur").fill_nan(None))
 
 
 def _steps(counts: np.ndarray) -> np.ndarray:

@@ -43,7 +43,8 @@ class World:
 
 
 def record_ids(prefix: str, chunk: int, count: int, width: int = 7) -> pl.Series:
-    return pl.Series([f"{prefix}{chunk:03d}{i:0{width}d}" for i in range(count)], dtype=pl.String)
+    """`<prefix><chunk:03d><row:0width>`: unique across chunks, sortable within a file."""
+    return pl.select(pl.lit(f"{prefix}{chunk:03d}") + pl.int_range(count, dtype=pl.Int64).cast(pl.String).str.zfill(width)).to_series()
 
 
 def _before_churn(frame: pl.DataFrame, people: pl.DataFrame, end_seconds: int) -> pl.DataFrame:
