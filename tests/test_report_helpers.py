@@ -29,7 +29,8 @@ def test_number_formats_in_english_and_german():
     assert english.duration(12_000) == "3 h 20 min"
     assert english.duration(3 * 86_400 + 7_200) == "3 days 2 h"
     assert english.duration(-65, signed=True) == "−1 min 5 s"
-    assert german.month(date(2026, 3, 1)) == "März 2026"
+    assert german.day(date(2026, 3, 1)) == "01.03.2026"
+    assert english.day(date(2026, 3, 1)) == "01 Mar 2026"
 
 
 def test_a_change_is_significant_only_when_its_interval_excludes_zero():

@@ -7,12 +7,9 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-MONTH_NAMES = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember"],
-}
+# The reports' words are English; the locale changes only how numbers and dates are written.
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December"]
 MISSING = "–"
 
 
@@ -73,10 +70,7 @@ class NumberFormat:
         return f"{sign}{self.number(days)} days" + (f" {rest // 3600} h" if rest // 3600 else "")
 
     def month(self, day: date) -> str:
-        return f"{MONTH_NAMES['de' if self.german else 'en'][day.month - 1]} {day.year}"
-
-    def short_month(self, day: date) -> str:
-        return self.month(day)[:3] + day.strftime(" %y")
+        return f"{MONTH_NAMES[day.month - 1]} {day.year}"
 
     def day(self, value: date) -> str:
         return value.strftime("%d.%m.%Y") if self.german else value.strftime("%d %b %Y")
