@@ -150,7 +150,7 @@ def make_people(rng: np.random.Generator, first_index: int, n: int, days: int) -
     random_label = np.array([p.segment_label for p in PERSONAS], dtype=object)[rng.integers(0, len(PERSONAS), n)]
     segment = np.where(rng.random(n) < SEGMENT_AGREEMENT, segment_true, random_label)
     # New/one-off customers mostly appear during the window; the others were customers before it.
-    is_new = (persona == PERSONA_NAMES.index("new_one_off")) & (rng.random(n) < 0.8) | (rng.random(n) < 0.06)
+    is_new = ((persona == PERSONA_NAMES.index("new_one_off")) & (rng.random(n) < 0.8)) | (rng.random(n) < 0.06)
     created_day = np.where(is_new, rng.integers(0, max(days - 1, 1), n), -rng.integers(30, 3_000, n))
     churn_day = np.where(
         rng.random(n) < 1 - np.exp(-param("churn_per_year") * days / 365),

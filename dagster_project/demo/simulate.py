@@ -108,11 +108,12 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
                            event_id=record_ids("W", chunk, web.height, 8))
 
     tickets, ticket_meta = channels.tickets(rng, composer, people, contacts, issues, end)
-    tickets = tickets.with_row_index("_row").sort("t", maintain_order=True).with_columns(ticket_id=record_ids("T", chunk, tickets.height, 6),
-                                             order_id=pl.col("order_key").replace_strict(order_id, default=None, return_dtype=pl.String))
+    tickets = tickets.with_row_index("_row").filter(pl.col("t") < end).sort("t", maintain_order=True)
+    tickets = tickets.with_columns(ticket_id=record_ids("T", chunk, tickets.height, 6),
+                                   order_id=pl.col("order_key").replace_strict(order_id, default=None, return_dtype=pl.String))
     chats, messages, chat_meta = channels.chats(rng, composer, people, devices, contacts, issues)
     chats = chats.with_row_index("_row").with_columns(conversation_id=record_ids("CH", chunk, chats.height, 6))
-    calls = _all_calls(rng, chunk, people, contacts, issues, tickets, actions)
+    calls = _all_calls(rng, chunk, people, contacts, issues, tickets, actions, end)
     social_organic = _organic_posters(rng, clock, people)
     social, social_meta = channels.social_posts(rng, composer, people, contacts, issues, *social_organic)
     social = social.with_row_index("_row").with_columns(post_id=record_ids("SM", chunk, social.height, 6))
@@ -161,7 +162,7 @@ def _response_orders(rng: np.random.Generator, people: pl.DataFrame, responded: 
 
 
 def _all_calls(rng: np.random.Generator, chunk: int, people: pl.DataFrame, contacts: pl.DataFrame, issues: pl.DataFrame,
-               tickets: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
+               tickets: pl.DataFrame, actions: pl.DataFrame, end_seconds: int) -> pl.DataFrame:
     """Inbound service calls, callbacks promised on tickets and outbound next-best-action calls."""
     topic = issues["topic"].to_numpy()
     inbound_rows = contacts.filter(pl.col("channel") == "call")
@@ -182,7 +183,8 @@ def _all_calls(rng: np.random.Generator, chunk: int, people: pl.DataFrame, conta
         np.full(phone_actions.height, "other", dtype=object), responded,
         np.where(responded, "resolved", np.where(rng.random(phone_actions.height) < 0.6, "follow_up", "callback_scheduled")),
     ).with_columns(_contact=pl.lit(None, pl.Int64), ticket_id=pl.lit(None, pl.String))
-    calls = pl.concat([inbound, callback_calls, action_calls], how="vertical_relaxed").sort("t", "_person", maintain_order=True)
+    calls = pl.concat([inbound, callback_calls, action_calls], how="vertical_relaxed").filter(pl.col("t") < end_seconds)
+    calls = calls.sort("t", "_person", maintain_order=True)
     return calls.with_columns(call_id=record_ids("CL", chunk, calls.height, 7))
 
 
