@@ -137,7 +137,7 @@ else:
     features = card.filter(section="feature_importance").sort("value", descending=True).head(TOP_FEATURES)
     if features.height:
         report.say("What the model looks at most (how much its ranking suffers when the feature is shuffled):")
-        report.table(features, {"metric": cx.Column("Feature", lambda name: name.replace("_", " ")),
+        report.table(features, {"metric": cx.Column("Feature", cx.words),
                                 "value": cx.Column("Importance", lambda v: fmt.number(v, 3), numeric=True)})
 
 # %%

@@ -129,14 +129,14 @@ else:
     )
     if topics.height:
         figure = go.Figure(go.Bar(
-            y=topics["topic"], x=topics["texts"], orientation="h",
+            y=[cx.words(topic) for topic in topics["topic"]], x=topics["texts"], orientation="h",
             marker=dict(color=(topics["negative"] * 100).to_list(), colorscale="Reds", cmin=0, cmax=100,
                         colorbar=dict(title="% negative", ticksuffix=fmt.percent_sign)),
             hovertemplate="%{y}: %{x} texts<extra></extra>",
         ))
         figure.update_layout(xaxis_title="texts", yaxis=dict(autorange="reversed"))
         report.chart(figure, height=max(260, 36 * topics.height + 80))
-        report.table(topics, {"topic": cx.Column("Topic"), **SENTIMENT_COLUMNS})
+        report.table(topics, {"topic": cx.Column("Topic", cx.words), **SENTIMENT_COLUMNS})
     else:
         report.nothing_in_period("texts with a topic", window_text)
 
@@ -148,10 +148,10 @@ if topics_missing:
 elif not topics.height:
     report.nothing_in_period("texts with a topic", window_text)
 else:
-    themes = topics.sort("negative", descending=True).head(NEGATIVE_THEMES)
+    themes = topics.filter(pl.col("negative") > 0).sort("negative", descending=True).head(NEGATIVE_THEMES)
     known_names = report.customer_names()
     for theme in themes.iter_rows(named=True):
-        report.say(f"**{theme['topic']}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
+        report.say(f"**{cx.words(theme['topic'])}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
                    "texts negative.")
         verbatims = report.query(
             f"""
@@ -202,11 +202,11 @@ else:
         lowest, highest = drivers.row(0, named=True), drivers.row(-1, named=True)
         report.say(
             f"Across all answers NPS was **{fmt.number(overall)}**. Customers asked after a "
-            f"*{lowest['trigger_type']}* give the lowest score ({fmt.number(lowest['nps'])}), after a "
-            f"*{highest['trigger_type']}* the highest ({fmt.number(highest['nps'])})."
+            f"*{cx.words(lowest['trigger_type'])}* give the lowest score ({fmt.number(lowest['nps'])}), after a "
+            f"*{cx.words(highest['trigger_type'])}* the highest ({fmt.number(highest['nps'])})."
         )
         figure = go.Figure(go.Bar(
-            y=drivers["trigger_type"], x=(drivers["nps"] - overall), orientation="h",
+            y=[cx.words(trigger) for trigger in drivers["trigger_type"]], x=(drivers["nps"] - overall), orientation="h",
             base=overall, marker_color=[cx.style.BAD_COLOUR if v < overall else cx.style.GOOD_COLOUR
                                         for v in drivers["nps"]],
             customdata=drivers["responses"], hovertemplate="%{y}: NPS %{x:.0f} (%{customdata} answers)<extra></extra>",

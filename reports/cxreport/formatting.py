@@ -13,6 +13,11 @@ MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "
 MISSING = "–"
 
 
+def words(code: str) -> str:
+    """A machine name as readers write it: 'returns_refunds' -> 'returns refunds'."""
+    return code.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class NumberFormat:
     """`locale` is 'en' or 'de'; anything else falls back to English."""
