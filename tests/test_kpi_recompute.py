@@ -108,7 +108,8 @@ def test_nps_matches_recomputation_from_staging(demo_warehouse, survey_periods):
         .group_by("period_grain", "period_start")
         .agg(
             n=pl.len(),
-            value=100 * ((pl.col("score") >= 9).sum() - (pl.col("score") <= 6).sum()) / pl.len(),
+            # Boolean sums are unsigned: cast before subtracting, or more detractors than promoters wraps around.
+            value=100 * ((pl.col("score") >= 9).sum().cast(pl.Int64) - (pl.col("score") <= 6).sum()) / pl.len(),
         )
     )
     assert_matches_mart(demo_warehouse, "nps", expected)
