@@ -57,6 +57,17 @@ shared as (
     group by identifier
 ),
 
+-- A device is shared more often than a phone or a card (the family tablet), so it gets the stricter limit.
+partner_limits as (
+    select
+        identifier,
+        case
+            when identifier_type = 'anonymous_id' then {{ var('identity_max_partners_per_type_for_devices') }}
+            else {{ var('identity_max_partners_per_type') }}
+        end as max_partners
+    from identifiers
+),
+
 blocked as (
     select
         identifiers.identifier,
@@ -68,19 +79,20 @@ blocked as (
         case
             when block_listed.identifier is not null then 'blocklist'
             when shared.linked_crm_ids > {{ var('identity_max_crm_ids_per_identifier') }} then 'max_crm_ids'
-            when shared.max_partners_of_one_type > {{ var('identity_max_partners_per_type') }} then 'max_partners'
+            when shared.max_partners_of_one_type > partner_limits.max_partners then 'max_partners'
         end as rule,
         case
             when block_listed.identifier is not null then block_listed.reason
             when shared.linked_crm_ids > {{ var('identity_max_crm_ids_per_identifier') }}
                 then 'linked to ' || cast(shared.linked_crm_ids as varchar) || ' CRM ids'
-            when shared.max_partners_of_one_type > {{ var('identity_max_partners_per_type') }}
+            when shared.max_partners_of_one_type > partner_limits.max_partners
                 then 'linked to ' || cast(shared.max_partners_of_one_type as varchar)
                     || ' identifiers of one type'
         end as reason
     from identifiers
     left join block_listed on block_listed.identifier = identifiers.identifier
     left join shared on shared.identifier = identifiers.identifier
+    left join partner_limits on partner_limits.identifier = identifiers.identifier
 )
 
 select * from blocked

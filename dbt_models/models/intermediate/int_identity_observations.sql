@@ -26,13 +26,24 @@ web_logins as (
     group by anonymous_id, user_id
 ),
 
+-- The web purchase event of an online order names the cookie it was placed from, which links the cookie to
+-- the order's customer id, e-mail or loyalty card even when that device never logged in.
+purchase_cookies as (
+    select order_id, min(anonymous_id) as anonymous_id
+    from {{ ref('stg_web_events__events') }}
+    where event_type = 'purchase' and order_id is not null
+    group by order_id
+),
+
 orders as (
     select
         'orders' as source,
-        order_id as record_id,
-        ordered_at as observed_at,
-        {{ identifier_columns(crm_id='customer_id', email='email', loyalty_id='loyalty_id') }}
-    from {{ ref('stg_orders__orders') }}
+        orders.order_id as record_id,
+        orders.ordered_at as observed_at,
+        {{ identifier_columns(crm_id='orders.customer_id', email='orders.email', loyalty_id='orders.loyalty_id',
+                              anonymous_id='purchase_cookies.anonymous_id') }}
+    from {{ ref('stg_orders__orders') }} as orders
+    left join purchase_cookies on purchase_cookies.order_id = orders.order_id
 ),
 
 email_recipients as (
@@ -52,6 +63,17 @@ support_tickets as (
         created_at as observed_at,
         {{ identifier_columns(email='email', social_handle='social_handle') }}
     from {{ ref('stg_support_tickets__tickets') }}
+),
+
+-- A callback about a ticket reaches the ticket's author: its phone joins the ticket's record.
+ticket_callbacks as (
+    select
+        'support_tickets' as source,
+        ticket_id as record_id,
+        started_at as observed_at,
+        {{ identifier_columns(phone='phone_e164') }}
+    from {{ ref('stg_calls__calls') }}
+    where ticket_id is not null and phone_e164 is not null
 ),
 
 chat_conversations as (
@@ -94,16 +116,43 @@ surveys as (
     from {{ ref('stg_surveys__responses') }}
 ),
 
+-- A survey names the touchpoint it asks about (an order, a ticket, a chat, a call): the respondent is the
+-- customer of that touchpoint, so the trigger's identifiers join the survey's record (same record_id).
+survey_triggers as (
+    select
+        'surveys' as source,
+        surveys.response_id as record_id,
+        surveys.responded_at as observed_at,
+        {{ identifier_columns(crm_id='coalesce(orders.customer_id, chats.user_id)',
+                              email='coalesce(orders.email, tickets.email, chats.email)',
+                              phone='calls.phone_e164',
+                              loyalty_id='orders.loyalty_id',
+                              social_handle='tickets.social_handle',
+                              anonymous_id='chats.anonymous_id') }}
+    from {{ ref('stg_surveys__responses') }} as surveys
+    left join {{ ref('stg_orders__orders') }} as orders
+        on surveys.trigger_type in ('purchase', 'delivery', 'store_visit') and orders.order_id = surveys.trigger_id
+    left join {{ ref('stg_support_tickets__tickets') }} as tickets
+        on surveys.trigger_type = 'support_ticket' and tickets.ticket_id = surveys.trigger_id
+    left join {{ ref('stg_chat_conversations__conversations') }} as chats
+        on surveys.trigger_type = 'chat' and chats.conversation_id = surveys.trigger_id
+    left join {{ ref('stg_calls__calls') }} as calls
+        on surveys.trigger_type = 'call' and calls.call_id = surveys.trigger_id
+    where surveys.trigger_id is not null
+),
+
 records as (
     select * from crm_customers
     union all select * from web_logins
     union all select * from orders
     union all select * from email_recipients
     union all select * from support_tickets
+    union all select * from ticket_callbacks
     union all select * from chat_conversations
     union all select * from callers
     union all select * from social_authors
     union all select * from surveys
+    union all select * from survey_triggers
 ),
 
 normalised as (
