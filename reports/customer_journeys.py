@@ -29,6 +29,10 @@ def readable_path(path: str) -> str:
 
 WINDOW_MONTHS = 3  # journeys are long and varied: a quarter gives stable shares
 TOP_PATHS = 10
+SANKEY_FLOWS = 15  # more thin ribbons only hide the big moves
+# Time to convert in the buckets a CX lead thinks in (upper bounds in hours).
+CONVERT_BUCKETS = [(1, "within an hour"), (24, "same day"), (72, "1–3 days"), (168, "3–7 days"),
+                   (float("inf"), "more than a week")]
 
 report = cx.Report("Customer journeys", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
@@ -96,21 +100,25 @@ if flows_missing:
 elif not flows.height:
     report.nothing_in_period("channel switches", window_text)
 else:
-    sources = sorted(set(flows["from_channel"]))
-    targets = sorted(set(flows["to_channel"]))
+    shown = flows.head(SANKEY_FLOWS)
+    if flows.height > SANKEY_FLOWS:
+        report.say(f"The {SANKEY_FLOWS} largest of {flows.height} channel-to-channel moves, "
+                   f"{fmt.percent(shown['transitions'].sum() / flows['transitions'].sum())} of all switches.")
+    sources = sorted(set(shown["from_channel"]))
+    targets = sorted(set(shown["to_channel"]))
     labels = [f"{report.channel_label(c)} →" for c in sources] + [f"→ {report.channel_label(c)}" for c in targets]
     colours = [cx.channel_colour(c) for c in sources + targets]
     figure = go.Figure(go.Sankey(
         arrangement="snap",
         node=dict(label=labels, color=colours, pad=14, thickness=16, line=dict(width=0)),
         link=dict(
-            source=[sources.index(c) for c in flows["from_channel"]],
-            target=[len(sources) + targets.index(c) for c in flows["to_channel"]],
-            value=flows["transitions"].to_list(),
-            color=[cx.channel_colour(c) + "55" for c in flows["from_channel"]],
+            source=[sources.index(c) for c in shown["from_channel"]],
+            target=[len(sources) + targets.index(c) for c in shown["to_channel"]],
+            value=shown["transitions"].to_list(),
+            color=[cx.channel_colour(c) + "66" for c in shown["from_channel"]],
         ),
     ))
-    report.chart(figure, height=440)
+    report.chart(figure, height=480)
 
     report.section("Where customers switch channel", "The most frequent moves, and how long customers took "
                    "between the last touchpoint on one channel and the first on the next (median).")
@@ -158,9 +166,8 @@ else:
             f"{fmt.percent(worst[2])} of sessions go no further."
         )
         report.headline("Session conversion", fmt.percent(funnel["purchased"] / funnel["sessions"], 1))
-        figure = go.Figure(go.Funnel(y=names, x=counts, textinfo="value+percent initial",
+        figure = go.Figure(go.Funnel(y=names, x=counts, texttemplate="%{value:,}<br>%{percentInitial:.0%}",
                                      marker=dict(color=cx.channel_colour("web"))))
-        figure.update_layout(separators=fmt.plotly_separators)
         report.chart(figure, height=340)
     else:
         report.nothing_in_period("web or app sessions", window_text)
@@ -190,11 +197,12 @@ else:
         report.say(f"Half of the converting journeys bought within **{fmt.duration(median_hours * 3600)}** of "
                    f"their first touchpoint; {fmt.percent(same_day)} bought within a day.")
         report.headline("Median time to convert", fmt.duration(median_hours * 3600))
-        figure = go.Figure(go.Histogram(x=(to_convert["hours"] / 24).to_list(), nbinsx=30,
-                                        marker_color=cx.channel_colour("all")))
-        figure.update_layout(xaxis_title="days from first touchpoint to purchase", yaxis_title="journeys",
-                             bargap=0.05)
-        report.chart(figure, height=300)
+        labels = [next(label for limit, label in CONVERT_BUCKETS if hours < limit) for hours in to_convert["hours"]]
+        counts = [labels.count(label) for _, label in CONVERT_BUCKETS]
+        figure = go.Figure(go.Bar(x=[label for _, label in CONVERT_BUCKETS], y=counts,
+                                  marker_color=cx.channel_colour("all"), text=counts, textposition="outside"))
+        figure.update_layout(xaxis_title="time from first touchpoint to purchase", yaxis_title="journeys")
+        report.chart(figure, height=320)
     else:
         report.nothing_in_period("journeys ending in a purchase", window_text)
 
