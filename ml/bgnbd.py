@@ -99,3 +99,29 @@ def churn_ranking(orders: pl.DataFrame, fit_as_of: date, score_as_of: date, hori
     return summary.select("customer_key").with_columns(
         pl.Series("bgnbd_expected_purchases", expected), pl.Series("bgnbd_churn_score", -expected)
     )
+
+
+def purchase_probability_after(orders: pl.DataFrame, moments: pl.DataFrame, params: BgNbdParams, days: float) -> pl.Series:
+    """For each row of `moments` (customer_key, at): the probability, by the BG/NBD model, that the customer
+    buys at least once in the `days` after `at`, given their purchases before it (0 without any)."""
+    sale_days = (
+        orders.filter((pl.col("order_type") == "sale") & pl.col("customer_key").is_not_null())
+        .select("customer_key", pl.col("ordered_at").dt.date().alias("day"))
+        .unique()
+    )
+    numbered = moments.select("customer_key", pl.col("at").dt.date().alias("at_day")).with_row_index("moment")
+    summary = (
+        numbered.join(sale_days, on="customer_key")
+        .filter(pl.col("day") < pl.col("at_day"))
+        .group_by("moment")
+        .agg(
+            (pl.len() - 1).alias("x"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("t_x"),
+            (pl.col("at_day").first() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("T"),
+        )
+        .sort("moment")
+    )
+    expected = expected_purchases(params, days, *(summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))
+    # purchases as a Poisson count: at least one with probability 1 − e^(−expected)
+    probability = summary.select("moment").with_columns(pl.Series("p", 1.0 - np.exp(-expected)))
+    return numbered.join(probability, on="moment", how="left")["p"].fill_null(0.0)

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from ml import bgnbd
 from ml.churn_reasons import counted
 from ml.features import CustomerHistory, cutoff, history_before
 
@@ -95,16 +96,18 @@ def _age_days(end, column: str) -> pl.Expr:
     return (pl.lit(end) - pl.col(column)).dt.total_seconds() / 86_400.0
 
 
-def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
-    """Past outbound contacts with their catalogue `action` (null for newsletters and other campaigns) and
-    `responded`: an order by the customer within RESPONSE_DAYS of the contact."""
+def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Past outbound contacts with their catalogue `action` (null for newsletters and other campaigns),
+    `responded` (an order by the customer within RESPONSE_DAYS of the contact) and `organic_probability`:
+    the chance of such an order without any contact, by a BG/NBD model of the purchases before the as-of
+    date. An order counts as a response either way, so the response rates are learned net of it."""
     sales = (
         orders.filter((pl.col("order_type") == "sale") & pl.col("customer_key").is_not_null())
         .select("customer_key", pl.col("ordered_at").alias("next_order_at"))
         .sort("next_order_at")
     )
     actions = catalogue.filter(pl.col("campaign_type").is_not_null()).select("campaign_type", "action")
-    return (
+    answered = (
         contacts.filter(pl.col("customer_key").is_not_null())
         .sort("sent_at")
         # both sides are sorted by time overall, hence within every customer too
@@ -118,6 +121,13 @@ def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: p
             ).alias("responded")
         )
         .drop("next_order_at")
+    )
+    visible_orders = orders.filter(pl.col("ordered_at") < cutoff(as_of))
+    params = bgnbd.fit(bgnbd.rfm_summary(visible_orders, as_of))
+    return answered.with_columns(
+        bgnbd.purchase_probability_after(
+            visible_orders, answered.select("customer_key", pl.col("sent_at").alias("at")), params, RESPONSE_DAYS
+        ).alias("organic_probability")
     )
 
 
@@ -275,20 +285,18 @@ def catalogue_channels(catalogue: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def eligible_actions(signals: pl.DataFrame, catalogue: pl.DataFrame, ignore_eligibility: bool = False) -> pl.DataFrame:
-    """customer_key, action, situation for every eligible action except no_action (every action when
-    `ignore_eligibility`, for the send-the-same-to-everyone baseline)."""
+def eligible_actions(signals: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
+    """customer_key, action, situation for every eligible action except no_action."""
     frames = []
     for row in catalogue.filter(pl.col("action") != NO_ACTION).iter_rows(named=True):
         rule = ELIGIBILITY_RULES[row["eligibility_rule"]]
-        applies = pl.lit(True) if ignore_eligibility else rule.applies().fill_null(False)
-        frames.append(signals.filter(applies).select(
+        frames.append(signals.filter(rule.applies().fill_null(False)).select(
             "customer_key", pl.lit(row["action"]).alias("action"), rule.situation().fill_null("").alias("situation")
         ))
     return pl.concat(frames)
 
 
-def contact_options(signals: pl.DataFrame, catalogue: pl.DataFrame, ignore_eligibility: bool = False) -> pl.DataFrame:
+def contact_options(signals: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
     """Eligible action × allowed channel with the customer's consent, for customers below the cap:
     customer_key, segment, action, channel, situation, is_preferred_channel."""
     consented = signals.unpivot(
@@ -298,7 +306,7 @@ def contact_options(signals: pl.DataFrame, catalogue: pl.DataFrame, ignore_eligi
         pl.col("consent").replace_strict({v: k for k, v in CHANNEL_CONSENT.items()}).alias("channel"),
     )
     return (
-        eligible_actions(signals.filter(~pl.col("capped")), catalogue, ignore_eligibility)
+        eligible_actions(signals.filter(~pl.col("capped")), catalogue)
         .join(catalogue_channels(catalogue), on="action")
         .join(consented, on=["customer_key", "channel"], how="semi")
         .join(signals.select("customer_key", "segment", "preferred_channel"), on="customer_key")
@@ -321,11 +329,19 @@ def learn_response_rates(contacts: pl.DataFrame, customers: pl.DataFrame, catalo
     observed = contacts.filter(pl.col("action").is_not_null() & (pl.col("sent_at") < pl.lit(closed))).join(
         customers.select("customer_key", "segment"), on="customer_key", how="left"
     )
-    overall = observed["responded"].mean() if observed.height else DEFAULT_RESPONSE_RATE
+    overall = (
+        max(0.0, (observed["responded"].sum() - observed["organic_probability"].sum())
+            / (1 - observed["organic_probability"]).sum())
+        if observed.height else DEFAULT_RESPONSE_RATE
+    )
 
     def tally(keys: list[str], name: str) -> pl.DataFrame:
+        """Responses beyond the organic ones, out of the contacts that would not have bought anyway: with
+        E[responded] = p + (1 − p)·organic, p = Σ(responded − organic) / Σ(1 − organic)."""
         return observed.group_by(keys).agg(
-            pl.col("responded").sum().alias(f"{name}_responses"), pl.len().alias(f"{name}_contacts")
+            (pl.col("responded") - pl.col("organic_probability")).sum().alias(f"{name}_responses"),
+            (1 - pl.col("organic_probability")).sum().alias(f"{name}_contacts"),
+            pl.len().alias(f"{name}_observed"),
         )
 
     grid = customers.select("segment").unique().join(catalogue_channels(catalogue), how="cross")
@@ -337,8 +353,9 @@ def learn_response_rates(contacts: pl.DataFrame, customers: pl.DataFrame, catalo
         .with_columns(_shrunk(pl.col("ac_responses"), pl.col("ac_contacts"), pl.col("p_a"), strength).alias("p_ac"))
         .select(
             "segment", "action", "channel",
-            _shrunk(pl.col("sac_responses"), pl.col("sac_contacts"), pl.col("p_ac"), strength).alias("response_probability"),
-            pl.col("sac_contacts").fill_null(0).alias("observed_contacts"),
+            _shrunk(pl.col("sac_responses"), pl.col("sac_contacts"), pl.col("p_ac"), strength)
+            .clip(0.0, 1.0).alias("response_probability"),
+            pl.col("sac_observed").fill_null(0).alias("observed_contacts"),
         )
         .sort("segment", "action", "channel")
     )
@@ -355,8 +372,10 @@ def channel_responsiveness(contacts: pl.DataFrame, customers: pl.DataFrame, rate
         .join(rates, on=["segment", "action", "channel"], nulls_equal=True)
         .group_by("customer_key", "channel")
         .agg(
-            ((pl.col("responded").sum() + strength) / (pl.col("response_probability").sum() + strength))
-            .alias("responsiveness")
+            (
+                (pl.col("responded").sum() + strength)
+                / ((pl.col("response_probability") + (1 - pl.col("response_probability")) * pl.col("organic_probability")).sum() + strength)
+            ).alias("responsiveness")
         )
     )
 
@@ -460,7 +479,7 @@ class NbaPlan:
 
 def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> NbaPlan:
     """The whole policy with response rates learned from `inputs.contacts` (see the module docstring)."""
-    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue)
+    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue, as_of)
     signals = customer_signals(NbaInputs(inputs.customers, inputs.history, contacts, inputs.churn_scores), as_of, cap)
     rates = learn_response_rates(contacts, inputs.customers, catalogue, as_of)
     responsiveness = channel_responsiveness(contacts, inputs.customers, rates, as_of)

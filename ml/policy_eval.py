@@ -18,7 +18,6 @@ from ml.next_best_action import (
     ContactCap,
     NbaPlan,
     choose,
-    contact_options,
     with_expected_value,
 )
 
@@ -62,18 +61,15 @@ def value_of(choices: pl.DataFrame, true_probabilities: pl.DataFrame, catalogue:
 
 def evaluate_policy(plan: NbaPlan, catalogue: pl.DataFrame, true_probabilities: pl.DataFrame) -> dict[str, object]:
     """Value of the recommendations against two references, all priced with the true probabilities:
-    - best single action: the same action for every contactable customer (consent and cap respected,
-      eligibility ignored) on the channel where it answers best, the best such action;
+    - best single action: one action for every customer it applies to (eligibility, consent and cap as in
+      the policy; no triggers, nothing else), on the channel where it answers best; the best such action;
     - oracle: this policy's rules (eligibility, triggers first, consent, cap) with the true probabilities."""
     policy = value_of(plan.recommendations, true_probabilities, catalogue)
     oracle = value_of(
         choose(with_expected_value(plan.options, true_probabilities, catalogue)), true_probabilities, catalogue
     )
-    everyone = with_expected_value(
-        contact_options(plan.signals, catalogue, ignore_eligibility=True), true_probabilities, catalogue
-    )
     single = (
-        everyone.sort("expected_value_eur", descending=True)
+        with_expected_value(plan.options, true_probabilities, catalogue).sort("expected_value_eur", descending=True)
         .unique(["customer_key", "action"], keep="first")
         .group_by("action")
         .agg(pl.col("expected_value_eur").sum().alias("value"))

@@ -56,6 +56,8 @@ CALL_CONTACTS_SQL = """
     INNER JOIN stg_calls__calls AS calls ON touchpoints.touchpoint_id = 'calls:' || calls.call_id
     WHERE calls.direction = 'outbound' AND calls.ticket_id IS NULL AND touchpoints.customer_key IS NOT NULL
 """
+CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
+CATALOGUE_SQL = "SELECT * FROM nba_actions"
 CHURN_DEPS = [dg.AssetKey(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
 NBA_DEPS = [
     dg.AssetKey("ml_churn_scores"), dg.AssetKey("dim_customers"), dg.AssetKey("fct_marketing_contacts"),
@@ -134,19 +136,17 @@ def ml_churn(context: dg.AssetExecutionContext):
     yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
 
 
-def outbound_contacts_frame(warehouse, tables: set[str]) -> pl.DataFrame:
+def load_nba_inputs(warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
+    """Customers, their history, every outbound contact and (unless given) the churn scores, from the warehouse."""
     frames = [read_frame(warehouse, E_MAIL_CONTACTS_SQL)]
-    if {"fct_touchpoints", "stg_calls__calls"} <= tables:
+    if {"fct_touchpoints", "stg_calls__calls"} <= existing_tables(warehouse):
         frames.append(read_frame(warehouse, CALL_CONTACTS_SQL))
-    return pl.concat(frames, how="vertical_relaxed")
-
-
-def rule_breaks(actions: pl.DataFrame, customers: pl.DataFrame, contacts: pl.DataFrame, as_of: date, cap: ContactCap) -> dict[str, int]:
-    """Recommendations that contact without consent or above the cap (both must be 0)."""
-    return {
-        "consent_breaks": consent_breaks(actions, customers),
-        "cap_breaks": cap_breaks(actions, contacts, as_of, cap),
-    }
+    return NbaInputs(
+        customers=read_frame(warehouse, CUSTOMERS_SQL),
+        history=load_history(warehouse),
+        contacts=pl.concat(frames, how="vertical_relaxed"),
+        churn_scores=read_frame(warehouse, CHURN_SCORES_SQL) if churn_scores is None else churn_scores,
+    )
 
 
 @dg.asset(
@@ -160,14 +160,10 @@ def rule_breaks(actions: pl.DataFrame, customers: pl.DataFrame, contacts: pl.Dat
 def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     warehouse = settings.warehouse_path
-    tables = existing_tables(warehouse)
-    churn_scores = read_frame(warehouse, "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores")
-    as_of = date.fromisoformat(settings.as_of) if settings.as_of else churn_scores["as_of_date"].max()
+    inputs = load_nba_inputs(warehouse)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else inputs.churn_scores["as_of_date"].max()
     cap = ContactCap.parse(settings.contact_cap)
-    customers = read_frame(warehouse, CUSTOMERS_SQL)
-    contacts = outbound_contacts_frame(warehouse, tables)
-    catalogue = read_frame(warehouse, "SELECT * FROM nba_actions")
-    inputs = NbaInputs(customers, load_history(warehouse), contacts, churn_scores)
+    catalogue = read_frame(warehouse, CATALOGUE_SQL)
     actions = next_best_actions(inputs, catalogue, as_of, cap).with_columns(pl.lit(as_of).alias("as_of_date"))
     replace_table(warehouse, "ml_next_best_actions", actions)
     context.log.info(f"{actions.height} recommendations as of {as_of}")
@@ -182,7 +178,8 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             "contacted": contacted.height,
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
             "contact_cap": cap.describe(),
-            **rule_breaks(actions, customers, contacts, as_of, cap),
+            "consent_breaks": consent_breaks(actions, inputs.customers),
+            "cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),
             "actions": dg.MetadataValue.md(markdown_table(counts)),
             "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),
             "preview": dg.MetadataValue.md(markdown_table(

@@ -1,0 +1,94 @@
+"""Churn model and next-best-action policy on the demo warehouse, measured against the demo truth.
+
+Reads the warehouse that `make run` built and `data/demo_truth/` (settings paths). Churn: the time-split
+evaluation of the full model, of the same model on purchase history alone, and of the BG/NBD
+expected-purchases ranking on that same split. Next best action: the policy's expected value priced with the
+true response model (persona × action × channel), against the best single action for everyone and the
+oracle that knows the true probabilities (ml/policy_eval.py defines both).
+"""
+
+import time
+from datetime import date
+
+import polars as pl
+
+from dagster_project.assets.ml_customers import CATALOGUE_SQL, load_history, load_nba_inputs
+from dagster_project.settings import get_settings
+from dagster_project.warehouse import read_frame
+from ml.churn import BacktestDates, bgnbd_roc_auc, evaluate_backtest, train_and_score
+from ml.features import PURCHASES, last_event_date
+from ml.next_best_action import NbaInputs, ContactCap, plan_next_best_actions
+from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
+
+TARGET_ROC_AUC = 0.80
+TARGET_VS_BEST_SINGLE_ACTION = 1.3
+TARGET_VS_ORACLE = 0.85
+
+
+def churn_figures(history, as_of: date, horizon_days: int) -> tuple[dict[str, float], pl.DataFrame]:
+    started = time.perf_counter()
+    result = train_and_score(history, as_of, horizon_days)
+    seconds = time.perf_counter() - started
+    dates = BacktestDates.before(as_of, horizon_days)
+    purchases_only = evaluate_backtest(history.only_purchases(), dates, horizon_days, [PURCHASES])
+    metrics = result.evaluation.metrics
+    figures = {
+        "churn_roc_auc": metrics["roc_auc"],
+        "churn_pr_auc": metrics["pr_auc"],
+        "churn_brier_score": metrics["brier_score"],
+        "churn_lift_top_decile": metrics["lift_top_decile"],
+        "churn_base_rate": metrics["base_rate"],
+        "churn_evaluation_customers": metrics["evaluation_customers"],
+        "churn_target_roc_auc": TARGET_ROC_AUC,
+        "churn_purchases_only_roc_auc": purchases_only.metrics["roc_auc"],
+        "churn_purchases_only_pr_auc": purchases_only.metrics["pr_auc"],
+        "churn_bgnbd_roc_auc": bgnbd_roc_auc(history, dates, horizon_days, purchases_only),
+        "churn_seconds": seconds,
+        "churn_families": ", ".join(result.families),
+    }
+    return figures, result.scores
+
+
+def nba_figures(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap, truth_dir) -> dict[str, float]:
+    started = time.perf_counter()
+    plan = plan_next_best_actions(inputs, catalogue, as_of, cap)
+    seconds = time.perf_counter() - started
+    personas = pl.read_parquet(truth_dir / "persons.parquet").filter(pl.col("customer_id").is_not_null()).select(
+        ("C-" + pl.col("customer_id")).alias("customer_key"), "persona"
+    )
+    truth = true_model_probabilities(personas, pl.read_parquet(truth_dir / "response_model.parquet"))
+    evaluation = evaluate_policy(plan, catalogue, truth)
+    actions = plan.recommendations
+    return {
+        f"nba_{name}": value for name, value in evaluation.items()
+    } | {
+        "nba_customers": actions.height,
+        "nba_contacted": actions.filter(pl.col("action") != "no_action").height,
+        "nba_consent_breaks": consent_breaks(actions, inputs.customers),
+        "nba_cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),
+        "nba_target_vs_best_single_action": TARGET_VS_BEST_SINGLE_ACTION,
+        "nba_target_vs_oracle": TARGET_VS_ORACLE,
+        "nba_seconds": seconds,
+    }
+
+
+def run() -> dict[str, float]:
+    settings = get_settings()
+    if not (settings.warehouse_path.exists() and (settings.demo_truth_dir / "response_model.parquet").exists()):
+        raise FileNotFoundError(
+            f"needs a built warehouse ({settings.warehouse_path}) and the demo truth ({settings.demo_truth_dir}): "
+            "run `make run` first"
+        )
+    history = load_history(settings.warehouse_path)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
+    figures, scores = churn_figures(history, as_of, settings.churn_horizon_days)
+    # the policy of this run's churn scores, not of whatever table the warehouse holds
+    inputs = load_nba_inputs(settings.warehouse_path, churn_scores=scores)
+    catalogue = read_frame(settings.warehouse_path, CATALOGUE_SQL)
+    cap = ContactCap.parse(settings.contact_cap)
+    return figures | nba_figures(inputs, catalogue, as_of, cap, settings.demo_truth_dir)
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:>40}: {value:.4f}" if isinstance(value, float) else f"{name:>40}: {value}")
