@@ -145,7 +145,9 @@ class Report:
         for change in changes:
             kpi = change.kpi
             difference = kpi.change_text(self.fmt, change.difference) if change.difference is not None else "–"
-            marker = {"better": "▲ significant", "worse": "▼ significant", "steady": ""}[change.verdict]
+            # The arrow shows the direction of the change, the colour whether that is good news.
+            arrow = "▲" if (change.difference or 0) > 0 else "▼"
+            marker = "" if change.verdict == "steady" else f"{arrow} significant"
             target_class = "miss" if change.meets_target is False else ""
             cards.append(
                 f"<div class='cx-card {change.verdict}' title='{html.escape(kpi.meaning)}'>"
