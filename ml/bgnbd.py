@@ -21,6 +21,9 @@ from scipy.special import betaln, gammaln, hyp2f1
 from ml.features import cutoff
 
 
+LOG_PARAM_BOUNDS = (-9.0, 9.0)  # every parameter between about 0.0001 and 8000
+
+
 @dataclass(frozen=True)
 class BgNbdParams:
     r: float
@@ -73,7 +76,11 @@ def fit(summary: pl.DataFrame) -> BgNbdParams:
         return -float(log_likelihood(BgNbdParams(*np.exp(log_params)), x, t_x, T).sum())
 
     start = np.log([1.0, max(float(T.mean()), 1.0), 1.0, 1.0])
-    result = minimize(negative_log_likelihood, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6})
+    # Bounded: on a history without visible drop-outs the likelihood keeps rising as p -> 0 (b -> infinity).
+    result = minimize(
+        negative_log_likelihood, start, method="Nelder-Mead", bounds=[LOG_PARAM_BOUNDS] * 4,
+        options={"maxiter": 4000, "xatol": 1e-6, "fatol": 1e-6},
+    )
     return BgNbdParams(*(float(value) for value in np.exp(result.x)))
 
 

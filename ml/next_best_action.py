@@ -276,12 +276,14 @@ ELIGIBILITY_RULES = {
 
 
 def catalogue_channels(catalogue: pl.DataFrame) -> pl.DataFrame:
-    """One row per action and allowed channel (no_action has none)."""
+    """One row per action and allowed channel (no_action has none), with `channel_rank`: the channel's
+    place in the catalogue's list, which breaks ties (a service recovery call goes by phone first)."""
     return (
         catalogue.with_columns(pl.col("allowed_channels").str.split("|").alias("channel"))
-        .explode("channel")
+        .with_columns(pl.int_ranges(pl.col("channel").list.len()).alias("channel_rank"))
+        .explode("channel", "channel_rank")
         .filter(pl.col("channel").is_not_null() & (pl.col("channel") != ""))
-        .select("action", "channel")
+        .select("action", "channel", "channel_rank")
     )
 
 
@@ -410,10 +412,10 @@ def personalised_probabilities(options: pl.DataFrame, rates: pl.DataFrame, respo
 def choose(valued: pl.DataFrame) -> pl.DataFrame:
     """At most one option per customer: the first trigger by priority (best channel by expected value, the
     preferred channel on ties), else the best positive expected value."""
-    order = ["customer_key", "priority", "expected_value_eur", "is_preferred_channel", "channel"]
+    order = ["customer_key", "priority", "expected_value_eur", "is_preferred_channel", "channel_rank"]
     triggers = valued.filter(pl.col("is_trigger")).sort(order, descending=[False, False, True, True, False])
     others = valued.filter(~pl.col("is_trigger") & (pl.col("expected_value_eur") > 0)).sort(
-        ["customer_key", "expected_value_eur", "priority", "is_preferred_channel", "channel"],
+        ["customer_key", "expected_value_eur", "priority", "is_preferred_channel", "channel_rank"],
         descending=[False, True, False, True, False],
     )
     first_trigger = triggers.unique("customer_key", keep="first", maintain_order=True)

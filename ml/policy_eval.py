@@ -34,15 +34,15 @@ def consent_breaks(actions: pl.DataFrame, customers: pl.DataFrame) -> int:
 
 
 def cap_breaks(actions: pl.DataFrame, contacts: pl.DataFrame, as_of: date, cap: ContactCap) -> int:
-    """Contacted customers who already had the cap's number of contacts in one of its windows."""
+    """Contacted customers who already had the cap's number of contacts in any of its windows."""
     end = cutoff(as_of)
-    contacted = actions.filter(pl.col("action") != NO_ACTION).select("customer_key")
-    breaks = 0
-    for days, limit in cap.limits.items():
-        recent = contacts.filter((pl.col("sent_at") < end) & (pl.col("sent_at") >= end - timedelta(days=days)))
-        over = recent.group_by("customer_key").len().filter(pl.col("len") >= limit)
-        breaks += contacted.join(over, on="customer_key", how="semi").height
-    return breaks
+    over = [
+        contacts.filter((pl.col("sent_at") < end) & (pl.col("sent_at") >= end - timedelta(days=days)))
+        .group_by("customer_key").len().filter(pl.col("len") >= limit).select("customer_key")
+        for days, limit in cap.limits.items()
+    ]
+    contacted = actions.filter(pl.col("action") != NO_ACTION)
+    return contacted.join(pl.concat(over).unique(), on="customer_key", how="semi").height
 
 
 def true_model_probabilities(personas: pl.DataFrame, response_model: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,262 @@
+"""Next best action on tiny hand-made frames: triggers, consent and cap on every row, expected-value and
+response-rate arithmetic, reasons; and both customer ML assets materialised on a tiny warehouse."""
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from ml.features import CustomerHistory
+from ml.next_best_action import (
+    ContactCap,
+    NbaInputs,
+    learn_response_rates,
+    next_best_actions,
+    with_expected_value,
+)
+from ml.policy_eval import cap_breaks, consent_breaks
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+AS_OF = date(2026, 3, 1)  # cut-off 2026-03-02 00:00
+CAP = ContactCap.parse("7:2,30:4")
+CONSENTS = ("consent_email", "consent_sms", "consent_phone", "consent_push")
+
+
+def catalogue() -> pl.DataFrame:
+    return pl.read_csv(SEEDS / "nba_actions.csv")
+
+
+def at(day: str, hour: int = 12) -> datetime:
+    return datetime.fromisoformat(day) + timedelta(hours=hour)
+
+
+def customer(key: str, consents: str, preferred: str = "web", segment: str = "s1") -> dict:
+    """consents: letters e s p u for e-mail, SMS, phone, push."""
+    return {"customer_key": key, "segment": segment, "is_crm_contact": True, "preferred_inbound_channel": preferred,
+            **{column: letter in consents for column, letter in zip(CONSENTS, "espu")}}
+
+
+def story() -> NbaInputs:
+    customers = pl.DataFrame([
+        customer("CART", "e", preferred="app"),      # app user without push consent: the reminder goes by e-mail
+        customer("BOTH", "ep"),                      # a cart and a detractor answer: service recovery first
+        customer("BOUGHT", "e"),                     # put in the cart, then ordered: no reminder
+        customer("CAPPED", "espu"),                  # two contacts in the last week
+        customer("SILENT", ""),                      # no consent at all
+        customer("PUSHER", "eu", preferred="app"),   # a cart, push consent, prefers the app
+    ])
+    sales = [(key, at(day), "sale", 40.0, "web") for key, day in (
+        ("CART", "2026-01-10"), ("BOTH", "2026-01-05"), ("BOUGHT", "2026-02-26"), ("CAPPED", "2026-02-01"),
+        ("SILENT", "2026-02-01"), ("PUSHER", "2025-12-01"),
+    )]
+    orders = pl.DataFrame(sales, schema=["customer_key", "ordered_at", "order_type", "value_eur", "channel"], orient="row")
+    carts = [(key, at(day), "add_to_cart") for key, day in (
+        ("CART", "2026-02-28"), ("BOTH", "2026-02-28"), ("BOUGHT", "2026-02-25"), ("CAPPED", "2026-02-28"),
+        ("SILENT", "2026-02-28"), ("PUSHER", "2026-02-24"),
+    )]
+    web = pl.DataFrame(carts, schema=["customer_key", "occurred_at", "touchpoint_type"], orient="row")
+    surveys = pl.DataFrame({"customer_key": ["BOTH"], "responded_at": [at("2026-02-27")], "survey_type": ["nps"],
+                            "score": [3]})
+    contacts = pl.DataFrame({
+        "customer_key": ["CAPPED", "CAPPED", "CART"],
+        "sent_at": [at("2026-02-25"), at("2026-02-27"), at("2026-01-20")],
+        "channel": ["email", "sms", "email"],
+        "campaign_type": ["newsletter", "promotion", "newsletter"],
+    })
+    churn = pl.DataFrame({"customer_key": [c for c in customers["customer_key"]], "churn_probability": 0.2,
+                          "top_reason": None}, schema_overrides={"top_reason": pl.String})
+    return NbaInputs(customers, CustomerHistory(orders=orders, web_events=web, surveys=surveys), contacts, churn)
+
+
+def recommendations() -> dict[str, dict]:
+    frame = next_best_actions(story(), catalogue(), AS_OF, CAP)
+    assert frame["customer_key"].n_unique() == frame.height == 6
+    return {row["customer_key"]: row for row in frame.iter_rows(named=True)}
+
+
+def test_triggers_cart_reminder_by_a_consented_channel_and_service_recovery_first():
+    rows = recommendations()
+
+    assert (rows["CART"]["action"], rows["CART"]["channel"]) == ("cart_reminder", "email")
+    assert rows["CART"]["reason"].startswith("left a cart yesterday without ordering; Cart reminder by e-mail")
+    assert (rows["BOTH"]["action"], rows["BOTH"]["channel"]) == ("service_recovery_call", "phone")
+    # answered at noon on Feb 27: 2.5 days before the cut-off
+    assert rows["BOTH"]["reason"].startswith("gave an NPS of 3 (detractor) 2 days ago; Service recovery call by phone")
+    assert rows["BOUGHT"]["action"] != "cart_reminder"
+    # a cart six days old still counts (7-day window); push is consented and preferred
+    assert (rows["PUSHER"]["action"], rows["PUSHER"]["channel"]) == ("cart_reminder", "push")
+    assert "(preferred channel)" in rows["PUSHER"]["reason"]
+
+
+def test_cap_and_missing_consent_give_no_action_with_the_reason():
+    rows = recommendations()
+
+    assert rows["CAPPED"]["action"] == "no_action" and rows["CAPPED"]["channel"] is None
+    assert rows["CAPPED"]["reason"] == "contact cap reached (two contacts in 7 days, two contacts in 30 days)"
+    assert rows["SILENT"]["action"] == "no_action"
+    assert rows["SILENT"]["reason"] == "no consented channel makes an eligible action worth its cost"
+
+
+def many_customers(count: int = 120, seed: int = 5) -> NbaInputs:
+    """Customers with random consents, carts, answers and recent contacts (some above the cap)."""
+    rng = np.random.default_rng(seed)
+    keys = [f"K{i:03d}" for i in range(count)]
+    consent = rng.random((count, 4)) < 0.4
+    customers = pl.DataFrame({
+        "customer_key": keys, "segment": rng.choice(["a", "b"], count), "is_crm_contact": True,
+        "preferred_inbound_channel": rng.choice(["email", "app", "phone", "web"], count),
+        **{column: consent[:, i] for i, column in enumerate(CONSENTS)},
+    })
+    end = datetime(2026, 3, 2)
+    days_ago = lambda n: [end - timedelta(days=float(d)) for d in rng.uniform(0, 60, n)]  # noqa: E731
+    orders = pl.DataFrame({"customer_key": rng.choice(keys, 300), "ordered_at": days_ago(300), "order_type": "sale",
+                           "value_eur": 30.0, "channel": "web"})
+    web = pl.DataFrame({"customer_key": rng.choice(keys, 80), "occurred_at": days_ago(80),
+                        "touchpoint_type": "add_to_cart"})
+    surveys = pl.DataFrame({"customer_key": rng.choice(keys, 60), "responded_at": days_ago(60), "survey_type": "nps",
+                            "score": rng.integers(0, 11, 60)})
+    contacts = pl.DataFrame({
+        "customer_key": rng.choice(keys, 400), "sent_at": days_ago(400),
+        "channel": rng.choice(["email", "sms", "phone", "push"], 400),
+        "campaign_type": rng.choice(["newsletter", "cross_sell", "win_back", "cart_reminder", "review_request"], 400),
+    })
+    churn = pl.DataFrame({"customer_key": keys, "churn_probability": rng.random(count), "top_reason": "x"})
+    return NbaInputs(customers, CustomerHistory(orders=orders, web_events=web, surveys=surveys), contacts, churn)
+
+
+def test_every_row_respects_consent_and_the_cap():
+    inputs = many_customers()
+    actions = next_best_actions(inputs, catalogue(), AS_OF, CAP)
+    consent = {row["customer_key"]: row for row in inputs.customers.iter_rows(named=True)}
+    end = datetime(2026, 3, 2)
+
+    assert actions["customer_key"].n_unique() == actions.height
+    assert actions.filter(pl.col("action") != "no_action").height > 20
+    for row in actions.iter_rows(named=True):
+        if row["action"] == "no_action":
+            continue
+        assert consent[row["customer_key"]][f"consent_{row['channel']}"], row
+        mine = inputs.contacts.filter((pl.col("customer_key") == row["customer_key"]) & (pl.col("sent_at") < end))
+        assert mine.filter(pl.col("sent_at") >= end - timedelta(days=7)).height < 2, row
+        assert mine.filter(pl.col("sent_at") >= end - timedelta(days=30)).height < 4, row
+    assert consent_breaks(actions, inputs.customers) == 0
+    assert cap_breaks(actions, inputs.contacts, AS_OF, CAP) == 0
+
+
+def test_rule_checks_catch_breaks():
+    customers = pl.DataFrame([customer("A", "e"), customer("B", "u")])
+    broken = pl.DataFrame({"customer_key": ["A", "B"], "action": ["cross_sell", "cross_sell"], "channel": ["sms", "push"]})
+    contacts = pl.DataFrame({"customer_key": ["B", "B"], "sent_at": [at("2026-02-28"), at("2026-03-01")]})
+
+    assert consent_breaks(broken, customers) == 1
+    assert cap_breaks(broken, contacts, AS_OF, CAP) == 1  # B had two contacts in 7 days, the 7-day limit
+    assert cap_breaks(broken, contacts, AS_OF, ContactCap({7: 3, 30: 4})) == 0
+
+
+def test_expected_value_is_probability_times_value_minus_cost():
+    options = pl.DataFrame({"customer_key": ["A", "A"], "action": ["cross_sell", "win_back_offer"],
+                            "channel": ["email", "email"]})
+    probabilities = pl.DataFrame({"customer_key": ["A", "A"], "action": ["cross_sell", "win_back_offer"],
+                                  "channel": ["email", "email"], "response_probability": [0.25, 0.05]})
+    valued = with_expected_value(options, probabilities, catalogue()).sort("action")
+
+    # seed: cross_sell value 12, cost 0.15; win_back_offer value 40, cost 3
+    assert valued["expected_value_eur"].to_list() == pytest.approx([0.25 * 12 - 0.15, 0.05 * 40 - 3])
+
+
+def test_response_rates_net_of_organic_purchases_with_shrinkage():
+    old = at("2026-01-05")
+    contacts = pl.DataFrame({
+        "customer_key": ["a1", "a2", "a3", "a4", "b1", "b2", "a1"],
+        "action": ["cross_sell"] * 6 + ["win_back_offer"],
+        "channel": ["email"] * 7,
+        "sent_at": [old] * 7,
+        "responded": [True, True, False, False, False, False, True],
+        "organic_probability": [0.5, 0, 0, 0, 0, 0, 0],
+    })
+    customers = pl.DataFrame({"customer_key": ["a1", "a2", "a3", "a4", "b1", "b2"], "segment": ["s1"] * 4 + ["s2"] * 2})
+    rates = learn_response_rates(contacts, customers, catalogue(), AS_OF, strength=2.0)
+    p = {(r["segment"], r["action"], r["channel"]): r["response_probability"] for r in rates.iter_rows(named=True)}
+
+    # net responses / contacts that would not have bought anyway: overall (3 − 0.5) / (7 − 0.5)
+    overall = 2.5 / 6.5
+    cross_sell = (1.5 + 2 * overall) / (5.5 + 2)
+    cross_sell_email = (1.5 + 2 * cross_sell) / (5.5 + 2)
+    assert p[("s1", "cross_sell", "email")] == pytest.approx((1.5 + 2 * cross_sell_email) / (3.5 + 2))
+    assert p[("s2", "cross_sell", "email")] == pytest.approx((0 + 2 * cross_sell_email) / (2 + 2))
+    assert p[("s1", "cross_sell", "push")] == pytest.approx(cross_sell)  # never sent by push: the action's rate
+    assert p[("s2", "onboarding_help", "email")] == pytest.approx(overall)  # never sent at all: the overall rate
+
+
+def test_contact_cap_parsing():
+    assert ContactCap.parse("7:2, 30:4").limits == {7: 2, 30: 4}
+    assert ContactCap.parse("14:1").describe() == "1 in 14 days"
+
+
+# --- the Dagster assets on a tiny warehouse ---------------------------------------------------------------
+
+
+def write_tiny_warehouse(path: Path, customers: int = 300, seed: int = 11) -> None:
+    """fct_orders (buyers who stop at random dates), dim_customers, fct_marketing_contacts and the seed."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2025, 11, 1)
+    rows = []
+    for i in range(customers):
+        rate, stop, t = rng.gamma(2.0, 1 / 50), rng.uniform(60, 700), rng.uniform(0, 60)
+        while t < min(365, stop):
+            rows.append((f"C-{i:04d}", start + timedelta(days=float(t)), "sale", round(float(rng.gamma(2, 25)), 2), "web"))
+            t += rng.exponential(1 / rate)
+    orders = pl.DataFrame(rows, schema=["customer_key", "ordered_at", "order_type", "value_eur", "channel"], orient="row")
+    keys = [f"C-{i:04d}" for i in range(customers)]
+    dim = pl.DataFrame({"customer_key": keys, "segment": rng.choice(["a", "b"], customers), "is_crm_contact": True,
+                        "preferred_inbound_channel": "email", "consent_email": rng.random(customers) < 0.7,
+                        "consent_sms": False, "consent_phone": False, "consent_push": False})
+    marketing = pl.DataFrame({"customer_key": rng.choice(keys, 500), "channel": "email",
+                              "sent_at": [start + timedelta(days=float(d)) for d in rng.uniform(0, 365, 500)],
+                              "campaign_type": rng.choice(["cross_sell", "win_back", "newsletter"], 500)})
+    with duckdb.connect(str(path)) as connection:
+        for name, frame in (("fct_orders", orders), ("dim_customers", dim), ("fct_marketing_contacts", marketing)):
+            connection.register("frame", frame.to_arrow())
+            connection.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+            connection.unregister("frame")
+        connection.execute(f"CREATE TABLE nba_actions AS SELECT * FROM read_csv('{SEEDS / 'nba_actions.csv'}')")
+
+
+@pytest.mark.slow
+def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
+    from dagster_project.assets.ml_customers import ml_customer_assets
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_tiny_warehouse(warehouse)
+    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    monkeypatch.delenv("CX_AS_OF", raising=False)
+
+    result = dg.materialize(ml_customer_assets)
+
+    assert result.success
+    metadata = {
+        event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    assert metadata["ml_churn_scores"]["feature_families"] == "purchases"
+    assert 0.5 < metadata["ml_churn_scores"]["roc_auc"] <= 1.0
+    assert "bgnbd_baseline_roc_auc" in metadata["ml_churn_model_card"]
+    assert metadata["ml_next_best_actions"]["consent_breaks"] == 0
+    assert metadata["ml_next_best_actions"]["cap_breaks"] == 0
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        scored, as_of = connection.execute("SELECT count(*), max(as_of_date) FROM ml_churn_scores").fetchone()
+        card_sections = {row[0] for row in connection.execute("SELECT DISTINCT section FROM ml_churn_model_card").fetchall()}
+        actions, customers = connection.execute(
+            "SELECT count(*), count(DISTINCT customer_key) FROM ml_next_best_actions"
+        ).fetchone()
+    assert scored > 200 and as_of == metadata_date(metadata)
+    assert card_sections == {"quality", "setup", "feature_family", "calibration", "feature_importance"}
+    assert actions == customers > 0
+
+
+def metadata_date(metadata: dict) -> date:
+    return date.fromisoformat(metadata["ml_churn_scores"]["as_of"])
