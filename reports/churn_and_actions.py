@@ -25,6 +25,7 @@ import cxreport as cx
 
 RISK_BANDS = ["high", "medium", "low"]  # as the churn model bands its probabilities
 TOP_FEATURES = 5
+TOP_REASONS = 8
 
 report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
@@ -74,36 +75,52 @@ if not scores_missing and scores.height:
     segments = (scores.group_by("segment").agg(customers=pl.len(), at_risk=(pl.col("risk_band") == "high").sum())
                 .with_columns(share=pl.col("at_risk") / pl.col("customers")).sort("share", descending=True))
     riskiest = segments.row(0, named=True)
-    report.say(f"The **{riskiest['segment']}** segment is most at risk: {fmt.percent(riskiest['share'])} of its "
+    report.say(f"The **{cx.words(riskiest['segment'])}** segment is most at risk: {fmt.percent(riskiest['share'])} of its "
                f"{fmt.number(riskiest['customers'])} customers are high risk.")
     report.table(segments, {
-        "segment": cx.Column("Segment"),
+        "segment": cx.Column("Segment", cx.words),
         "customers": cx.Column("Customers", fmt.number, numeric=True),
         "at_risk": cx.Column("High risk", fmt.number, numeric=True),
         "share": cx.Column("Share at high risk", fmt.percent, numeric=True),
     })
 
 # %%
-report.section("Why customers are at risk", "The main reason the model gives for each high-risk customer.")
+report.section("Why customers are at risk", "The main reason the model gives for each high-risk customer. Reasons "
+               "name the customer's own numbers, so reasons that differ only in their numbers count as one kind; "
+               "the chart shows a typical sentence of each kind.")
 reasons_missing = scores_missing + report.missing({"ml_churn_scores": ["top_reason"]})
 if reasons_missing:
     report.unavailable("Churn reasons", reasons_missing)
 else:
+    number_words = "|".join(["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                             "eleven", "twelve"])
     reasons = report.query(
-        """
-        select top_reason as reason, count(*) as customers
-        from ml_churn_scores where risk_band = 'high' and top_reason is not null
-        group by all order by customers desc, reason
+        f"""
+        with stated as (
+            select top_reason as reason,
+                   regexp_replace(regexp_replace(top_reason, '\\d+', '#', 'g'), '\\b({number_words})\\b', '#', 'g')
+                       as kind
+            from ml_churn_scores where risk_band = 'high' and top_reason is not null
+        )
+        select kind, count(*) as customers, mode(reason) as example
+        from stated group by kind order by customers desc, kind
         """
     )
+    unstated = report.query(
+        "select count(*) as customers from ml_churn_scores where risk_band = 'high' and top_reason is null"
+    )["customers"][0]
     if reasons.height:
-        top = reasons.row(0, named=True)
-        report.say(f"The most common reason is *{top['reason']}* "
-                   f"({fmt.percent(top['customers'] / reasons['customers'].sum())} of high-risk customers).")
-        figure = go.Figure(go.Bar(y=reasons["reason"], x=reasons["customers"], orientation="h",
+        top, stated = reasons.row(0, named=True), reasons["customers"].sum()
+        report.say(
+            f"The most common kind of reason is like *{top['example']}* ({fmt.percent(top['customers'] / stated)} "
+            f"of the {fmt.number(stated)} high-risk customers with a reason)."
+            + (f" For {fmt.number(unstated)} more, no single warning sign stands out." if unstated else "")
+        )
+        shown = reasons.head(TOP_REASONS)
+        figure = go.Figure(go.Bar(y=shown["example"], x=shown["customers"], orientation="h",
                                   marker_color=cx.style.BAD_COLOUR))
         figure.update_layout(xaxis_title="high-risk customers", yaxis=dict(autorange="reversed"))
-        report.chart(figure, height=max(220, 40 * reasons.height + 80))
+        report.chart(figure, height=max(220, 40 * shown.height + 80))
     else:
         report.nothing_in_period("reasons given for high-risk customers", "the latest scoring")
 
