@@ -6,9 +6,10 @@ reason a CX agent understands (polars in, polars out).
 2. Eligibility: each catalogue action (seed `nba_actions`) names a rule of `ELIGIBILITY_RULES`.
 3. Options: eligible action × allowed channel, only channels with the customer's consent, and nothing at all
    for a customer at the contact-frequency cap.
-4. Response probabilities learned from past outbound contacts (responded = an order within 14 days), shrunk
-   segment × action × channel → action × channel → action → overall, then scaled by how the customer
-   personally responded on that channel before.
+4. Response probabilities learned from past outbound contacts (responded = an order within 14 days, net of
+   the orders a BG/NBD model expected anyway), shrunk segment × action × channel → action × channel →
+   action → overall, then scaled by how the customer personally responded on that channel before. A channel
+   never seen in the history (the exports carry e-mail sends and calls only) gets the action's overall rate.
 5. Choice: a trigger action (a fresh event) goes first, lowest priority number first; otherwise the option
    with the highest expected value = probability × value − cost, if positive; else "no action".
 """
