@@ -55,31 +55,33 @@ else:
         window,
     )
     total_journeys = paths["journeys"].sum()
-    converted = (paths["journeys"] * paths["conversion"]).sum()
-    multichannel = paths.filter(pl.col("channel_path").str.contains(">"))["journeys"].sum()
-    top = paths.row(0, named=True) if paths.height else None
-    summary = (
-        f"From {window_text}, customers made **{fmt.number(total_journeys)} journeys**; "
-        f"{fmt.percent(converted / total_journeys if total_journeys else None)} ended in a purchase and "
-        f"{fmt.percent(multichannel / total_journeys if total_journeys else None)} used more than one channel."
-    )
-    if top:
-        summary += (f" The most common path is *{readable_path(top['channel_path'])}* "
-                    f"({fmt.percent(top['journeys'] / total_journeys)} of journeys).")
-    report.header(summary)
-    report.headline("Journeys", fmt.number(total_journeys))
-    report.headline("Journeys ending in a purchase", fmt.percent(converted / total_journeys if total_journeys else None))
+    if total_journeys:
+        converted = (paths["journeys"] * paths["conversion"]).sum() / total_journeys
+        multichannel = paths.filter(pl.col("channel_path").str.contains(">"))["journeys"].sum() / total_journeys
+        top = paths.row(0, named=True)
+        report.header(
+            f"From {window_text}, customers made **{fmt.number(total_journeys)} journeys**; {fmt.percent(converted)} "
+            f"ended in a purchase and {fmt.percent(multichannel)} used more than one channel. The most common path is "
+            f"*{readable_path(top['channel_path'])}* ({fmt.percent(top['journeys'] / total_journeys)} of journeys)."
+        )
+        report.headline("Journeys", fmt.number(total_journeys))
+        report.headline("Journeys ending in a purchase", fmt.percent(converted))
+    else:
+        report.header(f"This report covers {window_text}.")
 
 # %%
 if not journeys_missing:
     report.section("Top journey paths", f"The {TOP_PATHS} most frequent channel sequences (repeats on the same "
                    "channel collapsed) and how often each ends in a purchase.")
-    report.table(paths.head(TOP_PATHS).with_columns(share=pl.col("journeys") / total_journeys), {
-        "channel_path": cx.Column("Path", readable_path),
-        "journeys": cx.Column("Journeys", fmt.number, numeric=True),
-        "share": cx.Column("Share", lambda v: fmt.percent(v, 1), numeric=True),
-        "conversion": cx.Column("Ends in a purchase", fmt.percent, numeric=True),
-    })
+    if total_journeys:
+        report.table(paths.head(TOP_PATHS).with_columns(share=pl.col("journeys") / total_journeys), {
+            "channel_path": cx.Column("Path", readable_path),
+            "journeys": cx.Column("Journeys", fmt.number, numeric=True),
+            "share": cx.Column("Share", lambda v: fmt.percent(v, 1), numeric=True),
+            "conversion": cx.Column("Ends in a purchase", fmt.percent, numeric=True),
+        })
+    else:
+        report.nothing_in_period("journeys", window_text)
 
 # %%
 report.section("Channel-to-channel flow", f"How customers moved between channels inside journeys, {window_text}.")
