@@ -131,7 +131,7 @@ class Report:
 
     def nothing_in_period(self, what: str, period: str) -> None:
         """A plain note where the data exists but the period has none of it."""
-        display(HTML(f"<div class='cx-note'>There were no {html.escape(what)} in {html.escape(period)}.</div>"))
+        display(HTML(f"<div class='cx-note'>No {html.escape(what)} in this period ({html.escape(period)}).</div>"))
 
     def quote(self, text: str, source: str) -> None:
         display(HTML(f"<blockquote class='cx-quote'>“{html.escape(text)}”<div class='source'>"
