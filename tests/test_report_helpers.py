@@ -13,7 +13,7 @@ from ml.forecast import agents_needed, erlang_c_wait_probability, forecast_daily
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
-from cxreport import KPIS_BY_METRIC, Change, NumberFormat, change_is_significant, pseudonymise  # noqa: E402
+from cxreport import KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, pseudonymise  # noqa: E402
 
 
 def test_number_formats_in_english_and_german():
@@ -31,6 +31,16 @@ def test_number_formats_in_english_and_german():
     assert english.duration(-65, signed=True) == "−1 min 5 s"
     assert german.day(date(2026, 3, 1)) == "01.03.2026"
     assert english.day(date(2026, 3, 1)) == "01 Mar 2026"
+
+
+def test_reports_compare_the_latest_complete_month():
+    # No warehouse is read when the as-of date is given.
+    mid_month = Report("test", "no-warehouse.duckdb", "2026-11-24")
+    assert mid_month.month == date(2026, 10, 1) and mid_month.period_end == date(2026, 11, 1)
+    assert Report("test", "no-warehouse.duckdb", "2026-10-31").month == date(2026, 10, 1)
+    january = Report("test", "no-warehouse.duckdb", "2026-01-15")
+    assert january.months(3) == [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)]
+    assert january.window_start(3) == date(2025, 10, 1)
 
 
 def test_a_change_is_significant_only_when_its_interval_excludes_zero():
