@@ -144,7 +144,8 @@ def web_features(web_events: pl.DataFrame, end: datetime) -> pl.DataFrame:
 
 
 def email_features(email_events: pl.DataFrame, end: datetime) -> pl.DataFrame:
-    """E-mail engagement over the last 90 days, and whether the customer ever unsubscribed."""
+    """E-mail engagement over the last 90 days, the last open or click, and whether the customer ever
+    unsubscribed."""
     recent = _within_days(end, "occurred_at", RECENT_DAYS)
     kind = pl.col("touchpoint_type")
     return email_events.group_by("customer_key").agg(
@@ -152,6 +153,7 @@ def email_features(email_events: pl.DataFrame, end: datetime) -> pl.DataFrame:
         (recent & (kind == "open")).sum().alias("email_opens_90d"),
         (recent & (kind == "click")).sum().alias("email_clicks_90d"),
         (kind == "unsubscribe").any().cast(pl.Int8).alias("email_unsubscribed"),
+        _days_before(end, "occurred_at").filter(kind.is_in(["open", "click"])).min().alias("days_since_last_email_open"),
     ).with_columns(
         (pl.col("email_opens_90d") / pl.col("email_sends_90d")).alias("email_open_rate_90d"),
         (pl.col("email_clicks_90d") / pl.col("email_sends_90d")).alias("email_click_rate_90d"),

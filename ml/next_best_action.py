@@ -477,6 +477,7 @@ class NbaPlan:
     contacts: pl.DataFrame
     signals: pl.DataFrame
     options: pl.DataFrame
+    valued: pl.DataFrame
     recommendations: pl.DataFrame
 
 
@@ -488,7 +489,7 @@ def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: da
     responsiveness = channel_responsiveness(contacts, inputs.customers, rates, as_of)
     options = contact_options(signals, catalogue)
     valued = with_expected_value(options, personalised_probabilities(options, rates, responsiveness), catalogue)
-    return NbaPlan(contacts, signals, options, recommendations(signals, valued, catalogue, cap))
+    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap))
 
 
 def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> pl.DataFrame:

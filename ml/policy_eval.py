@@ -59,28 +59,38 @@ def value_of(choices: pl.DataFrame, true_probabilities: pl.DataFrame, catalogue:
     return float(valued["expected_value_eur"].sum())
 
 
+def single_action_values(valued: pl.DataFrame, true_probabilities: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
+    """action, value: Σ true expected value when every customer the action applies to gets it, on the
+    channel with the best expected value in `valued` (ties: preferred channel, then catalogue order)."""
+    channels = valued.sort(
+        ["customer_key", "action", "expected_value_eur", "is_preferred_channel", "channel_rank"],
+        descending=[False, False, True, True, False],
+    ).unique(["customer_key", "action"], keep="first")
+    priced = with_expected_value(channels.select("customer_key", "action", "channel"), true_probabilities, catalogue)
+    return priced.group_by("action").agg(pl.col("expected_value_eur").sum().alias("value")).sort(
+        "value", "action", descending=[True, False]
+    )
+
+
 def evaluate_policy(plan: NbaPlan, catalogue: pl.DataFrame, true_probabilities: pl.DataFrame) -> dict[str, object]:
-    """Value of the recommendations against two references, all priced with the true probabilities:
+    """Value of the recommendations against references, all priced with the true probabilities:
     - best single action: one action for every customer it applies to (eligibility, consent and cap as in
-      the policy; no triggers, nothing else), on the channel where it answers best; the best such action;
+      the policy; no triggers, nothing else), each on the channel the policy's own estimates prefer; the
+      best such action. So the comparison measures what choosing the action per customer adds.
+      `..._true_channel` is the same with the channel chosen by the true probabilities, for reference;
     - oracle: this policy's rules (eligibility, triggers first, consent, cap) with the true probabilities."""
+    truly_valued = with_expected_value(plan.options, true_probabilities, catalogue)
     policy = value_of(plan.recommendations, true_probabilities, catalogue)
-    oracle = value_of(
-        choose(with_expected_value(plan.options, true_probabilities, catalogue)), true_probabilities, catalogue
-    )
-    single = (
-        with_expected_value(plan.options, true_probabilities, catalogue).sort("expected_value_eur", descending=True)
-        .unique(["customer_key", "action"], keep="first")
-        .group_by("action")
-        .agg(pl.col("expected_value_eur").sum().alias("value"))
-        .sort("value", descending=True)
-    )
-    best_action, best_single = single.row(0)
+    oracle = value_of(choose(truly_valued), true_probabilities, catalogue)
+    best_action, best_single = single_action_values(plan.valued, true_probabilities, catalogue).row(0)
+    true_channel_action, true_channel_single = single_action_values(truly_valued, true_probabilities, catalogue).row(0)
     return {
         "policy_value_eur": policy,
         "oracle_value_eur": oracle,
         "best_single_action": best_action,
         "best_single_action_value_eur": best_single,
+        "best_single_action_true_channel": true_channel_action,
+        "best_single_action_true_channel_value_eur": true_channel_single,
         "policy_vs_oracle": policy / oracle if oracle else float("nan"),
         "policy_vs_best_single_action": policy / best_single if best_single else float("nan"),
     }

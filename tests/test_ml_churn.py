@@ -131,6 +131,7 @@ def test_other_families_by_hand():
     assert (a["web_events_last_30d"], a["web_events_previous_30d_avg"], a["web_carts_last_30d"]) == (1, 0.5, 1)
     assert a["web_trend"] == pytest.approx(0.5)
     assert (a["email_sends_90d"], a["email_opens_90d"], a["email_open_rate_90d"]) == (1, 1, 1.0)
+    assert a["days_since_last_email_open"] == pytest.approx(27.5)  # Feb 2, 12:00 to the cut-off
     assert b["email_unsubscribed"] is None  # B's unsubscribe came after the as-of date: no e-mail rows before
     # B: issue I1 open at the cut-off (solved on Mar 5), I2 solved; one repeat contact; waits 600 and 300
     assert (b["service_contacts_90d"], b["service_repeat_contacts_90d"], b["service_unresolved_issues"]) == (3, 1, 1)

@@ -17,8 +17,8 @@ from dagster_project.settings import get_settings
 from dagster_project.warehouse import read_frame
 from ml.churn import BacktestDates, bgnbd_roc_auc, evaluate_backtest, train_and_score
 from ml.features import PURCHASES, last_event_date
-from ml.next_best_action import NbaInputs, ContactCap, plan_next_best_actions
-from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
+from ml.next_best_action import ContactCap, NbaInputs, choose, plan_next_best_actions, with_expected_value
+from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities, value_of
 
 TARGET_ROC_AUC = 0.80
 TARGET_VS_BEST_SINGLE_ACTION = 1.3
@@ -56,14 +56,23 @@ def nba_figures(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: Co
     personas = pl.read_parquet(truth_dir / "persons.parquet").filter(pl.col("customer_id").is_not_null()).select(
         ("C-" + pl.col("customer_id")).alias("customer_key"), "persona"
     )
-    truth = true_model_probabilities(personas, pl.read_parquet(truth_dir / "response_model.parquet"))
+    response_model = pl.read_parquet(truth_dir / "response_model.parquet")
+    truth = true_model_probabilities(personas, response_model)
     evaluation = evaluate_policy(plan, catalogue, truth)
+    # What the exports let a policy learn at best: e-mail sends are exported, SMS and push sends are not, and
+    # outbound calls carry no action. An oracle that knows persona × action but takes every channel to answer
+    # like e-mail shows how much of the gap to the full oracle is channel knowledge.
+    email_like = response_model.filter(pl.col("channel") == "email").drop("channel").join(
+        response_model.select("channel").unique(), how="cross"
+    )
+    channel_blind = choose(with_expected_value(plan.options, true_model_probabilities(personas, email_like), catalogue))
     actions = plan.recommendations
     return {
         f"nba_{name}": value for name, value in evaluation.items()
     } | {
         "nba_customers": actions.height,
         "nba_contacted": actions.filter(pl.col("action") != "no_action").height,
+        "nba_channel_blind_oracle_value_eur": value_of(channel_blind, truth, catalogue),
         "nba_consent_breaks": consent_breaks(actions, inputs.customers),
         "nba_cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),
         "nba_target_vs_best_single_action": TARGET_VS_BEST_SINGLE_ACTION,
