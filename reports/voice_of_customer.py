@@ -27,6 +27,7 @@ WINDOW_MONTHS = 3
 NEGATIVE_THEMES = 3
 VERBATIMS_PER_THEME = 2
 MIN_RESPONSES = 20  # below this, an NPS per driver is too noisy to show
+DRIVER_DAYS = 90  # an experience counts for an NPS answer when it happened this many days before
 
 report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale, business_timezone)
 fmt, month = report.fmt, report.month
@@ -172,50 +173,83 @@ else:
                          f"{report.channel_label(verbatim['channel'])}, {fmt.day(verbatim['day'])}")
 
 # %%
-report.section("What drives NPS", f"NPS after each kind of experience the survey followed, {window_text}; "
-               f"experiences with fewer than {MIN_RESPONSES} answers are left out.")
-nps_missing = report.missing({"fct_survey_responses": ["responded_at", "survey_type", "score", "trigger_type"]})
+report.section(
+    "What drives NPS",
+    f"NPS of customers who had an experience in the {DRIVER_DAYS} days before they answered, against those who did "
+    f"not ({window_text}). These are associations, not proof of cause; experiences with fewer than {MIN_RESPONSES} "
+    "answers on either side are left out.",
+)
+nps_missing = report.missing({
+    "fct_survey_responses": ["customer_key", "responded_at", "survey_type", "score"],
+    "fct_service_contacts": ["customer_key", "occurred_at", "resolved", "is_repeat_contact_7d", "bot_handover"],
+    "fct_orders": ["customer_key", "ordered_at", "order_type"],
+})
 if nps_missing:
     report.unavailable("NPS drivers", nps_missing)
 else:
-    drivers = report.query(
-        """
-        select coalesce(trigger_type, 'unknown') as trigger_type, count(*) as responses,
-               100 * (avg(case when score >= 9 then 1.0 else 0.0 end)
-                      - avg(case when score <= 6 then 1.0 else 0.0 end)) as nps
-        from fct_survey_responses
-        where survey_type = 'nps' and responded_at >= ? and responded_at < ?
-        group by all order by nps
+    def had(table: str, time_column: str, condition: str) -> str:
+        """SQL: the answering customer had a matching row in the DRIVER_DAYS before the answer."""
+        return (f"exists (select 1 from {table} as e where e.customer_key = answers.customer_key and {condition} "
+                f"and e.{time_column} between answers.responded_at - interval {DRIVER_DAYS} day "
+                "and answers.responded_at)")
+
+    contacts = ("fct_service_contacts", "occurred_at")
+    experiences = {
+        "contacted service": had(*contacts, "true"),
+        "had an unresolved service issue": had(*contacts, "not coalesce(e.resolved, false)"),
+        "had to contact service again within 7 days": had(*contacts, "e.is_repeat_contact_7d"),
+        "was handed over by the chat bot": had(*contacts, "e.bot_handover"),
+        "bought something": had("fct_orders", "ordered_at", "e.order_type = 'sale'"),
+        "returned something": had("fct_orders", "ordered_at", "e.order_type = 'return'"),
+    }
+    flags = ", ".join(f"{sql} as \"{name}\"" for name, sql in experiences.items())
+    answers = report.query(
+        f"""
+        select answers.score, {flags}
+        from fct_survey_responses as answers
+        where answers.survey_type = 'nps' and answers.customer_key is not null
+          and answers.responded_at >= ? and answers.responded_at < ?
         """,
         window,
     )
-    overall = report.query(
-        """
-        select 100 * (avg(case when score >= 9 then 1.0 else 0.0 end)
-                      - avg(case when score <= 6 then 1.0 else 0.0 end)) as nps
-        from fct_survey_responses where survey_type = 'nps' and responded_at >= ? and responded_at < ?
-        """,
-        window,
-    )["nps"][0]
-    drivers = drivers.filter(pl.col("responses") >= MIN_RESPONSES)
-    if drivers.height and overall is not None:
-        lowest, highest = drivers.row(0, named=True), drivers.row(-1, named=True)
+
+    def nps(scores: pl.Series) -> float:
+        return 100 * (float((scores >= 9).mean()) - float((scores <= 6).mean()))
+
+    drivers = pl.DataFrame([
+        {"experience": name, "with": nps(yes["score"]), "without": nps(no["score"]), "answers": yes.height}
+        for name in experiences
+        if (yes := answers.filter(pl.col(name))).height >= MIN_RESPONSES
+        and (no := answers.filter(~pl.col(name))).height >= MIN_RESPONSES
+    ], schema={"experience": pl.String, "with": pl.Float64, "without": pl.Float64, "answers": pl.Int64})
+    if drivers.height:
+        drivers = drivers.with_columns(gap=pl.col("with") - pl.col("without")).sort("gap")
+        worst = drivers.row(0, named=True)
         report.say(
-            f"Across all answers NPS was **{fmt.number(overall)}**. Customers asked after a "
-            f"*{cx.words(lowest['trigger_type'])}* give the lowest score ({fmt.number(lowest['nps'])}), after a "
-            f"*{cx.words(highest['trigger_type'])}* the highest ({fmt.number(highest['nps'])})."
+            f"Across {fmt.number(answers.height)} answers NPS was **{fmt.number(nps(answers['score']))}**. The "
+            f"largest gap: customers who {worst['experience']} give an NPS of {fmt.number(worst['with'])}, "
+            f"{fmt.number(abs(worst['gap']))} points {'below' if worst['gap'] < 0 else 'above'} those who did not "
+            f"({fmt.number(worst['without'])})."
         )
         figure = go.Figure(go.Bar(
-            y=[cx.words(trigger) for trigger in drivers["trigger_type"]], x=(drivers["nps"] - overall), orientation="h",
-            base=overall, marker_color=[cx.style.BAD_COLOUR if v < overall else cx.style.GOOD_COLOUR
-                                        for v in drivers["nps"]],
-            customdata=drivers["responses"], hovertemplate="%{y}: NPS %{x:.0f} (%{customdata} answers)<extra></extra>",
+            y=drivers["experience"], x=drivers["gap"], orientation="h",
+            marker_color=[cx.style.BAD_COLOUR if gap < 0 else cx.style.GOOD_COLOUR for gap in drivers["gap"]],
+            customdata=drivers.select("with", "without", "answers").rows(),
+            hovertemplate="%{y}: NPS %{customdata[0]:.0f} vs %{customdata[1]:.0f} without (%{customdata[2]} answers)"
+                          "<extra></extra>",
         ))
-        figure.add_vline(x=overall, line=dict(color="#616e7c", dash="dash"))
-        figure.update_layout(xaxis_title="NPS after this experience (dashed: all answers)")
+        figure.update_layout(yaxis=dict(autorange="reversed"),
+                             xaxis=dict(title="NPS points: with the experience minus without", zeroline=True,
+                                        zerolinecolor="#616e7c"))
         report.chart(figure, height=max(240, 44 * drivers.height + 80))
+        report.table(drivers.sort("gap"), {
+            "experience": cx.Column("Customers who …"),
+            "with": cx.Column("NPS", fmt.number, numeric=True),
+            "without": cx.Column("NPS without", fmt.number, numeric=True),
+            "answers": cx.Column("Answers", fmt.number, numeric=True),
+        })
     else:
-        report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more NPS answers", window_text)
+        report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more NPS answers on each side", window_text)
 
 # %%
 report.publish_headlines()

@@ -127,6 +127,12 @@ def test_operations_and_journey_numbers_match_the_marts(rendered):
     assert rendered["metadata"]["churn_and_actions"]["Customers at high risk"].value == str(high_risk)
 
 
+def test_nps_drivers_count_the_answers_of_the_window(rendered):
+    answers = scalar(rendered["warehouse"], "select count(*) from fct_survey_responses where survey_type = 'nps' and "
+                     "customer_key is not null and responded_at >= '2026-08-01' and responded_at < '2026-11-01'")
+    assert f"Across {answers} answers NPS was" in readable_text(rendered["pages"]["voice_of_customer"])
+
+
 def test_verbatims_are_pseudonymised(rendered):
     text = readable_text(rendered["pages"]["voice_of_customer"])
     assert "Ich bin [name] [name], Paket kam nie an, ruft mich an unter [phone] oder [e-mail]" in text

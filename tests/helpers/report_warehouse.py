@@ -104,6 +104,14 @@ TABLES = {
                contact_at + to_hours(2) as closed_at
         from typed
     """,
+    "fct_orders": f"""
+        select 'O' || i as order_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
+               timestamp '2025-09-01 11:00:00' + to_days({_bucket('day', 426)}::integer) as ordered_at,
+               ['web', 'app', 'store'][1 + {_bucket('channel', 3)}] as channel,
+               case when {_bucket('return')} < 10 then 'return' else 'sale' end as order_type,
+               10 + {_bucket('value', 200)} as value_eur
+        from range(1500) as r(i)
+    """,
     "fct_survey_responses": f"""
         select 'R' || i as response_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
                timestamp '2025-09-01 12:00:00' + to_days({_bucket('day', 426)}::integer) as responded_at,
