@@ -120,7 +120,9 @@ class Report:
             self.say(lead)
 
     def say(self, markdown_text: str) -> None:
-        display(Markdown(markdown_text))
+        """Prose in Markdown. Angle brackets are escaped: sentences carry values from exports (segments, paths,
+        reasons) and those must never become HTML."""
+        display(Markdown(markdown_text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")))
 
     def unavailable(self, what: str, missing: Sequence[str]) -> None:
         """A plain note in place of a section whose data does not exist yet (the report still renders)."""
