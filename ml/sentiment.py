@@ -29,7 +29,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from ml.language import detect_language, resolve_language
+from ml.language import GERMAN, detect_language, resolve_language
+from ml import sentiment_lexicon
 from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE, lexicon_scores
 
 DEFAULT_MODEL_ID = "cx-pipeline/minilm-lexicon-sentiment"
@@ -113,10 +114,21 @@ def shared_encoder() -> MiniLMEncoder:
     return MiniLMEncoder()
 
 
-def head_features(encoder: MiniLMEncoder, texts: Sequence[str]) -> np.ndarray:
-    """Encoder embedding plus (compound, positive, negative) from the lexicon of the text's language."""
-    lexicon = np.array([lexicon_scores(text, detect_language(text)) for text in texts], dtype=np.float32)
-    return np.hstack([encoder.encode(texts), lexicon.reshape(len(texts), 3)])
+def head_features(encoder: MiniLMEncoder, texts: Sequence[str], german_embedding: np.ndarray) -> np.ndarray:
+    """Encoder embedding plus (compound, positive, negative) from the lexicon of the text's language.
+
+    The encoder was trained on English only, so its embedding of a German text carries little meaning; German
+    texts get `german_embedding` (the head's average training embedding, i.e. "no evidence") instead and are
+    judged by the German lexicon features, which share their slots with VADER's. This also skips the encoder
+    for them.
+    """
+    languages = [detect_language(text) for text in texts]
+    lexicon = np.array([lexicon_scores(text, language) for text, language in zip(texts, languages)], dtype=np.float32)
+    embeddings = np.tile(german_embedding.astype(np.float32), (len(texts), 1))
+    encoded = [i for i, language in enumerate(languages) if language != GERMAN]
+    if encoded:
+        embeddings[encoded] = encoder.encode([texts[i] for i in encoded])
+    return np.hstack([embeddings, lexicon.reshape(len(texts), 3)])
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ class SentimentHead:
     classes: tuple[str, ...]
     coef: np.ndarray
     intercept: np.ndarray
+    german_embedding: np.ndarray
     quality: dict
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -140,6 +153,7 @@ class SentimentHead:
                 "classes": list(self.classes),
                 "coef": np.round(self.coef, 6).tolist(),
                 "intercept": np.round(self.intercept, 6).tolist(),
+                "german_embedding": np.round(self.german_embedding, 6).tolist(),
                 "quality": self.quality,
             },
             ensure_ascii=False,
@@ -153,6 +167,7 @@ class SentimentHead:
             classes=tuple(data["classes"]),
             coef=np.asarray(data["coef"], dtype=np.float32),
             intercept=np.asarray(data["intercept"], dtype=np.float32),
+            german_embedding=np.asarray(data["german_embedding"], dtype=np.float32),
             quality=data.get("quality", {}),
         )
 
@@ -166,6 +181,10 @@ def scores_from_probabilities(classes: Sequence[str], probabilities: np.ndarray)
     return [(LABELS[i], float(score)) for i, score in zip(per_label.argmax(axis=1), scores)]
 
 
+def _short_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
 class EncoderHeadModel:
     """The offline default: MiniLM + lexicon features -> trained head."""
 
@@ -174,12 +193,18 @@ class EncoderHeadModel:
         self.head = SentimentHead.from_json(head_text)
         self.encoder = shared_encoder()
         self.model_id = DEFAULT_MODEL_ID
-        self.model_version = f"{MiniLMEncoder.name}+head-{hashlib.sha256(head_text.encode()).hexdigest()[:12]}"
+        # The lexicon code is part of the model: a change to it (e.g. the German service words) invalidates cached
+        # results just like a retrained head.
+        lexicon_code = Path(sentiment_lexicon.__file__).read_bytes()
+        self.model_version = f"{MiniLMEncoder.name}+head-{_short_hash(head_text.encode())}+lexicon-{_short_hash(lexicon_code)}"
+
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        return head_features(self.encoder, texts, self.head.german_embedding)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         if not texts:
             return []
-        return scores_from_probabilities(self.head.classes, self.head.probabilities(head_features(self.encoder, texts)))
+        return scores_from_probabilities(self.head.classes, self.head.probabilities(self.features(texts)))
 
 
 def canonical_label(label: str, index: int, num_labels: int) -> str:

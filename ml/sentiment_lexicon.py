@@ -24,12 +24,13 @@ LABELS = (NEGATIVE, NEUTRAL, POSITIVE)
 COMPOUND_THRESHOLD = 0.05
 # VADER's normalisation constant: compound = sum / sqrt(sum² + alpha) maps any sum into (-1, 1).
 NORMALISATION_ALPHA = 15.0
-GERMAN_NEGATIONS = frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "ohne", "nix"})
+GERMAN_NEGATIONS = frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nix"})
 NEGATION_REACH = 3
 # The lexicon lists base forms ("schlecht"); German inflects adjectives ("schlechter", "schlechten"), so a word
 # that is not found is looked up again without its inflection ending.
 GERMAN_ENDINGS = ("em", "en", "er", "es", "e", "n", "s")
-WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Words and the punctuation that ends a negation's scope ("nicht angekommen, schlechter Service" is negative).
+WORD_OR_CLAUSE_END = re.compile(r"[^\W\d_]+|[.,;:!?]", re.UNICODE)
 # Emojis and other symbols (not letters, digits, spaces or ASCII punctuation): VADER's emoji lexicon rates them
 # for any language.
 SYMBOLS = re.compile(r"[^\w\s!-~]+", re.UNICODE)
@@ -42,9 +43,20 @@ def _vader() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
+# Customer-service corrections to the general-language lexicon, on its scale: failure words it lacks, and words
+# it rates positive that are neutral in service requests ("kommt einfach nicht an", "bitte korrigieren",
+# "nur eine Kasse offen"). A 0 removes the word.
+GERMAN_SERVICE_WORDS = {
+    "kaputt": -1.0, "defekt": -1.0, "beschädigt": -1.0, "zerdrückt": -0.7, "unbrauchbar": -1.0, "katastrophe": -1.0,
+    "gesperrt": -0.7, "überfällig": -0.7, "verspätet": -0.7, "nervt": -0.7, "stürzt": -0.7, "abgestürzt": -0.7,
+    "problemlos": 0.7, "reibungslos": 0.7, "blitzschnell": 1.0,
+    "einfach": 0.0, "korrigieren": 0.0, "offen": 0.0,
+}
+
+
 @cache
 def german_polarity_lexicon() -> dict[str, float]:
-    """Case-folded word form -> polarity in [-1, 1]; neutral (0) entries are dropped."""
+    """Case-folded word form -> polarity in [-1, 1] with the service corrections; neutral (0) entries dropped."""
     # Located through the distribution's file list: importing textblob_de itself fails (see module docstring).
     path = distribution("textblob-de").locate_file("textblob_de/data/de-sentiment.xml")
     polarities: dict[str, list[float]] = {}
@@ -52,7 +64,8 @@ def german_polarity_lexicon() -> dict[str, float]:
         polarity = float(word.get("polarity", "0"))
         if polarity:
             polarities.setdefault(word.get("form", "").casefold(), []).append(polarity)
-    return {form: sum(values) / len(values) for form, values in polarities.items()}
+    averaged = {form: sum(values) / len(values) for form, values in polarities.items()}
+    return {form: polarity for form, polarity in (averaged | GERMAN_SERVICE_WORDS).items() if polarity}
 
 
 def german_polarity(word: str) -> float:
@@ -71,25 +84,50 @@ def vader_scores(text: str) -> LexiconScores:
 
 
 def german_scores(text: str) -> LexiconScores:
-    """VADER-shaped scores from the German lexicon, with negation flipping the next few words."""
-    words = [w.casefold() for w in WORD.findall(text)]
-    if not words:
-        return 0.0, 0.0, 0.0
-    total = positive = negative = 0.0
+    """VADER-shaped (compound, positive, negative) from the German lexicon on VADER's valence scale.
+
+    As in VADER, compound normalises the summed valence into (-1, 1) and positive/negative are the shares of
+    positive and negative intensity among all words. A negation word flips the next few words; emojis and
+    other symbols get VADER's own valence, since they mean the same in German.
+    """
+    tokens = [w.casefold() for w in WORD_OR_CLAUSE_END.findall(text)]
+    valences = []
     negated_until = -1
-    for index, word in enumerate(words):
+    for index, word in enumerate(tokens):
         if word in GERMAN_NEGATIONS:
             negated_until = index + NEGATION_REACH
             continue
-        polarity = german_polarity(word) * (-1 if index <= negated_until else 1)
-        total += polarity
-        positive += max(polarity, 0.0)
-        negative += max(-polarity, 0.0)
+        if not word[0].isalpha():
+            negated_until = -1
+            continue
+        valences.append(german_polarity(word) * german_to_vader_scale() * (-1 if index <= negated_until else 1))
     symbols = " ".join(SYMBOLS.findall(text))
     if symbols:
-        total += vader_scores(symbols)[0]
-    compound = total / math.sqrt(total * total + NORMALISATION_ALPHA)
-    return compound, positive / len(words), negative / len(words)
+        valences.append(summed_valence(vader_scores(symbols)[0]))
+    if not valences:
+        return 0.0, 0.0, 0.0
+    total = sum(valences)
+    # VADER adds 1 to each sentiment word's intensity and counts neutral words once.
+    positive = sum(v + 1 for v in valences if v > 0)
+    negative = sum(1 - v for v in valences if v < 0)
+    neutral = sum(1 for v in valences if v == 0)
+    intensity = positive + negative + neutral
+    return total / math.sqrt(total * total + NORMALISATION_ALPHA), positive / intensity, negative / intensity
+
+
+def summed_valence(compound: float) -> float:
+    """Invert VADER's normalisation compound = s / sqrt(s² + alpha) to get the summed valence s back."""
+    compound = max(min(compound, 0.999), -0.999)
+    return compound * math.sqrt(NORMALISATION_ALPHA / (1 - compound * compound))
+
+
+@cache
+def german_to_vader_scale() -> float:
+    """German polarities lie in [-1, 1], VADER valences in [-4, 4]: scale by the ratio of mean magnitudes so a
+    typical German opinion word weighs as much as a typical English one."""
+    vader_mean = sum(abs(v) for v in _vader().lexicon.values()) / len(_vader().lexicon)
+    german = german_polarity_lexicon()
+    return vader_mean / (sum(abs(v) for v in german.values()) / len(german))
 
 
 def lexicon_scores(text: str, language: str) -> LexiconScores:

@@ -28,6 +28,8 @@ from ml.sentiment import MiniLMEncoder
 from ml.sentiment_lexicon import POSITIVE
 
 TOPICS_SEED = Path(__file__).resolve().parent.parent / "seeds" / "text_topics.csv"
+# Hand-written German/English texts with their intended topic and sentiment (see ml/data/README.md).
+TOPIC_SAMPLE = Path(__file__).resolve().parent / "data" / "topic_sample.csv"
 OTHER = "other"
 PRAISE = "praise"
 # Cosine similarity below which a description match is no evidence; measured on the labelled topic sample
@@ -109,6 +111,11 @@ class TopicClassifier:
         if sentiment == POSITIVE:
             return TopicDecision(PRAISE, 0.0, "sentiment")
         return TopicDecision(OTHER, 0.0, "fallback")
+
+    def accuracy(self, labelled: pl.DataFrame) -> float:
+        """Share of `labelled` (text, topic, sentiment) whose topic this classifier gets right."""
+        decisions = self.classify(labelled["text"].to_list(), labelled["sentiment"].to_list())
+        return round(sum(d.topic == t for d, t in zip(decisions, labelled["topic"].to_list())) / max(labelled.height, 1), 4)
 
     def routing_team(self, topic: str) -> str:
         return next(t.routing_team for t in self.topics if t.topic == topic)

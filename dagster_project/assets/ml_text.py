@@ -17,7 +17,7 @@ from dagster_project.warehouse import read_frame, replace_table
 from ml.sentiment import DEFAULT_MODEL_ID, EncoderHeadModel, load_sentiment_model, score_texts, shared_encoder, with_languages
 from ml.sentiment_lexicon import LABELS
 from ml.text_cache import TextCache, with_text_hash
-from ml.topics import TopicClassifier, load_topics
+from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 
 TEXT_TOUCHPOINTS_SQL = """
@@ -128,6 +128,7 @@ def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
             "topics": dg.MetadataValue.json(dict(insights.group_by("topic").len().sort("len", descending=True).iter_rows())),
             "urgency": dg.MetadataValue.json(dict(insights.group_by("urgency").len().iter_rows())),
+            "topic_accuracy_on_labelled_sample": classifier.accuracy(pl.read_csv(TOPIC_SAMPLE)),
             "keyword_decisions": sum(d.method == "keywords" for d in decisions),
             "zero_shot_decisions": sum(d.method == "zero_shot" for d in decisions),
             "classified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,0 +1,97 @@
+"""Voice-of-the-customer quality and speed: `run()` returns the figures `make bench` prints.
+
+* macro-F1 per language of the default sentiment model and the lexicon baseline on the held-out split of the
+  shipped real labelled texts (recomputed here from the committed head, not copied from the training log);
+* the same on the hand-written German/English sample (`ml/data/topic_sample.csv`; written by the project, so a
+  sanity check rather than a quality claim), and topic accuracy on that sample;
+* texts/second for short texts (one chat message or survey comment each) through the default model;
+* when `data/demo_truth/texts.parquet` exists: agreement with the demo generator's intended sentiment and topic.
+"""
+
+from __future__ import annotations
+
+import time
+import polars as pl
+
+from dagster_project.settings import get_settings
+from ml.sentiment import EncoderHeadModel, shared_encoder
+from ml.sentiment_lexicon import LABELS
+from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
+from ml.train_sentiment import evaluate, lexicon_baseline, load_corpus, macro_f1
+
+SHORT_TEXTS = 2_000
+DEMO_SAMPLE = 3_000
+TARGET_TEXTS_PER_SECOND = 200
+
+
+def held_out_quality(model: EncoderHeadModel) -> dict[str, float]:
+    held_out = load_corpus().filter(pl.col("held_out"))
+    quality = evaluate(model.head, model.features(held_out["text"].to_list()), held_out)
+    figures = {}
+    for language, values in quality.items():
+        figures[f"held_out_{language}_macro_f1"] = values["macro_f1"]
+        figures[f"held_out_{language}_baseline_macro_f1"] = values["baseline_macro_f1"]
+        figures[f"held_out_{language}_texts"] = values["texts"]
+    return figures
+
+
+def labelled_agreement(model: EncoderHeadModel, frame: pl.DataFrame, prefix: str) -> dict[str, float]:
+    """Sentiment macro-F1 (model and lexicon) per language and topic accuracy on a frame with intended labels."""
+    texts = frame["text"].to_list()
+    predicted = [label for label, _ in model.predict(texts)]
+    baseline = lexicon_baseline(texts)
+    topics = TopicClassifier(load_topics(), model.encoder).classify(texts, predicted) if "topic" in frame.columns else None
+    scored = frame.with_columns(
+        pl.Series("predicted", predicted),
+        pl.Series("baseline", baseline),
+        pl.Series("predicted_topic", [d.topic for d in topics] if topics else [None] * frame.height, dtype=pl.Utf8),
+    )
+    figures: dict[str, float] = {}
+    for (language,), group in scored.group_by("language", maintain_order=True):
+        truth = group["sentiment"].to_list()
+        figures[f"{prefix}_{language}_macro_f1"] = macro_f1(truth, group["predicted"].to_list())
+        figures[f"{prefix}_{language}_baseline_macro_f1"] = macro_f1(truth, group["baseline"].to_list())
+        figures[f"{prefix}_{language}_sentiment_accuracy"] = round((group["predicted"] == group["sentiment"]).mean(), 4)
+        if topics:
+            figures[f"{prefix}_{language}_topic_accuracy"] = round((group["predicted_topic"] == group["topic"]).mean(), 4)
+    return figures
+
+
+def short_text_speed(model: EncoderHeadModel) -> float:
+    sample = pl.read_csv(TOPIC_SAMPLE)["text"].to_list()
+    texts = (sample * (SHORT_TEXTS // len(sample) + 1))[:SHORT_TEXTS]
+    model.predict(texts[:64])  # warm-up: first call allocates the thread pool
+    started = time.perf_counter()
+    model.predict(texts)
+    return round(SHORT_TEXTS / (time.perf_counter() - started), 1)
+
+
+def demo_truth() -> pl.DataFrame | None:
+    path = get_settings().demo_truth_dir / "texts.parquet"
+    if not path.exists():
+        return None
+    truth = pl.read_parquet(path)
+    if not {"text", "sentiment"} <= set(truth.columns):
+        return None
+    if "language" not in truth.columns:
+        truth = truth.with_columns(language=pl.lit("all"))
+    truth = truth.filter(pl.col("text").is_not_null() & pl.col("sentiment").is_in(LABELS))
+    return truth.sample(n=min(DEMO_SAMPLE, truth.height), seed=0)
+
+
+def run() -> dict[str, float]:
+    model = EncoderHeadModel()
+    shared_encoder()  # loaded before any timing
+    figures: dict[str, float] = {"short_texts_per_second": short_text_speed(model),
+                                 "target_texts_per_second": TARGET_TEXTS_PER_SECOND}
+    figures |= held_out_quality(model)
+    figures |= labelled_agreement(model, pl.read_csv(TOPIC_SAMPLE), "handwritten")
+    truth = demo_truth()
+    if truth is not None:
+        figures |= labelled_agreement(model, truth, "demo")
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value in run().items():
+        print(f"{name:>45}: {value}")

@@ -1,0 +1,106 @@
+"""Topics from the seed, urgency rules with reasons, routing, and repeat-contact counting."""
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from ml.sentiment import shared_encoder
+from ml.topics import TopicClassifier, keyword_pattern, load_topics
+from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
+
+DEMO_TOPICS = {"delivery", "returns_refunds", "payment_billing", "product_quality", "account_login",
+               "store_experience", "praise", "other"}
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return TopicClassifier(load_topics(), shared_encoder())
+
+
+def test_seed_has_the_topic_set_with_teams_and_bilingual_descriptions():
+    topics = load_topics()
+    assert {t.topic for t in topics} == DEMO_TOPICS
+    assert all(t.routing_team and t.description_en and t.description_de for t in topics)
+    assert next(t for t in topics if t.topic == "other").keywords == ()
+
+
+def test_keywords_match_at_word_starts_only():
+    pattern = keyword_pattern(["paket", "billing"])
+    assert pattern.findall("Paketbote hat nicht geklingelt, PAKET weg") == ["Paket", "PAKET"]
+    assert pattern.findall("Billig-Ware, Rezeptpaket") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Wo bleibt mein Paket? Die Sendungsverfolgung zeigt nichts.", "delivery"),
+        ("Ich warte seit Wochen auf meine Rückerstattung", "returns_refunds"),
+        ("Mir wurde zweimal abgebucht!", "payment_billing"),
+        ("Der Reißverschluss ist kaputt, miese Qualität", "product_quality"),
+        ("Passwort vergessen, ich komme nicht in mein Konto", "account_login"),
+        ("In der Filiale war die Kasse ewig voll", "store_experience"),
+        ("My refund still hasn't arrived", "returns_refunds"),
+        ("I was charged twice for one order", "payment_billing"),
+        ("I can't log in to my account", "account_login"),
+    ],
+)
+def test_known_topics_in_german_and_english(classifier, text, expected):
+    [decision] = classifier.classify([text])
+    assert (decision.topic, decision.method) == (expected, "keywords")
+    assert 0 < decision.topic_score <= 1
+
+
+def test_keyword_share_is_the_topic_score(classifier):
+    # "paket" and "lieferung" for delivery, "rechnung" for payment_billing: delivery wins with 2 of 3 hits
+    [decision] = classifier.classify(["Paket und Lieferung fehlen, die Rechnung kam aber"])
+    assert (decision.topic, decision.topic_score) == ("delivery", pytest.approx(2 / 3, abs=1e-4))
+
+
+def test_texts_without_evidence_fall_back_by_sentiment(classifier):
+    decisions = classifier.classify(["👍👍", "👍👍", ""], ["positive", "neutral", "neutral"])
+    assert [(d.topic, d.method) for d in decisions] == [("praise", "sentiment"), ("other", "fallback"), ("other", "fallback")]
+
+
+def test_routing_team_comes_from_the_seed(classifier):
+    assert classifier.routing_team("returns_refunds") == "returns_team"
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment", "topic", "contacts", "expected"),
+    [
+        ("Der Wasserkocher hat angefangen zu rauchen!", "negative", "product_quality", 1,
+         ("high", "safety words ('rauch')", True)),
+        ("I will take legal action if this is not fixed", "negative", "returns_refunds", 1,
+         ("high", "legal words ('legal action')", True)),
+        ("Ich kündige mein Kundenkonto.", "negative", "account_login", 1,
+         ("high", "threat to cancel ('kündig')", False)),
+        ("Immer noch kein Geld zurück", "negative", "returns_refunds", 3,
+         ("high", "negative, contact 3 within 7 days", False)),
+        ("Immer noch kein Geld zurück", "negative", "returns_refunds", 1,
+         ("normal", "negative text on returns_refunds", False)),
+        ("Any news on my order?", "neutral", "other", 2, ("normal", "repeat contact (2 within 7 days)", False)),
+        ("Wann kommt mein Paket?", "neutral", "delivery", 1, ("normal", "open question on delivery", False)),
+        ("Ihr seid super!", "positive", "praise", 1, ("low", "positive text on praise, no urgency signal", False)),
+    ],
+)
+def test_urgency_rules_with_reasons(text, sentiment, topic, contacts, expected):
+    urgency = assess_urgency(text, sentiment, topic, contacts)
+    assert (urgency.urgency, urgency.reason, urgency.escalate) == expected
+
+
+def test_escalations_team_exists_apart_from_topic_teams():
+    assert ESCALATIONS_TEAM not in {t.routing_team for t in load_topics()}
+
+
+def test_contacts_in_window_counts_the_customers_texts_of_the_last_seven_days():
+    frame = pl.DataFrame(
+        {
+            "customer_key": ["a", "b", "a", "a", None, "a", None],
+            "occurred_at": [datetime(2026, 3, d) for d in (10, 1, 1, 5, 9, 8, 9)],
+        }
+    )
+    # The window is (t - 7 days, t]. Customer a wrote on 1, 5, 8 and 10 March: 1 Mar -> 1; 5 Mar -> 2 (1, 5);
+    # 8 Mar -> 2 (5, 8; 1 March is exactly 7 days earlier, outside); 10 Mar -> 3 (5, 8, 10).
+    # b and the two rows without a customer count only themselves.
+    assert contacts_in_window(frame).to_list() == [3, 1, 1, 2, 1, 2, 1]
