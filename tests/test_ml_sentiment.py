@@ -179,8 +179,8 @@ DAY_TWO = [
 def insert_touchpoints(warehouse, rows, day):
     with duckdb.connect(str(warehouse)) as connection:
         connection.executemany(
-            "INSERT INTO fct_touchpoints (touchpoint_id, customer_key, occurred_at, channel, source, text, language)"
-            " VALUES (?, ?, ?, ?, 'test', ?, ?)",
+            "INSERT INTO fct_touchpoints (touchpoint_id, customer_key, occurred_at, channel, source, direction, text,"
+            " language) VALUES (?, ?, ?, ?, 'test', 'inbound', ?, ?)",
             [(tid, customer, day + timedelta(minutes=i), channel, text, language)
              for i, (tid, customer, channel, text, language) in enumerate(rows)],
         )

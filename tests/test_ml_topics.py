@@ -93,14 +93,21 @@ def test_escalations_team_exists_apart_from_topic_teams():
     assert ESCALATIONS_TEAM not in {t.routing_team for t in load_topics()}
 
 
-def test_contacts_in_window_counts_the_customers_texts_of_the_last_seven_days():
+def test_contacts_in_window_counts_the_customers_inbound_texts_of_the_last_seven_days():
     frame = pl.DataFrame(
         {
-            "customer_key": ["a", "b", "a", "a", None, "a", None],
-            "occurred_at": [datetime(2026, 3, d) for d in (10, 1, 1, 5, 9, 8, 9)],
+            "customer_key": ["a", "b", "a", "a", None, "a", None, "a"],
+            "occurred_at": [datetime(2026, 3, d) for d in (10, 1, 1, 5, 9, 8, 9, 9)],
+            "direction": ["inbound"] * 7 + ["outbound"],
         }
     )
-    # The window is (t - 7 days, t]. Customer a wrote on 1, 5, 8 and 10 March: 1 Mar -> 1; 5 Mar -> 2 (1, 5);
-    # 8 Mar -> 2 (5, 8; 1 March is exactly 7 days earlier, outside); 10 Mar -> 3 (5, 8, 10).
+    # The window is (t - 7 days, t]. Customer a wrote on 1, 5, 8 and 10 March and got a reply on 9 March, which
+    # is no contact: 1 Mar -> 1; 5 Mar -> 2 (1, 5); 8 Mar -> 2 (5, 8; 1 March is exactly 7 days earlier,
+    # outside); 10 Mar -> 3 (5, 8, 10); the reply's own row -> 2 (5, 8).
     # b and the two rows without a customer count only themselves.
-    assert contacts_in_window(frame).to_list() == [3, 1, 1, 2, 1, 2, 1]
+    assert contacts_in_window(frame).to_list() == [3, 1, 1, 2, 1, 2, 1, 2]
+
+
+def test_company_messages_are_low_urgency_whatever_they_say():
+    urgency = assess_urgency("Wir leiten rechtliche Schritte ein", "negative", "other", 5, inbound=False)
+    assert (urgency.urgency, urgency.reason, urgency.escalate) == ("low", "company message (outbound)", False)

@@ -98,7 +98,7 @@ def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     texts = read_frame(
         settings.warehouse_path,
         """
-        SELECT s.touchpoint_id, s.customer_key, s.occurred_at, s.label AS sentiment, t.text
+        SELECT s.touchpoint_id, s.customer_key, s.occurred_at, s.label AS sentiment, t.text, t.direction
         FROM ml_sentiment AS s JOIN fct_touchpoints AS t USING (touchpoint_id)
         """,
     )
@@ -107,10 +107,10 @@ def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     decisions = classifier.classify([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())
     contacts = contacts_in_window(texts).to_list()
     rows = []
-    for (touchpoint_id, sentiment, text), decision, contact_count in zip(
-        texts.select("touchpoint_id", "sentiment", "text").iter_rows(), decisions, contacts
+    for (touchpoint_id, sentiment, text, direction), decision, contact_count in zip(
+        texts.select("touchpoint_id", "sentiment", "text", "direction").iter_rows(), decisions, contacts
     ):
-        urgency = assess_urgency(text, sentiment, decision.topic, contact_count)
+        urgency = assess_urgency(text, sentiment, decision.topic, contact_count, inbound=direction != "outbound")
         team = ESCALATIONS_TEAM if urgency.escalate else classifier.routing_team(decision.topic)
         rows.append((touchpoint_id, decision.topic, decision.topic_score, urgency.urgency, urgency.reason, team))
     insights = pl.DataFrame(
