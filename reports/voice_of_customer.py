@@ -26,7 +26,8 @@ import cxreport as cx
 WINDOW_MONTHS = 3
 NEGATIVE_THEMES = 3
 VERBATIMS_PER_THEME = 2
-MIN_RESPONSES = 20  # below this, an NPS per driver is too noisy to show
+MIN_RESPONSES = 20  # with fewer answers or texts, a share or an NPS is too noisy to show
+CATCH_ALL_TOPIC = "other"  # ml_text_insights' topic for texts that fit no topic
 DRIVER_DAYS = 90  # an experience counts for an NPS answer when it happened this many days before
 
 report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale, business_timezone)
@@ -83,12 +84,14 @@ else:
 # %%
 if not sentiment_missing:
     report.section("Sentiment over time", "Share of negative, neutral and positive texts per month.")
-    if monthly.height:
+    # A month with a handful of texts swings wildly; it would only distract.
+    charted = monthly.filter(pl.col("texts").sum().over("month") >= MIN_RESPONSES)
+    if charted.height:
         figure = go.Figure([
             go.Scatter(x=rows["month"], y=(rows["share"] * 100), name=label, mode="lines+markers",
                        line=dict(color=cx.style.SENTIMENT_COLOURS.get(label), width=2))
             for label in ["negative", "neutral", "positive"]
-            if (rows := monthly.filter(sentiment_label=label).sort("month")).height
+            if (rows := charted.filter(sentiment_label=label).sort("month")).height
         ])
         figure.update_layout(yaxis=dict(title="share of texts", ticksuffix=fmt.percent_sign, rangemode="tozero"),
                              xaxis=dict(tickformat="%b %y", dtick="M1"))
@@ -149,7 +152,9 @@ if topics_missing:
 elif not topics.height:
     report.nothing_in_period("texts with a topic", window_text)
 else:
-    themes = topics.filter(pl.col("negative") > 0).sort("negative", descending=True).head(NEGATIVE_THEMES)
+    # The classifier's catch-all topic is no theme a CX lead can act on.
+    themes = (topics.filter(pl.col("negative") > 0, pl.col("topic") != CATCH_ALL_TOPIC)
+              .sort("negative", descending=True).head(NEGATIVE_THEMES))
     known_names = report.customer_names()
     for theme in themes.iter_rows(named=True):
         report.say(f"**{cx.words(theme['topic'])}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
