@@ -26,9 +26,9 @@ COMPOUND_THRESHOLD = 0.05
 NORMALISATION_ALPHA = 15.0
 GERMAN_NEGATIONS = frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nix"})
 NEGATION_REACH = 3
-# The lexicon lists base forms ("schlecht"); German inflects adjectives ("schlechter", "schlechten"), so a word
-# that is not found is looked up again without its inflection ending.
-GERMAN_ENDINGS = ("em", "en", "er", "es", "e", "n", "s")
+# The lexicon lists base forms ("schlecht", "beste"); German inflects adjectives ("schlechter", "bester"), so a
+# word that is not found is looked up again without its inflection ending.
+GERMAN_ENDINGS = ("em", "en", "er", "es", "e", "n", "r", "s")
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Punctuation ends a negation's scope ("nicht angekommen, schlechter Service" is negative).
 CLAUSE_END = re.compile(r"[.,;:!?\n]+")
@@ -58,8 +58,8 @@ def _vader() -> SentimentIntensityAnalyzer:
 GERMAN_SERVICE_WORDS = {
     "kaputt": -1.0, "defekt": -1.0, "beschädigt": -1.0, "zerdrückt": -0.7, "unbrauchbar": -1.0, "katastrophe": -1.0,
     "gesperrt": -0.7, "überfällig": -0.7, "verspätet": -0.7, "verschoben": -0.7, "nervt": -0.7, "stürzt": -0.7, "abgestürzt": -0.7,
-    "problemlos": 0.7, "reibungslos": 0.7, "blitzschnell": 1.0, "funktioniert": 0.5, "gefällt": 0.7,
-    "einfach": 0.0, "korrigieren": 0.0, "offen": 0.0,
+    "unterirdisch": -1.0, "problemlos": 0.7, "reibungslos": 0.7, "blitzschnell": 1.0, "funktioniert": 0.5, "gefällt": 0.7,
+    "einfach": 0.0, "korrigieren": 0.0, "offen": 0.0, "qualität": 0.0,
 }
 
 

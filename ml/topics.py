@@ -5,9 +5,10 @@ Method, in order:
    the topic with most hits wins (ties go to the topic whose description is most similar). Keywords come first
    because the shipped encoder (all-MiniLM-L6-v2) is English-only: on German text its embeddings are weak,
    while a stem like "rückerstatt" is unambiguous. Keyword hits are also easy to explain to an agent.
-2. Zero-shot: a text without keyword hits is embedded with the same encoder and compared (cosine) with the
-   embedding of each topic's descriptions (English and German averaged); the nearest topic wins if it is at
-   least `MIN_SIMILARITY` similar.
+2. Zero-shot: a non-German text without keyword hits is embedded with the same encoder and compared (cosine)
+   with the embedding of each topic's descriptions (English and German averaged); the nearest topic wins if it
+   is at least `MIN_SIMILARITY` similar. German texts skip this step: the English encoder's similarities on
+   German text picked plausible-looking but wrong topics on the demo data.
 3. Otherwise `praise` when the text's sentiment is positive (thanks without a specific issue), else `other`.
 
 `topic_score` is the confidence in [0, 1]: the winning topic's share of all keyword hits, or its cosine
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ml.language import GERMAN, detect_language
 from ml.sentiment import MiniLMEncoder
 from ml.sentiment_lexicon import POSITIVE
 
@@ -92,7 +94,10 @@ class TopicClassifier:
     def classify(self, texts: Sequence[str], sentiments: Sequence[str] | None = None) -> list[TopicDecision]:
         hits = np.array([self.keyword_hits(text) for text in texts]).reshape(len(texts), len(self.topics))
         # Only texts that need similarity (ties or no keyword at all) are embedded: that is the slow part.
-        needs_similarity = [i for i in range(len(texts)) if texts[i] and (hits[i] == hits[i].max()).sum() != 1]
+        needs_similarity = [
+            i for i in range(len(texts))
+            if texts[i] and (hits[i] == hits[i].max()).sum() != 1 and detect_language(texts[i]) != GERMAN
+        ]
         similarity = np.zeros((len(texts), len(self.topics)))
         if needs_similarity:
             similarity[needs_similarity] = self.encoder.encode([texts[i] for i in needs_similarity]) @ self.centroids.T

@@ -10,10 +10,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+
+import duckdb
 import polars as pl
 
 from dagster_project.settings import get_settings
+from dagster_project.sources.contracts import CONTRACTS
+from dagster_project.sources.reader import quote_identifier
 from ml.sentiment import EncoderHeadModel, shared_encoder
 from ml.sentiment_lexicon import LABELS
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
@@ -70,17 +75,30 @@ def short_text_speed(model: EncoderHeadModel, language: str | None = None) -> fl
     return round(SHORT_TEXTS / (time.perf_counter() - started), 1)
 
 
+def text_column_sql(field: str) -> str:
+    """SQL for one truth `field`: a plain text column, or `messages[k]` (1-based) of a chat's message list."""
+    match = re.fullmatch(r"(\w+)\[(\d+)\]", field)
+    return f"{quote_identifier(match[1])}[{int(match[2])}].text" if match else quote_identifier(field)
+
+
 def demo_truth() -> pl.DataFrame | None:
-    path = get_settings().demo_truth_dir / "texts.parquet"
+    """The generator's intended sentiment and topic per demo text, joined to the text in the raw exports."""
+    settings = get_settings()
+    path = settings.demo_truth_dir / "texts.parquet"
     if not path.exists():
         return None
     truth = pl.read_parquet(path)
-    if not {"text", "sentiment"} <= set(truth.columns):
-        return None
-    if "language" not in truth.columns:
-        truth = truth.with_columns(language=pl.lit("all"))
-    truth = truth.filter(pl.col("text").is_not_null() & pl.col("sentiment").is_in(LABELS))
-    return truth.sample(n=min(DEMO_SAMPLE, truth.height), seed=0)
+    selects = [
+        f"SELECT '{source}' AS source, {quote_identifier(CONTRACTS[source].primary_key[0])} AS record_id, "
+        f"'{field}' AS field, {text_column_sql(field)} AS text "
+        f"FROM read_parquet('{settings.raw_dir / source}/**/*.parquet', union_by_name=true)"
+        for source, field in truth.select("source", "field").unique().iter_rows()
+    ]
+    with duckdb.connect() as connection:
+        texts = connection.sql(" UNION ALL ".join(selects)).pl()
+    joined = truth.join(texts, on=["source", "record_id", "field"]).rename({"intended_sentiment": "sentiment"})
+    joined = joined.filter(pl.col("text").is_not_null() & pl.col("sentiment").is_in(LABELS))
+    return joined.sample(n=min(DEMO_SAMPLE, joined.height), seed=0)
 
 
 def run() -> dict[str, float]:
