@@ -1,6 +1,7 @@
 """A sensor on the landing folder: ingest complete new files once, remembered in the cursor across restarts."""
 
 import hashlib
+import os
 import time
 
 import dagster as dg
@@ -13,7 +14,7 @@ from dagster_project.sources.contracts import CONTRACTS
 
 @dg.sensor(
     job=ingest_new_files_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=int(os.environ.get("CX_SENSOR_INTERVAL_SECONDS", "30")),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts ingestion for new, completely written files in the landing folder (ignores .tmp/.part).",
 )
