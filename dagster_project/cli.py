@@ -39,7 +39,12 @@ def _run(args: argparse.Namespace) -> int:
     if not any(settings.landing_dir.glob("*/*")):
         print(f"No exports in {settings.landing_dir}: generating the demo data first.")
         _demo_data(args)
-    return run_everything(settings)
+    exit_code = run_everything(settings)
+    # The DuckDB bindings print pages of nanobind "leaked instance" notes when the interpreter tears down after a
+    # Dagster run; the run is complete and its storage closed here, so leave without the teardown noise.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
 
 
 def _ui(args: argparse.Namespace) -> int:

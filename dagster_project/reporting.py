@@ -24,6 +24,7 @@ import papermill
 import plotly.offline
 from nbconvert import HTMLExporter
 
+from dagster_project.files import write_text_atomically
 from dagster_project.settings import REPO_ROOT
 
 REPORTS_SOURCE_DIR = REPO_ROOT / "reports"
@@ -127,7 +128,7 @@ def render_report(
     rendered_at = datetime.now().astimezone().isoformat(timespec="seconds")
     footer = f"CX pipeline · {html.escape(title)} · <a href='index.html'>all reports</a>"
     html_path = output_dir / f"{name}.html"
-    html_path.write_text(page(title, notebook_body_html(notebook), True, footer), encoding="utf-8")
+    write_text_atomically(html_path, page(title, notebook_body_html(notebook), True, footer))
     report = RenderedReport(
         name=name,
         title=title,
@@ -139,7 +140,7 @@ def render_report(
         stderr_lines=stderr_lines,
     )
     summary = {**asdict(report), "html_path": html_path.name}
-    report.summary_path().write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_text_atomically(report.summary_path(), json.dumps(summary, indent=2, ensure_ascii=False))
     return report
 
 
@@ -167,5 +168,5 @@ def render_index(output_dir: Path, reports: Sequence[tuple[str, str, str]]) -> P
     )
     index_path = output_dir / "index.html"
     output_dir.mkdir(parents=True, exist_ok=True)
-    index_path.write_text(page("Customer experience reports", body, False, "CX pipeline"), encoding="utf-8")
+    write_text_atomically(index_path, page("Customer experience reports", body, False, "CX pipeline"))
     return index_path

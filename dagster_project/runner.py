@@ -38,9 +38,15 @@ def run_everything(settings: Settings) -> int:
 
     materialised = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key]
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    checks_not_passed = [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} ({evaluation.severity.value.lower()})"
+        for evaluation in result.get_asset_check_evaluations() if not evaluation.passed
+    ]
     print(f"\nMaterialised {len(materialised)} assets in {seconds:,.0f} s (run {result.run_id}).")
     if failed:
         print(f"Failed steps: {', '.join(failed)} — see `make ui` (Runs) for the messages.")
+    if checks_not_passed:
+        print(f"Checks not passed: {', '.join(checks_not_passed)}")
     print("Outputs:")
     print(f"  warehouse:   {settings.warehouse_path}")
     print(f"  raw parquet: {settings.raw_dir}")

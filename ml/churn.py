@@ -157,12 +157,29 @@ def labelled_features(history: CustomerHistory, as_of: date, horizon_days: int, 
     return with_churn_labels(build_features(history, as_of, families), history.orders, as_of, horizon_days)
 
 
+class NotEnoughHistory(ValueError):
+    """The data cannot support a backtest: too little history before the as-of date for the horizon."""
+
+
+def require_both_outcomes(labelled: pl.DataFrame, as_of: date, horizon_days: int) -> None:
+    """A backtest date needs customers who bought before it, some churned and some not."""
+    outcomes = set(labelled["churned"].unique().to_list()) if labelled.height else set()
+    if outcomes != {0, 1}:
+        raise NotEnoughHistory(
+            f"the backtest as of {as_of} has {labelled.height} customers with outcomes {sorted(outcomes)}; churn "
+            f"needs purchases from before {as_of} (two horizons of {horizon_days} days before the as-of date) "
+            "and both outcomes. Use more history, an earlier CX_AS_OF or a shorter CX_CHURN_HORIZON_DAYS."
+        )
+
+
 def evaluate_backtest(
     history: CustomerHistory, dates: BacktestDates, horizon_days: int, families: list[str], seed: int = 0
 ) -> Evaluation:
     """Fit as of the training date, evaluate as of the evaluation date (its horizon is fully observed)."""
     train = labelled_features(history, dates.train_as_of, horizon_days, families)
     test = labelled_features(history, dates.evaluation_as_of, horizon_days, families)
+    for frame, as_of in ((train, dates.train_as_of), (test, dates.evaluation_as_of)):
+        require_both_outcomes(frame, as_of, horizon_days)
     columns = model_columns(train)
     model = new_model(seed).fit(_matrix(train, columns), train["churned"].to_numpy())
     test_matrix, labels = _matrix(test, columns), test["churned"].to_numpy()

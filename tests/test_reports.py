@@ -146,7 +146,7 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
         assert metadata["as_of"].value == "2026-10-31"
         assert json.loads((out / f"{spec.name}.json").read_text())["headlines"]
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert Path(rendered["metadata"]["reports_index"]["html"].value) == out / "index.html"
+    assert {Path(rendered["metadata"][spec.name]["index"].value) for spec in REPORTS} == {out / "index.html"}
     for spec in REPORTS:
         assert f"href='{spec.name}.html'" in index
     assert index.count("Data as of 2026-10-31") == len(REPORTS)
@@ -189,7 +189,7 @@ def test_reports_run_downstream_of_the_real_marts(pipeline_reports):
     data_dir, result = pipeline_reports
     warehouse, out = data_dir / "warehouse.duckdb", data_dir / "reports"
     rendered = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
-    assert {spec.name for spec in REPORTS} | {"reports_index"} <= set(rendered)
+    assert {spec.name for spec in REPORTS} <= set(rendered)
     # No as-of date given: the reports take the day of the newest data, so October is the complete month.
     assert rendered["cx_scorecard"]["as_of"].value == DEMO_END.isoformat()
     scorecard = (out / "cx_scorecard.html").read_text(encoding="utf-8")

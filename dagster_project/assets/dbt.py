@@ -17,12 +17,14 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from dagster_project.freshness import read_daily
 from dagster_project.settings import REPO_ROOT, get_settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
 TRANSFORM_GROUP = "transform"
 RAW_KEY_PREFIX = "raw"
+KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
@@ -82,16 +84,20 @@ def prepare_dbt_manifest() -> Path:
 
 class CxDbtTranslator(DagsterDbtTranslator):
     """Models and seeds keep their names as keys and join group `transform`; a source `raw.<table>` is the
-    ingest asset `["raw", <table>]`, which makes ingest -> staging one lineage graph."""
+    ingest asset `["raw", <table>]`, which makes ingest -> staging one lineage graph. Other sources (`ml`) keep
+    the key their `meta.dagster.asset_key` names: the ML asset that writes the table. That puts the ML assets
+    between two dbt steps; Dagster splits the subsettable dbt asset around them."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         resource_props = self.get_resource_props(manifest, unique_id)
-        if resource_props["resource_type"] == "source":
+        if resource_props["resource_type"] == "source" and resource_props["source_name"] == RAW_KEY_PREFIX:
             return spec.replace_attributes(key=dg.AssetKey([RAW_KEY_PREFIX, resource_props["name"]]))
-        return spec.replace_attributes(group_name=TRANSFORM_GROUP)
+        spec = spec.replace_attributes(group_name=TRANSFORM_GROUP)
+        is_kpi_mart = resource_props["resource_type"] == "model" and resource_props["name"].startswith(KPI_MODEL_PREFIX)
+        return read_daily(spec) if is_kpi_mart else spec
 
 
 @dbt_assets(
@@ -101,6 +107,10 @@ class CxDbtTranslator(DagsterDbtTranslator):
     pool="duckdb",
 )
 def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Seeds, models and their tests, in dependency order (`dbt build`)."""
+    """Seeds, models and their tests, in dependency order (`dbt build`).
+
+    A run can execute this asset in several steps (seeds, the models before the ML assets, the ones after
+    them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
+    between a seed and a mart waits for the mart instead of failing in the seeds step."""
     with settings_environment():
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build", "--indirect-selection", "buildable"], context=context).stream()

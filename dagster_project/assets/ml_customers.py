@@ -14,7 +14,7 @@ import polars as pl
 
 from dagster_project.settings import get_settings
 from dagster_project.warehouse import read_frame, replace_table
-from ml.churn import ChurnResult, train_and_score
+from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, next_best_actions
 from ml.policy_eval import cap_breaks, consent_breaks
@@ -121,7 +121,10 @@ def ml_churn(context: dg.AssetExecutionContext):
     settings = get_settings()
     history = load_history(settings.warehouse_path)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
-    result = train_and_score(history, as_of, settings.churn_horizon_days)
+    try:
+        result = train_and_score(history, as_of, settings.churn_horizon_days)
+    except NotEnoughHistory as error:
+        raise dg.Failure(description=f"No churn model as of {as_of}: {error}") from error
     context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
     replace_table(settings.warehouse_path, "ml_churn_scores", result.scores)
     card = result.model_card()

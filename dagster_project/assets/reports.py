@@ -1,6 +1,7 @@
 """The CX lead reports as Dagster assets (group "reports"): one asset per notebook in `reports/`, run after the
-marts and ML tables it reads, plus `reports_index` that links them. Each asset's metadata links its HTML file
-and shows the report's headline numbers.
+marts and ML tables it reads. Each asset's metadata links its HTML file and shows the report's headline
+numbers. Every report also refreshes `index.html`, which links all reports with their as-of dates: the index is
+current even when another report could not run (its upstream ML step failed, say).
 
 Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
 a writer (dbt, ML) that starts while the notebook reads.
@@ -84,28 +85,11 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
                                  settings.reports_dir, notebook_parameters(settings))
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
-        context.log.info(f"Wrote {rendered.html_path} in {rendered.seconds:.1f} s")
-        return dg.MaterializeResult(metadata=report_metadata(rendered))
+        index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
+        context.log.info(f"Wrote {rendered.html_path} in {rendered.seconds:.1f} s and refreshed {index_path}")
+        return dg.MaterializeResult(metadata={**report_metadata(rendered), "index": dg.MetadataValue.path(str(index_path))})
 
     return report_asset
 
 
-report_notebook_assets = [build_report_asset(spec) for spec in REPORTS]
-
-
-@dg.asset(
-    group_name=REPORTS_GROUP,
-    deps=[dg.AssetKey(spec.name) for spec in REPORTS],
-    description="index.html in the reports folder: links every report with its data as-of date and run time.",
-    kinds={"html"},
-)
-def reports_index() -> dg.MaterializeResult:
-    index_path = render_index(get_settings().reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
-    return dg.MaterializeResult(metadata={
-        "html": dg.MetadataValue.path(str(index_path)),
-        "open": dg.MetadataValue.url(index_path.resolve().as_uri()),
-        "reports": dg.MetadataValue.int(len(REPORTS)),
-    })
-
-
-report_assets = [*report_notebook_assets, reports_index]
+report_assets = [build_report_asset(spec) for spec in REPORTS]

@@ -61,7 +61,6 @@ def browse_sessions(rng: np.random.Generator, clock: Clock, people: pl.DataFrame
 def purchase_sessions(rng: np.random.Generator, devices: pl.DataFrame, orders: pl.DataFrame, guest: np.ndarray) -> pl.DataFrame:
     """One session per online sale order, on a device of the order's platform, ending in its purchase event."""
     person = orders["person"].to_numpy()
-    n = len(person)
     return frame(
         {
             "person": person, "device_row": pick_devices(rng, devices, person, orders["channel"].to_numpy()), "start": orders["t"].to_numpy(), "depth": 5,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.files import write_atomically
 from dagster_project.landing_scan import is_candidate
 from dagster_project.settings import Settings
 from dagster_project.sources.contracts import SourceContract
@@ -119,7 +119,7 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
     for path, digest in new_files:
         result = ingest_file(contract, path, digest, settings)
         ledger[path.name] = asdict(result)
-        _write_atomically(ledger_path, lambda tmp: tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True)))
+        write_atomically(ledger_path, lambda tmp: tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True)))
         results.append(result)
     return IngestResult(contract.name, raw_dir, tuple(results), tuple(skipped))
 
@@ -195,20 +195,9 @@ def sha256_of(path: Path) -> str:
 
 
 def _copy_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-    _write_atomically(
+    write_atomically(
         target, lambda tmp: con.execute(f"COPY ({query}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
     )
-
-
-def _write_atomically(target: Path, write) -> None:
-    """Call `write(temporary path)`, then rename over `target`: readers never see a half-written file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _load_ledger(path: Path) -> dict[str, dict]:

@@ -1,0 +1,30 @@
+"""The one Dagster code location: every asset, check, job, schedule and sensor of the pipeline.
+
+`dagster dev` and `cx ui` load it through `[tool.dagster]` in pyproject.toml; `cx run` executes its
+`full_refresh` job in-process.
+"""
+
+import dagster as dg
+
+from dagster_project.assets.dbt import cx_dbt_assets, dbt_cli_resource
+from dagster_project.assets.ingest import ingest_assets
+from dagster_project.assets.ml_customers import ml_customer_assets
+from dagster_project.assets.ml_text import ml_text_assets
+from dagster_project.assets.reports import report_assets
+from dagster_project.checks import asset_checks
+from dagster_project.freshness import read_daily
+from dagster_project.jobs import full_refresh_job, ingest_new_files_job, kpi_refresh_job
+from dagster_project.schedules import kpi_refresh_schedule
+from dagster_project.sensors import landing_files_sensor
+
+defs = dg.Definitions(
+    assets=[
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets,
+        *dg.map_asset_specs(read_daily, report_assets),
+    ],
+    asset_checks=asset_checks,
+    jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job],
+    schedules=[kpi_refresh_schedule],
+    sensors=[landing_files_sensor],
+    resources={"dbt": dbt_cli_resource()},
+)
