@@ -1,7 +1,8 @@
 """One Dagster asset per source contract: load new landing files into `raw/<source>/` (group "ingest").
 
 The assets only write Parquet files, never the warehouse, so they need no DuckDB pool and run side by side;
-a file that fails as a whole fails its own source's asset only.
+a file that fails as a whole fails its own source's asset only. Each source has a pool of its own (limit 1 in
+dagster.yaml), so a sensor run and a run launched by hand never ingest the same source at the same time.
 """
 
 from pathlib import Path
@@ -25,6 +26,7 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
         group_name="ingest",
         description=contract.description,
         kinds={"parquet"},
+        pool=f"ingest_{contract.name}",
     )
     def ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         try:
