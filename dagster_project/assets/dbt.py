@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from dagster_project.freshness import read_daily
 from dagster_project.settings import REPO_ROOT, get_settings
+from dagster_project.sources.reader import quote_identifier
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
@@ -113,4 +116,42 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
     between a seed and a mart waits for the mart instead of failing in the seeds step."""
     with settings_environment():
-        yield from dbt.cli(["build", "--indirect-selection", "buildable"], context=context).stream()
+        events, failure = [], None
+        try:
+            events.extend(dbt.cli(["build", "--indirect-selection", "buildable"], context=context).stream())
+        except DagsterDbtCliRuntimeError as error:
+            failure = error  # the models built before the failure are still reported as materialised
+        yield from with_warehouse_metadata(events)
+        if failure:
+            raise failure
+
+
+def with_warehouse_metadata(events: list) -> Iterator:
+    """The dbt events, each model's output extended by its row count and, for kpi_metrics, the latest monthly
+    totals. Read after the build, because dbt holds the DuckDB file for the whole run."""
+    settings = get_settings()
+    outputs = [event for event in events if isinstance(event, dg.Output)]
+    if settings.dbt_target != "duckdb" or not outputs or not settings.warehouse_path.exists():
+        yield from events
+        return
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
+        tables = {row[0] for row in warehouse.sql("select table_name from information_schema.tables").fetchall()}
+        for event in events:
+            if isinstance(event, dg.Output) and event.output_name in tables:
+                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, event.output_name)})
+            yield event
+
+
+def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "dagster/row_count": warehouse.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
+    }
+    if table == "kpi_metrics":
+        latest = warehouse.sql(
+            "select metric, period_start, value from kpi_metrics where period_grain = 'month' and channel = 'all' "
+            "and segment = 'all' and value is not null and metric in ('nps', 'csat', 'fcr_rate', 'churn_rate') "
+            "qualify period_start = max(period_start) over (partition by metric)"
+        ).fetchall()
+        metadata |= {f"latest_month_{metric}": dg.MetadataValue.float(round(value, 4)) for metric, _, value in latest}
+        metadata |= {"latest_month": str(max((start for _, start, _ in latest), default="none"))}
+    return metadata
