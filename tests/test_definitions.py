@@ -1,0 +1,42 @@
+"""The code location loads as `dagster dev` loads it, with every asset group, job, schedule, sensor and check."""
+
+import dagster as dg
+
+from dagster_project.definitions import defs
+from dagster_project.sources.contracts import CONTRACTS
+
+
+def group_of(graph, key: str) -> str:
+    return graph.get(dg.AssetKey.from_user_string(key)).group_name
+
+
+def test_definitions_load_with_every_group_job_schedule_and_sensor():
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    assert groups == {"ingest", "transform", "ml", "reports"}
+    assert {group_of(graph, f"raw/{name}") for name in CONTRACTS} == {"ingest"}
+    assert group_of(graph, "kpi_metrics") == "transform" and group_of(graph, "ml_churn_scores") == "ml"
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"full_refresh", "kpi_refresh", "ingest_new_files"}
+    assert defs.resolve_schedule_def("kpi_refresh_daily").job_name == "kpi_refresh"
+    assert defs.resolve_sensor_def("landing_files_sensor").job_name == "ingest_new_files"
+
+
+def test_the_voice_of_customer_kpis_run_after_the_ml_assets_they_read():
+    graph = defs.resolve_asset_graph()
+    parents = {key.to_user_string() for key in graph.get(dg.AssetKey("kpi_voice_of_customer")).parent_keys}
+    assert {"ml_sentiment", "ml_text_insights"} <= parents
+    steps = [node.name for node in defs.resolve_job_def("full_refresh").graph.nodes]
+    assert len([step for step in steps if step.startswith("cx_dbt_assets")]) >= 2  # dbt before and after ML
+
+
+def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():
+    graph = defs.resolve_asset_graph()
+    check_names = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    for name in CONTRACTS:
+        assert {(f"raw/{name}", "rows_reconcile"), (f"raw/{name}", "quarantine_rate")} <= check_names
+    assert ("ml_churn_model_card", "roc_auc_above_floor") in check_names
+    assert ("cx_scorecard", "html_fresh") in check_names
+    assert any(asset == "kpi_metrics" and name.startswith("unique_") for asset, name in check_names)  # dbt tests
+    fresh = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy}
+    assert {"kpi_metrics", "kpi_nps", "cx_scorecard", "churn_and_actions"} <= fresh
+    assert "stg_orders__orders" not in fresh and "kpi_targets" not in fresh
