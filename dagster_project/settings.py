@@ -31,7 +31,7 @@ class Settings:
     dbt_project_dir: Path
     dbt_target: str
     timezone: str
-    default_phone_country: str
+    default_phone_country_code: str
     as_of: str | None
     # Hugging Face sentiment model id or local path; None = the offline default shipped with ml/ (no download).
     sentiment_model: str | None
@@ -55,7 +55,7 @@ class Settings:
             dbt_project_dir=REPO_ROOT / "dbt_models",
             dbt_target=os.environ.get("CX_DBT_TARGET", "duckdb"),
             timezone=os.environ.get("CX_TIMEZONE", "Europe/Berlin"),
-            default_phone_country=os.environ.get("CX_DEFAULT_PHONE_COUNTRY", "DE"),
+            default_phone_country_code=os.environ.get("CX_DEFAULT_PHONE_COUNTRY_CODE", "49"),
             as_of=os.environ.get("CX_AS_OF") or None,
             # churn = no purchase in this many days after the as-of date
             churn_horizon_days=int(os.environ.get("CX_CHURN_HORIZON_DAYS", "90")),
@@ -77,7 +77,7 @@ class Settings:
             "CX_REPORTS_DIR": str(self.reports_dir),
             "CX_DBT_TARGET": self.dbt_target,
             "CX_TIMEZONE": self.timezone,
-            "CX_DEFAULT_PHONE_COUNTRY": self.default_phone_country,
+            "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
         }
 
     def export_env(self) -> None:
