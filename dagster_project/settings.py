@@ -30,6 +30,7 @@ class Settings:
     dagster_home: Path
     dbt_project_dir: Path
     dbt_target: str
+    spark_dir: Path  # metastore and Parquet tables of the `spark` dbt target
     timezone: str
     default_phone_country_code: str
     as_of: str | None
@@ -54,6 +55,7 @@ class Settings:
             dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
             dbt_project_dir=REPO_ROOT / "dbt_models",
             dbt_target=os.environ.get("CX_DBT_TARGET", "duckdb"),
+            spark_dir=_path("CX_SPARK_DIR", data_dir / "spark"),
             timezone=os.environ.get("CX_TIMEZONE", "Europe/Berlin"),
             default_phone_country_code=os.environ.get("CX_DEFAULT_PHONE_COUNTRY_CODE", "49"),
             as_of=os.environ.get("CX_AS_OF") or None,
@@ -76,6 +78,7 @@ class Settings:
             "CX_DEMO_TRUTH_DIR": str(self.demo_truth_dir),
             "CX_REPORTS_DIR": str(self.reports_dir),
             "CX_DBT_TARGET": self.dbt_target,
+            "CX_SPARK_DIR": str(self.spark_dir),
             "CX_TIMEZONE": self.timezone,
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
         }

@@ -8,3 +8,8 @@
 {% macro default__as_utc_timestamp(column) -%}
     cast({{ column }} at time zone 'UTC' as timestamp)
 {%- endmacro %}
+
+{#- Spark: the session time zone is UTC (profiles.yml), so a timestamp already reads as UTC wall time. -#}
+{% macro spark__as_utc_timestamp(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}

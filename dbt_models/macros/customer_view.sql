@@ -54,7 +54,7 @@
     {%- set expressions = {'crm_id': crm_id, 'email': email, 'phone': phone, 'loyalty_id': loyalty_id,
                            'social_handle': social_handle, 'anonymous_id': anonymous_id} -%}
     {%- for identifier_type, expression in expressions.items() %}
-    {{ expression or 'cast(null as varchar)' }} as {{ identifier_type }}{% if not loop.last %},{% endif %}
+    {{ expression or 'cast(null as ' ~ dbt.type_string() ~ ')' }} as {{ identifier_type }}{% if not loop.last %},{% endif %}
     {%- endfor %}
 {%- endmacro %}
 

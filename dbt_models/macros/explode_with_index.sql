@@ -9,3 +9,9 @@
     unnest({{ list_column }}) as {{ element_alias }},
     generate_subscripts({{ list_column }}, 1) as {{ index_alias }}
 {%- endmacro %}
+
+{#- Spark: one generator, `inline`, over the list turned into (element, 1-based index) structs. -#}
+{% macro spark__explode_with_index(list_column, element_alias, index_alias) -%}
+    inline(transform({{ list_column }}, (list_element, list_position) ->
+        named_struct('{{ element_alias }}', list_element, '{{ index_alias }}', list_position + 1)))
+{%- endmacro %}

@@ -84,9 +84,9 @@ blocked as (
         case
             when block_listed.identifier is not null then block_listed.reason
             when shared.linked_crm_ids > {{ var('identity_max_crm_ids_per_identifier') }}
-                then 'linked to ' || cast(shared.linked_crm_ids as varchar) || ' CRM ids'
+                then 'linked to ' || cast(shared.linked_crm_ids as {{ dbt.type_string() }}) || ' CRM ids'
             when shared.max_partners_of_one_type > partner_limits.max_partners
-                then 'linked to ' || cast(shared.max_partners_of_one_type as varchar)
+                then 'linked to ' || cast(shared.max_partners_of_one_type as {{ dbt.type_string() }})
                     || ' identifiers of one type'
         end as reason
     from identifiers

@@ -41,7 +41,7 @@ numbered as (
 select
     touchpoint_id,
     customer_key,
-    customer_key || '-J' || cast(journey_number as varchar) as journey_id,
+    customer_key || '-J' || cast(journey_number as {{ dbt.type_string() }}) as journey_id,
     journey_number,
     occurred_at,
     channel,

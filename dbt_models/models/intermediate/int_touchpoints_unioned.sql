@@ -5,8 +5,9 @@
 -- Incremental: a run reads only staging rows ingested after this table's latest row of the same source and
 -- replaces every touchpoint of their records (`source_record_id`), so a corrected export row (a later
 -- ingestion of the same key) replaces its touchpoints; a full refresh gives the same table.
+-- Spark writes plain Parquet tables, which have no delete+insert: there the model is rebuilt as a table.
 {{ config(
-    materialized='incremental',
+    materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='source_record_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
@@ -19,11 +20,11 @@ web_events as (
     select
         'web_events' as source,
         event_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         event_type as touchpoint_type,
         event_time as occurred_at,
         platform as channel,
-        cast(null as varchar) as text,
+        cast(null as {{ dbt.type_string() }}) as text,
         value_eur,
         order_id as conversation_ref,
         {{ identifier_columns(crm_id='user_id', anonymous_id='anonymous_id') }},
@@ -36,11 +37,11 @@ orders as (
     select
         'orders' as source,
         order_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         order_type as touchpoint_type,
         ordered_at as occurred_at,
         channel,
-        cast(null as varchar) as text,
+        cast(null as {{ dbt.type_string() }}) as text,
         value_eur,
         coalesce(original_order_id, order_id) as conversation_ref,
         {{ identifier_columns(crm_id='customer_id', email='email', loyalty_id='loyalty_id') }},
@@ -53,11 +54,11 @@ email_events as (
     select
         'email_events' as source,
         event_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         event_type as touchpoint_type,
         event_time as occurred_at,
         'email' as channel,
-        cast(null as varchar) as text,
+        cast(null as {{ dbt.type_string() }}) as text,
         cast(null as double) as value_eur,
         campaign_id as conversation_ref,
         {{ identifier_columns(email='email') }},
@@ -76,7 +77,7 @@ ticket_messages as (
     select
         'support_tickets' as source,
         ticket_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         'ticket_created' as touchpoint_type,
         created_at as occurred_at,
         channel,
@@ -94,7 +95,7 @@ ticket_messages as (
         'ticket_first_response' as touchpoint_type,
         first_response_at as occurred_at,
         {{ service_channel('response_channel') }} as channel,
-        cast(null as varchar) as text,
+        cast(null as {{ dbt.type_string() }}) as text,
         cast(null as double) as value_eur,
         ticket_id as conversation_ref,
         {{ identifier_columns(email='email', social_handle='social_handle') }},
@@ -129,7 +130,7 @@ chat_conversations as (
     select
         'chat_conversations' as source,
         conversation_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         'chat_started' as touchpoint_type,
         started_at as occurred_at,
         'chat_bot' as channel,
@@ -147,7 +148,7 @@ chat_conversations as (
         'chat_handover' as touchpoint_type,
         coalesce(handover_at, started_at) as occurred_at,
         'chat_agent' as channel,
-        cast(null as varchar) as text,
+        cast(null as {{ dbt.type_string() }}) as text,
         cast(null as double) as value_eur,
         conversation_id as conversation_ref,
         {{ identifier_columns(crm_id='user_id', email='email', anonymous_id='anonymous_id') }},
@@ -160,11 +161,11 @@ calls as (
     select
         'calls' as source,
         call_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         direction || '_call' as touchpoint_type,
         started_at as occurred_at,
         {{ call_channel() }} as channel,
-        cast(null as varchar) as text,
+        cast(null as {{ dbt.type_string() }}) as text,
         cast(null as double) as value_eur,
         coalesce(ticket_id, call_id) as conversation_ref,
         {{ identifier_columns(phone='phone_e164') }},
@@ -179,7 +180,7 @@ social_mentions as (
     select
         'social_mentions' as source,
         post_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         case when is_brand then 'brand_reply' else 'customer_post' end as touchpoint_type,
         posted_at as occurred_at,
         'social' as channel,
@@ -196,7 +197,7 @@ surveys as (
     select
         'surveys' as source,
         response_id as record_id,
-        cast(null as varchar) as touchpoint_suffix,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         survey_type as touchpoint_type,
         responded_at as occurred_at,
         'survey' as channel,

@@ -72,7 +72,7 @@ components as (
 )
 
 select
-    sessions.anonymous_id || '#' || cast(sessions.session_number as varchar) as session_id,
+    sessions.anonymous_id || '#' || cast(sessions.session_number as {{ dbt.type_string() }}) as session_id,
     sessions.anonymous_id,
     {{ customer_key_by_priority(['login_component', 'cookie_component']) }} as customer_key,
     sessions.user_id is not null as is_logged_in,

@@ -94,7 +94,7 @@ answered_posts as (
         -- a public thread has no resolution status
         cast(null as boolean) as resolved,
         cast(null as timestamp) as closed_at,
-        cast(null as varchar) as contact_reason
+        cast(null as {{ dbt.type_string() }}) as contact_reason
     from {{ ref('stg_social_mentions__posts') }} as posts
     inner join brand_replies on brand_replies.post_id = posts.post_id
     where not posts.is_brand
