@@ -21,6 +21,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from dagster_project.freshness import read_daily
 from dagster_project.settings import REPO_ROOT, get_settings
+from dagster_project.spark_catalog import publish_spark_tables
 from dagster_project.sources.reader import quote_identifier
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
@@ -128,10 +129,13 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 def with_warehouse_metadata(events: list) -> Iterator:
     """The dbt events, each model's output extended by its row count and, for kpi_metrics, the latest monthly
-    totals. Read after the build, because dbt holds the DuckDB file for the whole run."""
+    totals. Read after the build, because dbt holds the DuckDB file for the whole run. On Spark the built
+    tables are first published to the DuckDB file as views (spark_catalog), where the other assets read them."""
     settings = get_settings()
     outputs = [event for event in events if isinstance(event, dg.Output)]
-    if settings.dbt_target != "duckdb" or not outputs or not settings.warehouse_path.exists():
+    if settings.dbt_target == "spark" and outputs:
+        publish_spark_tables(settings.spark_dir, settings.warehouse_path)
+    if not outputs or not settings.warehouse_path.exists():
         yield from events
         return
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:

@@ -112,7 +112,7 @@ new_chat_rows as (
 customer_chat_texts as (
     select
         conversation_id,
-        {{ dbt.listagg('text', "'\n'", 'order by message_index') }} as text
+        {{ listagg_ordered('text', "'\n'", ['message_index']) }} as text
     from {{ ref('stg_chat_conversations__messages') }}
     where sender = 'customer'
         and conversation_id in (select conversation_id from new_chat_rows)

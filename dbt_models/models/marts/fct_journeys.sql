@@ -30,7 +30,7 @@ journeys as (
 channel_paths as (
     select
         journey_id,
-        {{ dbt.listagg('channel', "' > '", 'order by occurred_at, touchpoint_id') }} as channel_path
+        {{ listagg_ordered('channel', "' > '", ['occurred_at', 'touchpoint_id']) }} as channel_path
     from steps
     where is_channel_change
     group by journey_id
