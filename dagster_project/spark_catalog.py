@@ -29,6 +29,8 @@ def publish_spark_tables(spark_dir: Path, warehouse: Path) -> list[str]:
     tables = spark_table_folders(spark_dir)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as connection:
+        base_tables = {row[0] for row in connection.sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()}
         for name, folder in tables.items():
             files = f"read_parquet({sql_literal(str(folder / '*.parquet'))})"
             columns = connection.sql(f"DESCRIBE SELECT * FROM {files}").fetchall()
@@ -37,6 +39,7 @@ def publish_spark_tables(spark_dir: Path, warehouse: Path) -> list[str]:
                 if column_type == "TIMESTAMP WITH TIME ZONE" else quote_identifier(column)
                 for column, column_type, *_ in columns
             )
-            connection.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+            if name in base_tables:  # built by an earlier DuckDB run of the same data folder
+                connection.execute(f"DROP TABLE {quote_identifier(name)}")
             connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS SELECT {selected} FROM {files}")
     return list(tables)

@@ -14,7 +14,7 @@ import pytest
 
 from dagster_project.settings import Settings, get_settings
 from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.ingest import ingest_source
+from dagster_project.sources.ingest import SCHEMA_FILE_NAME, ingest_source
 from dagster_project.sources.reader import ContractError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "landing"
@@ -385,7 +385,7 @@ def test_output_layout_schema_file_and_ignored_partial_files(settings):
     assert Path(file.quarantine_file) == settings.quarantine_dir / "orders" / stem
     assert file.rows_read == file.rows_loaded + file.rows_quarantined
     assert file.event_time_min == "2026-03-01 09:00:00+00" and file.event_time_max == "2026-03-01 10:00:00+00"
-    schema_file = settings.raw_dir / "orders" / "_schema.parquet"
+    schema_file = settings.raw_dir / "orders" / SCHEMA_FILE_NAME
     schema = parquet_types(schema_file)
     with duckdb.connect() as con:
         schema_rows = con.execute(f"SELECT count(*) FROM '{schema_file}'").fetchall()[0][0]
@@ -400,6 +400,6 @@ def test_output_layout_schema_file_and_ignored_partial_files(settings):
 def test_chat_schema_types_messages_as_list_of_structs(settings):
     ingest(settings, "chat_conversations")  # no files yet: only the schema file is written
 
-    types = parquet_types(settings.raw_dir / "chat_conversations" / "_schema.parquet")
+    types = parquet_types(settings.raw_dir / "chat_conversations" / SCHEMA_FILE_NAME)
     assert types["messages"] == 'STRUCT(sent_at TIMESTAMP WITH TIME ZONE, sender VARCHAR, "text" VARCHAR)[]'
     assert types["handover"] == "BOOLEAN"

@@ -21,10 +21,13 @@ import duckdb
 from dagster_project.files import write_atomically
 from dagster_project.landing_scan import is_candidate
 from dagster_project.settings import Settings
-from dagster_project.sources.contracts import SourceContract
+from dagster_project.sources.contracts import CONTRACTS, SourceContract
 from dagster_project.sources.reader import ContractError, file_label, quote_identifier, read_landing_file, sql_literal
 from dagster_project.sources.validate import empty_schema_sql, validate_landing_rows
 
+# The zero-row Parquet file with every contract column in each raw folder (a plain name: Spark skips files
+# whose names start with "_" or ".").
+SCHEMA_FILE_NAME = "contract_schema.parquet"
 LINEAGE_TYPES = {"_source_file": "VARCHAR", "_source_line": "BIGINT", "_file_sha256": "VARCHAR", "_ingested_at": "TIMESTAMPTZ"}
 
 
@@ -97,7 +100,7 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
     """Load every new landing file of `contract`'s source; see the module docstring."""
     raw_dir = settings.raw_dir / contract.name
     ledger_path = settings.raw_dir / "_ledger" / f"{contract.name}.json"
-    write_schema_file(contract, raw_dir / "_schema.parquet")
+    write_schema_file(contract, raw_dir / SCHEMA_FILE_NAME)
     ledger = _load_ledger(ledger_path)
     landing = settings.landing_dir / contract.name
     candidates = sorted(p for p in landing.iterdir() if is_candidate(p, contract)) if landing.is_dir() else []
@@ -179,8 +182,17 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
     )
 
 
+def ensure_raw_schemas(settings: Settings) -> None:
+    """Every source's schema file, also for sources nothing was ingested for yet: an engine that registers the
+    raw folders as tables (Spark) needs each folder to exist with its schema before the first ingestion."""
+    for contract in CONTRACTS.values():
+        target = settings.raw_dir / contract.name / SCHEMA_FILE_NAME
+        if not target.exists():
+            write_schema_file(contract, target)
+
+
 def write_schema_file(contract: SourceContract, target: Path) -> None:
-    """The zero-row `_schema.parquet`, so readers of `<source>/**/*.parquet` always find the full schema."""
+    """The zero-row schema file, so readers of `<source>/**/*.parquet` always find the full schema."""
     with duckdb.connect() as con:
         lineage = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in LINEAGE_TYPES.items())
         _copy_parquet(con, f"SELECT *, {lineage} FROM ({empty_schema_sql(contract)})", target)
