@@ -5,7 +5,6 @@ are the ones the last run wrote.
 Thresholds come from the environment so an operator can tighten them without code changes.
 """
 
-import json
 import os
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import dagster as dg
 from dagster_project.assets.reports import REPORTS
 from dagster_project.settings import get_settings
 from dagster_project.sources.contracts import CONTRACTS, SourceContract
+from dagster_project.sources.ingest import load_ledger, source_ledger_path
 from dagster_project.warehouse import read_frame
 
 # Share of a source's rows in quarantine above which the check warns (bad exports happen, but not many).
@@ -26,9 +26,7 @@ REPORT_MAX_AGE_HOURS = float(os.environ.get("CX_REPORT_MAX_AGE_HOURS", "26"))
 
 
 def ledger_files(source: str) -> dict[str, dict]:
-    """The ingest ledger of a source: one entry per landing file ever loaded (see sources/ingest.py)."""
-    path = get_settings().raw_dir / "_ledger" / f"{source}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return load_ledger(source_ledger_path(get_settings().raw_dir, source))
 
 
 def build_ingest_checks(contract: SourceContract) -> list[dg.AssetChecksDefinition]:

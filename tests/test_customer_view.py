@@ -20,7 +20,8 @@ import duckdb
 import pytest
 
 from dagster_project.settings import get_settings
-from tests.helpers.raw_parquet import write_raw_parquet, write_schema_files
+from dagster_project.sources.ingest import ensure_raw_schemas
+from tests.helpers.raw_parquet import write_raw_parquet
 
 FIRST_LOAD = "2024-04-01T06:00:00+00:00"
 SECOND_LOAD = "2024-04-02T06:00:00+00:00"
@@ -44,7 +45,7 @@ def message(sent_at: str, sender: str, text: str) -> dict:
 
 
 def write_first_load(raw_dir: Path) -> None:
-    write_schema_files(raw_dir)
+    ensure_raw_schemas(raw_dir)
     folder = "load_date=2024-04-01"
 
     def write(source: str, rows: list[dict]) -> None:

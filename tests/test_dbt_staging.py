@@ -11,7 +11,8 @@ import pytest
 
 from dagster_project.settings import get_settings
 from dagster_project.sources.contracts import CONTRACTS
-from tests.helpers.raw_parquet import raw_columns, write_raw_parquet, write_schema_files
+from dagster_project.sources.ingest import ensure_raw_schemas
+from tests.helpers.raw_parquet import raw_columns, write_raw_parquet
 
 STAGING_MODELS = {
     "crm_customers": ["stg_crm_customers__customers"],
@@ -33,7 +34,7 @@ def lineage(file: str, line: int, ingested_at: str) -> dict:
 
 
 def write_fixture_raw_layer(raw_dir: Path) -> None:
-    write_schema_files(raw_dir)
+    ensure_raw_schemas(raw_dir)
     first, second = "load_date=2024-04-01", "load_date=2024-04-02"
     write_raw_parquet(raw_dir / "crm_customers" / first / "crm-a.parquet", "crm_customers", [
         {"customer_id": "C1", "email": " Anna@Example.COM ", "phone": "0171 234-5678", "social_handle": "Anna_B",

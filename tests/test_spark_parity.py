@@ -2,20 +2,17 @@
 KPI row within 1e-9 relative, the same customers, the same identity assignment, on a small generated demo."""
 
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from dagster_project.assets.dbt import DBT_PROJECT_DIR
 from dagster_project.demo.generate import generate_demo
 from dagster_project.settings import Settings
 from dagster_project.sources.contracts import CONTRACTS
 from dagster_project.sources.ingest import ingest_source
 from dagster_project.spark_catalog import publish_spark_tables
+from tests.helpers.dbt_engines import dbt_on
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +27,8 @@ COMPARED = {
 }
 
 
-def dbt(target: str, data: Path, *args: str) -> None:
-    env = {**os.environ, "CX_DBT_TARGET": target, "CX_RAW_DIR": str(data / "raw"),
-           "CX_WAREHOUSE": str(data / f"{target}.duckdb"), "CX_SPARK_DIR": str(data / "spark")}
-    dbt_executable = Path(sys.executable).with_name("dbt")
-    completed = subprocess.run([str(dbt_executable), *args, "--target-path", str(data / f"target-{target}")],
-                               cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+def dbt(target: str, data: Path, command: str) -> None:
+    completed = dbt_on(target, data / "raw", data, command)
     assert completed.returncode == 0, completed.stdout[-4000:]
 
 

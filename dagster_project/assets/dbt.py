@@ -22,8 +22,8 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from dagster_project.freshness import read_daily
 from dagster_project.settings import REPO_ROOT, get_settings
 from dagster_project.sources.ingest import ensure_raw_schemas
-from dagster_project.spark_catalog import publish_spark_tables
 from dagster_project.sources.reader import quote_identifier
+from dagster_project.spark_catalog import publish_spark_tables
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
@@ -117,7 +117,8 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     A run can execute this asset in several steps (seeds, the models before the ML assets, the ones after
     them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
     between a seed and a mart waits for the mart instead of failing in the seeds step."""
-    ensure_raw_schemas(get_settings())
+    settings = get_settings()
+    ensure_raw_schemas(settings.raw_dir)
     with settings_environment():
         events, failure = [], None
         try:
@@ -125,6 +126,8 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
                                   context=context).stream())
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
+        if settings.dbt_target == "spark":
+            publish_spark_tables(settings.spark_dir, settings.warehouse_path)
         yield from with_warehouse_metadata(events)
         if failure:
             raise failure
@@ -139,13 +142,10 @@ def engine_specific_exclusions() -> list[str]:
 
 def with_warehouse_metadata(events: list) -> Iterator:
     """The dbt events, each model's output extended by its row count and, for kpi_metrics, the latest monthly
-    totals. Read after the build, because dbt holds the DuckDB file for the whole run. On Spark the built
-    tables are first published to the DuckDB file as views (spark_catalog), where the other assets read them."""
+    totals. Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
+    spark_catalog published over the built tables)."""
     settings = get_settings()
-    outputs = [event for event in events if isinstance(event, dg.Output)]
-    if settings.dbt_target == "spark" and outputs:
-        publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-    if not outputs or not settings.warehouse_path.exists():
+    if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
         yield from events
         return
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:

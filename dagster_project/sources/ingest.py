@@ -99,9 +99,9 @@ class IngestResult:
 def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
     """Load every new landing file of `contract`'s source; see the module docstring."""
     raw_dir = settings.raw_dir / contract.name
-    ledger_path = settings.raw_dir / "_ledger" / f"{contract.name}.json"
+    ledger_path = source_ledger_path(settings.raw_dir, contract.name)
     write_schema_file(contract, raw_dir / SCHEMA_FILE_NAME)
-    ledger = _load_ledger(ledger_path)
+    ledger = load_ledger(ledger_path)
     landing = settings.landing_dir / contract.name
     candidates = sorted(p for p in landing.iterdir() if is_candidate(p, contract)) if landing.is_dir() else []
     new_files, skipped = [], []
@@ -182,11 +182,11 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
     )
 
 
-def ensure_raw_schemas(settings: Settings) -> None:
+def ensure_raw_schemas(raw_dir: Path) -> None:
     """Every source's schema file, also for sources nothing was ingested for yet: an engine that registers the
     raw folders as tables (Spark) needs each folder to exist with its schema before the first ingestion."""
     for contract in CONTRACTS.values():
-        target = settings.raw_dir / contract.name / SCHEMA_FILE_NAME
+        target = raw_dir / contract.name / SCHEMA_FILE_NAME
         if not target.exists():
             write_schema_file(contract, target)
 
@@ -212,5 +212,10 @@ def _copy_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> N
     )
 
 
-def _load_ledger(path: Path) -> dict[str, dict]:
+def source_ledger_path(raw_dir: Path, source: str) -> Path:
+    return raw_dir / "_ledger" / f"{source}.json"
+
+
+def load_ledger(path: Path) -> dict[str, dict]:
+    """One entry per landing file ever loaded, by file name (an empty ledger before the first load)."""
     return json.loads(path.read_text()) if path.exists() else {}

@@ -5,25 +5,18 @@ session pays for a JVM, a metastore and a task per file and partition: the ratio
 one machine, which a cluster then earns back on data one machine cannot hold.
 """
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from dagster_project.assets.dbt import DBT_PROJECT_DIR
 from dagster_project.settings import get_settings
+from tests.helpers.dbt_engines import dbt_on
 
 
 def build_seconds(target: str, raw_dir: Path, work: Path) -> float:
-    env = {**os.environ, "CX_DBT_TARGET": target, "CX_RAW_DIR": str(raw_dir),
-           "CX_WAREHOUSE": str(work / f"{target}.duckdb"), "CX_SPARK_DIR": str(work / "spark")}
-    dbt_executable = str(Path(sys.executable).with_name("dbt"))
     started = time.perf_counter()
     for command in ("seed", "run"):
-        subprocess.run([dbt_executable, command, "--target-path", str(work / f"target-{target}")],
-                       cwd=DBT_PROJECT_DIR, env=env, check=True, capture_output=True)
+        dbt_on(target, raw_dir, work, command).check_returncode()
     return time.perf_counter() - started
 
 

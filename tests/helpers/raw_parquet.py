@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from dagster_project.sources.contracts import CONTRACTS, SourceContract
-from dagster_project.sources.ingest import LINEAGE_TYPES, SCHEMA_FILE_NAME, write_schema_file
+from dagster_project.sources.ingest import LINEAGE_TYPES
 from dagster_project.sources.validate import SQL_TYPES
 
 
@@ -32,11 +32,3 @@ def write_raw_parquet(path: Path, source: str, rows: Sequence[Mapping[str, Any]]
         )
         con.execute(f"COPY raw TO '{path}' (FORMAT parquet)")
     return path
-
-
-def write_schema_files(raw_dir: Path) -> None:
-    """The ingest's zero-row `contract_schema.parquet` for every source, so every dbt source glob matches a file."""
-    for source, contract in CONTRACTS.items():
-        target = raw_dir / source / SCHEMA_FILE_NAME
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_schema_file(contract, target)
