@@ -7,6 +7,10 @@ recall = correct pairs / true pairs. Pairs are counted from group sizes (nÂ·(nâˆ
 per (customer, person) cell of the contingency table), never enumerated, so the measure is linear in the number
 of identifiers.
 
+`recall_ceiling` is the recall no rule could beat on this data: an identifier that never shares a record with
+another identifier (a cookie that never logs in, buys or chats) can only stay alone, so the ceiling counts the
+true pairs among the identifiers that share a record with some other identifier.
+
 The truth lists identifiers as written in the exports; they are normalised here by the staging rules
 (docs/CONVENTIONS.md) before matching. An identifier the truth gives to several people (a shared household
 phone) has no right answer and is left out (counted in `ambiguous_identifiers`); one that resolution never saw
@@ -49,6 +53,7 @@ class IdentityQuality:
     correct_pairs: int
     ambiguous_identifiers: int
     unresolved_identifiers: int
+    recall_ceiling: float
 
     def as_metadata(self) -> dict[str, float | int]:
         """Flat figures for Dagster materialisation metadata and `make bench`."""
@@ -94,10 +99,11 @@ def _pairs(group_sizes: pl.Expr) -> pl.Expr:
 
 
 def measure_identity_quality(
-    resolved: pl.DataFrame, truth: pl.DataFrame, default_country_code: str = "49"
+    resolved: pl.DataFrame, truth: pl.DataFrame, linkable: pl.DataFrame, default_country_code: str = "49"
 ) -> IdentityQuality:
     """`resolved`: identifier_type, identifier_value, customer_key (int_identity_components).
-    `truth`: identifier_type, identifier_value (as exported), person_id; other columns are ignored."""
+    `truth`: identifier_type, identifier_value (as exported), person_id; other columns are ignored.
+    `linkable`: identifier_type, identifier_value of the identifiers that share a record with another one."""
     known_types = pl.col("identifier_type").replace_strict(IDENTIFIER_TYPES, default=None)
     truth_items = (
         truth.select(known_types.alias("identifier_type"), pl.col("identifier_value").cast(pl.String), "person_id")
@@ -121,6 +127,11 @@ def measure_identity_quality(
         pl.col("customer_key").fill_null(pl.lit("unresolved:") + pl.col("identifier_type") + ":" + pl.col("identifier_value"))
     )
     true_pairs = items.group_by("person_id").len().select(_pairs(pl.col("len"))).item()
+    linkable_pairs = (
+        items.join(linkable.select("identifier_type", "identifier_value"), on=["identifier_type", "identifier_value"],
+                   how="semi")
+        .group_by("person_id").len().select(_pairs(pl.col("len"))).item()
+    )
     predicted_pairs = items.group_by("customer_key").len().select(_pairs(pl.col("len"))).item()
     correct_pairs = items.group_by("customer_key", "person_id").len().select(_pairs(pl.col("len"))).item()
     return IdentityQuality(
@@ -134,18 +145,34 @@ def measure_identity_quality(
         correct_pairs=correct_pairs,
         ambiguous_identifiers=persons_per_identifier.filter(pl.col("persons") > 1).height,
         unresolved_identifiers=unresolved,
+        recall_ceiling=linkable_pairs / true_pairs if true_pairs else 1.0,
     )
 
 
-def read_resolved_identifiers(warehouse: Path) -> pl.DataFrame:
-    """int_identity_components from the warehouse, through a short read-only connection."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.sql(
-            "select identifier_type, identifier_value, customer_key from int_identity_components"
-        ).pl()
+RESOLVED_SQL = "select identifier_type, identifier_value, customer_key from int_identity_components"
+# Identifiers that share at least one record (int_identity_observations.record_ref) with another identifier.
+LINKABLE_SQL = """
+    with record_sizes as (
+        select record_ref, count(distinct identifier) as identifiers
+        from int_identity_observations group by record_ref
+    )
+    select observations.identifier_type, observations.identifier_value
+    from int_identity_observations as observations
+    inner join record_sizes on record_sizes.record_ref = observations.record_ref
+    group by observations.identifier_type, observations.identifier_value
+    having max(record_sizes.identifiers) > 1
+"""
 
 
-def measure_warehouse_against_truth(warehouse: Path, truth_dir: Path) -> IdentityQuality:
-    """The figures for a built warehouse and the demo truth folder (`identities.parquet`)."""
-    truth = pl.read_parquet(truth_dir / "identities.parquet")
-    return measure_identity_quality(read_resolved_identifiers(warehouse), truth)
+def truth_identities(truth_dir: Path) -> Path:
+    return truth_dir / "identities.parquet"
+
+
+def measure_against_truth(warehouse: duckdb.DuckDBPyConnection, truth_dir: Path) -> IdentityQuality | None:
+    """The figures for a built warehouse (an open connection) and the demo truth folder; None without a truth
+    (real data has none)."""
+    if not truth_identities(truth_dir).exists():
+        return None
+    return measure_identity_quality(
+        warehouse.sql(RESOLVED_SQL).pl(), pl.read_parquet(truth_identities(truth_dir)), warehouse.sql(LINKABLE_SQL).pl()
+    )

@@ -8,8 +8,9 @@ reason a CX agent understands (polars in, polars out).
    for a customer at the contact-frequency cap.
 4. Response probabilities learned from past outbound contacts (responded = an order within 14 days, net of
    the orders a BG/NBD model expected anyway), shrunk segment × action × channel → action × channel →
-   action → overall, then scaled by how the customer personally responded on that channel before. A channel
-   never seen in the history (the exports carry e-mail sends and calls only) gets the action's overall rate.
+   action → overall, then scaled by how the customer personally responded on that channel before. The history
+   is every outbound contact (fct_marketing_contacts: e-mail, SMS, push, campaign calls); a channel never seen
+   in it gets the action's overall rate.
 5. Choice: a trigger action (a fresh event) goes first, lowest priority number first; otherwise the option
    with the highest expected value = probability × value − cost, if positive; else "no action".
 """
@@ -35,7 +36,9 @@ NEW_CUSTOMER_DAYS = 30
 RECENT_BUYER_DAYS = 60
 HIGH_CHURN_PROBABILITY = 0.5
 SEGMENT_PRIOR_CONTACTS = 30.0
-CUSTOMER_PRIOR_RESPONSES = 3.0
+# A customer has a handful of past contacts, so one lucky response must not multiply their rates: their own
+# record weighs as much as ten responses their segment's rates expect.
+CUSTOMER_PRIOR_RESPONSES = 10.0
 DEFAULT_RESPONSE_RATE = 0.05
 
 CHANNEL_CONSENT = {"email": "consent_email", "sms": "consent_sms", "phone": "consent_phone", "push": "consent_push"}

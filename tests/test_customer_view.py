@@ -6,7 +6,8 @@ The fixture tells one story. Anna (CRM C1) browses anonymously on cookie ck1, lo
 (O1), then chats from that cookie giving a second address (anna.alt@), which she later uses for a ticket (with a
 second handle) and a survey; she calls from her CRM phone written another way and returns O1 in a store with
 her loyalty card typed in lower case. Max (C2) and Eva (C3) share a household phone and a tablet (ck9). Two
-store orders carry the shop's info@ address with different loyalty cards.
+store orders carry the shop's info@ address with different loyalty cards. Marketing reaches Max by SMS (he taps
+it), Eva by app push (she buys on the web the next day) and the shared household line with a win-back call.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def write_first_load(raw_dir: Path) -> None:
          "channel": "store", "order_type": "sale", "value_eur": 50.0},
         {"order_id": "O4", "ordered_at": "2024-03-11T12:00:00Z", "email": "INFO@shop.de", "loyalty_id": "L400",
          "channel": "store", "order_type": "sale", "value_eur": 70.0},
+        {"order_id": "O5", "ordered_at": "2024-03-09T09:00:00Z", "customer_id": "C3", "channel": "web",
+         "order_type": "sale", "value_eur": 40.0},
     ])
     write("chat_conversations", [
         {"conversation_id": "CH1", "started_at": "2024-03-03T09:00:00Z", "ended_at": "2024-03-03T09:10:00Z",
@@ -104,6 +107,17 @@ def write_first_load(raw_dir: Path) -> None:
          "agent_id": "ag2", "disposition": "resolved"},
         {"call_id": "K2", "started_at": "2024-03-07T09:00:00Z", "phone": "0171 9990000", "direction": "inbound",
          "wait_seconds": 10, "talk_seconds": 100, "abandoned": False, "agent_id": "ag2", "disposition": "resolved"},
+        {"call_id": "K6", "started_at": "2024-03-08T09:00:00Z", "phone": "+491719990000", "direction": "outbound",
+         "queue": "outbound_win_back", "talk_seconds": 90, "abandoned": False, "agent_id": "ag3"},
+        {"call_id": "K7", "started_at": "2024-03-08T10:00:00Z", "phone": "+491719990000", "direction": "outbound",
+         "queue": "outbound", "talk_seconds": 60, "abandoned": False, "agent_id": "ag3"},
+    ])
+    write("mobile_messages", [
+        {"message_id": "M1", "sent_at": "2024-03-11T10:00:00Z", "channel": "sms", "customer_id": "C2",
+         "phone": "0171 9990000", "campaign_id": "AUTO-win_back-202403", "campaign_type": "win_back",
+         "status": "delivered", "clicked_at": "2024-03-11T10:30:00Z"},
+        {"message_id": "M2", "sent_at": "2024-03-08T18:00:00Z", "channel": "push", "customer_id": "C3",
+         "campaign_id": "AUTO-cross_sell-202403", "campaign_type": "cross_sell", "status": "delivered"},
     ])
     write("surveys", [
         {"response_id": "S1", "responded_at": "2024-03-22T12:00:00Z", "email": "ANNA.ALT@example.com",
@@ -200,6 +214,9 @@ def test_touchpoints_belong_to_the_right_customer(customer_view):
     assert (owners["web_events:W4"], owners["web_events:W6"]) == ("C-C2", "C-C3")
     assert owners["web_events:W5"] == prospect_key("anonymous_id:ck9")
     assert owners["calls:K2"] == prospect_key("phone:+491719990000")
+    # Messages belong to the customer id the messaging platform keys on, not to the shared phone.
+    assert (owners["mobile_messages:M1"], owners["mobile_messages:M1:click"]) == ("C-C2", "C-C2")
+    assert owners["mobile_messages:M2"] == "C-C3"
     assert owners["orders:O3"] != owners["orders:O4"]
 
 
@@ -246,6 +263,22 @@ def test_channel_transitions_by_month(customer_view):
         ("phone", "survey", 1, 10800.0),
         ("survey", "store", 1, 259200.0),
         ("web", "chat_bot", 1, 82440.0),
+        # Journeys follow what the customer did: Max's tap on the SMS (6 days 30 minutes after his login), not
+        # the send; Eva never tapped her push message, so her web visit and web order stay on one channel.
+        ("web", "sms", 1, 520200.0),
+    ]
+
+
+def test_marketing_contacts_on_every_channel(customer_view):
+    """E-mail sends, SMS and push messages and campaign calls; a plain outbound call is not marketing."""
+    warehouse, _ = customer_view
+    rows = query(warehouse, "select contact_id, customer_key, channel, campaign_type, opened, clicked, "
+                            "converted_within_14d, order_value_eur from fct_marketing_contacts order by contact_id")
+    assert rows == [
+        ("calls:K6", prospect_key("phone:+491719990000"), "phone", "win_back", True, False, False, 0.0),
+        ("email_events:E1", "C-C1", "email", "newsletter", True, False, False, 0.0),
+        ("mobile_messages:M1", "C-C2", "sms", "win_back", True, True, False, 0.0),
+        ("mobile_messages:M2", "C-C3", "push", "cross_sell", False, False, True, 40.0),
     ]
 
 

@@ -19,6 +19,7 @@ STAGING_MODELS = {
     "web_events": ["stg_web_events__events"],
     "orders": ["stg_orders__orders"],
     "email_events": ["stg_email_events__events"],
+    "mobile_messages": ["stg_mobile_messages__messages"],
     "support_tickets": ["stg_support_tickets__tickets"],
     "chat_conversations": ["stg_chat_conversations__conversations", "stg_chat_conversations__messages"],
     "calls": ["stg_calls__calls"],

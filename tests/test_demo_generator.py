@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from dagster_project.demo.generate import generate_demo
+from dagster_project.demo.marketing import CAMPAIGN_TYPE
 from dagster_project.demo.texts import SENTIMENTS, TOPICS
 from dagster_project.settings import get_settings
 from dagster_project.sources.contracts import CONTRACTS
@@ -133,7 +134,7 @@ def test_truth_covers_every_identifier_as_written(demo):
     identities = pl.read_parquet(truth / "identities.parquet")
     known = {(r["source"], r["identifier_value"]) for r in identities.iter_rows(named=True)}
     columns = {"crm_customers": ["customer_id", "email", "phone", "loyalty_id", "social_handle"], "web_events": ["anonymous_id", "user_id"],
-               "orders": ["customer_id", "email", "loyalty_id"], "email_events": ["email"], "support_tickets": ["email", "social_handle"],
+               "orders": ["customer_id", "email", "loyalty_id"], "email_events": ["email"], "mobile_messages": ["customer_id", "phone"], "support_tickets": ["email", "social_handle"],
                "chat_conversations": ["user_id", "email", "anonymous_id"], "calls": ["phone"], "social_mentions": ["author_handle"],
                "surveys": ["customer_id", "email"]}
     for source, names in columns.items():
@@ -206,6 +207,24 @@ def test_campaign_responses_follow_the_true_model_and_show_in_the_exports(demo):
     assert (answered["value_eur"] > 0).all()
     mailed_types = {r["campaign_type"] for _, _, r in records_of(landing, "email_events")}
     assert {"newsletter", "promotion"} <= mailed_types
+
+
+def test_every_sms_push_and_call_action_of_the_truth_is_exported(demo):
+    """The response model is learnable only if every channel's sends are visible: SMS and push in
+    mobile_messages, calls in calls with the queue outbound_<campaign_type>."""
+    landing, truth = demo
+    responses = pl.read_parquet(truth / "campaign_responses.parquet").with_columns(
+        pl.col("action").replace_strict(CAMPAIGN_TYPE).alias("campaign_type")
+    )
+    messages = pl.DataFrame([r for _, _, r in records_of(landing, "mobile_messages")])
+    expected = responses.filter(pl.col("channel").is_in(["sms", "push"])).group_by("channel", "campaign_type").len()
+    exported = messages.group_by("channel", "campaign_type").len()
+    assert expected.height > 0
+    assert exported.sort("channel", "campaign_type").equals(expected.sort("channel", "campaign_type"))
+    assert (messages.filter(pl.col("channel") == "sms")["phone"] != "").all()
+    queues = {r["queue"] for _, _, r in records_of(landing, "calls") if r["queue"].startswith("outbound_")}
+    called = set(responses.filter(pl.col("channel") == "phone")["campaign_type"])
+    assert queues == {f"outbound_{campaign_type}" for campaign_type in called}
 
 
 def test_ingest_quarantines_exactly_the_deliberate_bad_rows(demo, tmp_path):

@@ -24,15 +24,19 @@ def test_pairs_are_counted_from_the_contingency_table():
             "customer_key": ["C-1", "C-1", "C-2", "C-1", "C-1"],
         }
     )
-    quality = measure_identity_quality(resolved, truth)
+    # a1 only ever appeared alone (a cookie that never logged in): no rule could link it to bob.
+    linkable = pl.DataFrame({"identifier_type": ["email", "phone", "email"],
+                             "identifier_value": ["anna@x.de", "+491711234567", "bob@y.de"]})
+    quality = measure_identity_quality(resolved, truth, linkable)
     # Items: P1 {anna, 0171}, P2 {bob, a1}, P3 {a2}; the shared 030 phone (P1 and P2) is left out.
     # True pairs: P1 1 + P2 1 = 2. Predicted: C-1 {anna, 0171, a1} = 3, C-2 and unresolved a2 none.
-    # Correct: (C-1, P1) holds 2 items = 1 pair.
+    # Correct: (C-1, P1) holds 2 items = 1 pair. Linkable pairs: P1 {anna, 0171} = 1, so the ceiling is 1/2.
     assert (quality.true_pairs, quality.predicted_pairs, quality.correct_pairs) == (2, 3, 1)
     assert quality.precision == pytest.approx(1 / 3)
     assert quality.recall == pytest.approx(1 / 2)
     assert (quality.identifiers, quality.persons, quality.customers) == (5, 3, 3)
     assert (quality.ambiguous_identifiers, quality.unresolved_identifiers) == (1, 1)
+    assert quality.recall_ceiling == pytest.approx(1 / 2)
     assert quality.as_metadata()["identity_recall"] == pytest.approx(0.5)
 
 
@@ -44,8 +48,9 @@ def test_perfect_resolution_scores_one_and_singletons_make_no_pairs():
     resolved = pl.DataFrame(
         {"identifier_type": ["crm_id", "email"], "identifier_value": ["C1", "c@d.de"], "customer_key": ["C-C1", "P-9"]}
     )
-    quality = measure_identity_quality(resolved, truth)
+    quality = measure_identity_quality(resolved, truth, resolved.head(0))
     assert (quality.precision, quality.recall, quality.true_pairs, quality.predicted_pairs) == (1.0, 1.0, 0, 0)
+    assert quality.recall_ceiling == 1.0
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,6 @@ def test_a_broken_file_fails_only_its_own_source(data_dir):
     assert "calls/calls_broken.csv: required column 'call_id' is missing" in str(failure.event_specific_data.error)
     materialised = {event.asset_key.path[1] for event in result.get_asset_materialization_events()}
     assert materialised == {
-        "crm_customers", "web_events", "orders", "email_events", "support_tickets",
+        "crm_customers", "web_events", "orders", "email_events", "mobile_messages", "support_tickets",
         "chat_conversations", "social_mentions", "surveys",
     }

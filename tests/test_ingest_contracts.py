@@ -87,6 +87,7 @@ GOOD_ROW_COUNTS = {
     "web_events": 2,
     "orders": 3,
     "email_events": 2,
+    "mobile_messages": 2,
     "support_tickets": 2,
     "chat_conversations": 1,
     "calls": 2,
@@ -105,6 +106,20 @@ def test_good_file_of_every_source_loads_completely(settings, source):
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (GOOD_ROW_COUNTS[source], GOOD_ROW_COUNTS[source], 0)
     assert len(loaded(settings, source)) == GOOD_ROW_COUNTS[source]
     assert not (settings.quarantine_dir / source).exists()
+
+
+def test_a_message_without_recipient_is_quarantined(settings):
+    header = "message_id,sent_at,channel,customer_id,phone,campaign_id,campaign_type,status,clicked_at\n"
+    land(settings, "mobile_messages", "messages.csv", header
+         + "MM1,2026-03-02T18:00:00Z,push,,,AUTO-x,promotion,delivered,\n"
+         + "MM2,2026-03-02T18:00:00Z,sms,,+491711234567,AUTO-x,promotion,delivered,2026-03-02T19:00:00+01:00\n")
+
+    result = ingest(settings, "mobile_messages")
+
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert reasons_by(settings, "mobile_messages") == {1: "rule:message_without_recipient"}
+    [message] = loaded(settings, "mobile_messages")
+    assert (message["message_id"], message["clicked_at"]) == ("MM2", utc(2026, 3, 2, 18, 0))
 
 
 def test_each_bad_csv_row_is_quarantined_with_its_reason_and_line(settings):

@@ -10,6 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from dagster_project.demo.marketing import response_model
+from dagster_project.demo.people import PERSONA_NAMES
 from ml.features import CustomerHistory
 from ml.next_best_action import (
     ContactCap,
@@ -226,13 +228,25 @@ def write_tiny_warehouse(path: Path, customers: int = 300, seed: int = 11) -> No
         connection.execute(f"CREATE TABLE nba_actions AS SELECT * FROM read_csv('{SEEDS / 'nba_actions.csv'}')")
 
 
+def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
+    """persons (customer_key C-<i> is CRM id <i>) with a persona each, and the demo's true response model."""
+    folder.mkdir()
+    pl.DataFrame({"customer_id": [f"{i:04d}" for i in range(customers)],
+                  "persona": [PERSONA_NAMES[i % len(PERSONA_NAMES)] for i in range(customers)]}).write_parquet(
+        folder / "persons.parquet")
+    response_model().write_parquet(folder / "response_model.parquet")
+    return folder
+
+
 @pytest.mark.slow
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     from dagster_project.assets.ml_customers import ml_customer_assets
 
     warehouse = tmp_path / "warehouse.duckdb"
     write_tiny_warehouse(warehouse)
+    truth = write_tiny_truth(tmp_path / "truth")
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CX_DEMO_TRUTH_DIR", str(truth))
     monkeypatch.delenv("CX_AS_OF", raising=False)
 
     result = dg.materialize(ml_customer_assets)
@@ -247,6 +261,8 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     assert "bgnbd_baseline_roc_auc" in metadata["ml_churn_model_card"]
     assert metadata["ml_next_best_actions"]["consent_breaks"] == 0
     assert metadata["ml_next_best_actions"]["cap_breaks"] == 0
+    # With a demo truth the policy is priced against it; the oracle follows the same rules knowing the truth.
+    assert 0 < metadata["ml_next_best_actions"]["demo_truth_policy_vs_oracle"] <= 1
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         scored, as_of = connection.execute("SELECT count(*), max(as_of_date) FROM ml_churn_scores").fetchone()
         card_sections = {row[0] for row in connection.execute("SELECT DISTINCT section FROM ml_churn_model_card").fetchall()}

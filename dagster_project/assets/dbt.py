@@ -20,6 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from dagster_project.freshness import read_daily
+from dagster_project.identity_quality import measure_against_truth
 from dagster_project.settings import REPO_ROOT, get_settings
 from dagster_project.sources.ingest import ensure_raw_schemas
 from dagster_project.sources.reader import quote_identifier
@@ -141,8 +142,8 @@ def engine_specific_exclusions() -> list[str]:
 
 
 def with_warehouse_metadata(events: list) -> Iterator:
-    """The dbt events, each model's output extended by its row count and, for kpi_metrics, the latest monthly
-    totals. Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
+    """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
+    totals, int_identity_components the pairwise precision and recall against the demo truth when it exists. Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""
     settings = get_settings()
     if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
@@ -168,4 +169,7 @@ def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str) -> dict[str
         ).fetchall()
         metadata |= {f"latest_month_{metric}": dg.MetadataValue.float(round(value, 4)) for metric, _, value in latest}
         metadata |= {"latest_month": str(max((start for _, start, _ in latest), default="none"))}
+    if table == "int_identity_components":
+        quality = measure_against_truth(warehouse, get_settings().demo_truth_dir)
+        metadata |= quality.as_metadata() if quality else {}
     return metadata

@@ -8,6 +8,7 @@ Optional inputs (web, e-mail, service, surveys, sentiment) are read only when th
 
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -16,8 +17,8 @@ from dagster_project.settings import get_settings
 from dagster_project.warehouse import read_frame, replace_table
 from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
 from ml.features import CustomerHistory, last_event_date
-from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, next_best_actions
-from ml.policy_eval import cap_breaks, consent_breaks
+from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
+from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
 
 HISTORY_QUERIES = {
     "orders": ("fct_orders", """
@@ -43,25 +44,17 @@ CUSTOMERS_SQL = f"""
     SELECT customer_key, segment, is_crm_contact, preferred_inbound_channel, {", ".join(CHANNEL_CONSENT.values())}
     FROM dim_customers
 """
-# Every outbound marketing contact counts towards the cap; next-best-action calls (outbound calls that are not
-# a ticket's callback) carry the campaign type `outbound_call` of the catalogue.
-E_MAIL_CONTACTS_SQL = """
+# Every outbound marketing contact, on any channel, counts towards the cap and teaches the response rates.
+CONTACTS_SQL = """
     SELECT customer_key, sent_at, channel, campaign_type
     FROM fct_marketing_contacts WHERE customer_key IS NOT NULL
-"""
-CALL_CONTACTS_SQL = """
-    SELECT touchpoints.customer_key, touchpoints.occurred_at AS sent_at, 'phone' AS channel,
-           'outbound_call' AS campaign_type
-    FROM fct_touchpoints AS touchpoints
-    INNER JOIN stg_calls__calls AS calls ON touchpoints.touchpoint_id = 'calls:' || calls.call_id
-    WHERE calls.direction = 'outbound' AND calls.ticket_id IS NULL AND touchpoints.customer_key IS NOT NULL
 """
 CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
 CATALOGUE_SQL = "SELECT * FROM nba_actions"
 CHURN_DEPS = [dg.AssetKey(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
 NBA_DEPS = [
     dg.AssetKey("ml_churn_scores"), dg.AssetKey("dim_customers"), dg.AssetKey("fct_marketing_contacts"),
-    dg.AssetKey("stg_calls__calls"), dg.AssetKey("nba_actions"), *CHURN_DEPS,
+    dg.AssetKey("nba_actions"), *CHURN_DEPS,
 ]
 PREVIEW_ROWS = 10
 
@@ -141,15 +134,24 @@ def ml_churn(context: dg.AssetExecutionContext):
 
 def load_nba_inputs(warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
     """Customers, their history, every outbound contact and (unless given) the churn scores, from the warehouse."""
-    frames = [read_frame(warehouse, E_MAIL_CONTACTS_SQL)]
-    if {"fct_touchpoints", "stg_calls__calls"} <= existing_tables(warehouse):
-        frames.append(read_frame(warehouse, CALL_CONTACTS_SQL))
     return NbaInputs(
         customers=read_frame(warehouse, CUSTOMERS_SQL),
         history=load_history(warehouse),
-        contacts=pl.concat(frames, how="vertical_relaxed"),
+        contacts=read_frame(warehouse, CONTACTS_SQL),
         churn_scores=read_frame(warehouse, CHURN_SCORES_SQL) if churn_scores is None else churn_scores,
     )
+
+
+def demo_true_response_probabilities(truth_dir: Path) -> pl.DataFrame | None:
+    """customer_key, action, channel, response_probability of the demo truth (each CRM customer's hidden
+    persona × the true response model); None for real data, which has no truth."""
+    persons, model = truth_dir / "persons.parquet", truth_dir / "response_model.parquet"
+    if not (persons.exists() and model.exists()):
+        return None
+    personas = pl.read_parquet(persons).filter(pl.col("customer_id").is_not_null()).select(
+        ("C-" + pl.col("customer_id")).alias("customer_key"), "persona"
+    )
+    return true_model_probabilities(personas, pl.read_parquet(model))
 
 
 @dg.asset(
@@ -167,13 +169,16 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else inputs.churn_scores["as_of_date"].max()
     cap = ContactCap.parse(settings.contact_cap)
     catalogue = read_frame(warehouse, CATALOGUE_SQL)
-    actions = next_best_actions(inputs, catalogue, as_of, cap).with_columns(pl.lit(as_of).alias("as_of_date"))
+    plan = plan_next_best_actions(inputs, catalogue, as_of, cap)
+    actions = plan.recommendations.with_columns(pl.lit(as_of).alias("as_of_date"))
     replace_table(warehouse, "ml_next_best_actions", actions)
     context.log.info(f"{actions.height} recommendations as of {as_of}")
     counts = actions.group_by("action").agg(
         pl.len().alias("customers"), pl.col("expected_value_eur").sum().round(2).alias("expected_value_eur")
     ).sort("customers", descending=True)
     contacted = actions.filter(pl.col("action") != NO_ACTION)
+    truth = demo_true_response_probabilities(settings.demo_truth_dir)
+    evaluation = evaluate_policy(plan, catalogue, truth) if truth is not None else {}
     return dg.MaterializeResult(
         metadata={
             "as_of": as_of.isoformat(),
@@ -189,6 +194,8 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
                 contacted.sort("expected_value_eur", descending=True).head(PREVIEW_ROWS)
                 .select("customer_key", "action", "channel", "expected_value_eur", "reason")
             )),
+            **{f"demo_truth_{name}": dg.MetadataValue.float(round(value, 4))
+               for name, value in evaluation.items() if isinstance(value, float)},
         }
     )
 

@@ -1,4 +1,4 @@
-"""From a simulated chunk (`simulate.World`) to the nine contract-shaped frames, timestamps written as text.
+"""From a simulated chunk (`simulate.World`) to the ten contract-shaped frames, timestamps written as text.
 
 Each frame has exactly the contract columns plus `_person_id` (who the row belongs to, for the identity truth);
 the writers select the contract columns only.
@@ -34,7 +34,8 @@ class Exporter:
     def all(self, test_orders: int = 0) -> dict[str, pl.DataFrame]:
         return {
             "crm_customers": self.crm_customers(), "web_events": self.web_events(), "orders": self.orders(test_orders),
-            "email_events": self.email_events(), "support_tickets": self.support_tickets(), "chat_conversations": self.chat_conversations(),
+            "email_events": self.email_events(),
+            "mobile_messages": self.mobile_messages(), "support_tickets": self.support_tickets(), "chat_conversations": self.chat_conversations(),
             "calls": self.calls(), "social_mentions": self.social_mentions(), "surveys": self.surveys(),
         }
 
@@ -111,6 +112,17 @@ class Exporter:
             "event_id", event_time=self.times(emails["t"], "email_events"), email="email", campaign_id="campaign_id",
             campaign_type="campaign_type", event_type="event_type", link_url="link_url",
             _person_id=pl.Series(self.person_id[emails["person"].to_numpy()]),
+        )
+
+    def mobile_messages(self) -> pl.DataFrame:
+        messages, people = self.world.mobile_messages, self.world.people
+        person = messages["person"]
+        return messages.select(
+            "message_id", sent_at=self.times(messages["t"], "mobile_messages"), channel="channel",
+            customer_id=people["customer_id"].gather(person),
+            phone=pl.when(pl.col("channel") == "sms").then(people["phone_e164"].gather(person)),
+            campaign_id="campaign_id", campaign_type="campaign_type", status="status",
+            clicked_at=self.times(messages["click_t"], "mobile_messages"), _person_id=people["person_id"].gather(person),
         )
 
     def support_tickets(self) -> pl.DataFrame:

@@ -1,11 +1,12 @@
-"""`cx demo-data`: a believable, deterministic set of the nine exports plus ground truth.
+"""`cx demo-data`: a believable, deterministic set of the ten exports plus ground truth.
 
 People are simulated in chunks (default 20,000); each chunk is written at once to its own part files
 (`<source>/<source>_part-0001.<ext>`) and appended to the truth Parquet files, so memory stays bounded for a
 million customers. The first chunk also writes the deliberate bad input (see bad_input.py).
 
-Truth (`truth_dir`, never read by the pipeline): identities, persons, texts, campaign_responses,
-response_model and bad_rows, see truth.py.
+Truth (`truth_dir`, nothing is computed from it; quality metadata is measured against it): identities,
+persons (persona, churn date, purchase rate), texts, campaign_responses, response_model and bad_rows, see
+truth.py.
 """
 
 from __future__ import annotations

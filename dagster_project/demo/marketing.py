@@ -2,8 +2,10 @@
 
 Bulk campaigns (newsletter, promotion) go to consenting CRM contacts on a calendar; triggered actions
 (cart reminder, review request, onboarding help, win-back offer, service recovery call, cross-sell) follow
-events in a person's history. Whether a person responds is drawn from `response_model()`; a response is a
-purchase within 14 days, visible in the exports as an order (online with `utm_source` = the channel).
+events in a person's history, on e-mail, SMS, phone or app push. Whether a person responds is drawn from
+`response_model()`; a response is a purchase within 14 days, visible in the exports as an order (online with
+`utm_source` = the channel). Every send is exported: e-mails in email_events, SMS and push messages in
+mobile_messages, calls in calls (queue `outbound_<campaign_type>`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ PERSONA_CHANNEL_LIFT = {("digital_native", "push"): 2.2, ("digital_native", "pho
 # How the company picks a channel for an action (before consent): email, sms, phone, push.
 CHANNEL_CHOICE = {"cart_reminder": (0.5, 0.1, 0.0, 0.4), "review_request": (0.8, 0.1, 0.0, 0.1), "onboarding_help": (0.5, 0.1, 0.2, 0.2),
                   "win_back_offer": (0.5, 0.25, 0.15, 0.1), "service_recovery_call": (0.0, 0.25, 0.75, 0.0), "cross_sell": (0.6, 0.1, 0.0, 0.3)}
+FAILED_MESSAGE_SHARE = 0.02  # SMS to dead numbers, push to uninstalled apps
+CLICK_WITHOUT_RESPONSE = 0.06  # taps on a message that do not lead to a purchase
 RESPONSE_WINDOW_DAYS = 14
 WIN_BACK_AFTER_DAYS = 90
 
@@ -111,6 +115,29 @@ def email_events_for(rng: np.random.Generator, people: pl.DataFrame, person: np.
     # Nothing is sent to a person after they unsubscribed.
     stopped = pl.col("event_type").eq("unsubscribe").cast(pl.Int32).cum_sum().over("person") - pl.col("event_type").eq("unsubscribe").cast(pl.Int32)
     return events.filter(stopped == 0)
+
+
+def automated_campaign_ids(clock: Clock, campaign_type: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Triggered sends are grouped into one campaign per type and month: AUTO-<type>-<YYYYMM>."""
+    day = t // DAY
+    return np.array([f"AUTO-{k}-{clock.start + timedelta(days=int(d)):%Y%m}" for k, d in zip(campaign_type, day)], dtype=object)
+
+
+def mobile_messages(rng: np.random.Generator, clock: Clock, actions: pl.DataFrame) -> pl.DataFrame:
+    """SMS and push sends of the triggered actions: person, t, channel, campaign_id, campaign_type, status,
+    click_t. A message the person answered was tapped; a few others are tapped without a purchase."""
+    sent = actions.filter(pl.col("channel").is_in(["sms", "push"]))
+    n = sent.height
+    t = sent["t"].to_numpy()
+    campaign_type = np.array([CAMPAIGN_TYPE[a] for a in sent["action"].to_numpy()], dtype=object)
+    failed = (rng.random(n) < FAILED_MESSAGE_SHARE) & ~sent["responded"].to_numpy()
+    tapped = sent["responded"].to_numpy() | (~failed & (rng.random(n) < CLICK_WITHOUT_RESPONSE))
+    click_t = t + rng.exponential(40 * 60, n).astype(np.int64) + 10
+    return frame({
+        "person": sent["person"].to_numpy(), "t": t, "channel": sent["channel"].to_numpy(),
+        "campaign_id": automated_campaign_ids(clock, campaign_type, t), "campaign_type": campaign_type,
+        "status": np.where(failed, "failed", "delivered").astype(object), "click_t": np.where(tapped, click_t, -1),
+    }, {"person": pl.Int64, "t": pl.Int64, "click_t": pl.Int64}).with_columns(pl.col("click_t").replace(-1, None))
 
 
 def triggered_actions(rng: np.random.Generator, clock: Clock, people: pl.DataFrame, has_app: np.ndarray, orders: pl.DataFrame,

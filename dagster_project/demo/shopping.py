@@ -67,8 +67,9 @@ def usual_channels(rng: np.random.Generator, people: pl.DataFrame, person: np.nd
     return pick_per_row(rng, CHANNELS, mix)
 
 
-def base_orders(rng: np.random.Generator, clock: Clock, people: pl.DataFrame) -> pl.DataFrame:
-    """Each person's own purchases: Poisson counts by persona (with personal taste), days from the season curve."""
+def base_orders(rng: np.random.Generator, clock: Clock, people: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """Each person's own purchases: Poisson counts by persona (with personal taste), days from the season curve.
+    Also returns each person's purchase rate per year (for the truth: what a perfect churn model would know)."""
     first, end = active_days(people, clock.days)
     persona = people["persona_code"].to_numpy()
     rate = np.array([p.orders_per_year for p in PERSONAS])[persona] * rng.gamma(2.0, 0.5, people.height)
@@ -80,7 +81,7 @@ def base_orders(rng: np.random.Generator, clock: Clock, people: pl.DataFrame) ->
         clock.times_between(rng, first[person], end[person], "store"),
         clock.times_between(rng, first[person], end[person], "online"),
     )
-    return orders_for(rng, people, person, t, channel, "organic")
+    return orders_for(rng, people, person, t, channel, "organic"), rate
 
 
 def returns_of(rng: np.random.Generator, people: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:

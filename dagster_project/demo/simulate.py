@@ -9,7 +9,6 @@ are assigned here so that cross-references (order ids on purchases, trigger ids 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -37,6 +36,7 @@ class World:
     chat_messages: pl.DataFrame
     social: pl.DataFrame
     emails: pl.DataFrame
+    mobile_messages: pl.DataFrame
     surveys: pl.DataFrame
     actions: pl.DataFrame
     texts: pl.DataFrame  # source, record_id, field, language, intended_sentiment, topic
@@ -63,7 +63,9 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
              devices: pl.DataFrame) -> World:
     end = clock.end_seconds()
     devices = devices.sort("owner", "slot", maintain_order=True)
-    base = shopping.base_orders(rng, clock, people).with_columns(key=pl.int_range(pl.len(), dtype=pl.Int64))
+    base, purchase_rate = shopping.base_orders(rng, clock, people)
+    base = base.with_columns(key=pl.int_range(pl.len(), dtype=pl.Int64))
+    people = people.with_columns(purchase_rate_per_year=pl.Series(purchase_rate))
     returns = shopping.returns_of(rng, people, base.drop("key"))
     returns = returns.with_columns(key=pl.int_range(pl.len(), dtype=pl.Int64) + base.height)
     issues = service.service_issues(rng, clock, people, pl.concat([base, returns]))
@@ -127,13 +129,16 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
     answers = answers.with_columns(response_id=record_ids("S", chunk, answers.height, 6))
     emails = _emails(rng, clock, people, actions).filter(pl.col("t") < end).sort("t", "person", maintain_order=True)
     emails = emails.with_columns(event_id=record_ids("M", chunk, emails.height, 8))
+    mobile = marketing.mobile_messages(rng, clock, actions).filter(pl.col("t") < end).sort("t", "person", maintain_order=True)
+    mobile = mobile.with_columns(message_id=record_ids("MM", chunk, mobile.height, 7),
+                                 click_t=pl.when(pl.col("click_t") < end).then("click_t"))
     texts = pl.concat([
         _text_truth("support_tickets", tickets, "ticket_id", ticket_meta),
         _text_truth("chat_conversations", chats, "conversation_id", chat_meta),
         _text_truth("social_mentions", social, "post_id", social_meta),
         _text_truth("surveys", answers, "response_id", survey_meta),
     ])
-    return World(people, devices, orders, web, tickets, calls, chats, messages, social, emails, answers, actions, texts)
+    return World(people, devices, orders, web, tickets, calls, chats, messages, social, emails, mobile, answers, actions, texts)
 
 
 def _orders_on_channels(rng: np.random.Generator, people: pl.DataFrame, person: np.ndarray, t: np.ndarray, origin: str,
@@ -182,7 +187,10 @@ def _all_calls(rng: np.random.Generator, chunk: int, people: pl.DataFrame, conta
         rng, people, phone_actions["person"].to_numpy(), phone_actions["t"].to_numpy(), "outbound",
         np.full(phone_actions.height, "other", dtype=object), responded,
         np.where(responded, "resolved", np.where(rng.random(phone_actions.height) < 0.6, "follow_up", "callback_scheduled")),
-    ).with_columns(_contact=pl.lit(None, pl.Int64), ticket_id=pl.lit(None, pl.String))
+    ).with_columns(
+        _contact=pl.lit(None, pl.Int64), ticket_id=pl.lit(None, pl.String),
+        queue=pl.Series([f"outbound_{marketing.CAMPAIGN_TYPE[a]}" for a in phone_actions["action"].to_list()], dtype=pl.String),
+    )
     calls = pl.concat([inbound, callback_calls, action_calls], how="vertical_relaxed").filter(pl.col("t") < end_seconds)
     calls = calls.sort("t", "_person", maintain_order=True)
     return calls.with_columns(call_id=record_ids("CL", chunk, calls.height, 7))
@@ -216,8 +224,7 @@ def _emails(rng: np.random.Generator, clock: Clock, people: pl.DataFrame, action
     mailed = actions.filter(pl.col("channel") == "email")
     person = mailed["person"].to_numpy()
     campaign_type = np.array([marketing.CAMPAIGN_TYPE[a] for a in mailed["action"].to_numpy()], dtype=object)
-    day = mailed["t"].to_numpy() // DAY
-    campaign_id = np.array([f"AUTO-{k}-{clock.start + timedelta(days=int(d)):%Y%m}" for k, d in zip(campaign_type, day)], dtype=object)
+    campaign_id = marketing.automated_campaign_ids(clock, campaign_type, mailed["t"].to_numpy())
     triggered = marketing.email_events_for(rng, people, person, mailed["t"].to_numpy(), campaign_id, campaign_type,
                                            open_rate[person], click_rate[person], mailed["responded"].to_numpy())
     events = pl.concat([bulk, triggered])

@@ -1,4 +1,5 @@
-"""Ground truth for tests and benchmarks, written apart from the exports (the pipeline never reads it).
+"""Ground truth for tests and benchmarks, written apart from the exports (the pipeline computes nothing from it;
+assets only measure their quality against it when it exists).
 
 Tables grow chunk by chunk through one Parquet writer each, so memory stays bounded for any population:
 identities, persons, texts, campaign_responses, response_model and bad_rows (see docs in generate.py).
@@ -21,6 +22,7 @@ IDENTIFIER_COLUMNS = {
     "web_events": {"anonymous_id": "anonymous_id", "user_id": "customer_id"},
     "orders": {"customer_id": "customer_id", "email": "email", "loyalty_id": "loyalty_id"},
     "email_events": {"email": "email"},
+    "mobile_messages": {"customer_id": "customer_id", "phone": "phone"},
     "support_tickets": {"email": "email", "social_handle": "social_handle"},
     "chat_conversations": {"user_id": "customer_id", "email": "email", "anonymous_id": "anonymous_id"},
     "calls": {"phone": "phone"},
@@ -30,7 +32,7 @@ IDENTIFIER_COLUMNS = {
 SCHEMAS = {
     "identities": {"source": pl.String, "identifier_type": pl.String, "identifier_value": pl.String, "person_id": pl.String},
     "persons": {"person_id": pl.String, "persona": pl.String, "customer_id": pl.String, "country": pl.String, "language": pl.String,
-                "churned": pl.Boolean, "churn_date": pl.Date},
+                "churned": pl.Boolean, "churn_date": pl.Date, "purchase_rate_per_year": pl.Float64},
     "texts": {"source": pl.String, "record_id": pl.String, "field": pl.String, "language": pl.String, "intended_sentiment": pl.String, "topic": pl.String},
     "campaign_responses": {"person_id": pl.String, "customer_id": pl.String, "persona": pl.String, "action": pl.String, "channel": pl.String,
                            "p_response": pl.Float64, "sent_at": pl.Datetime("us", "UTC"), "responded": pl.Boolean,
@@ -56,6 +58,7 @@ def persons(world: World, start: date, days: int) -> pl.DataFrame:
     return people.select(
         "person_id", "persona", "customer_id", "country", "language", churned=churned,
         churn_date=pl.when(churned).then(pl.lit(start) + pl.duration(days=pl.col("churn_day"))).otherwise(None).cast(pl.Date),
+        purchase_rate_per_year="purchase_rate_per_year",
     )
 
 

@@ -174,6 +174,26 @@ EMAIL_EVENTS = SourceContract(
     event_time="event_time",
 )
 
+MOBILE_MESSAGES = SourceContract(
+    name="mobile_messages",
+    format="csv",
+    description="SMS and app push messages from the mobile messaging platform, one row per message sent.",
+    columns=(
+        _s("message_id", required=True),
+        Column("sent_at", "timestamp", required=True),
+        _s("channel", required=True, allowed=("sms", "push")),
+        _s("customer_id", description="CRM customer_id the platform keys its audience on"),
+        _s("phone", pii=True, description="SMS recipient number, local or E.164 (empty for push)"),
+        _s("campaign_id", required=True),
+        _s("campaign_type", description="promotion, win_back, cart_reminder, cross_sell, review_request, onboarding, service_recovery"),
+        _s("status", required=True, allowed=("delivered", "failed")),
+        Column("clicked_at", "timestamp", description="first tap on the message's link"),
+    ),
+    primary_key=("message_id",),
+    event_time="sent_at",
+    rules=(RowRule("message_without_recipient", "customer_id IS NOT NULL OR phone IS NOT NULL"),),
+)
+
 SUPPORT_TICKETS = SourceContract(
     name="support_tickets",
     format="json",
@@ -237,7 +257,7 @@ CALLS = SourceContract(
         _s("phone", pii=True, description="caller number, local or E.164; may be withheld (empty)"),
         _s("direction", required=True, allowed=("inbound", "outbound")),
         _s("ivr_path", description="menu choices joined by '>', e.g. 'main>orders>status'"),
-        _s("queue"),
+        _s("queue", description="outbound campaign calls: outbound_<campaign_type>, e.g. outbound_win_back"),
         Column("wait_seconds", "integer", minimum=0),
         Column("talk_seconds", "integer", minimum=0),
         Column("hold_seconds", "integer", minimum=0),
@@ -304,6 +324,7 @@ CONTRACTS: dict[str, SourceContract] = {
         WEB_EVENTS,
         ORDERS,
         EMAIL_EVENTS,
+        MOBILE_MESSAGES,
         SUPPORT_TICKETS,
         CHAT_CONVERSATIONS,
         CALLS,

@@ -4,7 +4,9 @@ Reads the warehouse and `identities.parquet` of the demo truth folder that `make
 so run it after `make run`. Targets on the default demo: precision >= 0.99, recall >= 0.95.
 """
 
-from dagster_project.identity_quality import measure_warehouse_against_truth
+import duckdb
+
+from dagster_project.identity_quality import measure_against_truth, truth_identities
 from dagster_project.settings import get_settings
 
 TARGET_PRECISION = 0.99
@@ -13,10 +15,11 @@ TARGET_RECALL = 0.95
 
 def run() -> dict[str, float]:
     settings = get_settings()
-    truth = settings.demo_truth_dir / "identities.parquet"
+    truth = truth_identities(settings.demo_truth_dir)
     if not (settings.warehouse_path.exists() and truth.exists()):
         raise FileNotFoundError(f"needs a built warehouse ({settings.warehouse_path}) and {truth}: run `make run` first")
-    figures = measure_warehouse_against_truth(settings.warehouse_path, settings.demo_truth_dir).as_metadata()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
+        figures = measure_against_truth(warehouse, settings.demo_truth_dir).as_metadata()
     figures["identity_target_precision"] = TARGET_PRECISION
     figures["identity_target_recall"] = TARGET_RECALL
     return figures

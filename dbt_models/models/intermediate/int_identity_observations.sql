@@ -1,8 +1,9 @@
 -- Which identifiers were seen together on one record: one row per (record, identifier). The identity graph's
 -- edges join identifiers of the same record; the records are small (at most five identifiers), so the
 -- self-join in int_identity_edges is linear in the number of records, never quadratic over touchpoints.
--- Sources whose rows carry a single identifier (e-mail events, calls, social posts) and web events (one
--- cookie, at most one login) are reduced to their distinct identifier combinations first.
+-- Sources whose rows carry a single identifier (e-mail events, calls, social posts), mobile messages (one
+-- customer id and phone) and web events (one cookie, at most one login) are reduced to their distinct
+-- identifier combinations first.
 {%- set identifier_types = ['crm_id', 'email', 'phone', 'loyalty_id', 'social_handle', 'anonymous_id'] %}
 
 with
@@ -54,6 +55,16 @@ email_recipients as (
         {{ identifier_columns(email='email') }}
     from {{ ref('stg_email_events__events') }}
     group by email
+),
+
+messaging_recipients as (
+    select
+        'mobile_messages' as source,
+        coalesce(customer_id, '') || '|' || coalesce(phone_e164, '') as record_id,
+        min(sent_at) as observed_at,
+        {{ identifier_columns(crm_id='customer_id', phone='phone_e164') }}
+    from {{ ref('stg_mobile_messages__messages') }}
+    group by customer_id, phone_e164
 ),
 
 support_tickets as (
@@ -146,6 +157,7 @@ records as (
     union all select * from web_logins
     union all select * from orders
     union all select * from email_recipients
+    union all select * from messaging_recipients
     union all select * from support_tickets
     union all select * from ticket_callbacks
     union all select * from chat_conversations

@@ -67,6 +67,45 @@ email_events as (
     {{ newly_ingested('email_events') }}
 ),
 
+new_mobile_messages as (
+    select * from {{ ref('stg_mobile_messages__messages') }}
+    {{ newly_ingested('mobile_messages') }}
+),
+
+-- A message is the company's send and, when tapped, the customer's click (inbound, like an e-mail click).
+mobile_message_steps as (
+    select
+        message_id, channel, campaign_id, customer_id, phone_e164, _ingested_at,
+        cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
+        'message_sent' as touchpoint_type,
+        sent_at as occurred_at
+    from new_mobile_messages
+    union all
+    select
+        message_id, channel, campaign_id, customer_id, phone_e164, _ingested_at,
+        'click' as touchpoint_suffix,
+        'message_click' as touchpoint_type,
+        clicked_at as occurred_at
+    from new_mobile_messages
+    where clicked_at is not null
+),
+
+mobile_messages as (
+    select
+        'mobile_messages' as source,
+        message_id as record_id,
+        touchpoint_suffix,
+        touchpoint_type,
+        occurred_at,
+        channel,
+        cast(null as {{ dbt.type_string() }}) as text,
+        cast(null as double) as value_eur,
+        campaign_id as conversation_ref,
+        {{ identifier_columns(crm_id='customer_id', phone='phone_e164') }},
+        _ingested_at
+    from mobile_message_steps
+),
+
 new_tickets as (
     select * from {{ ref('stg_support_tickets__tickets') }}
     {{ newly_ingested('support_tickets') }}
@@ -214,6 +253,7 @@ unioned as (
     select * from web_events
     union all select * from orders
     union all select * from email_events
+    union all select * from mobile_messages
     union all select * from ticket_messages
     union all select * from chat_conversations
     union all select * from calls
