@@ -34,8 +34,8 @@ class Exporter:
     def all(self, test_orders: int = 0) -> dict[str, pl.DataFrame]:
         return {
             "crm_customers": self.crm_customers(), "web_events": self.web_events(), "orders": self.orders(test_orders),
-            "email_events": self.email_events(),
-            "mobile_messages": self.mobile_messages(), "support_tickets": self.support_tickets(), "chat_conversations": self.chat_conversations(),
+            "email_events": self.email_events(), "mobile_messages": self.mobile_messages(),
+            "support_tickets": self.support_tickets(), "chat_conversations": self.chat_conversations(),
             "calls": self.calls(), "social_mentions": self.social_mentions(), "surveys": self.surveys(),
         }
 
