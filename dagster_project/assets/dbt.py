@@ -39,7 +39,7 @@ dbt_project = DbtProject(
 )
 
 
-def _dbt_executable() -> str:
+def dbt_executable() -> str:
     """The `dbt` installed next to this interpreter, so a virtualenv works without being on PATH."""
     beside_python = Path(sys.executable).with_name("dbt")
     return str(beside_python) if beside_python.exists() else "dbt"
@@ -47,7 +47,7 @@ def _dbt_executable() -> str:
 
 def dbt_cli_resource() -> DbtCliResource:
     """The resource `cx_dbt_assets` needs under the key `dbt`."""
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable())
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
 @contextmanager
@@ -143,7 +143,8 @@ def engine_specific_exclusions() -> list[str]:
 
 def with_warehouse_metadata(events: list) -> Iterator:
     """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
-    totals, int_identity_components the pairwise precision and recall against the demo truth when it exists. Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
+    totals, int_identity_components the pairwise precision and recall against the demo truth when it exists.
+    Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""
     settings = get_settings()
     if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():

@@ -142,15 +142,21 @@ def load_nba_inputs(warehouse, churn_scores: pl.DataFrame | None = None) -> NbaI
     )
 
 
+def demo_truth_customers(truth_dir: Path) -> pl.DataFrame:
+    """The demo truth's persons with a CRM id, keyed by their customer_key ('C-' || CRM id, the key rule of
+    int_identity_components)."""
+    return pl.read_parquet(truth_dir / "persons.parquet").filter(pl.col("customer_id").is_not_null()).with_columns(
+        ("C-" + pl.col("customer_id")).alias("customer_key")
+    )
+
+
 def demo_true_response_probabilities(truth_dir: Path) -> pl.DataFrame | None:
     """customer_key, action, channel, response_probability of the demo truth (each CRM customer's hidden
     persona × the true response model); None for real data, which has no truth."""
-    persons, model = truth_dir / "persons.parquet", truth_dir / "response_model.parquet"
-    if not (persons.exists() and model.exists()):
+    model = truth_dir / "response_model.parquet"
+    if not ((truth_dir / "persons.parquet").exists() and model.exists()):
         return None
-    personas = pl.read_parquet(persons).filter(pl.col("customer_id").is_not_null()).select(
-        ("C-" + pl.col("customer_id")).alias("customer_key"), "persona"
-    )
+    personas = demo_truth_customers(truth_dir).select("customer_key", "persona")
     return true_model_probabilities(personas, pl.read_parquet(model))
 
 

@@ -117,6 +117,11 @@ def email_events_for(rng: np.random.Generator, people: pl.DataFrame, person: np.
     return events.filter(stopped == 0)
 
 
+def campaign_types(actions: pl.Series) -> np.ndarray:
+    """The campaign_type the exports carry for each triggered action."""
+    return np.array([CAMPAIGN_TYPE[a] for a in actions.to_list()], dtype=object)
+
+
 def automated_campaign_ids(clock: Clock, campaign_type: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Triggered sends are grouped into one campaign per type and month: AUTO-<type>-<YYYYMM>."""
     day = t // DAY
@@ -129,7 +134,7 @@ def mobile_messages(rng: np.random.Generator, clock: Clock, actions: pl.DataFram
     sent = actions.filter(pl.col("channel").is_in(["sms", "push"]))
     n = sent.height
     t = sent["t"].to_numpy()
-    campaign_type = np.array([CAMPAIGN_TYPE[a] for a in sent["action"].to_numpy()], dtype=object)
+    campaign_type = campaign_types(sent["action"])
     failed = (rng.random(n) < FAILED_MESSAGE_SHARE) & ~sent["responded"].to_numpy()
     tapped = sent["responded"].to_numpy() | (~failed & (rng.random(n) < CLICK_WITHOUT_RESPONSE))
     click_t = t + rng.exponential(40 * 60, n).astype(np.int64) + 10

@@ -189,7 +189,7 @@ def _all_calls(rng: np.random.Generator, chunk: int, people: pl.DataFrame, conta
         np.where(responded, "resolved", np.where(rng.random(phone_actions.height) < 0.6, "follow_up", "callback_scheduled")),
     ).with_columns(
         _contact=pl.lit(None, pl.Int64), ticket_id=pl.lit(None, pl.String),
-        queue=pl.Series([f"outbound_{marketing.CAMPAIGN_TYPE[a]}" for a in phone_actions["action"].to_list()], dtype=pl.String),
+        queue=pl.Series("outbound_" + marketing.campaign_types(phone_actions["action"]), dtype=pl.String),
     )
     calls = pl.concat([inbound, callback_calls, action_calls], how="vertical_relaxed").filter(pl.col("t") < end_seconds)
     calls = calls.sort("t", "_person", maintain_order=True)
@@ -223,7 +223,7 @@ def _emails(rng: np.random.Generator, clock: Clock, people: pl.DataFrame, action
     bulk = marketing.bulk_email_events(rng, clock, people, open_rate, click_rate)
     mailed = actions.filter(pl.col("channel") == "email")
     person = mailed["person"].to_numpy()
-    campaign_type = np.array([marketing.CAMPAIGN_TYPE[a] for a in mailed["action"].to_numpy()], dtype=object)
+    campaign_type = marketing.campaign_types(mailed["action"])
     campaign_id = marketing.automated_campaign_ids(clock, campaign_type, mailed["t"].to_numpy())
     triggered = marketing.email_events_for(rng, people, person, mailed["t"].to_numpy(), campaign_id, campaign_type,
                                            open_rate[person], click_rate[person], mailed["responded"].to_numpy())

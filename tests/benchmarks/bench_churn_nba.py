@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 from dagster_project.assets.ml_customers import (
     CATALOGUE_SQL,
     demo_true_response_probabilities,
+    demo_truth_customers,
     load_history,
     load_nba_inputs,
 )
@@ -38,9 +39,7 @@ def churn_oracle_figures(evaluation: Evaluation, truth_dir: Path, evaluation_as_
     each person's hidden purchase rate and whether they have already churned: score 1 when churned by the
     evaluation date, else P(no purchase within the horizon) = exp(−rate × horizon / 365). No model that sees
     only the exports can beat the oracle, so its figure bounds what the target can ask of this demo."""
-    persons = pl.read_parquet(truth_dir / "persons.parquet").filter(pl.col("customer_id").is_not_null()).select(
-        ("C-" + pl.col("customer_id")).alias("customer_key"), "churn_date", "purchase_rate_per_year"
-    )
+    persons = demo_truth_customers(truth_dir).select("customer_key", "churn_date", "purchase_rate_per_year")
     known = pl.DataFrame(
         {"customer_key": evaluation.customer_keys, "label": evaluation.labels, "model": evaluation.probabilities}
     ).join(persons, on="customer_key")

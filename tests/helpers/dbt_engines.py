@@ -3,15 +3,13 @@ kept under `work`: the Spark parity test and the Spark benchmark build the same 
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from dagster_project.assets.dbt import DBT_PROJECT_DIR
+from dagster_project.assets.dbt import DBT_PROJECT_DIR, dbt_executable
 
 
 def dbt_on(target: str, raw_dir: Path, work: Path, command: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CX_DBT_TARGET": target, "CX_RAW_DIR": str(raw_dir),
            "CX_WAREHOUSE": str(work / f"{target}.duckdb"), "CX_SPARK_DIR": str(work / "spark")}
-    dbt_executable = str(Path(sys.executable).with_name("dbt"))
-    return subprocess.run([dbt_executable, command, "--target-path", str(work / f"target-{target}")],
+    return subprocess.run([dbt_executable(), command, "--target-path", str(work / f"target-{target}")],
                           cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
