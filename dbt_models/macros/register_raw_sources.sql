@@ -1,8 +1,8 @@
 {#- dbt-duckdb reads the raw Parquet in place through the sources' external_location. Other engines need the
     folders registered as tables: on Spark each raw source becomes an external Parquet table over its folder,
     recreated at the start of every run so new load_date folders are seen (dropping an external table keeps
-    its files). `contract_schema.parquet` carries every contract column, so merging schemas gives files that lack an
-    optional column nulls there. -#}
+    its files). `contract_schema.parquet` carries every contract column, so merging schemas gives files that
+    lack an optional column nulls there. -#}
 
 {% macro register_raw_sources() -%}
     {{ return(adapter.dispatch('register_raw_sources', 'cx_pipeline')()) }}
