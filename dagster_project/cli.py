@@ -9,11 +9,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from dagster_project.settings import REPO_ROOT, get_settings
+from cx_core.settings import REPO_ROOT, get_settings
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from dagster_project.demo.generate import generate_demo
+    from cx_demo.generate import generate_demo
 
     settings = get_settings()
     out = Path(args.out).resolve() if args.out else settings.landing_dir

@@ -6,16 +6,16 @@
 
 import dagster as dg
 
-from dagster_project.assets.dbt import cx_dbt_assets, dbt_cli_resource
-from dagster_project.assets.ingest import ingest_assets
-from dagster_project.assets.ml_customers import ml_customer_assets
-from dagster_project.assets.ml_text import ml_text_assets
-from dagster_project.assets.reports import report_assets
-from dagster_project.checks import asset_checks
-from dagster_project.freshness import read_daily
-from dagster_project.jobs import full_refresh_job, ingest_new_files_job, kpi_refresh_job
-from dagster_project.schedules import kpi_refresh_schedule
-from dagster_project.sensors import landing_files_sensor
+from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+from dagster_project.defs.assets.ingest import ingest_assets
+from dagster_project.defs.assets.ml_customers import ml_customer_assets
+from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.reports import report_assets
+from dagster_project.defs.checks import asset_checks
+from dagster_project.defs.freshness import read_daily
+from dagster_project.defs.jobs import full_refresh_job, ingest_new_files_job, kpi_refresh_job
+from dagster_project.defs.schedules import kpi_refresh_schedule
+from dagster_project.defs.sensors import landing_files_sensor
 
 defs = dg.Definitions(
     assets=[

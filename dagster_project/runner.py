@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 
-from dagster_project.settings import REPO_ROOT, Settings
+from cx_core.settings import REPO_ROOT, Settings
 
 
 def prepare_dagster_home(settings: Settings) -> None:
@@ -17,7 +17,7 @@ def prepare_dagster_home(settings: Settings) -> None:
 
 
 def prepare_dbt_manifest() -> None:
-    from dagster_project.assets.dbt import prepare_dbt_manifest as prepare
+    from dagster_project.defs.assets.dbt import prepare_dbt_manifest as prepare
 
     prepare()
 

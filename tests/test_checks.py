@@ -8,16 +8,16 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dagster_project.assets.ingest import ingest_assets
-from dagster_project.checks import (
+from dagster_project.defs.assets.ingest import ingest_assets
+from dagster_project.defs.checks import (
     CHURN_AUC_FLOOR,
     REPORT_MAX_AGE_HOURS,
     build_ingest_checks,
     churn_auc_above_floor,
     report_file_problem,
 )
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.warehouse import replace_table
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.warehouse import replace_table
 
 CRM_HEADER = ("customer_id,first_name,last_name,email,phone,loyalty_id,social_handle,country,language,segment,"
               "birth_year,created_at,updated_at,consent_email,consent_sms,consent_phone,consent_push\n")

@@ -20,8 +20,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.settings import get_settings
-from dagster_project.sources.ingest import ensure_raw_schemas
+from cx_core.settings import get_settings
+from cx_core.sources.ingest import ensure_raw_schemas
 from tests.helpers.raw_parquet import write_raw_parquet
 
 FIRST_LOAD = "2024-04-01T06:00:00+00:00"
@@ -163,7 +163,7 @@ def customer_view(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
     with pytest.MonkeyPatch.context() as env:
         pin_settings(env, data_dir)
         write_first_load(get_settings().raw_dir)
-        from dagster_project.assets.dbt import cx_dbt_assets, dbt_cli_resource
+        from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
 
         # The channel columns' relationships tests read this seed, which is not upstream of the models.
         dbt_cli_resource().cli(["seed", "--select", "channel_taxonomy"]).wait()
@@ -292,7 +292,7 @@ def test_incremental_touchpoints_equal_a_full_refresh(customer_view, tmp_path):
     snapshot = "select * exclude (_ingested_at) from int_touchpoints_unioned order by touchpoint_id"
     with pytest.MonkeyPatch.context() as env:
         pin_settings(env, data_dir)
-        from dagster_project.assets.dbt import dbt_cli_resource
+        from dagster_project.defs.assets.dbt import dbt_cli_resource
 
         dbt = dbt_cli_resource()
         # Staging views too: the copied ones still read the first data folder.

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.settings import REPO_ROOT
+from cx_core.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

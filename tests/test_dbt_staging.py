@@ -9,9 +9,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.settings import get_settings
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.ingest import ensure_raw_schemas
+from cx_core.settings import get_settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ensure_raw_schemas
 from tests.helpers.raw_parquet import raw_columns, write_raw_parquet
 
 STAGING_MODELS = {
@@ -91,7 +91,7 @@ def staged_warehouse(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]
         for name, value in get_settings().as_env().items():
             env.setenv(name, value)
         write_fixture_raw_layer(get_settings().raw_dir)
-        from dagster_project.assets.dbt import cx_dbt_assets, dbt_cli_resource
+        from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
 
         result = dg.materialize([cx_dbt_assets], resources={"dbt": dbt_cli_resource()}, raise_on_error=False)
         yield get_settings().warehouse_path, result
@@ -168,7 +168,7 @@ def test_channel_taxonomy_seed_is_loaded(staged_warehouse):
 
 def test_dbt_unit_tests_pass(staged_warehouse):
     """The normalisation and dedup unit tests (dbt `unit_tests:`) run against the same warehouse."""
-    from dagster_project.assets.dbt import dbt_cli_resource
+    from dagster_project.defs.assets.dbt import dbt_cli_resource
 
     invocation = dbt_cli_resource().cli(["test", "--select", "test_type:unit,path:models/staging"], raise_on_error=False).wait()
     results = json.loads(invocation.target_path.joinpath("run_results.json").read_text())["results"]
@@ -179,7 +179,7 @@ def test_dbt_unit_tests_pass(staged_warehouse):
 
 
 def test_sources_document_exactly_the_contract_columns():
-    from dagster_project.assets.dbt import prepare_dbt_manifest
+    from dagster_project.defs.assets.dbt import prepare_dbt_manifest
 
     manifest = json.loads(prepare_dbt_manifest().read_text())
     for source, contract in CONTRACTS.items():
@@ -188,7 +188,7 @@ def test_sources_document_exactly_the_contract_columns():
 
 
 def test_asset_graph_keys_groups_and_raw_dependencies():
-    from dagster_project.assets.dbt import cx_dbt_assets
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
 
     assert {cx_dbt_assets.group_names_by_key[key] for key in cx_dbt_assets.keys} == {"transform"}
     for source, models in STAGING_MODELS.items():

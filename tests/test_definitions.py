@@ -3,7 +3,7 @@
 import dagster as dg
 
 from dagster_project.definitions import defs
-from dagster_project.sources.contracts import CONTRACTS
+from cx_core.sources.contracts import CONTRACTS
 
 
 def group_of(graph, key: str) -> str:

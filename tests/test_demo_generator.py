@@ -12,12 +12,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dagster_project.demo.generate import generate_demo
-from dagster_project.demo.marketing import CAMPAIGN_TYPE
-from dagster_project.demo.texts import SENTIMENTS, TOPICS
-from dagster_project.settings import get_settings
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.ingest import ingest_source
+from cx_demo.generate import generate_demo
+from cx_demo.marketing import CAMPAIGN_TYPE
+from cx_demo.texts import SENTIMENTS, TOPICS
+from cx_core.settings import get_settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ingest_source
 
 SMALL = {"customers": 300, "days": 60, "end_date": date(2026, 10, 31)}
 

@@ -7,13 +7,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.assets.dbt import SEEDS_DIR, cx_dbt_assets, dbt_cli_resource
-from dagster_project.assets.ingest import ingest_assets
-from dagster_project.assets.ml_customers import ml_customer_assets
-from dagster_project.assets.ml_text import ml_text_assets
-from dagster_project.assets.reports import report_assets
-from dagster_project.demo.generate import generate_demo
-from dagster_project.sources.contracts import CONTRACTS
+from dagster_project.defs.assets.dbt import SEEDS_DIR, cx_dbt_assets, dbt_cli_resource
+from dagster_project.defs.assets.ingest import ingest_assets
+from dagster_project.defs.assets.ml_customers import ml_customer_assets
+from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.reports import report_assets
+from cx_demo.generate import generate_demo
+from cx_core.sources.contracts import CONTRACTS
 
 pytestmark = pytest.mark.slow
 

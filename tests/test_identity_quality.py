@@ -3,7 +3,7 @@
 import polars as pl
 import pytest
 
-from dagster_project.identity_quality import measure_identity_quality, normalise_identifier
+from cx_core.identity_quality import measure_identity_quality, normalise_identifier
 
 
 def test_pairs_are_counted_from_the_contingency_table():

@@ -7,7 +7,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.assets.ingest import PII_MASK, ingest_assets
+from dagster_project.defs.assets.ingest import PII_MASK, ingest_assets
 
 FIXTURES = Path(__file__).parent / "fixtures" / "landing"
 

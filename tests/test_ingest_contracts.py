@@ -12,10 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.settings import Settings, get_settings
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.ingest import SCHEMA_FILE_NAME, ingest_source
-from dagster_project.sources.reader import ContractError
+from cx_core.settings import Settings, get_settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import SCHEMA_FILE_NAME, ingest_source
+from cx_core.sources.reader import ContractError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "landing"
 ORDERS_HEADER = (

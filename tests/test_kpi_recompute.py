@@ -16,10 +16,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.demo.generate import generate_demo
-from dagster_project.settings import REPO_ROOT, get_settings
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.ingest import ingest_source
+from cx_demo.generate import generate_demo
+from cx_core.settings import REPO_ROOT, get_settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ingest_source
 
 BUSINESS_TIMEZONE = "Europe/Berlin"
 GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}

@@ -2,8 +2,8 @@
 
 import os
 
-from dagster_project.landing_scan import dump_state, load_state, scan_landing
-from dagster_project.sources.contracts import CONTRACTS
+from cx_core.landing_scan import dump_state, load_state, scan_landing
+from cx_core.sources.contracts import CONTRACTS
 
 SECOND = 1_000_000_000
 

@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from dagster_project.demo.marketing import response_model
-from dagster_project.demo.people import PERSONA_NAMES
+from cx_demo.marketing import response_model
+from cx_demo.people import PERSONA_NAMES
 from ml.features import CustomerHistory
 from ml.next_best_action import (
     ContactCap,
@@ -240,7 +240,7 @@ def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
 
 @pytest.mark.slow
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
-    from dagster_project.assets.ml_customers import ml_customer_assets
+    from dagster_project.defs.assets.ml_customers import ml_customer_assets
 
     warehouse = tmp_path / "warehouse.duckdb"
     write_tiny_warehouse(warehouse)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from dagster_project.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
 from ml.language import detect_language, resolve_language
 from ml.sentiment import (
     DEFAULT_MODEL_ID,

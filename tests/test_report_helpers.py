@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from dagster_project.reporting import REPORTS_SOURCE_DIR
+from cx_core.reporting import REPORTS_SOURCE_DIR
 from ml.forecast import agents_needed, erlang_c_wait_probability, forecast_daily_volume, service_level, staffing_plan
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.

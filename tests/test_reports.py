@@ -12,8 +12,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.assets.reports import REPORTS, report_assets
-from dagster_project.reporting import REPORTS_SOURCE_DIR, render_report
+from dagster_project.defs.assets.reports import REPORTS, report_assets
+from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_warehouse
 
 pytestmark = pytest.mark.slow
@@ -167,9 +167,9 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
 def pipeline_reports(tmp_path_factory):
     """The reports downstream of the real pipeline on a small demo: generated exports, the ingest assets, `dbt build`
     and the report assets in one Dagster materialisation (no ML assets: their sections must say so plainly)."""
-    from dagster_project.assets.dbt import cx_dbt_assets, dbt_cli_resource
-    from dagster_project.assets.ingest import ingest_assets
-    from dagster_project.demo.generate import generate_demo
+    from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+    from dagster_project.defs.assets.ingest import ingest_assets
+    from cx_demo.generate import generate_demo
 
     data_dir = tmp_path_factory.mktemp("pipeline")
     generate_demo(data_dir / "landing", data_dir / "demo_truth", customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=5,

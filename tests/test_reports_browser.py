@@ -3,8 +3,8 @@ with no JavaScript or console errors, no network requests (everything is embedde
 
 import pytest
 
-from dagster_project.assets.reports import REPORTS
-from dagster_project.reporting import REPORTS_SOURCE_DIR, render_index, render_report
+from dagster_project.defs.assets.reports import REPORTS
+from cx_core.reporting import REPORTS_SOURCE_DIR, render_index, render_report
 from tests.helpers.browser import visit
 from tests.helpers.report_warehouse import AS_OF, build_report_warehouse
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.demo.generate import generate_demo
-from dagster_project.settings import Settings
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.ingest import ingest_source
-from dagster_project.spark_catalog import publish_spark_tables
+from cx_demo.generate import generate_demo
+from cx_core.settings import Settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ingest_source
+from cx_core.spark_catalog import publish_spark_tables
 from tests.helpers.dbt_engines import dbt_on
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from cxreport import style, warehouse
 from cxreport.formatting import NumberFormat
 from cxreport.kpis import Change, Kpi
 
-# dagster_project/reporting.py collects this output for the asset's metadata (HTML export skips the type).
+# cx_core/reporting.py collects this output for the asset's metadata (HTML export skips the type).
 HEADLINES_MIMETYPE = "application/vnd.cx.headlines+json"
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,

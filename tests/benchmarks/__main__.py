@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from dagster_project.settings import REPO_ROOT
+from cx_core.settings import REPO_ROOT
 
 BENCH_DIR = Path(__file__).parent
 BENCH_DATA_DIR = Path(os.environ.get("CX_BENCH_DATA_DIR", REPO_ROOT / "data" / "bench"))

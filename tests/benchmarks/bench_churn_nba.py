@@ -15,15 +15,15 @@ from pathlib import Path
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from dagster_project.assets.ml_customers import (
+from dagster_project.defs.assets.ml_customers import (
     CATALOGUE_SQL,
     demo_true_response_probabilities,
     demo_truth_customers,
     load_history,
     load_nba_inputs,
 )
-from dagster_project.settings import get_settings
-from dagster_project.warehouse import read_frame
+from cx_core.settings import get_settings
+from cx_core.warehouse import read_frame
 from ml.churn import BacktestDates, Evaluation, bgnbd_roc_auc, evaluate_backtest, train_and_score
 from ml.features import PURCHASES, last_event_date
 from ml.next_best_action import ContactCap, NbaInputs, plan_next_best_actions

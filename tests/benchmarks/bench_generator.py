@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from dagster_project.demo.generate import generate_demo
+from cx_demo.generate import generate_demo
 
 TARGET_SECONDS = 60
 TARGET_TOUCHPOINTS_PER_SECOND = 50_000

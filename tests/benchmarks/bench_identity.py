@@ -6,8 +6,8 @@ so run it after `make run`. Targets on the default demo: precision >= 0.99, reca
 
 import duckdb
 
-from dagster_project.identity_quality import measure_against_truth, truth_identities
-from dagster_project.settings import get_settings
+from cx_core.identity_quality import measure_against_truth, truth_identities
+from cx_core.settings import get_settings
 
 TARGET_PRECISION = 0.99
 TARGET_RECALL = 0.95

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.settings import get_settings
-from dagster_project.sources.contracts import CONTRACTS, Column, SourceContract
-from dagster_project.sources.ingest import ingest_source
-from dagster_project.sources.reader import quote_identifier
+from cx_core.settings import get_settings
+from cx_core.sources.contracts import CONTRACTS, Column, SourceContract
+from cx_core.sources.ingest import ingest_source
+from cx_core.sources.reader import quote_identifier
 
 TARGET_ROWS_PER_SECOND = 200_000
 COPY_FORMATS = {"csv": "FORMAT csv, HEADER true", "ndjson": "FORMAT json", "json": "FORMAT json, ARRAY true"}

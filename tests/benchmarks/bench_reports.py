@@ -5,8 +5,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from dagster_project.assets.reports import REPORTS
-from dagster_project.reporting import REPORTS_SOURCE_DIR, render_index, render_report
+from dagster_project.defs.assets.reports import REPORTS
+from cx_core.reporting import REPORTS_SOURCE_DIR, render_index, render_report
 from tests.helpers.report_warehouse import AS_OF, build_report_warehouse
 
 

@@ -16,9 +16,9 @@ import time
 import duckdb
 import polars as pl
 
-from dagster_project.settings import get_settings
-from dagster_project.sources.contracts import CONTRACTS
-from dagster_project.sources.reader import quote_identifier
+from cx_core.settings import get_settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.reader import quote_identifier
 from ml.sentiment import EncoderHeadModel, shared_encoder
 from ml.sentiment_lexicon import LABELS
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics

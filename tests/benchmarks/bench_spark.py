@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dagster_project.settings import get_settings
+from cx_core.settings import get_settings
 from tests.helpers.dbt_engines import dbt_on
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dagster_project.assets.dbt import DBT_PROJECT_DIR, dbt_executable
+from dagster_project.defs.assets.dbt import DBT_PROJECT_DIR, dbt_executable
 
 
 def dbt_on(target: str, raw_dir: Path, work: Path, command: str) -> subprocess.CompletedProcess:

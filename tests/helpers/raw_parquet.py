@@ -9,9 +9,9 @@ from typing import Any
 
 import duckdb
 
-from dagster_project.sources.contracts import CONTRACTS, SourceContract
-from dagster_project.sources.ingest import LINEAGE_TYPES
-from dagster_project.sources.validate import SQL_TYPES
+from cx_core.sources.contracts import CONTRACTS, SourceContract
+from cx_core.sources.ingest import LINEAGE_TYPES
+from cx_core.sources.validate import SQL_TYPES
 
 
 def raw_columns(contract: SourceContract) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.settings import REPO_ROOT
+from cx_core.settings import REPO_ROOT
 
 AS_OF = date(2026, 10, 31)
 CUSTOMER_NAMES = [("Jonas", "Becker"), ("Leonie", "Hartmann"), ("Emre", "Yilmaz"), ("Sophie", "Brandstätter")]

@@ -1,0 +1,221 @@
+"""Load new landing files of one source into the raw Parquet layer (docs/CONVENTIONS.md "Paths", "Raw Parquet").
+
+For every new file: read (reader.py), type and validate (validate.py), then write good rows to
+`raw/<source>/load_date=<today UTC>/<stem>-<sha8>.parquet` and rejected rows to
+`quarantine/<source>/<stem>-<sha8>.parquet`. A ledger per source (`raw/_ledger/<source>.json`) remembers
+processed files by name and sha256: a file is loaded once, and a known name with new content is an error
+(the raw layer is append-only). Every write goes to a temporary name first and is renamed when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from cx_core.files import write_atomically
+from cx_core.landing_scan import is_candidate
+from cx_core.settings import Settings
+from cx_core.sources.contracts import CONTRACTS, SourceContract
+from cx_core.sources.reader import ContractError, file_label, quote_identifier, read_landing_file, sql_literal
+from cx_core.sources.validate import empty_schema_sql, validate_landing_rows
+
+# The zero-row Parquet file with every contract column in each raw folder (a plain name: Spark skips files
+# whose names start with "_" or ".").
+SCHEMA_FILE_NAME = "contract_schema.parquet"
+LINEAGE_TYPES = {"_source_file": "VARCHAR", "_source_line": "BIGINT", "_file_sha256": "VARCHAR", "_ingested_at": "TIMESTAMPTZ"}
+
+
+@dataclass(frozen=True)
+class FileResult:
+    name: str
+    sha256: str
+    size: int
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    processed_at: str
+    reasons: dict[str, int] = field(default_factory=dict)
+    unknown_columns: tuple[str, ...] = ()
+    missing_optional_columns: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    event_time_min: str | None = None
+    event_time_max: str | None = None
+    raw_file: str | None = None
+    quarantine_file: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    raw_dir: Path
+    files: tuple[FileResult, ...]
+    skipped_files: tuple[str, ...]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.reasons)
+        return dict(total.most_common())
+
+    @property
+    def unknown_columns(self) -> tuple[str, ...]:
+        return tuple(sorted({c for f in self.files for c in f.unknown_columns}))
+
+    @property
+    def event_time_range(self) -> tuple[str, str] | None:
+        starts = [f.event_time_min for f in self.files if f.event_time_min]
+        ends = [f.event_time_max for f in self.files if f.event_time_max]
+        return (min(starts), max(ends)) if starts else None
+
+    def summary(self) -> str:
+        """One plain sentence for the run log."""
+        text = f"{self.source}: {len(self.files)} new file(s), {self.rows_read:,} rows, {self.rows_quarantined:,} quarantined"
+        if self.reasons:
+            text += " (" + ", ".join(f"{reason}: {n:,}" for reason, n in self.reasons.items()) + ")"
+        if self.skipped_files:
+            text += f"; {len(self.skipped_files)} file(s) already loaded"
+        return text
+
+
+def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
+    """Load every new landing file of `contract`'s source; see the module docstring."""
+    raw_dir = settings.raw_dir / contract.name
+    ledger_path = source_ledger_path(settings.raw_dir, contract.name)
+    write_schema_file(contract, raw_dir / SCHEMA_FILE_NAME)
+    ledger = load_ledger(ledger_path)
+    landing = settings.landing_dir / contract.name
+    candidates = sorted(p for p in landing.iterdir() if is_candidate(p, contract)) if landing.is_dir() else []
+    new_files, skipped = [], []
+    for path in candidates:
+        digest = sha256_of(path)
+        known = ledger.get(path.name)
+        if known is None:
+            new_files.append((path, digest))
+        elif known["sha256"] == digest:
+            skipped.append(path.name)
+        else:
+            raise ContractError(
+                f"{file_label(contract, path)} was already loaded on {known['processed_at']} with different "
+                f"content (sha256 {known['sha256'][:8]}, now {digest[:8]}). Raw data is append-only: save the new "
+                f"export under a new name (e.g. {path.stem}_v2{path.suffix}) and restore or remove the changed file."
+            )
+    results = []
+    for path, digest in new_files:
+        result = ingest_file(contract, path, digest, settings)
+        ledger[path.name] = asdict(result)
+        write_atomically(ledger_path, lambda tmp: tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True)))
+        results.append(result)
+    return IngestResult(contract.name, raw_dir, tuple(results), tuple(skipped))
+
+
+def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Settings) -> FileResult:
+    """Read, validate and write one landing file; rows read = loaded + quarantined."""
+    now = datetime.now(timezone.utc)
+    output_name = f"{path.stem}-{digest[:8]}.parquet"
+    raw_file = settings.raw_dir / contract.name / f"load_date={now:%Y-%m-%d}" / output_name
+    quarantine_file = settings.quarantine_dir / contract.name / output_name
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        read = read_landing_file(con, path, contract)
+        validate_landing_rows(con, contract)
+        lineage = (
+            f"{sql_literal(path.name)} AS _source_file, _source_line, {sql_literal(digest)} AS _file_sha256, "
+            f"{sql_literal(now.isoformat())}::TIMESTAMPTZ AS _ingested_at"
+        )
+        columns = ", ".join(quote_identifier(c) for c in contract.column_names)
+        _copy_parquet(con, f"SELECT {columns}, {lineage} FROM validated WHERE reason IS NULL", raw_file)
+        nulls = ", ".join(f"NULL::VARCHAR AS {quote_identifier(c)}" for c in contract.column_names)
+        con.execute(
+            f"""CREATE TABLE quarantined AS
+                SELECT {columns}, NULL::VARCHAR AS _raw, reason, _source_line
+                FROM landing_rows JOIN (SELECT _source_line, reason FROM validated WHERE reason IS NOT NULL) USING (_source_line)
+                UNION ALL SELECT {nulls}, _raw, reason, _source_line FROM landing_rejects"""
+        )
+        rows_loaded, event_min, event_max = con.execute(
+            f"SELECT count(*), min({quote_identifier(contract.event_time)})::VARCHAR, "
+            f"max({quote_identifier(contract.event_time)})::VARCHAR FROM validated WHERE reason IS NULL"
+        ).fetchall()[0]
+        reasons = dict(con.execute("SELECT reason, count(*) FROM quarantined GROUP BY reason ORDER BY 2 DESC, 1").fetchall())
+        rows_quarantined = sum(reasons.values())
+        if rows_quarantined:
+            _copy_parquet(con, f"SELECT * EXCLUDE (_source_line), {lineage} FROM quarantined ORDER BY _source_line", quarantine_file)
+    if read.rows_read != rows_loaded + rows_quarantined:
+        raise AssertionError(
+            f"{file_label(contract, path)}: {read.rows_read} rows read but {rows_loaded} loaded + "
+            f"{rows_quarantined} quarantined; this is a bug in the ingest code, please report it"
+        )
+    return FileResult(
+        name=path.name,
+        sha256=digest,
+        size=path.stat().st_size,
+        rows_read=read.rows_read,
+        rows_loaded=rows_loaded,
+        rows_quarantined=rows_quarantined,
+        processed_at=now.isoformat(),
+        reasons=reasons,
+        unknown_columns=read.unknown_columns,
+        missing_optional_columns=read.missing_optional_columns,
+        encoding=read.encoding,
+        event_time_min=event_min,
+        event_time_max=event_max,
+        raw_file=str(raw_file),
+        quarantine_file=str(quarantine_file) if rows_quarantined else None,
+    )
+
+
+def ensure_raw_schemas(raw_dir: Path) -> None:
+    """Every source's schema file, also for sources nothing was ingested for yet: an engine that registers the
+    raw folders as tables (Spark) needs each folder to exist with its schema before the first ingestion."""
+    for contract in CONTRACTS.values():
+        target = raw_dir / contract.name / SCHEMA_FILE_NAME
+        if not target.exists():
+            write_schema_file(contract, target)
+
+
+def write_schema_file(contract: SourceContract, target: Path) -> None:
+    """The zero-row schema file, so readers of `<source>/**/*.parquet` always find the full schema."""
+    with duckdb.connect() as con:
+        lineage = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in LINEAGE_TYPES.items())
+        _copy_parquet(con, f"SELECT *, {lineage} FROM ({empty_schema_sql(contract)})", target)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    write_atomically(
+        target, lambda tmp: con.execute(f"COPY ({query}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+    )
+
+
+def source_ledger_path(raw_dir: Path, source: str) -> Path:
+    return raw_dir / "_ledger" / f"{source}.json"
+
+
+def load_ledger(path: Path) -> dict[str, dict]:
+    """One entry per landing file ever loaded, by file name (an empty ledger before the first load)."""
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -1,0 +1,1 @@
+"""Dagster definitions only: assets per domain, resources, checks, jobs, schedules, sensors, freshness."""

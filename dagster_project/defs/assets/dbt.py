@@ -1,0 +1,176 @@
+"""The dbt project as Dagster assets: every model and seed is an asset in group `transform`, dbt tests are
+asset checks, and the dbt sources are the ingest assets `["raw", <source>]` (docs/CONVENTIONS.md).
+
+`@dbt_assets` reads `target/manifest.json` when this module is imported, so the module first makes sure the
+manifest is current (`prepare_dbt_manifest`): a cheap timestamp check, and `dbt parse` only when a project
+file changed. That keeps code-location loads fast and makes them work under pytest and CI, not only under
+`dagster dev`.
+"""
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+from dagster_project.defs.freshness import read_daily
+from cx_core.identity_quality import measure_against_truth
+from cx_core.settings import REPO_ROOT, get_settings
+from cx_core.sources.ingest import ensure_raw_schemas
+from cx_core.sources.reader import quote_identifier
+from cx_core.spark_catalog import publish_spark_tables
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
+SEEDS_DIR = REPO_ROOT / "seeds"
+TRANSFORM_GROUP = "transform"
+RAW_KEY_PREFIX = "raw"
+KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
+
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=get_settings().dbt_target,
+)
+
+
+def dbt_executable() -> str:
+    """The `dbt` installed next to this interpreter, so a virtualenv works without being on PATH."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    return str(beside_python) if beside_python.exists() else "dbt"
+
+
+def dbt_cli_resource() -> DbtCliResource:
+    """The resource `cx_dbt_assets` needs under the key `dbt`."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+
+
+@contextmanager
+def settings_environment() -> Iterator[None]:
+    """The settings' values in the environment while dbt runs (profiles.yml and sources read them with
+    env_var()), like `Settings.export_env()` but undone afterwards, so a process that switches data
+    directories (tests) never keeps values derived from an earlier one."""
+    added = {key: value for key, value in get_settings().as_env().items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _manifest_inputs() -> Iterator[Path]:
+    """Every file whose change can change the manifest."""
+    yield DBT_PROJECT_DIR / "dbt_project.yml"
+    yield DBT_PROJECT_DIR / "profiles.yml"
+    for folder in (DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", SEEDS_DIR):
+        yield from (path for path in folder.rglob("*") if path.is_file())
+
+
+def manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built_at = manifest.stat().st_mtime
+    return any(path.stat().st_mtime > built_at for path in _manifest_inputs())
+
+
+def prepare_dbt_manifest() -> Path:
+    """Run `dbt parse` when `target/manifest.json` is missing or older than a project file; return its path."""
+    if manifest_is_stale():
+        with settings_environment():
+            dbt_cli_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
+    return dbt_project.manifest_path
+
+
+class CxDbtTranslator(DagsterDbtTranslator):
+    """Models and seeds keep their names as keys and join group `transform`; a source `raw.<table>` is the
+    ingest asset `["raw", <table>]`, which makes ingest -> staging one lineage graph. Other sources (`ml`) keep
+    the key their `meta.dagster.asset_key` names: the ML asset that writes the table. That puts the ML assets
+    between two dbt steps; Dagster splits the subsettable dbt asset around them."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        resource_props = self.get_resource_props(manifest, unique_id)
+        if resource_props["resource_type"] == "source" and resource_props["source_name"] == RAW_KEY_PREFIX:
+            return spec.replace_attributes(key=dg.AssetKey([RAW_KEY_PREFIX, resource_props["name"]]))
+        spec = spec.replace_attributes(group_name=TRANSFORM_GROUP)
+        is_kpi_mart = resource_props["resource_type"] == "model" and resource_props["name"].startswith(KPI_MODEL_PREFIX)
+        return read_daily(spec) if is_kpi_mart else spec
+
+
+@dbt_assets(
+    manifest=prepare_dbt_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=CxDbtTranslator(),
+    pool="duckdb",
+)
+def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Seeds, models and their tests, in dependency order (`dbt build`).
+
+    A run can execute this asset in several steps (seeds, the models before the ML assets, the ones after
+    them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
+    between a seed and a mart waits for the mart instead of failing in the seeds step."""
+    settings = get_settings()
+    ensure_raw_schemas(settings.raw_dir)
+    with settings_environment():
+        events, failure = [], None
+        try:
+            events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions()],
+                                  context=context).stream())
+        except DagsterDbtCliRuntimeError as error:
+            failure = error  # the models built before the failure are still reported as materialised
+        if settings.dbt_target == "spark":
+            publish_spark_tables(settings.spark_dir, settings.warehouse_path)
+        yield from with_warehouse_metadata(events)
+        if failure:
+            raise failure
+
+
+def engine_specific_exclusions() -> list[str]:
+    """dbt unit tests give their fixtures in DuckDB's types (TIMESTAMPTZ literals); they test the models' logic,
+    which is the same on every engine, so other targets leave them to DuckDB (tests/test_spark_parity.py
+    compares the engines' results instead)."""
+    return [] if get_settings().dbt_target == "duckdb" else ["--exclude", "test_type:unit"]
+
+
+def with_warehouse_metadata(events: list) -> Iterator:
+    """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
+    totals, int_identity_components the pairwise precision and recall against the demo truth when it exists.
+    Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
+    spark_catalog published over the built tables)."""
+    settings = get_settings()
+    if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
+        yield from events
+        return
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
+        tables = {row[0] for row in warehouse.sql("select table_name from information_schema.tables").fetchall()}
+        for event in events:
+            if isinstance(event, dg.Output) and event.output_name in tables:
+                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, event.output_name)})
+            yield event
+
+
+def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
+    metadata: dict[str, object] = {
+        "dagster/row_count": warehouse.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
+    }
+    if table == "kpi_metrics":
+        latest = warehouse.sql(
+            "select metric, period_start, value from kpi_metrics where period_grain = 'month' and channel = 'all' "
+            "and segment = 'all' and value is not null and metric in ('nps', 'csat', 'fcr_rate', 'churn_rate') "
+            "qualify period_start = max(period_start) over (partition by metric)"
+        ).fetchall()
+        metadata |= {f"latest_month_{metric}": dg.MetadataValue.float(round(value, 4)) for metric, _, value in latest}
+        metadata |= {"latest_month": str(max((start for _, start, _ in latest), default="none"))}
+    if table == "int_identity_components":
+        quality = measure_against_truth(warehouse, get_settings().demo_truth_dir)
+        metadata |= quality.as_metadata() if quality else {}
+    return metadata

@@ -1,0 +1,209 @@
+"""Customer-level ML assets (group `ml`): churn scores with their model card, and the next best action.
+
+Both read the marts with a short read-only connection, run the pure functions of `ml/`, and replace their
+tables atomically. The as-of date is `CX_AS_OF` or, by default, the last event date in the data; the next
+best actions use the churn scores' own as-of date, so both tables always describe the same day.
+Optional inputs (web, e-mail, service, surveys, sentiment) are read only when their table exists.
+"""
+
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from cx_core.settings import get_settings
+from cx_core.warehouse import read_frame, replace_table
+from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
+from ml.features import CustomerHistory, last_event_date
+from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
+from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
+
+HISTORY_QUERIES = {
+    "orders": ("fct_orders", """
+        SELECT customer_key, ordered_at, order_type, value_eur, channel
+        FROM fct_orders WHERE customer_key IS NOT NULL"""),
+    "web_events": ("fct_touchpoints", """
+        SELECT customer_key, occurred_at, touchpoint_type
+        FROM fct_touchpoints WHERE source = 'web_events' AND customer_key IS NOT NULL"""),
+    "email_events": ("fct_touchpoints", """
+        SELECT customer_key, occurred_at, touchpoint_type
+        FROM fct_touchpoints WHERE source = 'email_events' AND customer_key IS NOT NULL"""),
+    "service_contacts": ("fct_service_contacts", """
+        SELECT customer_key, issue_id, occurred_at, resolved, closed_at, is_repeat_contact_7d, wait_seconds
+        FROM fct_service_contacts WHERE customer_key IS NOT NULL"""),
+    "surveys": ("fct_survey_responses", """
+        SELECT customer_key, responded_at, survey_type, score
+        FROM fct_survey_responses WHERE customer_key IS NOT NULL"""),
+    "sentiment": ("ml_sentiment", """
+        SELECT customer_key, occurred_at, label, score
+        FROM ml_sentiment WHERE customer_key IS NOT NULL"""),
+}
+CUSTOMERS_SQL = f"""
+    SELECT customer_key, segment, is_crm_contact, preferred_inbound_channel, {", ".join(CHANNEL_CONSENT.values())}
+    FROM dim_customers
+"""
+# Every outbound marketing contact, on any channel, counts towards the cap and teaches the response rates.
+CONTACTS_SQL = """
+    SELECT customer_key, sent_at, channel, campaign_type
+    FROM fct_marketing_contacts WHERE customer_key IS NOT NULL
+"""
+CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
+CATALOGUE_SQL = "SELECT * FROM nba_actions"
+CHURN_DEPS = [dg.AssetKey(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
+NBA_DEPS = [
+    dg.AssetKey("ml_churn_scores"), dg.AssetKey("dim_customers"), dg.AssetKey("fct_marketing_contacts"),
+    dg.AssetKey("nba_actions"), *CHURN_DEPS,
+]
+PREVIEW_ROWS = 10
+
+
+def existing_tables(warehouse) -> set[str]:
+    return set(read_frame(warehouse, "SELECT table_name FROM information_schema.tables")["table_name"])
+
+
+def load_history(warehouse) -> CustomerHistory:
+    """The marts the features read; a missing optional table leaves its family out."""
+    tables = existing_tables(warehouse)
+    frames = {name: read_frame(warehouse, query) for name, (table, query) in HISTORY_QUERIES.items() if table in tables}
+    return CustomerHistory(**frames)
+
+
+def markdown_table(frame: pl.DataFrame, digits: int = 3) -> str:
+    rounded = frame.with_columns(pl.col(pl.Float64).round(digits))
+    lines = ["| " + " | ".join(rounded.columns) + " |", "|" + "---|" * rounded.width]
+    lines += ["| " + " | ".join("" if v is None else str(v).replace("|", "/") for v in row) + " |" for row in rounded.rows()]
+    return "\n".join(lines)
+
+
+def churn_metadata(result: ChurnResult) -> dict[str, object]:
+    quality = result.evaluation.metrics
+    bands = dict(result.scores.group_by("risk_band").len().iter_rows())
+    return {
+        **{name: dg.MetadataValue.float(round(value, 4)) for name, value in quality.items()},
+        "bgnbd_baseline_roc_auc": dg.MetadataValue.float(round(result.baseline_roc_auc, 4)),
+        "as_of": result.dates.score_as_of.isoformat(),
+        "train_as_of": result.dates.train_as_of.isoformat(),
+        "evaluation_as_of": result.dates.evaluation_as_of.isoformat(),
+        "horizon_days": result.horizon_days,
+        "feature_families": ", ".join(result.families),
+        "scored_customers": result.scores.height,
+        **{f"risk_band_{band}": bands.get(band, 0) for band in ("high", "medium", "low")},
+        "calibration": dg.MetadataValue.md(markdown_table(result.evaluation.calibration)),
+        "feature_importance": dg.MetadataValue.md(markdown_table(result.evaluation.importance.head(15), digits=4)),
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "ml_churn_scores", group_name="ml", deps=CHURN_DEPS, kinds={"python", "duckdb"},
+            description="Churn probability (no purchase within the horizon), risk band and top three reasons "
+                        "in words for every customer with a purchase before the as-of date.",
+        ),
+        dg.AssetSpec(
+            "ml_churn_model_card", group_name="ml", deps=CHURN_DEPS, kinds={"python", "duckdb"},
+            description="The churn model's time-split quality (ROC AUC, PR AUC, Brier, top-decile lift, BG/NBD "
+                        "baseline), calibration table, feature importance and the feature families it used.",
+        ),
+    ],
+    pool="duckdb",
+)
+def ml_churn(context: dg.AssetExecutionContext):
+    settings = get_settings()
+    history = load_history(settings.warehouse_path)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
+    try:
+        result = train_and_score(history, as_of, settings.churn_horizon_days)
+    except NotEnoughHistory as error:
+        raise dg.Failure(description=f"No churn model as of {as_of}: {error}") from error
+    context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
+    replace_table(settings.warehouse_path, "ml_churn_scores", result.scores)
+    card = result.model_card()
+    replace_table(settings.warehouse_path, "ml_churn_model_card", card)
+    metadata = churn_metadata(result)
+    preview = result.scores.sort("churn_probability", descending=True).head(PREVIEW_ROWS).select(
+        "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
+    )
+    yield dg.MaterializeResult(
+        asset_key="ml_churn_scores", metadata={**metadata, "preview": dg.MetadataValue.md(markdown_table(preview))}
+    )
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
+
+
+def load_nba_inputs(warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
+    """Customers, their history, every outbound contact and (unless given) the churn scores, from the warehouse."""
+    return NbaInputs(
+        customers=read_frame(warehouse, CUSTOMERS_SQL),
+        history=load_history(warehouse),
+        contacts=read_frame(warehouse, CONTACTS_SQL),
+        churn_scores=read_frame(warehouse, CHURN_SCORES_SQL) if churn_scores is None else churn_scores,
+    )
+
+
+def demo_truth_customers(truth_dir: Path) -> pl.DataFrame:
+    """The demo truth's persons with a CRM id, keyed by their customer_key ('C-' || CRM id, the key rule of
+    int_identity_components)."""
+    return pl.read_parquet(truth_dir / "persons.parquet").filter(pl.col("customer_id").is_not_null()).with_columns(
+        ("C-" + pl.col("customer_id")).alias("customer_key")
+    )
+
+
+def demo_true_response_probabilities(truth_dir: Path) -> pl.DataFrame | None:
+    """customer_key, action, channel, response_probability of the demo truth (each CRM customer's hidden
+    persona × the true response model); None for real data, which has no truth."""
+    model = truth_dir / "response_model.parquet"
+    if not ((truth_dir / "persons.parquet").exists() and model.exists()):
+        return None
+    personas = demo_truth_customers(truth_dir).select("customer_key", "persona")
+    return true_model_probabilities(personas, pl.read_parquet(model))
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=NBA_DEPS,
+    kinds={"python", "duckdb"},
+    description="Exactly one next best action per active customer: action, channel (with consent, under the "
+                "contact cap), expected value and a reason in words.",
+)
+def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    warehouse = settings.warehouse_path
+    inputs = load_nba_inputs(warehouse)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else inputs.churn_scores["as_of_date"].max()
+    cap = ContactCap.parse(settings.contact_cap)
+    catalogue = read_frame(warehouse, CATALOGUE_SQL)
+    plan = plan_next_best_actions(inputs, catalogue, as_of, cap)
+    actions = plan.recommendations.with_columns(pl.lit(as_of).alias("as_of_date"))
+    replace_table(warehouse, "ml_next_best_actions", actions)
+    context.log.info(f"{actions.height} recommendations as of {as_of}")
+    counts = actions.group_by("action").agg(
+        pl.len().alias("customers"), pl.col("expected_value_eur").sum().round(2).alias("expected_value_eur")
+    ).sort("customers", descending=True)
+    contacted = actions.filter(pl.col("action") != NO_ACTION)
+    truth = demo_true_response_probabilities(settings.demo_truth_dir)
+    evaluation = evaluate_policy(plan, catalogue, truth) if truth is not None else {}
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "customers": actions.height,
+            "contacted": contacted.height,
+            "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
+            "contact_cap": cap.describe(),
+            "consent_breaks": consent_breaks(actions, inputs.customers),
+            "cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),
+            "actions": dg.MetadataValue.md(markdown_table(counts)),
+            "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),
+            "preview": dg.MetadataValue.md(markdown_table(
+                contacted.sort("expected_value_eur", descending=True).head(PREVIEW_ROWS)
+                .select("customer_key", "action", "channel", "expected_value_eur", "reason")
+            )),
+            **{f"demo_truth_{name}": dg.MetadataValue.float(round(value, 4))
+               for name, value in evaluation.items() if isinstance(value, float)},
+        }
+    )
+
+
+ml_customer_assets = [ml_churn, ml_next_best_actions]

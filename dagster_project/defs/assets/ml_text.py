@@ -1,0 +1,139 @@
+"""Voice-of-the-customer assets (group `ml`): sentiment per text touchpoint, then topic, urgency and routing.
+
+`ml_sentiment` scores only texts whose (text hash, model version) is not in the cache yet, so a daily re-run
+costs the new day's texts. Both assets replace their warehouse table atomically and hold no connection while
+the model runs.
+"""
+
+
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+
+from cx_core.settings import get_settings
+from cx_core.warehouse import read_frame, replace_table
+from ml.sentiment import DEFAULT_MODEL_ID, EncoderHeadModel, load_sentiment_model, score_texts, shared_encoder, with_languages
+from ml.sentiment_lexicon import LABELS
+from ml.text_cache import TextCache, with_text_hash
+from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
+from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
+
+TEXT_TOUCHPOINTS_SQL = """
+    SELECT touchpoint_id, customer_key, occurred_at, channel, text, language
+    FROM fct_touchpoints
+    WHERE text IS NOT NULL
+"""
+SENTIMENT_COLUMNS = [
+    "touchpoint_id", "customer_key", "occurred_at", "channel", "label", "score", "language", "model_id",
+    "model_version", "scored_at",
+]
+INSIGHT_COLUMNS = ["touchpoint_id", "topic", "topic_score", "urgency", "urgency_reason", "routing_team"]
+
+
+def quality_metadata(model) -> dict[str, object]:
+    """The held-out figures measured when the default head was trained (hub models carry none)."""
+    if not isinstance(model, EncoderHeadModel):
+        return {}
+    metadata: dict[str, object] = {}
+    for language, figures in model.head.quality.get("held_out", {}).items():
+        metadata[f"macro_f1_{language}"] = figures["macro_f1"]
+        metadata[f"baseline_macro_f1_{language}"] = figures["baseline_macro_f1"]
+        metadata[f"held_out_texts_{language}"] = figures["texts"]
+    return metadata
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=[dg.AssetKey("fct_touchpoints")],
+    kinds={"python", "duckdb"},
+    description="Sentiment (negative/neutral/positive, score in [-1, 1]) and language per text touchpoint.",
+)
+def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    touchpoints = with_languages(with_text_hash(read_frame(settings.warehouse_path, TEXT_TOUCHPOINTS_SQL)))
+    model = load_sentiment_model(settings.sentiment_model)
+    cache = TextCache(settings.ml_cache_dir / "sentiment.parquet")
+    hits, misses = cache.split(touchpoints, model.model_version)
+    started = time.perf_counter()
+    new_rows = cache.add(score_texts(misses, model), model.model_version)
+    seconds = time.perf_counter() - started
+    context.log.info(f"scored {misses.height} new texts in {seconds:.1f}s; {hits.height} from the cache")
+
+    results = pl.concat([hits, new_rows]).select("text_hash", "label", "score", "scored_at")
+    sentiment = (
+        touchpoints.join(results, on="text_hash", how="left")
+        .with_columns(pl.lit(model.model_id).alias("model_id"), pl.lit(model.model_version).alias("model_version"))
+        .select(SENTIMENT_COLUMNS)
+    )
+    replace_table(settings.warehouse_path, "ml_sentiment", sentiment)
+
+    distribution = dict(sentiment.group_by("label").len().iter_rows())
+    return dg.MaterializeResult(
+        metadata={
+            "rows": sentiment.height,
+            "rows_scored": misses.height,
+            "cache_hits": hits.height,
+            "texts_per_second": round(misses.height / seconds, 1) if misses.height else 0.0,
+            **{f"share_{label}": round(distribution.get(label, 0) / max(sentiment.height, 1), 4) for label in LABELS},
+            "model_id": model.model_id,
+            "model_version": model.model_version,
+            "offline_default_model": model.model_id == DEFAULT_MODEL_ID,
+            **quality_metadata(model),
+        }
+    )
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=[ml_sentiment, dg.AssetKey("fct_touchpoints")],
+    kinds={"python", "duckdb"},
+    description="Topic, urgency with its reason, and the team to route to, per text touchpoint.",
+)
+def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = get_settings()
+    texts = read_frame(
+        settings.warehouse_path,
+        """
+        SELECT s.touchpoint_id, s.customer_key, s.occurred_at, s.label AS sentiment, t.text, t.direction
+        FROM ml_sentiment AS s JOIN fct_touchpoints AS t USING (touchpoint_id)
+        """,
+    )
+    classifier = TopicClassifier(load_topics(), shared_encoder())
+    started = time.perf_counter()
+    decisions = classifier.classify([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())
+    contacts = contacts_in_window(texts).to_list()
+    rows = []
+    for (touchpoint_id, sentiment, text, direction), decision, contact_count in zip(
+        texts.select("touchpoint_id", "sentiment", "text", "direction").iter_rows(), decisions, contacts
+    ):
+        urgency = assess_urgency(text, sentiment, decision.topic, contact_count, inbound=direction != "outbound")
+        team = ESCALATIONS_TEAM if urgency.escalate else classifier.routing_team(decision.topic)
+        rows.append((touchpoint_id, decision.topic, decision.topic_score, urgency.urgency, urgency.reason, team))
+    insights = pl.DataFrame(
+        rows,
+        schema={"touchpoint_id": pl.Utf8, "topic": pl.Utf8, "topic_score": pl.Float64, "urgency": pl.Utf8,
+                "urgency_reason": pl.Utf8, "routing_team": pl.Utf8},
+        orient="row",
+    )
+    seconds = time.perf_counter() - started
+    replace_table(settings.warehouse_path, "ml_text_insights", insights)
+    context.log.info(f"classified {insights.height} texts in {seconds:.1f}s")
+    return dg.MaterializeResult(
+        metadata={
+            "rows": insights.height,
+            "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
+            "topics": dg.MetadataValue.json(dict(insights.group_by("topic").len().sort("len", descending=True).iter_rows())),
+            "urgency": dg.MetadataValue.json(dict(insights.group_by("urgency").len().iter_rows())),
+            "topic_accuracy_on_labelled_sample": classifier.accuracy(pl.read_csv(TOPIC_SAMPLE)),
+            "keyword_decisions": sum(d.method == "keywords" for d in decisions),
+            "zero_shot_decisions": sum(d.method == "zero_shot" for d in decisions),
+            "classified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
+
+
+ml_text_assets = [ml_sentiment, ml_text_insights]

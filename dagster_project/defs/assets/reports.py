@@ -1,0 +1,95 @@
+"""The CX lead reports as Dagster assets (group "reports"): one asset per notebook in `reports/`, run after the
+marts and ML tables it reads. Each asset's metadata links its HTML file and shows the report's headline
+numbers. Every report also refreshes `index.html`, which links all reports with their as-of dates: the index is
+current even when another report could not run (its upstream ML step failed, say).
+
+Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
+a writer (dbt, ML) that starts while the notebook reads.
+"""
+
+import os
+from dataclasses import dataclass
+
+import dagster as dg
+
+from cx_core.reporting import REPORTS_SOURCE_DIR, RenderedReport, render_index, render_report
+from cx_core.settings import Settings, get_settings
+
+REPORTS_GROUP = "reports"
+# "de" prints German number formats (1.234,5 and 41 %) in every report.
+LOCALE_ENV = "CX_REPORT_LOCALE"
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    name: str  # notebook reports/<name>.py and output <name>.html
+    title: str
+    question: str  # what the report answers, for the index page
+    reads: tuple[str, ...]  # warehouse tables (asset keys) the notebook reads
+
+
+REPORTS = [
+    ReportSpec("cx_scorecard", "CX scorecard", "How are NPS, CSAT, CES, conversion, churn and service KPIs "
+               "doing, and which changes are real?", ("kpi_metrics", "channel_taxonomy")),
+    ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
+               "channel or drop off, and what happens after a bot hands over?",
+               ("fct_journeys", "int_journey_touchpoints", "fct_channel_transitions", "int_web_sessions",
+                "fct_service_contacts", "channel_taxonomy")),
+    ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
+               "drives NPS?", ("ml_sentiment", "ml_text_insights", "fct_touchpoints", "fct_survey_responses",
+                               "fct_service_contacts", "fct_orders", "stg_crm_customers__customers",
+                               "stg_support_tickets__tickets", "channel_taxonomy")),
+    ReportSpec("churn_and_actions", "Churn and next best actions", "Who is likely to leave, why, and what do we "
+               "do about it?", ("ml_churn_scores", "ml_churn_model_card", "ml_next_best_actions", "dim_customers",
+                               "channel_taxonomy")),
+    ReportSpec("service_operations", "Service operations", "How busy is service, how well does it resolve, and "
+               "how many agents do the next weeks need?",
+               ("fct_service_contacts", "kpi_metrics", "sla_targets", "channel_taxonomy")),
+]
+
+
+def notebook_parameters(settings: Settings) -> dict[str, str | None]:
+    return {
+        "warehouse_path": str(settings.warehouse_path),
+        "as_of": settings.as_of,
+        "number_locale": os.environ.get(LOCALE_ENV, "en"),
+        "business_timezone": settings.timezone,
+    }
+
+
+def report_metadata(report: RenderedReport) -> dict[str, dg.MetadataValue]:
+    headline_rows = "\n".join(f"| {name} | {value} |" for name, value in report.headlines.items())
+    return {
+        "html": dg.MetadataValue.path(str(report.html_path)),
+        "open": dg.MetadataValue.url(report.html_path.resolve().as_uri()),
+        "as_of": dg.MetadataValue.text(report.as_of),
+        "headlines": dg.MetadataValue.md(f"| Headline | Value |\n|---|---|\n{headline_rows}"),
+        **{name: dg.MetadataValue.text(value) for name, value in report.headlines.items()},
+        "render_seconds": dg.MetadataValue.float(report.seconds),
+        "hidden_warning_lines": dg.MetadataValue.int(report.stderr_lines),
+    }
+
+
+def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=spec.name,
+        group_name=REPORTS_GROUP,
+        deps=[dg.AssetKey(table) for table in spec.reads],
+        description=f"{spec.title}: {spec.question} (notebook reports/{spec.name}.py, HTML in the reports folder)",
+        kinds={"jupyter", "html"},
+        pool="duckdb",
+    )
+    def report_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        settings = get_settings()
+        rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
+                                 settings.reports_dir, notebook_parameters(settings))
+        if rendered.stderr_lines:
+            context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
+        index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
+        context.log.info(f"Wrote {rendered.html_path} in {rendered.seconds:.1f} s and refreshed {index_path}")
+        return dg.MaterializeResult(metadata={**report_metadata(rendered), "index": dg.MetadataValue.path(str(index_path))})
+
+    return report_asset
+
+
+report_assets = [build_report_asset(spec) for spec in REPORTS]
