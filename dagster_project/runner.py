@@ -29,11 +29,15 @@ def run_everything(settings: Settings) -> int:
     import dagster as dg
 
     from dagster_project.definitions import defs
+    from dagster_project.stale_runs import PROCESS_TAG, process_identity, release_stale_runs
 
     started = time.perf_counter()
     job = defs.resolve_job_def("full_refresh")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        for action in release_stale_runs(instance):
+            print(action)
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        tags={PROCESS_TAG: process_identity()})
     seconds = time.perf_counter() - started
 
     materialised = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key]

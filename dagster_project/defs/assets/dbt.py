@@ -25,6 +25,7 @@ from cx_core.settings import REPO_ROOT, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.sources.reader import quote_identifier
 from cx_core.spark_catalog import publish_spark_tables
+from cx_core.warehouse import publish_build_copy, start_build_copy
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
@@ -40,9 +41,10 @@ dbt_project = DbtProject(
 
 
 def dbt_executable() -> str:
-    """The `dbt` installed next to this interpreter, so a virtualenv works without being on PATH."""
-    beside_python = Path(sys.executable).with_name("dbt")
-    return str(beside_python) if beside_python.exists() else "dbt"
+    """`cx-dbt` (dbt that dies with the run that started it, dagster_project/dbt_child.py) installed next to
+    this interpreter, so a virtualenv works without being on PATH."""
+    beside_python = Path(sys.executable).with_name("cx-dbt")
+    return str(beside_python) if beside_python.exists() else "cx-dbt"
 
 
 def dbt_cli_resource() -> DbtCliResource:
@@ -51,17 +53,22 @@ def dbt_cli_resource() -> DbtCliResource:
 
 
 @contextmanager
-def settings_environment() -> Iterator[None]:
+def settings_environment(**overrides: str) -> Iterator[None]:
     """The settings' values in the environment while dbt runs (profiles.yml and sources read them with
     env_var()), like `Settings.export_env()` but undone afterwards, so a process that switches data
-    directories (tests) never keeps values derived from an earlier one."""
-    added = {key: value for key, value in get_settings().as_env().items() if key not in os.environ}
-    os.environ.update(added)
+    directories (tests) never keeps values derived from an earlier one. `overrides` replace values for the
+    block (CX_WAREHOUSE: the copy a build writes)."""
+    values = {key: value for key, value in get_settings().as_env().items() if key not in os.environ} | overrides
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        for key in added:
-            os.environ.pop(key, None)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _manifest_inputs() -> Iterator[Path]:
@@ -117,21 +124,28 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
     A run can execute this asset in several steps (seeds, the models before the ML assets, the ones after
     them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
-    between a seed and a mart waits for the mart instead of failing in the seeds step."""
+    between a seed and a mart waits for the mart instead of failing in the seeds step.
+
+    On DuckDB, dbt builds into a copy of the warehouse that replaces it once dbt has ended: a run killed during
+    dbt leaves the warehouse as it was, and readers never see new marts next to old KPI tables."""
     settings = get_settings()
     ensure_raw_schemas(settings.raw_dir)
-    with settings_environment():
+    on_duckdb = settings.dbt_target == "duckdb"
+    build = start_build_copy(settings.warehouse_path) if on_duckdb else settings.warehouse_path
+    with settings_environment(CX_WAREHOUSE=str(build)):
         events, failure = [], None
         try:
             events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions()],
                                   context=context).stream())
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
-        if settings.dbt_target == "spark":
-            publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-        yield from with_warehouse_metadata(events)
-        if failure:
-            raise failure
+    if on_duckdb:
+        publish_build_copy(build, settings.warehouse_path)
+    else:
+        publish_spark_tables(settings.spark_dir, settings.warehouse_path)
+    yield from with_warehouse_metadata(events)
+    if failure:
+        raise failure
 
 
 def engine_specific_exclusions() -> list[str]:
