@@ -40,6 +40,7 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    short_abandon_seconds: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -63,6 +64,8 @@ class Settings:
             churn_horizon_days=int(os.environ.get("CX_CHURN_HORIZON_DAYS", "90")),
             # max outbound contacts per customer as "days:limit" pairs: 2 in 7 days and 4 in 30 days
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
+            # a call abandoned within this many seconds is a misdial: not in the abandonment rate or the SLA
+            short_abandon_seconds=int(os.environ.get("CX_SHORT_ABANDON_SECONDS", "5")),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
         )
@@ -81,6 +84,7 @@ class Settings:
             "CX_SPARK_DIR": str(self.spark_dir),
             "CX_TIMEZONE": self.timezone,
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
+            "CX_SHORT_ABANDON_SECONDS": str(self.short_abandon_seconds),
         }
 
     def export_env(self) -> None:

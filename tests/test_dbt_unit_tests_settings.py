@@ -7,7 +7,7 @@ from cx_core.sources.ingest import ensure_raw_schemas
 from tests.helpers.dbt_engines import dbt_on
 
 # Every setting dbt reads through env_var() in a model, each away from its default.
-OTHER_SETTINGS = {"CX_TIMEZONE": "Asia/Jerusalem", "CX_DEFAULT_PHONE_COUNTRY_CODE": "1"}
+OTHER_SETTINGS = {"CX_TIMEZONE": "Asia/Jerusalem", "CX_DEFAULT_PHONE_COUNTRY_CODE": "1", "CX_SHORT_ABANDON_SECONDS": "30"}
 
 
 def test_every_dbt_unit_test_passes_under_other_settings(tmp_path):
