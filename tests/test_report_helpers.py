@@ -13,7 +13,15 @@ from ml.forecast import agents_needed, erlang_c_wait_probability, forecast_daily
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
-from cxreport import KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, pseudonymise  # noqa: E402
+from cxreport import (  # noqa: E402
+    KPIS_BY_METRIC,
+    Change,
+    NumberFormat,
+    Report,
+    change_is_significant,
+    month_changes,
+    pseudonymise,
+)
 
 
 def test_number_formats_in_english_and_german():
@@ -108,3 +116,18 @@ def test_forecast_is_the_mean_of_the_same_weekday_over_recent_weeks():
     assert rows[("email", date(2026, 11, 4))] == 2.0  # Wednesdays: (4 + 0) / 2
     assert rows[("email", date(2026, 11, 2))] == 0.0
     assert forecast.height == 6
+
+
+def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():
+    fcr = KPIS_BY_METRIC["fcr_rate"]
+    fmt = NumberFormat("en")
+    reason = "not measured: needs a resolution status of service contacts"
+    rows = pl.DataFrame({"period_start": [date(2026, 9, 1), date(2026, 10, 1)], "metric": ["fcr_rate"] * 2,
+                         "value": [None, None], "ci_low": [None, None], "ci_high": [None, None],
+                         "target": [0.75, 0.75], "value_missing_reason": [reason, reason]},
+                        schema_overrides={"value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64})
+    [change] = month_changes(rows, [fcr], date(2026, 10, 1), date(2026, 9, 1))
+    assert fcr.value_text(fmt, change.value) == "not available"  # never "0%"
+    assert change.sentence(fmt) == f"First contact resolution: not available ({reason})."
+    assert Change(fcr, None, None, None, None).sentence(fmt) == (
+        "First contact resolution: not available (no data in this period).")

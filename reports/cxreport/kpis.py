@@ -11,6 +11,7 @@ import polars as pl
 from cxreport.formatting import NumberFormat
 
 Z_95 = 1.96
+NOT_AVAILABLE = "not available"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Kpi:
     meaning: str
 
     def value_text(self, fmt: NumberFormat, value: float | None) -> str:
+        if value is None:
+            return NOT_AVAILABLE  # not measured is not zero
         if self.unit == "share":
             return fmt.percent(value, 1 if value is not None and value < 0.1 else 0)
         if self.unit == "seconds":
@@ -47,9 +50,13 @@ SCORECARD_KPIS = [
     Kpi("aht_seconds", "Average handle time", "seconds", False, "talk + hold + wrap-up per handled contact"),
     Kpi("bot_containment_rate", "Bot containment", "share", True, "bot chats closed without a human handover"),
 ]
-SLA_ATTAINMENT = Kpi("sla_attainment", "SLA attainment", "share", True, "contacts answered within the channel's target time")
-SERVICE_KPI_METRICS = ["csat", "fcr_rate", "aht_seconds", "first_response_median_seconds", "sla_attainment"]
-KPIS_BY_METRIC = {kpi.metric: kpi for kpi in [*SCORECARD_KPIS, SLA_ATTAINMENT]}
+SLA_ATTAINMENT = Kpi("sla_attainment", "SLA attainment", "share", True,
+                     "answered within the channel's target time ÷ (answered + abandoned after it)")
+ABANDONMENT = Kpi("abandonment_rate", "Abandonment", "share", False,
+                  "callers who hung up in the queue (short abandons aside) ÷ calls offered")
+SERVICE_KPI_METRICS = ["csat", "fcr_rate", "aht_seconds", "first_response_median_seconds", "sla_attainment",
+                       "abandonment_rate"]
+KPIS_BY_METRIC = {kpi.metric: kpi for kpi in [*SCORECARD_KPIS, SLA_ATTAINMENT, ABANDONMENT]}
 
 
 def _standard_error(ci_low: float | None, ci_high: float | None) -> float | None:
@@ -87,6 +94,8 @@ class Change:
     previous_value: float | None
     significant: bool | None
     target: float | None
+    # why value is missing (kpi_metrics.value_missing_reason), e.g. "not measured: needs ..."
+    missing_reason: str | None = None
 
     @property
     def difference(self) -> float | None:
@@ -111,7 +120,7 @@ class Change:
         """'NPS rose to 41 (+6 vs last month, significant).' in the reader's words."""
         label, value_text = self.kpi.label, self.kpi.value_text(fmt, self.value)
         if self.value is None:
-            return f"{label}: no data in this period."
+            return f"{label}: {NOT_AVAILABLE} ({self.missing_reason or 'no data in this period'})."
         if self.difference is None:
             return f"{label} was {value_text} (no data for {period_word})."
         change_text = self.kpi.change_text(fmt, self.difference)
@@ -129,8 +138,9 @@ class Change:
 
 
 def month_changes(rows: pl.DataFrame, kpis: list[Kpi], month: date, previous_month: date) -> list[Change]:
-    """One Change per KPI from kpi_metrics rows (columns period_start, metric, value, ci_low, ci_high, target)
-    of one channel and segment; a KPI without a row for the month gets an empty Change."""
+    """One Change per KPI from kpi_metrics rows (columns period_start, metric, value, ci_low, ci_high, target,
+    and value_missing_reason when present) of one channel and segment; a KPI without a row for the month gets an
+    empty Change."""
     by_key = {(row["metric"], row["period_start"]): row for row in rows.iter_rows(named=True)}
     changes = []
     for kpi in kpis:
@@ -145,5 +155,6 @@ def month_changes(rows: pl.DataFrame, kpis: list[Kpi], month: date, previous_mon
                 previous.get("value"), (previous.get("ci_low"), previous.get("ci_high")),
             ),
             target=current.get("target"),
+            missing_reason=current.get("value_missing_reason"),
         ))
     return changes

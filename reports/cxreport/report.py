@@ -37,6 +37,7 @@ class Column:
     heading: str
     render: Callable[[Any], str] = str
     numeric: bool = False
+    missing: str = "–"  # what an empty cell reads
 
 
 @dataclass
@@ -151,13 +152,15 @@ class Report:
             arrow = "▲" if (change.difference or 0) > 0 else "▼"
             marker = "" if change.verdict == "steady" else f"{arrow} significant"
             target_class = "miss" if change.meets_target is False else ""
+            target_text = change.target_text(self.fmt) if change.value is not None else (
+                change.missing_reason or "no data in this period")
             cards.append(
                 f"<div class='cx-card {change.verdict}' title='{html.escape(kpi.meaning)}'>"
                 f"<div class='label'>{html.escape(kpi.label)}</div>"
                 f"<div class='value'>{html.escape(kpi.value_text(self.fmt, change.value))}</div>"
                 f"<div class='change'>{html.escape(difference)} vs {period_word} "
                 f"<span class='{change.verdict}'>{marker}</span></div>"
-                f"<div class='target {target_class}'>{html.escape(change.target_text(self.fmt))}</div></div>"
+                f"<div class='target {target_class}'>{html.escape(target_text)}</div></div>"
             )
         display(HTML(f"<div class='cx-cards'>{''.join(cards)}</div>"))
 
@@ -176,7 +179,7 @@ class Report:
         ) + "</div>"))
 
     def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
-        """`kpis` per channel for `self.month` from kpi_metrics (a dash where a KPI does not apply)."""
+        """`kpis` per channel for `self.month` from kpi_metrics ("not available" where a channel has no value)."""
         needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value"]}
         missing = self.missing(needs)
         rows = None if missing else self.query(
@@ -192,7 +195,8 @@ class Report:
             return
         by_channel = rows.pivot(on="metric", index="channel", values="value").sort("channel")
         self.table(by_channel, {"channel": Column("Channel"), **{
-            kpi.metric: Column(kpi.label, lambda value, kpi=kpi: kpi.value_text(self.fmt, value), numeric=True)
+            kpi.metric: Column(kpi.label, lambda value, kpi=kpi: kpi.value_text(self.fmt, value), numeric=True,
+                               missing=kpi.value_text(self.fmt, None))
             for kpi in kpis if kpi.metric in by_channel.columns
         }})
 
@@ -221,7 +225,7 @@ class Report:
             cells = []
             for name, column in columns.items():
                 value = record[name]
-                text = html.escape(column.render(value) if value is not None else "–")
+                text = html.escape(column.render(value) if value is not None else column.missing)
                 if name == "channel" and value is not None:
                     text = (f"<span class='swatch' style='background:{style.channel_colour(value)}'></span>"
                             + html.escape(self.channel_label(value)))
