@@ -176,7 +176,8 @@ def engine_specific_exclusions(settings: Settings) -> list[str]:
 
 def with_warehouse_metadata(events: list, settings: Settings) -> Iterator:
     """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
-    totals, int_identity_components the pairwise precision and recall against the demo truth when it exists.
+    totals and the metrics not measured with the reason, int_identity_components the pairwise precision and
+    recall against the demo truth when it exists.
     Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""
     if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
@@ -203,6 +204,12 @@ def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_
         ).fetchall()
         metadata |= {f"latest_month_{metric}": dg.MetadataValue.float(round(value, 4)) for metric, _, value in latest}
         metadata |= {"latest_month": str(max((start for _, start, _ in latest), default="none"))}
+        # what the exports cannot measure, and why: in the UI next to the figures, never as a 0
+        not_measured = warehouse.sql(
+            "select metric, any_value(value_missing_reason) from kpi_metrics where channel = 'all' "
+            "and segment = 'all' group by metric having count(value) = 0 order by metric"
+        ).fetchall()
+        metadata |= {"not_measured": dg.MetadataValue.json(dict(not_measured))}
     if table == "int_identity_components":
         quality = measure_against_truth(warehouse, demo_truth_dir)
         metadata |= quality.as_metadata() if quality else {}
