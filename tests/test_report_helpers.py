@@ -129,5 +129,6 @@ def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():
     [change] = month_changes(rows, [fcr], date(2026, 10, 1), date(2026, 9, 1))
     assert fcr.value_text(fmt, change.value) == "not available"  # never "0%"
     assert change.sentence(fmt) == f"First contact resolution: not available ({reason})."
+    assert change.target_text(fmt) == "cannot be compared with its target of 75%"
     assert Change(fcr, None, None, None, None).sentence(fmt) == (
         "First contact resolution: not available (no data in this period).")

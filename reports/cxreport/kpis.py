@@ -131,8 +131,10 @@ class Change:
         return f"{label} {verb} {'at' if verb == 'held' else 'to'} {value_text} ({change_text} vs {period_word}, {evidence[self.significant]})."
 
     def target_text(self, fmt: NumberFormat) -> str:
+        if self.target is None:
+            return "has no target set"
         if self.meets_target is None:
-            return "no target set"
+            return f"cannot be compared with its target of {self.kpi.value_text(fmt, self.target)}"
         relation = "meets" if self.meets_target else "misses"
         return f"{relation} the target of {self.kpi.value_text(fmt, self.target)}"
 
