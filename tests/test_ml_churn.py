@@ -298,3 +298,44 @@ def test_train_and_score_on_purchase_history_alone():
     assert scores["customer_key"].n_unique() == scores.height
     assert scores["churn_probability"].is_between(0, 1).all()
     assert scores["top_reason"].is_not_null().any()
+
+
+# --- real order histories: dates only, same-day repeats, one cohort ---------------------------------------
+
+
+def dates_only(orders: pl.DataFrame) -> pl.DataFrame:
+    """The orders as an export with dates only would give them: every order at midnight of its day."""
+    return orders.with_columns(pl.col("ordered_at").dt.truncate("1d"))
+
+
+def test_features_are_finite_with_same_day_repeats_and_dates_only():
+    orders = dates_only(orders_frame([
+        ("A", at("2026-02-01", 9), "sale", 10.0, "web"),
+        ("A", at("2026-02-01", 17), "sale", 20.0, "web"),  # twice on one day: the only gap is 0 days
+        ("B", at("2026-01-10"), "sale", 30.0, "store"),
+        ("B", at("2026-01-20"), "sale", 30.0, "store"),
+    ]))
+    # A opened an e-mail in the last 90 days but was sent none in them (the send is older)
+    email = pl.DataFrame({"customer_key": ["A", "A"], "occurred_at": [at("2025-10-01"), at("2026-02-10")],
+                          "touchpoint_type": ["send", "open"]})
+    features = build_features(CustomerHistory(orders, email_events=email), AS_OF)
+    rows = {r["customer_key"]: r for r in features.iter_rows(named=True)}
+
+    floats = features.select(pl.col(pl.Float64))
+    assert floats.select(pl.all().is_infinite().any() | pl.all().is_nan().any()).row(0) == (False,) * floats.width
+    # A: last purchase Feb 1 00:00, cut-off Mar 2 00:00 = 29 days; a same-day rhythm counts as one day
+    assert rows["A"]["purchase_gap_mean_days"] == 0.0
+    assert rows["A"]["purchase_overdue_ratio"] == pytest.approx(29.0)
+    assert rows["B"]["purchase_overdue_ratio"] == pytest.approx(41 / 10)
+    assert rows["A"]["email_open_rate_90d"] is None  # no send in the window: not measured, not infinite
+
+
+def test_train_and_score_on_dates_only_orders_with_same_day_repeats():
+    orders = dates_only(simulated_orders(400, seed=3))
+    repeats = orders.filter(pl.col("customer_key") < "K0100").group_by("customer_key").first()
+    history = CustomerHistory(orders=pl.concat([orders, repeats]))
+
+    result = train_and_score(history, date(2026, 10, 31), horizon_days=90)
+
+    assert result.scores["churn_probability"].is_finite().all()
+    assert result.evaluation.metrics["roc_auc"] > 0.6

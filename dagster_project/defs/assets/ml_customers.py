@@ -15,7 +15,7 @@ import polars as pl
 
 from cx_core.settings import get_settings
 from cx_core.warehouse import read_frame, replace_table
-from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
+from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
@@ -81,6 +81,7 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
     quality = result.evaluation.metrics
     bands = dict(result.scores.group_by("risk_band").len().iter_rows())
     return {
+        "status": "trained",
         **{name: dg.MetadataValue.float(round(value, 4)) for name, value in quality.items()},
         "bgnbd_baseline_roc_auc": dg.MetadataValue.float(round(result.baseline_roc_auc, 4)),
         "as_of": result.dates.score_as_of.isoformat(),
@@ -113,11 +114,12 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
 def ml_churn(context: dg.AssetExecutionContext):
     settings = get_settings()
     history = load_history(settings.warehouse_path)
-    as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
+    as_of = scoring_date(settings.as_of, history)
     try:
         result = train_and_score(history, as_of, settings.churn_horizon_days)
     except NotEnoughHistory as error:
-        raise dg.Failure(description=f"No churn model as of {as_of}: {error}") from error
+        yield from skip_churn(context, str(error), as_of, settings)
+        return
     context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
     replace_table(settings.warehouse_path, "ml_churn_scores", result.scores)
     card = result.model_card()
@@ -129,6 +131,33 @@ def ml_churn(context: dg.AssetExecutionContext):
     yield dg.MaterializeResult(
         asset_key="ml_churn_scores", metadata={**metadata, "preview": dg.MetadataValue.md(markdown_table(preview))}
     )
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
+
+
+def scoring_date(configured: str | None, history: CustomerHistory) -> date:
+    """CX_AS_OF, else the day of the newest row in the history (today for a warehouse without any)."""
+    if configured:
+        return date.fromisoformat(configured)
+    return last_event_date(history) or date.today()
+
+
+def churn_skip_reason(warehouse) -> str | None:
+    """Why the latest churn run did not train (from its model card), or None when it did."""
+    if "ml_churn_model_card" not in existing_tables(warehouse):
+        return None
+    skipped = read_frame(warehouse, f"SELECT detail FROM ml_churn_model_card WHERE section = '{STATUS}' AND metric = 'skipped'")
+    return skipped["detail"][0] if skipped.height else None
+
+
+def skip_churn(context: dg.AssetExecutionContext, reason: str, as_of: date, settings):
+    """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the
+    next best actions and the report show the reason instead of failing."""
+    context.log.warning(f"churn skipped as of {as_of}: {reason}")
+    replace_table(settings.warehouse_path, "ml_churn_scores", skipped_scores())
+    card = skipped_model_card(reason, as_of, settings.churn_horizon_days)
+    replace_table(settings.warehouse_path, "ml_churn_model_card", card)
+    metadata = {"status": "skipped", "skip_reason": reason, "as_of": as_of.isoformat(), "scored_customers": 0}
+    yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata=metadata)
     yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
 
 
@@ -172,7 +201,10 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     settings = get_settings()
     warehouse = settings.warehouse_path
     inputs = load_nba_inputs(warehouse)
-    as_of = date.fromisoformat(settings.as_of) if settings.as_of else inputs.churn_scores["as_of_date"].max()
+    # The churn scores' own date, so both tables describe the same day. Without scores (churn skipped) the plan
+    # still runs: only the churn-based rules find nobody.
+    scored_on = inputs.churn_scores["as_of_date"].max()
+    as_of = scored_on if scored_on and not settings.as_of else scoring_date(settings.as_of, inputs.history)
     cap = ContactCap.parse(settings.contact_cap)
     catalogue = read_frame(warehouse, CATALOGUE_SQL)
     plan = plan_next_best_actions(inputs, catalogue, as_of, cap)
@@ -188,6 +220,7 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     return dg.MaterializeResult(
         metadata={
             "as_of": as_of.isoformat(),
+            "churn_scores": f"not available: {skip_reason}" if (skip_reason := churn_skip_reason(warehouse)) else "used",
             "customers": actions.height,
             "contacted": contacted.height,
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
