@@ -40,6 +40,8 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    # ISO 4217 code of every amount (orders' value_eur and the columns derived from it; names kept for stability).
+    currency: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -63,6 +65,7 @@ class Settings:
             churn_horizon_days=int(os.environ.get("CX_CHURN_HORIZON_DAYS", "90")),
             # max outbound contacts per customer as "days:limit" pairs: 2 in 7 days and 4 in 30 days
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
+            currency=os.environ.get("CX_CURRENCY", "EUR").strip().upper() or "EUR",
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
         )

@@ -50,6 +50,14 @@ MONOTONIC_FEATURES = {"days_since_last_purchase": 1, "purchases_count": -1, "pur
 RFM_FEATURES = ("days_since_last_purchase", "purchases_count", "purchase_value_total_eur", "tenure_days")
 RISK_BANDS = ((0.6, "high"), (0.3, "medium"), (0.0, "low"))
 CALIBRATION_BINS = 10
+# The model card: a long table; its status row says whether the model was trained or skipped (and why).
+STATUS = "status"
+MODEL_CARD_SCHEMA = {"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String}
+SCORES_SCHEMA = {
+    "customer_key": pl.String, "as_of_date": pl.Date, "churn_probability": pl.Float64, "risk_band": pl.String,
+    **{column: pl.String for column in REASON_COLUMNS},
+}
+SKIPPED_QUALITY = ("roc_auc", "pr_auc", "brier_score", "lift_top_decile", "bgnbd_baseline_roc_auc")
 
 
 @dataclass(frozen=True)
@@ -107,15 +115,6 @@ class ChurnResult:
         rows += [("feature_importance", row["feature"], row["importance"], None)
                  for row in self.evaluation.importance.iter_rows(named=True)]
         return model_card_frame(rows)
-
-
-STATUS = "status"
-MODEL_CARD_SCHEMA = {"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String}
-SCORES_SCHEMA = {
-    "customer_key": pl.String, "as_of_date": pl.Date, "churn_probability": pl.Float64, "risk_band": pl.String,
-    **{column: pl.String for column in REASON_COLUMNS},
-}
-SKIPPED_QUALITY = ("roc_auc", "pr_auc", "brier_score", "lift_top_decile", "bgnbd_baseline_roc_auc")
 
 
 def model_card_frame(rows: list[tuple]) -> pl.DataFrame:

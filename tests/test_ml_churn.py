@@ -339,3 +339,31 @@ def test_train_and_score_on_dates_only_orders_with_same_day_repeats():
 
     assert result.scores["churn_probability"].is_finite().all()
     assert result.evaluation.metrics["roc_auc"] > 0.6
+
+
+def one_cohort_orders(customers: int, seed: int) -> pl.DataFrame:
+    """A one-cohort retailer like CDNOW: every customer's first purchase in January 2025 (dates only), then
+    purchases at a rate of their own until they drop out after some purchase."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(customers):
+        day, rate = float(rng.uniform(0, 31)), rng.gamma(0.8, 1 / 40)
+        while day < 540:
+            rows.append((f"K{i:04d}", datetime(2025, 1, 1) + timedelta(days=day), "sale", 15.0, "web"))
+            if rng.random() < 0.25:
+                break
+            day += rng.exponential(1 / rate)
+    return dates_only(orders_frame(rows))
+
+
+def test_scores_keep_ranking_by_recency_beyond_the_training_range():
+    history = CustomerHistory(orders=one_cohort_orders(600, seed=5))
+    result = train_and_score(history, date(2026, 6, 24), horizon_days=90)
+
+    scores = result.scores["churn_probability"]
+    # Trees alone are flat beyond the recency the training date saw: hundreds of one-time buyers of January
+    # 2025 shared the top probability. Customers with the same recency and frequency may tie, no others.
+    top = result.scores.filter(pl.col("churn_probability") == scores.max())["customer_key"]
+    same_history = build_features(history, date(2026, 6, 24)).filter(pl.col("customer_key").is_in(top.implode()))
+    assert same_history.select("days_since_last_purchase", "purchases_count").unique().height == 1
+    assert scores.n_unique() > 0.5 * scores.len()

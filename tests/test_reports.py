@@ -220,3 +220,13 @@ def test_demo_reports_show_no_personal_data(pipeline_reports):
         produced = body_without_plotly_library(page)
         assert not EMAIL.search(produced) and not PHONE.search(readable_text(page))
         assert not name_pattern.search(readable_text(page)), name_pattern.search(readable_text(page))
+
+
+def test_churn_report_shows_amounts_in_the_configured_currency(tmp_path):
+    warehouse = build_report_warehouse(tmp_path / "warehouse.duckdb")
+    report = render_report("churn_and_actions", "Churn and next best actions", REPORTS_SOURCE_DIR / "churn_and_actions.py",
+                           tmp_path, {"warehouse_path": str(warehouse), "as_of": AS_OF.isoformat(), "currency": "USD"})
+    text = readable_text(report.html_path.read_text(encoding="utf-8"))
+
+    assert re.search(r"an expected value of [\d,]+ USD", text)
+    assert "€" not in text and "EUR" not in text

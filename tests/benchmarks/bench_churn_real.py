@@ -37,8 +37,9 @@ HORIZON_DAYS = 90
 
 
 def read_cdnow(path: Path) -> pl.DataFrame:
-    """The orders in the shape of fct_orders (every row a sale at midnight of its day, dollars as value_eur)."""
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    """The orders in the shape of fct_orders (every row a sale at midnight of its day, dollars as value_eur);
+    a header line (the `lifetimes` copy has one) is left out."""
+    rows = [fields for fields in map(str.split, path.read_text().splitlines()) if fields and fields[0].isdigit()]
     frame = pl.DataFrame(rows, schema=["customer_key", "day", "cds", "value"], orient="row")
     return frame.select(
         pl.col("customer_key"),

@@ -207,7 +207,7 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     as_of = scored_on if scored_on and not settings.as_of else scoring_date(settings.as_of, inputs.history)
     cap = ContactCap.parse(settings.contact_cap)
     catalogue = read_frame(warehouse, CATALOGUE_SQL)
-    plan = plan_next_best_actions(inputs, catalogue, as_of, cap)
+    plan = plan_next_best_actions(inputs, catalogue, as_of, cap, settings.currency)
     actions = plan.recommendations.with_columns(pl.lit(as_of).alias("as_of_date"))
     replace_table(warehouse, "ml_next_best_actions", actions)
     context.log.info(f"{actions.height} recommendations as of {as_of}")
@@ -224,6 +224,7 @@ def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             "customers": actions.height,
             "contacted": contacted.height,
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
+            "currency": settings.currency,
             "contact_cap": cap.describe(),
             "consent_breaks": consent_breaks(actions, inputs.customers),
             "cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),

@@ -54,6 +54,7 @@ def notebook_parameters(settings: Settings) -> dict[str, str | None]:
         "as_of": settings.as_of,
         "number_locale": os.environ.get(LOCALE_ENV, "en"),
         "business_timezone": settings.timezone,
+        "currency": settings.currency,
     }
 
 
