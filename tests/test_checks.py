@@ -3,6 +3,7 @@ ingest, the churn AUC floor, report freshness."""
 
 import os
 import time
+from datetime import date
 
 import dagster as dg
 import polars as pl
@@ -18,6 +19,7 @@ from dagster_project.defs.checks import (
 )
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.warehouse import replace_table
+from ml.churn import skipped_model_card
 
 CRM_HEADER = ("customer_id,first_name,last_name,email,phone,loyalty_id,social_handle,country,language,segment,"
               "birth_year,created_at,updated_at,consent_email,consent_sms,consent_phone,consent_push\n")
@@ -63,6 +65,15 @@ def test_churn_check_fails_below_the_auc_floor(data_dir, roc_auc, passes):
     evaluation = churn_auc_above_floor()
     assert evaluation.passed is passes
     assert evaluation.metadata["roc_auc"].value == pytest.approx(roc_auc)
+
+
+def test_churn_check_warns_with_the_reason_when_churn_was_skipped(data_dir):
+    reason = "not enough history for churn (needs 210 days, has 120): ..."
+    data_dir.mkdir(parents=True)
+    replace_table(data_dir / "warehouse.duckdb", "ml_churn_model_card", skipped_model_card(reason, date(2026, 10, 31), 90))
+    evaluation = churn_auc_above_floor()
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description == f"no ROC AUC: {reason}"
 
 
 def test_report_file_problem_names_missing_empty_and_stale_files(tmp_path):

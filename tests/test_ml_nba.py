@@ -13,6 +13,7 @@ import pytest
 
 from cx_demo.marketing import response_model
 from cx_demo.people import PERSONA_NAMES
+from ml.churn import skipped_scores
 from ml.features import CustomerHistory
 from ml.next_best_action import (
     ContactCap,
@@ -102,6 +103,19 @@ def test_reasons_name_the_configured_currency():
     value = f"{default['expected_value_eur'][0]:.2f}"
     assert default["reason"][0].endswith(f"expected value EUR {value}")
     assert dollars["reason"][0].endswith(f"expected value USD {value}")
+
+
+def test_plan_without_orders_or_churn_scores_still_acts_on_triggers():
+    """A company without an order export (churn skipped, no scores): the trigger actions still come."""
+    full = story()
+    inputs = NbaInputs(full.customers, CustomerHistory(full.history.orders.clear(), full.history.web_events,
+                                                       surveys=full.history.surveys),
+                       full.contacts.clear(), skipped_scores())
+    rows = {row["customer_key"]: row for row in next_best_actions(inputs, catalogue(), AS_OF, CAP).iter_rows(named=True)}
+
+    assert set(rows) == {"CART", "BOTH", "BOUGHT", "CAPPED", "SILENT", "PUSHER"}
+    assert (rows["BOTH"]["action"], rows["CART"]["action"], rows["SILENT"]["action"]) == (
+        "service_recovery_call", "cart_reminder", "no_action")
 
 
 def test_cap_and_missing_consent_give_no_action_with_the_reason():

@@ -4,6 +4,9 @@ Both read the marts with a short read-only connection, run the pure functions of
 tables atomically. The as-of date is `CX_AS_OF` or, by default, the last event date in the data; the next
 best actions use the churn scores' own as-of date, so both tables always describe the same day.
 Optional inputs (web, e-mail, service, surveys, sentiment) are read only when their table exists.
+When the orders cannot support the churn backtest (too short a history, no orders at all), churn is skipped,
+not failed: empty scores and a model card whose status row holds the reason; the next best actions then run
+without churn scores.
 """
 
 
@@ -13,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from cx_core.settings import get_settings
+from cx_core.settings import Settings, get_settings
 from cx_core.warehouse import read_frame, replace_table
 from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
@@ -145,11 +148,13 @@ def churn_skip_reason(warehouse) -> str | None:
     """Why the latest churn run did not train (from its model card), or None when it did."""
     if "ml_churn_model_card" not in existing_tables(warehouse):
         return None
-    skipped = read_frame(warehouse, f"SELECT detail FROM ml_churn_model_card WHERE section = '{STATUS}' AND metric = 'skipped'")
+    skipped = read_frame(
+        warehouse, f"SELECT detail FROM ml_churn_model_card WHERE section = '{STATUS}' AND metric = 'skipped'"
+    )
     return skipped["detail"][0] if skipped.height else None
 
 
-def skip_churn(context: dg.AssetExecutionContext, reason: str, as_of: date, settings):
+def skip_churn(context: dg.AssetExecutionContext, reason: str, as_of: date, settings: Settings):
     """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the
     next best actions and the report show the reason instead of failing."""
     context.log.warning(f"churn skipped as of {as_of}: {reason}")
