@@ -8,7 +8,14 @@ import polars as pl
 import pytest
 
 from ml import bgnbd
-from ml.churn import BacktestDates, calibration_table, lift_in_top_decile, risk_band, train_and_score
+from ml.churn import (
+    BacktestDates,
+    NotEnoughHistory,
+    calibration_table,
+    lift_in_top_decile,
+    risk_band,
+    train_and_score,
+)
 from ml.churn_reasons import REASON_COLUMNS, ReasonProfile
 from ml.features import (
     CustomerHistory,
@@ -367,3 +374,12 @@ def test_scores_keep_ranking_by_recency_beyond_the_training_range():
     same_history = build_features(history, date(2026, 6, 24)).filter(pl.col("customer_key").is_in(top.implode()))
     assert same_history.select("days_since_last_purchase", "purchases_count").unique().height == 1
     assert scores.n_unique() > 0.5 * scores.len()
+
+
+@pytest.mark.parametrize("orders, has_days", [
+    (orders_frame([("A", at("2026-07-04"), "sale", 10.0, "web"), ("B", at("2026-09-01"), "sale", 10.0, "web")]), 120),
+    (orders_frame([]), 0),  # a calls-only company: no orders at all
+])
+def test_short_or_no_order_history_says_how_much_churn_needs(orders, has_days):
+    with pytest.raises(NotEnoughHistory, match=rf"^not enough history for churn \(needs 210 days, has {has_days}\)"):
+        train_and_score(CustomerHistory(orders=orders), date(2026, 10, 31), horizon_days=90)
