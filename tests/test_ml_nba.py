@@ -23,6 +23,7 @@ from ml.next_best_action import (
     with_expected_value,
 )
 from ml.policy_eval import cap_breaks, consent_breaks
+from tests.helpers.settings_env import point_settings_at
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 AS_OF = date(2026, 3, 1)  # cut-off 2026-03-02 00:00
@@ -265,15 +266,14 @@ def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
 @pytest.mark.slow
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     from dagster_project.defs.assets.ml_customers import ml_customer_assets
+    from dagster_project.defs.resources import pipeline_resources
 
     warehouse = tmp_path / "warehouse.duckdb"
     write_tiny_warehouse(warehouse)
     truth = write_tiny_truth(tmp_path / "truth")
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_DEMO_TRUTH_DIR", str(truth))
-    monkeypatch.delenv("CX_AS_OF", raising=False)
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_DEMO_TRUTH_DIR=str(truth))
 
-    result = dg.materialize(ml_customer_assets)
+    result = dg.materialize(ml_customer_assets, resources=pipeline_resources())
 
     assert result.success
     metadata = {
@@ -308,22 +308,19 @@ def test_four_months_of_history_skip_churn_with_the_reason_and_the_run_succeeds(
     assets and the churn report in one real materialisation. Churn needs 2 × 90 + 30 days and is skipped with
     the reason; the next best actions and the report still run and say why churn is missing."""
     from cx_demo.generate import generate_demo
-    from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
     from dagster_project.defs.assets.ingest import ingest_assets
     from dagster_project.defs.assets.ml_customers import ml_customer_assets
     from dagster_project.defs.assets.reports import report_assets
+    from dagster_project.defs.resources import pipeline_resources
 
     generate_demo(tmp_path / "landing", tmp_path / "demo_truth", customers=150, days=120, seed=4,
                   end_date=date(2026, 10, 31))
-    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
-    for name in ["CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_AS_OF",
-                 "CX_DEMO_TRUTH_DIR", "CX_CHURN_HORIZON_DAYS"]:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CX_REPORTS_DIR", str(tmp_path / "reports"))
+    point_settings_at(monkeypatch, tmp_path)
     churn_report = [asset for asset in report_assets if asset.key == dg.AssetKey("churn_and_actions")]
 
     result = dg.materialize([*ingest_assets, cx_dbt_assets, *ml_customer_assets, *churn_report],
-                            resources={"dbt": dbt_cli_resource()}, selection=dg.AssetSelection.all().without_checks(),
+                            resources=pipeline_resources(), selection=dg.AssetSelection.all().without_checks(),
                             raise_on_error=False)
 
     assert result.success

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
-from cx_core.settings import Settings, get_settings
-from cx_core.warehouse import read_frame, replace_table
+from cx_core.settings import Settings
+from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.resources import PipelineSettings
 from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
@@ -54,21 +57,17 @@ CONTACTS_SQL = """
 """
 CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
 CATALOGUE_SQL = "SELECT * FROM nba_actions"
-CHURN_DEPS = [dg.AssetKey(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
+CHURN_DEPS = [warehouse_table_key(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
 NBA_DEPS = [
-    dg.AssetKey("ml_churn_scores"), dg.AssetKey("dim_customers"), dg.AssetKey("fct_marketing_contacts"),
-    dg.AssetKey("nba_actions"), *CHURN_DEPS,
+    *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customers", "fct_marketing_contacts", "nba_actions")),
+    *CHURN_DEPS,
 ]
 PREVIEW_ROWS = 10
 
 
-def existing_tables(warehouse) -> set[str]:
-    return set(read_frame(warehouse, "SELECT table_name FROM information_schema.tables")["table_name"])
-
-
-def load_history(warehouse) -> CustomerHistory:
+def load_history(warehouse: Warehouse) -> CustomerHistory:
     """The marts the features read; a missing optional table leaves its family out."""
-    tables = existing_tables(warehouse)
+    tables = table_names(warehouse)
     frames = {name: read_frame(warehouse, query) for name, (table, query) in HISTORY_QUERIES.items() if table in tables}
     return CustomerHistory(**frames)
 
@@ -114,19 +113,19 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
     ],
     pool="duckdb",
 )
-def ml_churn(context: dg.AssetExecutionContext):
-    settings = get_settings()
-    history = load_history(settings.warehouse_path)
+def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    history = load_history(warehouse)
     as_of = scoring_date(settings.as_of, history)
     try:
         result = train_and_score(history, as_of, settings.churn_horizon_days)
     except NotEnoughHistory as error:
-        yield from skip_churn(context, str(error), as_of, settings)
+        yield from skip_churn(context, warehouse, str(error), as_of, settings)
         return
     context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
-    replace_table(settings.warehouse_path, "ml_churn_scores", result.scores)
+    replace_table(warehouse, "ml_churn_scores", result.scores)
     card = result.model_card()
-    replace_table(settings.warehouse_path, "ml_churn_model_card", card)
+    replace_table(warehouse, "ml_churn_model_card", card)
     metadata = churn_metadata(result)
     preview = result.scores.sort("churn_probability", descending=True).head(PREVIEW_ROWS).select(
         "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
@@ -144,9 +143,9 @@ def scoring_date(configured: str | None, history: CustomerHistory) -> date:
     return last_event_date(history) or date.today()
 
 
-def churn_skip_reason(warehouse) -> str | None:
+def churn_skip_reason(warehouse: Warehouse) -> str | None:
     """Why the latest churn run did not train (from its model card), or None when it did."""
-    if "ml_churn_model_card" not in existing_tables(warehouse):
+    if "ml_churn_model_card" not in table_names(warehouse):
         return None
     skipped = read_frame(
         warehouse, f"SELECT detail FROM ml_churn_model_card WHERE section = '{STATUS}' AND metric = 'skipped'"
@@ -154,19 +153,21 @@ def churn_skip_reason(warehouse) -> str | None:
     return skipped["detail"][0] if skipped.height else None
 
 
-def skip_churn(context: dg.AssetExecutionContext, reason: str, as_of: date, settings: Settings):
+def skip_churn(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, reason: str, as_of: date, settings: Settings
+):
     """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the
     next best actions and the report show the reason instead of failing."""
     context.log.warning(f"churn skipped as of {as_of}: {reason}")
-    replace_table(settings.warehouse_path, "ml_churn_scores", skipped_scores())
+    replace_table(warehouse, "ml_churn_scores", skipped_scores())
     card = skipped_model_card(reason, as_of, settings.churn_horizon_days)
-    replace_table(settings.warehouse_path, "ml_churn_model_card", card)
+    replace_table(warehouse, "ml_churn_model_card", card)
     metadata = {"status": "skipped", "skip_reason": reason, "as_of": as_of.isoformat(), "scored_customers": 0}
     yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata=metadata)
     yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
 
 
-def load_nba_inputs(warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
+def load_nba_inputs(warehouse: Warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
     """Customers, their history, every outbound contact and (unless given) the churn scores, from the warehouse."""
     return NbaInputs(
         customers=read_frame(warehouse, CUSTOMERS_SQL),
@@ -202,9 +203,10 @@ def demo_true_response_probabilities(truth_dir: Path) -> pl.DataFrame | None:
     description="Exactly one next best action per active customer: action, channel (with consent, under the "
                 "contact cap), expected value and a reason in words.",
 )
-def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    warehouse = settings.warehouse_path
+def ml_next_best_actions(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    settings = cx.settings
     inputs = load_nba_inputs(warehouse)
     # The churn scores' own date, so both tables describe the same day. Without scores (churn skipped) the plan
     # still runs: only the churn-based rules find nobody.
