@@ -20,11 +20,12 @@ from dagster_duckdb import DuckDBResource
 from cx_core.settings import Settings
 from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
-from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
+from ml.policy_eval import evaluate_policy, true_model_probabilities
 
 HISTORY_QUERIES = {
     "orders": ("fct_orders", """
@@ -131,9 +132,10 @@ def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse:
         "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
     )
     yield dg.MaterializeResult(
-        asset_key="ml_churn_scores", metadata={**metadata, "preview": dg.MetadataValue.md(markdown_table(preview))}
+        asset_key="ml_churn_scores",
+        metadata={**metadata, **frame_metadata(result.scores), "preview": dg.MetadataValue.md(markdown_table(preview))},
     )
-    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, **frame_metadata(card)})
 
 
 def scoring_date(configured: str | None, history: CustomerHistory) -> date:
@@ -159,12 +161,12 @@ def skip_churn(
     """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the
     next best actions and the report show the reason instead of failing."""
     context.log.warning(f"churn skipped as of {as_of}: {reason}")
-    replace_table(warehouse, "ml_churn_scores", skipped_scores())
-    card = skipped_model_card(reason, as_of, settings.churn_horizon_days)
+    scores, card = skipped_scores(), skipped_model_card(reason, as_of, settings.churn_horizon_days)
+    replace_table(warehouse, "ml_churn_scores", scores)
     replace_table(warehouse, "ml_churn_model_card", card)
     metadata = {"status": "skipped", "skip_reason": reason, "as_of": as_of.isoformat(), "scored_customers": 0}
-    yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata=metadata)
-    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
+    yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata={**metadata, **frame_metadata(scores)})
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, **frame_metadata(card)})
 
 
 def load_nba_inputs(warehouse: Warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
@@ -226,6 +228,7 @@ def ml_next_best_actions(
     evaluation = evaluate_policy(plan, catalogue, truth) if truth is not None else {}
     return dg.MaterializeResult(
         metadata={
+            **frame_metadata(actions),
             "as_of": as_of.isoformat(),
             "churn_scores": f"not available: {skip_reason}" if (skip_reason := churn_skip_reason(warehouse)) else "used",
             "customers": actions.height,
@@ -233,8 +236,6 @@ def ml_next_best_actions(
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
             "currency": settings.currency,
             "contact_cap": cap.describe(),
-            "consent_breaks": consent_breaks(actions, inputs.customers),
-            "cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),
             "actions": dg.MetadataValue.md(markdown_table(counts)),
             "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),
             "preview": dg.MetadataValue.md(markdown_table(

@@ -3,6 +3,8 @@
 -- without a CRM segment (no CRM record, an empty segment, or an orders-only shop) get one from their purchases:
 -- lapsed, repeat_buyer or one_time_buyer; without purchases 'prospect' (known by e-mail, phone, card, handle
 -- or CRM id) or 'anonymous' (only cookies).
+-- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
+-- seed must be built with this model, not after it)
 with
 
 components as (
