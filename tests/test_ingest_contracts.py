@@ -282,14 +282,14 @@ def test_booleans_decimal_comma_and_integers_are_typed(settings):
     }
 
 
-def test_bom_semicolons_and_latin1_are_read(settings):
+def test_bom_semicolons_and_latin1_are_read_latin1_as_its_superset_cp1252(settings):
     header = "response_id;responded_at;customer_id;survey_type;score;comment"
     land(settings, "surveys", "bom.csv", "\ufeff" + header + "\nR1;2026-03-04T12:00:00Z;C1;nps;10;Grüße aus Köln\n")
     land(settings, "surveys", "latin1.csv", (header + "\nR2;2026-03-04T12:00:00Z;C1;csat;5;Schöne Größe\n").encode("latin-1"))
 
     result = ingest(settings, "surveys")
 
-    assert {f.name: f.encoding for f in result.files} == {"bom.csv": "utf-8", "latin1.csv": "latin-1"}
+    assert {f.name: f.encoding for f in result.files} == {"bom.csv": "utf-8", "latin1.csv": "cp1252"}
     assert {r["response_id"]: r["comment"] for r in loaded(settings, "surveys")} == {
         "R1": "Grüße aus Köln",
         "R2": "Schöne Größe",
