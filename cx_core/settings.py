@@ -40,6 +40,9 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    # The plausible event times of a load (issue 13): older or later ones are quarantined as out_of_range.
+    event_time_years_back: int
+    event_time_days_ahead: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -65,6 +68,8 @@ class Settings:
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            event_time_years_back=int(os.environ.get("CX_EVENT_TIME_YEARS_BACK", "10")),
+            event_time_days_ahead=int(os.environ.get("CX_EVENT_TIME_DAYS_AHEAD", "2")),
         )
 
     def as_env(self) -> dict[str, str]:
