@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.helpers.fuzz_exports import check_export, csv_exports, json_exports
 
-BUDGET = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+BUDGET = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
 @BUDGET
