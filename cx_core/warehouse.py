@@ -1,6 +1,6 @@
 """Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically.
 
-DuckDB takes one writer per file, so no connection outlives the function that opened it (see ARCHITECTURE 6).
+DuckDB takes one writer per file, so no connection outlives the function that opened it (README, "Operating it").
 A warehouse is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside
 Dagster (benchmarks, tests) a `WarehouseFile`.
 """

@@ -180,15 +180,20 @@ def test_sources_document_exactly_the_contract_columns():
     from dagster_project.defs.assets.dbt import prepare_dbt_manifest
 
     manifest = json.loads(prepare_dbt_manifest().read_text())
+    raw_sources = {node["identifier"]: node for node in manifest["sources"].values() if node["schema"] == "raw"}
+    assert set(raw_sources) == set(CONTRACTS)
     for source, contract in CONTRACTS.items():
-        documented = list(manifest["sources"][f"source.cx_pipeline.raw.{source}"]["columns"])
-        assert documented == list(raw_columns(contract)), source
+        node = raw_sources[source]
+        assert node["source_name"] == source and node["meta"]["dagster"]["asset_key"] == ["raw", source]
+        assert node["loaded_at_field"] == "_ingested_at" and node["freshness"]["error_after"]["count"] == 50
+        assert list(node["columns"]) == list(raw_columns(contract)), source
 
 
 def test_asset_graph_keys_groups_and_raw_dependencies():
     from dagster_project.defs.assets.dbt import cx_dbt_assets
 
-    assert {cx_dbt_assets.group_names_by_key[key] for key in cx_dbt_assets.keys} == {"transform"}
+    assert {cx_dbt_assets.group_names_by_key[key] for key in cx_dbt_assets.keys} == {
+        "seeds", "staging", "intermediate", "marts", "kpi"}
     for source, models in STAGING_MODELS.items():
         for model in models:
             key = dg.AssetKey(model)

@@ -1,4 +1,4 @@
-"""The dbt project as Dagster assets: every model and seed is an asset in group `transform`, dbt tests are
+"""The dbt project as Dagster assets: every model and seed is an asset in the group of its layer, dbt tests are
 asset checks, and the dbt sources are the ingest assets `["raw", <source>]` (docs/CONVENTIONS.md).
 
 `@dbt_assets` reads `target/manifest.json` when this module is imported, so the module first makes sure the
@@ -29,8 +29,7 @@ from dagster_project.defs.resources import PipelineSettings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
-TRANSFORM_GROUP = "transform"
-RAW_KEY_PREFIX = "raw"
+DBT_GROUPS = ("seeds", "staging", "intermediate", "marts", "kpi")
 ML_TABLE_PREFIX = "ml_"
 KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
 
@@ -91,21 +90,31 @@ def prepare_dbt_manifest() -> Path:
 
 
 class CxDbtTranslator(DagsterDbtTranslator):
-    """Models and seeds keep their names as keys and join group `transform`; a source `raw.<table>` is the
-    ingest asset `["raw", <table>]`, which makes ingest -> staging one lineage graph. Other sources (`ml`) keep
-    the key their `meta.dagster.asset_key` names: the ML asset that writes the table. That puts the ML assets
-    between two dbt steps; Dagster splits the subsettable dbt asset around them."""
+    """Models and seeds keep their names as keys and join the group of their layer (seeds, staging,
+    intermediate, marts, kpi), as Dagster's dbt examples do, so no group holds all 55 models. Sources keep the
+    key their `meta.dagster.asset_key` names: a raw export is the ingest asset `["raw", <system>]`, which makes
+    ingest -> staging one lineage graph; an `ml` table is the ML asset that writes it, which puts the ML assets
+    between two dbt steps (Dagster splits the subsettable dbt asset around them)."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         resource_props = self.get_resource_props(manifest, unique_id)
-        if resource_props["resource_type"] == "source" and resource_props["source_name"] == RAW_KEY_PREFIX:
-            return spec.replace_attributes(key=dg.AssetKey([RAW_KEY_PREFIX, resource_props["name"]]))
-        spec = spec.replace_attributes(group_name=TRANSFORM_GROUP)
+        if resource_props["resource_type"] == "source":
+            return spec
+        spec = spec.replace_attributes(group_name=dbt_layer(resource_props))
         is_kpi_mart = resource_props["resource_type"] == "model" and resource_props["name"].startswith(KPI_MODEL_PREFIX)
         return read_daily(spec) if is_kpi_mart else spec
+
+
+def dbt_layer(resource_props: Mapping[str, Any]) -> str:
+    """The Dagster group of a dbt seed or model: `seeds`, or the model's layer folder under models/ (`kpi` for
+    models/marts/kpi)."""
+    if resource_props["resource_type"] == "seed":
+        return "seeds"
+    folders = resource_props["fqn"][1:-1]
+    return "kpi" if folders[-1:] == ["kpi"] else folders[0]
 
 
 @dbt_assets(
