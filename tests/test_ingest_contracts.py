@@ -464,7 +464,7 @@ def test_lines_after_a_quote_closed_by_a_later_line_keep_their_numbers(settings)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
 
 
-def test_event_times_outside_the_plausible_window_are_out_of_range(settings, monkeypatch):
+def test_event_times_outside_the_plausible_window_are_out_of_range(settings):
     now = datetime.now(timezone.utc)
     inside = [(now.replace(year=now.year - 9, day=1)), now + timedelta(days=1)]
     outside = [datetime(1900, 3, 1, tzinfo=timezone.utc), now.replace(year=now.year - 11, day=1),
