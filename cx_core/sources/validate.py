@@ -32,9 +32,6 @@ MESSAGE_SENDERS = ("customer", "bot", "agent")
 GERMAN_BOOLEANS = {"ja": True, "j": True, "nein": False}
 NAIVE_TIMESTAMP_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M")
 GERMAN_DATE_FORMAT = "%d.%m.%Y"
-DATE_ONLY_PATTERN = r"^(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\.\d{1,2}\.\d{4})$"
-# A time of day followed by Z or a numeric offset: the value names its instant itself.
-OFFSET_PATTERN = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 DATE_ONLY_HOUR = 12
 
 SQL_TYPES = {
@@ -79,32 +76,31 @@ def _wall_time_sql(value: str) -> str:
     return f"coalesce(TRY_CAST({value} AS TIMESTAMP), {', '.join(german)})"
 
 
-def _is_naive_sql(value: str) -> str:
-    """A value with a time of day but without offset: its wall time is read in the session time zone."""
-    return (f"NOT regexp_matches({value}, {sql_literal(DATE_ONLY_PATTERN)}) "
-            f"AND NOT regexp_matches({value}, {sql_literal(OFFSET_PATTERN)}) AND {_wall_time_sql(value)} IS NOT NULL")
+def _instant_sql(value: str) -> str:
+    """The instant DuckDB reads (a naive value in the session time zone, shifted forward when in a DST gap)."""
+    return f"coalesce(TRY_CAST({value} AS TIMESTAMPTZ), {_wall_time_sql(value)}::TIMESTAMPTZ)"
 
 
-def _nonexistent_local_time_sql(value: str) -> str:
-    """A naive wall time the session time zone skips: converting it there and back does not return it."""
-    wall = _wall_time_sql(value)
-    return f"coalesce({_is_naive_sql(value)} AND {wall}::TIMESTAMPTZ::TIMESTAMP <> {wall}, false)"
+def _has_offset_sql(value: str) -> str:
+    """Z or a +/- offset after the date part (string tests: far cheaper than a regular expression)."""
+    return f"(right({value}, 1) IN ('Z', 'z') OR contains(substr({value}, 11), '+') OR contains(substr({value}, 11), '-'))"
 
 
 def timestamp_sql(value: str) -> str:
     """SQL turning a trimmed, non-empty VARCHAR expression into TIMESTAMPTZ (null when it does not parse).
 
     Values with `Z` or an offset keep their instant; values without one are read in the session time zone,
-    which `validate_landing_rows` sets to the contract's `naive_timezone` (null when that time does not exist
-    there); a date alone is noon of that day there (see the module docstring).
+    which `validate_landing_rows` sets to the contract's `naive_timezone`, and are null when that wall time
+    does not exist there (it does not come back unchanged); a date alone (no `:`) is noon of that day there.
     """
     date_only = f"coalesce(TRY_CAST({value} AS DATE), try_strptime({value}, {sql_literal(GERMAN_DATE_FORMAT)})::DATE)"
-    wall = _wall_time_sql(value)
+    instant, wall = _instant_sql(value), _wall_time_sql(value)
+    # CASE evaluates each branch only for its own rows: the time-zone round trip runs for naive values only.
     return (
-        f"CASE WHEN regexp_matches({value}, {sql_literal(DATE_ONLY_PATTERN)}) "
+        f"CASE WHEN NOT contains({value}, ':') AND {date_only} IS NOT NULL "
         f"THEN ({date_only} + INTERVAL {DATE_ONLY_HOUR} HOUR)::TIMESTAMPTZ "
-        f"WHEN {_is_naive_sql(value)} THEN CASE WHEN {wall}::TIMESTAMPTZ::TIMESTAMP = {wall} THEN {wall}::TIMESTAMPTZ END "
-        f"ELSE TRY_CAST({value} AS TIMESTAMPTZ) END"
+        f"WHEN {_has_offset_sql(value)} THEN TRY_CAST({value} AS TIMESTAMPTZ) "
+        f"ELSE CASE WHEN {wall} IS NULL OR {instant}::TIMESTAMP = {wall} THEN {instant} END END"
     )
 
 
@@ -157,8 +153,10 @@ def _reason_sql(contract: SourceContract, window: EventTimeWindow) -> str:
         for c in contract.columns
         if c.required
     ]
+    # A timestamp DuckDB reads but `timestamp_sql` refuses is a local time the clock change skips.
     checks += [
-        (_nonexistent_local_time_sql(f"trim({quote_identifier(RAW_PREFIX + c.name)})"), f"nonexistent_local_time:{c.name}")
+        (f"{quote_identifier(c.name)} IS NULL AND {_instant_sql(f'trim({quote_identifier(RAW_PREFIX + c.name)})')} IS NOT NULL",
+         f"nonexistent_local_time:{c.name}")
         for c in contract.columns
         if c.type == "timestamp"
     ]
