@@ -64,10 +64,9 @@ class EventTimeWindow:
 
     @classmethod
     def around(cls, load_time: datetime, years_back: int, days_ahead: int) -> "EventTimeWindow":
-        year = load_time.year - years_back
-        # 29 February of a leap year has no twin in most years: the day before is the same distance in practice.
-        earliest = load_time.replace(year=year, day=28) if (load_time.month, load_time.day) == (2, 29) else load_time.replace(year=year)
-        return cls(earliest, load_time + timedelta(days=days_ahead))
+        # 29 February has no twin in most years: a load on that day looks back from 28 February.
+        start = load_time.replace(day=28) if (load_time.month, load_time.day) == (2, 29) else load_time
+        return cls(start.replace(year=start.year - years_back), load_time + timedelta(days=days_ahead))
 
 
 def _wall_time_sql(value: str) -> str:
