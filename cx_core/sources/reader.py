@@ -18,7 +18,9 @@ text; a file that is neither UTF-8 nor cp1252 fails with its name and the fix. F
 CSV line numbers follow DuckDB's reader: the header is line 1, a quoted field that spans lines still counts
 as one line, blank lines count. `_source_line` is that number minus one (the header), plus the lines an
 unterminated quote swallowed before it. NDJSON records carry their physical line number (blank lines are
-skipped but counted), JSON array records their 1-based position.
+skipped but counted), JSON array records their 1-based position. Known limit: blank lines are found by
+counting quotes, so after a stray quote that a later line closes, the numbers of the rows after the next blank
+line are one lower per blank line (rows read and reasons stay right).
 """
 
 from __future__ import annotations
