@@ -52,6 +52,9 @@ class Settings:
     freshness_fail_hours: float
     kpi_refresh_cron: str
     sensor_interval_seconds: int
+    # The plausible event times of a load (issue 13): older or later ones are quarantined as out_of_range.
+    event_time_years_back: int
+    event_time_days_ahead: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -91,6 +94,8 @@ class Settings:
             freshness_fail_hours=float(get("CX_FRESHNESS_FAIL_HOURS", "50")),
             kpi_refresh_cron=get("CX_KPI_REFRESH_CRON", "0 6 * * *"),
             sensor_interval_seconds=int(get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+            event_time_years_back=int(get("CX_EVENT_TIME_YEARS_BACK", "10")),
+            event_time_days_ahead=int(get("CX_EVENT_TIME_DAYS_AHEAD", "2")),
         )
 
     def as_env(self) -> dict[str, str]:
