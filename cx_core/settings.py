@@ -40,6 +40,11 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    # Workforce planning: forecast days ahead, public holidays of this seed country, plan house rules.
+    forecast_horizon_days: int
+    holiday_country: str
+    staffing_shrinkage: float
+    staffing_max_occupancy: float
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -65,6 +70,10 @@ class Settings:
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            forecast_horizon_days=int(os.environ.get("CX_FORECAST_HORIZON_DAYS", "42")),
+            holiday_country=os.environ.get("CX_HOLIDAY_COUNTRY", "DE"),
+            staffing_shrinkage=float(os.environ.get("CX_STAFFING_SHRINKAGE", "0.30")),
+            staffing_max_occupancy=float(os.environ.get("CX_STAFFING_MAX_OCCUPANCY", "0.85")),
         )
 
     def as_env(self) -> dict[str, str]:
