@@ -12,7 +12,7 @@ import pytest
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
     Calendar, clean_history, complete_days, forecast_series, forecast_windows, intraday_forecast, intraday_profile,
-    rolling_origins,
+    rolling_origins, weekday_mean,
 )
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, staffing_plan
 
@@ -28,6 +28,12 @@ def test_erlang_c_wait_probability_matches_the_textbook_formula_by_hand():
     assert erlang_c_wait_probability(2, 3) == pytest.approx(4 / 9)
     # A = 1, N = 2: (1/2 · 2) / (1 + 1 + 1) = 1/3
     assert erlang_c_wait_probability(1, 2) == pytest.approx(1 / 3)
+    # Service level within 20 s (AHT 180 s): 1 − 4/9 · exp(−(3 − 2) · 20/180)
+    assert erlang_c(2, 3, 20, 180).service_level == pytest.approx(1 - 4 / 9 * math.exp(-20 / 180))
+    # N = 4: C = (16/24 · 2) / (1 + 2 + 2 + 8/6 + 4/3) = 4/23; SL = 1 − 4/23 · exp(−40/180) = 0.861 ≥ 0.8, N = 3 is
+    # not enough (0.602): 40 calls an hour of 180 s need 4 agents for 80/20
+    assert erlang_c_wait_probability(2, 4) == pytest.approx(4 / 23)
+    assert agents_for_queue("erlang_c", 2.0, 20.0, 180.0, 0.8, 1.0, None)[0] == 4
     assert erlang_c_wait_probability(3, 3) == 1.0
 
 
@@ -160,6 +166,16 @@ def test_backlog_work_is_spread_over_the_response_window():
 def weekly_series(first: date, weeks: int, week: list[float]) -> pl.DataFrame:
     return pl.DataFrame({"day": pl.date_range(first, first + timedelta(weeks=weeks) - timedelta(days=1), eager=True),
                          "contacts": week * weeks})
+
+
+def test_weekday_mean_is_the_mean_of_the_same_weekday_over_recent_weeks():
+    # Two weeks before Monday 2026-11-02: 10 and 20 contacts on the Mondays, 6 on one Tuesday, nothing else
+    # (missing days count as zero).
+    daily = pl.DataFrame({"day": [date(2026, 10, 19), date(2026, 10, 26), date(2026, 10, 27)],
+                          "contacts": [10.0, 20.0, 6.0]})
+    history = complete_days(daily, date(2026, 10, 19), date(2026, 11, 1))["contacts"].to_numpy()
+    forecast = weekday_mean(history, date(2026, 11, 2), 8, Calendar(), weeks=2)
+    assert forecast.tolist() == [15.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 15.0]
 
 
 def test_holidays_and_outliers_are_replaced_by_the_usual_weekday_and_listed():

@@ -13,7 +13,6 @@ Contacts count on the business day and half-hour (CX_TIMEZONE). The as-of date i
 with contacts.
 """
 
-from __future__ import annotations
 
 from datetime import date, timedelta
 
