@@ -37,6 +37,7 @@ CLEANING_WEEKS = 3  # same-weekday neighbours on each side for the expected valu
 OUTLIER_SCALES = 4.0  # a day further than this many robust scales from its expected value is an outlier
 INTERVAL_QUANTILES = {"80": (0.10, 0.90), "95": (0.025, 0.975)}
 MIN_CALIBRATION_DAYS = 28  # backtest days needed before an origin's interval is scored
+MIN_TRAINING_WEEKS = 8  # history the calendar model needs to learn weekday and calendar effects
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,14 @@ def clean_history(series: pl.DataFrame, holidays: dict[date, str]) -> tuple[pl.D
     days = series["day"].to_list()
     is_holiday = np.array([day in holidays for day in days])
     expected = expected_by_weekday(contacts, is_holiday)
-    residuals = (contacts - expected)[~is_holiday]
-    # Robust scale of ordinary days' deviations (MAD), floored by Poisson noise so a flat series is not all outliers.
-    scale = max(1.4826 * float(np.median(np.abs(residuals))) if residuals.size else 0.0,
-                float(np.sqrt(max(np.median(expected), 1.0))))
-    is_outlier = ~is_holiday & (np.abs(contacts - expected) > OUTLIER_SCALES * scale)
+    # Deviations relative to the usual level, so a quiet weekend and a busy Monday are judged alike; the robust
+    # scale is their median absolute value over ordinary days with contacts expected (MAD).
+    usual = ~is_holiday & (expected > 0)
+    relative = np.abs(contacts - expected) / np.where(expected > 0, expected, 1.0)
+    scale = 1.4826 * float(np.median(relative[usual])) if usual.any() else 0.0
+    # Poisson noise alone (about √expected) never makes an outlier, however flat the series.
+    noise = 3 * np.sqrt(np.maximum(expected, 1.0))
+    is_outlier = ~is_holiday & (relative > OUTLIER_SCALES * scale) & (np.abs(contacts - expected) > noise)
     reasons = [f"holiday: {holidays[day]}" if holiday else
                f"outlier: {value:.0f} contacts where about {typical:.0f} were usual" if outlier else None
                for day, holiday, outlier, value, typical in zip(days, is_holiday, is_outlier, contacts, expected)]
@@ -141,9 +145,10 @@ def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Cale
     features = calendar_features(history_days[LEVEL_DAYS:], calendar)[usable]
     ratios = history[LEVEL_DAYS:][usable] / trailing_level[usable]
     current_level = history[-LEVEL_DAYS:].mean()
-    if len(ratios) < 2 * WEEK or current_level <= 0:
+    # Too few weeks to learn weekday and calendar effects from: fall back to the same-weekday mean.
+    if len(ratios) < MIN_TRAINING_WEEKS * WEEK or current_level <= 0:
         return weekday_mean(history, first_day, days, calendar)
-    model = HistGradientBoostingRegressor(loss="poisson", max_iter=150, learning_rate=0.05, max_depth=3,
+    model = HistGradientBoostingRegressor(loss="squared_error", max_iter=150, learning_rate=0.05, max_depth=3,
                                           categorical_features=[0], random_state=0)
     model.fit(features, ratios)
     return np.clip(model.predict(calendar_features(day_range(first_day, days), calendar)) * current_level, 0, None)

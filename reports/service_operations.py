@@ -255,7 +255,7 @@ else:
             sentence += f" Expected service level {fmt.percent(peak['expected_service_level'])}"
             sentence += (f", {fmt.percent(peak['abandonment'])} of callers hanging up" if peak["abandonment"] else "")
             sentence += "."
-        if peak["erlang_c_agents"] is not None:
+        if peak["erlang_c_agents"] is not None and peak["erlang_c_agents"] != peak["agents_required"]:
             sentence += (f" Erlang C, which assumes nobody hangs up, would put {peak['erlang_c_agents']} agents on "
                          f"the queue instead of {peak['agents_required']}.")
         report.say(sentence)
