@@ -57,7 +57,7 @@ def peak_reason(day, busiest_weekday: int, holidays: dict, campaign_days: set) -
     if near_holiday:
         return f"the first working day after {near_holiday[0]}"
     sends = [d for d in (day - timedelta(days=k) for k in range(1, 4)) if d in campaign_days]
-    reason = f"{cx.WEEKDAYS[day.weekday()]}s are the busiest weekday" if day.isoweekday() == busiest_weekday else ""
+    reason = f"{day:%A}s are the busiest weekday" if day.isoweekday() == busiest_weekday else ""
     if sends:
         reason += (" and " if reason else "") + f"campaigns went out on {fmt.day(max(sends))}"
     return reason or "the regular weekly pattern"
@@ -168,11 +168,24 @@ else:
         figure.update_layout(title=f"{label}: contacts per day", yaxis_title="contacts", showlegend=False,
                              xaxis=dict(tickformat="%d %b"))
         report.chart(figure, height=260)
-    cleaned = report.query("select channel, day, reason from ml_forecast_cleaned_days where queue = 'all' "
-                           "order by day") if not report.missing({"ml_forecast_cleaned_days": ["reason"]}) else None
-    if cleaned is not None and cleaned.height:
-        report.say("**Taken out of the history before fitting** (replaced by a usual day of the same weekday): " + "; ".join(
-            f"{report.channel_label(channel)} {fmt.day(day)} ({reason})" for channel, day, reason in cleaned.rows()) + ".")
+    cleaned = report.query("select channel, day, contacts, expected, reason from ml_forecast_cleaned_days "
+                           "where queue = 'all' order by day") if not report.missing(
+        {"ml_forecast_cleaned_days": ["channel", "day", "contacts", "expected", "reason"]}) else pl.DataFrame()
+    if cleaned.height:
+        holidays_cleaned = cleaned.filter(pl.col("reason").str.starts_with("holiday")).unique("day", keep="first").sort("day")
+        spikes = cleaned.filter(pl.col("reason").str.starts_with("outlier")).with_columns(
+            (pl.col("contacts") / pl.col("expected").clip(1)).alias("ratio")).sort("ratio", descending=True).head(5)
+        report.say(
+            "**Taken out of the history before fitting** (replaced by a usual day of the same weekday): "
+            + (f"{len(holidays_cleaned)} public holidays ("
+               + ", ".join(f"{name.removeprefix('holiday: ')} {fmt.day(day)}"
+                           for day, name in holidays_cleaned.select("day", "reason").rows()) + ")"
+               if holidays_cleaned.height else "no holidays")
+            + (f"; the biggest of {cleaned.height - holidays_cleaned.height} one-off spikes: " + "; ".join(
+                f"{report.channel_label(channel)} {fmt.day(day)} ({fmt.number(contacts)} contacts where about "
+                f"{fmt.number(expected)} were usual)" for channel, day, contacts, expected in
+                spikes.select("channel", "day", "contacts", "expected").rows()) if spikes.height else "")
+            + ".")
 
 # %%
 report.section(
