@@ -128,3 +128,20 @@ def staffing_plan(intervals: pl.DataFrame, interval_seconds: float, policy: Plan
     ], how="diagonal_relaxed")
     scheduled = (pl.col("agents_required") / (1 - policy.shrinkage)).round(6).ceil().cast(pl.Int64)
     return plan.with_columns(scheduled.alias("agents_scheduled")).sort("channel", "interval_start")
+
+
+def plan_vs_actual_summary(adherence: pl.DataFrame) -> dict[str, float]:
+    """Plan against actual over past intervals (columns offered_contacts, answered_within_target,
+    expected_service_level, planned_agents, agents_seen): the service level the plan expected (weighted by
+    offered contacts) and the one reached, and the mean planned and seen agents, over intervals with contacts
+    and a plan; empty without any."""
+    rows = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
+    offered = rows["offered_contacts"].sum()
+    if not offered:
+        return {}
+    return {
+        "expected_service_level": float((rows["expected_service_level"] * rows["offered_contacts"]).sum() / offered),
+        "service_level_reached": float(rows["answered_within_target"].sum() / offered),
+        "planned_agents_mean": float(rows["planned_agents"].mean()),
+        "agents_seen_mean": float(rows["agents_seen"].mean()),
+    }

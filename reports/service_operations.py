@@ -28,6 +28,7 @@ import polars as pl
 
 import cxreport as cx
 from ml.forecast import MODEL_LABELS
+from ml.staffing import plan_vs_actual_summary
 
 VOICE = "phone"
 INTERVAL = "30min"
@@ -315,16 +316,16 @@ if adherence_missing:
     report.unavailable("Plan against actual", adherence_missing)
 else:
     adherence = report.query("select * from ml_staffing_adherence order by interval_start")
-    with_calls = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
-    if with_calls.height:
-        expected = (with_calls["expected_service_level"] * with_calls["offered_contacts"]).sum() / with_calls["offered_contacts"].sum()
-        reached = with_calls["answered_within_target"].sum() / with_calls["offered_contacts"].sum()
+    summary = plan_vs_actual_summary(adherence)
+    if summary:
+        expected, reached = summary["expected_service_level"], summary["service_level_reached"]
         report.say(
-            f"Over the four weeks to {fmt.day(report.as_of)}, the plan asked for **{fmt.number(with_calls['planned_agents'].mean(), 1)} "
-            f"agents** per half-hour with calls, **{fmt.number(with_calls['agents_seen'].mean(), 1)}** were seen "
+            f"Over the four weeks to {fmt.day(report.as_of)}, the plan asked for **{fmt.number(summary['planned_agents_mean'], 1)} "
+            f"agents** per half-hour with calls, **{fmt.number(summary['agents_seen_mean'], 1)}** were seen "
             f"answering calls. The plan expected {fmt.percent(expected)} of calls answered within target; callers "
             f"got **{fmt.percent(reached)}**"
             + (" — more than 10 points short: the plan was too optimistic." if expected - reached > 0.10 else "."))
+        with_calls = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
         daily = with_calls.group_by(pl.col("interval_start").dt.date().alias("day")).agg(
             ((pl.col("expected_service_level") * pl.col("offered_contacts")).sum()
              / pl.col("offered_contacts").sum()).alias("expected"),

@@ -14,7 +14,7 @@ from ml.forecast import (
     Calendar, clean_history, complete_days, forecast_series, forecast_windows, intraday_forecast, intraday_profile,
     rolling_origins, weekday_mean,
 )
-from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, staffing_plan
+from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
 
 
 def poisson_tail(mean: float, at_least: int) -> float:
@@ -247,3 +247,15 @@ def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
     split = intraday_forecast(daily, profile)
     assert split.select("slot", "forecast", "lower_80", "upper_80").rows() == [(480, 75.0, 60.0, 90.0),
                                                                              (510, 25.0, 20.0, 30.0)]
+
+
+def test_plan_against_actual_weights_the_expected_service_level_by_offered_calls():
+    # 30 calls expected 90% within target, 10 calls expected 50%: (27 + 5) / 40 = 80% expected;
+    # 12 + 6 of them answered in time: 45% reached. The interval without calls does not count.
+    adherence = pl.DataFrame({"offered_contacts": [30, 10, 0], "answered_within_target": [12, 6, 0],
+                              "expected_service_level": [0.9, 0.5, 0.99], "planned_agents": [6, 2, 1],
+                              "agents_seen": [5, 2, 0]})
+    assert plan_vs_actual_summary(adherence) == pytest.approx({
+        "expected_service_level": 0.8, "service_level_reached": 0.45, "planned_agents_mean": 4.0,
+        "agents_seen_mean": 3.5})
+    assert plan_vs_actual_summary(adherence.filter(pl.col("offered_contacts") == 0)) == {}

@@ -22,7 +22,7 @@ import polars as pl
 from cx_core.settings import Settings, get_settings
 from cx_core.warehouse import read_frame, replace_table
 from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
-from ml.staffing import PlanPolicy, estimate_patience_seconds, staffing_plan
+from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
 
 INTERVAL_MINUTES = 30
 PROFILE_WEEKS = 8  # recent weeks that give the intraday profile, handle times and patience
@@ -278,28 +278,13 @@ def staffing_adherence(settings: Settings, contacts: pl.DataFrame, calendar: Cal
     ).sort("interval_start")
 
 
-def adherence_summary(adherence: pl.DataFrame) -> dict[str, float]:
-    """Service level the plan expected (weighted by offered calls) and the one reached, over intervals with
-    calls and a plan."""
-    rows = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
-    offered = rows["offered_contacts"].sum()
-    if not offered:
-        return {}
-    return {
-        "expected_service_level": float((rows["expected_service_level"] * rows["offered_contacts"]).sum() / offered),
-        "service_level_reached": float(rows["answered_within_target"].sum() / offered),
-        "planned_agents_mean": float(rows["planned_agents"].mean()),
-        "agents_seen_mean": float(rows["agents_seen"].mean()),
-    }
-
-
 @dg.asset(
     group_name="ml", pool="duckdb", deps=PLAN_DEPS, kinds={"python", "duckdb"},
     description="Plan against actual for the phone queue over the last four weeks, per half-hour: forecast and "
                 "offered calls, planned agents and agents seen handling calls, expected and reached service "
                 "level and abandonment.",
 )
-def ml_staffing_adherence(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def ml_staffing_adherence() -> dg.MaterializeResult:
     settings = get_settings()
     contacts = load_contacts(settings)
     as_of = as_of_date(settings, contacts)
@@ -307,7 +292,7 @@ def ml_staffing_adherence(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     replace_table(settings.warehouse_path, "ml_staffing_adherence", adherence.with_columns(pl.lit(as_of).alias("as_of_date")))
     return dg.MaterializeResult(metadata={
         "rows": adherence.height,
-        **{name: dg.MetadataValue.float(round(value, 4)) for name, value in adherence_summary(adherence).items()},
+        **{name: dg.MetadataValue.float(round(value, 4)) for name, value in plan_vs_actual_summary(adherence).items()},
     })
 
 
@@ -316,7 +301,7 @@ def ml_staffing_adherence(context: dg.AssetExecutionContext) -> dg.MaterializeRe
                             f"{ADHERENCE_WARN_POINTS:.0%} points above the one callers got.")
 def plan_not_optimistic() -> dg.AssetCheckResult:
     adherence = read_frame(get_settings().warehouse_path, "SELECT * FROM ml_staffing_adherence")
-    summary = adherence_summary(adherence)
+    summary = plan_vs_actual_summary(adherence)
     gap = summary["expected_service_level"] - summary["service_level_reached"] if summary else 0.0
     return dg.AssetCheckResult(
         passed=gap <= ADHERENCE_WARN_POINTS,
