@@ -72,6 +72,11 @@ PLAN_DEPS = [dg.AssetKey(name) for name in ("ml_contact_forecast", "fct_service_
                                             "staffing_channels", "sla_targets")]
 
 
+# The backtest table of histories too short to backtest: no rows, the columns readers filter on.
+EMPTY_BACKTEST = {"channel": pl.String, "queue": pl.String, "model": pl.String, "wape": pl.Float64,
+                  "chosen": pl.Boolean}
+
+
 def with_slots(frame: pl.DataFrame) -> pl.DataFrame:
     """Add day and slot (minutes after midnight of the half-hour) from local_at."""
     return frame.with_columns(
@@ -146,7 +151,7 @@ def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, ho
     columns = ["channel", "queue", "granularity", "interval_start", "day", "forecast", "lower_80", "upper_80",
                "lower_95", "upper_95", "model"]
     return (pl.concat(forecasts, how="diagonal_relaxed").select(columns),
-            pl.concat(backtests, how="diagonal_relaxed") if backtests else pl.DataFrame(),
+            pl.concat(backtests, how="diagonal_relaxed") if backtests else pl.DataFrame(schema=EMPTY_BACKTEST),
             pl.concat(cleaned))
 
 
@@ -170,6 +175,8 @@ def as_of_date(settings: Settings, contacts: pl.DataFrame) -> date:
 def ml_contact_forecast(context: dg.AssetExecutionContext):
     settings = get_settings()
     contacts = load_contacts(settings)
+    if contacts.is_empty():
+        raise dg.Failure(description="No service contacts in fct_service_contacts: nothing to forecast.")
     as_of = as_of_date(settings, contacts)
     forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings), as_of + timedelta(days=1),
                                                settings.forecast_horizon_days)
@@ -177,14 +184,14 @@ def ml_contact_forecast(context: dg.AssetExecutionContext):
     tables = {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest, "ml_forecast_cleaned_days": cleaned}
     for table, frame in tables.items():
         replace_table(settings.warehouse_path, table, frame.with_columns(stamp))
-    chosen = backtest.filter("chosen") if backtest.height else backtest
+    chosen = backtest.filter("chosen")
     context.log.info(f"forecast as of {as_of}: {forecast['channel'].n_unique()} channels, {chosen.height} backtests")
     summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days}
     yield dg.MaterializeResult(asset_key="ml_contact_forecast", metadata={**summary, "rows": forecast.height})
     yield dg.MaterializeResult(asset_key="ml_forecast_backtest", metadata={
         **summary, "rows": backtest.height,
         **{f"wape_{channel}_{queue}": dg.MetadataValue.float(round(wape, 4))
-           for channel, queue, wape in (chosen.select("channel", "queue", "wape").rows() if chosen.height else [])},
+           for channel, queue, wape in chosen.select("channel", "queue", "wape").rows()},
     })
     yield dg.MaterializeResult(asset_key="ml_forecast_cleaned_days", metadata={**summary, "rows": cleaned.height})
 
