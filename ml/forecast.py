@@ -166,6 +166,7 @@ MODEL_LABELS = {
     "holt_winters": "Holt-Winters", "gbm_calendar": "calendar gradient boosting",
     "combined": "Holt-Winters and calendar model combined",
 }
+# The simple benchmarks every chosen model is compared with (column wape_vs_baselines of the backtest).
 BASELINES = ("seasonal_naive", "holt_winters")
 
 
@@ -277,7 +278,9 @@ def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins
         return "weekday_mean", pl.DataFrame(), np.array([])
     windows = forecast_windows(series, calendar, backtest_origins, horizon, models)
     backtest = accuracy(windows).join(coverage(with_honest_intervals(windows)), on="model", how="left")
-    backtest = backtest.with_columns(pl.lit(len(backtest_origins)).alias("origins")).sort("wape", "model")
+    best_baseline = pl.col("wape").filter(pl.col("model").is_in(BASELINES)).min()
+    backtest = backtest.with_columns(pl.lit(len(backtest_origins)).alias("origins"),
+                                     (pl.col("wape") / best_baseline).alias("wape_vs_baselines")).sort("wape", "model")
     model = backtest["model"][0]
     chosen = windows.filter((pl.col("model") == model) & (pl.col("forecast") > 0))
     return model, backtest, (chosen["actual"] / chosen["forecast"]).to_numpy()

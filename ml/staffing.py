@@ -21,7 +21,6 @@ import polars as pl
 
 from ml.erlang import QueueOutcome, erlang_a, erlang_c
 
-STAFFING_MODELS = ("erlang_a", "erlang_c", "chat", "backlog")
 PLAN_COLUMNS = {
     "agents_required": pl.Int64, "agents_scheduled": pl.Int64, "expected_service_level": pl.Float64,
     "asa_seconds": pl.Float64, "abandonment": pl.Float64, "occupancy": pl.Float64, "erlang_c_agents": pl.Int64,

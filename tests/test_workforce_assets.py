@@ -113,6 +113,8 @@ def test_backtest_and_cleaned_days_are_stored(materialised):
     assert backtest["chosen"].sum() == 1
     chosen = backtest.filter("chosen").row(0, named=True)
     assert chosen["wape"] == backtest["wape"].min()
+    best_baseline = backtest.filter(pl.col("model").is_in(["seasonal_naive", "holt_winters"]))["wape"].min()
+    assert chosen["wape_vs_baselines"] == pytest.approx(chosen["wape"] / best_baseline)
     assert chosen["origins"] == 12 and 0 <= chosen["coverage_80"] <= 1
     cleaned = query(materialised, "SELECT day, reason FROM ml_forecast_cleaned_days WHERE channel = 'phone' AND "
                                   "queue = 'all' ORDER BY day").rows()

@@ -38,7 +38,7 @@ def print_backtest(title: str, backtest: pl.DataFrame, cleaned_days: int, mean_d
     """`backtest`: one series' rows of ml_forecast_backtest (with `chosen`)."""
     chosen = backtest.filter("chosen").row(0, named=True)
     best_baseline = backtest.filter(pl.col("model").is_in(BASELINES))["wape"].min()
-    ratio = chosen["wape"] / best_baseline if best_baseline else float("nan")
+    ratio = chosen["wape_vs_baselines"]
     low, high = TARGET_COVERAGE_80
     print(f"\n{title}: chosen {chosen['model']}, WAPE {chosen['wape']:.3f} = {ratio:.2f} × best of seasonal naive / "
           f"Holt-Winters ({best_baseline:.3f}; target ≤ {TARGET_VS_BASELINES}: "

@@ -74,7 +74,7 @@ PLAN_DEPS = [dg.AssetKey(name) for name in ("ml_contact_forecast", "fct_service_
 
 # The backtest table of histories too short to backtest: no rows, the columns readers filter on.
 EMPTY_BACKTEST = {"channel": pl.String, "queue": pl.String, "model": pl.String, "wape": pl.Float64,
-                  "chosen": pl.Boolean}
+                  "wape_vs_baselines": pl.Float64, "chosen": pl.Boolean}
 
 
 def with_slots(frame: pl.DataFrame) -> pl.DataFrame:
@@ -192,6 +192,8 @@ def ml_contact_forecast(context: dg.AssetExecutionContext):
         **summary, "rows": backtest.height,
         **{f"wape_{channel}_{queue}": dg.MetadataValue.float(round(wape, 4))
            for channel, queue, wape in chosen.select("channel", "queue", "wape").rows()},
+        **{f"wape_vs_baselines_{channel}_{queue}": dg.MetadataValue.float(round(ratio, 3))
+           for channel, queue, ratio in chosen.select("channel", "queue", "wape_vs_baselines").rows()},
     })
     yield dg.MaterializeResult(asset_key="ml_forecast_cleaned_days", metadata={**summary, "rows": cleaned.height})
 
