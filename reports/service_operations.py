@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Service operations: contact volume by channel, weekday and hour; FCR, AHT and SLA by channel; the contact
 # forecast with its ranges and accuracy, the intraday profile, the staffing plan per half-hour, abandonment and
-# the plan against what happened. Reads fct_service_contacts, kpi_metrics, stg_calls__calls, the seeds holidays
+# the plan against what happened. Reads fct_service_contacts, kpi_metrics, fct_marketing_contacts, the seeds holidays
 # and sla_targets, and the workforce tables ml_contact_forecast, ml_forecast_backtest, ml_forecast_cleaned_days,
 # ml_staffing_plan and ml_staffing_adherence.
 warehouse_path = "../data/warehouse.duckdb"
@@ -43,7 +43,6 @@ contacts_missing = report.missing({"fct_service_contacts": ["contact_id", "occur
                                                              "handle_seconds"]})
 # Contacts are counted on the business day and hour, in the business time zone.
 LOCAL_TIME = f"((occurred_at at time zone 'UTC') at time zone '{business_timezone}')"
-CALL_LOCAL_TIME = f"((started_at at time zone 'UTC') at time zone '{business_timezone}')"
 holidays = dict(report.query("select holiday_date, holiday_name from holidays where country = ?", [holiday_country]
                              ).iter_rows()) if not report.missing({"holidays": ["holiday_date"]}) else {}
 campaign_days = set(report.query(
@@ -287,19 +286,17 @@ else:
 report.section("Abandonment and plan against actual",
                "Callers who hang up before an agent answers, and whether the plan made before the last four weeks "
                "delivered the service level it promised.")
-calls_missing = report.missing({"stg_calls__calls": ["started_at", "direction", "abandoned", "agent_id",
-                                                      "wait_seconds"]})
-if calls_missing:
-    report.unavailable("Call abandonment", calls_missing)
+if contacts_missing:
+    report.unavailable("Call abandonment", contacts_missing)
 else:
+    # A queued call (channel phone) without a handle time was abandoned before an agent answered.
     abandonment = report.query(
         f"""
-        select count(*) filter (where abandoned) as abandoned, count(*) as offered,
-               avg(wait_seconds) filter (where abandoned) as wait_before_hanging_up
-        from stg_calls__calls
-        where direction = 'inbound' and (agent_id is not null or abandoned)
-          and {CALL_LOCAL_TIME} >= ? and {CALL_LOCAL_TIME} < ?
-        """, [report.month, report.period_end]).row(0, named=True)
+        select count(*) filter (where handle_seconds is null) as abandoned, count(*) as offered,
+               avg(wait_seconds) filter (where handle_seconds is null) as wait_before_hanging_up
+        from fct_service_contacts
+        where inbound_channel = ? and {LOCAL_TIME} >= ? and {LOCAL_TIME} < ?
+        """, [VOICE, report.month, report.period_end]).row(0, named=True)
     if abandonment["offered"]:
         share = abandonment["abandoned"] / abandonment["offered"]
         report.headline("Calls abandoned", fmt.percent(share))

@@ -12,6 +12,8 @@ import pytest
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from cx_core.settings import REPO_ROOT
 from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, plan_not_optimistic
+from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
@@ -70,13 +72,11 @@ def materialised(tmp_path_factory):
     warehouse = folder / "warehouse.duckdb"
     write_warehouse(warehouse)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_WAREHOUSE", str(warehouse))
-        env.setenv("CX_TIMEZONE", "UTC")
-        env.setenv("CX_HOLIDAY_COUNTRY", "AT")
-        env.setenv("CX_FORECAST_HORIZON_DAYS", "14")
-        env.delenv("CX_AS_OF", raising=False)
-        result = dg.materialize(ml_workforce_assets, raise_on_error=False)
-        check = plan_not_optimistic()
+        point_settings_at(env, folder / "data", CX_WAREHOUSE=str(warehouse), CX_TIMEZONE="UTC",
+                          CX_HOLIDAY_COUNTRY="AT", CX_FORECAST_HORIZON_DAYS="14")
+        resources = pipeline_resources()
+        result = dg.materialize(ml_workforce_assets, resources=resources, raise_on_error=False)
+        check = plan_not_optimistic(warehouse=resources["warehouse"])
         rendered = render_report("service_operations", "Service operations", REPORTS_SOURCE_DIR / "service_operations.py",
                                  folder / "out", {"warehouse_path": str(warehouse), "as_of": LAST_DAY.isoformat(),
                                                   "business_timezone": "UTC", "holiday_country": "AT"})

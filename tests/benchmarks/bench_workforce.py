@@ -19,6 +19,7 @@ from datetime import timedelta
 import polars as pl
 
 from cx_core.settings import get_settings
+from cx_core.warehouse import WarehouseFile
 from dagster_project.defs.assets.ml_workforce import as_of_date, forecast_all, load_calendar, load_contacts, series_contacts
 from ml.forecast import BASELINES, Calendar, forecast_series
 
@@ -54,10 +55,11 @@ def print_backtest(title: str, backtest: pl.DataFrame, cleaned_days: int, mean_d
 
 def demo_figures() -> None:
     settings = get_settings()
+    warehouse = WarehouseFile(settings.warehouse_path)
     started = time.perf_counter()
-    contacts = load_contacts(settings)
+    contacts = load_contacts(settings, warehouse)
     first_day = as_of_date(settings, contacts) + timedelta(days=1)
-    calendar = load_calendar(settings)
+    calendar = load_calendar(settings, warehouse)
     forecast, backtest, cleaned = forecast_all(contacts, calendar, first_day, settings.forecast_horizon_days)
     print(f"demo forecast step (every series, {settings.forecast_horizon_days}-day horizon): "
           f"{time.perf_counter() - started:,.1f} s, {forecast.height} rows, {cleaned.height} days cleaned")

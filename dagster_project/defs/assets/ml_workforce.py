@@ -19,8 +19,12 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from cx_core.settings import Settings, get_settings
-from cx_core.warehouse import read_frame, replace_table
+from dagster_duckdb import DuckDBResource
+
+from cx_core.settings import Settings
+from cx_core.warehouse import Warehouse, read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.resources import PipelineSettings
 from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
 from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
 
@@ -67,9 +71,9 @@ CHANNEL_RULES_SQL = """
     FROM staffing_channels AS staffing
     INNER JOIN sla_targets AS sla ON sla.channel = staffing.channel
 """
-FORECAST_DEPS = [dg.AssetKey(name) for name in ("fct_service_contacts", "fct_marketing_contacts", "holidays")]
-PLAN_DEPS = [dg.AssetKey(name) for name in ("ml_contact_forecast", "fct_service_contacts", "stg_calls__calls",
-                                            "staffing_channels", "sla_targets")]
+FORECAST_DEPS = [warehouse_table_key(name) for name in ("fct_service_contacts", "fct_marketing_contacts", "holidays")]
+PLAN_DEPS = [warehouse_table_key(name) for name in ("ml_contact_forecast", "fct_service_contacts", "stg_calls__calls",
+                                                    "staffing_channels", "sla_targets")]
 
 
 # The backtest table of histories too short to backtest: no rows, the columns readers filter on.
@@ -86,12 +90,11 @@ def with_slots(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_contacts(settings: Settings) -> pl.DataFrame:
-    return with_slots(read_frame(settings.warehouse_path, contacts_sql(settings.timezone)))
+def load_contacts(settings: Settings, warehouse: Warehouse) -> pl.DataFrame:
+    return with_slots(read_frame(warehouse, contacts_sql(settings.timezone)))
 
 
-def load_calendar(settings: Settings) -> Calendar:
-    warehouse = settings.warehouse_path
+def load_calendar(settings: Settings, warehouse: Warehouse) -> Calendar:
     holidays = read_frame(warehouse, f"SELECT holiday_date, holiday_name FROM holidays "
                                      f"WHERE country = '{settings.holiday_country}'")
     sends = read_frame(warehouse, f"SELECT {local_time('sent_at', settings.timezone)}::DATE AS day, sum(sends) AS sends "
@@ -172,18 +175,18 @@ def as_of_date(settings: Settings, contacts: pl.DataFrame) -> date:
     ],
     pool="duckdb",
 )
-def ml_contact_forecast(context: dg.AssetExecutionContext):
-    settings = get_settings()
-    contacts = load_contacts(settings)
+def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    contacts = load_contacts(settings, warehouse)
     if contacts.is_empty():
         raise dg.Failure(description="No service contacts in fct_service_contacts: nothing to forecast.")
     as_of = as_of_date(settings, contacts)
-    forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings), as_of + timedelta(days=1),
+    forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1),
                                                settings.forecast_horizon_days)
     stamp = pl.lit(as_of).alias("as_of_date")
     tables = {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest, "ml_forecast_cleaned_days": cleaned}
     for table, frame in tables.items():
-        replace_table(settings.warehouse_path, table, frame.with_columns(stamp))
+        replace_table(warehouse, table, frame.with_columns(stamp))
     chosen = backtest.filter("chosen")
     context.log.info(f"forecast as of {as_of}: {forecast['channel'].n_unique()} channels, {chosen.height} backtests")
     summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days}
@@ -198,17 +201,17 @@ def ml_contact_forecast(context: dg.AssetExecutionContext):
     yield dg.MaterializeResult(asset_key="ml_forecast_cleaned_days", metadata={**summary, "rows": cleaned.height})
 
 
-def channel_rules(settings: Settings, contacts: pl.DataFrame, first_day: date) -> pl.DataFrame:
+def channel_rules(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, first_day: date) -> pl.DataFrame:
     """Staffed channels with their model, targets, handle time (measured in the recent weeks, else the seed's
     assumption) and, for the voice queue, the callers' patience estimated from abandoned calls."""
     recent = contacts.filter(pl.col("day").is_between(first_day - timedelta(weeks=PROFILE_WEEKS), first_day,
                                                       closed="left"))
     handle = recent.group_by("channel").agg(pl.col("handle_seconds").mean().alias("measured_handle_seconds"))
-    calls = with_slots(read_frame(settings.warehouse_path, calls_sql(settings.timezone))).filter(
+    calls = with_slots(read_frame(warehouse, calls_sql(settings.timezone))).filter(
         pl.col("day").is_between(first_day - timedelta(weeks=PROFILE_WEEKS), first_day, closed="left"))
     patience = estimate_patience_seconds(calls["wait_seconds"].fill_null(0).to_list(),
                                          calls["abandoned"].fill_null(False).to_list())
-    return read_frame(settings.warehouse_path, CHANNEL_RULES_SQL).join(handle, on="channel", how="left").select(
+    return read_frame(warehouse, CHANNEL_RULES_SQL).join(handle, on="channel", how="left").select(
         "channel", "staffing_model", "concurrency", "answer_within_seconds", "service_level_target",
         pl.coalesce("measured_handle_seconds", "assumed_handle_seconds").alias("handle_seconds"),
         pl.when(pl.col("channel") == VOICE_CHANNEL).then(pl.lit(patience, pl.Float64)).alias("patience_seconds"),
@@ -231,15 +234,16 @@ def plan_policy(settings: Settings) -> PlanPolicy:
                 "scheduled (with shrinkage), expected service level, speed of answer, abandonment; Erlang A for "
                 "the phone (Erlang C beside it), chat with concurrency, tickets as backlog.",
 )
-def ml_staffing_plan(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    forecast = read_frame(settings.warehouse_path, f"""
+def ml_staffing_plan(context: dg.AssetExecutionContext, cx: PipelineSettings,
+                     warehouse: DuckDBResource) -> dg.MaterializeResult:
+    settings = cx.settings
+    forecast = read_frame(warehouse, f"""
         SELECT channel, interval_start, forecast, as_of_date FROM ml_contact_forecast
         WHERE granularity = '{INTERVAL_MINUTES}min' AND queue = '{ALL_QUEUES}'""")
     first_day = forecast["as_of_date"].max() + timedelta(days=1)
-    rules = channel_rules(settings, load_contacts(settings), first_day)
+    rules = channel_rules(settings, warehouse, load_contacts(settings, warehouse), first_day)
     plan = staffing_plan(plan_intervals(forecast, rules), INTERVAL_MINUTES * 60, plan_policy(settings))
-    replace_table(settings.warehouse_path, "ml_staffing_plan", plan)
+    replace_table(warehouse, "ml_staffing_plan", plan)
     peaks = plan.group_by("channel").agg(pl.col("agents_scheduled").max()).sort("channel")
     context.log.info(f"staffing plan: {plan.height} intervals")
     return dg.MaterializeResult(metadata={
@@ -249,9 +253,10 @@ def ml_staffing_plan(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     })
 
 
-def actual_voice_intervals(settings: Settings, first_day: date, last_day: date, answer_within: float) -> pl.DataFrame:
+def actual_voice_intervals(settings: Settings, warehouse: Warehouse, first_day: date, last_day: date,
+                           answer_within: float) -> pl.DataFrame:
     """Per half-hour of the phone queue: calls offered, answered within the target, abandoned, agents seen."""
-    calls = with_slots(read_frame(settings.warehouse_path, calls_sql(settings.timezone))).filter(
+    calls = with_slots(read_frame(warehouse, calls_sql(settings.timezone))).filter(
         pl.col("day").is_between(first_day, last_day))
     answered = pl.col("agent_id").is_not_null() & ~pl.col("abandoned").fill_null(False)
     return calls.group_by("day", "slot").agg(
@@ -262,18 +267,19 @@ def actual_voice_intervals(settings: Settings, first_day: date, last_day: date, 
     ).with_columns(interval_start(pl.col("day"), pl.col("slot")).alias("interval_start")).drop("day", "slot")
 
 
-def staffing_adherence(settings: Settings, contacts: pl.DataFrame, calendar: Calendar, as_of: date) -> pl.DataFrame:
+def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, calendar: Calendar,
+                       as_of: date) -> pl.DataFrame:
     """The phone plan made before the last `ADHERENCE_WEEKS` weeks (forecast from the history before them) next
     to what happened in each half-hour of those weeks."""
     first_day = as_of - timedelta(weeks=ADHERENCE_WEEKS) + timedelta(days=1)
     _, intraday = forecast_one(series_contacts(contacts, VOICE_CHANNEL, ALL_QUEUES), calendar, first_day,
                                ADHERENCE_WEEKS * 7)
-    rules = channel_rules(settings, contacts, first_day).filter(pl.col("channel") == VOICE_CHANNEL)
+    rules = channel_rules(settings, warehouse, contacts, first_day).filter(pl.col("channel") == VOICE_CHANNEL)
     half_hours = intraday.select(pl.lit(VOICE_CHANNEL).alias("channel"),
                                  interval_start(pl.col("day"), pl.col("slot")).alias("interval_start"), "forecast")
     plan = staffing_plan(plan_intervals(half_hours, rules), INTERVAL_MINUTES * 60, plan_policy(settings))
     answer_within = float(rules["answer_within_seconds"][0]) if rules.height else 0.0
-    actual = actual_voice_intervals(settings, first_day, as_of, answer_within)
+    actual = actual_voice_intervals(settings, warehouse, first_day, as_of, answer_within)
     return plan.select(
         "channel", "interval_start", pl.col("contacts").alias("forecast_contacts"),
         pl.col("agents_required").alias("planned_agents"), "expected_service_level",
@@ -293,12 +299,12 @@ def staffing_adherence(settings: Settings, contacts: pl.DataFrame, calendar: Cal
                 "offered calls, planned agents and agents seen handling calls, expected and reached service "
                 "level and abandonment.",
 )
-def ml_staffing_adherence() -> dg.MaterializeResult:
-    settings = get_settings()
-    contacts = load_contacts(settings)
+def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    settings = cx.settings
+    contacts = load_contacts(settings, warehouse)
     as_of = as_of_date(settings, contacts)
-    adherence = staffing_adherence(settings, contacts, load_calendar(settings), as_of)
-    replace_table(settings.warehouse_path, "ml_staffing_adherence", adherence.with_columns(pl.lit(as_of).alias("as_of_date")))
+    adherence = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse), as_of)
+    replace_table(warehouse, "ml_staffing_adherence", adherence.with_columns(pl.lit(as_of).alias("as_of_date")))
     return dg.MaterializeResult(metadata={
         "rows": adherence.height,
         **{name: dg.MetadataValue.float(round(value, 4)) for name, value in plan_vs_actual_summary(adherence).items()},
@@ -308,8 +314,8 @@ def ml_staffing_adherence() -> dg.MaterializeResult:
 @dg.asset_check(asset="ml_staffing_adherence", name="plan_not_optimistic",
                 description=f"Warns when the plan's expected phone service level is more than "
                             f"{ADHERENCE_WARN_POINTS:.0%} points above the one callers got.")
-def plan_not_optimistic() -> dg.AssetCheckResult:
-    adherence = read_frame(get_settings().warehouse_path, "SELECT * FROM ml_staffing_adherence")
+def plan_not_optimistic(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    adherence = read_frame(warehouse, "SELECT * FROM ml_staffing_adherence")
     summary = plan_vs_actual_summary(adherence)
     gap = summary["expected_service_level"] - summary["service_level_reached"] if summary else 0.0
     return dg.AssetCheckResult(

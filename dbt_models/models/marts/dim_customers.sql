@@ -22,9 +22,9 @@ ranked_contact_details as (
         row_number() over (
             partition by components.customer_key, components.identifier_type
             order by
-                case when crm.customer_id is not null then 0 else 1 end,
+                case when crm.customer_id is not null then 0 else 1 end asc,
                 observations.records desc,
-                components.identifier_value
+                components.identifier_value asc
         ) as preference
     from components
     inner join observations on observations.identifier = components.identifier
