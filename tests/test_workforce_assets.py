@@ -44,11 +44,13 @@ def phone_calls() -> pl.DataFrame:
 def service_contacts(calls: pl.DataFrame) -> pl.DataFrame:
     phone = calls.select(pl.lit("phone").alias("inbound_channel"), pl.lit(False).alias("bot_handover"),
                          pl.col("queue").alias("contact_reason"), pl.col("started_at").alias("occurred_at"),
-                         pl.when(pl.col("abandoned")).then(None).otherwise(240).alias("handle_seconds"))
+                         pl.when(pl.col("abandoned")).then(None).otherwise(240).alias("handle_seconds"),
+                         "wait_seconds")
     days = pl.date_range(FIRST_DAY, LAST_DAY, eager=True)
     chats = pl.DataFrame({"occurred_at": [datetime(d.year, d.month, d.day, 9 + h) for d in days for h in range(8)]})
     chats = chats.select(pl.lit("chat_bot").alias("inbound_channel"), pl.lit(True).alias("bot_handover"),
-                         pl.lit(None, pl.String).alias("contact_reason"), "occurred_at", pl.lit(600).alias("handle_seconds"))
+                         pl.lit(None, pl.String).alias("contact_reason"), "occurred_at", pl.lit(600).alias("handle_seconds"),
+                         pl.lit(30).alias("wait_seconds"))
     mails = chats.with_columns(pl.lit("email").alias("inbound_channel"), pl.lit(False).alias("bot_handover"),
                                pl.lit(None, pl.Int32).alias("handle_seconds"))
     return pl.concat([phone, chats, mails], how="vertical_relaxed").with_row_index("contact_id")
