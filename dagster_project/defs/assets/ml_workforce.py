@@ -64,7 +64,6 @@ def calls_sql(timezone: str) -> str:
     """
 
 
-CAMPAIGN_SENDS_SQL = "SELECT sent_at, count(*) AS sends FROM fct_marketing_contacts GROUP BY ALL"
 CHANNEL_RULES_SQL = """
     SELECT staffing.channel, staffing.staffing_model, staffing.concurrency, staffing.assumed_handle_seconds,
            sla.first_response_target_seconds::DOUBLE AS answer_within_seconds, sla.service_level_target
@@ -97,8 +96,8 @@ def load_contacts(settings: Settings, warehouse: Warehouse) -> pl.DataFrame:
 def load_calendar(settings: Settings, warehouse: Warehouse) -> Calendar:
     holidays = read_frame(warehouse, f"SELECT holiday_date, holiday_name FROM holidays "
                                      f"WHERE country = '{settings.holiday_country}'")
-    sends = read_frame(warehouse, f"SELECT {local_time('sent_at', settings.timezone)}::DATE AS day, sum(sends) AS sends "
-                                  f"FROM ({CAMPAIGN_SENDS_SQL}) GROUP BY ALL")
+    sends = read_frame(warehouse, f"SELECT {local_time('sent_at', settings.timezone)}::DATE AS day, count(*) AS sends "
+                                  "FROM fct_marketing_contacts GROUP BY ALL")
     return Calendar(dict(holidays.iter_rows()), {day: float(sends) for day, sends in sends.iter_rows()})
 
 
@@ -125,7 +124,8 @@ def slot_counts(contacts: pl.DataFrame, first_day: date, weeks: int) -> pl.DataF
     return recent.group_by("day", "slot").agg(pl.len().cast(pl.Float64).alias("contacts"))
 
 
-def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int) -> tuple[SeriesForecast, pl.DataFrame]:
+def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date,
+                 horizon: int) -> tuple[SeriesForecast, pl.DataFrame]:
     """Daily forecast of one series from its contacts before `first_day`, and its split over half-hours."""
     history = contacts.filter(pl.col("day") < first_day)
     outcome = forecast_series(daily_counts(history), calendar, first_day, horizon)
