@@ -221,7 +221,8 @@ else:
 
 # %%
 report.section("When contacts arrive",
-               "The expected share of a weekday's contacts in each half-hour, from the recent weeks (phone).")
+               "Expected phone contacts per half-hour of each weekday over the forecast horizon: the daily forecast "
+               "split by the intraday profile of the recent weeks.")
 if forecast_missing:
     report.unavailable("Intraday profile", forecast_missing)
 else:
