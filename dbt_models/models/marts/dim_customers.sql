@@ -1,6 +1,8 @@
 -- The central customer view: one golden record per customer_key (one connected component of the identity
 -- graph). CRM attributes come from the component's CRM record (the one its key is named after); customers
 -- without one are 'prospect' (known by e-mail, phone, card or handle) or 'anonymous' (only cookies).
+-- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
+-- seed must be built with this model, not after it)
 with
 
 components as (
