@@ -156,3 +156,14 @@ def test_service_report_shows_the_workforce_sections(materialised):
                  "Agents needed per half-hour", "National Day", "callers got", "were abandoned"):
         assert text in page
     assert "Traceback" not in page
+
+
+def test_every_workforce_table_reports_its_rows_and_columns(materialised):
+    events = materialised["result"].get_asset_materialization_events()
+    metadata = {event.asset_key.to_user_string(): event.materialization.metadata for event in events}
+    for table in ("ml_contact_forecast", "ml_forecast_backtest", "ml_forecast_cleaned_days", "ml_staffing_plan",
+                  "ml_staffing_adherence"):
+        rows = query(materialised, f"SELECT count(*) AS n FROM {table}")["n"][0]
+        assert metadata[table]["dagster/row_count"].value == rows
+        columns = [column.name for column in metadata[table]["dagster/column_schema"].value.columns]
+        assert columns == query(materialised, f"SELECT * FROM {table} LIMIT 0").columns

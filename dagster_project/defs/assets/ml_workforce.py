@@ -24,6 +24,7 @@ from dagster_duckdb import DuckDBResource
 from cx_core.settings import Settings
 from cx_core.warehouse import Warehouse, read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
 from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
@@ -184,21 +185,25 @@ def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings,
     forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1),
                                                settings.forecast_horizon_days)
     stamp = pl.lit(as_of).alias("as_of_date")
-    tables = {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest, "ml_forecast_cleaned_days": cleaned}
+    tables = {name: frame.with_columns(stamp) for name, frame in
+              {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest,
+               "ml_forecast_cleaned_days": cleaned}.items()}
     for table, frame in tables.items():
-        replace_table(warehouse, table, frame.with_columns(stamp))
+        replace_table(warehouse, table, frame)
     chosen = backtest.filter("chosen")
     context.log.info(f"forecast as of {as_of}: {forecast['channel'].n_unique()} channels, {chosen.height} backtests")
     summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days}
-    yield dg.MaterializeResult(asset_key="ml_contact_forecast", metadata={**summary, "rows": forecast.height})
+    yield dg.MaterializeResult(asset_key="ml_contact_forecast",
+                               metadata={**summary, **frame_metadata(tables["ml_contact_forecast"])})
     yield dg.MaterializeResult(asset_key="ml_forecast_backtest", metadata={
-        **summary, "rows": backtest.height,
+        **summary, **frame_metadata(tables["ml_forecast_backtest"]),
         **{f"wape_{channel}_{queue}": dg.MetadataValue.float(round(wape, 4))
            for channel, queue, wape in chosen.select("channel", "queue", "wape").rows()},
         **{f"wape_vs_baselines_{channel}_{queue}": dg.MetadataValue.float(round(ratio, 3))
            for channel, queue, ratio in chosen.select("channel", "queue", "wape_vs_baselines").rows()},
     })
-    yield dg.MaterializeResult(asset_key="ml_forecast_cleaned_days", metadata={**summary, "rows": cleaned.height})
+    yield dg.MaterializeResult(asset_key="ml_forecast_cleaned_days",
+                               metadata={**summary, **frame_metadata(tables["ml_forecast_cleaned_days"])})
 
 
 def channel_rules(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, first_day: date) -> pl.DataFrame:
@@ -247,7 +252,7 @@ def ml_staffing_plan(context: dg.AssetExecutionContext, cx: PipelineSettings,
     peaks = plan.group_by("channel").agg(pl.col("agents_scheduled").max()).sort("channel")
     context.log.info(f"staffing plan: {plan.height} intervals")
     return dg.MaterializeResult(metadata={
-        "rows": plan.height, "shrinkage": settings.staffing_shrinkage,
+        **frame_metadata(plan), "shrinkage": settings.staffing_shrinkage,
         "max_occupancy": settings.staffing_max_occupancy,
         **{f"peak_scheduled_{channel}": int(agents) for channel, agents in peaks.iter_rows()},
     })
@@ -304,9 +309,10 @@ def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg
     contacts = load_contacts(settings, warehouse)
     as_of = as_of_date(settings, contacts)
     adherence = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse), as_of)
-    replace_table(warehouse, "ml_staffing_adherence", adherence.with_columns(pl.lit(as_of).alias("as_of_date")))
+    adherence = adherence.with_columns(pl.lit(as_of).alias("as_of_date"))
+    replace_table(warehouse, "ml_staffing_adherence", adherence)
     return dg.MaterializeResult(metadata={
-        "rows": adherence.height,
+        **frame_metadata(adherence),
         **{name: dg.MetadataValue.float(round(value, 4)) for name, value in plan_vs_actual_summary(adherence).items()},
     })
 
