@@ -55,6 +55,9 @@ class Settings:
     freshness_fail_hours: float
     kpi_refresh_cron: str
     sensor_interval_seconds: int
+    # The plausible event times of a load (issue 13): older or later ones are quarantined as out_of_range.
+    event_time_years_back: int
+    event_time_days_ahead: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -97,6 +100,8 @@ class Settings:
             holiday_country=get("CX_HOLIDAY_COUNTRY", "DE"),
             staffing_shrinkage=float(get("CX_STAFFING_SHRINKAGE", "0.30")),
             staffing_max_occupancy=float(get("CX_STAFFING_MAX_OCCUPANCY", "0.85")),
+            event_time_years_back=int(get("CX_EVENT_TIME_YEARS_BACK", "10")),
+            event_time_days_ahead=int(get("CX_EVENT_TIME_DAYS_AHEAD", "2")),
         )
 
     def as_env(self) -> dict[str, str]:
