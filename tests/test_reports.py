@@ -29,7 +29,9 @@ SECTIONS = {
     "churn_and_actions": ["Risk distribution", "At-risk segments", "Why customers are at risk",
                           "How good is the model?", "Action plan"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
-                           "Forecast: contacts in the next weeks", "Agents needed per hour"],
+                           "Forecast: contacts in the next weeks", "How good is the forecast?",
+                           "When contacts arrive", "Agents needed per half-hour",
+                           "Abandonment and plan against actual"],
 }
 DEMO_CUSTOMERS, DEMO_DAYS, DEMO_END = 400, 400, date(2026, 10, 31)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
