@@ -15,6 +15,7 @@ from dagster_project.defs.assets.dbt import cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, ml_workforce_checks
 from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
 from dagster_project.defs.resources import pipeline_resources
@@ -23,7 +24,10 @@ from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
-ALL_ASSETS = [*ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, *report_assets]
+# What the full_refresh job runs (dagster_project/definitions.py), with resources made after the test's settings.
+ALL_ASSETS = [*ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, *ml_workforce_assets,
+              *report_assets]
+ALL_CHECKS = [*asset_checks, *ml_workforce_checks]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,7 @@ def refresh(tmp_path_factory):
             with pytest.MonkeyPatch.context() as env:
                 point_settings_at(env, data, CX_TIMEZONE=timezone)
                 write_exports(data / "landing", build())
-                done[name] = data, dg.materialize([*ALL_ASSETS, *asset_checks], resources=pipeline_resources(),
+                done[name] = data, dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=pipeline_resources(),
                                                   raise_on_error=False)
         return done[name]
 
