@@ -293,10 +293,11 @@ class HubModel:
         return scores_from_probabilities(self.classes, batched_forward(self.tokenizer, self.model, texts, _softmax))
 
 
-def load_sentiment_model(model_id: str | None = None) -> SentimentModel:
-    """The configured model: the offline default unless a hub model id (or local path) is given."""
+def load_sentiment_model(model_id: str | None = None, head_path: Path = HEAD_PATH) -> SentimentModel:
+    """The configured model: the offline default (with `head_path`, e.g. a company-adapted head) unless a hub
+    model id (or local path) is given."""
     if not model_id or model_id == DEFAULT_MODEL_ID:
-        return EncoderHeadModel()
+        return EncoderHeadModel(head_path)
     return HubModel(model_id)
 
 

@@ -118,6 +118,13 @@ def evaluate(head: SentimentHead, features: np.ndarray, held_out: pl.DataFrame) 
     return quality
 
 
+def source_weights(corpus: pl.DataFrame) -> np.ndarray:
+    """Per-text weights that give every source the same total weight, so the largest set does not decide alone."""
+    counts = corpus["source"].value_counts()
+    per_source = dict(zip(counts["source"], corpus.height / (counts.height * counts["count"])))
+    return np.array([per_source[source] for source in corpus["source"].to_list()])
+
+
 def train(corpus: pl.DataFrame, encoder: MultilingualEncoder) -> SentimentHead:
     """Fit the head on the training texts (the held-out texts only measure it)."""
     features = head_features(encoder, corpus["text"].to_list())
@@ -127,7 +134,7 @@ def train(corpus: pl.DataFrame, encoder: MultilingualEncoder) -> SentimentHead:
         Cs=list(REGULARISATION_CANDIDATES), l1_ratios=(0.0,), cv=CV_FOLDS, scoring="f1_macro",
         class_weight="balanced", max_iter=5000, use_legacy_attributes=False,
     )
-    classifier.fit(features[~held_out], labels[~held_out])
+    classifier.fit(features[~held_out], labels[~held_out], sample_weight=source_weights(corpus.filter(~pl.col("held_out"))))
     head = SentimentHead(tuple(classifier.classes_), classifier.coef_, classifier.intercept_, {})
     quality = {
         "model_id": DEFAULT_MODEL_ID,
