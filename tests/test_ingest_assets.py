@@ -8,20 +8,17 @@ import duckdb
 import pytest
 
 from dagster_project.defs.assets.ingest import PII_MASK, ingest_assets
+from dagster_project.defs.resources import pipeline_resources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "landing"
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    data = tmp_path / "data"
-    monkeypatch.setenv("CX_DATA_DIR", str(data))
-    for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    shutil.copytree(FIXTURES, data / "landing")
-    return data
+@pytest.fixture(autouse=True)
+def landed(data_dir) -> None:
+    """Every test starts with the fixture exports in its landing folder."""
+    shutil.copytree(FIXTURES, data_dir / "landing")
 
 
 def metadata_of(result, source: str) -> dict:
@@ -30,7 +27,7 @@ def metadata_of(result, source: str) -> dict:
 
 
 def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
-    result = dg.materialize(ingest_assets)
+    result = dg.materialize(ingest_assets, resources=pipeline_resources())
 
     assert result.success
     orders = metadata_of(result, "orders")
@@ -55,7 +52,7 @@ def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
     assert loaded == (6, 2)
     assert quarantined == 8
 
-    again = dg.materialize(ingest_assets)
+    again = dg.materialize(ingest_assets, resources=pipeline_resources())
     assert metadata_of(again, "orders")["files_processed"] == 0
     assert metadata_of(again, "orders")["files_already_loaded"] == 2
 
@@ -63,7 +60,7 @@ def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
 def test_a_broken_file_fails_only_its_own_source(data_dir):
     (data_dir / "landing" / "calls" / "calls_broken.csv").write_text("caller,when\n0171,2026-03-01\n")
 
-    result = dg.materialize(ingest_assets, raise_on_error=False)
+    result = dg.materialize(ingest_assets, resources=pipeline_resources(), raise_on_error=False)
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -74,3 +71,29 @@ def test_a_broken_file_fails_only_its_own_source(data_dir):
         "crm_customers", "web_events", "orders", "email_events", "mobile_messages", "support_tickets",
         "chat_conversations", "social_mentions", "surveys",
     }
+
+
+def test_an_undecodable_file_fails_alone_and_a_cp1252_file_of_another_source_loads(data_dir):
+    header = "order_id,ordered_at,customer_id,email,loyalty_id,channel,store_id,order_type,original_order_id,items,value_eur,payment_method,product_category"
+    (data_dir / "landing" / "orders" / "excel_export.csv").write_bytes(
+        (header + "\nO7001,2026-03-01T10:00:00Z,,,,store,S1,sale,,1,\"5,50\",cash,Geschenk für 5 €\n").encode("cp1252"))
+    (data_dir / "landing" / "calls" / "calls_undecodable.csv").write_bytes(
+        b"call_id,started_at,direction,abandoned\nK9,2026-03-01T10:00:00Z,inbound,false,\x81\xe4\n")
+
+    result = dg.materialize(ingest_assets, resources=pipeline_resources(), raise_on_error=False)
+
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "raw__calls"
+    error = str(failure.event_specific_data.error)
+    assert "calls/calls_undecodable.csv: the file is neither UTF-8 nor Windows-1252" in error
+    assert "1 other file(s) of calls were loaded" in error  # calls_good.csv
+    assert metadata_of(result, "orders")["files_processed"] == 3
+    with duckdb.connect() as con:
+        category = con.execute(
+            f"SELECT product_category FROM read_parquet('{data_dir}/raw/orders/**/*.parquet', union_by_name = true, "
+            "hive_partitioning = false) WHERE order_id = 'O7001'").fetchall()
+        calls = con.execute(
+            f"SELECT count(*) FROM read_parquet('{data_dir}/raw/calls/**/*.parquet', union_by_name = true, "
+            "hive_partitioning = false)").fetchall()[0][0]
+    assert category == [("Geschenk für 5 €",)]
+    assert calls == 2

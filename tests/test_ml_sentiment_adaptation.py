@@ -7,8 +7,10 @@ import polars as pl
 import pytest
 
 from dagster_project.defs.assets.ml_text import ADAPTED_HEAD_FILE, ml_sentiment_model_card
+from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import HEAD_PATH, SentimentHead, shared_multilingual_encoder
 from ml.sentiment_adaptation import MIN_COMMENTS_PER_LABEL, adapt_head, survey_examples, survey_label
+from tests.helpers.settings_env import point_settings_at
 
 
 @pytest.mark.parametrize(
@@ -95,15 +97,14 @@ SURVEY_DDL = "CREATE TABLE fct_survey_responses (survey_type VARCHAR, score DOUB
 @pytest.mark.slow
 def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkeypatch):
     warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_ML_CACHE_DIR", str(tmp_path / "ml_cache"))
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_ML_CACHE_DIR=str(tmp_path / "ml_cache"))
     comments = company_comments(per_label=6 * MIN_COMMENTS_PER_LABEL)
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute(SURVEY_DDL)
         connection.executemany("INSERT INTO fct_survey_responses VALUES (?, ?, ?)",
                                comments.select("survey_type", "score", "comment").rows())
 
-    assert dg.materialize([ml_sentiment_model_card]).success
+    assert dg.materialize([ml_sentiment_model_card], resources=pipeline_resources()).success
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         [(adopted, before, after)] = connection.sql(
             "SELECT adopted, macro_f1_before, macro_f1_after FROM ml_sentiment_model_card").fetchall()
@@ -112,5 +113,5 @@ def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkey
 
     with duckdb.connect(str(warehouse)) as connection:  # a refresh with too few comments drops the adapted head
         connection.execute("DELETE FROM fct_survey_responses WHERE score <> 1")
-    assert dg.materialize([ml_sentiment_model_card]).success
+    assert dg.materialize([ml_sentiment_model_card], resources=pipeline_resources()).success
     assert not (tmp_path / "ml_cache" / ADAPTED_HEAD_FILE).exists()

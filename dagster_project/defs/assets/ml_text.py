@@ -1,8 +1,9 @@
 """Voice-of-the-customer assets (group `ml`): sentiment per text touchpoint, then topic, urgency and routing.
 
 `ml_sentiment_model_card` adapts the sentiment head to the company's survey comments first (see
-`ml.sentiment_adaptation`); `ml_sentiment` then scores only texts whose (text hash, model version) is not in the cache yet, so a daily re-run
-costs the new day's texts (a newly adopted head is a new model version). The assets replace their warehouse table atomically and hold no connection while
+`ml.sentiment_adaptation`); `ml_sentiment` then scores only texts whose (text hash, model version) is not in the
+cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new model version). The assets
+replace their warehouse table atomically and hold no connection while
 the model runs.
 """
 
@@ -14,8 +15,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from cx_core.settings import Settings, get_settings
+from dagster_duckdb import DuckDBResource
+
+from cx_core.settings import Settings
 from cx_core.warehouse import read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.resources import PipelineSettings
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HEAD_PATH,
@@ -68,15 +74,16 @@ def quality_metadata(model) -> dict[str, object]:
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[dg.AssetKey("fct_survey_responses")],
+    deps=[warehouse_table_key("fct_survey_responses")],
     kinds={"python", "duckdb"},
     description="The sentiment head adapted to this company's survey comments (score as label), with the held-out "
     "macro-F1 before and after; the adapted head is used only when it is better.",
 )
-def ml_sentiment_model_card(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    adapted_path = settings.ml_cache_dir / ADAPTED_HEAD_FILE
-    examples = survey_examples(read_frame(settings.warehouse_path, SURVEY_COMMENTS_SQL))
+def ml_sentiment_model_card(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    adapted_path = cx.settings.ml_cache_dir / ADAPTED_HEAD_FILE
+    examples = survey_examples(read_frame(warehouse, SURVEY_COMMENTS_SQL))
     shipped = SentimentHead.from_json(HEAD_PATH.read_text(encoding="utf-8"))
     adaptation = adapt_head(shipped, shared_multilingual_encoder(), examples)
     if adaptation.card["adopted"]:
@@ -85,9 +92,11 @@ def ml_sentiment_model_card(context: dg.AssetExecutionContext) -> dg.Materialize
     else:
         adapted_path.unlink(missing_ok=True)
     card = pl.DataFrame([adaptation.card | {"built_at": datetime.now(timezone.utc)}], schema=MODEL_CARD_SCHEMA)
-    replace_table(settings.warehouse_path, "ml_sentiment_model_card", card)
+    replace_table(warehouse, "ml_sentiment_model_card", card)
     context.log.info(f"sentiment adaptation: {adaptation.card['reason']}")
-    return dg.MaterializeResult(metadata={key: value for key, value in adaptation.card.items() if value is not None})
+    return dg.MaterializeResult(
+        metadata={**frame_metadata(card), **{key: value for key, value in adaptation.card.items() if value is not None}}
+    )
 
 
 def sentiment_head_path(settings: Settings) -> Path:
@@ -99,13 +108,15 @@ def sentiment_head_path(settings: Settings) -> Path:
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[dg.AssetKey("fct_touchpoints"), ml_sentiment_model_card],
+    deps=[warehouse_table_key("fct_touchpoints"), ml_sentiment_model_card],
     kinds={"python", "duckdb"},
     description="Sentiment (negative/neutral/positive, score in [-1, 1]) and language per text touchpoint.",
 )
-def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    touchpoints = with_languages(with_text_hash(read_frame(settings.warehouse_path, TEXT_TOUCHPOINTS_SQL)))
+def ml_sentiment(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    settings = cx.settings
+    touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
     model = load_sentiment_model(settings.sentiment_model, sentiment_head_path(settings))
     cache = TextCache(settings.ml_cache_dir / "sentiment.parquet")
     hits, misses = cache.split(touchpoints, model.model_version)
@@ -120,12 +131,12 @@ def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         .with_columns(pl.lit(model.model_id).alias("model_id"), pl.lit(model.model_version).alias("model_version"))
         .select(SENTIMENT_COLUMNS)
     )
-    replace_table(settings.warehouse_path, "ml_sentiment", sentiment)
+    replace_table(warehouse, "ml_sentiment", sentiment)
 
     distribution = dict(sentiment.group_by("label").len().iter_rows())
     return dg.MaterializeResult(
         metadata={
-            "rows": sentiment.height,
+            **frame_metadata(sentiment),
             "rows_scored": misses.height,
             "cache_hits": hits.height,
             "texts_per_second": round(misses.height / seconds, 1) if misses.height else 0.0,
@@ -141,14 +152,13 @@ def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[ml_sentiment, dg.AssetKey("fct_touchpoints")],
+    deps=[ml_sentiment, warehouse_table_key("fct_touchpoints")],
     kinds={"python", "duckdb"},
     description="Topic, urgency with its reason, and the team to route to, per text touchpoint.",
 )
-def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
+def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     texts = read_frame(
-        settings.warehouse_path,
+        warehouse,
         """
         SELECT s.touchpoint_id, s.customer_key, s.occurred_at, s.label AS sentiment, t.text, t.direction
         FROM ml_sentiment AS s JOIN fct_touchpoints AS t USING (touchpoint_id)
@@ -172,11 +182,11 @@ def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         orient="row",
     )
     seconds = time.perf_counter() - started
-    replace_table(settings.warehouse_path, "ml_text_insights", insights)
+    replace_table(warehouse, "ml_text_insights", insights)
     context.log.info(f"classified {insights.height} texts in {seconds:.1f}s")
     return dg.MaterializeResult(
         metadata={
-            "rows": insights.height,
+            **frame_metadata(insights),
             "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
             "topics": dg.MetadataValue.json(dict(insights.group_by("topic").len().sort("len", descending=True).iter_rows())),
             "urgency": dg.MetadataValue.json(dict(insights.group_by("urgency").len().iter_rows())),
