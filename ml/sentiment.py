@@ -33,7 +33,7 @@ import polars as pl
 import torch
 
 from ml import sentiment_lexicon, service_events
-from ml.language import ENGLISH, GERMAN, detect_language, resolve_language
+from ml.language import detect_language, resolve_language
 from ml.service_events import names_failure_event
 from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE, lexicon_scores
 
@@ -149,28 +149,14 @@ def shared_multilingual_encoder() -> MultilingualEncoder:
     return MultilingualEncoder()
 
 
-def embedding_language(text: str) -> str:
-    """The language whose mean embedding is subtracted: German, or English for everything else."""
-    return GERMAN if detect_language(text) == GERMAN else ENGLISH
-
-
-def head_features(
-    encoder: MultilingualEncoder, texts: Sequence[str], language_means: dict[str, np.ndarray]
-) -> np.ndarray:
-    """Encoder embedding minus the mean embedding of the text's language, (compound, positive, negative) from
-    the lexicon of the text's language, and whether the text names a service-failure event.
-
-    Centring per language removes what the embedding says about the language itself. Without it the head
-    learned "German, so an opinion" (the German training text has no neutral lines) and called German
-    questions negative.
-    """
-    languages = [embedding_language(text) for text in texts]
-    embeddings = encoder.encode(texts) - np.array([language_means[language] for language in languages]).reshape(
-        len(texts), -1
-    )
-    lexicon = np.array([lexicon_scores(text, language) for text, language in zip(texts, languages)], dtype=np.float32)
-    events = np.array([names_failure_event(text) for text in texts], dtype=np.float32)
-    return np.hstack([embeddings, lexicon.reshape(len(texts), 3), events.reshape(len(texts), 1)])
+def head_features(encoder: MultilingualEncoder, texts: Sequence[str]) -> np.ndarray:
+    """Encoder embedding, (compound, positive, negative) from the lexicon of the text's language, and whether
+    the text names a service-failure event."""
+    lexicon = np.array(
+        [lexicon_scores(text, detect_language(text)) for text in texts], dtype=np.float32
+    ).reshape(len(texts), 3)
+    events = np.array([[names_failure_event(text)] for text in texts], dtype=np.float32).reshape(len(texts), 1)
+    return np.hstack([encoder.encode(texts), lexicon, events])
 
 
 def negative_on_failure_events(classes: Sequence[str], probabilities: np.ndarray, texts: Sequence[str]) -> np.ndarray:
@@ -192,7 +178,6 @@ class SentimentHead:
     classes: tuple[str, ...]
     coef: np.ndarray
     intercept: np.ndarray
-    language_means: dict[str, np.ndarray]
     quality: dict
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -207,7 +192,6 @@ class SentimentHead:
                 "classes": list(self.classes),
                 "coef": np.round(self.coef, 6).tolist(),
                 "intercept": np.round(self.intercept, 6).tolist(),
-                "language_means": {language: np.round(mean, 6).tolist() for language, mean in self.language_means.items()},
                 "quality": self.quality,
             },
             ensure_ascii=False,
@@ -221,7 +205,6 @@ class SentimentHead:
             classes=tuple(data["classes"]),
             coef=np.asarray(data["coef"], dtype=np.float32),
             intercept=np.asarray(data["intercept"], dtype=np.float32),
-            language_means={language: np.asarray(mean, dtype=np.float32) for language, mean in data["language_means"].items()},
             quality=data.get("quality", {}),
         )
 
@@ -253,7 +236,7 @@ class EncoderHeadModel:
         self.model_version = f"{MultilingualEncoder.name}+head-{_short_hash(head_text.encode())}+rules-{_short_hash(rules)}"
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
-        return head_features(self.encoder, texts, self.head.language_means)
+        return head_features(self.encoder, texts)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         raw = self.head.probabilities(self.features(texts))

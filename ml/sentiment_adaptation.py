@@ -78,7 +78,7 @@ def adapt_head(head: SentimentHead, encoder: MultilingualEncoder, examples: pl.D
                   "min_comments_per_label": MIN_COMMENTS_PER_LABEL, "macro_f1_before": None, "macro_f1_after": None}
     if too_few(train["label"].to_list()) or too_few(held_out["label"].to_list()):
         return Adaptation(head, card | {"adopted": False, "reason": "too few comments per label"})
-    train_features = head_features(encoder, train["text"].to_list(), head.language_means)
+    train_features = head_features(encoder, train["text"].to_list())
     logits = train_features @ head.coef.T + head.intercept
     weights = np.where(train["label"].to_numpy() == NEUTRAL, PASSIVE_WEIGHT, 1.0)
     stacked = LogisticRegression(C=ADAPTATION_C, class_weight="balanced", max_iter=5000)
@@ -88,11 +88,10 @@ def adapt_head(head: SentimentHead, encoder: MultilingualEncoder, examples: pl.D
         tuple(stacked.classes_),
         on_logits @ head.coef + on_features,
         on_logits @ head.intercept + stacked.intercept_,
-        head.language_means,
         dict(head.quality),
     )
     texts, truth = held_out["text"].to_list(), held_out["label"].to_list()
-    features = head_features(encoder, texts, head.language_means)
+    features = head_features(encoder, texts)
     before = macro_f1(truth, head_labels(head, features, texts))
     after = macro_f1(truth, head_labels(adapted, features, texts))
     card |= {"macro_f1_before": before, "macro_f1_after": after, "adopted": after > before,

@@ -22,13 +22,12 @@ import polars as pl
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import accuracy_score, f1_score
 
-from ml.language import ENGLISH, GERMAN, detect_language
+from ml.language import detect_language
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HEAD_PATH,
     MultilingualEncoder,
     SentimentHead,
-    embedding_language,
     head_features,
     negative_on_failure_events,
     shared_multilingual_encoder,
@@ -126,26 +125,17 @@ def source_weights(corpus: pl.DataFrame) -> np.ndarray:
     return np.array([per_source[source] for source in corpus["source"].to_list()])
 
 
-def training_language_means(encoder: MultilingualEncoder, texts: list[str]) -> dict[str, np.ndarray]:
-    """Mean embedding per language (German / English and the rest) of the training texts."""
-    embeddings = encoder.encode(texts)
-    languages = np.array([embedding_language(text) for text in texts])
-    return {language: embeddings[languages == language].mean(axis=0) for language in (ENGLISH, GERMAN)}
-
-
 def train(corpus: pl.DataFrame, encoder: MultilingualEncoder) -> SentimentHead:
     """Fit the head on the training texts (the held-out texts only measure it)."""
-    texts = corpus["text"].to_list()
+    features = head_features(encoder, corpus["text"].to_list())
     held_out = corpus["held_out"].to_numpy()
-    language_means = training_language_means(encoder, [t for t, held in zip(texts, held_out) if not held])
-    features = head_features(encoder, texts, language_means)
     labels = corpus["label"].to_numpy()
     classifier = LogisticRegressionCV(
         Cs=list(REGULARISATION_CANDIDATES), l1_ratios=(0.0,), cv=CV_FOLDS, scoring="f1_macro",
         class_weight="balanced", max_iter=5000, use_legacy_attributes=False,
     )
     classifier.fit(features[~held_out], labels[~held_out], sample_weight=source_weights(corpus.filter(~pl.col("held_out"))))
-    head = SentimentHead(tuple(classifier.classes_), classifier.coef_, classifier.intercept_, language_means, {})
+    head = SentimentHead(tuple(classifier.classes_), classifier.coef_, classifier.intercept_, {})
     quality = {
         "model_id": DEFAULT_MODEL_ID,
         "encoder": MultilingualEncoder.name,
