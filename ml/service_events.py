@@ -22,11 +22,9 @@ FAILURE_STEMS_EN = (
 )
 FAILURE_STEMS_DE = (
     "verspät", "verzöger", "ausgefallen", "fällt aus", "fiel aus", "ausfall", "rückerstatt", "erstatt", "storn",
-    "gestrichen", "warte", "verloren", "fehlt",
-    "nicht angekommen",
-    "nie angekommen", "noch nicht da", "immer noch nicht", "kaputt", "defekt", "beschädigt", "funkloch",
-    "funklöcher", "kein netz", "störung", "teurer", "doppelt abgebucht", "keine antwort", "warteschleife",
-    "überfüllt", "verpasst",
+    "gestrichen", "warte", "verloren", "fehlt", "nicht angekommen", "nie angekommen", "noch nicht da",
+    "immer noch nicht", "kaputt", "defekt", "beschädigt", "funkloch", "funklöcher", "kein netz", "störung",
+    "teurer", "doppelt abgebucht", "keine antwort", "überfüllt", "verpasst",
 )
 FAILURE_EVENT = re.compile(
     r"(?<!\w)(?:" + "|".join(re.escape(s) for s in sorted(FAILURE_STEMS_EN + FAILURE_STEMS_DE, key=len, reverse=True)) + ")",
