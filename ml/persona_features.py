@@ -1,0 +1,147 @@
+"""Behaviour features for personas (polars in, polars out): how a customer buys, browses, reads e-mail, asks
+for service and rates us, across channels, up to an as-of date.
+
+Unlike the churn features (`ml/features.py`, recency-driven), these describe habits that stay put over time:
+rates per active year and shares of channels, so a customer's persona does not drift just because a week
+passed. Only customers with at least `MIN_TOUCHPOINTS` touchpoints get features (too little activity says
+nothing about a habit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+
+import polars as pl
+
+from ml.features import cutoff
+
+MIN_TOUCHPOINTS = 3
+PURCHASE_CHANNELS = ("web", "app", "store")
+SERVICE_CHANNELS = ("phone", "chat", "email", "social")  # chat_bot/chat_agent count as chat, tickets as email
+# A customer seen for a few days only would get absurd rates per year: tenure counts at least this long.
+MIN_TENURE_DAYS = 60.0
+DAYS_PER_YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class BehaviourHistory:
+    """The mart rows the persona features read (only the named columns are used).
+
+    touchpoints         fct_touchpoints: customer_key, occurred_at, channel, source, direction
+    orders              fct_orders: customer_key, ordered_at, order_type (sale|return), value_eur, channel
+    service_contacts    fct_service_contacts: customer_key, occurred_at, inbound_channel
+    surveys             fct_survey_responses: customer_key, responded_at, survey_type, score
+    marketing_contacts  fct_marketing_contacts: customer_key, sent_at, channel, opened, clicked
+    """
+
+    touchpoints: pl.DataFrame
+    orders: pl.DataFrame
+    service_contacts: pl.DataFrame
+    surveys: pl.DataFrame
+    marketing_contacts: pl.DataFrame
+
+
+TIME_COLUMNS = {
+    "touchpoints": "occurred_at",
+    "orders": "ordered_at",
+    "service_contacts": "occurred_at",
+    "surveys": "responded_at",
+    "marketing_contacts": "sent_at",
+}
+
+
+def visible_before(history: BehaviourHistory, as_of: date) -> BehaviourHistory:
+    """The rows with a known customer up to the end of day `as_of`."""
+    end = cutoff(as_of)
+    return BehaviourHistory(**{
+        field.name: getattr(history, field.name).filter(
+            pl.col("customer_key").is_not_null() & (pl.col(TIME_COLUMNS[field.name]) < end)
+        )
+        for field in fields(history)
+    })
+
+
+def _activity(touchpoints: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Inbound touchpoints and active years (first inbound touchpoint to the cut-off) per customer."""
+    end = cutoff(as_of)
+    tenure_days = ((pl.lit(end) - pl.col("occurred_at").min()).dt.total_seconds() / 86_400.0).clip(MIN_TENURE_DAYS)
+    return (
+        touchpoints.filter(pl.col("direction") == "inbound")
+        .group_by("customer_key")
+        .agg(pl.len().alias("touchpoints"), (tenure_days / DAYS_PER_YEAR).alias("active_years"))
+        .filter(pl.col("touchpoints") >= MIN_TOUCHPOINTS)
+    )
+
+
+def _purchases(orders: pl.DataFrame) -> pl.DataFrame:
+    sales = orders.filter(pl.col("order_type") == "sale")
+    returns = orders.filter(pl.col("order_type") == "return").group_by("customer_key").agg(pl.len().alias("returns"))
+    return sales.group_by("customer_key").agg(
+        pl.len().alias("purchases"),
+        pl.col("value_eur").mean().alias("basket_mean_eur"),
+        *((pl.col("channel") == channel).mean().alias(f"purchase_share_{channel}") for channel in PURCHASE_CHANNELS),
+    ).join(returns, on="customer_key", how="left")
+
+
+def _browsing(touchpoints: pl.DataFrame) -> pl.DataFrame:
+    """Days with web or app visits (a visit's many page views count once)."""
+    web = touchpoints.filter(pl.col("source") == "web_events")
+    return web.group_by("customer_key").agg(pl.col("occurred_at").dt.date().n_unique().alias("browse_days"))
+
+
+def _service(service_contacts: pl.DataFrame) -> pl.DataFrame:
+    channel = (
+        pl.when(pl.col("inbound_channel").str.starts_with("chat")).then(pl.lit("chat"))
+        .when(pl.col("inbound_channel").is_in(["email", "web_form"])).then(pl.lit("email"))
+        .when(pl.col("inbound_channel").is_in(["phone", "ivr"])).then(pl.lit("phone"))
+        .otherwise(pl.col("inbound_channel"))
+    )
+    return service_contacts.with_columns(channel.alias("service_channel")).group_by("customer_key").agg(
+        pl.len().alias("service_contacts"),
+        *((pl.col("service_channel") == name).sum().alias(f"service_{name}") for name in SERVICE_CHANNELS),
+    )
+
+
+def _email(marketing_contacts: pl.DataFrame) -> pl.DataFrame:
+    emails = marketing_contacts.filter(pl.col("channel") == "email")
+    return emails.group_by("customer_key").agg(
+        pl.col("opened").cast(pl.Float64).mean().alias("email_open_rate"),
+        pl.col("clicked").cast(pl.Float64).mean().alias("email_click_rate"),
+    )
+
+
+def _surveys(surveys: pl.DataFrame) -> pl.DataFrame:
+    return surveys.filter(pl.col("survey_type") == "nps").group_by("customer_key").agg(
+        pl.col("score").mean().alias("nps_score_mean")
+    )
+
+
+def behaviour_features(history: BehaviourHistory, as_of: date) -> pl.DataFrame:
+    """One row per customer with at least `MIN_TOUCHPOINTS` inbound touchpoints up to `as_of`: purchase rhythm
+    and basket, channel mix of purchases and service contacts, returns, browsing, e-mail engagement and NPS.
+    Missing behaviour is a zero count; rates of something never offered (e-mail, surveys) stay null."""
+    visible = visible_before(history, as_of)
+    customers = _activity(visible.touchpoints, as_of)
+    joined = customers
+    for part in (_purchases(visible.orders), _browsing(visible.touchpoints), _service(visible.service_contacts),
+                 _email(visible.marketing_contacts), _surveys(visible.surveys)):
+        joined = joined.join(part, on="customer_key", how="left")
+    counts = ["purchases", "returns", "browse_days", "service_contacts", *(f"service_{c}" for c in SERVICE_CHANNELS)]
+    joined = joined.with_columns(pl.col(counts).fill_null(0))
+    per_year = lambda column: pl.col(column) / pl.col("active_years")  # noqa: E731
+    return joined.select(
+        "customer_key",
+        "touchpoints",
+        per_year("purchases").alias("purchases_per_year"),
+        "basket_mean_eur",
+        *(pl.col(f"purchase_share_{c}") for c in PURCHASE_CHANNELS),
+        (pl.col("returns") / pl.col("purchases")).alias("return_rate"),
+        per_year("browse_days").alias("browse_days_per_year"),
+        (pl.col("browse_days") / pl.col("purchases").clip(1)).alias("browse_days_per_purchase"),
+        per_year("service_contacts").alias("service_contacts_per_year"),
+        *((pl.col(f"service_{c}") / pl.col("service_contacts")).alias(f"service_share_{c}") for c in SERVICE_CHANNELS),
+        "email_open_rate",
+        "email_click_rate",
+        "nps_score_mean",
+    ).sort("customer_key")
