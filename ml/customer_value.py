@@ -188,12 +188,12 @@ class ValueValidation:
             *(("parameter", f"bgnbd_{name}", float(getattr(bg, name)), None) for name in ("r", "alpha", "a", "b")),
             *(("parameter", f"gamma_gamma_{name}", float(getattr(gg, name)), None) for name in ("p", "q", "gamma")),
         ]
-        rows += [
-            ("decile", str(row["decile"]), row["actual_value_eur"],
-             f"predicted {row['predicted_value_eur']:.2f} EUR, purchases predicted {row['predicted_purchases']:.2f} "
-             f"actual {row['actual_purchases']:.2f}, {row['customers']} customers")
-            for row in self.deciles.iter_rows(named=True)
-        ]
+        for row in self.deciles.iter_rows(named=True):
+            detail = f"{row['customers']} customers"
+            rows.append(("decile_predicted_value_eur", str(row["decile"]), row["predicted_value_eur"], detail))
+            rows.append(("decile_actual_value_eur", str(row["decile"]), row["actual_value_eur"], detail))
+            rows.append(("decile_predicted_purchases", str(row["decile"]), row["predicted_purchases"], detail))
+            rows.append(("decile_actual_purchases", str(row["decile"]), row["actual_purchases"], detail))
         return pl.DataFrame(
             rows, schema={"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String},
             orient="row",

@@ -44,19 +44,19 @@ def persona_drift(
 ) -> pl.DataFrame:
     """One row per persona now or before: sizes, movers in and out, new customers, the feature shift against
     the previous centroid, and `review` with its reasons. Without a previous refresh every persona is new."""
-    now = assignments.group_by("persona_id").agg(pl.len().alias("customers"))
+    now = assignments.group_by("persona_id").agg(pl.len().cast(pl.Int64).alias("customers"))
     if previous_assignments is None or previous_model is None:
         return now.with_columns(
             pl.lit(as_of).alias("as_of_date"), pl.lit(None, dtype=pl.Int64).alias("customers_previous"),
             pl.lit(True).alias("review"), pl.lit("new persona").alias("review_reason"),
         ).sort("persona_id")
-    before = previous_assignments.group_by("persona_id").agg(pl.len().alias("customers_previous"))
+    before = previous_assignments.group_by("persona_id").agg(pl.len().cast(pl.Int64).alias("customers_previous"))
     both = assignments.join(previous_assignments, on="customer_key", suffix="_previous")
     moved = both.filter(pl.col("persona_id") != pl.col("persona_id_previous"))
-    movers_in = moved.group_by("persona_id").agg(pl.len().alias("movers_in"))
-    movers_out = moved.group_by(pl.col("persona_id_previous").alias("persona_id")).agg(pl.len().alias("movers_out"))
+    movers_in = moved.group_by("persona_id").agg(pl.len().cast(pl.Int64).alias("movers_in"))
+    movers_out = moved.group_by(pl.col("persona_id_previous").alias("persona_id")).agg(pl.len().cast(pl.Int64).alias("movers_out"))
     new = assignments.join(previous_assignments, on="customer_key", how="anti").group_by("persona_id").agg(
-        pl.len().alias("new_customers")
+        pl.len().cast(pl.Int64).alias("new_customers")
     )
     drift = (
         now.join(before, on="persona_id", how="full", coalesce=True)

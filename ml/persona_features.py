@@ -1,5 +1,5 @@
 """Behaviour features for personas (polars in, polars out): how a customer buys, browses, reads e-mail, asks
-for service and rates us, across channels, up to an as-of date.
+for service and rates us, across channels, up to an as-of date, and which contacts they consented to.
 
 Unlike the churn features (`ml/features.py`, recency-driven), these describe habits that stay put over time:
 rates per active year and shares of channels, so a customer's persona does not drift just because a week
@@ -33,6 +33,8 @@ class BehaviourHistory:
     service_contacts    fct_service_contacts: customer_key, occurred_at, inbound_channel
     surveys             fct_survey_responses: customer_key, responded_at, survey_type, score
     marketing_contacts  fct_marketing_contacts: customer_key, sent_at, channel, opened, clicked
+    crm_profiles        per CRM customer: customer_key, consent_email, consent_phone, consent_push (booleans),
+                        has_loyalty_card (a loyalty id on record); customers outside the CRM have none
     """
 
     touchpoints: pl.DataFrame
@@ -40,6 +42,7 @@ class BehaviourHistory:
     service_contacts: pl.DataFrame
     surveys: pl.DataFrame
     marketing_contacts: pl.DataFrame
+    crm_profiles: pl.DataFrame
 
 
 TIME_COLUMNS = {
@@ -49,17 +52,21 @@ TIME_COLUMNS = {
     "surveys": "responded_at",
     "marketing_contacts": "sent_at",
 }
+CRM_FLAGS = ("consent_email", "consent_phone", "consent_push", "has_loyalty_card")
 
 
 def visible_before(history: BehaviourHistory, as_of: date) -> BehaviourHistory:
     """The rows with a known customer up to the end of day `as_of`."""
     end = cutoff(as_of)
-    return BehaviourHistory(**{
-        field.name: getattr(history, field.name).filter(
-            pl.col("customer_key").is_not_null() & (pl.col(TIME_COLUMNS[field.name]) < end)
-        )
-        for field in fields(history)
-    })
+    return BehaviourHistory(
+        **{
+            field.name: getattr(history, field.name).filter(
+                pl.col("customer_key").is_not_null() & (pl.col(TIME_COLUMNS[field.name]) < end)
+            )
+            for field in fields(history) if field.name in TIME_COLUMNS
+        },
+        crm_profiles=history.crm_profiles,  # the CRM export as it stands: no history of its flags
+    )
 
 
 def _activity(touchpoints: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -85,9 +92,13 @@ def _purchases(orders: pl.DataFrame) -> pl.DataFrame:
 
 
 def _browsing(touchpoints: pl.DataFrame) -> pl.DataFrame:
-    """Days with web or app visits (a visit's many page views count once)."""
-    web = touchpoints.filter(pl.col("source") == "web_events")
-    return web.group_by("customer_key").agg(pl.col("occurred_at").dt.date().n_unique().alias("browse_days"))
+    """Days with web or app visits (a visit's many page views count once), and the share of them in the app."""
+    visits = touchpoints.filter(pl.col("source") == "web_events").select(
+        "customer_key", "channel", pl.col("occurred_at").dt.date().alias("day")
+    ).unique()
+    return visits.group_by("customer_key").agg(
+        pl.col("day").n_unique().alias("browse_days"), (pl.col("channel") == "app").mean().alias("browse_share_app")
+    )
 
 
 def _service(service_contacts: pl.DataFrame) -> pl.DataFrame:
@@ -125,10 +136,11 @@ def behaviour_features(history: BehaviourHistory, as_of: date) -> pl.DataFrame:
     customers = _activity(visible.touchpoints, as_of)
     joined = customers
     for part in (_purchases(visible.orders), _browsing(visible.touchpoints), _service(visible.service_contacts),
-                 _email(visible.marketing_contacts), _surveys(visible.surveys)):
+                 _email(visible.marketing_contacts), _surveys(visible.surveys), visible.crm_profiles):
         joined = joined.join(part, on="customer_key", how="left")
     counts = ["purchases", "returns", "browse_days", "service_contacts", *(f"service_{c}" for c in SERVICE_CHANNELS)]
-    joined = joined.with_columns(pl.col(counts).fill_null(0))
+    # Outside the CRM nobody has given consent or holds a card.
+    joined = joined.with_columns(pl.col(counts).fill_null(0), pl.col(CRM_FLAGS).fill_null(False).cast(pl.Float64))
     per_year = lambda column: pl.col(column) / pl.col("active_years")  # noqa: E731
     return joined.select(
         "customer_key",
@@ -139,9 +151,11 @@ def behaviour_features(history: BehaviourHistory, as_of: date) -> pl.DataFrame:
         (pl.col("returns") / pl.col("purchases")).alias("return_rate"),
         per_year("browse_days").alias("browse_days_per_year"),
         (pl.col("browse_days") / pl.col("purchases").clip(1)).alias("browse_days_per_purchase"),
+        "browse_share_app",
         per_year("service_contacts").alias("service_contacts_per_year"),
         *((pl.col(f"service_{c}") / pl.col("service_contacts")).alias(f"service_share_{c}") for c in SERVICE_CHANNELS),
         "email_open_rate",
         "email_click_rate",
         "nps_score_mean",
+        *CRM_FLAGS,
     ).sort("customer_key")

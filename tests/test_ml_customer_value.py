@@ -78,7 +78,9 @@ def test_customer_value_is_seeded_and_its_intervals_surround_the_expectation():
     assert (first["expected_value_eur"] >= 0).all() and first["probability_alive"].is_between(0, 1).all()
     validation = validate_time_split(orders, date(2025, 9, 30), 90)
     assert validation.deciles["customers"].sum() == value_summary(orders, date(2025, 9, 30)).height
-    assert set(validation.model_card()["section"]) == {"quality", "setup", "parameter", "decile"}
+    assert set(validation.model_card()["section"]) == {
+        "quality", "setup", "parameter", "decile_predicted_value_eur", "decile_actual_value_eur",
+        "decile_predicted_purchases", "decile_actual_purchases"}
 
 
 def test_value_at_risk_is_churn_probability_times_expected_value():

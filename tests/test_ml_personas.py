@@ -33,7 +33,8 @@ def planted(per_group: int = 60, seed: int = 1, groups: dict = GROUPS) -> tuple[
                 "customer_key": f"{name}-{i:03d}", "touchpoints": 10,
                 "purchases_per_year": rate * rng.uniform(0.85, 1.15), "basket_mean_eur": basket * rng.uniform(0.9, 1.1),
                 "purchase_share_web": noisy[0], "purchase_share_app": noisy[1], "purchase_share_store": noisy[2],
-                "return_rate": 0.1, "browse_days_per_year": 10.0, "browse_days_per_purchase": 2.0,
+                "return_rate": 0.1, "browse_days_per_year": 10.0, "browse_days_per_purchase": 2.0, "browse_share_app": 0.3,
+                "consent_email": 1.0, "consent_phone": 0.0, "consent_push": 0.0, "has_loyalty_card": 1.0,
                 "service_contacts_per_year": 1.0, "service_share_phone": 0.5, "service_share_chat": 0.5,
                 "service_share_email": 0.0, "service_share_social": 0.0,
                 "email_open_rate": open_rate + rng.normal(0, 0.02), "email_click_rate": 0.05, "nps_score_mean": 8.0,
@@ -60,7 +61,9 @@ def test_behaviour_features_by_hand():
     surveys = pl.DataFrame({"customer_key": ["a"], "responded_at": [at("2026-01-05")], "survey_type": ["nps"], "score": [9]})
     marketing = pl.DataFrame({"customer_key": ["a", "a"], "sent_at": [at("2025-12-01"), at("2026-01-01")],
                               "channel": ["email", "email"], "opened": [True, False], "clicked": [False, False]})
-    features = behaviour_features(BehaviourHistory(touchpoints, orders, service, surveys, marketing), AS_OF)
+    crm = pl.DataFrame({"customer_key": ["b"], "consent_email": [True], "consent_phone": [False],
+                        "consent_push": [True], "has_loyalty_card": [True]})
+    features = behaviour_features(BehaviourHistory(touchpoints, orders, service, surveys, marketing, crm), AS_OF)
     # b has only 2 touchpoints: no persona. a: first touchpoint 2025-09-02, cut-off 2026-03-02 → 181 days.
     assert features["customer_key"].to_list() == ["a"]
     a = features.row(0, named=True)
@@ -74,6 +77,8 @@ def test_behaviour_features_by_hand():
     assert abs(a["service_contacts_per_year"] - 1 / years) < 1e-9  # the April contact is after the cut-off
     assert a["service_share_chat"] == 1.0
     assert a["email_open_rate"] == 0.5 and a["nps_score_mean"] == 9.0
+    assert a["browse_share_app"] == 0.0
+    assert (a["consent_email"], a["has_loyalty_card"]) == (0.0, 0.0)  # not in the CRM: no consent, no card
 
 
 def test_clustering_is_deterministic_with_a_seed_and_finds_the_planted_groups():
@@ -131,22 +136,27 @@ def test_hungarian_matching_undoes_a_permutation():
     assert match_clusters(old, new) == {0: 2, 1: 0, 2: 1}
 
 
-def test_drift_counts_movers_new_customers_and_flags_review():
+def moved(assignments: pl.DataFrame, keys: list[str], target: str) -> pl.DataFrame:
+    return assignments.with_columns(
+        pl.when(pl.col("customer_key").is_in(keys)).then(pl.lit(target)).otherwise(pl.col("persona_id")).alias("persona_id")
+    )
+
+
+def test_drift_counts_movers_and_flags_review():
     features, _ = planted(per_group=10)
     first = cluster_personas(features, seed=0)
     previous = first.assignments
-    moved_key = previous["customer_key"][0]
-    old_persona = previous["persona_id"][0]
-    target = next(p for p in first.model.centroids["persona_id"] if p != old_persona)
-    now = previous.with_columns(
-        pl.when(pl.col("customer_key") == moved_key).then(pl.lit(target)).otherwise(pl.col("persona_id")).alias("persona_id")
-    )
-    drift = persona_drift(AS_OF, now, features, previous, first.model)
-    row = {r["persona_id"]: r for r in drift.iter_rows(named=True)}
-    assert row[old_persona]["movers_out"] == 1 and row[target]["movers_in"] == 1
-    assert row[old_persona]["customers"] == 9 and row[target]["customers"] == 11
-    assert row[old_persona]["review"]  # 1 of 10 moved away is not above 10 %, but the size fell by 10 %: no ...
-    assert "habits shifted" not in (row[old_persona]["review_reason"] or "")
+    source = previous["persona_id"][0]
+    target = next(p for p in first.model.centroids["persona_id"] if p != source)
+    members = previous.filter(pl.col("persona_id") == source)["customer_key"].to_list()
+    one_moved = persona_drift(AS_OF, moved(previous, members[:1], target), features, previous, first.model)
+    row = {r["persona_id"]: r for r in one_moved.iter_rows(named=True)}
+    assert (row[source]["customers_previous"], row[source]["customers"], row[source]["movers_out"]) == (10, 9, 1)
+    assert (row[target]["customers"], row[target]["movers_in"]) == (11, 1)
+    # −10 % size and 10 % movers are within the limits (25 %, 10 %)
+    assert not {"size changed", "many customers moved away"} & set((row[source]["review_reason"] or "").split("; "))
+    half_moved = persona_drift(AS_OF, moved(previous, members[:5], target), features, previous, first.model)
+    row = {r["persona_id"]: r for r in half_moved.iter_rows(named=True)}
+    assert row[source]["review"] and {"size changed", "many customers moved away"} <= set(row[source]["review_reason"].split("; "))
     first_refresh = persona_drift(AS_OF, previous, features, None, None)
     assert first_refresh["review"].all() and set(first_refresh["review_reason"]) == {"new persona"}
-    assert set(CLUSTER_FEATURES) >= {row[old_persona]["most_shifted_feature"]}

@@ -31,8 +31,16 @@ BEHAVIOUR_QUERIES = {
                   FROM fct_survey_responses WHERE customer_key IS NOT NULL""",
     "marketing_contacts": """SELECT customer_key, sent_at, channel, opened, clicked
                              FROM fct_marketing_contacts WHERE customer_key IS NOT NULL""",
+    # Read from staging, not dim_customers: dim_customers shows the personas, so it is built after them.
+    # 'C-' || CRM id is the key rule of int_identity_components.
+    "crm_profiles": """SELECT 'C-' || customer_id AS customer_key, coalesce(consent_email, false) AS consent_email,
+                              coalesce(consent_phone, false) AS consent_phone,
+                              coalesce(consent_push, false) AS consent_push,
+                              loyalty_id IS NOT NULL AS has_loyalty_card
+                       FROM stg_crm_customers__customers""",
 }
-MART_DEPS = ["fct_touchpoints", "fct_orders", "fct_service_contacts", "fct_survey_responses", "fct_marketing_contacts"]
+MART_DEPS = ["fct_touchpoints", "fct_orders", "fct_service_contacts", "fct_survey_responses", "fct_marketing_contacts",
+             "stg_crm_customers__customers"]
 # Optional inputs of the profiles: read when their table exists.
 VALUE_SQL = "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value"
 CHURN_SQL = "SELECT customer_key, churn_probability FROM ml_churn_scores"
