@@ -128,6 +128,11 @@ def _surveys(surveys: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _share(part: str, whole: str) -> pl.Expr:
+    """part / whole, null (not NaN) when there is no whole: no purchases, no returns rate."""
+    return pl.when(pl.col(whole) > 0).then(pl.col(part) / pl.col(whole))
+
+
 def behaviour_features(history: BehaviourHistory, as_of: date) -> pl.DataFrame:
     """One row per customer with at least `MIN_TOUCHPOINTS` inbound touchpoints up to `as_of`: purchase rhythm
     and basket, channel mix of purchases and service contacts, returns, browsing, e-mail engagement and NPS.
@@ -148,12 +153,12 @@ def behaviour_features(history: BehaviourHistory, as_of: date) -> pl.DataFrame:
         per_year("purchases").alias("purchases_per_year"),
         "basket_mean_eur",
         *(pl.col(f"purchase_share_{c}") for c in PURCHASE_CHANNELS),
-        (pl.col("returns") / pl.col("purchases")).alias("return_rate"),
+        _share("returns", "purchases").alias("return_rate"),
         per_year("browse_days").alias("browse_days_per_year"),
         (pl.col("browse_days") / pl.col("purchases").clip(1)).alias("browse_days_per_purchase"),
         "browse_share_app",
         per_year("service_contacts").alias("service_contacts_per_year"),
-        *((pl.col(f"service_{c}") / pl.col("service_contacts")).alias(f"service_share_{c}") for c in SERVICE_CHANNELS),
+        *(_share(f"service_{c}", "service_contacts").alias(f"service_share_{c}") for c in SERVICE_CHANNELS),
         "email_open_rate",
         "email_click_rate",
         "nps_score_mean",

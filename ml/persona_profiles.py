@@ -25,14 +25,16 @@ NAME_WORDS = {
 DISTINCT_Z = 0.3  # a habit at least this many standard deviations from the average counts as distinctive
 DOMINANT_SHARE = 0.5  # a channel with at least this share of purchases names the persona
 CHANNEL_NOUNS = {"web": "web shoppers", "app": "app shoppers", "store": "store shoppers"}
+CHANNEL_PLACES = {"web": "on the web", "app": "in the app", "store": "in the store"}
 MIXED_NOUN = "omnichannel shoppers"
+NON_BUYER_NOUN = "prospects"  # most members have not bought yet
 WEEKS_PER_YEAR = 52.18
 
 
 def distinction(features: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """persona_id, feature, persona mean, z-score of that mean against all customers."""
-    overall = {c: (features[c].mean(), features[c].std()) for c in columns}
-    means = features.group_by("persona_id").agg(pl.col(columns).mean())
+    overall = {c: (features[c].fill_nan(None).mean(), features[c].fill_nan(None).std()) for c in columns}
+    means = features.group_by("persona_id").agg(pl.col(columns).fill_nan(None).mean())
     return means.unpivot(index="persona_id", variable_name="feature", value_name="mean").with_columns(
         pl.struct("feature", "mean").map_elements(
             lambda row: _z(row["mean"], *overall[row["feature"]]), return_dtype=pl.Float64
@@ -44,6 +46,10 @@ def _z(value: float | None, mean: float | None, std: float | None) -> float:
     if value is None or mean is None or not std:
         return 0.0
     return (value - mean) / std
+
+
+def sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def habit_words(z_by_feature: dict[str, float]) -> list[str]:
@@ -74,11 +80,14 @@ def persona_names(features: pl.DataFrame, keep: dict[str, str] | None = None) ->
         rows = table.filter(pl.col("persona_id") == persona_id)
         z = dict(zip(rows["feature"], rows["z"]))
         means = dict(zip(rows["feature"], rows["mean"]))
-        noun = channel_noun({c: means[f"purchase_share_{c}"] for c in PURCHASE_CHANNELS})
+        buyers = features.filter((pl.col("persona_id") == persona_id) & (pl.col("purchases_per_year") > 0)).height
+        members = features.filter(pl.col("persona_id") == persona_id).height
+        noun = (channel_noun({c: means[f"purchase_share_{c}"] for c in PURCHASE_CHANNELS}) if 2 * buyers > members
+                else NON_BUYER_NOUN)
         words = habit_words(z)
         candidates = [" ".join([*words[:n], noun]) for n in range(1, len(words) + 1)] or [noun]
-        name = next((c for c in candidates if c.capitalize() not in names.values()), f"{candidates[-1]} ({persona_id})")
-        names[persona_id] = name.capitalize()
+        name = next((c for c in candidates if sentence_case(c) not in names.values()), f"{candidates[-1]} ({persona_id})")
+        names[persona_id] = sentence_case(name)
     return names
 
 
@@ -101,7 +110,7 @@ def describe(medians: dict[str, float | None]) -> str:
     parts = [_rhythm(medians["purchases_per_year"])]
     if medians["purchases_per_year"]:
         channel, share = _top_channel({c: medians[f"purchase_share_{c}"] for c in PURCHASE_CHANNELS})
-        where = f"mostly in the {channel}" if share >= DOMINANT_SHARE else "across web, app and store"
+        where = f"mostly {CHANNEL_PLACES[channel]}" if share >= DOMINANT_SHARE else "across web, app and store"
         parts.append(f"{where}, baskets around {medians['basket_mean_eur']:.0f} EUR")
     contacts = medians["service_contacts_per_year"] or 0.0
     if contacts < 0.5:
@@ -145,7 +154,7 @@ def persona_profiles(
         rows.append({
             "persona_id": persona_id,
             "persona_name": names[persona_id],
-            "description": describe(persona).capitalize() + ".",
+            "description": sentence_case(describe(persona)) + ".",
             "customers": members.height,
             "customer_share": members.height / features.height,
             "nps": nps(nps_answers.join(member_keys, on="customer_key")["score"]),

@@ -1,8 +1,6 @@
 -- The central customer view: one golden record per customer_key (one connected component of the identity
 -- graph). CRM attributes come from the component's CRM record (the one its key is named after); customers
 -- without one are 'prospect' (known by e-mail, phone, card or handle) or 'anonymous' (only cookies).
--- Persona and expected value come from the ML assets, which run after the marts they read: on the very first
--- run their tables do not exist yet and the columns stay null until dim_customers is rebuilt after them.
 with
 
 components as (
@@ -99,17 +97,6 @@ latest_issue_contacts as (
     where customer_key is not null
 ),
 
-personas as (
-    {{ kpi_source_or_empty('ml', 'ml_personas', {
-        'customer_key': 'varchar', 'persona_id': 'varchar', 'persona_name': 'varchar'}) }}
-),
-
-customer_value as (
-    {{ kpi_source_or_empty('ml', 'ml_customer_value', {
-        'customer_key': 'varchar', 'expected_purchases': 'double', 'expected_value_eur': 'double',
-        'value_low_eur': 'double', 'value_high_eur': 'double'}) }}
-),
-
 open_issues as (
     select customer_key, count(*) as open_service_issues
     from latest_issue_contacts
@@ -152,13 +139,7 @@ select
     coalesce(orders.lifetime_value_eur, 0) as lifetime_value_eur,
     coalesce(orders.orders_count, 0) as orders_count,
     coalesce(orders.returns_count, 0) as returns_count,
-    coalesce(open_issues.open_service_issues, 0) as open_service_issues,
-    personas.persona_id,
-    personas.persona_name,
-    customer_value.expected_purchases as expected_purchases_12m,
-    customer_value.expected_value_eur as expected_value_12m_eur,
-    customer_value.value_low_eur as expected_value_12m_low_eur,
-    customer_value.value_high_eur as expected_value_12m_high_eur
+    coalesce(open_issues.open_service_issues, 0) as open_service_issues
 from identities
 left join {{ ref('stg_crm_customers__customers') }} as crm on crm.customer_id = identities.crm_customer_id
 left join ranked_contact_details as emails
@@ -170,5 +151,3 @@ left join channel_days on channel_days.customer_key = identities.customer_key an
 left join unsubscribes on unsubscribes.customer_key = identities.customer_key
 left join orders on orders.customer_key = identities.customer_key
 left join open_issues on open_issues.customer_key = identities.customer_key
-left join personas on personas.customer_key = identities.customer_key
-left join customer_value on customer_value.customer_key = identities.customer_key
