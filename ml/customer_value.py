@@ -131,7 +131,8 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     shape = (SIMULATIONS, len(x))
     alive = rng.random(shape) < probability_alive(bg, x, t_x, T)
     rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), shape)
-    dropout = rng.beta(bg.a, bg.b + x, shape)
+    # A history without visible drop-outs fits a tiny a: Beta draws then underflow to 0, which is "never drops".
+    dropout = np.clip(rng.beta(bg.a, bg.b + x, shape), 1e-12, 1.0)
     purchases = np.where(alive, np.minimum(rng.poisson(rate * horizon_days), rng.geometric(dropout)), 0)
     spend_rate = rng.gamma(gg.q + gg.p * x, 1.0 / (gg.gamma + x * m_x), shape)
     value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)

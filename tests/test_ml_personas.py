@@ -1,10 +1,12 @@
 """Personas on small hand-made data: behaviour features by hand, clustering determinism with a seed, k by
 stability, names and descriptions from features, ids kept and matched across refreshes, drift counts."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+import duckdb
 import numpy as np
 import polars as pl
+import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from ml.persona_drift import persona_drift
@@ -160,3 +162,54 @@ def test_drift_counts_movers_and_flags_review():
     assert row[source]["review"] and {"size changed", "many customers moved away"} <= set(row[source]["review_reason"].split("; "))
     first_refresh = persona_drift(AS_OF, previous, features, None, None)
     assert first_refresh["review"].all() and set(first_refresh["review_reason"]) == {"new persona"}
+
+
+@pytest.mark.slow
+def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypatch):
+    """ml_customer_value and ml_personas on a tiny warehouse (orders of three planted habits, touchpoints derived
+    from them), run twice: the second refresh keeps persona ids and logs its drift."""
+    import dagster as dg
+
+    from dagster_project.defs.assets.ml_customer_value import ml_customer_value
+    from dagster_project.defs.assets.ml_personas import ml_personas
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(150):
+        channel, basket = [("store", 40.0), ("app", 60.0), ("web", 25.0)][i % 3]
+        for day in sorted(rng.uniform(0, 360, 4 + i % 3 * 2)):
+            rows.append((f"C-{i:03d}", datetime(2025, 11, 1) + timedelta(days=float(day)), "sale", basket * rng.uniform(0.8, 1.2), channel))
+    orders = pl.DataFrame(rows, schema=["customer_key", "ordered_at", "order_type", "value_eur", "channel"], orient="row")
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.register("orders", orders.to_arrow())
+        connection.execute("CREATE TABLE fct_orders AS SELECT * FROM orders")
+        connection.execute("""CREATE TABLE fct_touchpoints AS SELECT customer_key, ordered_at AS occurred_at, channel,
+                              'orders' AS source, 'inbound' AS direction FROM fct_orders""")
+        connection.execute("""CREATE TABLE fct_service_contacts AS SELECT customer_key, occurred_at, 'phone' AS inbound_channel
+                              FROM fct_touchpoints WHERE false""")
+        connection.execute("""CREATE TABLE fct_survey_responses AS SELECT customer_key, occurred_at AS responded_at,
+                              'nps' AS survey_type, 9 AS score FROM fct_touchpoints WHERE channel = 'store'""")
+        connection.execute("""CREATE TABLE fct_marketing_contacts AS SELECT customer_key, occurred_at AS sent_at,
+                              'email' AS channel, channel = 'web' AS opened, false AS clicked FROM fct_touchpoints""")
+        connection.execute("""CREATE TABLE stg_crm_customers__customers AS SELECT DISTINCT substr(customer_key, 3) AS customer_id,
+                              true AS consent_email, false AS consent_phone, channel = 'app' AS consent_push,
+                              NULL AS loyalty_id FROM fct_touchpoints""")
+    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    monkeypatch.delenv("CX_AS_OF", raising=False)
+
+    first = dg.materialize([ml_customer_value, ml_personas])
+    second = dg.materialize([ml_customer_value, ml_personas])
+
+    assert first.success and second.success
+    metadata = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+                for e in second.get_asset_materialization_events()}
+    assert metadata["ml_personas"]["previous_personas_kept"] is True
+    assert metadata["ml_personas"]["customers"] == 150
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        names = connection.execute("SELECT count(DISTINCT persona_name) FROM ml_persona_profiles").fetchone()[0]
+        drift = connection.execute("SELECT count(*), sum(movers_out), min(customers_previous) FROM ml_persona_drift").fetchone()
+        valued = connection.execute("SELECT count(*) FROM ml_customer_value WHERE value_low_eur <= value_high_eur").fetchone()[0]
+    assert names == metadata["ml_personas"]["personas"]
+    assert drift[0] == names and drift[1] == 0 and drift[2] > 0
+    assert valued == 150
