@@ -32,6 +32,12 @@ TOP_PRIORITY_CUSTOMERS = 15
 
 report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
+
+
+def euros(value: float) -> str:
+    return f"{fmt.number(value)} €"
+
+
 scores_missing = report.missing({"ml_churn_scores": ["customer_key", "churn_probability", "risk_band"],
                                  "dim_customers": ["customer_key", "segment"]})
 
@@ -108,7 +114,7 @@ else:
         risk.group_by("segment").agg(customers=pl.len(), value_at_risk_eur=pl.col("value_at_risk_eur").sum())
         .sort("value_at_risk_eur", descending=True),
         {"segment": cx.Column("Segment", cx.words), "customers": cx.Column("Customers", fmt.number, numeric=True),
-         "value_at_risk_eur": cx.Column("Value at risk", lambda v: f"{fmt.number(v)} €", numeric=True)},
+         "value_at_risk_eur": cx.Column("Value at risk", euros, numeric=True)},
     )
 
 # %%
@@ -227,7 +233,7 @@ else:
             "action": cx.Column("Action"),
             "channel": cx.Column("Channel"),
             "customers": cx.Column("Customers", fmt.number, numeric=True),
-            "expected_value_eur": cx.Column("Expected value", lambda v: f"{fmt.number(v)} €", numeric=True),
+            "expected_value_eur": cx.Column("Expected value", euros, numeric=True),
         })
     else:
         report.nothing_in_period("recommended contacts", "the latest plan")
@@ -254,7 +260,7 @@ else:
             "action": cx.Column("Action"),
             "channel": cx.Column("Channel"),
             "churn_probability": cx.Column("Churn risk", fmt.percent, numeric=True),
-            "value_at_risk_eur": cx.Column("Value at risk", lambda v: f"{fmt.number(v)} €", numeric=True),
+            "value_at_risk_eur": cx.Column("Value at risk", euros, numeric=True),
         })
     else:
         report.nothing_in_period("recommended contacts", "the latest plan")
