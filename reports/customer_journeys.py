@@ -11,8 +11,7 @@
 # %% tags=["parameters"]
 # Customer journeys: the most common journey paths, channel-to-channel flow, the web funnel with drop-off,
 # time to convert, where customers switch channel, and what happens after a bot hands over to a human.
-# Reads fct_journeys, int_journey_touchpoints, fct_channel_transitions, int_web_sessions, fct_service_contacts,
-# ml_personas.
+# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts, dim_customer_personas.
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -85,9 +84,9 @@ if not journeys_missing:
         report.nothing_in_period("journeys", window_text)
 
 # %%
-report.section("Paths by persona", "The most frequent path of each persona (ml_personas) and how often that "
+report.section("Paths by persona", "The most frequent path of each persona and how often that "
                "persona's journeys end in a purchase.")
-personas_missing = journeys_missing + report.missing({"ml_personas": ["customer_key", "persona_name"],
+personas_missing = journeys_missing + report.missing({"dim_customer_personas": ["customer_key", "persona_name"],
                                                       "fct_journeys": ["customer_key"]})
 if personas_missing:
     report.unavailable("Paths by persona", personas_missing)
@@ -98,7 +97,7 @@ else:
             select personas.persona_name as persona, journeys.channel_path, count(*) as journeys,
                    avg(case when journeys.is_converted then 1.0 else 0.0 end) as conversion
             from fct_journeys as journeys
-            inner join ml_personas as personas on personas.customer_key = journeys.customer_key
+            inner join dim_customer_personas as personas on personas.customer_key = journeys.customer_key
             where journeys.started_at >= ? and journeys.started_at < ?
             group by all
         )
@@ -179,7 +178,7 @@ else:
 
 # %%
 report.section("Web and app funnel", f"Sessions reaching each step, {window_text}.")
-funnel_missing = report.missing({"int_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
+funnel_missing = report.missing({"fct_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
                                                        "has_begin_checkout", "has_purchase"]})
 if funnel_missing:
     report.unavailable("The web funnel", funnel_missing)
@@ -189,7 +188,7 @@ else:
         select count(*) as sessions, count(*) filter (has_view_item) as viewed_item,
                count(*) filter (has_add_to_cart) as added_to_cart,
                count(*) filter (has_begin_checkout) as began_checkout, count(*) filter (has_purchase) as purchased
-        from int_web_sessions where started_at >= ? and started_at < ?
+        from fct_web_sessions where started_at >= ? and started_at < ?
         """,
         window,
     ).row(0, named=True)
@@ -215,19 +214,15 @@ else:
 # %%
 report.section("Time to convert", "For journeys that ended in a purchase: time from the first touchpoint to the "
                "first purchase.")
-convert_missing = journeys_missing + report.missing({"int_journey_touchpoints": ["journey_id", "occurred_at",
-                                                                                 "journey_stage"]})
+convert_missing = journeys_missing + report.missing({"fct_journeys": ["first_purchase_at"]})
 if convert_missing:
     report.unavailable("Time to convert", convert_missing)
 else:
     to_convert = report.query(
         """
-        select date_diff('second', journeys.started_at, min(steps.occurred_at)) / 3600.0 as hours
-        from fct_journeys as journeys
-        join int_journey_touchpoints as steps on steps.journey_id = journeys.journey_id
-        where journeys.is_converted and steps.journey_stage = 'purchase'
-          and journeys.started_at >= ? and journeys.started_at < ?
-        group by journeys.journey_id, journeys.started_at
+        select date_diff('second', started_at, first_purchase_at) / 3600.0 as hours
+        from fct_journeys
+        where is_converted and started_at >= ? and started_at < ?
         """,
         window,
     )

@@ -10,10 +10,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.ingest import IngestResult, ingest_source
 from cx_core.sources.reader import ContractError, quote_identifier, sql_literal
+from dagster_project.defs.metadata import contract_metadata
+from dagster_project.defs.resources import PipelineSettings
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
@@ -28,9 +29,9 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
         kinds={"parquet"},
         pool=f"ingest_{contract.name}",
     )
-    def ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def ingest(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
         try:
-            result = ingest_source(contract, get_settings())
+            result = ingest_source(contract, cx.settings)
         except ContractError as error:
             raise dg.Failure(description=str(error)) from error
         context.log.info(result.summary())
@@ -57,6 +58,8 @@ def ingest_metadata(contract: SourceContract, result: IngestResult) -> dict[str,
         "event_time_max": time_range[1] if time_range else "none",
         "raw_path": dg.MetadataValue.path(str(result.raw_dir)),
     }
+    if result.raw_dir.exists():
+        metadata |= contract_metadata(contract, str(result.raw_dir / "**" / "*.parquet"))
     loaded_files = [Path(f.raw_file) for f in result.files if f.rows_loaded]
     if loaded_files:
         metadata["preview"] = dg.MetadataValue.md(preview_markdown(contract, loaded_files))
