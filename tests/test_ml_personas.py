@@ -12,7 +12,8 @@ from sklearn.metrics import adjusted_rand_score
 from ml.persona_drift import persona_drift
 from ml.persona_features import BehaviourHistory, behaviour_features
 from ml.persona_profiles import describe, nps, persona_names
-from ml.personas import CLUSTER_FEATURES, cluster_personas, match_clusters, persona_model_from_frame, persona_model_frame
+from ml.personas import cluster_personas, match_clusters, persona_model_from_frame, persona_model_frame
+from tests.helpers.settings_env import point_settings_at
 
 AS_OF = date(2026, 3, 1)
 # Three planted habits: (purchases a year, basket EUR, web/app/store shares, e-mail open rate)
@@ -172,6 +173,7 @@ def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypat
 
     from dagster_project.defs.assets.ml_customer_value import ml_customer_value
     from dagster_project.defs.assets.ml_personas import ml_personas
+    from dagster_project.defs.resources import pipeline_resources
 
     warehouse = tmp_path / "warehouse.duckdb"
     rng = np.random.default_rng(7)
@@ -195,11 +197,10 @@ def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypat
         connection.execute("""CREATE TABLE stg_crm_customers__customers AS SELECT DISTINCT substr(customer_key, 3) AS customer_id,
                               true AS consent_email, false AS consent_phone, channel = 'app' AS consent_push,
                               NULL AS loyalty_id FROM fct_touchpoints""")
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.delenv("CX_AS_OF", raising=False)
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse))
 
-    first = dg.materialize([ml_customer_value, ml_personas])
-    second = dg.materialize([ml_customer_value, ml_personas])
+    first = dg.materialize([ml_customer_value, ml_personas], resources=pipeline_resources())
+    second = dg.materialize([ml_customer_value, ml_personas], resources=pipeline_resources())
 
     assert first.success and second.success
     metadata = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}

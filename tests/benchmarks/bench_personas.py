@@ -21,7 +21,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import cross_val_predict
 
 from cx_core.settings import REPO_ROOT, get_settings
-from cx_core.warehouse import read_frame
+from cx_core.warehouse import Warehouse, WarehouseFile, read_frame
 from dagster_project.defs.assets.ml_customer_value import ORDERS_SQL, holdout_days
 from dagster_project.defs.assets.ml_customers import demo_truth_customers
 from dagster_project.defs.assets.ml_personas import SEED, load_behaviour
@@ -37,7 +37,7 @@ CDNOW_CALIBRATION_END = date(1997, 9, 30)
 CDNOW_HOLDOUT_DAYS = 273  # 39 weeks, to 1998-06-30
 
 
-def persona_figures(warehouse: Path, truth_dir: Path) -> dict[str, float]:
+def persona_figures(warehouse: Warehouse, truth_dir: Path) -> dict[str, float]:
     truth = demo_truth_customers(truth_dir).select("customer_key", "persona")
     assigned = read_frame(warehouse, "SELECT customer_key, persona_id FROM ml_personas").join(truth, on="customer_key")
     history = load_behaviour(warehouse)
@@ -104,7 +104,8 @@ def value_lines(name: str, validation) -> list[str]:
 
 def main() -> None:
     settings = get_settings()
-    figures = persona_figures(settings.warehouse_path, settings.demo_truth_dir)
+    warehouse = WarehouseFile(settings.warehouse_path)
+    figures = persona_figures(warehouse, settings.demo_truth_dir)
     print(f"persona ARI vs hidden personas (≥3 touchpoints, CRM customers): {figures['persona_ari']:.3f} "
           f"(target {TARGET_ARI}); supervised ceiling with the same features {figures['persona_supervised_ceiling_ari']:.3f}")
     print(f"refresh a week later: previous personas kept {bool(figures['persona_refresh_previous_kept'])}, "
@@ -112,7 +113,7 @@ def main() -> None:
           f"of {figures['persona_unchanged_customers']:,.0f} (target {TARGET_KEPT})")
     print(f"clustering with k by bootstrap stability: {figures['persona_clustering_seconds']:.1f} s, "
           f"{figures['persona_count']:.0f} personas")
-    orders = read_frame(settings.warehouse_path, ORDERS_SQL)
+    orders = read_frame(warehouse, ORDERS_SQL)
     as_of = orders["ordered_at"].max().date()
     holdout = holdout_days(orders, as_of)
     print("\n".join(value_lines("demo customer value", validate_time_split(orders, as_of - timedelta(days=holdout), holdout))))

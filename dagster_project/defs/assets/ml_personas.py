@@ -11,10 +11,13 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
-from cx_core.settings import get_settings
-from cx_core.warehouse import read_frame, replace_table
-from dagster_project.defs.assets.ml_customers import existing_tables, markdown_table
+from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.assets.ml_customers import markdown_table
+from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.resources import PipelineSettings
 from ml.persona_drift import persona_drift
 from ml.persona_features import BehaviourHistory, behaviour_features
 from ml.persona_profiles import persona_names, persona_profiles
@@ -39,19 +42,20 @@ BEHAVIOUR_QUERIES = {
                               loyalty_id IS NOT NULL AS has_loyalty_card
                        FROM stg_crm_customers__customers""",
 }
-MART_DEPS = ["fct_touchpoints", "fct_orders", "fct_service_contacts", "fct_survey_responses", "fct_marketing_contacts",
-             "stg_crm_customers__customers"]
+MART_DEPS = [warehouse_table_key(table) for table in (
+    "fct_touchpoints", "fct_orders", "fct_service_contacts", "fct_survey_responses", "fct_marketing_contacts",
+    "stg_crm_customers__customers")]
 # Optional inputs of the profiles: read when their table exists.
 VALUE_SQL = "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value"
 CHURN_SQL = "SELECT customer_key, churn_probability FROM ml_churn_scores"
 SEED = 0
 
 
-def load_behaviour(warehouse) -> BehaviourHistory:
+def load_behaviour(warehouse: Warehouse) -> BehaviourHistory:
     return BehaviourHistory(**{name: read_frame(warehouse, query) for name, query in BEHAVIOUR_QUERIES.items()})
 
 
-def optional_frame(warehouse, tables: set[str], table: str, query: str) -> pl.DataFrame | None:
+def optional_frame(warehouse: Warehouse, tables: set[str], table: str, query: str) -> pl.DataFrame | None:
     return read_frame(warehouse, query) if table in tables else None
 
 
@@ -70,7 +74,7 @@ def named_model(clustering, features: pl.DataFrame):
                      description="Persona of every customer with at least 3 inbound touchpoints, from behaviour "
                                  "across channels (KMeans, number of personas by bootstrap stability)."),
         dg.AssetSpec("ml_persona_profiles", group_name="ml",
-                     deps=[*MART_DEPS, "ml_customer_value", "ml_churn_scores"], kinds={"python", "duckdb"},
+                     deps=[*MART_DEPS, warehouse_table_key("ml_customer_value"), warehouse_table_key("ml_churn_scores")], kinds={"python", "duckdb"},
                      description="One row per persona: name and description generated from its distinguishing "
                                  "features, size, NPS, expected 12-month value, churn risk, preferred channels."),
         dg.AssetSpec("ml_persona_model", group_name="ml", deps=MART_DEPS, kinds={"python", "duckdb"},
@@ -81,10 +85,9 @@ def named_model(clustering, features: pl.DataFrame):
     ],
     pool="duckdb",
 )
-def ml_personas(context: dg.AssetExecutionContext):
-    settings = get_settings()
-    warehouse = settings.warehouse_path
-    tables = existing_tables(warehouse)
+def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    tables = table_names(warehouse)
     history = load_behaviour(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else history.touchpoints["occurred_at"].max().date()
     previous_frame = optional_frame(warehouse, tables, "ml_persona_model", "SELECT * FROM ml_persona_model")
@@ -111,11 +114,13 @@ def ml_personas(context: dg.AssetExecutionContext):
         drift = pl.concat([earlier.filter(pl.col("as_of_date") != as_of), drift], how="diagonal_relaxed")
     replace_table(warehouse, "ml_personas", assignments)
     replace_table(warehouse, "ml_persona_profiles", profiles)
-    replace_table(warehouse, "ml_persona_model", persona_model_frame(model, as_of))
+    model_frame = persona_model_frame(model, as_of)
+    replace_table(warehouse, "ml_persona_model", model_frame)
     replace_table(warehouse, "ml_persona_drift", drift)
     context.log.info(f"{len(names)} personas as of {as_of}, previous kept: {clustering.kept_previous}")
     stability = "\n".join(f"| {k} | {score:.3f} |" for k, score in clustering.stability.items())
     yield dg.MaterializeResult(asset_key="ml_personas", metadata={
+        **frame_metadata(assignments),
         "as_of": as_of.isoformat(),
         "customers": assignments.height,
         "personas": len(names),
@@ -123,13 +128,15 @@ def ml_personas(context: dg.AssetExecutionContext):
         "stability_by_k": dg.MetadataValue.md(f"| k | bootstrap ARI |\n|---|---|\n{stability}"),
     })
     yield dg.MaterializeResult(asset_key="ml_persona_profiles", metadata={
+        **frame_metadata(profiles),
         "profiles": dg.MetadataValue.md(markdown_table(profiles.select(
             "persona_id", "persona_name", "customers", "nps", "expected_value_12m_eur_mean", "churn_probability_mean",
             "description"), digits=2)),
     })
-    yield dg.MaterializeResult(asset_key="ml_persona_model", metadata={"personas": len(names)})
+    yield dg.MaterializeResult(asset_key="ml_persona_model", metadata=frame_metadata(model_frame))
     latest = drift.filter(pl.col("as_of_date") == as_of)
     yield dg.MaterializeResult(asset_key="ml_persona_drift", metadata={
+        **frame_metadata(drift),
         "personas_to_review": int(latest["review"].sum()),
         "latest": dg.MetadataValue.md(markdown_table(latest)),
     })
