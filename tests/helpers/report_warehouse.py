@@ -223,6 +223,14 @@ TABLES = {
             ('P02', 80, date '2026-10-31', 82, false, null)
         ) as drift(persona_id, customers, as_of_date, customers_previous, review, review_reason)
     """,
+    "dim_customer_personas": """
+        select customers.customer_key, customers.segment, personas.persona_id, personas.persona_name,
+               value.expected_purchases as expected_purchases_12m, value.expected_value_eur as expected_value_12m_eur,
+               value.value_low_eur as expected_value_12m_low_eur, value.value_high_eur as expected_value_12m_high_eur
+        from dim_customers as customers
+        left join ml_personas as personas using (customer_key)
+        left join ml_customer_value as value using (customer_key)
+    """,
     "ml_churn_model_card": """
         select * from (values
             ('quality', 'roc_auc', 0.78, null), ('quality', 'lift_top_decile', 3.4, null),
