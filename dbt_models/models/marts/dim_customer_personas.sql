@@ -10,12 +10,12 @@ customers as (
 
 personas as (
     {{ kpi_source_or_empty('ml', 'ml_personas', {
-        'customer_key': 'varchar', 'persona_id': 'varchar', 'persona_name': 'varchar'}) }}
+        'customer_key': dbt.type_string(), 'persona_id': dbt.type_string(), 'persona_name': dbt.type_string()}) }}
 ),
 
 customer_value as (
     {{ kpi_source_or_empty('ml', 'ml_customer_value', {
-        'customer_key': 'varchar', 'expected_purchases': 'double', 'expected_value_eur': 'double',
+        'customer_key': dbt.type_string(), 'expected_purchases': 'double', 'expected_value_eur': 'double',
         'value_low_eur': 'double', 'value_high_eur': 'double'}) }}
 )
 
