@@ -102,6 +102,11 @@ def test_names_and_descriptions_come_from_the_distinguishing_features():
     assert names["A"].endswith("app shoppers")
     assert names["W"] == "Newsletter-reading web shoppers"  # open rate 0.6 vs 0.38 on average
     assert persona_names(labelled, keep={"S": "Our regulars"})["S"] == "Our regulars"
+    # A persona most of whose members have not bought is named for that, not for a purchase channel.
+    prospects = labelled.with_columns(
+        pl.when(pl.col("persona_id") == "W").then(0.0).otherwise(pl.col("purchases_per_year")).alias("purchases_per_year")
+    )
+    assert persona_names(prospects)["W"].endswith("prospects")
     medians = {"purchases_per_year": 8.7, "basket_mean_eur": 45.2, "purchase_share_web": 0.1, "purchase_share_app": 0.0,
                "purchase_share_store": 0.9, "service_contacts_per_year": 0.2, "email_open_rate": 0.31,
                **{f"service_share_{c}": None for c in ("phone", "chat", "email", "social")}}
