@@ -21,7 +21,7 @@ from dagster_project.defs.resources import PipelineSettings
 from ml.persona_drift import persona_drift
 from ml.persona_features import BehaviourHistory, behaviour_features
 from ml.persona_profiles import persona_names, persona_profiles
-from ml.personas import PersonaModel, cluster_personas, persona_model_frame, persona_model_from_frame
+from ml.personas import Clustering, PersonaModel, cluster_personas, persona_model_frame, persona_model_from_frame
 
 BEHAVIOUR_QUERIES = {
     "touchpoints": """SELECT customer_key, occurred_at, channel, source, direction
@@ -49,6 +49,7 @@ MART_DEPS = [warehouse_table_key(table) for table in (
 VALUE_SQL = "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value"
 CHURN_SQL = "SELECT customer_key, churn_probability FROM ml_churn_scores"
 SEED = 0
+MIN_CUSTOMERS = 20  # fewer customers with enough activity cannot show a stable structure
 
 
 def load_behaviour(warehouse: Warehouse) -> BehaviourHistory:
@@ -59,13 +60,13 @@ def optional_frame(warehouse: Warehouse, tables: set[str], table: str, query: st
     return read_frame(warehouse, query) if table in tables else None
 
 
-def named_model(clustering, features: pl.DataFrame):
-    """The clustering's model with a name for every persona: kept personas keep theirs."""
+def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[PersonaModel, dict[str, str]]:
+    """The clustering's model with a name for every persona (kept personas keep theirs), and the names by id."""
     centroids = clustering.model.centroids
     keep = {pid: name for pid, name in zip(centroids["persona_id"], centroids["persona_name"]) if name}
-    labelled = features.join(clustering.assignments, on="customer_key")
-    names = persona_names(labelled, keep)
-    return centroids.with_columns(pl.col("persona_id").replace_strict(names).alias("persona_name")), names
+    names = persona_names(features.join(clustering.assignments, on="customer_key"), keep)
+    named = centroids.with_columns(pl.col("persona_id").replace_strict(names).alias("persona_name"))
+    return PersonaModel(named, clustering.model.fill_values), names
 
 
 @dg.multi_asset(
@@ -73,8 +74,8 @@ def named_model(clustering, features: pl.DataFrame):
         dg.AssetSpec("ml_personas", group_name="ml", deps=MART_DEPS, kinds={"python", "duckdb"},
                      description="Persona of every customer with at least 3 inbound touchpoints, from behaviour "
                                  "across channels (KMeans, number of personas by bootstrap stability)."),
-        dg.AssetSpec("ml_persona_profiles", group_name="ml",
-                     deps=[*MART_DEPS, warehouse_table_key("ml_customer_value"), warehouse_table_key("ml_churn_scores")], kinds={"python", "duckdb"},
+        dg.AssetSpec("ml_persona_profiles", group_name="ml", kinds={"python", "duckdb"},
+                     deps=[*MART_DEPS, warehouse_table_key("ml_customer_value"), warehouse_table_key("ml_churn_scores")],
                      description="One row per persona: name and description generated from its distinguishing "
                                  "features, size, NPS, expected 12-month value, churn risk, preferred channels."),
         dg.AssetSpec("ml_persona_model", group_name="ml", deps=MART_DEPS, kinds={"python", "duckdb"},
@@ -94,11 +95,10 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
     previous = persona_model_from_frame(previous_frame) if previous_frame is not None else None
     previous_assignments = optional_frame(warehouse, tables, "ml_personas", "SELECT customer_key, persona_id FROM ml_personas")
     features = behaviour_features(history, as_of)
-    if features.height < 20:
+    if features.height < MIN_CUSTOMERS:
         raise dg.Failure(description=f"Only {features.height} customers with enough activity as of {as_of}: no personas.")
     clustering = cluster_personas(features, SEED, previous)
-    centroids, names = named_model(clustering, features)
-    model = PersonaModel(centroids, clustering.model.fill_values)
+    model, names = named_model(clustering, features)
     assignments = clustering.assignments.with_columns(
         pl.col("persona_id").replace_strict(names).alias("persona_name"), pl.lit(as_of).alias("as_of_date")
     )
