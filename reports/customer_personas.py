@@ -16,6 +16,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (columns named *_eur keep their names)
 
 # %%
 import plotly.graph_objects as go
@@ -49,11 +50,11 @@ else:
 if not profiles_missing:
     report.section("The personas", "Names and descriptions are generated from what sets each persona apart from "
                    "the average customer; the numbers are the persona's own.")
-    euro = lambda value: "–" if value is None else f"{fmt.number(value)} €"  # noqa: E731
+    money = lambda amount: "–" if amount is None else f"{fmt.number(amount)} {currency}"  # noqa: E731
     report.profile_cards([
         (row["persona_name"], row["description"], {
             "Customers": f"{fmt.number(row['customers'])} ({fmt.percent(row['customer_share'])})",
-            "Expected value, 12 months": euro(row["expected_value_12m_eur_mean"]),
+            "Expected value, 12 months": money(row["expected_value_12m_eur_mean"]),
             "NPS": "–" if row["nps"] is None else fmt.number(row["nps"], signed=True),
             "Churn risk": fmt.percent(row["churn_probability_mean"]),
             "Buys in": report.channel_label(row["preferred_purchase_channel"]),
@@ -67,7 +68,7 @@ if not profiles_missing:
         mode="markers+text", text=profiles["persona_name"].to_list(), textposition="top center",
         marker=dict(size=[max(12, 60 * share) for share in profiles["customer_share"]], color="#3d5a80"),
     ))
-    figure.update_layout(xaxis_title="expected value per customer, next 12 months (€)",
+    figure.update_layout(xaxis_title=f"expected value per customer, next 12 months ({currency})",
                          yaxis=dict(title="mean churn probability", tickformat=".0%"))
     report.say("Value against churn risk: personas to the right and high up hold the most value at risk.")
     report.chart(figure, height=420)
@@ -113,8 +114,8 @@ else:
     setup = dict(card.filter(section="setup").select("metric", "value").iter_rows())
     report.say(
         f"Over a holdout of {fmt.number(setup.get('holdout_days'))} days the model expected "
-        f"**{fmt.number(quality.get('predicted_value_total_eur'))} €** and customers spent "
-        f"**{fmt.number(quality.get('actual_value_total_eur'))} €**; the predicted value of each tenth of customers "
+        f"**{fmt.number(quality.get('predicted_value_total_eur'))} {currency}** and customers spent "
+        f"**{fmt.number(quality.get('actual_value_total_eur'))} {currency}**; the predicted value of each tenth of customers "
         f"follows the actual one with a correlation of {fmt.number(quality.get('decile_value_correlation'), 2)}."
     )
     figure = go.Figure([
@@ -124,7 +125,7 @@ else:
         if (rows := card.filter(section=section)).height
     ])
     figure.update_layout(barmode="group", xaxis_title="tenth of customers by predicted value (1 = highest)",
-                         yaxis_title="spend per customer in the holdout (€)")
+                         yaxis_title=f"spend per customer in the holdout ({currency})")
     report.chart(figure, height=320)
 
 # %%
