@@ -262,8 +262,7 @@ if priority_missing:
     report.unavailable("The prioritised plan", priority_missing)
 else:
     planned = report.query(
-        f"select customer_key, {action_name} as action, channel, expected_value_eur as action_value_eur "
-        "from ml_next_best_actions where action <> 'no_action'"
+        f"select customer_key, {action_name} as action, channel from ml_next_best_actions where action <> 'no_action'"
     ).join(risk.select("customer_key", "churn_probability", "value_at_risk_eur"), on="customer_key", how="left")
     planned = planned.sort("value_at_risk_eur", descending=True, nulls_last=True)
     if planned.height:
