@@ -11,23 +11,16 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.defs.assets.dbt import cx_dbt_assets
-from dagster_project.defs.assets.ingest import ingest_assets
-from dagster_project.defs.assets.ml_customers import ml_customer_assets
-from dagster_project.defs.assets.ml_text import ml_text_assets
-from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, ml_workforce_checks
-from dagster_project.defs.assets.reports import report_assets
-from dagster_project.defs.checks import asset_checks
+from dagster_project.definitions import defs
 from dagster_project.defs.resources import pipeline_resources
 from tests.helpers.foreign_exports import SCENARIOS, write_exports
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
-# What the full_refresh job runs (dagster_project/definitions.py), with resources made after the test's settings.
-ALL_ASSETS = [*ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, *ml_workforce_assets,
-              *report_assets]
-ALL_CHECKS = [*asset_checks, *ml_workforce_checks]
+# What the full_refresh job runs: every asset and check of the code location, with resources made after the
+# test has pointed the settings at its own folder.
+ALL_ASSETS, ALL_CHECKS = list(defs.assets), list(defs.asset_checks)
 
 
 @pytest.fixture(scope="module")
