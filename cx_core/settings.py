@@ -40,6 +40,12 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    # Suppression list and erasure log (docs in the README's "Personal data" section).
+    privacy_dir: Path
+    # The secret of the keyed hashes; CX_PSEUDONYM_KEY (hex) wins over this file, created on first use.
+    pseudonym_key_file: Path
+    # Raw rows older than this many days are removed, per source: "source:days" pairs; empty keeps everything.
+    retention_days: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -65,6 +71,10 @@ class Settings:
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            privacy_dir=_path("CX_PRIVACY_DIR", data_dir / "privacy"),
+            # outside the data folder: a copy of the data without the key cannot be re-identified by hashing
+            pseudonym_key_file=_path("CX_PSEUDONYM_KEY_FILE", Path.home() / ".config" / "cx-pipeline" / "pseudonym.key"),
+            retention_days=os.environ.get("CX_RETENTION_DAYS", ""),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -81,6 +91,7 @@ class Settings:
             "CX_SPARK_DIR": str(self.spark_dir),
             "CX_TIMEZONE": self.timezone,
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
+            "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
         }
 
     def export_env(self) -> None:

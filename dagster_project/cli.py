@@ -1,4 +1,4 @@
-"""The `cx` command: demo data, a full local run, the Dagster UI and the resolved settings."""
+"""The `cx` command: demo data, a full local run, erasure of a person, the Dagster UI and the resolved settings."""
 
 from __future__ import annotations
 
@@ -47,6 +47,23 @@ def _run(args: argparse.Namespace) -> int:
     os._exit(exit_code)
 
 
+def _forget(args: argparse.Namespace) -> int:
+    from cx_core.privacy.erasure import erasure_log_path
+    from cx_core.privacy.requests import write_request
+    from dagster_project.runner import run_erasure
+
+    settings = get_settings()
+    settings.export_env()
+    request_id = write_request(settings, args.identifiers)
+    print(f"Erasure request {request_id} for {len(args.identifiers)} identifier(s).")
+    exit_code = run_erasure(settings)
+    print(f"Erasure log (counts only): {erasure_log_path(settings.privacy_dir)}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # same teardown noise as `cx run`
+    os._exit(exit_code)
+
+
 def _ui(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.export_env()
@@ -86,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="generate the demo if the landing folder is empty, then materialise everything")
     demo_options(run)
     run.set_defaults(func=_run)
+
+    forget = sub.add_parser("forget", help="erase a person everywhere (GDPR Art. 17) and re-render the reports")
+    forget.add_argument("identifiers", nargs="+", help="any identifiers of the person: e-mail, phone, CRM id, "
+                        "social handle, cookie id, loyalty id; the identity graph finds the others")
+    forget.set_defaults(func=_forget)
 
     ui = sub.add_parser("ui", help="start the Dagster UI with the project loaded")
     ui.add_argument("--host", default="127.0.0.1")

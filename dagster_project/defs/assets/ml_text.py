@@ -16,7 +16,7 @@ from cx_core.settings import get_settings
 from cx_core.warehouse import read_frame, replace_table
 from ml.sentiment import DEFAULT_MODEL_ID, EncoderHeadModel, load_sentiment_model, score_texts, shared_encoder, with_languages
 from ml.sentiment_lexicon import LABELS
-from ml.text_cache import TextCache, with_text_hash
+from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 
@@ -55,7 +55,7 @@ def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = get_settings()
     touchpoints = with_languages(with_text_hash(read_frame(settings.warehouse_path, TEXT_TOUCHPOINTS_SQL)))
     model = load_sentiment_model(settings.sentiment_model)
-    cache = TextCache(settings.ml_cache_dir / "sentiment.parquet")
+    cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
     hits, misses = cache.split(touchpoints, model.model_version)
     started = time.perf_counter()
     new_rows = cache.add(score_texts(misses, model), model.model_version)

@@ -1,0 +1,34 @@
+"""Erasure requests and retention as Dagster assets (group "privacy"); the library code is in cx_core/privacy.
+
+Both rewrite the raw layer and the warehouse, so they take the `duckdb` pool. Their metadata holds counts
+only: Dagster's run storage must never receive an identifier.
+"""
+
+import dagster as dg
+
+from cx_core.privacy.requests import process_pending_requests
+from cx_core.settings import get_settings
+
+PRIVACY_GROUP = "privacy"
+
+
+@dg.asset(
+    group_name=PRIVACY_GROUP,
+    description="Processes erasure requests from landing/erasure_requests/ (and `cx forget`): removes the "
+    "person from raw, quarantine, landing, ML cache and warehouse, suppresses re-delivery, logs counts.",
+    kinds={"parquet", "duckdb"},
+    pool="duckdb",
+)
+def erasure_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    entries = process_pending_requests(get_settings())
+    for entry in entries:
+        totals = {place: sum(counts.values()) for place, counts in entry.removed.items()}
+        context.log.info(f"{entry.request_id}: {entry.identifiers_resolved} identifiers, removed {totals}")
+    return dg.MaterializeResult(metadata={
+        "requests_processed": len(entries),
+        "request_ids": ", ".join(e.request_id for e in entries) or "none",
+        "rows_removed": sum(n for e in entries for counts in e.removed.values() for n in counts.values()),
+    })
+
+
+privacy_assets = [erasure_requests]

@@ -1,0 +1,187 @@
+"""Erasure of one person (issue 18): after `erase_person`, nothing under the data folder names them.
+
+The fixture exports (tests/fixtures/landing) tell the story of Anna (CRM C0000001), who appears in every
+source under several identifiers: CRM id, two e-mail addresses, a local phone number, a loyalty card, a
+social handle and a cookie. The data folder is built for real: ingest of every source, then dbt seed + run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from cx_core.privacy.erasure import erase_person, erasure_log_path
+from cx_core.privacy.identifiers import candidate_identifiers, normalize_phone_e164
+from cx_core.privacy.pseudonym import pseudonym_key
+from cx_core.privacy.requests import process_pending_requests, write_request
+from cx_core.privacy.rewrite import remove_landing_records
+from cx_core.settings import get_settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ingest_source
+from dagster_project.defs.assets.dbt import DBT_PROJECT_DIR, dbt_executable
+from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
+
+pytestmark = pytest.mark.slow  # builds a real data folder: ingest, dbt seed and run
+
+FIXTURE_LANDING = Path(__file__).parent / "fixtures" / "landing"
+
+# Everything that names Anna, as typed in the exports and as normalised by staging; and texts she wrote.
+ANNA = ["C0000001", "C-C0000001", "Anna.Mueller@Example.de", "anna@example.de", "0171 1234567", "+491711234567",
+        "L12345678", "@anna_m", "Müller", "Lieferung super schnell!", "Wo ist mein Paket?", "Schnelle Lieferung!"]
+BEN = ["ben@example.com", "+41791234567", "How do I return shoes?"]
+TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".ndjson", ".html", ".md", ".txt", ".key"}
+
+
+def pin_settings(env: pytest.MonkeyPatch, data_dir: Path) -> None:
+    for name in ("CX_RAW_DIR", "CX_LANDING_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_ML_CACHE_DIR",
+                 "CX_PRIVACY_DIR", "CX_REPORTS_DIR", "CX_PSEUDONYM_KEY"):
+        env.delenv(name, raising=False)
+    env.setenv("CX_DATA_DIR", str(data_dir))
+    env.setenv("CX_REPORTS_DIR", str(data_dir / "reports"))
+    env.setenv("CX_PSEUDONYM_KEY_FILE", str(data_dir.parent / "secrets" / "pseudonym.key"))
+    for name, value in get_settings().as_env().items():
+        env.setenv(name, value)
+
+
+def build_data_folder(data_dir: Path) -> None:
+    """Landing exports -> raw + quarantine (ingest) -> warehouse (dbt seed, dbt run) -> a sentiment cache."""
+    settings = get_settings()
+    shutil.copytree(FIXTURE_LANDING, settings.landing_dir)
+    for contract in CONTRACTS.values():
+        ingest_source(contract, settings)
+    for command in ("seed", "run"):
+        done = subprocess.run([dbt_executable(), command, "--target-path", str(data_dir.parent / "dbt_target")],
+                              cwd=DBT_PROJECT_DIR, env=dict(os.environ), capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        texts = [t for (t,) in con.execute("SELECT DISTINCT text FROM fct_touchpoints WHERE text IS NOT NULL").fetchall()]
+    scored = pl.DataFrame({"text_hash": [text_hash(t) for t in texts], "label": ["neutral"] * len(texts),
+                           "score": [0.0] * len(texts)})
+    TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).add(scored, "test-model")
+
+
+def values_in(path: Path) -> str:
+    """Everything a file holds, as searchable text: every value of every table of Parquet and DuckDB files
+    (their bytes may be compressed), the bytes of all other files."""
+    if path.suffix == ".parquet":
+        with duckdb.connect() as con:
+            return str(con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall())
+    if path.suffix == ".duckdb":
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() UNION ALL "
+                                 "SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+            contents = [str(con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall()) for s, t in tables]
+        return "\n".join(contents) + path.read_bytes().decode("latin-1")
+    return path.read_bytes().decode("utf-8" if path.suffix in TEXT_SUFFIXES else "latin-1", errors="replace")
+
+
+def findings(data_dir: Path, needles: list[str]) -> list[str]:
+    found = []
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        content = values_in(path).lower()
+        found += [f"{needle!r} in {path.relative_to(data_dir)}" for needle in needles if needle.lower() in content]
+    return found
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("cx_erasure") / "data"
+    with pytest.MonkeyPatch.context() as env:
+        pin_settings(env, data_dir)
+        build_data_folder(data_dir)
+        before = findings(data_dir, ANNA)
+        write_request(get_settings(), ["ANNA.MUELLER@example.de"])
+        entries = process_pending_requests(get_settings())
+        yield data_dir, before, entries
+
+
+def test_before_erasure_the_person_is_everywhere(erased):
+    _, before, _ = erased
+    places = {line.split(" in ")[1].split("/")[0] for line in before}
+    assert {"landing", "raw", "quarantine", "warehouse.duckdb"} <= places
+    assert any("Wo ist mein Paket?" in line for line in before)
+
+
+def test_after_erasure_no_file_names_the_person(erased):
+    data_dir, _, _ = erased
+    assert findings(data_dir, ANNA) == []
+
+
+def test_other_customers_stay(erased):
+    data_dir, _, _ = erased
+    found = findings(data_dir, BEN)
+    for needle in BEN:
+        assert any(repr(needle) in line and "raw" in line for line in found), needle
+    with duckdb.connect(str(get_settings().warehouse_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM dim_customers WHERE crm_customer_id = 'C0000002'").fetchone()[0] == 1
+
+
+def test_erasure_log_counts_every_place_without_personal_data(erased):
+    data_dir, _, entries = erased
+    assert len(entries) == 1
+    logged = [json.loads(line) for line in erasure_log_path(data_dir / "privacy").read_text().splitlines()]
+    assert [e["request_id"] for e in logged] == [entries[0].request_id]
+    removed = logged[0]["removed"]
+    # Anna's CRM row, her social post... in raw; her bad order and survey lines in quarantine; her texts in
+    # the ML cache; her rows in the warehouse tables
+    assert removed["raw"]["crm_customers"] == 1 and removed["raw"]["social_mentions"] == 1
+    assert removed["quarantine"]["orders"] >= 1 and removed["quarantine"]["surveys"] >= 1
+    assert removed["landing"]["crm_customers"] == 1
+    assert removed["ml_cache"]["sentiment"] >= 3
+    # Anna, and the profile of her phone, which a second CRM id shares (so the graph blocks it)
+    assert removed["warehouse"]["dim_customers"] == 2 and logged[0]["customer_keys"] == 2
+    assert not list((data_dir / "landing" / "erasure_requests").glob("*.csv")), "the request names the person"
+
+
+def test_rewritten_landing_files_are_not_changed_content(erased):
+    settings = get_settings()
+    for contract in CONTRACTS.values():
+        result = ingest_source(contract, settings)  # raises ContractError on "changed content"
+        assert result.files == (), contract.name
+
+
+def test_a_redelivered_export_cannot_bring_the_person_back(erased):
+    data_dir, _, _ = erased
+    settings = get_settings()
+    shutil.copy(FIXTURE_LANDING / "crm_customers" / "crm_customers_good.csv",
+                settings.landing_dir / "crm_customers" / "crm_customers_redelivered.csv")
+    result = ingest_source(CONTRACTS["crm_customers"], settings)
+    assert (result.rows_read, result.rows_loaded, result.rows_suppressed) == (2, 1, 1)
+    (settings.landing_dir / "crm_customers" / "crm_customers_redelivered.csv").unlink()
+    assert findings(data_dir, ["Anna.Mueller@Example.de", "C0000001"]) == []
+
+
+def test_the_key_file_is_private_and_outside_the_data_folder(erased):
+    data_dir, _, _ = erased
+    key_file = get_settings().pseudonym_key_file
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert not key_file.is_relative_to(data_dir)
+    assert len(pseudonym_key(key_file)) == 32
+
+
+def test_phone_normalisation_matches_the_dbt_macro_rules():
+    assert normalize_phone_e164("0171 1234567", "49") == "+491711234567"
+    assert normalize_phone_e164("+49 (0)171 1234567", "49") == "+491711234567"
+    assert normalize_phone_e164("0043 1 234567", "49") == "+431234567"
+    assert normalize_phone_e164("1711234567", "49") is None  # bare digits are ambiguous
+    assert normalize_phone_e164("0171 CALLME", "49") is None
+    assert candidate_identifiers("@Anna_M") == {("social_handle", "@anna_m"), ("crm_id", "@Anna_M"),
+                                                ("loyalty_id", "@ANNA_M"), ("anonymous_id", "@Anna_M")}
+
+
+def test_landing_records_are_removed_as_the_reader_numbers_them(tmp_path):
+    csv_file = tmp_path / "x.csv"
+    csv_file.write_text('id,text\n1,"two\nlines"\n\n3,c\n', encoding="latin-1")
+    assert remove_landing_records(csv_file, "csv", "latin-1", {1, 3}) == 2
+    assert csv_file.read_text(encoding="latin-1") == "id,text\n\n"
+    json_file = tmp_path / "x.json"
+    json_file.write_text('[{"a": 1}, {"a": 2}]')
+    assert remove_landing_records(json_file, "json", "utf-8", {1}) == 1
+    assert json.loads(json_file.read_text()) == [{"a": 2}]
