@@ -1,0 +1,22 @@
+"""A dbt-duckdb plugin (profiles.yml `plugins:`) that gives dbt's DuckDB connections the SQL function
+`cx_pseudonym(text)`: the keyed HMAC-SHA-256 pseudonym of cx_core/privacy/pseudonym.py.
+
+The key stays in this Python process: written into the SQL, it would land in dbt's compiled files and logs.
+"""
+
+from __future__ import annotations
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from duckdb import DuckDBPyConnection
+from duckdb.sqltypes import VARCHAR
+
+from cx_core.privacy.pseudonym import pseudonym, pseudonym_key
+from cx_core.settings import get_settings
+
+FUNCTION_NAME = "cx_pseudonym"
+
+
+class Plugin(BasePlugin):
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        key = pseudonym_key(get_settings().pseudonym_key_file)
+        conn.create_function(FUNCTION_NAME, lambda value: pseudonym(key, value), [VARCHAR], VARCHAR)
