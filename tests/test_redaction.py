@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from cx_core.sources.contracts import CONTRACTS
+from dagster_project.defs.assets.ingest import PII_MASK, preview_markdown
 from ml.redaction import redact
+from tests.helpers.raw_parquet import write_raw_parquet
 
 COMMENTS = Path(__file__).parent / "fixtures" / "redaction_comments.csv"
 KINDS = ("emails", "phones", "ibans", "cards", "addresses", "names")
@@ -56,3 +59,15 @@ def test_plain_feedback_stays():
     for text in ("Schnelle Lieferung!", "Die App stürzt ab, Kunde seit 2019.", "Great shoes, fast delivery."):
         assert redact(text) == text
     assert redact(None) is None
+
+
+def test_the_ingest_preview_masks_identifiers_and_redacts_free_text(tmp_path):
+    parquet = tmp_path / "surveys.parquet"
+    write_raw_parquet(parquet, "surveys", [
+        {"response_id": "R1", "responded_at": "2026-03-04T12:00:00Z", "email": "max.evale@example.org",
+         "survey_type": "nps", "score": 3, "comment": "Ruft mich an: +49 171 5559999, Maximilian Evaltester",
+         "_source_file": "s.csv", "_source_line": 1, "_file_sha256": "x", "_ingested_at": "2026-03-05T00:00:00Z"},
+    ])
+    preview = preview_markdown(CONTRACTS["surveys"], [parquet])
+    assert "Ruft mich an: [PHONE], [NAME]" in preview and PII_MASK in preview
+    assert "5559999" not in preview and "Evaltester" not in preview and "max.evale" not in preview

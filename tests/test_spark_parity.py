@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 RELATIVE_TOLERANCE = 1e-9
 # table -> key columns; every other column is compared (numbers within the tolerance) except the keyed
-# pseudonyms, which only DuckDB computes (macros/pseudonymise.sql: empty on Spark)
+# pseudonyms, which only DuckDB computes (macros/personal_data.sql: empty on Spark)
 NOT_COMPARED = {"email_hash", "phone_hash"}
 COMPARED = {
     "kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric"],
