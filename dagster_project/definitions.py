@@ -6,7 +6,7 @@
 
 import dagster as dg
 
-from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+from dagster_project.defs.assets.dbt import cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
@@ -17,6 +17,7 @@ from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import (
     erasure_job, full_refresh_job, ingest_new_files_job, kpi_refresh_job, render_reports_job,
 )
+from dagster_project.defs.resources import pipeline_resources
 from dagster_project.defs.schedules import kpi_refresh_schedule
 from dagster_project.defs.sensors import erasure_requests_sensor, landing_files_sensor, reports_after_erasure_sensor
 
@@ -29,5 +30,5 @@ defs = dg.Definitions(
     jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job, erasure_job, render_reports_job],
     schedules=[kpi_refresh_schedule],
     sensors=[landing_files_sensor, erasure_requests_sensor, reports_after_erasure_sensor],
-    resources={"dbt": dbt_cli_resource()},
+    resources=pipeline_resources(),
 )

@@ -17,9 +17,12 @@ import polars as pl
 import pytest
 
 from cx_demo.generate import generate_demo
-from cx_core.settings import REPO_ROOT, get_settings
+from cx_core.settings import REPO_ROOT
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
+from tests.helpers.settings_env import point_settings_at
+
+pytestmark = pytest.mark.slow  # builds real dbt models
 
 BUSINESS_TIMEZONE = "Europe/Berlin"
 GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}
@@ -30,13 +33,7 @@ def demo_warehouse(tmp_path_factory) -> Path:
     """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests)."""
     data_dir = tmp_path_factory.mktemp("kpi_demo")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_DATA_DIR", str(data_dir))
-        for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_DEMO_TRUTH_DIR"):
-            env.delenv(name, raising=False)
-        env.setenv("CX_TIMEZONE", BUSINESS_TIMEZONE)
-        settings = get_settings()
-        for name, value in settings.as_env().items():
-            env.setenv(name, value)
+        settings = point_settings_at(env, data_dir, CX_TIMEZONE=BUSINESS_TIMEZONE)
         generate_demo(settings.landing_dir, settings.demo_truth_dir, customers=150, days=70, seed=11)
         for contract in CONTRACTS.values():
             ingest_source(contract, settings)

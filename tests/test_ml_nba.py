@@ -21,6 +21,7 @@ from ml.next_best_action import (
     with_expected_value,
 )
 from ml.policy_eval import cap_breaks, consent_breaks
+from tests.helpers.settings_env import point_settings_at
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 AS_OF = date(2026, 3, 1)  # cut-off 2026-03-02 00:00
@@ -241,15 +242,14 @@ def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
 @pytest.mark.slow
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     from dagster_project.defs.assets.ml_customers import ml_customer_assets
+    from dagster_project.defs.resources import pipeline_resources
 
     warehouse = tmp_path / "warehouse.duckdb"
     write_tiny_warehouse(warehouse)
     truth = write_tiny_truth(tmp_path / "truth")
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_DEMO_TRUTH_DIR", str(truth))
-    monkeypatch.delenv("CX_AS_OF", raising=False)
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_DEMO_TRUTH_DIR=str(truth))
 
-    result = dg.materialize(ml_customer_assets)
+    result = dg.materialize(ml_customer_assets, resources=pipeline_resources())
 
     assert result.success
     metadata = {

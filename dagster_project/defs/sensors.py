@@ -2,27 +2,26 @@
 run the erasure job for new erasure requests, and re-render the reports after every successful erasure."""
 
 import hashlib
-import os
 import time
 
 import dagster as dg
 
-from dagster_project.defs.jobs import erasure_job, ingest_new_files_job, render_reports_job
 from cx_core.landing_scan import dump_state, load_state, scan_landing
 from cx_core.privacy.requests import pending_request_files
 from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
+from dagster_project.defs.jobs import erasure_job, ingest_new_files_job, render_reports_job
+from dagster_project.defs.resources import PipelineSettings
 
 
 @dg.sensor(
     job=ingest_new_files_job,
-    minimum_interval_seconds=int(os.environ.get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts ingestion for new, completely written files in the landing folder (ignores .tmp/.part).",
 )
-def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    settings = get_settings()
-    ready, state = scan_landing(settings.landing_dir, CONTRACTS, load_state(context.cursor), time.time_ns())
+def landing_files_sensor(context: dg.SensorEvaluationContext, cx: PipelineSettings) -> dg.SensorResult | dg.SkipReason:
+    ready, state = scan_landing(cx.settings.landing_dir, CONTRACTS, load_state(context.cursor), time.time_ns())
     cursor = dump_state(state)
     if not ready:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new complete files"), cursor=cursor)
@@ -39,12 +38,12 @@ def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
 
 @dg.sensor(
     job=erasure_job,
-    minimum_interval_seconds=int(os.environ.get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts the erasure job when request files are in landing/erasure_requests/.",
 )
-def erasure_requests_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    files = pending_request_files(get_settings())
+def erasure_requests_sensor(context: dg.SensorEvaluationContext, cx: PipelineSettings) -> dg.RunRequest | dg.SkipReason:
+    files = pending_request_files(cx.settings)
     if not files:
         return dg.SkipReason("no erasure requests")
     # the file names carry no personal data (`cx forget` names them by request id); their stat makes the key

@@ -7,7 +7,7 @@ only: Dagster's run storage must never receive an identifier.
 import dagster as dg
 
 from cx_core.privacy.requests import process_pending_requests
-from cx_core.settings import get_settings
+from dagster_project.defs.resources import PipelineSettings
 
 PRIVACY_GROUP = "privacy"
 
@@ -19,8 +19,8 @@ PRIVACY_GROUP = "privacy"
     kinds={"parquet", "duckdb"},
     pool="duckdb",
 )
-def erasure_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    entries = process_pending_requests(get_settings())
+def erasure_requests(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
+    entries = process_pending_requests(cx.settings)
     for entry in entries:
         totals = {place: sum(counts.values()) for place, counts in entry.removed.items()}
         context.log.info(f"{entry.request_id}: {entry.identifiers_resolved} identifiers, removed {totals}")
