@@ -27,6 +27,7 @@ from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from dagster_project.defs.assets.dbt import DBT_PROJECT_DIR, dbt_executable
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
+from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow  # builds a real data folder: ingest, dbt seed and run
 
@@ -37,17 +38,6 @@ ANNA = ["C0000001", "C-C0000001", "Anna.Mueller@Example.de", "anna@example.de", 
         "L12345678", "@anna_m", "Müller", "Lieferung super schnell!", "Wo ist mein Paket?", "Schnelle Lieferung!"]
 BEN = ["ben@example.com", "+41791234567", "How do I return shoes?"]
 TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".ndjson", ".html", ".md", ".txt", ".key"}
-
-
-def pin_settings(env: pytest.MonkeyPatch, data_dir: Path) -> None:
-    for name in ("CX_RAW_DIR", "CX_LANDING_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_ML_CACHE_DIR",
-                 "CX_PRIVACY_DIR", "CX_REPORTS_DIR", "CX_PSEUDONYM_KEY"):
-        env.delenv(name, raising=False)
-    env.setenv("CX_DATA_DIR", str(data_dir))
-    env.setenv("CX_REPORTS_DIR", str(data_dir / "reports"))
-    env.setenv("CX_PSEUDONYM_KEY_FILE", str(data_dir.parent / "secrets" / "pseudonym.key"))
-    for name, value in get_settings().as_env().items():
-        env.setenv(name, value)
 
 
 def build_data_folder(data_dir: Path) -> None:
@@ -94,7 +84,7 @@ def findings(data_dir: Path, needles: list[str]) -> list[str]:
 def erased(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("cx_erasure") / "data"
     with pytest.MonkeyPatch.context() as env:
-        pin_settings(env, data_dir)
+        point_settings_at(env, data_dir)
         build_data_folder(data_dir)
         before = findings(data_dir, ANNA)
         write_request(get_settings(), ["ANNA.MUELLER@example.de"])
