@@ -6,6 +6,7 @@ are third-party re-uploads), and nothing may download weights at run time. The r
   IBAN        country code, check digits, 11-30 letters/digits (spaces allowed), accepted only if mod-97 holds
   card        13-19 digits in groups, accepted only if the Luhn check holds
   e-mail      local@domain.tld
+  handle      @name (social media)
   phone       +, 00 or a national 0, then 7-15 digits with spaces, dashes, slashes, dots or one (0)/(area)
   address     German street (…straße/str./weg/gasse/platz/allee/ring/damm + number), a 4-5 digit postcode
               before a capitalised town, an English house number before …Street/Road/Avenue/Lane
@@ -28,6 +29,8 @@ _WORD = rf"[{_UPPER}][a-zäöüßé]+(?:-[{_UPPER}][a-zäöüßé]+)?"
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
+HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
+DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{2,4}")
 PHONE = re.compile(r"(?<![\w+])(?:\+|00|\(0\d{0,4}\) ?|0)\d[\d ()/.\-]{5,20}\d(?!\d)")
 ADDRESS = re.compile(
     rf"\b{_WORD}(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm)\s+\d+\s?[a-z]?\b"
@@ -64,7 +67,7 @@ def _luhn_valid(candidate: str) -> bool:
 
 
 def _phone_plausible(candidate: str) -> bool:
-    return 7 <= sum(c.isdigit() for c in candidate) <= 15
+    return 7 <= sum(c.isdigit() for c in candidate) <= 15 and not DATE.fullmatch(candidate.strip())
 
 
 def _names(text: str) -> list[tuple[int, int]]:
@@ -99,12 +102,14 @@ def _replace(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
 
 
 def redact(text: str | None) -> str | None:
-    """`text` with every e-mail, phone, IBAN, card number, address and person name replaced by a placeholder."""
+    """`text` with every e-mail, social handle, phone, IBAN, card number, address and person name replaced by a
+    placeholder."""
     if not text:
         return text
     text = IBAN.sub(lambda m: "[IBAN]" if _iban_valid(m.group(0)) else m.group(0), text)
     text = CARD.sub(lambda m: "[CARD]" if _luhn_valid(m.group(0)) else m.group(0), text)
     text = EMAIL.sub("[EMAIL]", text)
+    text = HANDLE.sub("[HANDLE]", text)
     text = PHONE.sub(lambda m: "[PHONE]" if _phone_plausible(m.group(0)) else m.group(0), text)
     text = ADDRESS.sub("[ADDRESS]", text)
     return _replace(text, _names(text), "[NAME]")

@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Voice of the customer: sentiment over time and by channel, topics with their volume and sentiment, the most
 # negative themes with a few pseudonymised verbatims, and what drives NPS. Reads ml_sentiment,
-# ml_text_insights, fct_touchpoints, fct_survey_responses (and CRM names, only to mask them in verbatims).
+# ml_text_insights, fct_touchpoints, fct_survey_responses (texts redacted of personal data in dbt).
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -155,7 +155,6 @@ else:
     # The classifier's catch-all topic is no theme a CX lead can act on.
     themes = (topics.filter(pl.col("negative") > 0, pl.col("topic") != CATCH_ALL_TOPIC)
               .sort("negative", descending=True).head(NEGATIVE_THEMES))
-    known_names = report.customer_names()
     for theme in themes.iter_rows(named=True):
         report.say(f"**{cx.words(theme['topic'])}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
                    "texts negative.")
@@ -174,7 +173,8 @@ else:
             [theme["topic"], *window],
         )
         for verbatim in verbatims.iter_rows(named=True):
-            report.quote(cx.pseudonymise(verbatim["text"], known_names),
+            # the text is redacted in dbt already (names, addresses, accounts); masking again costs nothing
+            report.quote(cx.pseudonymise(verbatim["text"]),
                          f"{report.channel_label(verbatim['channel'])}, {fmt.day(verbatim['day'])}")
 
 # %%

@@ -135,7 +135,7 @@ def test_nps_drivers_count_the_answers_of_the_window(rendered):
 
 def test_verbatims_are_pseudonymised(rendered):
     text = readable_text(rendered["pages"]["voice_of_customer"])
-    assert "Ich bin [name] [name], Paket kam nie an, ruft mich an unter [phone] oder [e-mail]" in text
+    assert "Ich bin [NAME], Paket kam nie an, ruft mich an unter [PHONE] oder [EMAIL]" in text
 
 
 def test_assets_link_their_html_and_the_index_links_every_report(rendered):

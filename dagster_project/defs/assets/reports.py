@@ -36,8 +36,7 @@ REPORTS = [
                 "channel_taxonomy")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "fct_touchpoints", "fct_survey_responses",
-                               "fct_service_contacts", "fct_orders", "stg_crm_customers__customers",
-                               "stg_support_tickets__tickets", "channel_taxonomy")),
+                               "fct_service_contacts", "fct_orders", "channel_taxonomy")),
     ReportSpec("churn_and_actions", "Churn and next best actions", "Who is likely to leave, why, and what do we "
                "do about it?", ("ml_churn_scores", "ml_churn_model_card", "ml_next_best_actions", "dim_customers",
                                "channel_taxonomy")),
