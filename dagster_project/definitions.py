@@ -15,10 +15,10 @@ from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import (
-    erasure_job, full_refresh_job, ingest_new_files_job, kpi_refresh_job, render_reports_job,
+    erasure_job, full_refresh_job, ingest_new_files_job, kpi_refresh_job, render_reports_job, retention_job,
 )
 from dagster_project.defs.resources import pipeline_resources
-from dagster_project.defs.schedules import kpi_refresh_schedule
+from dagster_project.defs.schedules import kpi_refresh_schedule, retention_schedule
 from dagster_project.defs.sensors import erasure_requests_sensor, landing_files_sensor, reports_after_erasure_sensor
 
 defs = dg.Definitions(
@@ -27,8 +27,9 @@ defs = dg.Definitions(
         *dg.map_asset_specs(read_daily, report_assets), *privacy_assets,
     ],
     asset_checks=asset_checks,
-    jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job, erasure_job, render_reports_job],
-    schedules=[kpi_refresh_schedule],
+    jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job, erasure_job, render_reports_job,
+          retention_job],
+    schedules=[kpi_refresh_schedule, retention_schedule],
     sensors=[landing_files_sensor, erasure_requests_sensor, reports_after_erasure_sensor],
     resources=pipeline_resources(),
 )

@@ -22,8 +22,10 @@ def test_definitions_load_with_every_group_job_schedule_and_sensor():
     assert defs.resolve_schedule_def("kpi_refresh_daily").job_name == "kpi_refresh"
     assert defs.resolve_sensor_def("landing_files_sensor").job_name == "ingest_new_files"
     assert defs.resolve_sensor_def("erasure_requests_sensor").job_name == "erasure"
+    assert defs.resolve_schedule_def("retention_daily").job_name == "retention"
     # erasure rewrites raw files: never in the same run as an ingestion
-    assert "erasure_requests" not in {n.name for n in defs.resolve_job_def("full_refresh").graph.nodes}
+    for job in ("full_refresh", "kpi_refresh"):
+        assert not {"erasure_requests", "retention_cleanup"} & {n.name for n in defs.resolve_job_def(job).graph.nodes}
 
 
 def test_the_voice_of_customer_kpis_run_after_the_ml_assets_they_read():

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import duckdb
 
-from cx_core.files import write_atomically
 from cx_core.privacy.identifiers import candidate_identifiers
 from cx_core.privacy.pseudonym import identifier_pseudonym, pseudonym_key
 from cx_core.privacy.rewrite import remove_source_rows
@@ -27,6 +26,7 @@ from cx_core.privacy.suppression import SuppressionMatcher, add_to_suppression_l
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.reader import quote_identifier, sql_literal
+from cx_core.warehouse import compact_warehouse
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
 
 IDENTITY_TABLE = "int_identity_components"
@@ -142,19 +142,6 @@ def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
                 removed[table] = count
     compact_warehouse(warehouse)
     return removed
-
-
-def compact_warehouse(warehouse: Path) -> None:
-    """Copy every table and view into a new file that replaces the old one: deleted rows leave no bytes."""
-
-    def copy_database(target: Path) -> None:
-        with duckdb.connect() as con:
-            con.execute(f"ATTACH {sql_literal(str(warehouse))} AS {quote_identifier(warehouse.stem)} (READ_ONLY)")
-            con.execute(f"ATTACH {sql_literal(str(target))} AS compacted")
-            con.execute(f"COPY FROM DATABASE {quote_identifier(warehouse.stem)} TO compacted")
-
-    write_atomically(warehouse, copy_database)
-    Path(f"{warehouse}.wal").unlink(missing_ok=True)
 
 
 def _touchpoint_texts(warehouse: Path, customer_keys: frozenset[str]) -> list[str]:

@@ -12,7 +12,7 @@ full_refresh_job = dg.define_asset_job(
 
 kpi_refresh_job = dg.define_asset_job(
     "kpi_refresh",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest", "privacy"),
     description="Rebuild the marts from the raw layer, re-score, re-render the reports (no ingestion).",
 )
 
@@ -32,4 +32,10 @@ render_reports_job = dg.define_asset_job(
     "render_reports",
     selection=dg.AssetSelection.groups("reports"),
     description="Re-render every report from the current warehouse (after an erasure).",
+)
+
+retention_job = dg.define_asset_job(
+    "retention",
+    selection=dg.AssetSelection.assets("retention_cleanup"),
+    description="Remove rows older than each source's retention period (CX_RETENTION_DAYS); scheduled daily.",
 )

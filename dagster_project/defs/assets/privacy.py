@@ -7,6 +7,7 @@ only: Dagster's run storage must never receive an identifier.
 import dagster as dg
 
 from cx_core.privacy.requests import process_pending_requests
+from cx_core.privacy.retention import apply_retention
 from dagster_project.defs.resources import PipelineSettings
 
 PRIVACY_GROUP = "privacy"
@@ -31,4 +32,22 @@ def erasure_requests(context: dg.AssetExecutionContext, cx: PipelineSettings) ->
     })
 
 
-privacy_assets = [erasure_requests]
+@dg.asset(
+    group_name=PRIVACY_GROUP,
+    description="Removes raw, quarantine and landing rows older than each source's retention period "
+    "(CX_RETENTION_DAYS) and their touchpoints; the next refresh rebuilds the marts without them.",
+    kinds={"parquet", "duckdb"},
+    pool="duckdb",
+)
+def retention_cleanup(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
+    results = apply_retention(cx.settings)
+    for result in results:
+        context.log.info(f"{result.source}: rows before {result.cutoff:%Y-%m-%d %H:%M} UTC removed — raw {result.raw}, "
+                         f"quarantine {result.quarantine}, landing {result.landing}, touchpoints {result.warehouse}")
+    return dg.MaterializeResult(metadata={
+        "sources_with_retention": ", ".join(r.source for r in results) or "none (CX_RETENTION_DAYS is empty)",
+        **{f"raw_rows_removed:{r.source}": r.raw for r in results},
+    })
+
+
+privacy_assets = [erasure_requests, retention_cleanup]
