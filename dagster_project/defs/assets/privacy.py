@@ -4,6 +4,8 @@ Both rewrite the raw layer and the warehouse, so they take the `duckdb` pool. Th
 only: Dagster's run storage must never receive an identifier.
 """
 
+from functools import partial
+
 import dagster as dg
 
 from cx_core.privacy.requests import process_pending_requests
@@ -11,14 +13,13 @@ from cx_core.privacy.retention import apply_retention
 from dagster_project.defs.resources import PipelineSettings
 
 PRIVACY_GROUP = "privacy"
+# both rewrite raw Parquet and delete from the warehouse
+privacy_asset = partial(dg.asset, group_name=PRIVACY_GROUP, kinds={"parquet", "duckdb"}, pool="duckdb")
 
 
-@dg.asset(
-    group_name=PRIVACY_GROUP,
+@privacy_asset(
     description="Processes erasure requests from landing/erasure_requests/ (and `cx forget`): removes the "
     "person from raw, quarantine, landing, ML cache and warehouse, suppresses re-delivery, logs counts.",
-    kinds={"parquet", "duckdb"},
-    pool="duckdb",
 )
 def erasure_requests(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
     entries = process_pending_requests(cx.settings)
@@ -32,12 +33,9 @@ def erasure_requests(context: dg.AssetExecutionContext, cx: PipelineSettings) ->
     })
 
 
-@dg.asset(
-    group_name=PRIVACY_GROUP,
+@privacy_asset(
     description="Removes raw, quarantine and landing rows older than each source's retention period "
     "(CX_RETENTION_DAYS) and their touchpoints; the next refresh rebuilds the marts without them.",
-    kinds={"parquet", "duckdb"},
-    pool="duckdb",
 )
 def retention_cleanup(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
     results = apply_retention(cx.settings)
