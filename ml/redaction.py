@@ -19,10 +19,13 @@ tests/fixtures/redaction_comments.csv is measured by tests/test_redaction.py and
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
 NAMES_FILE = Path(__file__).parent / "data" / "first_names_de_en.txt"
+# the kinds of personal data a labelled comment lists, each as "|"-separated values found in its text
+LABELLED_KINDS = ("emails", "phones", "ibans", "cards", "addresses", "names")
 
 _UPPER = "A-ZÄÖÜ"
 _WORD = rf"[{_UPPER}][a-zäöüßé]+(?:-[{_UPPER}][a-zäöüßé]+)?"
@@ -113,3 +116,16 @@ def redact(text: str | None) -> str | None:
     text = PHONE.sub(lambda m: "[PHONE]" if _phone_plausible(m.group(0)) else m.group(0), text)
     text = ADDRESS.sub("[ADDRESS]", text)
     return _replace(text, _names(text), "[NAME]")
+
+
+def recall_by_kind(labelled: Iterable[Mapping[str, str]]) -> dict[str, tuple[int, int]]:
+    """kind -> (labelled values no longer in the redacted text, labelled values), over rows with a `text` and
+    one column per LABELLED_KINDS."""
+    counts = {kind: [0, 0] for kind in LABELLED_KINDS}
+    for row in labelled:
+        redacted = redact(row["text"])
+        for kind in LABELLED_KINDS:
+            for value in filter(None, row[kind].split("|")):
+                counts[kind][1] += 1
+                counts[kind][0] += value not in redacted
+    return {kind: (found, total) for kind, (found, total) in counts.items()}
