@@ -170,11 +170,25 @@ def test_phone_normalisation_matches_the_dbt_macro_rules():
 
 
 def test_landing_records_are_removed_as_the_reader_numbers_them(tmp_path):
+    # removed records leave empty lines, so line numbers of the others stay valid for the next erasure
     csv_file = tmp_path / "x.csv"
-    csv_file.write_text('id,text\n1,"two\nlines"\n\n3,c\n', encoding="latin-1")
+    csv_file.write_bytes(b'id,text\r\n1,"two\r\nlines"\r\n\r\n3,c\r\n4,d')
     assert remove_landing_records(csv_file, "csv", "latin-1", {1, 3}) == 2
-    assert csv_file.read_text(encoding="latin-1") == "id,text\n\n"
+    assert csv_file.read_bytes() == b"id,text\r\n\r\n\r\n\r\n4,d"
+    assert remove_landing_records(csv_file, "csv", "latin-1", {4}) == 1
+    ndjson_file = tmp_path / "x.ndjson"
+    ndjson_file.write_text('{"a": 1}\n{"a": 2}\n')
+    assert remove_landing_records(ndjson_file, "ndjson", "utf-8", {1}) == 1
+    assert ndjson_file.read_text() == '\n{"a": 2}\n'
     json_file = tmp_path / "x.json"
     json_file.write_text('[{"a": 1}, {"a": 2}]')
     assert remove_landing_records(json_file, "json", "utf-8", {1}) == 1
-    assert json.loads(json_file.read_text()) == [{"a": 2}]
+    assert json.loads(json_file.read_text()) == [{}, {"a": 2}]
+
+
+def test_a_second_erasure_finds_its_rows_in_files_an_earlier_one_rewrote(erased):
+    data_dir, _, _ = erased
+    write_request(get_settings(), ["ben@example.com"])
+    [entry] = process_pending_requests(get_settings())
+    assert entry.removed["landing"]["crm_customers"] == 1  # the file Anna's erasure rewrote
+    assert findings(data_dir, BEN) == []

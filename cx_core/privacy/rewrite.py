@@ -96,18 +96,27 @@ def _free_texts(con: duckdb.DuckDBPyConnection, condition: str, contract: Source
 
 def remove_landing_records(path: Path, file_format: str, encoding: str, records: set[int]) -> int:
     """Rewrite a landing export without the given records, numbered as the reader numbers them (CSV: data
-    lines, a quoted field spanning lines counts as one; NDJSON: physical lines; JSON: array positions)."""
+    lines, a quoted field spanning lines counts as one; NDJSON: physical lines; JSON: array positions).
+
+    A removed record leaves an empty line (an empty object in a JSON array): the raw rows of the other records
+    keep pointing at their line numbers, which a later erasure in the same file relies on."""
     if file_format == "json":
         items = json.loads(path.read_text(encoding=encoding).lstrip("\ufeff"))
-        kept = [item for position, item in enumerate(items, start=1) if position not in records]
+        removed = [p for p in range(1, len(items) + 1) if p in records and items[p - 1] != {}]
+        kept = [{} if position in records else item for position, item in enumerate(items, start=1)]
         write_atomically(path, lambda tmp: tmp.write_text(json.dumps(kept, ensure_ascii=False, indent=1), encoding=encoding))
-        return len(items) - len(kept)
+        return len(removed)
     with path.open("r", encoding=encoding, newline="") as handle:
         lines = _logical_lines(handle, quoted=file_format == "csv")
-    header = 1 if file_format == "csv" else 0
-    kept = [text for number, text in enumerate(lines, start=1 - header) if number not in records]
-    write_atomically(path, lambda tmp: tmp.write_text("".join(kept), encoding=encoding, newline=""))
-    return len(lines) - len(kept)
+    first_number = 0 if file_format == "csv" else 1  # the CSV header is line 0 of the data
+    removed = [n for n, text in enumerate(lines, start=first_number) if n in records and text.strip("\r\n")]
+    blanked = [_line_end(text) if n in records else text for n, text in enumerate(lines, start=first_number)]
+    write_atomically(path, lambda tmp: tmp.write_text("".join(blanked), encoding=encoding, newline=""))
+    return len(removed)
+
+
+def _line_end(text: str) -> str:
+    return text[len(text.rstrip("\r\n")):]
 
 
 def _logical_lines(handle, quoted: bool) -> list[str]:
