@@ -61,6 +61,14 @@ def replace_table(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None
         connection.execute("COMMIT")
 
 
+def table_exists(warehouse: Path, table: str) -> bool:
+    """Whether the warehouse file exists and holds a table of that name (views do not count)."""
+    if not warehouse.exists():
+        return False
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
+
+
 def compact_warehouse(warehouse: Path) -> None:
     """Copy every table and view into a new file that replaces the old one: deleted rows leave no bytes."""
 

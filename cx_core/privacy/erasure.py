@@ -26,7 +26,7 @@ from cx_core.privacy.suppression import SuppressionMatcher, add_to_suppression_l
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.reader import quote_identifier, sql_literal
-from cx_core.warehouse import compact_warehouse
+from cx_core.warehouse import compact_warehouse, table_exists
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
 
 IDENTITY_TABLE = "int_identity_components"
@@ -70,7 +70,8 @@ def erase_person(values: list[str], request_id: str, settings: Settings) -> Eras
     removed["ml_cache"] = {"sentiment": TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).remove(
         {text_hash(t) for t in scored_texts})}
     # graph tables also hold identifiers as '<type>:<value>' nodes
-    warehouse_values = {v for _, v in person.identifiers} | {f"{t}:{v}" for t, v in person.identifiers} | person.customer_keys
+    warehouse_values = ({v for _, v in person.identifiers} | {f"{t}:{v}" for t, v in person.identifiers}
+                        | person.customer_keys)
     removed["warehouse"] = erase_from_warehouse(settings.warehouse_path, warehouse_values)
 
     entry.identifiers_resolved = len(person.identifiers)
@@ -84,14 +85,15 @@ def erase_person(values: list[str], request_id: str, settings: Settings) -> Eras
 def resolve_person(values: list[str], settings: Settings) -> Person:
     """The given identifiers plus every identifier of the identity-graph components they belong to."""
     given = set().union(*(candidate_identifiers(v, settings.default_phone_country_code) for v in values))
-    if not given or not _has_table(settings.warehouse_path, IDENTITY_TABLE):
+    if not given or not table_exists(settings.warehouse_path, IDENTITY_TABLE):
         return Person(frozenset(given), frozenset())
     rows = ", ".join(f"({sql_literal(t)}, {sql_literal(v)})" for t, v in sorted(given))
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         found = con.execute(
             f"""WITH given (identifier_type, identifier_value) AS (VALUES {rows}),
                 components AS (
-                    SELECT DISTINCT component_label FROM {IDENTITY_TABLE} JOIN given USING (identifier_type, identifier_value)
+                    SELECT DISTINCT component_label
+                    FROM {IDENTITY_TABLE} JOIN given USING (identifier_type, identifier_value)
                 ),
                 person AS (
                     SELECT identifier, customer_key FROM {IDENTITY_TABLE}
@@ -100,7 +102,8 @@ def resolve_person(values: list[str], settings: Settings) -> Person:
                 -- a shared identifier (a household phone) is blocked from the graph, so no component holds it;
                 -- on the person's own records it is still theirs
                 own_records AS (
-                    SELECT DISTINCT record_ref FROM {OBSERVATIONS_TABLE} WHERE identifier IN (SELECT identifier FROM person)
+                    SELECT DISTINCT record_ref FROM {OBSERVATIONS_TABLE}
+                    WHERE identifier IN (SELECT identifier FROM person)
                 )
                 SELECT identifier_type, identifier_value, customer_key FROM {IDENTITY_TABLE}
                 WHERE identifier IN (SELECT identifier FROM person)
@@ -115,7 +118,8 @@ def resolve_person(values: list[str], settings: Settings) -> Person:
 
 def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
     """Delete every row of every warehouse table that has one of `values` (or an id derived from one, `value-...`)
-    in a text column, then rebuild the file. Views need nothing: they read the raw layer, which no longer holds the person."""
+    in a text column, then rebuild the file. Views need nothing: they read the raw layer, which no longer holds
+    the person."""
     if not warehouse.exists() or not values:
         return {}
     removed = {}
@@ -146,20 +150,12 @@ def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
 
 def _touchpoint_texts(warehouse: Path, customer_keys: frozenset[str]) -> list[str]:
     """The texts the sentiment model scored for these customers, as the ML cache hashed them."""
-    if not customer_keys or not _has_table(warehouse, TOUCHPOINTS_TABLE):
+    if not customer_keys or not table_exists(warehouse, TOUCHPOINTS_TABLE):
         return []
     keys = ", ".join(sql_literal(k) for k in sorted(customer_keys))
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return [t for (t,) in con.execute(
             f"SELECT text FROM {TOUCHPOINTS_TABLE} WHERE customer_key IN ({keys}) AND text IS NOT NULL").fetchall()]
-
-
-def _has_table(warehouse: Path, table: str) -> bool:
-    if not warehouse.exists():
-        return False
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return bool(con.execute(
-            f"SELECT count(*) FROM duckdb_tables() WHERE table_name = {sql_literal(table)}").fetchone()[0])
 
 
 def erasure_log_path(privacy_dir: Path) -> Path:

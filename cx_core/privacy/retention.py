@@ -14,7 +14,7 @@ import duckdb
 
 from cx_core.privacy.rewrite import RowSelector, remove_source_rows
 from cx_core.settings import Settings
-from cx_core.warehouse import compact_warehouse
+from cx_core.warehouse import compact_warehouse, table_exists
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.reader import quote_identifier, sql_literal
 
@@ -63,12 +63,9 @@ def _older_than(cutoff: datetime) -> RowSelector:
 
 
 def _remove_old_touchpoints(warehouse: Path, source: str, cutoff: datetime) -> int:
-    if not warehouse.exists():
+    if not table_exists(warehouse, TOUCHPOINTS_TABLE):
         return 0
     with duckdb.connect(str(warehouse)) as con:
-        exists = con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE table_name = {sql_literal(TOUCHPOINTS_TABLE)}")
-        if not exists.fetchone()[0]:
-            return 0
         # occurred_at is a UTC TIMESTAMP (docs/CONVENTIONS.md)
         removed = con.execute(
             f"DELETE FROM {TOUCHPOINTS_TABLE} WHERE source = ? AND occurred_at < ?",

@@ -70,7 +70,8 @@ def _remove_from_parquet(
         condition = select(con, "stored", contract)
         if condition is None:
             return 0
-        for file_name, line in con.execute(f"SELECT _source_file, _source_line FROM stored WHERE {condition}").fetchall():
+        removed_lines = con.execute(f"SELECT _source_file, _source_line FROM stored WHERE {condition}").fetchall()
+        for file_name, line in removed_lines:
             lines_by_file[file_name].add(line)
         texts += _free_texts(con, condition, contract)
         removed = con.execute(f"DELETE FROM stored WHERE {condition}").fetchone()[0]
@@ -104,7 +105,8 @@ def remove_landing_records(path: Path, file_format: str, encoding: str, records:
         items = json.loads(path.read_text(encoding=encoding).lstrip("\ufeff"))
         removed = [p for p in range(1, len(items) + 1) if p in records and items[p - 1] != {}]
         kept = [{} if position in records else item for position, item in enumerate(items, start=1)]
-        write_atomically(path, lambda tmp: tmp.write_text(json.dumps(kept, ensure_ascii=False, indent=1), encoding=encoding))
+        text = json.dumps(kept, ensure_ascii=False, indent=1)
+        write_atomically(path, lambda tmp: tmp.write_text(text, encoding=encoding))
         return len(removed)
     with path.open("r", encoding=encoding, newline="") as handle:
         lines = _logical_lines(handle, quoted=file_format == "csv")

@@ -38,7 +38,8 @@ def add_to_suppression_list(privacy_dir: Path, pseudonyms: Iterable[str], reques
     entries = json.loads(path.read_text()) if path.exists() else []
     known = {entry["pseudonym"] for entry in entries}
     added_at = datetime.now(timezone.utc).isoformat()
-    entries += [{"pseudonym": p, "request_id": request_id, "added_at": added_at} for p in sorted(set(pseudonyms) - known)]
+    entries += [{"pseudonym": p, "request_id": request_id, "added_at": added_at}
+                for p in sorted(set(pseudonyms) - known)]
     write_text_atomically(path, json.dumps(entries, indent=1))
 
 
@@ -67,7 +68,8 @@ class SuppressionMatcher:
         if not self.suppressed:
             return None
         present = {name for (name,) in con.execute(f"SELECT column_name FROM (DESCRIBE {relation})").fetchall()}
-        checks = [(c, lambda v, t=t: self.is_suppressed(t, v)) for c, t in contract.identifier_columns.items() if c in present]
+        checks = [(c, lambda v, t=t: self.is_suppressed(t, v))
+                  for c, t in contract.identifier_columns.items() if c in present]
         if "_raw" in present:
             checks.append(("_raw", self.raw_text_is_suppressed))
         clauses = []
