@@ -12,18 +12,20 @@
 
 with
 
+{% if is_incremental() %}
 -- the first business day the current data covers; periods starting earlier may miss rows
 data_start as (
     select min({{ kpi_business_date('occurred_at') }}) as first_day
     from {{ ref('fct_touchpoints') }}
 ),
+{% endif %}
 
 complete_periods as (
     select kpi_metrics.*
     from {{ ref('kpi_metrics') }} as kpi_metrics
     {% if is_incremental() %}
-    cross join data_start
-    where kpi_metrics.period_start >= data_start.first_day
+        cross join data_start
+        where kpi_metrics.period_start >= data_start.first_day
     {% endif %}
 )
 
