@@ -3,6 +3,8 @@
 -- straddles the cut-off from part of its rows. This table keeps the aggregates of those periods: a run replaces
 -- only the periods that start on or after the first business day with data and keeps every other row.
 -- Spark writes plain Parquet tables, which have no delete+insert: there it is a copy of kpi_metrics.
+-- fct_touchpoints is read only on incremental runs:
+-- depends_on: {{ ref('fct_touchpoints') }}
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key=['period_grain', 'period_start', 'channel', 'segment', 'metric'],
