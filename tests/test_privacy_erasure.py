@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
@@ -26,6 +27,8 @@ from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from dagster_project.defs.assets.dbt import DBT_PROJECT_DIR, dbt_executable
+from dagster_project.defs.assets.privacy import erasure_requests
+from dagster_project.defs.resources import pipeline_resources
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
 from tests.helpers.settings_env import point_settings_at
 
@@ -87,9 +90,12 @@ def erased(tmp_path_factory):
         point_settings_at(env, data_dir)
         build_data_folder(data_dir)
         before = findings(data_dir, ANNA)
-        write_request(get_settings(), ["ANNA.MUELLER@example.de"])
-        entries = process_pending_requests(get_settings())
-        yield data_dir, before, entries
+        request_id = write_request(get_settings(), ["ANNA.MUELLER@example.de"])
+        # through the Dagster asset, as the sensor and `cx forget` run it
+        result = dg.materialize([erasure_requests], resources=pipeline_resources())
+        assert result.success
+        [materialisation] = result.get_asset_materialization_events()
+        yield data_dir, before, (request_id, materialisation.materialization.metadata)
 
 
 def test_before_erasure_the_person_is_everywhere(erased):
@@ -117,10 +123,11 @@ def test_other_customers_stay(erased):
 
 
 def test_erasure_log_counts_every_place_without_personal_data(erased):
-    data_dir, _, entries = erased
-    assert len(entries) == 1
+    data_dir, _, (request_id, metadata) = erased
+    assert metadata["requests_processed"].value == 1 and metadata["request_ids"].value == request_id
+    assert not [needle for needle in ANNA if needle.lower() in str(metadata).lower()]  # Dagster stores it
     logged = [json.loads(line) for line in erasure_log_path(data_dir / "privacy").read_text().splitlines()]
-    assert [e["request_id"] for e in logged] == [entries[0].request_id]
+    assert [e["request_id"] for e in logged] == [request_id]
     removed = logged[0]["removed"]
     # Anna's CRM row, her social post... in raw; her bad order and survey lines in quarantine; her texts in
     # the ML cache; her rows in the warehouse tables
