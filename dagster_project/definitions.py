@@ -10,6 +10,7 @@ from dagster_project.defs.assets.dbt import cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, ml_workforce_checks
 from dagster_project.defs.assets.privacy import privacy_assets
 from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
@@ -23,10 +24,10 @@ from dagster_project.defs.sensors import erasure_requests_sensor, landing_files_
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets,
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, *ml_workforce_assets,
         *dg.map_asset_specs(read_daily, report_assets), *privacy_assets,
     ],
-    asset_checks=asset_checks,
+    asset_checks=[*asset_checks, *ml_workforce_checks],
     jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job, erasure_job, render_reports_job,
           retention_job],
     schedules=[kpi_refresh_schedule, retention_schedule],
