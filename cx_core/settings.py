@@ -40,6 +40,9 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
+    alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
+    alert_fdr: float  # false discovery rate of the KPI change tests
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -65,6 +68,9 @@ class Settings:
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            alerts_dir=_path("CX_ALERTS_DIR", data_dir / "alerts"),
+            alert_webhook_url=os.environ.get("CX_ALERT_WEBHOOK_URL") or None,
+            alert_fdr=float(os.environ.get("CX_ALERT_FDR", "0.05")),
         )
 
     def as_env(self) -> dict[str, str]:

@@ -6,6 +6,7 @@
 
 import dagster as dg
 
+from dagster_project.defs.assets.alerts import alert_assets
 from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
@@ -19,7 +20,7 @@ from dagster_project.defs.sensors import landing_files_sensor
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets,
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, *alert_assets,
         *dg.map_asset_specs(read_daily, report_assets),
     ],
     asset_checks=asset_checks,

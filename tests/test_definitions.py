@@ -13,7 +13,7 @@ def group_of(graph, key: str) -> str:
 def test_definitions_load_with_every_group_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert groups == {"ingest", "transform", "ml", "reports"}
+    assert groups == {"ingest", "transform", "ml", "alerts", "reports"}
     assert {group_of(graph, f"raw/{name}") for name in CONTRACTS} == {"ingest"}
     assert group_of(graph, "kpi_metrics") == "transform" and group_of(graph, "ml_churn_scores") == "ml"
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"full_refresh", "kpi_refresh", "ingest_new_files"}
@@ -35,6 +35,7 @@ def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():
     for name in CONTRACTS:
         assert {(f"raw/{name}", "rows_reconcile"), (f"raw/{name}", "quarantine_rate")} <= check_names
     assert ("ml_churn_model_card", "roc_auc_above_floor") in check_names
+    assert ("kpi_alerts", "no_active_alerts") in check_names
     assert ("cx_scorecard", "html_fresh") in check_names
     assert any(asset == "kpi_metrics" and name.startswith("unique_") for asset, name in check_names)  # dbt tests
     fresh = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy}

@@ -83,6 +83,21 @@ def churn_auc_above_floor() -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(asset="kpi_alerts", name="no_active_alerts",
+                description="Fails (error) while a critical KPI alert is active, warns while a warning is; info "
+                            "alerts (significant improvements) pass. The alerts are in the check's description.")
+def no_active_kpi_alerts() -> dg.AssetCheckResult:
+    alerts = read_frame(get_settings().warehouse_path,
+                        "SELECT severity, sentence FROM kpi_alerts WHERE severity IN ('critical', 'warning')")
+    critical = alerts.filter(alerts["severity"] == "critical").height
+    return dg.AssetCheckResult(
+        passed=alerts.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR if critical else dg.AssetCheckSeverity.WARN,
+        description="\n".join(f"[{severity}] {sentence}" for severity, sentence in alerts.rows()) or None,
+        metadata={"critical": critical, "warning": alerts.height - critical},
+    )
+
+
 def report_file_problem(html_path: Path, now: float) -> str | None:
     """Why the report file cannot be trusted, or None when it exists, has content and is recent."""
     if not html_path.exists():
@@ -110,4 +125,4 @@ def build_report_check(report_name: str) -> dg.AssetChecksDefinition:
 
 ingest_checks = [check for contract in CONTRACTS.values() for check in build_ingest_checks(contract)]
 report_checks = [build_report_check(spec.name) for spec in REPORTS]
-asset_checks = [*ingest_checks, churn_auc_above_floor, *report_checks]
+asset_checks = [*ingest_checks, churn_auc_above_floor, no_active_kpi_alerts, *report_checks]

@@ -10,8 +10,8 @@ full_refresh_job = dg.define_asset_job(
 
 kpi_refresh_job = dg.define_asset_job(
     "kpi_refresh",
-    selection=dg.AssetSelection.groups("transform", "ml", "reports"),
-    description="Rebuild the marts from the raw layer, re-score, re-render the reports (no ingestion).",
+    selection=dg.AssetSelection.groups("transform", "ml", "alerts", "reports"),
+    description="Rebuild the marts from the raw layer, re-score, raise KPI alerts, re-render the reports (no ingestion).",
 )
 
 ingest_new_files_job = dg.define_asset_job(

@@ -1,0 +1,164 @@
+"""KPI alerts on hand-made series: threshold rules, the change tests with hand-computed figures, no alert on
+pure noise (Benjamini–Hochberg), no repeat while a condition persists unless it worsens."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ml.alerts import AlertOptions, alerts_markdown, kpi_alerts, notifications
+
+Z95 = 1.959964
+TARGETS = pl.DataFrame({
+    "metric": ["nps", "aht_seconds", "csat"],
+    "direction": ["higher_is_better", "lower_is_better", "higher_is_better"],
+    "unit": ["points", "seconds", "share"],
+})
+NO_RULES = pl.DataFrame(schema={
+    "metric": pl.String, "channel": pl.String, "segment": pl.String, "period_grain": pl.String, "bound": pl.String,
+    "threshold": pl.Float64, "severity": pl.String, "min_n": pl.Int64,
+})
+MONDAY = date(2026, 3, 2)
+
+
+def series(metric: str, values: list[float | None], half_widths: list[float | None], grain: str = "week",
+           channel: str = "all", segment: str = "all", n: int = 100, target: float | None = None) -> pl.DataFrame:
+    """One kpi_metrics series: consecutive periods from MONDAY, value ± half width (None: no interval)."""
+    step = {"day": 1, "week": 7}[grain]
+    return pl.DataFrame({
+        "period_grain": grain, "channel": channel, "segment": segment, "metric": metric,
+        "period_start": [MONDAY + timedelta(days=step * i) for i in range(len(values))],
+        "value": values, "n": n, "target": target,
+        "ci_low": [None if v is None or h is None else v - h for v, h in zip(values, half_widths)],
+        "ci_high": [None if v is None or h is None else v + h for v, h in zip(values, half_widths)],
+    }, schema_overrides={"value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "target": pl.Float64,
+                         "n": pl.Int64})
+
+
+def rules(*rows: tuple) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=NO_RULES.schema, orient="row")
+
+
+def test_threshold_rules_fire_once_per_series_with_the_most_severe_rule():
+    # Latest week: NPS 15 ± 4 against the target 40 (warning) and the hard floor 20 (critical); no intervals
+    # before, so no change test runs.
+    metrics = series("nps", [45.0, 15.0], [None, 4.0], target=40.0)
+    alerts = kpi_alerts(metrics, rules(
+        ("nps", "*", "all", "week", "min", None, "warning", 30),
+        ("nps", "all", "all", "week", "min", 20.0, "critical", 30),
+        ("nps", "all", "all", "week", "min", 10.0, "critical", 500),  # too few responses for this rule
+        ("csat", "*", "all", "week", "min", None, "critical", 30),  # another metric
+    ), TARGETS)
+    assert alerts.height == 1
+    alert = alerts.row(0, named=True)
+    assert (alert["kind"], alert["severity"], alert["reference"]) == ("threshold", "critical", 20.0)
+    assert alert["difference"] == pytest.approx(-5.0)
+    assert (alert["ci_low"], alert["ci_high"]) == (pytest.approx(-9.0), pytest.approx(-1.0))
+    assert alert["sentence"] == ("Weekly nps (all channels, all segments, 2026-03-09) is 15.0, below its floor of "
+                                 "20.0 (-5.0; 95% interval -9.0 to -1.0; n = 100).")
+
+
+def test_a_ceiling_rule_and_a_value_inside_its_bounds():
+    metrics = pl.concat([
+        series("aht_seconds", [400.0, 500.0], [None, None], channel="phone"),
+        series("aht_seconds", [400.0, 410.0], [None, None], channel="chat_agent"),
+    ])
+    alerts = kpi_alerts(metrics, rules(("aht_seconds", "*", "all", "*", "max", 420.0, "warning", 1)), TARGETS)
+    assert alerts.select("channel", "difference").rows() == [("phone", 80.0)]
+
+
+def test_change_vs_previous_period_with_hand_computed_test():
+    # 40 ± 3 then 30 ± 3: se of each 3 / 1.96 = 1.5306, of the difference 1.5306 · √2 = 2.1646,
+    # z = −10 / 2.1646 = −4.620, p = 3.84e-6; interval −10 ± 1.96 · 2.1646 = −14.243 .. −5.757.
+    metrics = series("nps", [40.0, 30.0], [3.0, 3.0])
+    alerts = kpi_alerts(metrics, NO_RULES, TARGETS)
+    assert alerts.height == 1
+    alert = alerts.row(0, named=True)
+    assert (alert["kind"], alert["severity"]) == ("change_vs_previous", "critical")
+    assert alert["reference"] == 40.0 and alert["difference"] == pytest.approx(-10.0)
+    assert alert["ci_low"] == pytest.approx(-14.243, abs=1e-3) and alert["ci_high"] == pytest.approx(-5.757, abs=1e-3)
+    assert alert["p_value"] == pytest.approx(3.84e-6, rel=0.01)
+    assert alert["q_value"] == alert["p_value"]  # one test: the correction changes nothing
+    assert "fell to 30.0 from the previous period's 40.0 (-10.0;" in alert["sentence"]
+
+
+def test_small_change_and_too_few_observations_give_no_alert():
+    quiet = series("nps", [40.0, 38.0], [3.0, 3.0])  # z = −0.92
+    thin = series("nps", [40.0, 10.0], [3.0, 3.0], channel="phone", n=12)  # large, but below min_n
+    assert kpi_alerts(pl.concat([quiet, thin]), NO_RULES, TARGETS, AlertOptions(min_n=30)).is_empty()
+
+
+def test_outside_expected_range_compares_the_same_weekday():
+    # Daily AHT: Mondays 10, 12, 10, 12 then 20 (no sampling error); the other days are 100 without an interval
+    # (not testable, but they must not enter the Monday history).
+    # mean 11, variance 1.3333 (no sampling error: all of it between periods), scale √(1.3333 + 1.3333 / 4)
+    # = 1.2910, t = 9 / 1.2910 = 6.971 with 3 df: p = 0.00607;
+    # interval 9 ± 3.1824 · 1.2910 = 4.892 .. 13.108.
+    values, widths = [], []
+    for week, monday in enumerate([10.0, 12.0, 10.0, 12.0, 20.0]):
+        values += [monday] + ([100.0] * 6 if week < 4 else [])
+        widths += [0.0] + ([None] * 6 if week < 4 else [])
+    alerts = kpi_alerts(series("aht_seconds", values, widths, grain="day"), NO_RULES, TARGETS)
+    assert alerts.height == 1
+    alert = alerts.row(0, named=True)
+    assert (alert["kind"], alert["period_start"]) == ("outside_expected_range", MONDAY + timedelta(days=28))
+    assert alert["reference"] == pytest.approx(11.0) and alert["difference"] == pytest.approx(9.0)
+    assert alert["p_value"] == pytest.approx(0.00607, rel=0.01)
+    assert alert["ci_low"] == pytest.approx(4.892, abs=1e-3) and alert["ci_high"] == pytest.approx(13.108, abs=1e-3)
+    assert alert["severity"] == "critical"  # AHT rose (lower is better) with q < 0.01
+
+
+def noise(series_count: int, weeks: int, seed: int) -> pl.DataFrame:
+    """NPS series of pure sampling noise around 30 with the honest interval ± 1.96 · 5."""
+    rng = np.random.default_rng(seed)
+    return pl.concat([
+        series("nps", list(30.0 + rng.normal(0, 5, weeks)), [Z95 * 5] * weeks, channel=f"c{i}")
+        for i in range(series_count)
+    ])
+
+
+def test_no_alert_on_pure_noise_while_uncorrected_tests_would_raise_dozens():
+    metrics = noise(series_count=400, weeks=10, seed=7)
+    assert kpi_alerts(metrics, NO_RULES, TARGETS).is_empty()
+    # The same 800 tests at p < 0.05 without the correction: 15 of the 400 changes vs the previous week (3.8%),
+    # 4 of the 400 expected-range tests (the t-test on 8 past weeks is conservative).
+    uncorrected = kpi_alerts(metrics, NO_RULES, TARGETS, AlertOptions(fdr=1.0)).filter(pl.col("p_value") < 0.05)
+    assert uncorrected.height == 19
+
+
+def test_a_real_change_is_still_found_among_noise():
+    metrics = noise(series_count=200, weeks=10, seed=7).with_columns(
+        pl.when((pl.col("channel") == "c3") & (pl.col("period_start") == pl.col("period_start").max()))
+        .then(pl.col("value") - 40).otherwise(pl.col("value")).alias("value")
+    ).with_columns(pl.col("value").sub(Z95 * 5).alias("ci_low"), pl.col("value").add(Z95 * 5).alias("ci_high"))
+    alerts = kpi_alerts(metrics, NO_RULES, TARGETS)
+    assert set(alerts["channel"]) == {"c3"}
+    assert set(alerts["kind"]) == {"change_vs_previous", "outside_expected_range"}
+
+
+def test_a_persisting_condition_is_sent_again_only_when_it_worsens():
+    def alert(difference: float, severity: str = "warning") -> pl.DataFrame:
+        return pl.DataFrame({"alert_key": ["threshold|nps|week|all|all"], "severity": [severity],
+                             "difference": [difference]})
+
+    sent, state = notifications(alert(-5.0), {})
+    assert sent.height == 1
+    sent, state = notifications(alert(-7.0), state)  # persists, 1.4 × the gap last sent
+    assert sent.is_empty() and state["threshold|nps|week|all|all"]["gap"] == 5.0
+    sent, state = notifications(alert(-7.5), state)  # 1.5 × the gap last sent
+    assert sent.height == 1 and state["threshold|nps|week|all|all"]["gap"] == 7.5
+    sent, state = notifications(alert(-7.5, "critical"), state)  # severity rose
+    assert sent.height == 1
+    sent, state = notifications(alert(-7.5).clear(), state)  # ended
+    assert state == {}
+    sent, state = notifications(alert(-2.0), state)  # returns: new again
+    assert sent.height == 1
+
+
+def test_markdown_lists_every_alert_and_marks_the_new_ones():
+    alerts = kpi_alerts(series("nps", [40.0, 30.0], [3.0, 3.0]), NO_RULES, TARGETS)
+    text = alerts_markdown(alerts, alerts, "2026-03-10")
+    assert "1 critical, 0 warning, 0 info; 1 new or worse since the last run." in text
+    assert "- **critical** **new** (change vs previous): Weekly nps" in text
+    assert "No KPI" in alerts_markdown(alerts.clear(), alerts.clear(), "2026-03-10")
