@@ -1,14 +1,23 @@
 """KPI alerts on hand-made series: threshold rules, the change tests with hand-computed figures, no alert on
 pure noise (Benjamini–Hochberg), no repeat while a condition persists unless it worsens."""
 
+import json
+import threading
 from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
+import dagster as dg
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
+from cx_core.settings import REPO_ROOT
+from cx_core.warehouse import replace_table
 from ml.alerts import AlertOptions, alerts_markdown, kpi_alerts, notifications
 
+SEEDS = REPO_ROOT / "seeds"
 Z95 = 1.959964
 TARGETS = pl.DataFrame({
     "metric": ["nps", "aht_seconds", "csat"],
@@ -162,3 +171,82 @@ def test_markdown_lists_every_alert_and_marks_the_new_ones():
     assert "1 critical, 0 warning, 0 info; 1 new or worse since the last run." in text
     assert "- **critical** **new** (change vs previous): Weekly nps" in text
     assert "No KPI" in alerts_markdown(alerts.clear(), alerts.clear(), "2026-03-10")
+
+
+class WebhookReceiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (the http.server name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        WebhookReceiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture
+def webhook_url():
+    server = HTTPServer(("127.0.0.1", 0), WebhookReceiver)
+    WebhookReceiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def write_alert_warehouse(warehouse: Path, latest_nps: float) -> None:
+    """kpi_metrics with one weekly NPS series (target 40) and the real seeds kpi_alert_rules and kpi_targets."""
+    metrics = series("nps", [40.0, 41.0, 39.0, 40.0, latest_nps], [3.0] * 5, target=40.0)
+    replace_table(warehouse, "kpi_metrics", metrics)
+    replace_table(warehouse, "kpi_alert_rules", pl.read_csv(SEEDS / "kpi_alert_rules.csv",
+                                                            schema_overrides={"threshold": pl.Float64}))
+    replace_table(warehouse, "kpi_targets", pl.read_csv(SEEDS / "kpi_targets.csv"))
+
+
+@pytest.mark.slow
+def test_asset_writes_files_posts_new_alerts_once_and_the_check_fails(tmp_path, monkeypatch, webhook_url):
+    from dagster_project.defs.assets.alerts import kpi_alerts_asset
+    from dagster_project.defs.checks import no_active_kpi_alerts
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CX_ALERTS_DIR", str(tmp_path / "alerts"))
+    monkeypatch.setenv("CX_ALERT_WEBHOOK_URL", webhook_url)
+    write_alert_warehouse(warehouse, latest_nps=15.0)
+
+    first = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
+    assert first.success
+    # NPS 15: below the floor 20 (critical) and the target 40 (warning: one alert, the worse), a fall of 25
+    # from the previous week and from the expected 40.
+    kinds = {alert["kind"] for alert in WebhookReceiver.received[0]["alerts"]}
+    assert kinds == {"threshold", "change_vs_previous", "outside_expected_range"}
+    assert WebhookReceiver.received[0]["text"].startswith("3 new or worsened KPI alert(s)")
+    [check] = first.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    [run_dir] = [p for p in (tmp_path / "alerts").iterdir() if p.is_dir()]
+    assert "3 critical, 0 warning, 0 info; 3 new or worse" in (run_dir / "alerts.md").read_text()
+    assert len(json.loads((run_dir / "alerts.json").read_text())["alerts"]) == 3
+
+    # The next run sees the same conditions: nothing is posted again; the table still holds them.
+    assert dg.materialize([kpi_alerts_asset]).success
+    assert len(WebhookReceiver.received) == 1
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.execute("SELECT count(*), count(*) FILTER (is_new) FROM kpi_alerts").fetchone() == (3, 0)
+
+
+@pytest.mark.slow
+def test_the_check_passes_without_alerts(tmp_path, monkeypatch):
+    from dagster_project.defs.assets.alerts import kpi_alerts_asset
+    from dagster_project.defs.checks import no_active_kpi_alerts
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CX_ALERTS_DIR", str(tmp_path / "alerts"))
+    monkeypatch.delenv("CX_ALERT_WEBHOOK_URL", raising=False)
+    write_alert_warehouse(warehouse, latest_nps=41.0)
+    result = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
