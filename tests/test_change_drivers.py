@@ -3,10 +3,14 @@ one period only, the weighted-mean guard, and the planted cause found on kpi_met
 
 from datetime import date
 
+import dagster as dg
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
+from cx_core.settings import REPO_ROOT
+from cx_core.warehouse import replace_table
 from ml.change_drivers import change_drivers, decompose, driver_sentence
 
 Z95 = 1.959964
@@ -95,3 +99,25 @@ def test_metrics_that_are_not_weighted_means_are_left_out():
         pl.when(pl.col("channel") == "all").then(pl.col("value") + 5).otherwise(pl.col("value")).alias("value"))
     changes = pl.DataFrame({"metric": ["nps"], "period_grain": ["week"], "period_start": [WEEK_2]})
     assert change_drivers(metrics, changes).is_empty()
+
+
+@pytest.mark.slow
+def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, monkeypatch):
+    from dagster_project.defs.assets.alerts import kpi_change_drivers
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    metrics = planted_weeks({("phone", "vip"): 30.0}).with_columns(
+        pl.col("denominator").alias("n"), pl.lit(None, pl.Float64).alias("target"))
+    replace_table(warehouse, "kpi_metrics", metrics)
+    replace_table(warehouse, "kpi_targets", pl.read_csv(REPO_ROOT / "seeds" / "kpi_targets.csv"))
+    replace_table(warehouse, "kpi_alerts", pl.DataFrame({  # the total's change, and a channel's (not decomposed)
+        "kind": ["change_vs_previous", "change_vs_previous"], "metric": "nps", "period_grain": "week",
+        "period_start": WEEK_2, "channel": ["all", "phone"], "segment": "all"}))
+
+    assert dg.materialize([kpi_change_drivers]).success
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        [(sentence,)] = connection.execute("SELECT sentence FROM kpi_change_driver_sentences").fetchall()
+        dimensions = connection.execute("SELECT count(DISTINCT dimension) FROM kpi_change_drivers").fetchone()[0]
+    assert sentence.startswith("nps fell ") and "channel × segment phone / vip" in sentence
+    assert dimensions == 3

@@ -38,7 +38,7 @@ def series(metric: str, values: list[float | None], half_widths: list[float | No
     return pl.DataFrame({
         "period_grain": grain, "channel": channel, "segment": segment, "metric": metric,
         "period_start": [MONDAY + timedelta(days=step * i) for i in range(len(values))],
-        "value": values, "n": n, "target": target,
+        "value": values, "n": n, "denominator": float(n), "target": target,
         "ci_low": [None if v is None or h is None else v - h for v, h in zip(values, half_widths)],
         "ci_high": [None if v is None or h is None else v + h for v, h in zip(values, half_widths)],
     }, schema_overrides={"value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "target": pl.Float64,

@@ -1,4 +1,5 @@
-"""The `kpi_alerts` asset (group `alerts`): after each KPI refresh, the alerts of the latest periods.
+"""The alert assets (group `alerts`): after each KPI refresh, `kpi_alerts` of the latest periods and
+`kpi_change_drivers`, the root cause of each significant change of a total.
 
 Delivered three ways: the warehouse table `kpi_alerts` (read by the asset check and the reports),
 `<CX_ALERTS_DIR>/<run>/alerts.md` + `alerts.json`, and, when CX_ALERT_WEBHOOK_URL is set, a POST of the new or
@@ -18,10 +19,16 @@ from cx_core.settings import get_settings
 from cx_core.warehouse import read_frame, replace_table
 from cx_core.webhook import post_json
 from ml.alerts import SEVERITY_RANK, AlertOptions, alerts_markdown, kpi_alerts, notifications
+from ml.change_drivers import change_drivers, driver_sentence
 
 METRICS_SQL = """
-    SELECT period_grain, period_start, channel, segment, metric, value, n, ci_low, ci_high, target
+    SELECT period_grain, period_start, channel, segment, metric, value, n, ci_low, ci_high, target, denominator
     FROM kpi_metrics
+"""
+# The changes worth a root cause: significant moves of a total against the previous period.
+TOTAL_CHANGES_SQL = """
+    SELECT DISTINCT metric, period_grain, period_start FROM kpi_alerts
+    WHERE kind = 'change_vs_previous' AND channel = 'all' AND segment = 'all'
 """
 
 
@@ -90,4 +97,38 @@ def kpi_alerts_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     })
 
 
-alert_assets = [kpi_alerts_asset]
+def driver_sentences(drivers: pl.DataFrame, units: dict[str, str]) -> pl.DataFrame:
+    """One sentence per decomposed change; shares in percentage points."""
+    rows = []
+    for (metric, grain, start), frame in drivers.group_by(["metric", "period_grain", "period_start"]):
+        share = units.get(metric) == "share"
+        text = driver_sentence(frame, scale=100.0 if share else 1.0, unit=" points" if share else "")
+        rows.append({"metric": metric, "period_grain": grain, "period_start": start, "sentence": text})
+    return pl.DataFrame(rows, schema={"metric": pl.String, "period_grain": pl.String, "period_start": pl.Date,
+                                      "sentence": pl.String})
+
+
+@dg.asset(
+    group_name="alerts",
+    pool="duckdb",
+    deps=[kpi_alerts_asset, dg.AssetKey("kpi_metrics")],
+    kinds={"python", "duckdb"},
+    description="For each significant change of a KPI total vs the previous period: the contribution of every "
+                "channel, segment and channel × segment cell in points, split into mix and rate effect, with a "
+                "bootstrap interval; plus one sentence per change (kpi_change_driver_sentences) for the scorecard.",
+)
+def kpi_change_drivers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    warehouse = get_settings().warehouse_path
+    drivers = change_drivers(read_frame(warehouse, METRICS_SQL), read_frame(warehouse, TOTAL_CHANGES_SQL))
+    units = dict(read_frame(warehouse, "SELECT DISTINCT metric, unit FROM kpi_targets").rows())
+    sentences = driver_sentences(drivers, units)
+    replace_table(warehouse, "kpi_change_drivers", drivers)
+    replace_table(warehouse, "kpi_change_driver_sentences", sentences)
+    context.log.info(f"{sentences.height} change(s) decomposed")
+    return dg.MaterializeResult(metadata={
+        "changes": sentences.height,
+        "sentences": dg.MetadataValue.md("\n".join(f"- {text}" for text in sentences["sentence"]) or "none"),
+    })
+
+
+alert_assets = [kpi_alerts_asset, kpi_change_drivers]
