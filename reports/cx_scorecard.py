@@ -65,6 +65,25 @@ else:
         report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value))
 
 # %%
+# Active alerts of the latest day, week and month (kpi_alerts) and, for significant changes of a total, the
+# slice that explains most of it (kpi_change_drivers).
+alert_inputs = {"kpi_alerts": ["severity", "sentence", "difference"],
+                "kpi_change_driver_sentences": ["metric", "period_grain", "period_start", "sentence"]}
+missing_alerts = report.missing(alert_inputs)
+report.section("Alerts and their causes", "Targets and thresholds breached (seed kpi_alert_rules) and changes "
+               "beyond normal variation, corrected for testing hundreds of series at once; the full list with "
+               "every interval is in the alerts.md of the run.")
+if missing_alerts:
+    report.unavailable("KPI alerts", missing_alerts)
+else:
+    active = report.query("select severity, sentence from kpi_alerts where severity in ('critical', 'warning') "
+                          "order by severity = 'critical' desc, abs(difference) desc")
+    causes = report.query("select sentence from kpi_change_driver_sentences order by period_grain, metric")
+    lines = [f"- **{severity}**: {sentence}" for severity, sentence in active.rows()]
+    lines += [f"- **why**: {sentence}" for (sentence,) in causes.rows()]
+    report.say("\n".join(lines) if lines else "No KPI is beyond its threshold or worse than normal variation.")
+
+# %%
 if not missing:
     report.section(
         "Headline numbers",

@@ -19,7 +19,7 @@ from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_w
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["Headline numbers", "Trends over 13 months", "By channel"],
+    "cx_scorecard": ["Alerts and their causes", "Headline numbers", "Trends over 13 months", "By channel"],
     "customer_journeys": ["Top journey paths", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
@@ -112,6 +112,11 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     minutes, seconds = divmod(round(phone_aht), 60)
     assert f"{minutes} min {seconds} s" in page
     assert rendered["metadata"]["cx_scorecard"]["NPS"].value == "41"
+    # Active alerts (not the info one) and the cause of the change, from the alert tables of the fixture.
+    text = readable_text(page)
+    assert "critical: Weekly nps (phone, all segments, 2026-10-26) fell to 28.0 from 36.0." in text
+    assert "rose to 41.0 from 35.0" not in text
+    assert "why: nps rose 6.0; +4.0 of it comes from channel email." in text
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):

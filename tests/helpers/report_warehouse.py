@@ -281,6 +281,21 @@ def _kpi_metrics_sql() -> str:
     """
 
 
+# What kpi_alerts and kpi_change_drivers leave for the scorecard: one alert of each severity, one cause.
+ALERT_TABLES = {
+    "kpi_alerts": """
+        select * from (values
+            ('critical', -8.0, 'Weekly nps (phone, all segments, 2026-10-26) fell to 28.0 from 36.0.'),
+            ('info', 6.0, 'Monthly nps (all channels, all segments, 2026-10-01) rose to 41.0 from 35.0.')
+        ) as alerts(severity, difference, sentence)
+    """,
+    "kpi_change_driver_sentences": """
+        select 'nps' as metric, 'month' as period_grain, date '2026-10-01' as period_start,
+               'nps rose 6.0; +4.0 of it comes from channel email.' as sentence
+    """,
+}
+
+
 def build_report_warehouse(path: Path) -> Path:
     """Create the fixture warehouse at `path` (overwriting it) and return the path."""
     path.unlink(missing_ok=True)
@@ -290,4 +305,6 @@ def build_report_warehouse(path: Path) -> Path:
         for table, sql in TABLES.items():
             con.execute(f"create table {table} as {sql.format(names=names)}")
         con.execute(f"create table kpi_metrics as {_kpi_metrics_sql()}")
+        for table, sql in ALERT_TABLES.items():
+            con.execute(f"create table {table} as {sql}")
     return path

@@ -30,7 +30,8 @@ class ReportSpec:
 
 REPORTS = [
     ReportSpec("cx_scorecard", "CX scorecard", "How are NPS, CSAT, CES, conversion, churn and service KPIs "
-               "doing, and which changes are real?", ("kpi_metrics", "channel_taxonomy")),
+               "doing, and which changes are real?",
+               ("kpi_metrics", "channel_taxonomy", "kpi_alerts", "kpi_change_drivers")),
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
                ("fct_journeys", "int_journey_touchpoints", "fct_channel_transitions", "int_web_sessions",
