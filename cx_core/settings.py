@@ -40,6 +40,7 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    nba_holdout_share: float  # share of each action's customers held out (not contacted) to measure uplift
     alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
     alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
     alert_fdr: float  # false discovery rate of the KPI change tests
@@ -68,6 +69,7 @@ class Settings:
             contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
             sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            nba_holdout_share=float(os.environ.get("CX_NBA_HOLDOUT_SHARE", "0.10")),
             alerts_dir=_path("CX_ALERTS_DIR", data_dir / "alerts"),
             alert_webhook_url=os.environ.get("CX_ALERT_WEBHOOK_URL") or None,
             alert_fdr=float(os.environ.get("CX_ALERT_FDR", "0.05")),

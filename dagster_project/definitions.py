@@ -11,6 +11,7 @@ from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.ml_uplift import ml_nba_uplift
 from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
 from dagster_project.defs.freshness import read_daily
@@ -20,7 +21,7 @@ from dagster_project.defs.sensors import landing_files_sensor
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, *alert_assets,
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, ml_nba_uplift, *alert_assets,
         *dg.map_asset_specs(read_daily, report_assets),
     ],
     asset_checks=asset_checks,

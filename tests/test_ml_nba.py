@@ -20,6 +20,8 @@ from ml.next_best_action import (
     next_best_actions,
     with_expected_value,
 )
+from cx_core.warehouse import read_frame
+from ml.holdout import holdout_flags
 from ml.policy_eval import cap_breaks, consent_breaks
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -248,6 +250,7 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("CX_DEMO_TRUTH_DIR", str(truth))
     monkeypatch.delenv("CX_AS_OF", raising=False)
+    monkeypatch.delenv("CX_NBA_HOLDOUT_SHARE", raising=False)
 
     result = dg.materialize(ml_customer_assets)
 
@@ -272,6 +275,12 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     assert scored > 200 and as_of == metadata_date(metadata)
     assert card_sections == {"quality", "setup", "feature_family", "calibration", "feature_importance"}
     assert actions == customers > 0
+    # Holdouts: only customers with an action, the same hash groups as holdout_flags, recorded for the as-of date.
+    recorded = read_frame(warehouse, "SELECT * FROM ml_nba_assignments")
+    assert recorded["as_of_date"].unique().to_list() == [metadata_date(metadata)]
+    assert recorded["is_holdout"].equals(holdout_flags(recorded["customer_key"], recorded["action"], 0.10))
+    assert metadata["ml_next_best_actions"]["held_out"] == recorded["is_holdout"].sum()
+    assert metadata["ml_next_best_actions"]["contacted"] == recorded.height
 
 
 def metadata_date(metadata: dict) -> date:

@@ -135,7 +135,10 @@ def test_operations_and_journey_numbers_match_the_marts(rendered):
 def test_nps_drivers_count_the_answers_of_the_window(rendered):
     answers = scalar(rendered["warehouse"], "select count(*) from fct_survey_responses where survey_type = 'nps' and "
                      "customer_key is not null and responded_at >= '2026-08-01' and responded_at < '2026-11-01'")
-    assert f"Across {answers} answers NPS was" in readable_text(rendered["pages"]["voice_of_customer"])
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert f"Across {answers} answers NPS was" in text
+    # The key-driver table: adjusted effect with its interval and the impact on the overall NPS.
+    assert "Effect (NPS points) 95% interval p Impact 95% interval" in text
 
 
 def test_verbatims_are_pseudonymised(rendered):
