@@ -21,8 +21,9 @@ PERSONA_NPS_BASE = {"loyal_omnichannel": 9.0, "digital_native": 7.5, "store_regu
 @dataclass(frozen=True)
 class PlantedChange:
     """A change with a known cause, for testing root-cause analysis: from `from_day` (0 = the first day of the
-    demo) the service surveys after a contact of `trigger_type` (support_ticket, call, chat) answer with the
-    latent experience quality `quality` (0 worst .. 1 best; normal service is 0.75, a bad one 0.1)."""
+    demo) the surveys of `trigger_type` (purchase, store_visit, support_ticket, call, chat, relationship) answer
+    with the latent experience quality `quality` (0 worst .. 1 best; a good purchase is 0.85, good service 0.75,
+    a badly handled issue 0.1)."""
 
     trigger_type: str
     from_day: int
@@ -30,7 +31,7 @@ class PlantedChange:
 
     @classmethod
     def parse(cls, text: str) -> "PlantedChange":
-        """'call:60:0.1' → calls from day 60 on answered with quality 0.1."""
+        """'store_visit:60:0.1' → store visits from day 60 on rated with quality 0.1."""
         trigger_type, from_day, quality = text.split(":")
         return cls(trigger_type, int(from_day), float(quality))
 
@@ -56,8 +57,8 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
     """Survey rows (person, t, survey_type, score, comment, trigger_type, trigger_id) and their text truth.
 
     `orders` carries `order_id`; `last_contacts` holds each issue's final contact (issue, person, t,
-    trigger_type, trigger_id) as written in its own export. `planted` overrides the quality of some service
-    surveys (see PlantedChange).
+    trigger_type, trigger_id) as written in its own export. `planted` overrides the quality of some surveys
+    (see PlantedChange).
     """
     sales = orders.filter(pl.col("order_type") == "sale")
     had_issue = np.isin(sales["key"].to_numpy(), issues["order_key"].drop_nulls().to_numpy())
@@ -75,11 +76,11 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
         "survey_type": np.where(rng.random(last_contacts.height) < 0.5, "ces", "csat"), "quality": np.where(bad, 0.1, 0.75),
         "trigger_type": last_contacts["trigger_type"].to_numpy(), "trigger_id": last_contacts["trigger_id"].to_numpy(), "topic": issues["topic"].to_numpy()[last_contacts["issue"].to_numpy()],
     }).filter(pl.Series(asked))
-    if planted is not None:
-        hit = (pl.col("trigger_type") == planted.trigger_type) & (pl.col("t") >= planted.from_day * DAY)
-        service = service.with_columns(pl.when(hit).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
     relationship = _relationship_nps(rng, people, issues, end_seconds)
     rows = pl.concat([purchase, service, relationship], how="vertical_relaxed").filter(pl.col("t") < end_seconds).sort("t", "person", maintain_order=True)
+    if planted is not None:
+        hit = (pl.col("trigger_type") == planted.trigger_type) & (pl.col("t") >= planted.from_day * DAY)
+        rows = rows.with_columns(pl.when(hit).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
     survey_type = rows["survey_type"].to_numpy()
     score = _scores(rng, survey_type, rows["quality"].to_numpy())
     sentiment = score_sentiment(survey_type, score)

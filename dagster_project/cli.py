@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--truth", default=None, help="ground-truth folder (default: settings demo truth dir)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument("--plant-change", default=None, metavar="TRIGGER:FROM_DAY:QUALITY",
-                       help="plant a known cause, e.g. call:60:0.1 = from day 60 service surveys after calls "
-                            "answer with experience quality 0.1 (normal 0.75)")
+                       help="plant a known cause, e.g. store_visit:60:0.1 = from day 60 on, surveys after store "
+                            "visits answer with experience quality 0.1 (a good visit is 0.85)")
 
     demo = sub.add_parser("demo-data", help="generate realistic demo exports into the landing folder")
     demo_options(demo)

@@ -206,16 +206,24 @@ def write_alert_warehouse(warehouse: Path, latest_nps: float) -> None:
     replace_table(warehouse, "kpi_targets", pl.read_csv(SEEDS / "kpi_targets.csv"))
 
 
-@pytest.mark.slow
-def test_asset_writes_files_posts_new_alerts_once_and_the_check_fails(tmp_path, monkeypatch, webhook_url):
-    from dagster_project.defs.assets.alerts import kpi_alerts_asset
-    from dagster_project.defs.checks import no_active_kpi_alerts
-
+@pytest.fixture
+def alert_warehouse(tmp_path, monkeypatch) -> Path:
+    """The asset's warehouse and alert folder under tmp_path, no webhook unless a test sets one."""
     warehouse = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("CX_ALERTS_DIR", str(tmp_path / "alerts"))
+    monkeypatch.delenv("CX_ALERT_WEBHOOK_URL", raising=False)
+    return warehouse
+
+
+@pytest.mark.slow
+def test_asset_writes_files_posts_new_alerts_once_and_the_check_fails(tmp_path, monkeypatch, webhook_url,
+                                                                      alert_warehouse):
+    from dagster_project.defs.assets.alerts import kpi_alerts_asset
+    from dagster_project.defs.checks import no_active_kpi_alerts
+
     monkeypatch.setenv("CX_ALERT_WEBHOOK_URL", webhook_url)
-    write_alert_warehouse(warehouse, latest_nps=15.0)
+    write_alert_warehouse(alert_warehouse, latest_nps=15.0)
 
     first = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
     assert first.success
@@ -233,20 +241,16 @@ def test_asset_writes_files_posts_new_alerts_once_and_the_check_fails(tmp_path, 
     # The next run sees the same conditions: nothing is posted again; the table still holds them.
     assert dg.materialize([kpi_alerts_asset]).success
     assert len(WebhookReceiver.received) == 1
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with duckdb.connect(str(alert_warehouse), read_only=True) as connection:
         assert connection.execute("SELECT count(*), count(*) FILTER (is_new) FROM kpi_alerts").fetchone() == (3, 0)
 
 
 @pytest.mark.slow
-def test_the_check_passes_without_alerts(tmp_path, monkeypatch):
+def test_the_check_passes_without_alerts(alert_warehouse):
     from dagster_project.defs.assets.alerts import kpi_alerts_asset
     from dagster_project.defs.checks import no_active_kpi_alerts
 
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_ALERTS_DIR", str(tmp_path / "alerts"))
-    monkeypatch.delenv("CX_ALERT_WEBHOOK_URL", raising=False)
-    write_alert_warehouse(warehouse, latest_nps=41.0)
+    write_alert_warehouse(alert_warehouse, latest_nps=41.0)
     result = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
     [check] = result.get_asset_check_evaluations()
     assert check.passed

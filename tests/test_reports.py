@@ -19,7 +19,7 @@ from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_w
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["Alerts and their causes", "Headline numbers", "Trends over 13 months", "By channel"],
+    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel"],
     "customer_journeys": ["Top journey paths", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
@@ -112,11 +112,14 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     minutes, seconds = divmod(round(phone_aht), 60)
     assert f"{minutes} min {seconds} s" in page
     assert rendered["metadata"]["cx_scorecard"]["NPS"].value == "41"
-    # Active alerts (not the info one) and the cause of the change, from the alert tables of the fixture.
+    # What to do next: active alerts (not the info one), the cause of a change, where to act.
     text = readable_text(page)
-    assert "critical: Weekly nps (phone, all segments, 2026-10-26) fell to 28.0 from 36.0." in text
+    assert ("critical: Weekly nps (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0. Why: nps fell "
+            "8.0; -5.0 of it comes from segment vip. Act on it: what drives NPS and the most negative themes.") in text
+    # A channel's change has no decomposition of its own: no cause attached.
+    assert ("critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. Act on it:") in text
+    assert "href=\"voice_of_customer.html\"" in page
     assert "rose to 41.0 from 35.0" not in text
-    assert "why: nps rose 6.0; +4.0 of it comes from channel email." in text
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):
