@@ -29,7 +29,7 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 # A significant change in the bad direction is critical when its corrected p-value is below this.
 CRITICAL_Q = 0.01
 WORSENING_FACTOR = 1.5
-KINDS = ("threshold", "change_vs_previous", "outside_expected_range")
+PERIOD_LENGTH = {"day": "1d", "week": "1w", "month": "1mo"}
 
 ALERT_SCHEMA = {
     "alert_key": pl.String, "kind": pl.String, "severity": pl.String,
@@ -53,8 +53,15 @@ def standard_error(ci_low: pl.Expr, ci_high: pl.Expr) -> pl.Expr:
 
 
 def latest_periods(metrics: pl.DataFrame) -> pl.DataFrame:
-    """The rows of the latest period of each grain."""
-    return metrics.filter(pl.col("period_start") == pl.col("period_start").max().over("period_grain"))
+    """The rows of the latest complete period of each grain: a week or month that ends after the last day with
+    data is still filling up (fewer contacts, journeys not converted yet) and would raise false alarms."""
+    days = metrics.filter(pl.col("period_grain") == "day")["period_start"]
+    complete = metrics
+    if not days.is_empty():
+        period_end = pl.col("period_start").dt.offset_by(
+            pl.col("period_grain").replace_strict(PERIOD_LENGTH, return_dtype=pl.String)).dt.offset_by("-1d")
+        complete = metrics.filter(period_end <= days.max())
+    return complete.filter(pl.col("period_start") == pl.col("period_start").max().over("period_grain"))
 
 
 def rule_matches(rules: pl.DataFrame, latest: pl.DataFrame) -> pl.DataFrame:
@@ -197,13 +204,17 @@ def select_alert_columns(frame: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class MetricFormat:
-    unit: str  # "share" values are fractions shown in % and their differences in points
+    unit: str  # kpi_targets.unit: "share…" values are fractions shown in % and their differences in points
+
+    @property
+    def is_share(self) -> bool:
+        return self.unit.startswith("share")
 
     def value(self, x: float) -> str:
-        return f"{x:.1%}" if self.unit == "share" else f"{x:,.1f}"
+        return f"{x:.1%}" if self.is_share else f"{x:,.2f}" if abs(x) < 1 else f"{x:,.1f}"
 
     def difference(self, x: float) -> str:
-        return f"{x * 100:+.1f} points" if self.unit == "share" else f"{x:+,.1f}"
+        return f"{x * 100:+.1f} points" if self.is_share else f"{x:+,.2f}" if abs(x) < 1 else f"{x:+,.1f}"
 
 
 def series_label(row: dict) -> str:
@@ -214,7 +225,7 @@ def series_label(row: dict) -> str:
 
 
 def sentence(row: dict, fmt: MetricFormat) -> str:
-    interval = ("no interval (a count)" if row["ci_low"] is None
+    interval = ("no interval" if row["ci_low"] is None
                 else f"95% interval {fmt.difference(row['ci_low'])} to {fmt.difference(row['ci_high'])}")
     label, value, gap = series_label(row), fmt.value(row["value"]), fmt.difference(row["difference"])
     if row["kind"] == "threshold":

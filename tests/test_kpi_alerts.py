@@ -254,3 +254,15 @@ def test_the_check_passes_without_alerts(alert_warehouse):
     result = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
     [check] = result.get_asset_check_evaluations()
     assert check.passed
+
+
+def test_a_week_still_filling_up_is_not_evaluated():
+    # Daily data ends on Wednesday 11 March: the week of 9 March is incomplete, so the week of 2 March is the
+    # latest one evaluated (its threshold breach is the alert; the half week's worse value is not).
+    days = series("csat", [0.8] * 10, [None] * 10, grain="day")
+    weeks = series("csat", [0.60, 0.20], [None, None])
+    alerts = kpi_alerts(pl.concat([days, weeks]), rules(("csat", "all", "all", "week", "min", 0.7, "warning", 1)),
+                        TARGETS)
+    assert alerts.select("period_start", "value").rows() == [(MONDAY, 0.6)]
+    assert alerts["sentence"][0].startswith("Weekly csat (all channels, all segments, 2026-03-02) is 60.0%, below "
+                                            "its floor of 70.0% (-10.0 points;")
