@@ -156,6 +156,10 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
         assert Path(metadata["html"].value) == out / f"{spec.name}.html"
         assert metadata["as_of"].value == "2026-10-31"
         assert json.loads((out / f"{spec.name}.json").read_text())["headlines"]
+        # every report links every other one (footer)
+        page = rendered["pages"][spec.name]
+        assert {f"href='{other.name}.html'" for other in REPORTS if other != spec} <= set(
+            re.findall(r"href='[a-z_]+\.html'", page))
     index = (out / "index.html").read_text(encoding="utf-8")
     assert {Path(rendered["metadata"][spec.name]["index"].value) for spec in REPORTS} == {out / "index.html"}
     for spec in REPORTS:

@@ -83,7 +83,8 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     def report_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings = get_settings()
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
-                                 settings.reports_dir, notebook_parameters(settings))
+                                 settings.reports_dir, notebook_parameters(settings),
+                                 siblings=[(other.name, other.title) for other in REPORTS])
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
         index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
