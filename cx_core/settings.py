@@ -7,14 +7,15 @@ source definitions, so `export_env()` puts the resolved values into the environm
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _path(env: str, default: Path) -> Path:
-    value = os.environ.get(env)
+def _path(environ: Mapping[str, str], env: str, default: Path) -> Path:
+    value = environ.get(env)
     return Path(value).expanduser().resolve() if value else default
 
 
@@ -40,39 +41,61 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    report_locale: str  # "de" prints German number formats (1.234,5 and 41 %) in every report
+    # Thresholds of the asset checks, freshness policies, schedule and sensor.
+    quarantine_warn_rate: float
+    churn_auc_floor: float
+    report_max_age_hours: float
+    freshness_warn_hours: float
+    freshness_fail_hours: float
+    kpi_refresh_cron: str
+    sensor_interval_seconds: int
     nba_holdout_share: float  # share of each action's customers held out (not contacted) to measure uplift
     alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
     alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
     alert_fdr: float  # false discovery rate of the KPI change tests
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        data_dir = _path("CX_DATA_DIR", REPO_ROOT / "data")
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        """The settings `environ` (the process environment by default) asks for; the only place that reads it."""
+        get = environ.get
+        data_dir = _path(environ, "CX_DATA_DIR", REPO_ROOT / "data")
         return cls(
             data_dir=data_dir,
-            landing_dir=_path("CX_LANDING_DIR", data_dir / "landing"),
-            raw_dir=_path("CX_RAW_DIR", data_dir / "raw"),
-            quarantine_dir=_path("CX_QUARANTINE_DIR", data_dir / "quarantine"),
-            warehouse_path=_path("CX_WAREHOUSE", data_dir / "warehouse.duckdb"),
-            demo_truth_dir=_path("CX_DEMO_TRUTH_DIR", data_dir / "demo_truth"),
-            reports_dir=_path("CX_REPORTS_DIR", REPO_ROOT / "reports" / "out"),
-            dagster_home=_path("DAGSTER_HOME", data_dir / "dagster_home"),
+            landing_dir=_path(environ, "CX_LANDING_DIR", data_dir / "landing"),
+            raw_dir=_path(environ, "CX_RAW_DIR", data_dir / "raw"),
+            quarantine_dir=_path(environ, "CX_QUARANTINE_DIR", data_dir / "quarantine"),
+            warehouse_path=_path(environ, "CX_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            demo_truth_dir=_path(environ, "CX_DEMO_TRUTH_DIR", data_dir / "demo_truth"),
+            reports_dir=_path(environ, "CX_REPORTS_DIR", REPO_ROOT / "reports" / "out"),
+            dagster_home=_path(environ, "DAGSTER_HOME", data_dir / "dagster_home"),
             dbt_project_dir=REPO_ROOT / "dbt_models",
-            dbt_target=os.environ.get("CX_DBT_TARGET", "duckdb"),
-            spark_dir=_path("CX_SPARK_DIR", data_dir / "spark"),
-            timezone=os.environ.get("CX_TIMEZONE", "Europe/Berlin"),
-            default_phone_country_code=os.environ.get("CX_DEFAULT_PHONE_COUNTRY_CODE", "49"),
-            as_of=os.environ.get("CX_AS_OF") or None,
+            dbt_target=get("CX_DBT_TARGET", "duckdb"),
+            spark_dir=_path(environ, "CX_SPARK_DIR", data_dir / "spark"),
+            timezone=get("CX_TIMEZONE", "Europe/Berlin"),
+            default_phone_country_code=get("CX_DEFAULT_PHONE_COUNTRY_CODE", "49"),
+            as_of=get("CX_AS_OF") or None,
             # churn = no purchase in this many days after the as-of date
-            churn_horizon_days=int(os.environ.get("CX_CHURN_HORIZON_DAYS", "90")),
+            churn_horizon_days=int(get("CX_CHURN_HORIZON_DAYS", "90")),
             # max outbound contacts per customer as "days:limit" pairs: 2 in 7 days and 4 in 30 days
-            contact_cap=os.environ.get("CX_CONTACT_CAP", "7:2,30:4"),
-            sentiment_model=os.environ.get("CX_SENTIMENT_MODEL") or None,
-            ml_cache_dir=_path("CX_ML_CACHE_DIR", data_dir / "ml_cache"),
-            nba_holdout_share=float(os.environ.get("CX_NBA_HOLDOUT_SHARE", "0.10")),
-            alerts_dir=_path("CX_ALERTS_DIR", data_dir / "alerts"),
-            alert_webhook_url=os.environ.get("CX_ALERT_WEBHOOK_URL") or None,
-            alert_fdr=float(os.environ.get("CX_ALERT_FDR", "0.05")),
+            contact_cap=get("CX_CONTACT_CAP", "7:2,30:4"),
+            sentiment_model=get("CX_SENTIMENT_MODEL") or None,
+            ml_cache_dir=_path(environ, "CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            report_locale=get("CX_REPORT_LOCALE", "en"),
+            # bad exports happen, but not many: warn above this share of a file's rows in quarantine
+            quarantine_warn_rate=float(get("CX_QUARANTINE_WARN_RATE", "0.05")),
+            # below this ROC AUC the churn model ranks customers barely better than chance
+            churn_auc_floor=float(get("CX_CHURN_AUC_FLOOR", "0.70")),
+            # a report older than this has missed at least one daily refresh
+            report_max_age_hours=float(get("CX_REPORT_MAX_AGE_HOURS", "26")),
+            freshness_warn_hours=float(get("CX_FRESHNESS_WARN_HOURS", "26")),
+            freshness_fail_hours=float(get("CX_FRESHNESS_FAIL_HOURS", "50")),
+            kpi_refresh_cron=get("CX_KPI_REFRESH_CRON", "0 6 * * *"),
+            sensor_interval_seconds=int(get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+            nba_holdout_share=float(get("CX_NBA_HOLDOUT_SHARE", "0.10")),
+            alerts_dir=_path(environ, "CX_ALERTS_DIR", data_dir / "alerts"),
+            alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,
+            alert_fdr=float(get("CX_ALERT_FDR", "0.05")),
         )
 
     def as_env(self) -> dict[str, str]:

@@ -1,11 +1,17 @@
 """Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically.
 
-DuckDB takes one writer per file, so no connection outlives the function that opened it (see ARCHITECTURE 6).
+DuckDB takes one writer per file, so no connection outlives the function that opened it (README, "Operating it").
+A warehouse is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside
+Dagster (benchmarks, tests) a `WarehouseFile`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import polars as pl
@@ -13,17 +19,37 @@ import polars as pl
 from cx_core.sources.reader import quote_identifier
 
 
-def read_frame(warehouse: Path, query: str) -> pl.DataFrame:
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+class Warehouse(Protocol):
+    def get_connection(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+
+@dataclass(frozen=True)
+class WarehouseFile:
+    """The DuckDB file opened directly, with the same `get_connection()` as dagster-duckdb's resource."""
+
+    path: Path
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with duckdb.connect(str(self.path)) as connection:
+            yield connection
+
+
+def read_frame(warehouse: Warehouse, query: str) -> pl.DataFrame:
+    with warehouse.get_connection() as connection:
         return connection.sql(query).pl()
 
 
-def replace_table(warehouse: Path, table: str, frame: pl.DataFrame) -> None:
+def table_names(warehouse: Warehouse) -> set[str]:
+    return set(read_frame(warehouse, "SELECT table_name FROM information_schema.tables")["table_name"])
+
+
+def replace_table(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None:
     """Write `frame` as `table`: load a staging table first, then swap it in within one transaction, so readers
     see either the old table or the complete new one, never a half-written one."""
     staging = quote_identifier(f"{table}__staging")
     target = quote_identifier(table)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse.get_connection() as connection:
         connection.register("incoming_frame", frame.to_arrow())
         connection.execute(f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM incoming_frame")
         connection.unregister("incoming_frame")

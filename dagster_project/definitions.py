@@ -7,7 +7,7 @@
 import dagster as dg
 
 from dagster_project.defs.assets.alerts import alert_assets
-from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+from dagster_project.defs.assets.dbt import cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
@@ -16,6 +16,7 @@ from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import full_refresh_job, ingest_new_files_job, kpi_refresh_job
+from dagster_project.defs.resources import pipeline_resources
 from dagster_project.defs.schedules import kpi_refresh_schedule
 from dagster_project.defs.sensors import landing_files_sensor
 
@@ -28,5 +29,5 @@ defs = dg.Definitions(
     jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job],
     schedules=[kpi_refresh_schedule],
     sensors=[landing_files_sensor],
-    resources={"dbt": dbt_cli_resource()},
+    resources=pipeline_resources(),
 )

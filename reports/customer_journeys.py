@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Customer journeys: the most common journey paths, channel-to-channel flow, the web funnel with drop-off,
 # time to convert, where customers switch channel, and what happens after a bot hands over to a human.
-# Reads fct_journeys, int_journey_touchpoints, fct_channel_transitions, int_web_sessions, fct_service_contacts.
+# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts.
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -141,7 +141,7 @@ else:
 
 # %%
 report.section("Web and app funnel", f"Sessions reaching each step, {window_text}.")
-funnel_missing = report.missing({"int_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
+funnel_missing = report.missing({"fct_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
                                                        "has_begin_checkout", "has_purchase"]})
 if funnel_missing:
     report.unavailable("The web funnel", funnel_missing)
@@ -151,7 +151,7 @@ else:
         select count(*) as sessions, count(*) filter (has_view_item) as viewed_item,
                count(*) filter (has_add_to_cart) as added_to_cart,
                count(*) filter (has_begin_checkout) as began_checkout, count(*) filter (has_purchase) as purchased
-        from int_web_sessions where started_at >= ? and started_at < ?
+        from fct_web_sessions where started_at >= ? and started_at < ?
         """,
         window,
     ).row(0, named=True)
@@ -177,19 +177,15 @@ else:
 # %%
 report.section("Time to convert", "For journeys that ended in a purchase: time from the first touchpoint to the "
                "first purchase.")
-convert_missing = journeys_missing + report.missing({"int_journey_touchpoints": ["journey_id", "occurred_at",
-                                                                                 "journey_stage"]})
+convert_missing = journeys_missing + report.missing({"fct_journeys": ["first_purchase_at"]})
 if convert_missing:
     report.unavailable("Time to convert", convert_missing)
 else:
     to_convert = report.query(
         """
-        select date_diff('second', journeys.started_at, min(steps.occurred_at)) / 3600.0 as hours
-        from fct_journeys as journeys
-        join int_journey_touchpoints as steps on steps.journey_id = journeys.journey_id
-        where journeys.is_converted and steps.journey_stage = 'purchase'
-          and journeys.started_at >= ? and journeys.started_at < ?
-        group by journeys.journey_id, journeys.started_at
+        select date_diff('second', started_at, first_purchase_at) / 3600.0 as hours
+        from fct_journeys
+        where is_converted and started_at >= ? and started_at < ?
         """,
         window,
     )

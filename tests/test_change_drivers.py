@@ -4,16 +4,17 @@ one period only, the weighted-mean guard, and the planted cause found on kpi_met
 from datetime import date
 
 import dagster as dg
-import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
 from cx_core.settings import REPO_ROOT
-from cx_core.warehouse import read_frame, replace_table
+from cx_core.warehouse import WarehouseFile, read_frame, replace_table
+from dagster_project.defs.resources import pipeline_resources
 from cx_demo.surveys import PlantedChange
 from ml.change_drivers import change_drivers, decompose, driver_sentence
 from tests.helpers.demo_warehouse import build_demo_warehouse
+from tests.helpers.settings_env import point_settings_at
 
 Z95 = 1.959964
 WEEK_1, WEEK_2 = date(2026, 3, 2), date(2026, 3, 9)
@@ -107,8 +108,7 @@ def test_metrics_that_are_not_weighted_means_are_left_out():
 def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, monkeypatch):
     from dagster_project.defs.assets.alerts import kpi_change_drivers
 
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    warehouse = WarehouseFile(point_settings_at(monkeypatch, tmp_path).warehouse_path)
     metrics = planted_weeks({("phone", "vip"): 30.0}).with_columns(
         pl.col("denominator").alias("n"), pl.lit(None, pl.Float64).alias("target"))
     replace_table(warehouse, "kpi_metrics", metrics)
@@ -117,8 +117,8 @@ def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, 
         "kind": ["change_vs_previous", "change_vs_previous"], "metric": "nps", "period_grain": "week",
         "period_start": WEEK_2, "channel": ["all", "phone"], "segment": "all"}))
 
-    assert dg.materialize([kpi_change_drivers]).success
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    assert dg.materialize([kpi_change_drivers], resources=pipeline_resources()).success
+    with warehouse.get_connection() as connection:
         [(sentence,)] = connection.execute("SELECT sentence FROM kpi_change_driver_sentences").fetchall()
         dimensions = connection.execute("SELECT count(DISTINCT dimension) FROM kpi_change_drivers").fetchone()[0]
     assert sentence.startswith("nps fell ") and "channel × segment phone / vip" in sentence
@@ -135,7 +135,7 @@ def test_the_demo_generators_planted_cause_is_the_top_driver(tmp_path):
         warehouse = build_demo_warehouse(
             tmp_path, env, ["build", "--select", "+kpi_csat", *models_only], customers=4000, days=61, seed=5,
             end_date=date(2026, 10, 31), planted=PlantedChange("store_visit", from_day=30, quality=0.05))
-        metrics = read_frame(warehouse, "SELECT * FROM kpi_csat WHERE period_grain = 'month'")
+        metrics = read_frame(WarehouseFile(warehouse), "SELECT * FROM kpi_csat WHERE period_grain = 'month'")
     october = pl.DataFrame({"metric": ["csat"], "period_grain": ["month"], "period_start": [date(2026, 10, 1)]})
     drivers = change_drivers(metrics, october)
     sentence = driver_sentence(drivers, scale=100.0, unit=" points")

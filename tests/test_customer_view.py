@@ -20,9 +20,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cx_core.settings import get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from tests.helpers.raw_parquet import write_raw_parquet
+from tests.helpers.settings_env import point_settings_at
+
+pytestmark = pytest.mark.slow  # builds real dbt models
 
 FIRST_LOAD = "2024-04-01T06:00:00+00:00"
 SECOND_LOAD = "2024-04-02T06:00:00+00:00"
@@ -148,30 +150,23 @@ def write_second_load(raw_dir: Path) -> None:
     ])
 
 
-def pin_settings(env: pytest.MonkeyPatch, data_dir: Path) -> None:
-    env.setenv("CX_DATA_DIR", str(data_dir))
-    env.setenv("CX_RAW_DIR", str(data_dir / "raw"))
-    env.setenv("CX_WAREHOUSE", str(data_dir / "warehouse.duckdb"))
-    for name, value in get_settings().as_env().items():
-        env.setenv(name, value)
-
-
 @pytest.fixture(scope="module")
 def customer_view(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]:
     """The customer-view models and everything upstream, built once through Dagster on the first load."""
     data_dir = tmp_path_factory.mktemp("cx_customer_view")
     with pytest.MonkeyPatch.context() as env:
-        pin_settings(env, data_dir)
-        write_first_load(get_settings().raw_dir)
+        settings = point_settings_at(env, data_dir)
+        write_first_load(settings.raw_dir)
         from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+        from dagster_project.defs.resources import pipeline_resources
 
         # The channel columns' relationships tests read this seed, which is not upstream of the models.
         dbt_cli_resource().cli(["seed", "--select", "channel_taxonomy"]).wait()
         selection = dg.AssetSelection.assets(*CUSTOMER_VIEW_MODELS).upstream()
         result = dg.materialize(
-            [cx_dbt_assets], selection=selection, resources={"dbt": dbt_cli_resource()}, raise_on_error=False
+            [cx_dbt_assets], selection=selection, resources=pipeline_resources(), raise_on_error=False
         )
-        yield get_settings().warehouse_path, result
+        yield settings.warehouse_path, result
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
@@ -291,7 +286,7 @@ def test_incremental_touchpoints_equal_a_full_refresh(customer_view, tmp_path):
     write_second_load(data_dir / "raw")
     snapshot = "select * exclude (_ingested_at) from int_touchpoints_unioned order by touchpoint_id"
     with pytest.MonkeyPatch.context() as env:
-        pin_settings(env, data_dir)
+        point_settings_at(env, data_dir)
         from dagster_project.defs.assets.dbt import dbt_cli_resource
 
         dbt = dbt_cli_resource()

@@ -135,7 +135,7 @@ def test_ui_shows_groups_materialises_an_asset_and_the_sensor_ingests_once(dagst
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(f"{url}/asset-groups", wait_until="networkidle")
         _dismiss_welcome_dialog(page)
-        for group in ("ingest", "transform", "ml", "reports"):
+        for group in ("ingest", "staging", "marts", "kpi", "ml", "reports"):
             page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
 
         page.goto(f"{url}/assets/raw/crm_customers", wait_until="networkidle")

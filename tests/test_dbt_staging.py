@@ -9,10 +9,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ensure_raw_schemas
 from tests.helpers.raw_parquet import raw_columns, write_raw_parquet
+from tests.helpers.settings_env import point_settings_at
+
+pytestmark = pytest.mark.slow  # builds real dbt models
 
 STAGING_MODELS = {
     "crm_customers": ["stg_crm_customers__customers"],
@@ -84,17 +86,13 @@ def staged_warehouse(tmp_path_factory) -> tuple[Path, dg.ExecuteInProcessResult]
     """Build every dbt node once on the fixture raw layer; yield the warehouse path and the Dagster result."""
     data_dir = tmp_path_factory.mktemp("cx_data")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_DATA_DIR", str(data_dir))
-        env.setenv("CX_RAW_DIR", str(data_dir / "raw"))
-        env.setenv("CX_WAREHOUSE", str(data_dir / "warehouse.duckdb"))
-        # Pin every derived setting too, so nothing from this module outlives it in the environment.
-        for name, value in get_settings().as_env().items():
-            env.setenv(name, value)
-        write_fixture_raw_layer(get_settings().raw_dir)
-        from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+        settings = point_settings_at(env, data_dir)
+        write_fixture_raw_layer(settings.raw_dir)
+        from dagster_project.defs.assets.dbt import cx_dbt_assets
+        from dagster_project.defs.resources import pipeline_resources
 
-        result = dg.materialize([cx_dbt_assets], resources={"dbt": dbt_cli_resource()}, raise_on_error=False)
-        yield get_settings().warehouse_path, result
+        result = dg.materialize([cx_dbt_assets], resources=pipeline_resources(), raise_on_error=False)
+        yield settings.warehouse_path, result
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:
@@ -182,15 +180,20 @@ def test_sources_document_exactly_the_contract_columns():
     from dagster_project.defs.assets.dbt import prepare_dbt_manifest
 
     manifest = json.loads(prepare_dbt_manifest().read_text())
+    raw_sources = {node["identifier"]: node for node in manifest["sources"].values() if node["schema"] == "raw"}
+    assert set(raw_sources) == set(CONTRACTS)
     for source, contract in CONTRACTS.items():
-        documented = list(manifest["sources"][f"source.cx_pipeline.raw.{source}"]["columns"])
-        assert documented == list(raw_columns(contract)), source
+        node = raw_sources[source]
+        assert node["source_name"] == source and node["meta"]["dagster"]["asset_key"] == ["raw", source]
+        assert node["loaded_at_field"] == "_ingested_at" and node["freshness"]["error_after"]["count"] == 50
+        assert list(node["columns"]) == list(raw_columns(contract)), source
 
 
 def test_asset_graph_keys_groups_and_raw_dependencies():
     from dagster_project.defs.assets.dbt import cx_dbt_assets
 
-    assert {cx_dbt_assets.group_names_by_key[key] for key in cx_dbt_assets.keys} == {"transform"}
+    assert {cx_dbt_assets.group_names_by_key[key] for key in cx_dbt_assets.keys} == {
+        "seeds", "staging", "intermediate", "marts", "kpi"}
     for source, models in STAGING_MODELS.items():
         for model in models:
             key = dg.AssetKey(model)

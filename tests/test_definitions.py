@@ -13,9 +13,11 @@ def group_of(graph, key: str) -> str:
 def test_definitions_load_with_every_group_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert groups == {"ingest", "transform", "ml", "alerts", "reports"}
+    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "alerts", "reports"}
     assert {group_of(graph, f"raw/{name}") for name in CONTRACTS} == {"ingest"}
-    assert group_of(graph, "kpi_metrics") == "transform" and group_of(graph, "ml_churn_scores") == "ml"
+    assert group_of(graph, "kpi_metrics") == "kpi" and group_of(graph, "ml_churn_scores") == "ml"
+    assert (group_of(graph, "channel_taxonomy"), group_of(graph, "stg_orders__orders")) == ("seeds", "staging")
+    assert (group_of(graph, "int_web_sessions"), group_of(graph, "dim_customers")) == ("intermediate", "marts")
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"full_refresh", "kpi_refresh", "ingest_new_files"}
     assert defs.resolve_schedule_def("kpi_refresh_daily").job_name == "kpi_refresh"
     assert defs.resolve_sensor_def("landing_files_sensor").job_name == "ingest_new_files"

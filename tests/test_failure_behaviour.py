@@ -7,13 +7,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.defs.assets.dbt import SEEDS_DIR, cx_dbt_assets, dbt_cli_resource
+from dagster_project.defs.assets.dbt import SEEDS_DIR, cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
 from dagster_project.defs.assets.reports import report_assets
+from dagster_project.defs.resources import pipeline_resources
 from cx_demo.generate import generate_demo
 from cx_core.sources.contracts import CONTRACTS
+from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +26,7 @@ SENTIMENT_AND_AFTER = dg.AssetSelection.assets("ml_sentiment").downstream().with
 
 
 def materialize(selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
-    return dg.materialize(ALL_ASSETS, resources={"dbt": dbt_cli_resource()}, selection=selection,
+    return dg.materialize(ALL_ASSETS, resources=pipeline_resources(), selection=selection,
                           raise_on_error=False)
 
 
@@ -47,11 +49,7 @@ def demo(tmp_path_factory):
     generate_demo(data / "landing", data / "demo_truth", customers=600, days=240, seed=11, progress=False)
     (data / "landing" / "orders" / "orders_broken.csv").write_text(BROKEN_ORDERS)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_DATA_DIR", str(data))
-        env.setenv("CX_REPORTS_DIR", str(data / "reports"))
-        for name in ["CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_AS_OF",
-                     "CX_SENTIMENT_MODEL", "CX_ML_CACHE_DIR"]:
-            env.delenv(name, raising=False)
+        point_settings_at(env, data)
         yield data, env
 
 

@@ -7,7 +7,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from cx_core.warehouse import read_frame, replace_table
+from cx_core.warehouse import WarehouseFile, read_frame, replace_table
+from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.settings_env import point_settings_at
 from ml.holdout import holdout_flags, newcombe_interval, uplift, wilson
 
 KEYS = pl.Series([f"C-{i:05d}" for i in range(20_000)])
@@ -55,8 +57,7 @@ def test_uplift_per_action_and_channel_against_the_held_out_customers():
 def test_uplift_asset_measures_assignments_whose_window_has_passed(tmp_path, monkeypatch):
     from dagster_project.defs.assets.ml_uplift import ml_nba_uplift
 
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
+    warehouse = WarehouseFile(point_settings_at(monkeypatch, tmp_path).warehouse_path)
     replace_table(warehouse, "ml_nba_assignments", pl.DataFrame({
         "as_of_date": [date(2026, 3, 1)] * 6 + [date(2026, 3, 25)],
         "customer_key": ["C1", "C2", "C3", "C4", "H1", "H2", "C1"],
@@ -70,7 +71,7 @@ def test_uplift_asset_measures_assignments_whose_window_has_passed(tmp_path, mon
                        datetime(2026, 3, 3, 8), datetime(2026, 4, 1, 12)],
         "order_type": ["sale", "sale", "return", "sale", "sale"],
     }))
-    assert dg.materialize([ml_nba_uplift]).success
+    assert dg.materialize([ml_nba_uplift], resources=pipeline_resources()).success
     table = read_frame(warehouse, "SELECT * FROM ml_nba_uplift WHERE channel = 'all'")
     # The 25 March run's window ends after the last order (1 April): not measured yet.
     # Contacted C1 (sale 5 March) of C1..C4 = 1/4; held out H1 of H1, H2 = 1/2: uplift −0.25.

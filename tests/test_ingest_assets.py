@@ -8,20 +8,17 @@ import duckdb
 import pytest
 
 from dagster_project.defs.assets.ingest import PII_MASK, ingest_assets
+from dagster_project.defs.resources import pipeline_resources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "landing"
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    data = tmp_path / "data"
-    monkeypatch.setenv("CX_DATA_DIR", str(data))
-    for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    shutil.copytree(FIXTURES, data / "landing")
-    return data
+@pytest.fixture(autouse=True)
+def landed(data_dir) -> None:
+    """Every test starts with the fixture exports in its landing folder."""
+    shutil.copytree(FIXTURES, data_dir / "landing")
 
 
 def metadata_of(result, source: str) -> dict:
@@ -30,7 +27,7 @@ def metadata_of(result, source: str) -> dict:
 
 
 def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
-    result = dg.materialize(ingest_assets)
+    result = dg.materialize(ingest_assets, resources=pipeline_resources())
 
     assert result.success
     orders = metadata_of(result, "orders")
@@ -55,7 +52,7 @@ def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
     assert loaded == (6, 2)
     assert quarantined == 8
 
-    again = dg.materialize(ingest_assets)
+    again = dg.materialize(ingest_assets, resources=pipeline_resources())
     assert metadata_of(again, "orders")["files_processed"] == 0
     assert metadata_of(again, "orders")["files_already_loaded"] == 2
 
@@ -63,7 +60,7 @@ def test_materialising_ingest_assets_writes_parquet_and_metadata(data_dir):
 def test_a_broken_file_fails_only_its_own_source(data_dir):
     (data_dir / "landing" / "calls" / "calls_broken.csv").write_text("caller,when\n0171,2026-03-01\n")
 
-    result = dg.materialize(ingest_assets, raise_on_error=False)
+    result = dg.materialize(ingest_assets, resources=pipeline_resources(), raise_on_error=False)
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]

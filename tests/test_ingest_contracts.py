@@ -29,10 +29,7 @@ def utc(*parts: int) -> datetime:
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
-    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path / "data"))
-    for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR"):
-        monkeypatch.delenv(name, raising=False)
+def settings(data_dir) -> Settings:
     return get_settings()
 
 

@@ -14,7 +14,9 @@ import polars as pl
 import pytest
 
 from cx_core.settings import REPO_ROOT
-from cx_core.warehouse import replace_table
+from cx_core.warehouse import WarehouseFile, replace_table
+from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.settings_env import point_settings_at
 from ml.alerts import AlertOptions, alerts_markdown, kpi_alerts, notifications
 
 SEEDS = REPO_ROOT / "seeds"
@@ -197,8 +199,9 @@ def webhook_url():
     server.server_close()
 
 
-def write_alert_warehouse(warehouse: Path, latest_nps: float) -> None:
+def write_alert_warehouse(path: Path, latest_nps: float) -> None:
     """kpi_metrics with one weekly NPS series (target 40) and the real seeds kpi_alert_rules and kpi_targets."""
+    warehouse = WarehouseFile(path)
     metrics = series("nps", [40.0, 41.0, 39.0, 40.0, latest_nps], [3.0] * 5, target=40.0)
     replace_table(warehouse, "kpi_metrics", metrics)
     replace_table(warehouse, "kpi_alert_rules", pl.read_csv(SEEDS / "kpi_alert_rules.csv",
@@ -208,12 +211,8 @@ def write_alert_warehouse(warehouse: Path, latest_nps: float) -> None:
 
 @pytest.fixture
 def alert_warehouse(tmp_path, monkeypatch) -> Path:
-    """The asset's warehouse and alert folder under tmp_path, no webhook unless a test sets one."""
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_ALERTS_DIR", str(tmp_path / "alerts"))
-    monkeypatch.delenv("CX_ALERT_WEBHOOK_URL", raising=False)
-    return warehouse
+    """The asset's warehouse and alert folder under tmp_path (settings point there), no webhook."""
+    return point_settings_at(monkeypatch, tmp_path).warehouse_path
 
 
 @pytest.mark.slow
@@ -225,7 +224,7 @@ def test_asset_writes_files_posts_new_alerts_once_and_the_check_fails(tmp_path, 
     monkeypatch.setenv("CX_ALERT_WEBHOOK_URL", webhook_url)
     write_alert_warehouse(alert_warehouse, latest_nps=15.0)
 
-    first = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
+    first = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts], resources=pipeline_resources())
     assert first.success
     # NPS 15: below the floor 20 (critical) and the target 40 (warning: one alert, the worse), a fall of 25
     # from the previous week and from the expected 40.
@@ -234,12 +233,12 @@ def test_asset_writes_files_posts_new_alerts_once_and_the_check_fails(tmp_path, 
     assert WebhookReceiver.received[0]["text"].startswith("3 new or worsened KPI alert(s)")
     [check] = first.get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    [run_dir] = [p for p in (tmp_path / "alerts").iterdir() if p.is_dir()]
+    [run_dir] = [p for p in (alert_warehouse.parent / "alerts").iterdir() if p.is_dir()]
     assert "3 critical, 0 warning, 0 info; 3 new or worse" in (run_dir / "alerts.md").read_text()
     assert len(json.loads((run_dir / "alerts.json").read_text())["alerts"]) == 3
 
     # The next run sees the same conditions: nothing is posted again; the table still holds them.
-    assert dg.materialize([kpi_alerts_asset]).success
+    assert dg.materialize([kpi_alerts_asset], resources=pipeline_resources()).success
     assert len(WebhookReceiver.received) == 1
     with duckdb.connect(str(alert_warehouse), read_only=True) as connection:
         assert connection.execute("SELECT count(*), count(*) FILTER (is_new) FROM kpi_alerts").fetchone() == (3, 0)
@@ -251,7 +250,7 @@ def test_the_check_passes_without_alerts(alert_warehouse):
     from dagster_project.defs.checks import no_active_kpi_alerts
 
     write_alert_warehouse(alert_warehouse, latest_nps=41.0)
-    result = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts])
+    result = dg.materialize([kpi_alerts_asset, no_active_kpi_alerts], resources=pipeline_resources())
     [check] = result.get_asset_check_evaluations()
     assert check.passed
 

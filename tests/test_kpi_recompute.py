@@ -16,6 +16,8 @@ import pytest
 
 from tests.helpers.demo_warehouse import build_demo_warehouse
 
+pytestmark = pytest.mark.slow  # builds real dbt models
+
 BUSINESS_TIMEZONE = "Europe/Berlin"
 GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}
 
@@ -24,9 +26,8 @@ GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}
 def demo_warehouse(tmp_path_factory) -> Path:
     """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests)."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_TIMEZONE", BUSINESS_TIMEZONE)
         yield build_demo_warehouse(tmp_path_factory.mktemp("kpi_demo"), env, ["build"],
-                                   customers=150, days=70, seed=11)
+                                   {"CX_TIMEZONE": BUSINESS_TIMEZONE}, customers=150, days=70, seed=11)
 
 
 def read(warehouse: Path, sql: str) -> pl.DataFrame:

@@ -20,9 +20,10 @@ from ml.next_best_action import (
     next_best_actions,
     with_expected_value,
 )
-from cx_core.warehouse import read_frame
+from cx_core.warehouse import WarehouseFile, read_frame
 from ml.holdout import holdout_flags
 from ml.policy_eval import cap_breaks, consent_breaks
+from tests.helpers.settings_env import point_settings_at
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 AS_OF = date(2026, 3, 1)  # cut-off 2026-03-02 00:00
@@ -243,16 +244,14 @@ def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
 @pytest.mark.slow
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     from dagster_project.defs.assets.ml_customers import ml_customer_assets
+    from dagster_project.defs.resources import pipeline_resources
 
     warehouse = tmp_path / "warehouse.duckdb"
     write_tiny_warehouse(warehouse)
     truth = write_tiny_truth(tmp_path / "truth")
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_DEMO_TRUTH_DIR", str(truth))
-    monkeypatch.delenv("CX_AS_OF", raising=False)
-    monkeypatch.delenv("CX_NBA_HOLDOUT_SHARE", raising=False)
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_DEMO_TRUTH_DIR=str(truth))
 
-    result = dg.materialize(ml_customer_assets)
+    result = dg.materialize(ml_customer_assets, resources=pipeline_resources())
 
     assert result.success
     metadata = {
@@ -276,7 +275,7 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     assert card_sections == {"quality", "setup", "feature_family", "calibration", "feature_importance"}
     assert actions == customers > 0
     # Holdouts: only customers with an action, the same hash groups as holdout_flags, recorded for the as-of date.
-    recorded = read_frame(warehouse, "SELECT * FROM ml_nba_assignments")
+    recorded = read_frame(WarehouseFile(warehouse), "SELECT * FROM ml_nba_assignments")
     assert recorded["as_of_date"].unique().to_list() == [metadata_date(metadata)]
     assert recorded["is_holdout"].equals(holdout_flags(recorded["customer_key"], recorded["action"], 0.10))
     assert metadata["ml_next_best_actions"]["held_out"] == recorded["is_holdout"].sum()

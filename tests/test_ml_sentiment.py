@@ -11,6 +11,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.resources import pipeline_resources
 from ml.language import detect_language, resolve_language
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
@@ -22,6 +23,7 @@ from ml.sentiment import (
 )
 from ml.sentiment_lexicon import german_scores, lexicon_label
 from ml.text_cache import TextCache, text_hash, with_text_hash
+from tests.helpers.settings_env import point_settings_at
 
 
 @pytest.mark.parametrize(
@@ -194,21 +196,19 @@ def materialised_metadata(result, asset_name):
 @pytest.mark.slow
 def test_assets_score_only_new_texts_on_the_next_day(tmp_path, monkeypatch):
     warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("CX_WAREHOUSE", str(warehouse))
-    monkeypatch.setenv("CX_ML_CACHE_DIR", str(tmp_path / "ml_cache"))
-    monkeypatch.delenv("CX_SENTIMENT_MODEL", raising=False)
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_ML_CACHE_DIR=str(tmp_path / "ml_cache"))
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute(TOUCHPOINT_DDL)
     insert_touchpoints(warehouse, DAY_ONE, datetime(2026, 3, 1, 9))
 
-    first = dg.materialize([ml_sentiment, ml_text_insights])
+    first = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
     assert first.success
     metadata = materialised_metadata(first, "ml_sentiment")
     assert (metadata["rows"], metadata["rows_scored"], metadata["cache_hits"]) == (4, 3, 0)
     assert metadata["macro_f1_en"] > metadata["baseline_macro_f1_en"]
 
     insert_touchpoints(warehouse, DAY_TWO, datetime(2026, 3, 2, 9))
-    second = dg.materialize([ml_sentiment, ml_text_insights])
+    second = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
     metadata = materialised_metadata(second, "ml_sentiment")
     # 6 text touchpoints with 4 distinct texts; only the lawyer text is new
     assert (metadata["rows"], metadata["rows_scored"], metadata["cache_hits"]) == (6, 1, 3)

@@ -14,7 +14,9 @@ import pytest
 
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
+from dagster_project.defs.resources import pipeline_resources
 from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_warehouse
+from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
@@ -51,11 +53,9 @@ def rendered(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reports")
     warehouse = build_report_warehouse(folder / "warehouse.duckdb")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_WAREHOUSE", str(warehouse))
-        env.setenv("CX_REPORTS_DIR", str(folder / "out"))
-        env.setenv("CX_AS_OF", AS_OF.isoformat())
-        env.delenv("CX_REPORT_LOCALE", raising=False)
-        result = dg.materialize(report_assets)
+        point_settings_at(env, folder, CX_WAREHOUSE=str(warehouse), CX_REPORTS_DIR=str(folder / "out"),
+                          CX_AS_OF=AS_OF.isoformat())
+        result = dg.materialize(report_assets, resources=pipeline_resources())
     assert result.success
     metadata = {event.asset_key.to_user_string(): event.materialization.metadata
                 for event in result.get_asset_materialization_events()}
@@ -182,7 +182,7 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
 def pipeline_reports(tmp_path_factory):
     """The reports downstream of the real pipeline on a small demo: generated exports, the ingest assets, `dbt build`
     and the report assets in one Dagster materialisation (no ML assets: their sections must say so plainly)."""
-    from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_cli_resource
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
     from dagster_project.defs.assets.ingest import ingest_assets
     from cx_demo.generate import generate_demo
 
@@ -190,12 +190,9 @@ def pipeline_reports(tmp_path_factory):
     generate_demo(data_dir / "landing", data_dir / "demo_truth", customers=DEMO_CUSTOMERS, days=DEMO_DAYS, seed=5,
                   end_date=DEMO_END)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_DATA_DIR", str(data_dir))
-        for name in ["CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_AS_OF"]:
-            env.delenv(name, raising=False)
-        env.setenv("CX_REPORTS_DIR", str(data_dir / "reports"))
+        point_settings_at(env, data_dir)
         # dbt's data tests are covered by the customer-view and KPI tests; here they would only cost time.
-        result = dg.materialize([*ingest_assets, cx_dbt_assets, *report_assets], resources={"dbt": dbt_cli_resource()},
+        result = dg.materialize([*ingest_assets, cx_dbt_assets, *report_assets], resources=pipeline_resources(),
                                 selection=dg.AssetSelection.all().without_checks(), raise_on_error=False)
     return data_dir, result
 

@@ -1,4 +1,4 @@
-"""The input contract: one `SourceContract` per touchpoint export (ARCHITECTURE.md section 2).
+"""The input contract: one `SourceContract` per touchpoint export (README, "The source contract").
 
 The demo generator writes exactly these formats, the ingest assets validate against them, and the dbt
 sources read the Parquet they produce. Real users map their exports to these columns.

@@ -1,14 +1,15 @@
 """How fresh the assets CX leads read must be: the KPI marts and reports are refreshed every morning, so a day
-without an update is worth a warning and two days a failure (both configurable)."""
+without an update is worth a warning and two days a failure (CX_FRESHNESS_WARN_HOURS, CX_FRESHNESS_FAIL_HOURS)."""
 
-import os
 from datetime import timedelta
 
 import dagster as dg
 
+from cx_core.settings import get_settings
+
 READ_DAILY = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(hours=float(os.environ.get("CX_FRESHNESS_FAIL_HOURS", "50"))),
-    warn_window=timedelta(hours=float(os.environ.get("CX_FRESHNESS_WARN_HOURS", "26"))),
+    fail_window=timedelta(hours=get_settings().freshness_fail_hours),
+    warn_window=timedelta(hours=get_settings().freshness_warn_hours),
 )
 
 

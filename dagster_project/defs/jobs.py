@@ -10,7 +10,7 @@ full_refresh_job = dg.define_asset_job(
 
 kpi_refresh_job = dg.define_asset_job(
     "kpi_refresh",
-    selection=dg.AssetSelection.groups("transform", "ml", "alerts", "reports"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest"),
     description="Rebuild the marts from the raw layer, re-score, raise KPI alerts, re-render the reports (no ingestion).",
 )
 

@@ -1,26 +1,25 @@
 """A sensor on the landing folder: ingest complete new files once, remembered in the cursor across restarts."""
 
 import hashlib
-import os
 import time
 
 import dagster as dg
 
-from dagster_project.defs.jobs import ingest_new_files_job
 from cx_core.landing_scan import dump_state, load_state, scan_landing
 from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
+from dagster_project.defs.jobs import ingest_new_files_job
+from dagster_project.defs.resources import PipelineSettings
 
 
 @dg.sensor(
     job=ingest_new_files_job,
-    minimum_interval_seconds=int(os.environ.get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+    minimum_interval_seconds=get_settings().sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts ingestion for new, completely written files in the landing folder (ignores .tmp/.part).",
 )
-def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    settings = get_settings()
-    ready, state = scan_landing(settings.landing_dir, CONTRACTS, load_state(context.cursor), time.time_ns())
+def landing_files_sensor(context: dg.SensorEvaluationContext, cx: PipelineSettings) -> dg.SensorResult | dg.SkipReason:
+    ready, state = scan_landing(cx.settings.landing_dir, CONTRACTS, load_state(context.cursor), time.time_ns())
     cursor = dump_state(state)
     if not ready:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new complete files"), cursor=cursor)

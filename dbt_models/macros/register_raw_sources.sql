@@ -15,10 +15,10 @@
 {% macro spark__register_raw_sources() -%}
     {%- if execute -%}
         {%- do run_query('create schema if not exists raw') -%}
-        {%- for source in graph.sources.values() if source.source_name == 'raw' -%}
-            {%- do run_query('drop table if exists raw.' ~ source.name) -%}
-            {%- do run_query("create table raw." ~ source.name ~ " using parquet options (path '"
-                ~ env_var('CX_RAW_DIR') ~ "/" ~ source.name ~ "', recursiveFileLookup 'true', mergeSchema 'true')") -%}
+        {%- for source in graph.sources.values() if source.schema == 'raw' -%}
+            {%- do run_query('drop table if exists raw.' ~ source.identifier) -%}
+            {%- do run_query("create table raw." ~ source.identifier ~ " using parquet options (path '"
+                ~ env_var('CX_RAW_DIR') ~ "/" ~ source.identifier ~ "', recursiveFileLookup 'true', mergeSchema 'true')") -%}
         {%- endfor -%}
     {%- endif -%}
     select 1

@@ -23,7 +23,7 @@ from dagster_project.defs.assets.ml_customers import (
     load_nba_inputs,
 )
 from cx_core.settings import get_settings
-from cx_core.warehouse import read_frame
+from cx_core.warehouse import WarehouseFile, read_frame
 from ml.churn import BacktestDates, Evaluation, bgnbd_roc_auc, evaluate_backtest, train_and_score
 from ml.features import PURCHASES, last_event_date
 from ml.next_best_action import ContactCap, NbaInputs, plan_next_best_actions
@@ -105,12 +105,13 @@ def run() -> dict[str, float]:
             f"needs a built warehouse ({settings.warehouse_path}) and the demo truth ({settings.demo_truth_dir}): "
             "run `make run` first"
         )
-    history = load_history(settings.warehouse_path)
+    warehouse = WarehouseFile(settings.warehouse_path)
+    history = load_history(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
     figures, scores = churn_figures(history, as_of, settings.churn_horizon_days, settings.demo_truth_dir)
     # the policy of this run's churn scores, not of whatever table the warehouse holds
-    inputs = load_nba_inputs(settings.warehouse_path, churn_scores=scores)
-    catalogue = read_frame(settings.warehouse_path, CATALOGUE_SQL)
+    inputs = load_nba_inputs(warehouse, churn_scores=scores)
+    catalogue = read_frame(warehouse, CATALOGUE_SQL)
     cap = ContactCap.parse(settings.contact_cap)
     return figures | nba_figures(inputs, catalogue, as_of, cap, settings.demo_truth_dir)
 

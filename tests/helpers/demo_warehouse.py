@@ -5,26 +5,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from cx_core.settings import REPO_ROOT, get_settings
+from cx_core.settings import REPO_ROOT
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_demo.generate import generate_demo
+from tests.helpers.settings_env import point_settings_at
 
 
-def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequence[str], **demo) -> Path:
+def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequence[str],
+                         variables: Mapping[str, str] = {}, **demo) -> Path:
     """Generate the demo (`demo`: generate_demo's options), ingest every source, run `dbt <dbt_args>`; the
-    settings of `data_dir` stay in `env` (undone when its context ends). Returns the warehouse path."""
-    env.setenv("CX_DATA_DIR", str(data_dir))
-    for name in ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_DEMO_TRUTH_DIR"):
-        env.delenv(name, raising=False)
-    settings = get_settings()
-    for name, value in settings.as_env().items():
-        env.setenv(name, value)
+    settings of `data_dir` with `variables` (CX_*) stay in `env` (undone when its context ends). Returns the
+    warehouse path."""
+    settings = point_settings_at(env, data_dir, **variables)
     generate_demo(settings.landing_dir, settings.demo_truth_dir, **demo)
     for contract in CONTRACTS.values():
         ingest_source(contract, settings)

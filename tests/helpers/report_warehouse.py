@@ -136,14 +136,10 @@ TABLES = {
                length(channel_path) - length(replace(channel_path, '>', '')) as channel_switches,
                is_converted,
                case when is_converted then 'purchase' when i % 3 = 0 then 'resolved_service_issue'
-                    else 'abandoned' end as outcome
+                    else 'abandoned' end as outcome,
+               case when is_converted then started_at + to_hours(2 + {_bucket('ttc', 100)}::integer) end
+                   as first_purchase_at
         from rows
-    """,
-    "int_journey_touchpoints": """
-        select journey_id || '-1' as touchpoint_id, journey_id, started_at as occurred_at, 'research' as journey_stage
-        from fct_journeys
-        union all
-        select journey_id || '-2', journey_id, ended_at, 'purchase' from fct_journeys where is_converted
     """,
     "fct_channel_transitions": f"""
         with pairs(from_channel, to_channel, weight) as (
@@ -155,7 +151,7 @@ TABLES = {
                weight as customers, 3600.0 * weight as median_seconds_between
         from pairs cross join range(date '2025-09-01', date '2026-11-01', interval 1 month)
     """,
-    "int_web_sessions": f"""
+    "fct_web_sessions": f"""
         select 'A' || i || '#1' as session_id, 'K' || lpad((1 + i % 200)::varchar, 3, '0') as customer_key,
                timestamp '2025-09-01 08:00:00' + to_days({_bucket('day', 426)}::integer) as started_at,
                ['web', 'app'][1 + i % 2] as platform,

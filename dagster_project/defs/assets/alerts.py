@@ -15,9 +15,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from cx_core.settings import get_settings
+from dagster_duckdb import DuckDBResource
+
 from cx_core.warehouse import read_frame, replace_table
 from cx_core.webhook import post_json
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.resources import PipelineSettings
 from ml.alerts import SEVERITY_RANK, AlertOptions, alerts_markdown, kpi_alerts, notifications
 from ml.change_drivers import change_drivers, driver_sentence
 
@@ -54,15 +57,15 @@ def webhook_payload(sent: pl.DataFrame, run_label: str) -> dict:
     name="kpi_alerts",
     group_name="alerts",
     pool="duckdb",
-    deps=[dg.AssetKey("kpi_metrics"), dg.AssetKey("kpi_alert_rules"), dg.AssetKey("kpi_targets")],
+    deps=[warehouse_table_key(table) for table in ("kpi_metrics", "kpi_alert_rules", "kpi_targets")],
     kinds={"python", "duckdb"},
     description="KPI alerts of the latest day, week and month: breaches of the rules in seed kpi_alert_rules and "
                 "significant changes vs the previous period and vs the expected range (Benjamini–Hochberg "
                 "corrected), each with severity, figures, interval and a sentence.",
 )
-def kpi_alerts_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    warehouse = settings.warehouse_path
+def kpi_alerts_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
+                     warehouse: DuckDBResource) -> dg.MaterializeResult:
+    settings = cx.settings
     alerts = kpi_alerts(
         read_frame(warehouse, METRICS_SQL),
         read_frame(warehouse, "SELECT * FROM kpi_alert_rules"),
@@ -111,14 +114,13 @@ def driver_sentences(drivers: pl.DataFrame, units: dict[str, str]) -> pl.DataFra
 @dg.asset(
     group_name="alerts",
     pool="duckdb",
-    deps=[kpi_alerts_asset, dg.AssetKey("kpi_metrics")],
+    deps=[kpi_alerts_asset, warehouse_table_key("kpi_metrics")],
     kinds={"python", "duckdb"},
     description="For each significant change of a KPI total vs the previous period: the contribution of every "
                 "channel, segment and channel × segment cell in points, split into mix and rate effect, with a "
                 "bootstrap interval; plus one sentence per change (kpi_change_driver_sentences) for the scorecard.",
 )
-def kpi_change_drivers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    warehouse = get_settings().warehouse_path
+def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     drivers = change_drivers(read_frame(warehouse, METRICS_SQL), read_frame(warehouse, TOTAL_CHANGES_SQL))
     units = dict(read_frame(warehouse, "SELECT DISTINCT metric, unit FROM kpi_targets").rows())
     sentences = driver_sentences(drivers, units)

@@ -1,4 +1,4 @@
-"""The dbt project as Dagster assets: every model and seed is an asset in group `transform`, dbt tests are
+"""The dbt project as Dagster assets: every model and seed is an asset in the group of its layer, dbt tests are
 asset checks, and the dbt sources are the ingest assets `["raw", <source>]` (docs/CONVENTIONS.md).
 
 `@dbt_assets` reads `target/manifest.json` when this module is imported, so the module first makes sure the
@@ -16,20 +16,24 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from dagster_project.defs.freshness import read_daily
 from cx_core.identity_quality import measure_against_truth
-from cx_core.settings import REPO_ROOT, get_settings
+from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.sources.reader import quote_identifier
 from cx_core.spark_catalog import publish_spark_tables
+from dagster_project.defs.freshness import read_daily
+from dagster_project.defs.resources import PipelineSettings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
-TRANSFORM_GROUP = "transform"
-RAW_KEY_PREFIX = "raw"
+DBT_GROUPS = ("seeds", "staging", "intermediate", "marts", "kpi")
+ML_TABLE_PREFIX = "ml_"
+# Tables Python assets outside group `ml` write, by the asset that writes them (source `ml` in dbt).
+PYTHON_TABLE_ASSETS = {"kpi_alerts": "kpi_alerts", "kpi_change_drivers": "kpi_change_drivers",
+                       "kpi_change_driver_sentences": "kpi_change_drivers"}
 KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
 
 dbt_project = DbtProject(
@@ -51,11 +55,11 @@ def dbt_cli_resource() -> DbtCliResource:
 
 
 @contextmanager
-def settings_environment() -> Iterator[None]:
+def settings_environment(settings: Settings) -> Iterator[None]:
     """The settings' values in the environment while dbt runs (profiles.yml and sources read them with
     env_var()), like `Settings.export_env()` but undone afterwards, so a process that switches data
     directories (tests) never keeps values derived from an earlier one."""
-    added = {key: value for key, value in get_settings().as_env().items() if key not in os.environ}
+    added = {key: value for key, value in settings.as_env().items() if key not in os.environ}
     os.environ.update(added)
     try:
         yield
@@ -83,27 +87,37 @@ def manifest_is_stale() -> bool:
 def prepare_dbt_manifest() -> Path:
     """Run `dbt parse` when `target/manifest.json` is missing or older than a project file; return its path."""
     if manifest_is_stale():
-        with settings_environment():
+        with settings_environment(get_settings()):
             dbt_cli_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
 
 
 class CxDbtTranslator(DagsterDbtTranslator):
-    """Models and seeds keep their names as keys and join group `transform`; a source `raw.<table>` is the
-    ingest asset `["raw", <table>]`, which makes ingest -> staging one lineage graph. Other sources (`ml`) keep
-    the key their `meta.dagster.asset_key` names: the ML asset that writes the table. That puts the ML assets
-    between two dbt steps; Dagster splits the subsettable dbt asset around them."""
+    """Models and seeds keep their names as keys and join the group of their layer (seeds, staging,
+    intermediate, marts, kpi), as Dagster's dbt examples do, so no group holds all 55 models. Sources keep the
+    key their `meta.dagster.asset_key` names: a raw export is the ingest asset `["raw", <system>]`, which makes
+    ingest -> staging one lineage graph; an `ml` table is the ML asset that writes it, which puts the ML assets
+    between two dbt steps (Dagster splits the subsettable dbt asset around them)."""
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         resource_props = self.get_resource_props(manifest, unique_id)
-        if resource_props["resource_type"] == "source" and resource_props["source_name"] == RAW_KEY_PREFIX:
-            return spec.replace_attributes(key=dg.AssetKey([RAW_KEY_PREFIX, resource_props["name"]]))
-        spec = spec.replace_attributes(group_name=TRANSFORM_GROUP)
+        if resource_props["resource_type"] == "source":
+            return spec
+        spec = spec.replace_attributes(group_name=dbt_layer(resource_props))
         is_kpi_mart = resource_props["resource_type"] == "model" and resource_props["name"].startswith(KPI_MODEL_PREFIX)
         return read_daily(spec) if is_kpi_mart else spec
+
+
+def dbt_layer(resource_props: Mapping[str, Any]) -> str:
+    """The Dagster group of a dbt seed or model: `seeds`, or the model's layer folder under models/ (`kpi` for
+    models/marts/kpi)."""
+    if resource_props["resource_type"] == "seed":
+        return "seeds"
+    folders = resource_props["fqn"][1:-1]
+    return "kpi" if folders[-1:] == ["kpi"] else folders[0]
 
 
 @dbt_assets(
@@ -112,41 +126,51 @@ class CxDbtTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=CxDbtTranslator(),
     pool="duckdb",
 )
-def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: PipelineSettings):
     """Seeds, models and their tests, in dependency order (`dbt build`).
 
     A run can execute this asset in several steps (seeds, the models before the ML assets, the ones after
     them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
     between a seed and a mart waits for the mart instead of failing in the seeds step."""
-    settings = get_settings()
+    settings = cx.settings
     ensure_raw_schemas(settings.raw_dir)
-    with settings_environment():
+    with settings_environment(settings):
         events, failure = [], None
         try:
-            events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions()],
+            events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions(settings)],
                                   context=context).stream())
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
         if settings.dbt_target == "spark":
             publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-        yield from with_warehouse_metadata(events)
+        yield from with_warehouse_metadata(events, settings)
         if failure:
             raise failure
 
 
-def engine_specific_exclusions() -> list[str]:
+def warehouse_table_key(table: str) -> dg.AssetKey:
+    """The asset that writes warehouse table `table`: an ML asset (tables `ml_*`, docs/CONVENTIONS.md), an alert
+    asset (PYTHON_TABLE_ASSETS) or a dbt model or seed, looked up in the manifest, so a renamed model fails when
+    the code location loads."""
+    if table.startswith(ML_TABLE_PREFIX):
+        return dg.AssetKey(table)
+    if table in PYTHON_TABLE_ASSETS:
+        return dg.AssetKey(PYTHON_TABLE_ASSETS[table])
+    return get_asset_key_for_model([cx_dbt_assets], table)
+
+
+def engine_specific_exclusions(settings: Settings) -> list[str]:
     """dbt unit tests give their fixtures in DuckDB's types (TIMESTAMPTZ literals); they test the models' logic,
     which is the same on every engine, so other targets leave them to DuckDB (tests/test_spark_parity.py
     compares the engines' results instead)."""
-    return [] if get_settings().dbt_target == "duckdb" else ["--exclude", "test_type:unit"]
+    return [] if settings.dbt_target == "duckdb" else ["--exclude", "test_type:unit"]
 
 
-def with_warehouse_metadata(events: list) -> Iterator:
+def with_warehouse_metadata(events: list, settings: Settings) -> Iterator:
     """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
     totals, int_identity_components the pairwise precision and recall against the demo truth when it exists.
     Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""
-    settings = get_settings()
     if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
         yield from events
         return
@@ -154,11 +178,12 @@ def with_warehouse_metadata(events: list) -> Iterator:
         tables = {row[0] for row in warehouse.sql("select table_name from information_schema.tables").fetchall()}
         for event in events:
             if isinstance(event, dg.Output) and event.output_name in tables:
-                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, event.output_name)})
+                metadata = table_metadata(warehouse, event.output_name, settings.demo_truth_dir)
+                event = event.with_metadata({**event.metadata, **metadata})
             yield event
 
 
-def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
+def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_dir: Path) -> dict[str, object]:
     metadata: dict[str, object] = {
         "dagster/row_count": warehouse.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
     }
@@ -171,6 +196,6 @@ def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str) -> dict[str
         metadata |= {f"latest_month_{metric}": dg.MetadataValue.float(round(value, 4)) for metric, _, value in latest}
         metadata |= {"latest_month": str(max((start for _, start, _ in latest), default="none"))}
     if table == "int_identity_components":
-        quality = measure_against_truth(warehouse, get_settings().demo_truth_dir)
+        quality = measure_against_truth(warehouse, demo_truth_dir)
         metadata |= quality.as_metadata() if quality else {}
     return metadata

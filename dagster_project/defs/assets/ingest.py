@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.ingest import IngestResult, ingest_source
 from cx_core.sources.reader import ContractError, quote_identifier, sql_literal
+from dagster_project.defs.resources import PipelineSettings
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
@@ -28,9 +28,9 @@ def build_ingest_asset(contract: SourceContract) -> dg.AssetsDefinition:
         kinds={"parquet"},
         pool=f"ingest_{contract.name}",
     )
-    def ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def ingest(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
         try:
-            result = ingest_source(contract, get_settings())
+            result = ingest_source(contract, cx.settings)
         except ContractError as error:
             raise dg.Failure(description=str(error)) from error
         context.log.info(result.summary())

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
-from cx_core.settings import get_settings
-from cx_core.warehouse import read_frame, replace_table
+from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.resources import PipelineSettings
 from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.holdout import holdout_flags
@@ -52,21 +54,17 @@ CONTACTS_SQL = """
 """
 CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
 CATALOGUE_SQL = "SELECT * FROM nba_actions"
-CHURN_DEPS = [dg.AssetKey(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
+CHURN_DEPS = [warehouse_table_key(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
 NBA_DEPS = [
-    dg.AssetKey("ml_churn_scores"), dg.AssetKey("dim_customers"), dg.AssetKey("fct_marketing_contacts"),
-    dg.AssetKey("nba_actions"), *CHURN_DEPS,
+    *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customers", "fct_marketing_contacts", "nba_actions")),
+    *CHURN_DEPS,
 ]
 PREVIEW_ROWS = 10
 
 
-def existing_tables(warehouse) -> set[str]:
-    return set(read_frame(warehouse, "SELECT table_name FROM information_schema.tables")["table_name"])
-
-
-def load_history(warehouse) -> CustomerHistory:
+def load_history(warehouse: Warehouse) -> CustomerHistory:
     """The marts the features read; a missing optional table leaves its family out."""
-    tables = existing_tables(warehouse)
+    tables = table_names(warehouse)
     frames = {name: read_frame(warehouse, query) for name, (table, query) in HISTORY_QUERIES.items() if table in tables}
     return CustomerHistory(**frames)
 
@@ -111,18 +109,18 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
     ],
     pool="duckdb",
 )
-def ml_churn(context: dg.AssetExecutionContext):
-    settings = get_settings()
-    history = load_history(settings.warehouse_path)
+def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    history = load_history(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
     try:
         result = train_and_score(history, as_of, settings.churn_horizon_days)
     except NotEnoughHistory as error:
         raise dg.Failure(description=f"No churn model as of {as_of}: {error}") from error
     context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
-    replace_table(settings.warehouse_path, "ml_churn_scores", result.scores)
+    replace_table(warehouse, "ml_churn_scores", result.scores)
     card = result.model_card()
-    replace_table(settings.warehouse_path, "ml_churn_model_card", card)
+    replace_table(warehouse, "ml_churn_model_card", card)
     metadata = churn_metadata(result)
     preview = result.scores.sort("churn_probability", descending=True).head(PREVIEW_ROWS).select(
         "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
@@ -133,7 +131,7 @@ def ml_churn(context: dg.AssetExecutionContext):
     yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
 
 
-def load_nba_inputs(warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
+def load_nba_inputs(warehouse: Warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
     """Customers, their history, every outbound contact and (unless given) the churn scores, from the warehouse."""
     return NbaInputs(
         customers=read_frame(warehouse, CUSTOMERS_SQL),
@@ -161,12 +159,12 @@ def demo_true_response_probabilities(truth_dir: Path) -> pl.DataFrame | None:
     return true_model_probabilities(personas, pl.read_parquet(model))
 
 
-def record_assignments(warehouse: Path, actions: pl.DataFrame, as_of: date) -> None:
+def record_assignments(warehouse: Warehouse, actions: pl.DataFrame, as_of: date) -> None:
     """Keep every run's recommendations with their holdout flag in `ml_nba_assignments` (a rerun for the same
     as-of date replaces that date's rows), so uplift can be measured when the outcomes arrive."""
     assignments = actions.filter(pl.col("action") != NO_ACTION).select(
         "as_of_date", "customer_key", "action", "channel", "is_holdout")
-    if "ml_nba_assignments" in existing_tables(warehouse):
+    if "ml_nba_assignments" in table_names(warehouse):
         earlier = read_frame(warehouse, "SELECT * FROM ml_nba_assignments WHERE as_of_date <> "
                                         f"DATE '{as_of.isoformat()}'")
         assignments = pl.concat([earlier, assignments], how="vertical_relaxed")
@@ -182,9 +180,10 @@ def record_assignments(warehouse: Path, actions: pl.DataFrame, as_of: date) -> N
                 "contact cap), expected value and a reason in words; is_holdout marks the customers held out "
                 "(CX_NBA_HOLDOUT_SHARE, stable per customer and action), recorded in ml_nba_assignments.",
 )
-def ml_next_best_actions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    warehouse = settings.warehouse_path
+def ml_next_best_actions(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    settings = cx.settings
     inputs = load_nba_inputs(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else inputs.churn_scores["as_of_date"].max()
     cap = ContactCap.parse(settings.contact_cap)

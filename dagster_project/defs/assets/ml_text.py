@@ -12,8 +12,11 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
-from cx_core.settings import get_settings
+from dagster_duckdb import DuckDBResource
+
 from cx_core.warehouse import read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.resources import PipelineSettings
 from ml.sentiment import DEFAULT_MODEL_ID, EncoderHeadModel, load_sentiment_model, score_texts, shared_encoder, with_languages
 from ml.sentiment_lexicon import LABELS
 from ml.text_cache import TextCache, with_text_hash
@@ -47,13 +50,15 @@ def quality_metadata(model) -> dict[str, object]:
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[dg.AssetKey("fct_touchpoints")],
+    deps=[warehouse_table_key("fct_touchpoints")],
     kinds={"python", "duckdb"},
     description="Sentiment (negative/neutral/positive, score in [-1, 1]) and language per text touchpoint.",
 )
-def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
-    touchpoints = with_languages(with_text_hash(read_frame(settings.warehouse_path, TEXT_TOUCHPOINTS_SQL)))
+def ml_sentiment(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    settings = cx.settings
+    touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
     model = load_sentiment_model(settings.sentiment_model)
     cache = TextCache(settings.ml_cache_dir / "sentiment.parquet")
     hits, misses = cache.split(touchpoints, model.model_version)
@@ -68,7 +73,7 @@ def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         .with_columns(pl.lit(model.model_id).alias("model_id"), pl.lit(model.model_version).alias("model_version"))
         .select(SENTIMENT_COLUMNS)
     )
-    replace_table(settings.warehouse_path, "ml_sentiment", sentiment)
+    replace_table(warehouse, "ml_sentiment", sentiment)
 
     distribution = dict(sentiment.group_by("label").len().iter_rows())
     return dg.MaterializeResult(
@@ -89,14 +94,13 @@ def ml_sentiment(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[ml_sentiment, dg.AssetKey("fct_touchpoints")],
+    deps=[ml_sentiment, warehouse_table_key("fct_touchpoints")],
     kinds={"python", "duckdb"},
     description="Topic, urgency with its reason, and the team to route to, per text touchpoint.",
 )
-def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    settings = get_settings()
+def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     texts = read_frame(
-        settings.warehouse_path,
+        warehouse,
         """
         SELECT s.touchpoint_id, s.customer_key, s.occurred_at, s.label AS sentiment, t.text, t.direction
         FROM ml_sentiment AS s JOIN fct_touchpoints AS t USING (touchpoint_id)
@@ -120,7 +124,7 @@ def ml_text_insights(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         orient="row",
     )
     seconds = time.perf_counter() - started
-    replace_table(settings.warehouse_path, "ml_text_insights", insights)
+    replace_table(warehouse, "ml_text_insights", insights)
     context.log.info(f"classified {insights.height} texts in {seconds:.1f}s")
     return dg.MaterializeResult(
         metadata={

@@ -7,9 +7,10 @@ intervals; the held-out conversion is the organic baseline of each action.
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
-from cx_core.settings import get_settings
 from cx_core.warehouse import read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table, ml_next_best_actions
 from ml.holdout import uplift
 from ml.next_best_action import RESPONSE_DAYS
@@ -32,13 +33,12 @@ OUTCOMES_SQL = f"""
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[ml_next_best_actions, dg.AssetKey("fct_orders")],
+    deps=[ml_next_best_actions, warehouse_table_key("fct_orders")],
     kinds={"python", "duckdb"},
     description=f"Uplift of each next best action (and per channel): conversion within {RESPONSE_DAYS} days of "
                 "the contacted minus the held-out customers, with a 95% interval, once the window has passed.",
 )
-def ml_nba_uplift(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    warehouse = get_settings().warehouse_path
+def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     outcomes = read_frame(warehouse, OUTCOMES_SQL)
     table = pl.concat([
         uplift(outcomes, ["action", "channel"]),

@@ -7,17 +7,16 @@ Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-
 a writer (dbt, ML) that starts while the notebook reads.
 """
 
-import os
 from dataclasses import dataclass
 
 import dagster as dg
 
 from cx_core.reporting import REPORTS_SOURCE_DIR, RenderedReport, render_index, render_report
-from cx_core.settings import Settings, get_settings
+from cx_core.settings import Settings
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.resources import PipelineSettings
 
 REPORTS_GROUP = "reports"
-# "de" prints German number formats (1.234,5 and 41 %) in every report.
-LOCALE_ENV = "CX_REPORT_LOCALE"
 
 
 @dataclass(frozen=True)
@@ -31,11 +30,11 @@ class ReportSpec:
 REPORTS = [
     ReportSpec("cx_scorecard", "CX scorecard", "How are NPS, CSAT, CES, conversion, churn and service KPIs "
                "doing, and which changes are real?",
-               ("kpi_metrics", "channel_taxonomy", "kpi_alerts", "kpi_change_drivers")),
+               ("kpi_metrics", "channel_taxonomy", "kpi_alerts", "kpi_change_driver_sentences")),
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
-               ("fct_journeys", "int_journey_touchpoints", "fct_channel_transitions", "int_web_sessions",
-                "fct_service_contacts", "channel_taxonomy")),
+               ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
+                "channel_taxonomy")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "fct_touchpoints", "fct_survey_responses",
                                "fct_service_contacts", "fct_orders", "stg_crm_customers__customers",
@@ -53,7 +52,7 @@ def notebook_parameters(settings: Settings) -> dict[str, str | None]:
     return {
         "warehouse_path": str(settings.warehouse_path),
         "as_of": settings.as_of,
-        "number_locale": os.environ.get(LOCALE_ENV, "en"),
+        "number_locale": settings.report_locale,
         "business_timezone": settings.timezone,
     }
 
@@ -75,13 +74,13 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.name,
         group_name=REPORTS_GROUP,
-        deps=[dg.AssetKey(table) for table in spec.reads],
+        deps=[warehouse_table_key(table) for table in spec.reads],
         description=f"{spec.title}: {spec.question} (notebook reports/{spec.name}.py, HTML in the reports folder)",
         kinds={"jupyter", "html"},
         pool="duckdb",
     )
-    def report_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        settings = get_settings()
+    def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
+        settings = cx.settings
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
                                  settings.reports_dir, notebook_parameters(settings),
                                  siblings=[(other.name, other.title) for other in REPORTS])

@@ -175,17 +175,31 @@ normalised as (
         {{ normalized_identifier_columns() }}
     from records
     where record_id is not null
+),
+
+-- One row per (record, identifier): a survey names its customer and inherits the identifiers of the record it
+-- asks about, which are often the same ones.
+observations as (
+    {%- for identifier_type in identifier_types %}
+    select
+        source,
+        source || ':' || record_id as record_ref,
+        observed_at,
+        '{{ identifier_type }}' as identifier_type,
+        {{ identifier_type }} as identifier_value,
+        '{{ identifier_type }}:' || {{ identifier_type }} as identifier
+    from normalised
+    where {{ identifier_type }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 )
 
-{% for identifier_type in identifier_types %}
 select
     source,
-    source || ':' || record_id as record_ref,
-    observed_at,
-    '{{ identifier_type }}' as identifier_type,
-    {{ identifier_type }} as identifier_value,
-    '{{ identifier_type }}:' || {{ identifier_type }} as identifier
-from normalised
-where {{ identifier_type }} is not null
-{% if not loop.last %}union all{% endif %}
-{%- endfor %}
+    record_ref,
+    min(observed_at) as observed_at,
+    identifier_type,
+    identifier_value,
+    identifier
+from observations
+group by source, record_ref, identifier_type, identifier_value, identifier

@@ -9,7 +9,7 @@ with
 
 inbound as (
     select touchpoint_id, customer_key, occurred_at, channel, journey_stage
-    from {{ ref('fct_touchpoints') }}
+    from {{ ref('int_touchpoints_resolved') }}
     where direction = 'inbound' and customer_key is not null
 ),
 

@@ -20,6 +20,7 @@ journeys as (
         count(*) as touchpoints,
         count(distinct channel) as distinct_channels,
         count(case when is_channel_change then touchpoint_id end) - 1 as channel_switches,
+        min(case when journey_stage = 'purchase' then occurred_at end) as first_purchase_at,
         {%- for stage in stages %}
         max(case when journey_stage = '{{ stage }}' then 1 else 0 end) = 1 as reached_{{ stage }}{% if not loop.last %},{% endif %}
         {%- endfor %}
@@ -85,7 +86,8 @@ select
         when latest_service_contact.journey_id is not null then 'unresolved_service_issue'
         else 'abandoned'
     end as outcome,
-    journeys.reached_purchase as is_converted
+    journeys.reached_purchase as is_converted,
+    journeys.first_purchase_at
 from journeys
 inner join channel_paths on channel_paths.journey_id = journeys.journey_id
 left join latest_service_contact

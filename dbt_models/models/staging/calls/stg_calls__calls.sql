@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'calls'), ['call_id']) }}
+    {{ deduplicate_latest(source('calls', 'calls'), ['call_id']) }}
 ),
 
 renamed as (

@@ -2,7 +2,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'chat_conversations'), ['conversation_id']) }}
+    {{ deduplicate_latest(source('chat_conversations', 'conversations'), ['conversation_id']) }}
 ),
 
 renamed as (

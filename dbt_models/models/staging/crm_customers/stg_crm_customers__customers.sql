@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'crm_customers'), ['customer_id']) }}
+    {{ deduplicate_latest(source('crm_customers', 'customers'), ['customer_id']) }}
 ),
 
 renamed as (

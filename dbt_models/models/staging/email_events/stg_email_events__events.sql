@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'email_events'), ['event_id']) }}
+    {{ deduplicate_latest(source('email_events', 'events'), ['event_id']) }}
 ),
 
 renamed as (

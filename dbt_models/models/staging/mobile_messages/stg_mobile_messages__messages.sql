@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'mobile_messages'), ['message_id']) }}
+    {{ deduplicate_latest(source('mobile_messages', 'messages'), ['message_id']) }}
 ),
 
 renamed as (

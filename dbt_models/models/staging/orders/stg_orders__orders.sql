@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'orders'), ['order_id']) }}
+    {{ deduplicate_latest(source('orders', 'orders'), ['order_id']) }}
 ),
 
 renamed as (

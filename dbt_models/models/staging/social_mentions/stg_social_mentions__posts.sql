@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'social_mentions'), ['post_id']) }}
+    {{ deduplicate_latest(source('social_mentions', 'posts'), ['post_id']) }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'support_tickets'), ['ticket_id']) }}
+    {{ deduplicate_latest(source('support_tickets', 'tickets'), ['ticket_id']) }}
 ),
 
 renamed as (

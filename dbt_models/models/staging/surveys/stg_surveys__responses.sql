@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'surveys'), ['response_id']) }}
+    {{ deduplicate_latest(source('surveys', 'responses'), ['response_id']) }}
 ),
 
 renamed as (

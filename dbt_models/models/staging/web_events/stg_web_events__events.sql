@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ deduplicate_latest(source('raw', 'web_events'), ['event_id']) }}
+    {{ deduplicate_latest(source('web_events', 'events'), ['event_id']) }}
 ),
 
 renamed as (

@@ -1,0 +1,45 @@
+"""The resources every asset, check and sensor receives instead of reading the environment itself.
+
+- `cx`: the pipeline's paths and thresholds (`PipelineSettings`). It keeps the `CX_*` variables it was built
+  with, so every step of a run sees the same values; `cx_core.settings` turns them into a `Settings`.
+- `warehouse`: dagster-duckdb's `DuckDBResource` on the warehouse file; open it only for the duration of one
+  read or write (DuckDB allows one writer; the `duckdb` pool serialises the steps that use it).
+- `dbt`: the dbt CLI on `dbt_models/`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from cx_core.settings import Settings
+
+SETTINGS_PREFIXES = ("CX_", "DAGSTER_HOME")
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """Paths and thresholds of the pipeline as `CX_*` variables (the README's Configuration table). Set one in
+    the launchpad's resource config to change it for one run, e.g. `{"environment": {"CX_AS_OF": "2026-06-30"}}`."""
+
+    environment: dict[str, str] = {}
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.environment)
+
+
+def pipeline_resources(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
+    """`cx`, `warehouse` and `dbt`, resolved from `environ` (the process environment by default) at this moment:
+    definitions.py calls it once at load time; tests call it after pointing CX_DATA_DIR at a temporary folder."""
+    from dagster_project.defs.assets.dbt import dbt_cli_resource
+
+    settings_env = {key: value for key, value in environ.items() if key.startswith(SETTINGS_PREFIXES)}
+    settings = Settings.from_env(settings_env)
+    return {
+        "cx": PipelineSettings(environment=settings_env),
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "dbt": dbt_cli_resource(),
+    }
