@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.key_drivers import key_drivers
+from ml.key_drivers import ANSWER_VALUE, key_drivers
 
 WINDOW_MONTHS = 3
 NEGATIVE_THEMES = 3
@@ -181,8 +181,8 @@ else:
 # %%
 report.section(
     "What drives NPS",
-    f"How much each experience in the {DRIVER_DAYS} days before an answer moves NPS, adjusted for the other "
-    f"experiences ({window_text}), and its impact: effect × the share of customers who had it = the NPS points it "
+    f"How much each experience in the {DRIVER_DAYS} days before an answer moves NPS (and CSAT below), adjusted for "
+    f"the other experiences ({window_text}), and its impact: effect × the share of customers who had it = the points it "
     f"costs today, so a strong but rare experience and a weak but common one compare fairly. 95% intervals; "
     f"associations, not proof of cause; experiences with fewer than {MIN_RESPONSES} answers on either side are "
     "left out.",
@@ -215,27 +215,31 @@ else:
     if not report.missing({"ml_sentiment": ["customer_key", "occurred_at", "label"]}):
         experiences["wrote a negative text"] = had("ml_sentiment", "occurred_at", "e.label = 'negative'")
     flags = ", ".join(f"{sql} as \"{name}\"" for name, sql in experiences.items())
-    answers = report.query(
-        f"""
-        select answers.score, {flags}
-        from fct_survey_responses as answers
-        where answers.survey_type = 'nps' and answers.customer_key is not null
-          and answers.responded_at >= ? and answers.responded_at < ?
-        """,
-        window,
-    )
-    def nps(scores: pl.Series) -> float:
-        return 100 * (float((scores >= 9).mean()) - float((scores <= 6).mean()))
 
-    drivers = key_drivers(answers, "nps", list(experiences), MIN_RESPONSES)
-    if drivers.height:
+    def show_key_drivers(survey_type: str, label: str) -> None:
+        """The adjusted effects and impacts of every experience on `survey_type` answers of the window."""
+        answers = report.query(
+            f"""
+            select answers.score, {flags}
+            from fct_survey_responses as answers
+            where answers.survey_type = ? and answers.customer_key is not null
+              and answers.responded_at >= ? and answers.responded_at < ?
+            """,
+            [survey_type, *window],
+        )
+        drivers = key_drivers(answers, survey_type, list(experiences), MIN_RESPONSES)
+        if not drivers.height:
+            report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more {label} answers on each side",
+                                     window_text)
+            return
+        overall = answers.select(ANSWER_VALUE[survey_type].mean()).item()
         top = drivers.row(0, named=True)
         report.say(
-            f"Across {fmt.number(answers.height)} answers NPS was **{fmt.number(nps(answers['score']))}**. The "
-            f"largest impact: customers who {top['experience']} "
-            f"({fmt.percent(top['prevalence'])} of them, n = {fmt.number(top['answers_with'])}) give an NPS "
-            f"{fmt.number(abs(top['effect']))} points {'lower' if top['effect'] < 0 else 'higher'} (95% interval "
-            f"{fmt.number(top['ci_low'])} to {fmt.number(top['ci_high'])}), which moves the overall NPS by "
+            f"Across {fmt.number(answers.height)} answers {label} was **{fmt.number(overall)}**. The largest "
+            f"impact: customers who {top['experience']} ({fmt.percent(top['prevalence'])} of them, "
+            f"n = {fmt.number(top['answers_with'])}) give a {label} {fmt.number(abs(top['effect']))} points "
+            f"{'lower' if top['effect'] < 0 else 'higher'} (95% interval {fmt.number(top['ci_low'])} to "
+            f"{fmt.number(top['ci_high'])}), which moves the overall {label} by "
             f"{fmt.number(top['impact'], 1, signed=True)} points."
         )
         figure = go.Figure(go.Bar(
@@ -248,7 +252,7 @@ else:
                           "(%{customdata[2]} answers)<extra></extra>",
         ))
         figure.update_layout(yaxis=dict(autorange="reversed"),
-                             xaxis=dict(title="NPS points of the overall score (impact, 95% interval)",
+                             xaxis=dict(title=f"{label} points of the overall score (impact, 95% interval)",
                                         zeroline=True, zerolinecolor="#616e7c"))
         report.chart(figure, height=max(240, 44 * drivers.height + 80))
         report.table(drivers.with_columns(
@@ -257,15 +261,17 @@ else:
             "experience": cx.Column("Customers who …"),
             "answers_with": cx.Column("Answers with it", fmt.number, numeric=True),
             "prevalence": cx.Column("Share", fmt.percent, numeric=True),
-            "effect": cx.Column("Effect (NPS points)", lambda v: fmt.number(v, signed=True), numeric=True),
+            "effect": cx.Column(f"Effect ({label} points)", lambda v: fmt.number(v, signed=True), numeric=True),
             "interval": cx.Column("95% interval", lambda v: f"{fmt.number(v['ci_low'])} to {fmt.number(v['ci_high'])}"),
             "p_value": cx.Column("p", lambda v: f"{v:.3f}" if v >= 0.001 else "< 0.001", numeric=True),
             "impact": cx.Column("Impact", lambda v: fmt.number(v, 1, signed=True), numeric=True),
             "impact_interval": cx.Column("95% interval", lambda v: f"{fmt.number(v['impact_ci_low'], 1)} to "
                                                                    f"{fmt.number(v['impact_ci_high'], 1)}"),
         })
-    else:
-        report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more NPS answers on each side", window_text)
+
+    show_key_drivers("nps", "NPS")
+    report.say("**CSAT** (satisfied = 4 or 5 of 5, in % points), the same experiences:")
+    show_key_drivers("csat", "CSAT")
 
 # %%
 report.publish_headlines()
