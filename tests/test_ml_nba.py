@@ -244,6 +244,7 @@ def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
 @pytest.mark.slow
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     from dagster_project.defs.assets.ml_customers import ml_customer_assets
+    from dagster_project.defs.checks import churn_probabilities_in_range, next_best_actions_respect_consent_and_cap
     from dagster_project.defs.resources import pipeline_resources
 
     warehouse = tmp_path / "warehouse.duckdb"
@@ -251,7 +252,8 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     truth = write_tiny_truth(tmp_path / "truth")
     point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_DEMO_TRUTH_DIR=str(truth))
 
-    result = dg.materialize(ml_customer_assets, resources=pipeline_resources())
+    checks = [churn_probabilities_in_range, next_best_actions_respect_consent_and_cap]
+    result = dg.materialize([*ml_customer_assets, *checks], resources=pipeline_resources())
 
     assert result.success
     metadata = {
@@ -261,8 +263,10 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     assert metadata["ml_churn_scores"]["feature_families"] == "purchases"
     assert 0.5 < metadata["ml_churn_scores"]["roc_auc"] <= 1.0
     assert "bgnbd_baseline_roc_auc" in metadata["ml_churn_model_card"]
-    assert metadata["ml_next_best_actions"]["consent_breaks"] == 0
-    assert metadata["ml_next_best_actions"]["cap_breaks"] == 0
+    evaluations = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert evaluations["probabilities_in_range"].passed
+    nba_check = evaluations["consent_and_contact_cap"]
+    assert nba_check.passed and (nba_check.metadata["consent_breaks"].value, nba_check.metadata["cap_breaks"].value) == (0, 0)
     # With a demo truth the policy is priced against it; the oracle follows the same rules knowing the truth.
     assert 0 < metadata["ml_next_best_actions"]["demo_truth_policy_vs_oracle"] <= 1
     with duckdb.connect(str(warehouse), read_only=True) as connection:

@@ -204,14 +204,14 @@ def test_assets_score_only_new_texts_on_the_next_day(tmp_path, monkeypatch):
     first = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
     assert first.success
     metadata = materialised_metadata(first, "ml_sentiment")
-    assert (metadata["rows"], metadata["rows_scored"], metadata["cache_hits"]) == (4, 3, 0)
+    assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (4, 3, 0)
     assert metadata["macro_f1_en"] > metadata["baseline_macro_f1_en"]
 
     insert_touchpoints(warehouse, DAY_TWO, datetime(2026, 3, 2, 9))
     second = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
     metadata = materialised_metadata(second, "ml_sentiment")
     # 6 text touchpoints with 4 distinct texts; only the lawyer text is new
-    assert (metadata["rows"], metadata["rows_scored"], metadata["cache_hits"]) == (6, 1, 3)
+    assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (6, 1, 3)
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         sentiment = dict(connection.sql("SELECT touchpoint_id, label FROM ml_sentiment").fetchall())

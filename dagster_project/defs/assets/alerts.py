@@ -20,6 +20,7 @@ from dagster_duckdb import DuckDBResource
 from cx_core.warehouse import read_frame, replace_table
 from cx_core.webhook import post_json
 from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 from ml.alerts import SEVERITY_RANK, AlertOptions, alerts_markdown, kpi_alerts, notifications
 from ml.change_drivers import change_drivers, driver_sentence
@@ -92,6 +93,7 @@ def kpi_alerts_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
         state_path.write_text(json.dumps(state, indent=2), encoding="utf-8")
     counts = {severity: alerts.filter(pl.col("severity") == severity).height for severity in SEVERITY_RANK}
     return dg.MaterializeResult(metadata={
+        **frame_metadata(alerts),
         **{f"{severity}_alerts": count for severity, count in counts.items()},
         "sent": sent.height,
         "webhook": webhook,
@@ -128,6 +130,7 @@ def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: DuckDBResou
     replace_table(warehouse, "kpi_change_driver_sentences", sentences)
     context.log.info(f"{sentences.height} change(s) decomposed")
     return dg.MaterializeResult(metadata={
+        **frame_metadata(drivers),
         "changes": sentences.height,
         "sentences": dg.MetadataValue.md("\n".join(f"- {text}" for text in sentences["sentence"]) or "none"),
     })

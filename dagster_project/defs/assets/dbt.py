@@ -17,14 +17,15 @@ from typing import Any
 import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
+from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from cx_core.identity_quality import measure_against_truth
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
-from cx_core.sources.reader import quote_identifier
 from cx_core.spark_catalog import publish_spark_tables
 from dagster_project.defs.freshness import read_daily
+from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
@@ -103,6 +104,9 @@ class CxDbtTranslator(DagsterDbtTranslator):
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        # The DbtProject object itself is not metadata a person can read ("[DbtProject] (unserializable)").
+        readable = {key: value for key, value in spec.metadata.items() if key != DAGSTER_DBT_PROJECT_METADATA_KEY}
+        spec = spec.replace_attributes(metadata=readable)
         resource_props = self.get_resource_props(manifest, unique_id)
         if resource_props["resource_type"] == "source":
             return spec
@@ -184,9 +188,7 @@ def with_warehouse_metadata(events: list, settings: Settings) -> Iterator:
 
 
 def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_dir: Path) -> dict[str, object]:
-    metadata: dict[str, object] = {
-        "dagster/row_count": warehouse.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
-    }
+    metadata = warehouse_table_metadata(warehouse, table)
     if table == "kpi_metrics":
         latest = warehouse.sql(
             "select metric, period_start, value from kpi_metrics where period_grain = 'month' and channel = 'all' "

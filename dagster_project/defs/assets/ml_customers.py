@@ -16,12 +16,13 @@ from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.holdout import holdout_flags
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
-from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy, true_model_probabilities
+from ml.policy_eval import evaluate_policy, true_model_probabilities
 
 HISTORY_QUERIES = {
     "orders": ("fct_orders", """
@@ -126,9 +127,10 @@ def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse:
         "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
     )
     yield dg.MaterializeResult(
-        asset_key="ml_churn_scores", metadata={**metadata, "preview": dg.MetadataValue.md(markdown_table(preview))}
+        asset_key="ml_churn_scores",
+        metadata={**metadata, **frame_metadata(result.scores), "preview": dg.MetadataValue.md(markdown_table(preview))},
     )
-    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, "rows": card.height})
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, **frame_metadata(card)})
 
 
 def load_nba_inputs(warehouse: Warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
@@ -204,14 +206,13 @@ def ml_next_best_actions(
     evaluation = evaluate_policy(plan, catalogue, truth) if truth is not None else {}
     return dg.MaterializeResult(
         metadata={
+            **frame_metadata(actions),
             "as_of": as_of.isoformat(),
             "customers": actions.height,
             "contacted": contacted.height,
             "held_out": int(actions["is_holdout"].sum()),
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
             "contact_cap": cap.describe(),
-            "consent_breaks": consent_breaks(actions, inputs.customers),
-            "cap_breaks": cap_breaks(actions, inputs.contacts, as_of, cap),
             "actions": dg.MetadataValue.md(markdown_table(counts)),
             "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),
             "preview": dg.MetadataValue.md(markdown_table(

@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 from ml.sentiment import DEFAULT_MODEL_ID, EncoderHeadModel, load_sentiment_model, score_texts, shared_encoder, with_languages
 from ml.sentiment_lexicon import LABELS
@@ -78,7 +79,7 @@ def ml_sentiment(
     distribution = dict(sentiment.group_by("label").len().iter_rows())
     return dg.MaterializeResult(
         metadata={
-            "rows": sentiment.height,
+            **frame_metadata(sentiment),
             "rows_scored": misses.height,
             "cache_hits": hits.height,
             "texts_per_second": round(misses.height / seconds, 1) if misses.height else 0.0,
@@ -128,7 +129,7 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     context.log.info(f"classified {insights.height} texts in {seconds:.1f}s")
     return dg.MaterializeResult(
         metadata={
-            "rows": insights.height,
+            **frame_metadata(insights),
             "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
             "topics": dg.MetadataValue.json(dict(insights.group_by("topic").len().sort("len", descending=True).iter_rows())),
             "urgency": dg.MetadataValue.json(dict(insights.group_by("urgency").len().iter_rows())),

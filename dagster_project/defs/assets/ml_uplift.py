@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table, ml_next_best_actions
+from dagster_project.defs.metadata import frame_metadata
 from ml.holdout import uplift
 from ml.next_best_action import RESPONSE_DAYS
 
@@ -47,6 +48,7 @@ def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
     replace_table(warehouse, "ml_nba_uplift", table)
     context.log.info(f"{outcomes.height} measurable assignments")
     return dg.MaterializeResult(metadata={
+        **frame_metadata(table),
         "measured_assignments": outcomes.height,
         "uplift": dg.MetadataValue.md(markdown_table(table.filter(pl.col("channel") == "all").select(
             "action", "contacted", "held_out", "uplift", "uplift_ci_low", "uplift_ci_high"))),

@@ -23,7 +23,7 @@ identifiers as (
 reachable as (
     select identifier_from, identifier_to from {{ ref('int_identity_edges') }}
     union all
-    select identifier, identifier from identifiers
+    select identifier as identifier_from, identifier as identifier_to from identifiers
 ),
 
 pass_0 as (

@@ -1,6 +1,8 @@
 -- The central customer view: one golden record per customer_key (one connected component of the identity
 -- graph). CRM attributes come from the component's CRM record (the one its key is named after); customers
 -- without one are 'prospect' (known by e-mail, phone, card or handle) or 'anonymous' (only cookies).
+-- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
+-- seed must be built with this model, not after it)
 with
 
 components as (
@@ -22,9 +24,9 @@ ranked_contact_details as (
         row_number() over (
             partition by components.customer_key, components.identifier_type
             order by
-                case when crm.customer_id is not null then 0 else 1 end,
+                case when crm.customer_id is not null then 0 else 1 end asc,
                 observations.records desc,
-                components.identifier_value
+                components.identifier_value asc
         ) as preference
     from components
     inner join observations on observations.identifier = components.identifier

@@ -5,6 +5,8 @@
 -- Issues: a contact within var('repeat_contact_days') (7) of the same customer's previous contact, on any
 -- channel, is a repeat contact and belongs to that contact's issue; otherwise it opens a new issue, named
 -- after its first contact. So an issue is first-contact-resolved when its only contact was resolved.
+-- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
+-- seed must be built with this model, not after it)
 with
 
 tickets as (

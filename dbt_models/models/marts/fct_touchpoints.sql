@@ -1,5 +1,7 @@
 -- The canonical touchpoint (docs/CONVENTIONS.md): int_touchpoints_resolved (customer, journey stage,
 -- direction) with the customer's language from the CRM.
+-- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
+-- seed must be built with this model, not after it)
 
 with
 

@@ -1,0 +1,35 @@
+"""The standard table metadata every asset reports, so the UI shows each asset's columns and size:
+`dagster/row_count` and `dagster/column_schema`, from a polars frame, a warehouse table or a source contract."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from cx_core.sources.contracts import SourceContract
+from cx_core.sources.reader import quote_identifier, sql_literal
+
+
+def frame_metadata(frame: pl.DataFrame) -> dict[str, object]:
+    columns = [dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+    return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}
+
+
+def warehouse_table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
+    columns = connection.execute(
+        "select column_name, data_type from information_schema.columns where table_name = ? order by ordinal_position",
+        [table],
+    ).fetchall()
+    rows = connection.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
+    return {"dagster/row_count": rows,
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])}
+
+
+def contract_metadata(contract: SourceContract, parquet_glob: str) -> dict[str, object]:
+    """The contract's columns with their logical types, and the rows in the source's whole raw layer."""
+    columns = [dg.TableColumn(column.name, column.type, description=column.description or None)
+               for column in contract.columns]
+    with duckdb.connect() as connection:
+        rows = connection.sql(f"select count(*) from read_parquet({sql_literal(parquet_glob)})").fetchall()[0][0]
+    return {"dagster/row_count": rows, "dagster/column_schema": dg.TableSchema(columns=columns)}
