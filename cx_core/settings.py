@@ -50,6 +50,9 @@ class Settings:
     freshness_fail_hours: float
     kpi_refresh_cron: str
     sensor_interval_seconds: int
+    # The plausible event times of a load (issue 13): older or later ones are quarantined as out_of_range.
+    event_time_years_back: int
+    event_time_days_ahead: int
     nba_holdout_share: float  # share of each action's customers held out (not contacted) to measure uplift
     alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
     alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
@@ -92,6 +95,8 @@ class Settings:
             freshness_fail_hours=float(get("CX_FRESHNESS_FAIL_HOURS", "50")),
             kpi_refresh_cron=get("CX_KPI_REFRESH_CRON", "0 6 * * *"),
             sensor_interval_seconds=int(get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+            event_time_years_back=int(get("CX_EVENT_TIME_YEARS_BACK", "10")),
+            event_time_days_ahead=int(get("CX_EVENT_TIME_DAYS_AHEAD", "2")),
             nba_holdout_share=float(get("CX_NBA_HOLDOUT_SHARE", "0.10")),
             alerts_dir=_path(environ, "CX_ALERTS_DIR", data_dir / "alerts"),
             alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,

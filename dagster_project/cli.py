@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     if not any(settings.landing_dir.glob("*/*")):
         print(f"No exports in {settings.landing_dir}: generating the demo data first.")
         _demo_data(args)
-    exit_code = run_everything(settings)
+    exit_code = run_everything(settings, verbose=args.verbose)
     # The DuckDB bindings print pages of nanobind "leaked instance" notes when the interpreter tears down after a
     # Dagster run; the run is complete and its storage closed here, so leave without the teardown noise.
     sys.stdout.flush()
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="generate the demo if the landing folder is empty, then materialise everything")
     demo_options(run)
+    run.add_argument("--verbose", action="store_true",
+                     help="Dagster's full event log and dbt's output instead of one line per step")
     run.set_defaults(func=_run)
 
     ui = sub.add_parser("ui", help="start the Dagster UI with the project loaded")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import contextlib
 import shutil
+import sys
 import time
+import uuid
 
 from cx_core.settings import REPO_ROOT, Settings
 
@@ -22,7 +25,7 @@ def prepare_dbt_manifest() -> None:
     prepare()
 
 
-def run_everything(settings: Settings) -> int:
+def run_everything(settings: Settings, verbose: bool = False) -> int:
     prepare_dagster_home(settings)
     prepare_dbt_manifest()
 
@@ -30,14 +33,33 @@ def run_everything(settings: Settings) -> int:
 
     from dagster_project.definitions import defs
 
+    from dagster_project.run_progress import QUIET_CONSOLE, RUN_TOKEN_TAG, RunProgress
+
     started = time.perf_counter()
     job = defs.resolve_job_def("full_refresh")
+    token = uuid.uuid4().hex
+    output_log = settings.dagster_home / "cx_run_output.log"
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        if verbose:
+            result = job.execute_in_process(instance=instance, raise_on_error=False, tags={RUN_TOKEN_TAG: token})
+        else:
+            # dbt and the notebooks print to stdout and stderr; that goes to a file, the terminal gets the progress.
+            progress = RunProgress(instance, token, total_steps=len(job.graph.nodes), terminal=sys.stdout)
+            progress.start()
+            try:
+                with open(output_log, "w", encoding="utf-8") as output, \
+                        contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                                    tags={RUN_TOKEN_TAG: token}, run_config=QUIET_CONSOLE)
+            finally:
+                progress.stop()
     seconds = time.perf_counter() - started
 
     materialised = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key]
-    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    failures = [e for e in result.all_events if e.is_step_failure]
+    # A blocking check that does not pass stops what depends on it (and is listed below), but it is a finding
+    # about the data, not a broken step: the exit status reports broken steps only.
+    failed = [e.step_key for e in failures if e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"]
     checks_not_passed = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name} ({evaluation.severity.value.lower()})"
         for evaluation in result.get_asset_check_evaluations() if not evaluation.passed
@@ -53,4 +75,6 @@ def run_everything(settings: Settings) -> int:
     print(f"  quarantine:  {settings.quarantine_dir}")
     print(f"  reports:     {settings.reports_dir / 'index.html'}")
     print(f"  run history: {settings.dagster_home} (open with `make ui`)")
-    return 0 if result.success else 1
+    if not verbose:
+        print(f"  dbt and notebook output: {output_log}")
+    return 1 if failed else 0

@@ -71,3 +71,29 @@ def test_a_broken_file_fails_only_its_own_source(data_dir):
         "crm_customers", "web_events", "orders", "email_events", "mobile_messages", "support_tickets",
         "chat_conversations", "social_mentions", "surveys",
     }
+
+
+def test_an_undecodable_file_fails_alone_and_a_cp1252_file_of_another_source_loads(data_dir):
+    header = "order_id,ordered_at,customer_id,email,loyalty_id,channel,store_id,order_type,original_order_id,items,value_eur,payment_method,product_category"
+    (data_dir / "landing" / "orders" / "excel_export.csv").write_bytes(
+        (header + "\nO7001,2026-03-01T10:00:00Z,,,,store,S1,sale,,1,\"5,50\",cash,Geschenk für 5 €\n").encode("cp1252"))
+    (data_dir / "landing" / "calls" / "calls_undecodable.csv").write_bytes(
+        b"call_id,started_at,direction,abandoned\nK9,2026-03-01T10:00:00Z,inbound,false,\x81\xe4\n")
+
+    result = dg.materialize(ingest_assets, resources=pipeline_resources(), raise_on_error=False)
+
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "raw__calls"
+    error = str(failure.event_specific_data.error)
+    assert "calls/calls_undecodable.csv: the file is neither UTF-8 nor Windows-1252" in error
+    assert "1 other file(s) of calls were loaded" in error  # calls_good.csv
+    assert metadata_of(result, "orders")["files_processed"] == 3
+    with duckdb.connect() as con:
+        category = con.execute(
+            f"SELECT product_category FROM read_parquet('{data_dir}/raw/orders/**/*.parquet', union_by_name = true, "
+            "hive_partitioning = false) WHERE order_id = 'O7001'").fetchall()
+        calls = con.execute(
+            f"SELECT count(*) FROM read_parquet('{data_dir}/raw/calls/**/*.parquet', union_by_name = true, "
+            "hive_partitioning = false)").fetchall()[0][0]
+    assert category == [("Geschenk für 5 €",)]
+    assert calls == 2

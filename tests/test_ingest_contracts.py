@@ -4,9 +4,10 @@ Every expected value here was worked out by hand from the fixture lines; times a
 (Europe/Berlin is UTC+1 in winter, UTC+2 from 2026-03-29 01:00 UTC).
 """
 
+import dataclasses
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -279,14 +280,14 @@ def test_booleans_decimal_comma_and_integers_are_typed(settings):
     }
 
 
-def test_bom_semicolons_and_latin1_are_read(settings):
+def test_bom_semicolons_and_latin1_are_read_latin1_as_its_superset_cp1252(settings):
     header = "response_id;responded_at;customer_id;survey_type;score;comment"
     land(settings, "surveys", "bom.csv", "\ufeff" + header + "\nR1;2026-03-04T12:00:00Z;C1;nps;10;Grüße aus Köln\n")
     land(settings, "surveys", "latin1.csv", (header + "\nR2;2026-03-04T12:00:00Z;C1;csat;5;Schöne Größe\n").encode("latin-1"))
 
     result = ingest(settings, "surveys")
 
-    assert {f.name: f.encoding for f in result.files} == {"bom.csv": "utf-8", "latin1.csv": "latin-1"}
+    assert {f.name: f.encoding for f in result.files} == {"bom.csv": "utf-8", "latin1.csv": "cp1252"}
     assert {r["response_id"]: r["comment"] for r in loaded(settings, "surveys")} == {
         "R1": "Grüße aus Köln",
         "R2": "Schöne Größe",
@@ -415,3 +416,176 @@ def test_chat_schema_types_messages_as_list_of_structs(settings):
     types = parquet_types(settings.raw_dir / "chat_conversations" / SCHEMA_FILE_NAME)
     assert types["messages"] == 'STRUCT(sent_at TIMESTAMP WITH TIME ZONE, sender VARCHAR, "text" VARCHAR)[]'
     assert types["handover"] == "BOOLEAN"
+
+
+# ------------------------------------------------------------------ issue 13: readers that never load wrong values
+
+GOOD_ORDER = "2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.5,card,shoes"
+
+
+def test_a_row_whose_field_count_differs_from_the_header_is_malformed_never_shifted(settings):
+    land(settings, "orders", "fields.csv", f"{ORDERS_HEADER}\n"
+         "O1,2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.0,234.56,shoes,\n"  # one surplus empty trailing field
+         f"O2,{GOOD_ORDER}\n"
+         "O3,2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.0,card\n"  # one field short
+         "O4,2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.0,card,shoes,,\n")  # two surplus fields
+
+    result = ingest(settings, "orders")
+
+    assert reasons_by(settings, "orders") == {1: "malformed_row", 3: "malformed_row", 4: "malformed_row"}
+    assert [(r["_source_line"], r["order_id"], r["payment_method"]) for r in loaded(settings, "orders")] == [(2, "O2", "card")]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+
+
+def test_an_unterminated_quote_quarantines_each_line_it_swallowed(settings):
+    land(settings, "orders", "to_end.csv", f"{ORDERS_HEADER}\nO1,{GOOD_ORDER}\n"
+         'O2,2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.5,"card,shoes\n'
+         f"O3,{GOOD_ORDER}\nO4,{GOOD_ORDER}\n")
+
+    result = ingest(settings, "orders")
+
+    assert reasons_by(settings, "orders") == {2: "unterminated_quote", 3: "after_unterminated_quote", 4: "after_unterminated_quote"}
+    assert {r["_source_line"]: r["_raw"] for r in quarantined(settings, "orders")}[4] == f"O4,{GOOD_ORDER}"
+    assert [r["order_id"] for r in loaded(settings, "orders")] == ["O1"]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+
+
+def test_lines_after_a_quote_closed_by_a_later_line_keep_their_numbers(settings):
+    land(settings, "orders", "closed_later.csv", f"{ORDERS_HEADER}\n"
+         'O1,2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.5,"card,shoes\n'
+         f"O2,{GOOD_ORDER}\n"
+         'O3,2026-03-01T10:00:00Z,C1,,,web,,sale,,1,1.5,"card",shoes\n'
+         f"O4,{GOOD_ORDER}\n")
+
+    result = ingest(settings, "orders")
+
+    assert reasons_by(settings, "orders") == {1: "unterminated_quote", 2: "after_unterminated_quote", 3: "after_unterminated_quote"}
+    assert [(r["_source_line"], r["order_id"]) for r in loaded(settings, "orders")] == [(4, "O4")]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+
+
+def test_event_times_outside_the_plausible_window_are_out_of_range(settings):
+    now = datetime.now(timezone.utc)
+    inside = [(now.replace(year=now.year - 9, day=1)), now + timedelta(days=1)]
+    outside = [datetime(1900, 3, 1, tzinfo=timezone.utc), now.replace(year=now.year - 11, day=1),
+               now + timedelta(days=3), datetime(2999, 1, 1, tzinfo=timezone.utc)]
+    lines = [f"O{i},{t:%Y-%m-%dT%H:%M:%SZ},C1,,,web,,sale,,1,1,card,shoes" for i, t in enumerate(inside + outside, 1)]
+    land(settings, "orders", "window.csv", "\n".join([ORDERS_HEADER, *lines]) + "\n")
+
+    ingest(settings, "orders")
+
+    assert [r["order_id"] for r in loaded(settings, "orders")] == ["O1", "O2"]
+    assert reasons_by(settings, "orders") == {n: "out_of_range:ordered_at" for n in (3, 4, 5, 6)}
+
+
+def test_the_plausible_window_is_a_setting(settings, monkeypatch):
+    monkeypatch.setenv("CX_EVENT_TIME_YEARS_BACK", "200")
+    monkeypatch.setenv("CX_EVENT_TIME_DAYS_AHEAD", "0")
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    land(settings, "orders", "window.csv", f"{ORDERS_HEADER}\nO1,1900-03-01T10:00:00Z,C1,,,web,,sale,,1,1,,\n"
+         f"O2,{tomorrow:%Y-%m-%dT%H:%M:%SZ},C1,,,web,,sale,,1,1,,\n")
+
+    ingest_source(CONTRACTS["orders"], get_settings())
+
+    assert [r["order_id"] for r in loaded(settings, "orders")] == ["O1"]
+    assert reasons_by(settings, "orders") == {2: "out_of_range:ordered_at"}
+
+
+def test_a_local_time_skipped_by_the_clock_change_is_quarantined_not_shifted(settings):
+    # Berlin skips 02:00-03:00 on 2026-03-29 and repeats 02:00-03:00 on 2026-10-25 (read as standard time, UTC+1).
+    land(settings, "orders", "dst.csv", f"{ORDERS_HEADER}\nO1,2026-03-29 02:30:00,C1,,,web,,sale,,1,1,,\n"
+         "O2,2026-03-29 03:30:00,C1,,,web,,sale,,1,1,,\nO3,29.03.2026 02:15,C1,,,web,,sale,,1,1,,\n"
+         "O4,2026-10-25 02:30:00,C1,,,web,,sale,,1,1,,\nO5,2026-03-29T02:30:00+01:00,C1,,,web,,sale,,1,1,,\n")
+
+    ingest(settings, "orders")
+
+    assert reasons_by(settings, "orders") == {1: "nonexistent_local_time:ordered_at", 3: "nonexistent_local_time:ordered_at"}
+    assert {r["order_id"]: r["ordered_at"] for r in loaded(settings, "orders")} == {
+        "O2": utc(2026, 3, 29, 1, 30),
+        "O4": utc(2026, 10, 25, 1, 30),
+        "O5": utc(2026, 3, 29, 1, 30),  # an explicit offset names the instant, gap or not
+    }
+
+
+def test_nan_and_infinite_numbers_are_quarantined(settings):
+    values = ["NaN", "Infinity", "inf", "-inf", "1e309", "12.5"]
+    lines = [f"O{i},2026-03-01T10:00:00Z,C1,,,web,,sale,,1,{v},card,shoes" for i, v in enumerate(values, 1)]
+    land(settings, "orders", "nan.csv", "\n".join([ORDERS_HEADER, *lines]) + "\n")
+    event = '{"event_id": "W%d", "event_time": "2026-03-01T08:00:00Z", "anonymous_id": "a", "event_type": "purchase", "platform": "web", "value_eur": %s}\n'
+    land(settings, "web_events", "nan.ndjson", event % (1, "1e309") + event % (2, '"NaN"') + event % (3, "2.5"))
+
+    ingest(settings, "orders")
+    ingest(settings, "web_events")
+
+    assert reasons_by(settings, "orders") == {n: "not_a_number:value_eur" for n in range(1, 6)}
+    assert [(r["order_id"], r["value_eur"]) for r in loaded(settings, "orders")] == [("O6", 12.5)]
+    assert reasons_by(settings, "web_events") == {1: "not_a_number:value_eur", 2: "not_a_number:value_eur"}
+    assert [(r["event_id"], r["value_eur"]) for r in loaded(settings, "web_events")] == [("W3", 2.5)]
+
+
+@pytest.mark.parametrize(("timezone_name", "utc_hour"), [("Europe/Berlin", 11), ("America/Los_Angeles", 20)])
+def test_a_bare_date_keeps_its_calendar_day_as_noon_local_time(settings, monkeypatch, timezone_name, utc_hour):
+    monkeypatch.setenv("CX_EVENT_TIME_YEARS_BACK", "40")
+    land(settings, "orders", "dates.csv", f"{ORDERS_HEADER}\nO1,1997-01-01,C1,,,web,,sale,,1,1,,\nO2,02.01.1997,C1,,,web,,sale,,1,1,,\n")
+    contract = dataclasses.replace(CONTRACTS["orders"], naive_timezone=timezone_name)
+
+    ingest_source(contract, get_settings())
+
+    assert {r["order_id"]: r["ordered_at"] for r in loaded(settings, "orders")} == {
+        "O1": utc(1997, 1, 1, utc_hour),
+        "O2": utc(1997, 1, 2, utc_hour),
+    }
+
+
+def test_cp1252_and_utf16_exports_are_read(settings):
+    header = "response_id;responded_at;customer_id;survey_type;score;comment"
+    land(settings, "surveys", "excel.csv", (header + "\nR1;2026-03-04T12:00:00Z;C1;nps;9;„Preis 5 €“ – gut\n").encode("cp1252"))
+    land(settings, "surveys", "unicode.csv", (header + "\nR2;2026-03-04T12:00:00Z;C1;nps;8;Grüße ✓\n").encode("utf-16"))
+
+    result = ingest(settings, "surveys")
+
+    assert {f.name: f.encoding for f in result.files} == {"excel.csv": "cp1252", "unicode.csv": "utf-16"}
+    assert {r["response_id"]: r["comment"] for r in loaded(settings, "surveys")} == {"R1": "„Preis 5 €“ – gut", "R2": "Grüße ✓"}
+
+
+def test_an_undecodable_file_fails_alone_with_its_name_and_the_fix(settings):
+    land_fixture(settings, "orders", "orders_good.csv")
+    # 0x81 is undefined in cp1252 and "\xe4" (ä in Latin-1) followed by ASCII is no UTF-8.
+    land(settings, "orders", "broken.csv", (ORDERS_HEADER + "\nO9,2026-03-01T10:00:00Z,,,,web,,sale,,1,1,,M\xe4rz\n").encode("latin-1") + b"\x81\n")
+
+    with pytest.raises(ContractError) as error:
+        ingest(settings, "orders")
+
+    message = str(error.value)
+    assert message.startswith("orders/broken.csv: the file is neither UTF-8 nor Windows-1252")
+    assert "0x81" in message and "Save the export as UTF-8" in message
+    assert "1 other file(s) of orders were loaded" in message
+    assert [r["order_id"] for r in loaded(settings, "orders")] == ["O1001", "O1002", "O1003"]
+    assert list(json.loads((settings.raw_dir / "_ledger" / "orders.json").read_text())) == ["orders_good.csv"]
+
+
+def test_glob_characters_in_file_names_are_read_literally(settings):
+    names = {"a*.csv": "O1", "ab.csv": "O2", "q?.csv": "O3", "[x].csv": "O4", "x.csv": "O5"}
+    for name, order_id in names.items():
+        land(settings, "orders", name, f"{ORDERS_HEADER}\n{order_id},{GOOD_ORDER}\n")
+    land(settings, "support_tickets", "t*.json", '[{"ticket_id": "T1", "created_at": "2026-03-02T08:00:00Z", "channel": "email", "email": "x@example.com", "status": "open"}]')
+    land(settings, "support_tickets", "tb.json", '[{"ticket_id": "T2", "created_at": "2026-03-02T08:00:00Z", "channel": "email", "email": "x@example.com", "status": "open"}]')
+
+    result = ingest(settings, "orders")
+    ingest(settings, "support_tickets")
+
+    assert {f.name: f.rows_read for f in result.files} == dict.fromkeys(names, 1)
+    assert sorted((r["_source_file"], r["order_id"]) for r in loaded(settings, "orders")) == sorted(names.items())
+    assert sorted(r["ticket_id"] for r in loaded(settings, "support_tickets")) == ["T1", "T2"]
+
+
+def test_a_binary_file_named_csv_fails_as_not_a_text_csv(settings):
+    land(settings, "orders", "export.csv", b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xdf\xa4\xd2lZ\x01" * 50)
+
+    with pytest.raises(ContractError) as error:
+        ingest(settings, "orders")
+
+    message = str(error.value)
+    assert message.startswith("orders/export.csv: not a text CSV file")
+    assert message.isascii() and message.isprintable()
+    assert "Rename the column" not in message

@@ -5,6 +5,8 @@ For every new file: read (reader.py), type and validate (validate.py), then writ
 `quarantine/<source>/<stem>-<sha8>.parquet`. A ledger per source (`raw/_ledger/<source>.json`) remembers
 processed files by name and sha256: a file is loaded once, and a known name with new content is an error
 (the raw layer is append-only). Every write goes to a temporary name first and is renamed when complete.
+A file that fails as a whole does not stop the others: they are loaded, then one ContractError names every
+failed file with its fix.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ from cx_core.files import write_atomically
 from cx_core.landing_scan import is_candidate
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS, SourceContract
-from cx_core.sources.reader import ContractError, file_label, quote_identifier, read_landing_file, sql_literal
-from cx_core.sources.validate import empty_schema_sql, validate_landing_rows
+from cx_core.sources.reader import (
+    GLOB_CHARACTERS,
+    ContractError,
+    file_label,
+    quote_identifier,
+    read_landing_file,
+    sql_literal,
+)
+from cx_core.sources.validate import EventTimeWindow, empty_schema_sql, validate_landing_rows
 
 # The zero-row Parquet file with every contract column in each raw folder (a plain name: Spark skips files
 # whose names start with "_" or ".").
@@ -104,7 +113,7 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
     ledger = load_ledger(ledger_path)
     landing = settings.landing_dir / contract.name
     candidates = sorted(p for p in landing.iterdir() if is_candidate(p, contract)) if landing.is_dir() else []
-    new_files, skipped = [], []
+    new_files, skipped, failures = [], [], []
     for path in candidates:
         digest = sha256_of(path)
         known = ledger.get(path.name)
@@ -113,30 +122,39 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
         elif known["sha256"] == digest:
             skipped.append(path.name)
         else:
-            raise ContractError(
+            failures.append(
                 f"{file_label(contract, path)} was already loaded on {known['processed_at']} with different "
                 f"content (sha256 {known['sha256'][:8]}, now {digest[:8]}). Raw data is append-only: save the new "
                 f"export under a new name (e.g. {path.stem}_v2{path.suffix}) and restore or remove the changed file."
             )
     results = []
     for path, digest in new_files:
-        result = ingest_file(contract, path, digest, settings)
+        try:
+            result = ingest_file(contract, path, digest, settings)
+        except ContractError as error:
+            failures.append(str(error))
+            continue
         ledger[path.name] = asdict(result)
         write_atomically(ledger_path, lambda tmp: tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True)))
         results.append(result)
+    if failures:
+        loaded = f" ({len(results)} other file(s) of {contract.name} were loaded)" if results else ""
+        raise ContractError("\n".join(failures) + loaded)
     return IngestResult(contract.name, raw_dir, tuple(results), tuple(skipped))
 
 
 def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Settings) -> FileResult:
     """Read, validate and write one landing file; rows read = loaded + quarantined."""
     now = datetime.now(timezone.utc)
-    output_name = f"{path.stem}-{digest[:8]}.parquet"
+    # Output names carry no glob characters, so every reader of the raw layer can name a file literally.
+    output_name = f"{GLOB_CHARACTERS.sub('_', path.stem)}-{digest[:8]}.parquet"
     raw_file = settings.raw_dir / contract.name / f"load_date={now:%Y-%m-%d}" / output_name
     quarantine_file = settings.quarantine_dir / contract.name / output_name
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         read = read_landing_file(con, path, contract)
-        validate_landing_rows(con, contract)
+        window = EventTimeWindow.around(now, settings.event_time_years_back, settings.event_time_days_ahead)
+        validate_landing_rows(con, contract, window)
         lineage = (
             f"{sql_literal(path.name)} AS _source_file, _source_line, {sql_literal(digest)} AS _file_sha256, "
             f"{sql_literal(now.isoformat())}::TIMESTAMPTZ AS _ingested_at"

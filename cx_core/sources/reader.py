@@ -4,18 +4,30 @@ The result is two tables on the given connection:
   `landing_rows`    one column per contract column (VARCHAR; null when the file lacks an optional column)
                     plus `_source_line` (BIGINT, 1-based data line for CSV, record number for NDJSON/JSON);
   `landing_rejects` rows that could not even be split into fields: `_source_line`, `_raw` (the text as found)
-                    and `reason` (`malformed_row` for CSV, `invalid_json` for JSON records).
+                    and `reason`: `malformed_row` for a CSV row whose field count differs from the header's,
+                    `unterminated_quote` for a CSV row whose quote never closes and `after_unterminated_quote` for
+                    every line that quote swallowed (so rows read = records a person counts), `invalid_json` for
+                    JSON records.
 Typing and validation happen afterwards in `validate.py`.
 
+Encodings: UTF-8 (with or without BOM), UTF-16 with a BOM, and Windows-1252 (cp1252, the superset of Latin-1
+that Excel writes, with €) are read; other files are transcoded to UTF-8 first. A file with NUL bytes is not
+text; a file that is neither UTF-8 nor cp1252 fails with its name and the fix. File names are taken literally
+(glob characters escaped for DuckDB).
+
 CSV line numbers follow DuckDB's reader: the header is line 1, a quoted field that spans lines still counts
-as one line, blank lines count. `_source_line` is that number minus one (the header). NDJSON records carry
-their physical line number (blank lines are skipped but counted), JSON array records their 1-based position.
+as one line, blank lines count. `_source_line` is that number minus one (the header), plus the lines an
+unterminated quote swallowed before it. NDJSON records carry their physical line number (blank lines are
+skipped but counted), JSON array records their 1-based position. Known limit: blank lines are found by
+counting quotes, so after a stray quote that a later line closes, the numbers of the rows after the next blank
+line are one lower per blank line (rows read and reasons stay right).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +41,13 @@ UTF8_BOM = "\ufeff"
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 << 20
 NEVER_IN_JSON = "\x1f"  # a control character JSON text cannot contain unescaped: splits NDJSON into whole lines
+# DuckDB reads an empty field as NULL by default and then accepts a row with one surplus empty trailing field;
+# with an impossible null string every field is kept and a surplus field makes the row "TOO MANY COLUMNS".
+NO_NULL_STRING = "\x1e\x1d"
+GLOB_CHARACTERS = re.compile(r"([*?\[])")
+# Decoders tried in order; cp1252 decodes every Latin-1 text except the C1 control bytes nobody exports.
+TEXT_ENCODINGS = ("utf-8", "cp1252")
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 class ContractError(Exception):
@@ -43,14 +62,13 @@ class LandingRead:
     missing_optional_columns: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _ByteScan:
-    encoding: str
-    has_blank_line: bool
-
-
 def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def path_literal(path: Path) -> str:
+    """A file path as a DuckDB string literal that matches only that file (`*`, `?`, `[` are glob characters)."""
+    return sql_literal(GLOB_CHARACTERS.sub(r"[\1]", str(path)))
 
 
 def quote_identifier(name: str) -> str:
@@ -63,44 +81,78 @@ def file_label(contract: SourceContract, path: Path) -> str:
 
 def read_landing_file(con: duckdb.DuckDBPyConnection, path: Path, contract: SourceContract) -> LandingRead:
     """Create `landing_rows` and `landing_rejects` on `con` from one landing file (see the module docstring)."""
-    scan = _scan_bytes(path)
-    if contract.format == "csv":
-        return _read_csv(con, path, contract, scan)
-    if contract.format == "ndjson":
-        _scan_lines(con, path, scan.encoding, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
-                    blank_lines=[], reason="invalid_json")
-        # Blank lines are no records (a one-column scan returns them as null).
-        con.execute(
-            "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
-            "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE trim(c0) <> ''"
-        )
-    else:
-        with tempfile.TemporaryDirectory(prefix="cx-ingest-") as tmp:
-            utf8_path = path if scan.encoding == "utf-8" else _transcode_to_utf8(path, scan.encoding, Path(tmp))
-            _json_array_records(con, utf8_path, file_label(contract, path))
-    return _read_json_records(con, contract, file_label(contract, path), scan.encoding)
+    label = file_label(contract, path)
+    encoding = detect_encoding(path, label, contract.format)
+    with tempfile.TemporaryDirectory(prefix="cx-ingest-") as tmp:
+        # DuckDB reads the UTF-8 text; the temporary copy keeps the landing name, so errors still name it.
+        text_path = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, Path(tmp))
+        if contract.format == "csv":
+            return _read_csv(con, text_path, contract, label, encoding)
+        if contract.format == "ndjson":
+            _scan_lines(con, text_path, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
+                        blank_lines=[], reason="invalid_json", strict_field_count=False)
+            # Blank lines are no records (a one-column scan returns them as null).
+            con.execute(
+                "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
+                "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE trim(c0) <> ''"
+            )
+        else:
+            _json_array_records(con, text_path, label)
+        return _read_json_records(con, contract, label, encoding)
 
 
-def _scan_bytes(path: Path) -> _ByteScan:
-    """One streaming pass: is the file valid UTF-8 (else Latin-1), and does it contain an empty line?"""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, has_blank_line, tail = True, False, b""
+def detect_encoding(path: Path, label: str, file_format: str) -> str:
+    """The first of UTF-16 (by its BOM), UTF-8 and cp1252 that decodes the whole file, in one streaming pass.
+
+    Raises ContractError for binary content (NUL bytes outside UTF-16) and for text no decoder accepts.
+    """
+    with path.open("rb") as handle:
+        first = handle.read(CHUNK_BYTES)
+        candidates = ["utf-16"] if first.startswith(UTF16_BOMS) else list(TEXT_ENCODINGS)
+        decoders = {name: codecs.getincrementaldecoder(name)() for name in candidates}
+        failures: dict[str, UnicodeDecodeError] = {}
+        offset, chunk = 0, first
+        while chunk:
+            nul = chunk.find(b"\0") if candidates != ["utf-16"] else -1
+            if nul >= 0:
+                raise ContractError(
+                    f"{label}: not a text {file_format.upper()} file (binary data: a NUL byte at offset {offset + nul}). "
+                    f"Export the data as {file_format.upper()} text, UTF-8 encoded."
+                )
+            _feed(decoders, failures, chunk, final=False)
+            offset += len(chunk)
+            chunk = handle.read(CHUNK_BYTES)
+        _feed(decoders, failures, b"", final=True)
+    for name in candidates:
+        if name not in failures:
+            return name
+    error = failures[candidates[-1]]
+    raise ContractError(
+        f"{label}: the file is neither UTF-8 nor Windows-1252 (cp1252/Latin-1) text (byte 0x{error.object[error.start]:02x} "
+        f"cannot be decoded). Save the export as UTF-8 (in Excel: \"CSV UTF-8\") and land it again."
+    )
+
+
+def _feed(decoders: dict, failures: dict, chunk: bytes, *, final: bool) -> None:
+    """Decode `chunk` with every decoder that has not failed yet; remember the first error of each."""
+    for name, decoder in decoders.items():
+        if name not in failures:
+            try:
+                decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as error:
+                failures[name] = error
+
+
+def _has_blank_line(path: Path) -> bool:
+    """Does the (UTF-8) file contain an empty line? One streaming byte pass."""
+    tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK_BYTES):
             window = tail + chunk
-            has_blank_line = has_blank_line or b"\n\n" in window or b"\n\r\n" in window
+            if b"\n\n" in window or b"\n\r\n" in window:
+                return True
             tail = window[-2:]
-            if is_utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    is_utf8 = False
-    if is_utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            is_utf8 = False
-    return _ByteScan("utf-8" if is_utf8 else "latin-1", has_blank_line)
+    return False
 
 
 def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path:
@@ -139,8 +191,8 @@ def _match_columns(found: list[str], contract: SourceContract, label: str, found
 # ---------------------------------------------------------------------------------------------------------- CSV
 
 
-def _read_header(path: Path, encoding: str, label: str) -> tuple[str, list[str]]:
-    with path.open("r", encoding=encoding, newline="") as handle:
+def _read_header(path: Path, label: str) -> tuple[str, list[str]]:
+    with path.open("r", encoding="utf-8", newline="") as handle:
         first_line = handle.readline().removeprefix(UTF8_BOM).rstrip("\r\n")
     if not first_line.strip():
         raise ContractError(f"{label}: the file is empty or its first line is blank; a CSV export needs a header line.")
@@ -149,26 +201,24 @@ def _read_header(path: Path, encoding: str, label: str) -> tuple[str, list[str]]
     return delimiter, names
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, contract: SourceContract, scan: _ByteScan) -> LandingRead:
-    label = file_label(contract, path)
-    delimiter, header = _read_header(path, scan.encoding, label)
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, contract: SourceContract, label: str, encoding: str) -> LandingRead:
+    delimiter, header = _read_header(path, label)
     mapping, unknown, missing = _match_columns(header, contract, label, "header")
-    blank_lines = _blank_data_lines(path, scan.encoding) if scan.has_blank_line else []
-    _scan_lines(con, path, scan.encoding, columns=len(header), delimiter=delimiter, quote='"', header=True,
-                blank_lines=blank_lines, reason="malformed_row")
+    blank_lines = _blank_data_lines(path) if _has_blank_line(path) else []
+    _scan_lines(con, path, columns=len(header), delimiter=delimiter, quote='"', header=True,
+                blank_lines=blank_lines, reason="malformed_row", strict_field_count=True)
     positional = {name: f"c{i}" for i, name in enumerate(header)}
     selected = ", ".join(
         f"{positional[mapping[c]]} AS {quote_identifier(c)}" if c in mapping else f"NULL::VARCHAR AS {quote_identifier(c)}"
         for c in contract.column_names
     )
     con.execute(f"CREATE OR REPLACE TABLE landing_rows AS SELECT {selected}, _source_line FROM scanned")
-    return _summary(con, scan.encoding, unknown, missing)
+    return _summary(con, encoding, unknown, missing)
 
 
 def _scan_lines(
     con: duckdb.DuckDBPyConnection,
     path: Path,
-    encoding: str,
     *,
     columns: int,
     delimiter: str,
@@ -176,28 +226,52 @@ def _scan_lines(
     header: bool,
     blank_lines: list[int],
     reason: str,
+    strict_field_count: bool,
 ) -> None:
     """Split a line-based file with DuckDB's CSV reader into the view `scanned` (c0..cN, `_source_line`).
 
     Lines that do not split into `columns` fields go to `landing_rejects` with `reason`. DuckDB numbers lines
     (header = line 1) but returns good rows without their number, in file order: the k-th good row sits on
-    the k-th data line that is neither rejected nor one of the `blank_lines` DuckDB skipped.
+    the k-th data line that is neither rejected nor one of the `blank_lines` DuckDB skipped. A quote that never
+    closes makes DuckDB reject everything up to the next quote as one line: that rejected text is split back
+    into its lines, and every later line number moves down by the lines it held. With `strict_field_count`
+    a row with a surplus empty trailing field is rejected too (DuckDB's default null string lets it pass).
     """
+    null_string = f", nullstr = {sql_literal(NO_NULL_STRING)}" if strict_field_count else ""
     fields = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns)) + "}"
     con.execute(
-        f"""CREATE OR REPLACE TABLE raw_fields AS SELECT * FROM read_csv({sql_literal(str(path))},
+        f"""CREATE OR REPLACE TABLE raw_fields AS SELECT * FROM read_csv({path_literal(path)},
             header = {str(header).lower()}, auto_detect = false, columns = {fields}, delim = {sql_literal(delimiter)},
-            quote = {sql_literal(quote)}, escape = {sql_literal(quote)}, encoding = {sql_literal(encoding)},
+            quote = {sql_literal(quote)}, escape = {sql_literal(quote)}{null_string},
             max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = 'reject_errors',
             rejects_scan = 'reject_scans')"""
     )
     header_lines = 1 if header else 0
-    # DuckDB lists one error per problem; a line is rejected once.
+    # DuckDB lists one error per problem; a line is rejected once. `swallowed` = the extra lines of its text.
+    con.execute(
+        f"""CREATE OR REPLACE TABLE duckdb_rejects AS
+            SELECT (line - {header_lines})::BIGINT AS n, ltrim(min(csv_line), E'\\r\\n') AS raw,
+                   bool_or(error_type = 'UNQUOTED VALUE') AS unterminated,
+                   CASE WHEN unterminated THEN string_split(rtrim(raw, E'\\r\\n'), E'\\n') ELSE [raw] END AS lines,
+                   len(lines) - 1 AS swallowed
+            FROM reject_errors GROUP BY line"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TABLE line_shifts AS
+           SELECT n, (sum(swallowed) OVER (ORDER BY n))::BIGINT AS shift FROM duckdb_rejects WHERE swallowed > 0"""
+    )
+    # A line's number in the file = DuckDB's number + the lines swallowed by unterminated quotes before it.
     con.execute(
         f"""CREATE OR REPLACE TABLE landing_rejects AS
-            SELECT (line - {header_lines})::BIGINT AS _source_line, ltrim(min(csv_line), E'\\r\\n') AS _raw,
-                   {sql_literal(reason)} AS reason
-            FROM reject_errors GROUP BY line"""
+            WITH numbered AS (
+                SELECT n + coalesce((SELECT max(shift) FROM line_shifts s WHERE s.n < r.n), 0) AS first_line,
+                       unterminated, unnest(lines) AS line, generate_subscripts(lines, 1) - 1 AS line_offset
+                FROM duckdb_rejects r
+            )
+            SELECT (first_line + line_offset)::BIGINT AS _source_line, rtrim(line, E'\\r') AS _raw,
+                   CASE WHEN NOT unterminated THEN {sql_literal(reason)}
+                        WHEN line_offset = 0 THEN 'unterminated_quote' ELSE 'after_unterminated_quote' END AS reason
+            FROM numbered WHERE line_offset = 0 OR trim(line, E' \\t\\r') <> ''"""
     )
     con.execute("CREATE OR REPLACE TEMP TABLE blank_lines (n BIGINT)")
     if blank_lines:
@@ -205,26 +279,29 @@ def _scan_lines(
     con.execute(
         """CREATE OR REPLACE VIEW scanned AS
            WITH skipped AS (
-               SELECT _source_line AS n FROM landing_rejects UNION SELECT n FROM blank_lines
+               SELECT n FROM duckdb_rejects UNION SELECT n FROM blank_lines
            ), good_lines AS (
                SELECT n, row_number() OVER (ORDER BY n) - 1 AS good_index
                FROM range(1, (SELECT count(*) FROM raw_fields) + (SELECT count(*) FROM skipped) + 1) AS r(n)
                WHERE n NOT IN (SELECT n FROM skipped)
+           ), shifted AS (
+               SELECT good_lines.good_index, (good_lines.n + coalesce(line_shifts.shift, 0))::BIGINT AS n
+               FROM good_lines ASOF LEFT JOIN line_shifts ON good_lines.n > line_shifts.n
            )
-           SELECT raw_fields.*, good_lines.n AS _source_line
-           FROM raw_fields JOIN good_lines ON raw_fields.rowid = good_lines.good_index
+           SELECT raw_fields.*, shifted.n AS _source_line
+           FROM raw_fields JOIN shifted ON raw_fields.rowid = shifted.good_index
            ORDER BY _source_line"""
     )
 
 
-def _blank_data_lines(path: Path, encoding: str) -> list[int]:
+def _blank_data_lines(path: Path) -> list[int]:
     """Data line numbers (DuckDB's numbering minus the header) of blank lines outside quoted fields.
 
     Runs only for files that contain an empty line at all; counting quotes tells whether a line break is
     inside a quoted field (then it does not start a new line in DuckDB's numbering).
     """
     blank, line_number, inside_quotes = [], 0, False
-    with path.open("r", encoding=encoding, newline="") as handle:
+    with path.open("r", encoding="utf-8", newline="") as handle:
         for physical_line in handle:
             if not inside_quotes:
                 line_number += 1
@@ -242,7 +319,7 @@ def _json_array_records(con: duckdb.DuckDBPyConnection, utf8_path: Path, label: 
     try:
         con.execute(
             "CREATE OR REPLACE TABLE json_records AS SELECT json::VARCHAR AS record "
-            f"FROM read_json_objects({sql_literal(str(utf8_path))}, format = 'array')"
+            f"FROM read_json_objects({path_literal(utf8_path)}, format = 'array')"
         )
     except duckdb.Error as error:
         raise ContractError(
