@@ -12,6 +12,7 @@ from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
 from dagster_project.defs.assets.ml_uplift import ml_nba_uplift
+from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, ml_workforce_checks
 from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
 from dagster_project.defs.freshness import read_daily
@@ -22,10 +23,11 @@ from dagster_project.defs.sensors import landing_files_sensor
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, ml_nba_uplift, *alert_assets,
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, ml_nba_uplift, *ml_workforce_assets,
+        *alert_assets,
         *dg.map_asset_specs(read_daily, report_assets),
     ],
-    asset_checks=asset_checks,
+    asset_checks=[*asset_checks, *ml_workforce_checks],
     jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job],
     schedules=[kpi_refresh_schedule],
     sensors=[landing_files_sensor],

@@ -16,6 +16,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (columns named *_eur keep their names)
 
 # %%
 import plotly.graph_objects as go
@@ -29,13 +30,30 @@ TOP_REASONS = 8
 
 report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
+
+
+def money(amount: float | None) -> str:
+    return f"{fmt.number(amount)} {currency}"
+
 scores_missing = report.missing({"ml_churn_scores": ["customer_key", "churn_probability", "risk_band"],
                                  "dim_customers": ["customer_key", "segment"]})
+# The churn model may have been skipped (too short a history): its card then holds the reason.
+skip_reasons = [] if report.missing({"ml_churn_model_card": ["section", "metric", "detail"]}) else report.query(
+    "select detail from ml_churn_model_card where section = 'status' and metric = 'skipped'")["detail"].to_list()
+skip_reason = skip_reasons[0] if skip_reasons else None
+
+
+def say_churn_skipped() -> None:
+    report.say(f"**Churn scores: not available.** The churn model was not trained: {skip_reason}")
+
 
 # %%
 if scores_missing:
     report.header("Churn scores are not available yet.")
     report.unavailable("Churn scores", scores_missing)
+elif skip_reason:
+    report.header("Churn scores are not available for this data (the reason is below).")
+    say_churn_skipped()
 else:
     scores = report.query(
         """
@@ -57,7 +75,7 @@ else:
     report.headline("Customers at high risk", fmt.number(at_risk.height))
 
 # %%
-if not scores_missing and scores.height:
+if not scores_missing and not skip_reason and scores.height:
     band_counts = dict(scores.group_by("risk_band").len().iter_rows())
     report.section("Risk distribution", "Customers by predicted churn probability, coloured by the model's risk "
                    "band: " + ", ".join(f"{band} {fmt.number(band_counts.get(band, 0))}" for band in RISK_BANDS) + ".")
@@ -91,6 +109,8 @@ report.section("Why customers are at risk", "The main reason the model gives for
 reasons_missing = scores_missing + report.missing({"ml_churn_scores": ["top_reason"]})
 if reasons_missing:
     report.unavailable("Churn reasons", reasons_missing)
+elif skip_reason:
+    say_churn_skipped()
 else:
     number_words = "|".join(["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
                              "eleven", "twelve"])
@@ -130,6 +150,8 @@ report.section("How good is the model?", "The backtest trains on the past and ch
 card_missing = report.missing({"ml_churn_model_card": ["section", "metric", "value"]})
 if card_missing:
     report.unavailable("The model card", card_missing)
+elif skip_reason:
+    say_churn_skipped()
 else:
     card = report.query("select section, metric, value::double as value from ml_churn_model_card")
     quality = dict(card.filter(section="quality").select("metric", "value").iter_rows())
@@ -182,13 +204,13 @@ else:
         best = plan.row(0, named=True)
         report.say(
             f"The plan contacts **{fmt.number(total_customers)} customers** with an expected value of "
-            f"**{fmt.number(total_value)} €**; {fmt.number(left_alone)} customers are left alone for now "
+            f"**{money(total_value)}**; {fmt.number(left_alone)} customers are left alone for now "
             f"(contact limit reached, no consent, or nothing worth offering). The largest item is *{best['action']}* "
             f"by {report.channel_label(best['channel'])} for {fmt.number(best['customers'])} customers "
-            f"({fmt.number(best['expected_value_eur'])} €)."
+            f"({money(best['expected_value_eur'])})."
         )
         report.headline("Customers in the action plan", fmt.number(total_customers))
-        report.headline("Expected value", f"{fmt.number(total_value)} €")
+        report.headline("Expected value", money(total_value))
         figure = go.Figure([
             go.Bar(y=rows["action"], x=rows["customers"], orientation="h",
                    name=report.channel_label(channel), marker_color=cx.channel_colour(channel))
@@ -200,7 +222,7 @@ else:
             "action": cx.Column("Action"),
             "channel": cx.Column("Channel"),
             "customers": cx.Column("Customers", fmt.number, numeric=True),
-            "expected_value_eur": cx.Column("Expected value", lambda v: f"{fmt.number(v)} €", numeric=True),
+            "expected_value_eur": cx.Column("Expected value", money, numeric=True),
         })
     else:
         report.nothing_in_period("recommended contacts", "the latest plan")

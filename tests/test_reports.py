@@ -29,7 +29,9 @@ SECTIONS = {
     "churn_and_actions": ["Risk distribution", "At-risk segments", "Why customers are at risk",
                           "How good is the model?", "Action plan"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
-                           "Forecast: contacts in the next weeks", "Agents needed per hour"],
+                           "Forecast: contacts in the next weeks", "How good is the forecast?",
+                           "When contacts arrive", "Agents needed per half-hour",
+                           "Abandonment and plan against actual"],
 }
 DEMO_CUSTOMERS, DEMO_DAYS, DEMO_END = 400, 400, date(2026, 10, 31)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -232,3 +234,13 @@ def test_demo_reports_show_no_personal_data(pipeline_reports):
         produced = body_without_plotly_library(page)
         assert not EMAIL.search(produced) and not PHONE.search(readable_text(page))
         assert not name_pattern.search(readable_text(page)), name_pattern.search(readable_text(page))
+
+
+def test_churn_report_shows_amounts_in_the_configured_currency(tmp_path):
+    warehouse = build_report_warehouse(tmp_path / "warehouse.duckdb")
+    report = render_report("churn_and_actions", "Churn and next best actions", REPORTS_SOURCE_DIR / "churn_and_actions.py",
+                           tmp_path, {"warehouse_path": str(warehouse), "as_of": AS_OF.isoformat(), "currency": "USD"})
+    text = readable_text(report.html_path.read_text(encoding="utf-8"))
+
+    assert re.search(r"an expected value of [\d,]+ USD", text)
+    assert "€" not in text and "EUR" not in text

@@ -44,7 +44,9 @@ REPORTS = [
                                "channel_taxonomy")),
     ReportSpec("service_operations", "Service operations", "How busy is service, how well does it resolve, and "
                "how many agents do the next weeks need?",
-               ("fct_service_contacts", "kpi_metrics", "sla_targets", "channel_taxonomy")),
+               ("fct_service_contacts", "kpi_metrics", "sla_targets", "channel_taxonomy", "fct_marketing_contacts",
+                "holidays", "ml_contact_forecast", "ml_forecast_backtest",
+                "ml_forecast_cleaned_days", "ml_staffing_plan", "ml_staffing_adherence")),
 ]
 
 
@@ -54,6 +56,8 @@ def notebook_parameters(settings: Settings) -> dict[str, str | None]:
         "as_of": settings.as_of,
         "number_locale": settings.report_locale,
         "business_timezone": settings.timezone,
+        "currency": settings.currency,
+        "holiday_country": settings.holiday_country,
     }
 
 
