@@ -11,7 +11,8 @@
 # %% tags=["parameters"]
 # Churn and next best actions: how churn risk is distributed, which segments are at risk and why, how good
 # the model is (in plain words), and the action plan: how many customers get which action on which channel,
-# with its expected value. Reads ml_churn_scores, ml_churn_model_card, ml_next_best_actions, dim_customers.
+# with its expected value, prioritised by value at risk (churn probability × expected 12-month value). Reads
+# ml_churn_scores, ml_churn_model_card, ml_next_best_actions, dim_customers, ml_customer_value.
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -23,10 +24,12 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
+from ml.customer_value import value_at_risk
 
 RISK_BANDS = ["high", "medium", "low"]  # as the churn model bands its probabilities
 TOP_FEATURES = 5
 TOP_REASONS = 8
+TOP_PRIORITY_CUSTOMERS = 15
 
 report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
@@ -101,6 +104,30 @@ if not scores_missing and not skip_reason and scores.height:
         "at_risk": cx.Column("High risk", fmt.number, numeric=True),
         "share": cx.Column("Share at high risk", fmt.percent, numeric=True),
     })
+
+# %%
+report.section("Value at risk", "What churn would cost: each customer's churn probability × the value they are "
+               "expected to bring in the next 12 months (BG/NBD × Gamma-Gamma, ml_customer_value).")
+value_missing = scores_missing + report.missing({"ml_customer_value": ["customer_key", "expected_value_eur"]})
+if value_missing:
+    report.unavailable("Value at risk", value_missing)
+else:
+    risk = value_at_risk(scores, report.query("select customer_key, expected_value_eur from ml_customer_value")).join(
+        scores.select("customer_key", "segment", "risk_band"), on="customer_key"
+    )
+    total_at_risk, total_value = risk["value_at_risk_eur"].sum(), risk["expected_value_eur"].sum()
+    high_share = risk.filter(risk_band="high")["value_at_risk_eur"].sum() / total_at_risk if total_at_risk else None
+    report.say(
+        f"Of **{money(total_value)}** expected from these customers in the next 12 months, "
+        f"**{money(total_at_risk)}** is at risk; the high-risk band holds {fmt.percent(high_share)} of it."
+    )
+    report.headline("Value at risk, 12 months", money(total_at_risk))
+    report.table(
+        risk.group_by("segment").agg(customers=pl.len(), value_at_risk_eur=pl.col("value_at_risk_eur").sum())
+        .sort("value_at_risk_eur", descending=True),
+        {"segment": cx.Column("Segment", cx.words), "customers": cx.Column("Customers", fmt.number, numeric=True),
+         "value_at_risk_eur": cx.Column("Value at risk", money, numeric=True)},
+    )
 
 # %%
 report.section("Why customers are at risk", "The main reason the model gives for each high-risk customer. Reasons "
@@ -223,6 +250,32 @@ else:
             "channel": cx.Column("Channel"),
             "customers": cx.Column("Customers", fmt.number, numeric=True),
             "expected_value_eur": cx.Column("Expected value", money, numeric=True),
+        })
+    else:
+        report.nothing_in_period("recommended contacts", "the latest plan")
+
+# %%
+report.section("Who to contact first", "The customers in the action plan with the most value at risk: work the "
+               "plan from the top.")
+priority_missing = actions_missing + value_missing
+if priority_missing:
+    report.unavailable("The prioritised plan", priority_missing)
+else:
+    planned = report.query(
+        f"select customer_key, {action_name} as action, channel from ml_next_best_actions where action <> 'no_action'"
+    ).join(risk.select("customer_key", "churn_probability", "value_at_risk_eur"), on="customer_key", how="left")
+    planned = planned.sort("value_at_risk_eur", descending=True, nulls_last=True)
+    if planned.height:
+        covered = planned["value_at_risk_eur"].sum()
+        report.say(f"The plan reaches customers holding **{money(covered)}** of the value at risk "
+                   f"({fmt.percent(covered / total_at_risk if total_at_risk else None)}). The first "
+                   f"{TOP_PRIORITY_CUSTOMERS}:")
+        report.table(planned.head(TOP_PRIORITY_CUSTOMERS), {
+            "customer_key": cx.Column("Customer"),
+            "action": cx.Column("Action"),
+            "channel": cx.Column("Channel"),
+            "churn_probability": cx.Column("Churn risk", fmt.percent, numeric=True),
+            "value_at_risk_eur": cx.Column("Value at risk", money, numeric=True),
         })
     else:
         report.nothing_in_period("recommended contacts", "the latest plan")

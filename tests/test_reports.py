@@ -22,12 +22,13 @@ pytestmark = pytest.mark.slow
 
 SECTIONS = {
     "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel"],
-    "customer_journeys": ["Top journey paths", "Channel-to-channel flow", "Where customers switch channel",
+    "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
                           "What drives NPS"],
-    "churn_and_actions": ["Risk distribution", "At-risk segments", "Why customers are at risk",
-                          "How good is the model?", "Action plan"],
+    "churn_and_actions": ["Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
+                          "How good is the model?", "Action plan", "Who to contact first"],
+    "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
                            "Forecast: contacts in the next weeks", "How good is the forecast?",
                            "When contacts arrive", "Agents needed per half-hour",
@@ -135,6 +136,18 @@ def test_operations_and_journey_numbers_match_the_marts(rendered):
     assert f"The bot handled {bot_chats} chats" in readable_text(rendered["pages"]["customer_journeys"])
     high_risk = scalar(warehouse, "select count(*) from ml_churn_scores where risk_band = 'high'")
     assert rendered["metadata"]["churn_and_actions"]["Customers at high risk"].value == str(high_risk)
+
+
+def test_value_at_risk_is_churn_probability_times_expected_value(rendered):
+    with duckdb.connect(str(rendered["warehouse"]), read_only=True) as connection:
+        at_risk, high = connection.execute(
+            "SELECT sum(scores.churn_probability * value.expected_value_eur), "
+            "sum(CASE WHEN risk_band = 'high' THEN scores.churn_probability * value.expected_value_eur END) "
+            "FROM ml_churn_scores AS scores JOIN ml_customer_value AS value USING (customer_key)"
+        ).fetchone()
+    text = readable_text(rendered["pages"]["churn_and_actions"])
+    assert f"{at_risk:,.0f} EUR is at risk; the high-risk band holds {high / at_risk:.0%} of it" in text
+    assert "Frequent store shoppers" in readable_text(rendered["pages"]["customer_personas"])
 
 
 def test_nps_drivers_count_the_answers_of_the_window(rendered):

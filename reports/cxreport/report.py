@@ -161,6 +161,15 @@ class Report:
             )
         display(HTML(f"<div class='cx-cards'>{''.join(cards)}</div>"))
 
+    def profile_cards(self, cards: Sequence[tuple[str, str, Mapping[str, str]]]) -> None:
+        """One card per profile (a persona, say): title, a sentence, and facts as label -> value text."""
+        rendered = []
+        for title, sentence, facts in cards:
+            rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in facts.items())
+            rendered.append(f"<div class='cx-card cx-profile'><div class='title'>{html.escape(title)}</div>"
+                            f"<div class='sentence'>{html.escape(sentence)}</div><dl>{rows}</dl></div>")
+        display(HTML(f"<div class='cx-cards cx-profiles'>{''.join(rendered)}</div>"))
+
     def headline(self, name: str, value_text: str) -> None:
         """Remember a headline number for the asset's metadata (see publish_headlines)."""
         self.headlines[name] = value_text

@@ -185,6 +185,52 @@ TABLES = {
                top_reason
         from scored
     """,
+    # Every customer worth 100 € in the next 12 months: value at risk = its churn probability × 100.
+    "ml_customer_value": """
+        select customer_key, date '2026-10-31' as as_of_date, 365 as horizon_days, 0.8 as probability_alive,
+               2.0 as expected_purchases, 1.0 as purchases_low, 4.0 as purchases_high,
+               50.0 as expected_spend_per_purchase_eur, 100.0 as expected_value_eur,
+               20.0 as value_low_eur, 220.0 as value_high_eur
+        from dim_customers
+    """,
+    "ml_customer_value_model_card": """
+        select * from (values
+            ('quality', 'predicted_value_total_eur', 12000.0, null), ('quality', 'actual_value_total_eur', 11000.0, null),
+            ('quality', 'decile_value_correlation', 0.98, null), ('setup', 'holdout_days', 182.0, null),
+            ('decile_predicted_value_eur', '1', 300.0, '20 customers'), ('decile_actual_value_eur', '1', 280.0, '20 customers'),
+            ('decile_predicted_value_eur', '2', 100.0, '20 customers'), ('decile_actual_value_eur', '2', 110.0, '20 customers')
+        ) as card(section, metric, value, detail)
+    """,
+    "ml_personas": f"""
+        select customer_key, 'P0' || (1 + {_bucket('persona', 2, 'customer_key')}) as persona_id,
+               ['Frequent store shoppers', 'Newsletter-reading web shoppers'][1 + {_bucket('persona', 2, 'customer_key')}]
+                   as persona_name, date '2026-10-31' as as_of_date
+        from dim_customers
+    """,
+    "ml_persona_profiles": """
+        select * from (values
+            ('P01', 'Frequent store shoppers', 'Buys every 6 weeks, mostly in the store.', 120, 0.6, 30.0, 150.0, 0.3,
+             'store', 'phone', 'purchase_share_store +2.0 sd'),
+            ('P02', 'Newsletter-reading web shoppers', 'Buys every 12 weeks, mostly on the web.', 80, 0.4, -5.0, 90.0, 0.5,
+             'web', 'email', 'email_open_rate +1.1 sd')
+        ) as profiles(persona_id, persona_name, description, customers, customer_share, nps,
+                      expected_value_12m_eur_mean, churn_probability_mean, preferred_purchase_channel,
+                      preferred_service_channel, distinguishing_features)
+    """,
+    "ml_persona_drift": """
+        select * from (values
+            ('P01', 120, date '2026-10-31', 100, true, 'size changed'),
+            ('P02', 80, date '2026-10-31', 82, false, null)
+        ) as drift(persona_id, customers, as_of_date, customers_previous, review, review_reason)
+    """,
+    "dim_customer_personas": """
+        select customers.customer_key, customers.segment, personas.persona_id, personas.persona_name,
+               value.expected_purchases as expected_purchases_12m, value.expected_value_eur as expected_value_12m_eur,
+               value.value_low_eur as expected_value_12m_low_eur, value.value_high_eur as expected_value_12m_high_eur
+        from dim_customers as customers
+        left join ml_personas as personas using (customer_key)
+        left join ml_customer_value as value using (customer_key)
+    """,
     "ml_churn_model_card": """
         select * from (values
             ('quality', 'roc_auc', 0.78, null), ('quality', 'lift_top_decile', 3.4, null),
