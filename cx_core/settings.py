@@ -66,6 +66,10 @@ class Settings:
     pseudonym_key_file: Path
     # Raw rows older than this many days are removed, per source: "source:days" pairs; empty keeps everything.
     retention_days: str
+    nba_holdout_share: float  # share of each action's customers held out (not contacted) to measure uplift
+    alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
+    alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
+    alert_fdr: float  # false discovery rate of the KPI change tests
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -116,6 +120,10 @@ class Settings:
             pseudonym_key_file=_path(environ, "CX_PSEUDONYM_KEY_FILE",
                                      Path.home() / ".config" / "cx-pipeline" / "pseudonym.key"),
             retention_days=get("CX_RETENTION_DAYS", ""),
+            nba_holdout_share=float(get("CX_NBA_HOLDOUT_SHARE", "0.10")),
+            alerts_dir=_path(environ, "CX_ALERTS_DIR", data_dir / "alerts"),
+            alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,
+            alert_fdr=float(get("CX_ALERT_FDR", "0.05")),
         )
 
     def as_env(self) -> dict[str, str]:

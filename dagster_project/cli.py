@@ -14,6 +14,7 @@ from cx_core.settings import REPO_ROOT, get_settings
 
 def _demo_data(args: argparse.Namespace) -> int:
     from cx_demo.generate import generate_demo
+    from cx_demo.surveys import PlantedChange
 
     settings = get_settings()
     out = Path(args.out).resolve() if args.out else settings.landing_dir
@@ -26,6 +27,7 @@ def _demo_data(args: argparse.Namespace) -> int:
         seed=args.seed,
         end_date=date.fromisoformat(args.end_date) if args.end_date else None,
         progress=not args.quiet,
+        planted=PlantedChange.parse(args.plant_change) if args.plant_change else None,
     )
     print(summary.describe())
     return 0
@@ -95,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="landing folder (default: settings landing dir)")
         p.add_argument("--truth", default=None, help="ground-truth folder (default: settings demo truth dir)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--plant-change", default=None, metavar="TRIGGER:FROM_DAY:QUALITY",
+                       help="plant a known cause, e.g. store_visit:60:0.1 = from day 60 on, surveys after store "
+                            "visits answer with experience quality 0.1 (a good visit is 0.85)")
 
     demo = sub.add_parser("demo-data", help="generate realistic demo exports into the landing folder")
     demo_options(demo)

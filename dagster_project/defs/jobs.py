@@ -13,7 +13,7 @@ full_refresh_job = dg.define_asset_job(
 kpi_refresh_job = dg.define_asset_job(
     "kpi_refresh",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest", "privacy"),
-    description="Rebuild the marts from the raw layer, re-score, re-render the reports (no ingestion).",
+    description="Rebuild the marts from the raw layer, re-score, raise KPI alerts, re-render the reports (no ingestion).",
 )
 
 ingest_new_files_job = dg.define_asset_job(
