@@ -117,16 +117,20 @@ def page(title: str, body: str, with_plotly: bool, footer: str) -> str:
 
 
 def render_report(
-    name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any]
+    name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any],
+    siblings: Sequence[tuple[str, str]] = (),
 ) -> RenderedReport:
-    """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`."""
+    """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`; the footer
+    links the index and the `siblings` (name, title) rendered into the same folder."""
     started = time.perf_counter()
     notebook = execute_notebook(source, parameters)
     stderr_lines = drop_stderr(notebook)
     published = take_headlines(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)
     rendered_at = datetime.now().astimezone().isoformat(timespec="seconds")
-    footer = f"CX pipeline · {html.escape(title)} · <a href='index.html'>all reports</a>"
+    links = "".join(f" · <a href='{html.escape(other)}.html'>{html.escape(other_title)}</a>"
+                    for other, other_title in siblings if other != name)
+    footer = f"CX pipeline · {html.escape(title)} · <a href='index.html'>all reports</a>{links}"
     html_path = output_dir / f"{name}.html"
     write_text_atomically(html_path, page(title, notebook_body_html(notebook), True, footer))
     report = RenderedReport(

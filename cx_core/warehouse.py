@@ -1,5 +1,6 @@
-"""Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically; a copy
-of the whole warehouse for a dbt build, swapped in when the build ends.
+"""Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically,
+compact the file after deletes (erasure, retention); a copy of the whole warehouse for a dbt build, swapped in
+when the build ends.
 
 DuckDB takes one writer per file, so no connection outlives the function that opened it (README, "Operating it").
 A warehouse is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside
@@ -19,7 +20,8 @@ from typing import Protocol
 import duckdb
 import polars as pl
 
-from cx_core.sources.reader import quote_identifier
+from cx_core.files import write_atomically
+from cx_core.sources.reader import quote_identifier, sql_literal
 
 
 class Warehouse(Protocol):
@@ -91,3 +93,24 @@ def publish_build_copy(build: Path, warehouse: Path) -> None:
     if build.exists():
         _fold_write_ahead_log(build)
         os.replace(build, warehouse)
+
+
+def table_exists(warehouse: Path, table: str) -> bool:
+    """Whether the warehouse file exists and holds a table of that name (views do not count)."""
+    if not warehouse.exists():
+        return False
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def compact_warehouse(warehouse: Path) -> None:
+    """Copy every table and view into a new file that replaces the old one: deleted rows leave no bytes."""
+
+    def copy_database(target: Path) -> None:
+        with duckdb.connect() as con:
+            con.execute(f"ATTACH {sql_literal(str(warehouse))} AS {quote_identifier(warehouse.stem)} (READ_ONLY)")
+            con.execute(f"ATTACH {sql_literal(str(target))} AS compacted")
+            con.execute(f"COPY FROM DATABASE {quote_identifier(warehouse.stem)} TO compacted")
+
+    write_atomically(warehouse, copy_database)
+    Path(f"{warehouse}.wal").unlink(missing_ok=True)

@@ -7,6 +7,7 @@ from cxreport.kpis import (
     SERVICE_KPI_METRICS,
     Change,
     Kpi,
+    action_link,
     change_is_significant,
     month_changes,
 )
@@ -17,4 +18,4 @@ from cxreport.style import channel_colour
 __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "change_is_significant", "channel_colour", "month_changes", "pseudonymise", "words"]
+           "action_link", "change_is_significant", "channel_colour", "month_changes", "pseudonymise", "words"]
