@@ -12,10 +12,11 @@ from cxreport.kpis import (
     month_changes,
 )
 from cxreport.privacy import pseudonymise
-from cxreport.report import WEEKDAYS, Column, Report
+from cxreport.report import WEEKDAYS, Column, Report, link_token
 from cxreport.style import channel_colour
 
 __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "action_link", "change_is_significant", "channel_colour", "month_changes", "pseudonymise", "words"]
+           "action_link", "change_is_significant", "channel_colour", "link_token", "month_changes", "pseudonymise",
+           "words"]

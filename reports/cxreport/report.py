@@ -29,6 +29,11 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 PROSE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"})
 
 
+def link_token(index: int) -> str:
+    """Where `Report.say` puts its `index`-th link (private-use characters, which exports do not carry)."""
+    return f"\ue000{index}\ue001"
+
+
 def months_before(first_of_month: date, count: int) -> date:
     index = first_of_month.year * 12 + first_of_month.month - 1 - count
     return date(index // 12, index % 12 + 1, 1)
@@ -111,10 +116,15 @@ class Report:
         if lead:
             self.say(lead)
 
-    def say(self, markdown_text: str) -> None:
+    def say(self, markdown_text: str, links: Sequence[tuple[str, str]] = ()) -> None:
         """Prose in Markdown. Angle and square brackets are escaped: sentences carry values from exports
-        (segments, paths, reasons) and those must never become HTML or a link (`[x](javascript:...)`)."""
-        display(Markdown(markdown_text.translate(PROSE_ESCAPES)))
+        (segments, paths, reasons) and those must never become HTML or a link (`[x](javascript:...)`).
+        `links` are (label, report name) pairs of our own reports, placed where the text has `link_token(i)`:
+        they are added after the escaping, so they are the only links prose can have."""
+        text = markdown_text.translate(PROSE_ESCAPES)
+        for index, (label, report_name) in enumerate(links):
+            text = text.replace(link_token(index), f"[{label.translate(PROSE_ESCAPES)}]({report_name}.html)")
+        display(Markdown(text))
 
     def unavailable(self, what: str, missing: Sequence[str]) -> None:
         """A plain note in place of a section whose data does not exist yet (the report still renders)."""
