@@ -63,6 +63,8 @@ def agents_for_queue(model: str, traffic: float, answer_within_seconds: float, h
                                 concurrency)
         return outcome.service_level >= service_level_target and outcome.occupancy <= max_occupancy
 
+    if traffic <= 0:  # nobody is expected: no agent is needed and nobody waits
+        return 0, QueueOutcome(service_level=1.0, average_speed_of_answer=0.0, abandonment=0.0, occupancy=0.0)
     high = max(1, math.ceil(traffic / concurrency))
     while not enough(high):
         high *= 2

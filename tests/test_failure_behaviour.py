@@ -21,7 +21,8 @@ ALL_ASSETS = list(defs.assets)
 NOT_IN_A_REFRESH = dg.AssetSelection.groups("privacy")
 # An orders export whose header lost its key column: the whole file breaks the contract.
 BROKEN_ORDERS = "ordered_at,customer_id,channel,order_type,items,value_eur\n2026-01-02T10:00:00Z,C1,web,sale,1,9.99\n"
-SENTIMENT_AND_AFTER = dg.AssetSelection.assets("ml_sentiment").downstream().without_checks()
+# (with the other outputs of any multi-asset downstream: those run as one step)
+SENTIMENT_AND_AFTER = dg.AssetSelection.assets("ml_sentiment").downstream().required_multi_asset_neighbors().without_checks()
 
 
 def materialize(selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:

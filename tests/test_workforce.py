@@ -267,3 +267,10 @@ def test_backtest_windows_too_few_to_calibrate_give_no_coverage_rather_than_an_e
     windows = pl.DataFrame({"model": "weekday_mean", "origin": date(2025, 3, 3), "day": days,
                             "actual": [5.0] * 7, "forecast": [4.0] * 7})
     assert coverage(with_honest_intervals(windows)).height == 0
+
+
+@pytest.mark.parametrize("model", ["erlang_a", "erlang_c"])
+def test_an_interval_without_expected_contacts_needs_no_agent(model):
+    # a quiet half-hour (forecast 0) of a queue whose callers hang up: no agent, nobody waits
+    agents, outcome = agents_for_queue(model, 0.0, 20, 300, 0.8, 0.85, 120.0)
+    assert agents == 0 and outcome.service_level == 1.0 and outcome.abandonment == 0.0
