@@ -8,12 +8,14 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cx_core.reporting import REPORTS_SOURCE_DIR
+from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, plotly_script
 from ml.forecast import agents_needed, erlang_c_wait_probability, forecast_daily_volume, service_level, staffing_plan
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
-from cxreport import KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, pseudonymise  # noqa: E402
+from cxreport import (  # noqa: E402
+    KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, label, pseudonymise, words,
+)
 
 
 def test_number_formats_in_english_and_german():
@@ -108,3 +110,32 @@ def test_forecast_is_the_mean_of_the_same_weekday_over_recent_weeks():
     assert rows[("email", date(2026, 11, 4))] == 2.0  # Wednesdays: (4 + 0) / 2
     assert rows[("email", date(2026, 11, 2))] == 0.0
     assert forecast.height == 6
+
+
+def test_codes_become_readable_labels():
+    assert words("returns_refunds") == "returns and refunds"
+    assert words("vip_omnichannel") == "VIP omnichannel"
+    assert words("service_contacts_90d") == "service contacts (90 days)"
+    assert label("days_since_last_order") == "Days since last order"
+    assert label("payment_billing") == "Payment and billing"
+
+
+def test_rates_carry_their_sample_size():
+    english, german = NumberFormat("en"), NumberFormat("de")
+    assert english.share_of(1.0, 3) == "100% (n = 3)"
+    assert german.share_of(0.842, 1204) == "84\u202f% (n = 1.204)"
+    assert english.share_of(0.842, None) == "84%"
+    assert KPIS_BY_METRIC["csat"].value_text(english, 0.05, 40) == "5.0% (n = 40)"
+
+
+def test_plotly_is_written_once_beside_the_reports_or_inlined(tmp_path):
+    shared = plotly_script("shared", tmp_path)
+    assert shared == f"<script type='text/javascript' src='{SHARED_PLOTLY_FILE}'></script>"
+    written = (tmp_path / SHARED_PLOTLY_FILE).stat()
+    assert written.st_size > 3_000_000
+    plotly_script("shared", tmp_path)  # a second report reuses the file
+    assert (tmp_path / SHARED_PLOTLY_FILE).stat().st_mtime_ns == written.st_mtime_ns
+    inline = plotly_script("inline", tmp_path / "inline")
+    assert len(inline) > 3_000_000 and not (tmp_path / "inline").exists()
+    with pytest.raises(ValueError, match="shared, inline"):
+        plotly_script("cdn", tmp_path)

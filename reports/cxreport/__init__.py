@@ -1,6 +1,6 @@
 """Shared building blocks of the CX report notebooks (style, numbers, KPIs, warehouse access, display)."""
 
-from cxreport.formatting import NumberFormat, words
+from cxreport.formatting import NumberFormat, label, words
 from cxreport.kpis import (
     KPIS_BY_METRIC,
     SCORECARD_KPIS,
@@ -17,4 +17,4 @@ from cxreport.style import channel_colour
 __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "change_is_significant", "channel_colour", "month_changes", "pseudonymise", "words"]
+           "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise", "words"]

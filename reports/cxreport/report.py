@@ -47,6 +47,7 @@ class Report:
     number_locale: str = "en"
     business_timezone: str = "Europe/Berlin"
     headlines: dict[str, str] = field(default_factory=dict)
+    on_target: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fmt = NumberFormat(self.number_locale)
@@ -161,26 +162,40 @@ class Report:
             )
         display(HTML(f"<div class='cx-cards'>{''.join(cards)}</div>"))
 
-    def headline(self, name: str, value_text: str) -> None:
-        """Remember a headline number for the asset's metadata (see publish_headlines)."""
+    def headline(self, name: str, value_text: str, on_target: bool | None = None) -> None:
+        """Remember a headline number for the asset's metadata and the index (see publish_headlines);
+        `on_target` colours it there when the number has a target."""
         self.headlines[name] = value_text
+        if on_target is not None:
+            self.on_target[name] = on_target
 
     def publish_headlines(self) -> None:
-        display({HEADLINES_MIMETYPE: {"as_of": self.as_of.isoformat(), "headlines": self.headlines}}, raw=True)
+        display({HEADLINES_MIMETYPE: {"as_of": self.as_of.isoformat(), "headlines": self.headlines,
+                                      "on_target": self.on_target}}, raw=True)
 
     # -- charts and tables ------------------------------------------------------------------------------
     def chart(self, figure: go.Figure, height: int = 380) -> None:
+        display(HTML(self._chart_html(figure, height)))
+
+    def small_multiples(self, panels: Sequence[go.Figure], height: int = 240) -> None:
+        """One small chart per figure, side by side where they fit and one per row on phones (a grid of
+        subplots would squeeze its titles into each other on a narrow screen)."""
+        display(HTML("<div class='cx-panels'>" + "".join(self._chart_html(f, height) for f in panels) + "</div>"))
+
+    @staticmethod
+    def _chart_html(figure: go.Figure, height: int) -> str:
         figure.update_layout(height=height)
-        display(HTML("<div class='cx-chart'>" + figure.to_html(
+        return "<div class='cx-chart'>" + figure.to_html(
             full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, default_height=f"{height}px"
-        ) + "</div>"))
+        ) + "</div>"
 
     def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
-        """`kpis` per channel for `self.month` from kpi_metrics (a dash where a KPI does not apply)."""
-        needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value"]}
+        """`kpis` per channel for `self.month` from kpi_metrics, shares with their sample size (a dash where a
+        KPI does not apply)."""
+        needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value", "n"]}
         missing = self.missing(needs)
         rows = None if missing else self.query(
-            "select channel, metric, value::double as value from kpi_metrics where period_grain = 'month' "
+            "select channel, metric, value::double as value, n from kpi_metrics where period_grain = 'month' "
             "and segment = 'all' and channel <> 'all' and period_start = ? and list_contains(?, metric)",
             [self.month, [kpi.metric for kpi in kpis]],
         )
@@ -190,10 +205,16 @@ class Report:
         if not rows.height:
             self.nothing_in_period("per-channel KPIs", self.fmt.month(self.month))
             return
-        by_channel = rows.pivot(on="metric", index="channel", values="value").sort("channel")
+        by_metric = {kpi.metric: kpi for kpi in kpis}
+        texts = rows.with_columns(text=pl.Series([
+            # A duration of exactly 0 s is a channel without waiting or handling (the bot): it does not apply.
+            None if value is None or (by_metric[metric].unit == "seconds" and value == 0)
+            else by_metric[metric].value_text(self.fmt, value, n)
+            for metric, value, n in rows.select("metric", "value", "n").iter_rows()
+        ], dtype=pl.String))
+        by_channel = texts.pivot(on="metric", index="channel", values="text").sort("channel")
         self.table(by_channel, {"channel": Column("Channel"), **{
-            kpi.metric: Column(kpi.label, lambda value, kpi=kpi: kpi.value_text(self.fmt, value), numeric=True)
-            for kpi in kpis if kpi.metric in by_channel.columns
+            kpi.metric: Column(kpi.label, numeric=True) for kpi in kpis if kpi.metric in by_channel.columns
         }})
 
     def weekday_hour_heatmap(self, frame: pl.DataFrame, value: str, colour_scale: str, title: str = "") -> None:
@@ -221,11 +242,14 @@ class Report:
             cells = []
             for name, column in columns.items():
                 value = record[name]
-                text = html.escape(column.render(value) if value is not None else "–")
+                text = column.render(value) if value is not None else "–"
+                # A text cell is a label and starts with a capital ('digital native' -> 'Digital native').
+                text = html.escape(text if column.numeric else text[:1].upper() + text[1:])
                 if name == "channel" and value is not None:
                     text = (f"<span class='swatch' style='background:{style.channel_colour(value)}'></span>"
                             + html.escape(self.channel_label(value)))
                 cells.append(f"<td class='{'num' if column.numeric else ''}'>{text}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
-        display(HTML(f"<table class='cx-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"))
+        display(HTML(f"<div class='cx-table-box'><table class='cx-table'><thead><tr>{head}</tr></thead>"
+                     f"<tbody>{''.join(rows)}</tbody></table></div>"))
 

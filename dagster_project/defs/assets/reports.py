@@ -1,6 +1,6 @@
 """The CX lead reports as Dagster assets (group "reports"): one asset per notebook in `reports/`, run after the
 marts and ML tables it reads. Each asset's metadata links its HTML file and shows the report's headline
-numbers. Every report also refreshes `index.html`, which links all reports with their as-of dates: the index is
+numbers; every page links the others. Every report also refreshes `index.html`, which links all reports with their as-of dates: the index is
 current even when another report could not run (its upstream ML step failed, say).
 
 Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
@@ -81,7 +81,8 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
         settings = cx.settings
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
-                                 settings.reports_dir, notebook_parameters(settings))
+                                 settings.reports_dir, notebook_parameters(settings), settings.report_plotly,
+                                 [(s.name, s.title) for s in REPORTS])
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
         index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
