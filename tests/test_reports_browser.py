@@ -87,8 +87,8 @@ def test_index_colours_headlines_by_target(folder):
     assert "Journeys: " in index and "Journeys: <span" not in index
 
 
-def test_index_and_scorecard_open_offline_without_errors(folder, tmp_path):
-    index_visit, scorecard_visit = visit([folder / "index.html", folder / "cx_scorecard.html"],
+def test_index_and_scorecard_open_offline_without_errors(folder, browser, tmp_path):
+    index_visit, scorecard_visit = visit(browser, [folder / "index.html", folder / "cx_scorecard.html"],
                                          [None, tmp_path / "scorecard.png"])
 
     assert index_visit.errors == [] and index_visit.requests == []

@@ -16,8 +16,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-# True once every chart box holds a Plotly plot with its SVG laid out (width > 0).
-ALL_CHARTS_DRAWN = """() => [...document.querySelectorAll('.cx-chart')].every(box => {
+# True once the page has loaded and every chart box holds a Plotly plot with its SVG laid out (width > 0).
+ALL_CHARTS_DRAWN = """() => document.readyState === 'complete' && [...document.querySelectorAll('.cx-chart')].every(box => {
     const plot = box.querySelector('.js-plotly-plot');
     const svg = plot && plot._fullLayout && plot.querySelector('.main-svg');
     return svg && svg.getBoundingClientRect().width > 0;
@@ -76,21 +76,21 @@ def _open(browser: Browser, page_path: Path, width: int, record: PageVisit) -> P
     return page
 
 
-def visit(pages: list[Path], screenshots: list[Path | None] | None = None, width: int = 1200) -> list[PageVisit]:
+def visit(browser: Browser, pages: list[Path], screenshots: list[Path | None] | None = None,
+          width: int = 1200) -> list[PageVisit]:
     """Open each page, wait for it to settle, and record page errors, console errors, every network request
     other than the page itself, and the number of rendered Plotly charts; optionally save a full-page PNG."""
     visits = []
-    with chromium() as browser:
-        for page_path, screenshot in zip(pages, screenshots or [None] * len(pages)):
-            record = PageVisit()
-            page = _open(browser, page_path, width, record)
-            page.wait_for_timeout(500)
-            record.title = page.title()
-            record.plots = page.locator(".js-plotly-plot .main-svg").count()
-            if screenshot is not None:
-                page.screenshot(path=str(screenshot), full_page=True)
-            page.close()
-            visits.append(record)
+    for page_path, screenshot in zip(pages, screenshots or [None] * len(pages)):
+        record = PageVisit()
+        page = _open(browser, page_path, width, record)
+        page.wait_for_timeout(500)
+        record.title = page.title()
+        record.plots = page.locator(".js-plotly-plot .main-svg").count()
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot), full_page=True)
+        page.close()
+        visits.append(record)
     return visits
 
 
@@ -114,16 +114,20 @@ def check_layout(browser: Browser, page_path: Path, width: int) -> LayoutCheck:
     return check
 
 
-def seconds_to_charts(browser: Browser, page_path: Path, width: int = 1440) -> float:
-    """Seconds from the start of navigation until every chart on the page is drawn."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
+def seconds_to_charts(browser: Browser, page_path: Path, width: int = 1440, plotly_loaded: bool = False) -> float:
+    """Seconds from the start of navigation until every chart on the page is drawn (or, with `plotly_loaded`,
+    until plotly.js is ready), in a fresh browser context (nothing cached: a reader opening the report cold)."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
     page.goto(page_path.resolve().as_uri(), wait_until="commit")
-    page.wait_for_function(ALL_CHARTS_DRAWN, polling="raf", timeout=30_000)
+    ready = "() => document.readyState === 'complete' && Boolean(window.Plotly)" if plotly_loaded else ALL_CHARTS_DRAWN
+    page.wait_for_function(ready, polling="raf", timeout=30_000)
     seconds = page.evaluate("performance.now()") / 1000
-    page.close()
+    context.close()
     return seconds
 
 
 if __name__ == "__main__":
     page_arg, png_arg = sys.argv[1:3]
-    print(visit([Path(page_arg)], [Path(png_arg)])[0])
+    with chromium() as main_browser:
+        print(visit(main_browser, [Path(page_arg)], [Path(png_arg)])[0])
