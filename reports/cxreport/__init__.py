@@ -12,9 +12,10 @@ from cxreport.kpis import (
 )
 from cxreport.privacy import pseudonymise
 from cxreport.report import WEEKDAYS, Column, Report
-from cxreport.style import channel_colour
+from cxreport.style import NEGATIVE_SHARE_SCALE, channel_colour
 
-__all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
+__all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NEGATIVE_SHARE_SCALE", "NumberFormat", "Report",
+           "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
            "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise", "words"]

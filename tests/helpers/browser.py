@@ -17,7 +17,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 # True once the page has loaded and every chart box holds a Plotly plot with its SVG laid out (width > 0).
-ALL_CHARTS_DRAWN = """() => document.readyState === 'complete' && [...document.querySelectorAll('.cx-chart')].every(box => {
+ALL_CHARTS_DRAWN = """() => document.readyState === 'complete'
+    && [...document.querySelectorAll('.cx-chart')].every(box => {
     const plot = box.querySelector('.js-plotly-plot');
     const svg = plot && plot._fullLayout && plot.querySelector('.main-svg');
     return svg && svg.getBoundingClientRect().width > 0;
