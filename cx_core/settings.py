@@ -41,6 +41,13 @@ class Settings:
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
+    # ISO 4217 code of every amount (orders' value_eur and the columns derived from it; names kept for stability).
+    currency: str
+    # Workforce planning: forecast days ahead, public holidays of this seed country, plan house rules.
+    forecast_horizon_days: int
+    holiday_country: str
+    staffing_shrinkage: float
+    staffing_max_occupancy: float
     report_locale: str  # "de" prints German number formats (1.234,5 and 41 %) in every report
     report_plotly: str  # "shared": one plotly.min.js beside the reports; "inline": every report self-contained
     # Thresholds of the asset checks, freshness policies, schedule and sensor.
@@ -79,6 +86,7 @@ class Settings:
             churn_horizon_days=int(get("CX_CHURN_HORIZON_DAYS", "90")),
             # max outbound contacts per customer as "days:limit" pairs: 2 in 7 days and 4 in 30 days
             contact_cap=get("CX_CONTACT_CAP", "7:2,30:4"),
+            currency=get("CX_CURRENCY", "EUR").strip().upper() or "EUR",
             sentiment_model=get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path(environ, "CX_ML_CACHE_DIR", data_dir / "ml_cache"),
             report_locale=get("CX_REPORT_LOCALE", "en"),
@@ -93,6 +101,10 @@ class Settings:
             freshness_fail_hours=float(get("CX_FRESHNESS_FAIL_HOURS", "50")),
             kpi_refresh_cron=get("CX_KPI_REFRESH_CRON", "0 6 * * *"),
             sensor_interval_seconds=int(get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+            forecast_horizon_days=int(get("CX_FORECAST_HORIZON_DAYS", "42")),
+            holiday_country=get("CX_HOLIDAY_COUNTRY", "DE"),
+            staffing_shrinkage=float(get("CX_STAFFING_SHRINKAGE", "0.30")),
+            staffing_max_occupancy=float(get("CX_STAFFING_MAX_OCCUPANCY", "0.85")),
             event_time_years_back=int(get("CX_EVENT_TIME_YEARS_BACK", "10")),
             event_time_days_ahead=int(get("CX_EVENT_TIME_DAYS_AHEAD", "2")),
         )

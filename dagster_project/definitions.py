@@ -8,8 +8,11 @@ import dagster as dg
 
 from dagster_project.defs.assets.dbt import cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
+from dagster_project.defs.assets.ml_customer_value import ml_customer_value
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
+from dagster_project.defs.assets.ml_personas import ml_persona_assets
 from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, ml_workforce_checks
 from dagster_project.defs.assets.reports import report_assets
 from dagster_project.defs.checks import asset_checks
 from dagster_project.defs.freshness import read_daily
@@ -20,10 +23,11 @@ from dagster_project.defs.sensors import landing_files_sensor
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets,
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, ml_customer_value,
+        *ml_persona_assets, *ml_workforce_assets,
         *dg.map_asset_specs(read_daily, report_assets),
     ],
-    asset_checks=asset_checks,
+    asset_checks=[*asset_checks, *ml_workforce_checks],
     jobs=[full_refresh_job, kpi_refresh_job, ingest_new_files_job],
     schedules=[kpi_refresh_schedule],
     sensors=[landing_files_sensor],

@@ -32,14 +32,14 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
     import dagster as dg
 
     from dagster_project.definitions import defs
-
+    from dagster_project.job_origin import runs_of_the_ui_job
     from dagster_project.run_progress import QUIET_CONSOLE, RUN_TOKEN_TAG, RunProgress
 
     started = time.perf_counter()
     job = defs.resolve_job_def("full_refresh")
     token = uuid.uuid4().hex
     output_log = settings.dagster_home / "cx_run_output.log"
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance, runs_of_the_ui_job(instance, job.name):
         if verbose:
             result = job.execute_in_process(instance=instance, raise_on_error=False, tags={RUN_TOKEN_TAG: token})
         else:

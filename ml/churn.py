@@ -1,5 +1,11 @@
-"""Churn prediction by backtest: gradient boosting with calibrated probabilities, quality figures, and the
-top three reasons per customer in words.
+"""Churn prediction by backtest: gradient boosting with calibrated probabilities blended with an RFM logistic
+regression, quality figures, and the top three reasons per customer in words.
+
+Boosted trees are flat beyond the range of their training data: on a one-cohort history every customer
+whose recency exceeds what the training date saw gets the same probability, and isotonic calibration adds
+plateaus of its own. The trees are therefore constrained to rise with recency and fall with frequency, and
+their calibrated probability is averaged with that of a logistic regression on log recency, frequency,
+monetary value and tenure, which keeps ranking customers by recency and frequency where the trees cannot.
 
 With a horizon h and the scoring date S (the as-of date), the backtest uses two earlier dates whose horizons
 are fully observed: the model is fitted as of S − 2h (labels from S − 2h to S − h) and evaluated as of S − h
@@ -15,18 +21,43 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ml import bgnbd
-from ml.churn_reasons import ReasonProfile
-from ml.features import CustomerHistory, available_families, build_features, feature_columns, with_churn_labels
+from ml.churn_reasons import REASON_COLUMNS, ReasonProfile
+from ml.features import (
+    CustomerHistory,
+    available_families,
+    build_features,
+    cutoff,
+    feature_columns,
+    with_churn_labels,
+)
 
-MODEL_DESCRIPTION = "scikit-learn HistGradientBoostingClassifier, isotonic calibration (3-fold)"
+MODEL_DESCRIPTION = (
+    "mean of a scikit-learn HistGradientBoostingClassifier (monotone in recency and frequency, isotonic "
+    "calibration, 3-fold) and an RFM logistic regression"
+)
+# +1: churn can only rise with the feature, −1: only fall (the trees' constraints; other features are free).
+MONOTONIC_FEATURES = {"days_since_last_purchase": 1, "purchases_count": -1, "purchases_last_90d": -1}
+RFM_FEATURES = ("days_since_last_purchase", "purchases_count", "purchase_value_total_eur", "tenure_days")
 RISK_BANDS = ((0.6, "high"), (0.3, "medium"), (0.0, "low"))
 CALIBRATION_BINS = 10
+# The model card: a long table; its status row says whether the model was trained or skipped (and why).
+STATUS = "status"
+MODEL_CARD_SCHEMA = {"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String}
+SCORES_SCHEMA = {
+    "customer_key": pl.String, "as_of_date": pl.Date, "churn_probability": pl.Float64, "risk_band": pl.String,
+    **{column: pl.String for column in REASON_COLUMNS},
+}
+SKIPPED_QUALITY = ("roc_auc", "pr_auc", "brier_score", "lift_top_decile", "bgnbd_baseline_roc_auc")
 
 
 @dataclass(frozen=True)
@@ -63,14 +94,15 @@ class ChurnResult:
     baseline_roc_auc: float
 
     def model_card(self) -> pl.DataFrame:
-        """A long table (section, metric, value, detail): quality, set-up, families, calibration, importance."""
+        """A long table (section, metric, value, detail): status, quality, set-up, families, calibration,
+        importance."""
         quality = self.evaluation.metrics | {"bgnbd_baseline_roc_auc": self.baseline_roc_auc}
-        rows = [("quality", name, value, None) for name, value in quality.items()]
+        rows = [(STATUS, "trained", None, None)]
+        rows += [("quality", name, value, None) for name, value in quality.items()]
+        rows += setup_rows(self.dates.score_as_of, self.horizon_days)
         rows += [
-            ("setup", "horizon_days", float(self.horizon_days), None),
             ("setup", "train_as_of", None, self.dates.train_as_of.isoformat()),
             ("setup", "evaluation_as_of", None, self.dates.evaluation_as_of.isoformat()),
-            ("setup", "score_as_of", None, self.dates.score_as_of.isoformat()),
             ("setup", "model", None, MODEL_DESCRIPTION),
             ("setup", "scored_customers", float(self.scores.height), None),
         ]
@@ -82,18 +114,62 @@ class ChurnResult:
         ]
         rows += [("feature_importance", row["feature"], row["importance"], None)
                  for row in self.evaluation.importance.iter_rows(named=True)]
-        return pl.DataFrame(
-            rows, schema={"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String},
-            orient="row",
-        )
+        return model_card_frame(rows)
 
 
-def new_model(seed: int = 0) -> CalibratedClassifierCV:
+def model_card_frame(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=MODEL_CARD_SCHEMA, orient="row")
+
+
+def setup_rows(score_as_of: date, horizon_days: int) -> list[tuple]:
+    return [
+        ("setup", "horizon_days", float(horizon_days), None),
+        ("setup", "score_as_of", None, score_as_of.isoformat()),
+    ]
+
+
+def skipped_model_card(reason: str, as_of: date, horizon_days: int) -> pl.DataFrame:
+    """The card of a churn run that could not train: status 'skipped' and every quality figure null (not
+    measured), each with the reason."""
+    rows = [(STATUS, "skipped", None, reason)]
+    rows += [("quality", name, None, reason) for name in SKIPPED_QUALITY]
+    return model_card_frame(rows + setup_rows(as_of, horizon_days))
+
+
+def skipped_scores() -> pl.DataFrame:
+    """The scores table of a skipped run: no rows, the columns and types of a trained one."""
+    return pl.DataFrame(schema=SCORES_SCHEMA)
+
+
+def boosted_model(columns: list[str], seed: int = 0) -> CalibratedClassifierCV:
     booster = HistGradientBoostingClassifier(
         max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
         early_stopping=True, validation_fraction=0.15, random_state=seed,
+        monotonic_cst=[MONOTONIC_FEATURES.get(column, 0) for column in columns],
     )
     return CalibratedClassifierCV(booster, method="isotonic", cv=3)
+
+
+def log_of_amount(values: np.ndarray) -> np.ndarray:
+    """log(1 + x) of non-negative amounts (days, counts, money): long tails become linear in the logit."""
+    return np.log1p(np.clip(values, 0.0, None))
+
+
+def rfm_logistic_model(columns: list[str]) -> Pipeline:
+    """Logistic regression on log recency, frequency, monetary value and tenure (those of `columns`)."""
+    rfm = [columns.index(column) for column in RFM_FEATURES if column in columns]
+    return make_pipeline(
+        ColumnTransformer([("rfm", FunctionTransformer(log_of_amount), rfm)]),
+        StandardScaler(),
+        LogisticRegression(max_iter=1000),
+    )
+
+
+def new_model(columns: list[str], seed: int = 0) -> VotingClassifier:
+    """The churn model for a feature matrix with `columns`: the mean of both models' probabilities."""
+    return VotingClassifier(
+        [("boosted", boosted_model(columns, seed)), ("rfm_logistic", rfm_logistic_model(columns))], voting="soft"
+    )
 
 
 def model_columns(labelled: pl.DataFrame) -> list[str]:
@@ -104,7 +180,7 @@ def model_columns(labelled: pl.DataFrame) -> list[str]:
     ]
 
 
-def _matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
+def feature_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     return frame.select(pl.col(columns).cast(pl.Float64)).to_numpy()
 
 
@@ -161,6 +237,32 @@ class NotEnoughHistory(ValueError):
     """The data cannot support a backtest: too little history before the as-of date for the horizon."""
 
 
+# Customers in the training frame must have bought for a while before the training date (two horizons before
+# the as-of date), or there is nothing to learn recency and frequency from.
+PURCHASE_DAYS_BEFORE_TRAINING = 30
+
+
+def required_history_days(horizon_days: int) -> int:
+    return 2 * horizon_days + PURCHASE_DAYS_BEFORE_TRAINING
+
+
+def purchase_history_days(orders: pl.DataFrame, as_of: date) -> int:
+    """Days from the first sale to the as-of date, both included (0 without any sale up to it)."""
+    first = orders.filter((pl.col("order_type") == "sale") & (pl.col("ordered_at") < cutoff(as_of)))["ordered_at"].min()
+    return (as_of - first.date()).days + 1 if first is not None else 0
+
+
+def require_enough_history(orders: pl.DataFrame, as_of: date, horizon_days: int) -> None:
+    needs, has = required_history_days(horizon_days), purchase_history_days(orders, as_of)
+    if has < needs:
+        raise NotEnoughHistory(
+            f"not enough history for churn (needs {needs} days, has {has}): the backtest trains as of two horizons "
+            f"of {horizon_days} days before the as-of date {as_of} on customers who bought in the "
+            f"{PURCHASE_DAYS_BEFORE_TRAINING} days or more before that. Load more order history or set a shorter "
+            "CX_CHURN_HORIZON_DAYS."
+        )
+
+
 def require_both_outcomes(labelled: pl.DataFrame, as_of: date, horizon_days: int) -> None:
     """A backtest date needs customers who bought before it, some churned and some not."""
     outcomes = set(labelled["churned"].unique().to_list()) if labelled.height else set()
@@ -181,14 +283,12 @@ def evaluate_backtest(
     for frame, as_of in ((train, dates.train_as_of), (test, dates.evaluation_as_of)):
         require_both_outcomes(frame, as_of, horizon_days)
     columns = model_columns(train)
-    model = new_model(seed).fit(_matrix(train, columns), train["churned"].to_numpy())
-    test_matrix, labels = _matrix(test, columns), test["churned"].to_numpy()
+    model = new_model(columns, seed).fit(feature_matrix(train, columns), train["churned"].to_numpy())
+    test_matrix, labels = feature_matrix(test, columns), test["churned"].to_numpy()
     probabilities = model.predict_proba(test_matrix)[:, 1]
-    # Permutation importance of one of the calibrated boosters: the calibration is monotone, so the drop in
-    # ROC AUC is the same, at a third of the cost.
     importance = permutation_importance(
-        model.calibrated_classifiers_[0].estimator, test_matrix, labels, scoring="roc_auc", n_repeats=3,
-        random_state=seed, max_samples=min(len(labels), 5000),
+        model, test_matrix, labels, scoring="roc_auc", n_repeats=3, random_state=seed,
+        max_samples=min(len(labels), 5000),
     )
     return Evaluation(
         customer_keys=test["customer_key"].to_list(),
@@ -214,7 +314,8 @@ def bgnbd_roc_auc(history: CustomerHistory, dates: BacktestDates, horizon_days: 
 
 def train_and_score(history: CustomerHistory, as_of: date, horizon_days: int = 90, seed: int = 0) -> ChurnResult:
     """Backtest, then score every customer with a purchase up to `as_of`: churn_probability, risk_band and
-    the top three reasons (top_reason, second_reason, third_reason) in words."""
+    the top three reasons (top_reason, second_reason, third_reason) in words. Raises NotEnoughHistory, with
+    the reason in words, when the orders cannot support the backtest."""
     # The boosters predict tree by tree; on customer-sized data, starting OpenMP threads for every tree costs
     # more than it saves (several times slower on a busy two-core machine).
     with threadpool_limits(limits=1, user_api="openmp"):
@@ -222,14 +323,15 @@ def train_and_score(history: CustomerHistory, as_of: date, horizon_days: int = 9
 
 
 def _train_and_score(history: CustomerHistory, as_of: date, horizon_days: int, seed: int) -> ChurnResult:
+    require_enough_history(history.orders, as_of, horizon_days)
     dates = BacktestDates.before(as_of, horizon_days)
     families = available_families(history, dates.train_as_of)
     evaluation = evaluate_backtest(history, dates, horizon_days, families, seed)
     recent = labelled_features(history, dates.evaluation_as_of, horizon_days, families)
     current = build_features(history, as_of, families)
     columns = model_columns(recent)
-    model = new_model(seed).fit(_matrix(recent, columns), recent["churned"].to_numpy())
-    probabilities = model.predict_proba(_matrix(current, columns))[:, 1]
+    model = new_model(columns, seed).fit(feature_matrix(recent, columns), recent["churned"].to_numpy())
+    probabilities = model.predict_proba(feature_matrix(current, columns))[:, 1]
     reasons = ReasonProfile.learn(recent).top_reasons(current)
     scores = (
         current.select("customer_key")

@@ -27,6 +27,9 @@ FAMILIES = (PURCHASES, WEB, EMAIL, SERVICE, SURVEYS, SENTIMENT)
 RECENT_DAYS = 90
 WEB_RECENT_DAYS = 30
 SURVEY_DAYS = 180
+# Orders with dates only, or two orders on one day, give purchase gaps of 0 days: the overdue ratio divides by
+# at least one day, so a same-day rhythm counts as a daily one and the ratio stays finite.
+SHORTEST_RHYTHM_DAYS = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,14 +85,14 @@ def history_before(history: CustomerHistory, as_of: date) -> CustomerHistory:
     return CustomerHistory(**kept)
 
 
-def last_event_date(history: CustomerHistory) -> date:
-    """The default as-of date: the day of the latest row in any input frame."""
+def last_event_date(history: CustomerHistory) -> date | None:
+    """The default as-of date: the day of the latest row in any input frame (None without any row)."""
     latest = [
         getattr(history, field.name)[TIME_COLUMNS[field.name]].max()
         for field in fields(history)
         if getattr(history, field.name) is not None and getattr(history, field.name).height
     ]
-    return max(latest).date()
+    return max(latest).date() if latest else None
 
 
 def _days_before(end: datetime, column: str) -> pl.Expr:
@@ -98,6 +101,11 @@ def _days_before(end: datetime, column: str) -> pl.Expr:
 
 def _within_days(end: datetime, column: str, days: int) -> pl.Expr:
     return pl.col(column) >= pl.lit(end - timedelta(days=days))
+
+
+def _rate(numerator: str, denominator: str) -> pl.Expr:
+    """numerator / denominator, null (not measured) where the denominator is 0: never infinite or NaN."""
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
 
 
 def purchase_features(orders: pl.DataFrame, end: datetime) -> pl.DataFrame:
@@ -125,7 +133,8 @@ def purchase_features(orders: pl.DataFrame, end: datetime) -> pl.DataFrame:
         per_customer.join(returns, on="customer_key", how="left")
         .with_columns(
             pl.col("returns_count").fill_null(0),
-            (pl.col("days_since_last_purchase") / pl.col("purchase_gap_mean_days")).alias("purchase_overdue_ratio"),
+            (pl.col("days_since_last_purchase") / pl.col("purchase_gap_mean_days").clip(lower_bound=SHORTEST_RHYTHM_DAYS))
+            .alias("purchase_overdue_ratio"),
         )
         .with_columns((pl.col("returns_count") / pl.col("purchases_count")).alias("return_rate"))
     )
@@ -155,8 +164,8 @@ def email_features(email_events: pl.DataFrame, end: datetime) -> pl.DataFrame:
         (kind == "unsubscribe").any().cast(pl.Int8).alias("email_unsubscribed"),
         _days_before(end, "occurred_at").filter(kind.is_in(["open", "click"])).min().alias("days_since_last_email_open"),
     ).with_columns(
-        (pl.col("email_opens_90d") / pl.col("email_sends_90d")).alias("email_open_rate_90d"),
-        (pl.col("email_clicks_90d") / pl.col("email_sends_90d")).alias("email_click_rate_90d"),
+        _rate("email_opens_90d", "email_sends_90d").alias("email_open_rate_90d"),
+        _rate("email_clicks_90d", "email_sends_90d").alias("email_click_rate_90d"),
     )
 
 

@@ -1,95 +1,329 @@
-"""Contact-volume forecast and staffing (Erlang C) for workforce planning; polars in, polars out.
+"""Daily contact-volume forecasts with prediction intervals, chosen per series by a rolling-origin backtest;
+polars in, polars out.
 
-The forecast is deliberately simple and explainable to a CX lead: the expected volume of a future day is the
-average of the same weekday over the last `history_weeks` weeks (weekly seasonality dominates contact centres).
-Staffing uses Erlang C, the queueing model contact centres plan with: calls arrive at random, wait in one
-queue, and are answered by `agents` identical agents.
+A series is the daily contacts of one channel (or one queue of a channel). Before any model sees it, the
+history is cleaned: public holidays (seed per country) and outliers (far from the same weekday's median of the
+surrounding weeks) are replaced by that median and listed with their reason, so one quiet holiday or one storm
+evening does not bend the forecast. Candidate models:
+- `seasonal_naive`: next week repeats the last week;
+- `weekday_mean`: the mean of the same weekday over the last 4 weeks (the project's first forecast);
+- `holt_winters`: exponential smoothing with damped trend and additive weekly seasonality (statsmodels);
+- `gbm_calendar`: gradient boosting on calendar features (weekday, day of month, month end, holiday, campaign
+  sends of the day and the week before) predicting each day relative to the last 4 weeks' level;
+- `combined`: the mean of Holt-Winters and the calendar model (combining forecasts is robust).
+The backtest forecasts the horizon from weekly origins, each model fitted only on days before its origin.
+Intervals are empirical (split conformal): quantiles of actual / forecast from backtest windows that ended before
+the day they are used for, so the backtest's interval coverage is honest, and the final forecast's intervals use
+all of them. Future holidays are scaled by the series' median holiday ratio seen in the history.
 """
 
 from __future__ import annotations
 
-import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
+from sklearn.ensemble import HistGradientBoostingRegressor
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tsa.holtwinters import ExponentialSmoothing
+from threadpoolctl import threadpool_limits
+
+WEEK = 7
+LEVEL_DAYS = 28
+CLEANING_WEEKS = 3  # same-weekday neighbours on each side for the expected value of a day
+OUTLIER_SCALES = 4.0  # a day further than this many robust scales from its expected value is an outlier
+INTERVAL_QUANTILES = {"80": (0.10, 0.90), "95": (0.025, 0.975)}
+MIN_CALIBRATION_DAYS = 28  # backtest days needed before an origin's interval is scored
+MIN_TRAINING_WEEKS = 8  # history the calendar model needs to learn weekday and calendar effects
 
 
-def erlang_c_wait_probability(traffic_erlangs: float, agents: int) -> float:
-    """Probability that a contact has to wait (Erlang C). 1.0 when the agents cannot keep up (agents <= traffic).
+@dataclass(frozen=True)
+class Calendar:
+    """What is known about each day ahead of time: public holidays (date → name) and campaign sends per day."""
 
-    Computed with the stable Erlang B recursion, B(k) = A·B(k−1) / (k + A·B(k−1)), then
-    C = N·B / (N − A·(1 − B)), which avoids the huge factorials of the textbook formula.
-    """
-    if agents <= traffic_erlangs:
-        return 1.0
-    blocking = 1.0
-    for k in range(1, agents + 1):
-        blocking = traffic_erlangs * blocking / (k + traffic_erlangs * blocking)
-    return agents * blocking / (agents - traffic_erlangs * (1 - blocking))
+    holidays: dict[date, str] = field(default_factory=dict)
+    campaign_sends: dict[date, float] = field(default_factory=dict)
 
 
-def service_level(traffic_erlangs: float, agents: int, answer_within_seconds: float, handle_seconds: float) -> float:
-    """Share of contacts answered within `answer_within_seconds`: 1 − C · exp(−(N − A) · T / AHT)."""
-    if agents <= traffic_erlangs:
-        return 0.0
-    wait_probability = erlang_c_wait_probability(traffic_erlangs, agents)
-    return 1 - wait_probability * math.exp(-(agents - traffic_erlangs) * answer_within_seconds / handle_seconds)
+def day_range(first: date, days: int) -> list[date]:
+    return [first + timedelta(days=offset) for offset in range(days)]
 
 
-def agents_needed(
-    contacts: float,
-    interval_seconds: float,
-    handle_seconds: float,
-    answer_within_seconds: float,
-    service_level_target: float,
-) -> int:
-    """The fewest agents that answer `service_level_target` of `contacts` (arriving within one interval of
-    `interval_seconds`) within `answer_within_seconds`. No contacts need no agents."""
-    if contacts <= 0:
-        return 0
-    traffic = contacts * handle_seconds / interval_seconds
-    agents = max(1, math.floor(traffic) + 1)
-    while service_level(traffic, agents, answer_within_seconds, handle_seconds) < service_level_target:
-        agents += 1
-    return agents
+def complete_days(daily: pl.DataFrame, first: date, last: date) -> pl.DataFrame:
+    """`daily` (day, contacts) with every day from `first` to `last`; days without a row count as zero."""
+    days = pl.DataFrame({"day": pl.date_range(first, last, eager=True)})
+    return days.join(daily.select("day", "contacts"), on="day", how="left").with_columns(
+        pl.col("contacts").fill_null(0).cast(pl.Float64))
 
 
-def forecast_daily_volume(
-    daily_volume: pl.DataFrame, first_day: date, days: int, history_weeks: int = 4
-) -> pl.DataFrame:
-    """Forecast contacts per channel and day for `days` days from `first_day`.
+def expected_by_weekday(contacts: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """Median of the same weekday within `CLEANING_WEEKS` weeks on each side, leaving out the day itself and
+    excluded (holiday) days; the day's own value where it has no neighbour."""
+    expected = contacts.copy()
+    for index in range(len(contacts)):
+        neighbours = [index + WEEK * k for k in range(-CLEANING_WEEKS, CLEANING_WEEKS + 1)
+                      if k and 0 <= index + WEEK * k < len(contacts) and not excluded[index + WEEK * k]]
+        if neighbours:
+            expected[index] = np.median(contacts[neighbours])
+    return expected
 
-    `daily_volume` has columns channel, day (Date), contacts (one row per channel and day with contacts; days
-    without a row count as zero). The forecast for a day is the mean of the same weekday over the
-    `history_weeks` weeks before `first_day`. Returns channel, day, weekday (1 = Monday), contacts (Float64).
-    """
-    history_start = first_day - timedelta(weeks=history_weeks)
-    channels = daily_volume.select(pl.col("channel").unique().sort())
-    history_days = pl.DataFrame({"day": pl.date_range(history_start, first_day - timedelta(days=1), eager=True)})
-    history = (
-        channels.join(history_days, how="cross")
-        .join(daily_volume.select("channel", "day", "contacts"), on=["channel", "day"], how="left")
-        .with_columns(pl.col("contacts").fill_null(0).cast(pl.Float64), pl.col("day").dt.weekday().alias("weekday"))
-        .group_by("channel", "weekday")
-        .agg(pl.col("contacts").mean())
+
+def clean_history(series: pl.DataFrame, holidays: dict[date, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Replace holidays and outliers of a complete daily series (day, contacts) by their expected value.
+    Returns the cleaned series and the cleaned days (day, contacts, expected, reason)."""
+    contacts = series["contacts"].to_numpy().astype(float)
+    days = series["day"].to_list()
+    is_holiday = np.array([day in holidays for day in days])
+    expected = expected_by_weekday(contacts, is_holiday)
+    # Deviations relative to the usual level, so a quiet weekend and a busy Monday are judged alike; the robust
+    # scale is their median absolute value over ordinary days with contacts expected (MAD).
+    usual = ~is_holiday & (expected > 0)
+    relative = np.abs(contacts - expected) / np.where(expected > 0, expected, 1.0)
+    scale = 1.4826 * float(np.median(relative[usual])) if usual.any() else 0.0
+    # Poisson noise alone (about √expected) never makes an outlier, however flat the series.
+    noise = 3 * np.sqrt(np.maximum(expected, 1.0))
+    is_outlier = ~is_holiday & (relative > OUTLIER_SCALES * scale) & (np.abs(contacts - expected) > noise)
+    reasons = [f"holiday: {holidays[day]}" if holiday else
+               f"outlier: {value:.0f} contacts where about {typical:.0f} were usual" if outlier else None
+               for day, holiday, outlier, value, typical in zip(days, is_holiday, is_outlier, contacts, expected)]
+    cleaned_days = pl.DataFrame({"day": days, "contacts": contacts, "expected": expected, "reason": reasons},
+                                schema={"day": pl.Date, "contacts": pl.Float64, "expected": pl.Float64,
+                                        "reason": pl.String}).filter(pl.col("reason").is_not_null())
+    cleaned = series.with_columns(pl.Series("contacts", np.where(is_holiday | is_outlier, expected, contacts)))
+    return cleaned, cleaned_days
+
+
+def holiday_ratio(cleaned_days: pl.DataFrame) -> float:
+    """Median contacts on past holidays relative to an ordinary same weekday; 1.0 without any."""
+    holidays = cleaned_days.filter(pl.col("reason").str.starts_with("holiday") & (pl.col("expected") > 0))
+    return float((holidays["contacts"] / holidays["expected"]).median()) if holidays.height else 1.0
+
+
+# --- the candidate models: history (cleaned daily values before `first_day`) -> `days` forecasts -----------------
+
+def seasonal_naive(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+    return np.resize(history[-WEEK:], days)
+
+
+def weekday_mean(history: np.ndarray, first_day: date, days: int, calendar: Calendar, weeks: int = 4) -> np.ndarray:
+    recent = history[-WEEK * weeks:]
+    week = np.array([recent[offset::WEEK].mean() for offset in range(WEEK)])
+    return np.resize(week, days)
+
+
+def holt_winters(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+    model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add", seasonal_periods=WEEK,
+                                 initialization_method="estimated")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = model.fit()
+    return np.clip(fitted.forecast(days), 0, None)
+
+
+def calendar_features(days: list[date], calendar: Calendar) -> np.ndarray:
+    sends = np.array([calendar.campaign_sends.get(day, 0.0) for day in days])
+    week_before = np.array([sum(calendar.campaign_sends.get(day - timedelta(days=k), 0.0) for k in range(1, 8))
+                            for day in days])
+    days_to_month_end = np.array([((day.replace(day=28) + timedelta(days=4)).replace(day=1) - day).days
+                                  for day in days])
+    return np.column_stack([
+        [day.isoweekday() for day in days], [day.day for day in days], days_to_month_end,
+        [day in calendar.holidays for day in days], sends, week_before,
+    ]).astype(float)
+
+
+def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+    """Each day relative to the mean of the 4 weeks before it, learnt from calendar features, times the last
+    4 weeks' level for the forecast."""
+    history_days = day_range(first_day - timedelta(days=len(history)), len(history))
+    level = np.convolve(history, np.ones(LEVEL_DAYS) / LEVEL_DAYS, mode="full")[:len(history)]
+    trailing_level = np.concatenate([[np.nan], level[:-1]])[LEVEL_DAYS:]
+    usable = trailing_level > 0
+    features = calendar_features(history_days[LEVEL_DAYS:], calendar)[usable]
+    ratios = history[LEVEL_DAYS:][usable] / trailing_level[usable]
+    current_level = history[-LEVEL_DAYS:].mean()
+    # Too few weeks to learn weekday and calendar effects from: fall back to the same-weekday mean.
+    if len(ratios) < MIN_TRAINING_WEEKS * WEEK or current_level <= 0:
+        return weekday_mean(history, first_day, days, calendar)
+    model = HistGradientBoostingRegressor(loss="squared_error", max_iter=150, learning_rate=0.05, max_depth=3,
+                                          categorical_features=[0], random_state=0)
+    model.fit(features, ratios)
+    return np.clip(model.predict(calendar_features(day_range(first_day, days), calendar)) * current_level, 0, None)
+
+
+Forecaster = Callable[[np.ndarray, date, int, Calendar], np.ndarray]
+MODELS: dict[str, Forecaster] = {
+    "seasonal_naive": seasonal_naive, "weekday_mean": weekday_mean, "holt_winters": holt_winters,
+    "gbm_calendar": gbm_calendar,
+}
+# Forecast combinations: the mean of their members' forecasts (computed once per origin, not refitted).
+COMBINATIONS = {"combined": ("holt_winters", "gbm_calendar")}
+MODEL_LABELS = {
+    "seasonal_naive": "seasonal naive (last week again)", "weekday_mean": "same-weekday mean of 4 weeks",
+    "holt_winters": "Holt-Winters", "gbm_calendar": "calendar gradient boosting",
+    "combined": "Holt-Winters and calendar model combined",
+}
+# The simple benchmarks every chosen model is compared with (column wape_vs_baselines of the backtest).
+BASELINES = ("seasonal_naive", "holt_winters")
+
+
+# --- backtest -----------------------------------------------------------------------------------------------------
+
+def rolling_origins(first_day: date, last_day: date, horizon: int, origins: int, min_history: int) -> list[date]:
+    """Weekly forecast origins, the last one with a full `horizon` of actuals up to `last_day`, none with less than
+    `min_history` days before it. Oldest first."""
+    last_origin = last_day - timedelta(days=horizon - 1)
+    candidates = [last_origin - timedelta(weeks=k) for k in range(origins)]
+    return sorted(origin for origin in candidates if (origin - first_day).days >= min_history)
+
+
+def predict_all(history: np.ndarray, first_day: date, days: int, calendar: Calendar,
+                models: dict[str, Forecaster]) -> dict[str, np.ndarray]:
+    """Every model's forecast, and every combination whose members are among the models."""
+    forecasts = {name: model(history, first_day, days, calendar) for name, model in models.items()}
+    for name, members in COMBINATIONS.items():
+        if all(member in forecasts for member in members):
+            forecasts[name] = np.mean([forecasts[member] for member in members], axis=0)
+    return forecasts
+
+
+def forecast_windows(series: pl.DataFrame, calendar: Calendar, origins: list[date], horizon: int,
+                     models: dict[str, Forecaster]) -> pl.DataFrame:
+    """Every model's forecast of `horizon` days from every origin, fitted on the cleaned days before the origin
+    only; columns model, origin, day, actual (raw), forecast."""
+    days = series["day"].to_list()
+    cleaned = series["cleaned"].to_numpy()
+    frames = []
+    for origin in origins:
+        cut = days.index(origin)
+        window = series.slice(cut, horizon)
+        for name, forecast in predict_all(cleaned[:cut], origin, window.height, calendar, models).items():
+            frames.append(pl.DataFrame({
+                "model": name, "origin": origin, "day": window["day"], "actual": window["contacts"],
+                "forecast": forecast,
+            }))
+    return pl.concat(frames)
+
+
+def interval_bounds(ratios: np.ndarray) -> dict[str, float]:
+    """Quantiles of actual / forecast for each interval level: {'lower_80': ..., 'upper_80': ..., ...}."""
+    bounds = {}
+    for level, (low, high) in INTERVAL_QUANTILES.items():
+        bounds[f"lower_{level}"], bounds[f"upper_{level}"] = (
+            (float(np.quantile(ratios, low)), float(np.quantile(ratios, high))) if ratios.size else (1.0, 1.0))
+    return bounds
+
+
+def with_honest_intervals(windows: pl.DataFrame) -> pl.DataFrame:
+    """Each backtest window gets its intervals from the model's windows whose days all lie before its origin,
+    so no interval is calibrated on what it is scored against; windows without enough earlier days get none."""
+    scored = []
+    for (model, origin), rows in windows.group_by("model", "origin", maintain_order=True):
+        earlier = windows.filter((pl.col("model") == model) & (pl.col("day") < origin)
+                                 & (pl.col("origin") < origin) & (pl.col("forecast") > 0))
+        complete = earlier.group_by("origin").agg(pl.col("day").max()).filter(pl.col("day") < origin)["origin"]
+        earlier = earlier.filter(pl.col("origin").is_in(complete.implode()))
+        if earlier.height < MIN_CALIBRATION_DAYS:
+            continue
+        bounds = interval_bounds((earlier["actual"] / earlier["forecast"]).to_numpy())
+        scored.append(rows.with_columns(
+            (pl.col("forecast") * factor).alias(name) for name, factor in bounds.items()))
+    return pl.concat(scored) if scored else windows.clear()
+
+
+def accuracy(windows: pl.DataFrame) -> pl.DataFrame:
+    """Per model: WAPE (Σ|error| / Σ actual), MAPE (over days with contacts), bias (Σ error / Σ actual),
+    days scored; and interval coverage where intervals exist."""
+    error = pl.col("forecast") - pl.col("actual")
+    return windows.group_by("model").agg(
+        (error.abs().sum() / pl.col("actual").sum()).alias("wape"),
+        (error.abs() / pl.col("actual")).filter(pl.col("actual") > 0).mean().alias("mape"),
+        (error.sum() / pl.col("actual").sum()).alias("bias"),
+        pl.len().alias("days"),
     )
-    future_days = pl.DataFrame(
-        {"day": pl.date_range(first_day, first_day + timedelta(days=days - 1), eager=True)}
-    ).with_columns(pl.col("day").dt.weekday().alias("weekday"))
-    return (
-        channels.join(future_days, how="cross")
-        .join(history, on=["channel", "weekday"], how="left")
-        .select("channel", "day", "weekday", pl.col("contacts").fill_null(0.0))
-        .sort("channel", "day")
+
+
+def coverage(intervals: pl.DataFrame) -> pl.DataFrame:
+    """Per model: share of days whose actual lies inside the 80% and 95% intervals."""
+    inside = {level: pl.col("actual").is_between(pl.col(f"lower_{level}"), pl.col(f"upper_{level}"))
+              for level in INTERVAL_QUANTILES}
+    return intervals.group_by("model").agg(
+        *(inside[level].mean().alias(f"coverage_{level}") for level in INTERVAL_QUANTILES),
+        pl.len().alias("coverage_days"),
     )
 
 
-def staffing_plan(intervals: pl.DataFrame, interval_seconds: float) -> pl.DataFrame:
-    """Add `agents` (Erlang C) to each row of `intervals`: columns contacts (expected in one interval of
-    `interval_seconds`), handle_seconds, answer_within_seconds, service_level_target (any others are kept)."""
-    agents = [
-        agents_needed(row["contacts"], interval_seconds, row["handle_seconds"], row["answer_within_seconds"],
-                      row["service_level_target"])
-        for row in intervals.iter_rows(named=True)
-    ]
-    return intervals.with_columns(pl.Series("agents", agents, dtype=pl.Int64))
+@dataclass(frozen=True)
+class SeriesForecast:
+    """The outcome for one series: the forecast (day, forecast, lower/upper 80/95, model), the backtest table
+    (one row per model), the cleaned days and the chosen model."""
+
+    forecast: pl.DataFrame
+    backtest: pl.DataFrame
+    cleaned_days: pl.DataFrame
+    model: str
+
+
+def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins: int,
+                 models: dict[str, Forecaster]) -> tuple[str, pl.DataFrame, np.ndarray]:
+    """Backtest every model on the series (day, contacts, cleaned); return the one with the lowest WAPE, the
+    backtest table and the chosen model's actual / forecast ratios (for its intervals). Without room for a
+    backtest: the same-weekday mean, no table, no ratios."""
+    backtest_origins = rolling_origins(series["day"][0], series["day"][-1], horizon, origins,
+                                       min_history=LEVEL_DAYS + 2 * WEEK)
+    if not backtest_origins:
+        return "weekday_mean", pl.DataFrame(), np.array([])
+    windows = forecast_windows(series, calendar, backtest_origins, horizon, models)
+    backtest = accuracy(windows).join(coverage(with_honest_intervals(windows)), on="model", how="left")
+    best_baseline = pl.col("wape").filter(pl.col("model").is_in(BASELINES)).min()
+    backtest = backtest.with_columns(pl.lit(len(backtest_origins)).alias("origins"),
+                                     (pl.col("wape") / best_baseline).alias("wape_vs_baselines")).sort("wape", "model")
+    model = backtest["model"][0]
+    chosen = windows.filter((pl.col("model") == model) & (pl.col("forecast") > 0))
+    return model, backtest, (chosen["actual"] / chosen["forecast"]).to_numpy()
+
+
+def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int, origins: int = 12,
+                    models: dict[str, Forecaster] | None = None) -> SeriesForecast:
+    """Clean, backtest, choose the model with the lowest WAPE and forecast `horizon` days from `first_day`.
+    `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
+    models = MODELS if models is None else models
+    series = complete_days(daily, daily["day"].min(), first_day - timedelta(days=1))
+    cleaned, cleaned_days = clean_history(series, calendar.holidays)
+    series = series.with_columns(cleaned["contacts"].alias("cleaned"))
+    # Hundreds of small fits: thread pools only add overhead (and fight other work on a shared machine).
+    with threadpool_limits(limits=1):
+        model, backtest, ratios = choose_model(series, calendar, horizon, origins, models)
+        members = {name: models[name] for name in COMBINATIONS.get(model, (model,))}
+        point = predict_all(series["cleaned"].to_numpy(), first_day, horizon, calendar, members)[model]
+    days = day_range(first_day, horizon)
+    on_holiday = holiday_ratio(cleaned_days)
+    point = point * np.array([on_holiday if day in calendar.holidays else 1.0 for day in days])
+    forecast = pl.DataFrame({"day": days, "forecast": point}).with_columns(
+        (pl.col("forecast") * value).alias(name) for name, value in interval_bounds(ratios).items()
+    ).with_columns(pl.lit(model).alias("model"))
+    return SeriesForecast(forecast, backtest, cleaned_days, model)
+
+
+# --- intraday -----------------------------------------------------------------------------------------------------
+
+def intraday_profile(intervals: pl.DataFrame) -> pl.DataFrame:
+    """Share of a weekday's contacts in each interval of the day: from (day, slot, contacts) rows of past days
+    (slot = minutes after midnight) to weekday, slot, share (shares of a weekday add up to 1)."""
+    by_slot = intervals.with_columns(pl.col("day").dt.weekday().alias("weekday")).group_by("weekday", "slot").agg(
+        pl.col("contacts").sum())
+    return by_slot.with_columns((pl.col("contacts") / pl.col("contacts").sum().over("weekday")).alias("share")).select(
+        "weekday", "slot", "share").sort("weekday", "slot")
+
+
+def intraday_forecast(daily_forecast: pl.DataFrame, profile: pl.DataFrame) -> pl.DataFrame:
+    """Split each forecast day (day, forecast, lower/upper columns) over its weekday's intraday profile: one row
+    per day and slot with the same columns scaled by the slot's share."""
+    values = [name for name in daily_forecast.columns if name == "forecast" or name.startswith(("lower_", "upper_"))]
+    return (daily_forecast.with_columns(pl.col("day").dt.weekday().alias("weekday"))
+            .join(profile, on="weekday", how="inner")
+            .with_columns(pl.col(values) * pl.col("share"))
+            .drop("weekday", "share").sort("day", "slot"))

@@ -87,7 +87,7 @@ def _days_ago(days: pl.Expr) -> pl.Expr:
     )
 
 
-def euros(amount: pl.Expr) -> pl.Expr:
+def two_decimals(amount: pl.Expr) -> pl.Expr:
     """'4.80', '-0.15': an amount with two decimals."""
     cents = (amount.abs() * 100).round(0).cast(pl.Int64)
     return pl.format(
@@ -441,16 +441,18 @@ def _no_action_reason(cap: ContactCap) -> pl.Expr:
     )
 
 
-def recommendations(signals: pl.DataFrame, valued: pl.DataFrame, catalogue: pl.DataFrame, cap: ContactCap) -> pl.DataFrame:
-    """One row per customer in `signals`: action, label, channel, response_probability, expected_value_eur,
-    priority, reason. Customers without a chosen option get no_action with the reason why."""
+def recommendations(signals: pl.DataFrame, valued: pl.DataFrame, catalogue: pl.DataFrame, cap: ContactCap,
+                    currency: str = "EUR") -> pl.DataFrame:
+    """One row per customer in `signals`: action, label, channel, response_probability, expected_value_eur
+    (in `currency`, the column name kept for stability), priority, reason. Customers without a chosen option
+    get no_action with the reason why."""
     chosen = choose(valued).with_columns(
         pl.format(
-            "{}; {} by {}{}, expected value EUR {}",
+            "{}; {} by {}{}, expected value {} {}",
             pl.col("situation"), pl.col("label"),
             pl.col("channel").replace_strict(CHANNEL_WORDS, return_dtype=pl.String),
             pl.when(pl.col("is_preferred_channel")).then(pl.lit(" (preferred channel)")).otherwise(pl.lit("")),
-            euros(pl.col("expected_value_eur")),
+            pl.lit(currency), two_decimals(pl.col("expected_value_eur")),
         ).str.strip_chars("; ").alias("reason")
     )
     eligible_count = eligible_actions(signals, catalogue).group_by("customer_key").agg(pl.len().alias("eligible_actions"))
@@ -484,7 +486,8 @@ class NbaPlan:
     recommendations: pl.DataFrame
 
 
-def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> NbaPlan:
+def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap,
+                           currency: str = "EUR") -> NbaPlan:
     """The whole policy with response rates learned from `inputs.contacts` (see the module docstring)."""
     contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue, as_of)
     signals = customer_signals(NbaInputs(inputs.customers, inputs.history, contacts, inputs.churn_scores), as_of, cap)
@@ -492,8 +495,9 @@ def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: da
     responsiveness = channel_responsiveness(contacts, inputs.customers, rates, as_of)
     options = contact_options(signals, catalogue)
     valued = with_expected_value(options, personalised_probabilities(options, rates, responsiveness), catalogue)
-    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap))
+    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap, currency))
 
 
-def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap) -> pl.DataFrame:
-    return plan_next_best_actions(inputs, catalogue, as_of, cap).recommendations
+def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap,
+                      currency: str = "EUR") -> pl.DataFrame:
+    return plan_next_best_actions(inputs, catalogue, as_of, cap, currency).recommendations

@@ -11,31 +11,52 @@
 # %% tags=["parameters"]
 # Churn and next best actions: how churn risk is distributed, which segments are at risk and why, how good
 # the model is (in plain words), and the action plan: how many customers get which action on which channel,
-# with its expected value. Reads ml_churn_scores, ml_churn_model_card, ml_next_best_actions, dim_customers.
+# with its expected value, prioritised by value at risk (churn probability × expected 12-month value). Reads
+# ml_churn_scores, ml_churn_model_card, ml_next_best_actions, dim_customers, ml_customer_value.
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (columns named *_eur keep their names)
 
 # %%
 import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
+from ml.customer_value import value_at_risk
 
 RISK_BANDS = ["high", "medium", "low"]  # as the churn model bands its probabilities
 TOP_FEATURES = 5
 TOP_REASONS = 8
+TOP_PRIORITY_CUSTOMERS = 15
 
 report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
 fmt = report.fmt
+
+
+def money(amount: float | None) -> str:
+    return f"{fmt.number(amount)} {currency}"
+
 scores_missing = report.missing({"ml_churn_scores": ["customer_key", "churn_probability", "risk_band"],
                                  "dim_customers": ["customer_key", "segment"]})
+# The churn model may have been skipped (too short a history): its card then holds the reason.
+skip_reasons = [] if report.missing({"ml_churn_model_card": ["section", "metric", "detail"]}) else report.query(
+    "select detail from ml_churn_model_card where section = 'status' and metric = 'skipped'")["detail"].to_list()
+skip_reason = skip_reasons[0] if skip_reasons else None
+
+
+def say_churn_skipped() -> None:
+    report.say(f"**Churn scores: not available.** The churn model was not trained: {skip_reason}")
+
 
 # %%
 if scores_missing:
     report.header("Churn scores are not available yet.")
     report.unavailable("Churn scores", scores_missing)
+elif skip_reason:
+    report.header("Churn scores are not available for this data (the reason is below).")
+    say_churn_skipped()
 else:
     scores = report.query(
         """
@@ -57,7 +78,7 @@ else:
     report.headline("Customers at high risk", fmt.number(at_risk.height))
 
 # %%
-if not scores_missing and scores.height:
+if not scores_missing and not skip_reason and scores.height:
     band_counts = dict(scores.group_by("risk_band").len().iter_rows())
     report.section("Risk distribution", "Customers by predicted churn probability, coloured by the model's risk "
                    "band: " + ", ".join(f"{band} {fmt.number(band_counts.get(band, 0))}" for band in RISK_BANDS) + ".")
@@ -85,12 +106,38 @@ if not scores_missing and scores.height:
     })
 
 # %%
+report.section("Value at risk", "What churn would cost: each customer's churn probability × the value they are "
+               "expected to bring in the next 12 months (BG/NBD × Gamma-Gamma, ml_customer_value).")
+value_missing = scores_missing + report.missing({"ml_customer_value": ["customer_key", "expected_value_eur"]})
+if value_missing:
+    report.unavailable("Value at risk", value_missing)
+else:
+    risk = value_at_risk(scores, report.query("select customer_key, expected_value_eur from ml_customer_value")).join(
+        scores.select("customer_key", "segment", "risk_band"), on="customer_key"
+    )
+    total_at_risk, total_value = risk["value_at_risk_eur"].sum(), risk["expected_value_eur"].sum()
+    high_share = risk.filter(risk_band="high")["value_at_risk_eur"].sum() / total_at_risk if total_at_risk else None
+    report.say(
+        f"Of **{money(total_value)}** expected from these customers in the next 12 months, "
+        f"**{money(total_at_risk)}** is at risk; the high-risk band holds {fmt.percent(high_share)} of it."
+    )
+    report.headline("Value at risk, 12 months", money(total_at_risk))
+    report.table(
+        risk.group_by("segment").agg(customers=pl.len(), value_at_risk_eur=pl.col("value_at_risk_eur").sum())
+        .sort("value_at_risk_eur", descending=True),
+        {"segment": cx.Column("Segment", cx.words), "customers": cx.Column("Customers", fmt.number, numeric=True),
+         "value_at_risk_eur": cx.Column("Value at risk", money, numeric=True)},
+    )
+
+# %%
 report.section("Why customers are at risk", "The main reason the model gives for each high-risk customer. Reasons "
                "name the customer's own numbers, so reasons that differ only in their numbers count as one kind; "
                "the chart shows a typical sentence of each kind.")
 reasons_missing = scores_missing + report.missing({"ml_churn_scores": ["top_reason"]})
 if reasons_missing:
     report.unavailable("Churn reasons", reasons_missing)
+elif skip_reason:
+    say_churn_skipped()
 else:
     number_words = "|".join(["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
                              "eleven", "twelve"])
@@ -130,6 +177,8 @@ report.section("How good is the model?", "The backtest trains on the past and ch
 card_missing = report.missing({"ml_churn_model_card": ["section", "metric", "value"]})
 if card_missing:
     report.unavailable("The model card", card_missing)
+elif skip_reason:
+    say_churn_skipped()
 else:
     card = report.query("select section, metric, value::double as value from ml_churn_model_card")
     quality = dict(card.filter(section="quality").select("metric", "value").iter_rows())
@@ -182,13 +231,13 @@ else:
         best = plan.row(0, named=True)
         report.say(
             f"The plan contacts **{fmt.number(total_customers)} customers** with an expected value of "
-            f"**{fmt.number(total_value)} €**; {fmt.number(left_alone)} customers are left alone for now "
+            f"**{money(total_value)}**; {fmt.number(left_alone)} customers are left alone for now "
             f"(contact limit reached, no consent, or nothing worth offering). The largest item is *{best['action']}* "
             f"by {report.channel_label(best['channel'])} for {fmt.number(best['customers'])} customers "
-            f"({fmt.number(best['expected_value_eur'])} €)."
+            f"({money(best['expected_value_eur'])})."
         )
         report.headline("Customers in the action plan", fmt.number(total_customers))
-        report.headline("Expected value", f"{fmt.number(total_value)} €")
+        report.headline("Expected value", money(total_value))
         figure = go.Figure([
             go.Bar(y=rows["action"], x=rows["customers"], orientation="h",
                    name=report.channel_label(channel), marker_color=cx.channel_colour(channel))
@@ -200,7 +249,33 @@ else:
             "action": cx.Column("Action"),
             "channel": cx.Column("Channel"),
             "customers": cx.Column("Customers", fmt.number, numeric=True),
-            "expected_value_eur": cx.Column("Expected value", lambda v: f"{fmt.number(v)} €", numeric=True),
+            "expected_value_eur": cx.Column("Expected value", money, numeric=True),
+        })
+    else:
+        report.nothing_in_period("recommended contacts", "the latest plan")
+
+# %%
+report.section("Who to contact first", "The customers in the action plan with the most value at risk: work the "
+               "plan from the top.")
+priority_missing = actions_missing + value_missing
+if priority_missing:
+    report.unavailable("The prioritised plan", priority_missing)
+else:
+    planned = report.query(
+        f"select customer_key, {action_name} as action, channel from ml_next_best_actions where action <> 'no_action'"
+    ).join(risk.select("customer_key", "churn_probability", "value_at_risk_eur"), on="customer_key", how="left")
+    planned = planned.sort("value_at_risk_eur", descending=True, nulls_last=True)
+    if planned.height:
+        covered = planned["value_at_risk_eur"].sum()
+        report.say(f"The plan reaches customers holding **{money(covered)}** of the value at risk "
+                   f"({fmt.percent(covered / total_at_risk if total_at_risk else None)}). The first "
+                   f"{TOP_PRIORITY_CUSTOMERS}:")
+        report.table(planned.head(TOP_PRIORITY_CUSTOMERS), {
+            "customer_key": cx.Column("Customer"),
+            "action": cx.Column("Action"),
+            "channel": cx.Column("Channel"),
+            "churn_probability": cx.Column("Churn risk", fmt.percent, numeric=True),
+            "value_at_risk_eur": cx.Column("Value at risk", money, numeric=True),
         })
     else:
         report.nothing_in_period("recommended contacts", "the latest plan")

@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Customer journeys: the most common journey paths, channel-to-channel flow, the web funnel with drop-off,
 # time to convert, where customers switch channel, and what happens after a bot hands over to a human.
-# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts.
+# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts, dim_customer_personas.
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -82,6 +82,43 @@ if not journeys_missing:
         })
     else:
         report.nothing_in_period("journeys", window_text)
+
+# %%
+report.section("Paths by persona", "The most frequent path of each persona and how often that "
+               "persona's journeys end in a purchase.")
+personas_missing = journeys_missing + report.missing({"dim_customer_personas": ["customer_key", "persona_name"],
+                                                      "fct_journeys": ["customer_key"]})
+if personas_missing:
+    report.unavailable("Paths by persona", personas_missing)
+else:
+    by_persona = report.query(
+        """
+        with persona_paths as (
+            select personas.persona_name as persona, journeys.channel_path, count(*) as journeys,
+                   avg(case when journeys.is_converted then 1.0 else 0.0 end) as conversion
+            from fct_journeys as journeys
+            inner join dim_customer_personas as personas on personas.customer_key = journeys.customer_key
+            where journeys.started_at >= ? and journeys.started_at < ?
+            group by all
+        )
+        select persona, sum(journeys) as journeys,
+               sum(journeys * conversion) / sum(journeys) as conversion,
+               arg_max(channel_path, journeys) as top_path,
+               max(journeys) / sum(journeys) as top_path_share
+        from persona_paths group by persona order by journeys desc
+        """,
+        window,
+    )
+    if by_persona.height:
+        report.table(by_persona, {
+            "persona": cx.Column("Persona"),
+            "journeys": cx.Column("Journeys", fmt.number, numeric=True),
+            "top_path": cx.Column("Most frequent path", readable_path),
+            "top_path_share": cx.Column("Share of its journeys", fmt.percent, numeric=True),
+            "conversion": cx.Column("Ends in a purchase", fmt.percent, numeric=True),
+        })
+    else:
+        report.nothing_in_period("journeys of customers with a persona", window_text)
 
 # %%
 report.section("Channel-to-channel flow", f"How customers moved between channels inside journeys, {window_text}.")

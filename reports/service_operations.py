@@ -9,13 +9,16 @@
 # ---
 
 # %% tags=["parameters"]
-# Service operations: contact volume by channel, weekday and hour; FCR, AHT and SLA by channel; a forecast
-# of the next weeks' contacts per channel and the agents needed per hour to meet the service level (Erlang C).
-# Reads fct_service_contacts, kpi_metrics and the sla_targets seed.
+# Service operations: contact volume by channel, weekday and hour; FCR, AHT and SLA by channel; the contact
+# forecast with its ranges and accuracy, the intraday profile, the staffing plan per half-hour, abandonment and
+# the plan against what happened. Reads fct_service_contacts, kpi_metrics, fct_marketing_contacts, the seeds holidays
+# and sla_targets, and the workforce tables ml_contact_forecast, ml_forecast_backtest, ml_forecast_cleaned_days,
+# ml_staffing_plan and ml_staffing_adherence.
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+holiday_country = "DE"  # public holidays named in the forecast (seed holidays)
 
 # %%
 from datetime import timedelta
@@ -24,11 +27,14 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.forecast import forecast_daily_volume, staffing_plan
+from ml.forecast import MODEL_LABELS
+from ml.staffing import plan_vs_actual_summary
 
-FORECAST_WEEKS = 4
-HISTORY_WEEKS = 4
-STAFFED_CHANNELS = ["phone", "chat_agent"]  # live channels where a queue forms and Erlang C applies
+VOICE = "phone"
+INTERVAL = "30min"
+FORECAST_COLUMNS = ["channel", "queue", "granularity", "day", "forecast", "lower_80", "upper_80", "lower_95",
+                    "upper_95", "model"]
+MODEL_WORDS = {name: label[0].upper() + label[1:] for name, label in MODEL_LABELS.items()}
 
 report = cx.Report("Service operations", warehouse_path, as_of, number_locale, business_timezone)
 fmt, month = report.fmt, report.month
@@ -37,6 +43,24 @@ contacts_missing = report.missing({"fct_service_contacts": ["contact_id", "occur
                                                              "handle_seconds"]})
 # Contacts are counted on the business day and hour, in the business time zone.
 LOCAL_TIME = f"((occurred_at at time zone 'UTC') at time zone '{business_timezone}')"
+holidays = dict(report.query("select holiday_date, holiday_name from holidays where country = ?", [holiday_country]
+                             ).iter_rows()) if not report.missing({"holidays": ["holiday_date"]}) else {}
+campaign_days = set(report.query(
+    f"select distinct ((sent_at at time zone 'UTC') at time zone '{business_timezone}')::date from fct_marketing_contacts"
+)[:, 0].to_list()) if not report.missing({"fct_marketing_contacts": ["sent_at"]}) else set()
+
+
+def peak_reason(day, busiest_weekday: int, holidays: dict, campaign_days: set) -> str:
+    """Why a forecast day is high, in words: a holiday next to it, campaign sends in the days before, the busiest
+    weekday of the pattern, or the month end."""
+    near_holiday = [holidays[d] for d in (day - timedelta(days=1), day - timedelta(days=3)) if d in holidays]
+    if near_holiday:
+        return f"the first working day after {near_holiday[0]}"
+    sends = [d for d in (day - timedelta(days=k) for k in range(1, 4)) if d in campaign_days]
+    reason = f"{day:%A}s are the busiest weekday" if day.isoweekday() == busiest_weekday else ""
+    if sends:
+        reason += (" and " if reason else "") + f"campaigns went out on {fmt.day(max(sends))}"
+    return reason or "the regular weekly pattern"
 
 # %%
 if contacts_missing:
@@ -105,88 +129,215 @@ report.kpi_channel_table([cx.KPIS_BY_METRIC[m] for m in ["fcr_rate", "aht_second
                                                          "sla_attainment"]])
 
 # %%
-if not contacts_missing:
-    forecast_start = report.as_of + timedelta(days=1)
-    daily = report.query(
-        f"""
-        select inbound_channel as channel, {LOCAL_TIME}::date as day, count(*) as contacts
-        from fct_service_contacts
-        where {LOCAL_TIME} >= ? and {LOCAL_TIME} < ?
-        group by all
-        """,
-        [forecast_start - timedelta(weeks=HISTORY_WEEKS), forecast_start],
-    )
-    forecast = forecast_daily_volume(daily, forecast_start, FORECAST_WEEKS * 7, HISTORY_WEEKS)
-    # Weeks counted from the first forecast day, so every bar is a full seven days.
-    days_ahead = (pl.col("day") - pl.lit(forecast_start)).dt.total_days()
-    weekly = (forecast.with_columns(week=pl.lit(forecast_start) + pl.duration(weeks=days_ahead // 7))
-              .group_by("channel", "week").agg(pl.col("contacts").sum()).sort("channel", "week"))
-    per_week = weekly.group_by("week").agg(pl.col("contacts").sum()).sort("week")
-    report.section(
-        "Forecast: contacts in the next weeks",
-        f"Expected contacts per channel for the {FORECAST_WEEKS} weeks after {fmt.day(report.as_of)}: each day "
-        f"is the average of the same weekday in the last {HISTORY_WEEKS} weeks. About "
-        f"**{fmt.number(per_week['contacts'].mean())} contacts per week** are expected across all channels.",
-    )
-    if forecast["contacts"].sum() > 0:
+report.section(
+    "Forecast: contacts in the next weeks",
+    "Expected contacts per day and channel with the range they should fall in: the darker band holds 8 of 10 "
+    "days, the lighter one 19 of 20. Each channel's model is the one that predicted the past weeks best "
+    "(see the next section); holidays and one-off spikes were taken out of the history first.",
+)
+forecast_missing = report.missing({"ml_contact_forecast": FORECAST_COLUMNS})
+if forecast_missing:
+    report.unavailable("Contact forecast", forecast_missing)
+else:
+    forecast = report.query(
+        "select channel, day, forecast, lower_80, upper_80, lower_95, upper_95, model, as_of_date "
+        "from ml_contact_forecast where granularity = 'day' and queue = 'all' order by channel, day")
+    weekly_total = forecast["forecast"].sum() / (forecast["day"].n_unique() / 7) if forecast.height else 0
+    report.headline("Contacts per week (forecast)", fmt.number(weekly_total))
+    for (channel,), rows in forecast.group_by("channel", maintain_order=True):
+        label, colour = report.channel_label(channel), cx.channel_colour(channel)
+        weekday_means = rows.group_by(pl.col("day").dt.weekday().alias("weekday")).agg(pl.col("forecast").mean())
+        busiest_weekday = weekday_means.sort("forecast", descending=True)["weekday"][0]
+        peak = rows.sort("forecast", descending=True).row(0, named=True)
+        reason = peak_reason(peak["day"], busiest_weekday, holidays, campaign_days)
+        report.say(
+            f"**{label}**: about **{fmt.number(rows['forecast'].sum() / (rows.height / 7))} contacts a week** "
+            f"({MODEL_WORDS.get(rows['model'][0], rows['model'][0])}). Busiest day ahead: "
+            f"{cx.WEEKDAYS[peak['day'].weekday()]} {fmt.day(peak['day'])} with about {fmt.number(peak['forecast'])} "
+            f"(80% range {fmt.number(peak['lower_80'])}–{fmt.number(peak['upper_80'])}), {reason}.")
         figure = go.Figure([
-            go.Bar(x=rows["week"], y=rows["contacts"], name=report.channel_label(channel),
-                   marker_color=cx.channel_colour(channel))
-            for (channel,), rows in weekly.group_by("channel", maintain_order=True)
+            go.Scatter(x=rows["day"].to_list() + rows["day"].reverse().to_list(),
+                       y=rows["upper_95"].to_list() + rows["lower_95"].reverse().to_list(), fill="toself",
+                       fillcolor=colour, opacity=0.15, line=dict(width=0), name="95% range", hoverinfo="skip"),
+            go.Scatter(x=rows["day"].to_list() + rows["day"].reverse().to_list(),
+                       y=rows["upper_80"].to_list() + rows["lower_80"].reverse().to_list(), fill="toself",
+                       fillcolor=colour, opacity=0.3, line=dict(width=0), name="80% range", hoverinfo="skip"),
+            go.Scatter(x=rows["day"], y=rows["forecast"], mode="lines", line=dict(color=colour, width=2),
+                       name="expected"),
         ])
-        figure.update_layout(barmode="stack", yaxis_title="expected contacts per week",
-                             xaxis=dict(title="week starting", tickformat="%d %b", tickvals=per_week["week"]))
-        report.chart(figure, height=340)
-        report.headline("Contacts per week (forecast)", fmt.number(per_week["contacts"].mean()))
-    else:
-        report.nothing_in_period("service contacts", f"the {HISTORY_WEEKS} weeks before {fmt.day(forecast_start)}")
+        figure.update_layout(title=f"{label}: contacts per day", yaxis_title="contacts", showlegend=False,
+                             xaxis=dict(tickformat="%d %b"))
+        report.chart(figure, height=260)
+    cleaned = report.query("select channel, day, contacts, expected, reason from ml_forecast_cleaned_days "
+                           "where queue = 'all' order by day") if not report.missing(
+        {"ml_forecast_cleaned_days": ["channel", "day", "contacts", "expected", "reason"]}) else pl.DataFrame()
+    if cleaned.height:
+        holidays_cleaned = cleaned.filter(pl.col("reason").str.starts_with("holiday")).unique("day", keep="first").sort("day")
+        spikes = cleaned.filter(pl.col("reason").str.starts_with("outlier")).with_columns(
+            (pl.col("contacts") / pl.col("expected").clip(1)).alias("ratio")).sort("ratio", descending=True).head(5)
+        report.say(
+            "**Taken out of the history before fitting** (replaced by a usual day of the same weekday): "
+            + (f"{len(holidays_cleaned)} public holidays ("
+               + ", ".join(f"{name.removeprefix('holiday: ')} {fmt.day(day)}"
+                           for day, name in holidays_cleaned.select("day", "reason").rows()) + ")"
+               if holidays_cleaned.height else "no holidays")
+            + (f"; the biggest of {cleaned.height - holidays_cleaned.height} one-off spikes: " + "; ".join(
+                f"{report.channel_label(channel)} {fmt.day(day)} ({fmt.number(contacts)} contacts where about "
+                f"{fmt.number(expected)} were usual)" for channel, day, contacts, expected in
+                spikes.select("channel", "day", "contacts", "expected").rows()) if spikes.height else "")
+            + ".")
 
 # %%
 report.section(
-    "Agents needed per hour",
-    "The workforce question: how many agents must be logged in, hour by hour, to answer the channel's service "
-    "level (e.g. 80% of calls within 20 seconds)? Erlang C turns the expected contacts per hour and the average "
-    "handle time into that number.",
+    "How good is the forecast?",
+    "Each model forecast the same horizon again and again from weekly starting points in the past, seeing only "
+    "the days before each start; the average miss (share of contacts it was off) decides the model.",
 )
-staffing_missing = contacts_missing + report.missing({"sla_targets": ["channel", "first_response_target_seconds",
-                                                                       "service_level_target"]})
-if staffing_missing:
-    report.unavailable("Staffing", staffing_missing)
+backtest_missing = report.missing({"ml_forecast_backtest": ["channel", "queue", "model", "wape", "bias",
+                                                             "coverage_80", "origins", "chosen"]})
+if backtest_missing:
+    report.unavailable("Forecast backtest", backtest_missing)
 else:
-    # Contacts per weekday and hour: the same average-of-recent-weeks rule as the daily forecast.
-    intervals = report.query(
-        f"""
-        with hourly as (
-            select inbound_channel as channel, isodow({LOCAL_TIME}) as weekday, hour({LOCAL_TIME}) as hour,
-                   count(*) / {HISTORY_WEEKS} as contacts, avg(handle_seconds) as handle_seconds
-            from fct_service_contacts
-            where {LOCAL_TIME} >= ? and {LOCAL_TIME} < ? and list_contains(?, inbound_channel)
-            group by all
-        )
-        select hourly.channel, weekday, hour, contacts::double as contacts,
-               coalesce(avg(handle_seconds) over (partition by hourly.channel), 300)::double as handle_seconds,
-               sla.first_response_target_seconds::double as answer_within_seconds,
-               sla.service_level_target::double as service_level_target
-        from hourly join sla_targets as sla on sla.channel = hourly.channel
-        """,
-        [forecast_start - timedelta(weeks=HISTORY_WEEKS), forecast_start, STAFFED_CHANNELS],
-    )
-    plan = staffing_plan(intervals, interval_seconds=3600)
-    for (channel,), rows in plan.group_by("channel", maintain_order=True):
-        peak = rows.sort("agents", descending=True).row(0, named=True)
+    backtest = report.query("select * from ml_forecast_backtest where queue = 'all' order by channel, wape")
+    for (channel,), rows in backtest.group_by("channel", maintain_order=True):
+        chosen = rows.filter("chosen").row(0, named=True)
+        naive = rows.filter(model="seasonal_naive")
+        comparison = (f", {fmt.number(100 * (naive['wape'][0] - chosen['wape']))} points better than repeating "
+                      f"last week's volumes" if naive.height and chosen["model"] != "seasonal_naive" else "")
+        coverage = (f"; its 80% range held {fmt.percent(chosen['coverage_80'])} of the days"
+                    if chosen["coverage_80"] is not None else "")
+        direction = "over" if chosen["bias"] > 0 else "under"
         report.say(
-            f"**{report.channel_label(channel)}**: to answer {fmt.percent(peak['service_level_target'])} within "
-            f"{fmt.duration(peak['answer_within_seconds'])} (average handle time "
-            f"{fmt.duration(peak['handle_seconds'])}), the peak hour ({cx.WEEKDAYS[peak['weekday'] - 1]} "
-            f"{peak['hour']:02d}:00, about {fmt.number(peak['contacts'], 1)} contacts) needs **{peak['agents']} "
-            f"agent{'s' if peak['agents'] != 1 else ''}**; a typical week needs {fmt.number(rows['agents'].sum())} agent-hours."
-        )
-        report.headline(f"Peak agents, {report.channel_label(channel)}", str(peak["agents"]))
-        report.weekday_hour_heatmap(rows, "agents", "Oranges",
-                                    title=f"{report.channel_label(channel)}: agents needed per hour")
-    if not plan.height:
-        report.nothing_in_period(f"contacts on {', '.join(report.channel_label(c) for c in STAFFED_CHANNELS)}",
-                                 f"the {HISTORY_WEEKS} weeks before {fmt.day(forecast_start)}")
+            f"**{report.channel_label(channel)}**: {MODEL_WORDS.get(chosen['model'], chosen['model'])} was "
+            f"**{fmt.percent(chosen['wape'])} off** on average over {chosen['origins']} backtests{comparison}, "
+            f"{fmt.percent(abs(chosen['bias']))} {direction}-forecast in total{coverage}.")
+    report.table(backtest.with_columns(pl.col("model").replace_strict(MODEL_WORDS, default=pl.col("model"))), {
+        "channel": cx.Column("Channel"), "model": cx.Column("Model"),
+        "wape": cx.Column("Average miss (WAPE)", lambda v: fmt.percent(v, 1), numeric=True),
+        "bias": cx.Column("Bias", lambda v: fmt.percent(v, 1, signed=True), numeric=True),
+        "coverage_80": cx.Column("Days in 80% range", fmt.percent, numeric=True),
+        "coverage_95": cx.Column("Days in 95% range", fmt.percent, numeric=True),
+    })
+
+# %%
+report.section("When contacts arrive",
+               "Expected phone contacts per half-hour of each weekday over the forecast horizon: the daily forecast "
+               "split by the intraday profile of the recent weeks.")
+if forecast_missing:
+    report.unavailable("Intraday profile", forecast_missing)
+else:
+    profile = report.query(
+        f"""
+        select isodow(interval_start) as weekday, hour(interval_start) * 60 + minute(interval_start) as slot,
+               avg(forecast) as contacts
+        from ml_contact_forecast
+        where granularity = '{INTERVAL}' and queue = 'all' and channel = ?
+        group by all
+        """, [VOICE])
+    if profile.height:
+        report.weekday_slot_heatmap(profile.with_columns(pl.col("contacts").round(1)), "contacts", "Blues",
+                                    title=f"{report.channel_label(VOICE)}: expected contacts per half-hour")
+    else:
+        report.nothing_in_period(f"{report.channel_label(VOICE)} forecast", "the forecast horizon")
+
+# %%
+report.section(
+    "Agents needed per half-hour",
+    "The workforce question: how many agents must be scheduled, half-hour by half-hour, to answer each "
+    "channel's service level? Phone uses Erlang A (callers who wait too long hang up), chat lets an agent serve "
+    "several chats at once, e-mail and tickets are worked within their response target. Scheduled agents "
+    "include shrinkage (breaks, training, absence). The grid shows the first full week of the plan.",
+)
+plan_missing = report.missing({"ml_staffing_plan": ["channel", "interval_start", "contacts", "agents_required",
+                                                     "agents_scheduled", "expected_service_level",
+                                                     "erlang_c_agents", "abandonment", "asa_seconds"]})
+if plan_missing:
+    report.unavailable("Staffing plan", plan_missing)
+else:
+    plan = report.query("select * from ml_staffing_plan order by channel, interval_start")
+    first_monday = plan["interval_start"].min().date() + timedelta(days=-plan["interval_start"].min().weekday() % 7)
+    week = plan.filter(pl.col("interval_start").dt.date().is_between(first_monday, first_monday + timedelta(days=6)))
+    for (channel,), rows in week.group_by("channel", maintain_order=True):
+        label = report.channel_label(channel)
+        peak = rows.sort("agents_scheduled", "contacts", descending=True).row(0, named=True)
+        start = peak["interval_start"]
+        sentence = (f"**{label}**: the peak is {cx.WEEKDAYS[start.weekday()]} {fmt.day(start.date())} "
+                    f"{start:%H:%M} with about {fmt.number(peak['contacts'], 1)} contacts: **{peak['agents_scheduled']} "
+                    f"agents scheduled** ({peak['agents_required']} on the queue); a week needs "
+                    f"{fmt.number(rows['agents_scheduled'].sum() / 2)} agent-hours.")
+        if peak["expected_service_level"] is not None:
+            sentence += f" Expected service level {fmt.percent(peak['expected_service_level'])}"
+            sentence += (f", {fmt.percent(peak['abandonment'])} of callers hanging up" if peak["abandonment"] else "")
+            sentence += "."
+        if peak["erlang_c_agents"] is not None and peak["erlang_c_agents"] != peak["agents_required"]:
+            sentence += (f" Erlang C, which assumes nobody hangs up, would put {peak['erlang_c_agents']} agents on "
+                         f"the queue instead of {peak['agents_required']}.")
+        report.say(sentence)
+        report.headline(f"Peak agents scheduled, {label}", str(peak["agents_scheduled"]))
+        grid = rows.select(pl.col("interval_start").dt.weekday().alias("weekday"),
+                           (pl.col("interval_start").dt.hour().cast(pl.Int64) * 60
+                            + pl.col("interval_start").dt.minute().cast(pl.Int64)).alias("slot"),
+                           pl.col("agents_scheduled").alias("agents"))
+        report.weekday_slot_heatmap(grid, "agents", "Oranges", title=f"{label}: agents scheduled per half-hour",
+                                    whole_numbers=True)
+    if not week.height:
+        report.nothing_in_period("staffed contacts", "the first week of the plan")
+
+# %%
+report.section("Abandonment and plan against actual",
+               "Callers who hang up before an agent answers, and whether the plan made before the last four weeks "
+               "delivered the service level it promised.")
+if contacts_missing:
+    report.unavailable("Call abandonment", contacts_missing)
+else:
+    # A queued call (channel phone) without a handle time was abandoned before an agent answered.
+    abandonment = report.query(
+        f"""
+        select count(*) filter (where handle_seconds is null) as abandoned, count(*) as offered,
+               avg(wait_seconds) filter (where handle_seconds is null) as wait_before_hanging_up
+        from fct_service_contacts
+        where inbound_channel = ? and {LOCAL_TIME} >= ? and {LOCAL_TIME} < ?
+        """, [VOICE, report.month, report.period_end]).row(0, named=True)
+    if abandonment["offered"]:
+        share = abandonment["abandoned"] / abandonment["offered"]
+        report.headline("Calls abandoned", fmt.percent(share))
+        report.say(f"In {fmt.month(month)}, **{fmt.percent(share)} of {fmt.number(abandonment['offered'])} queued "
+                   f"calls were abandoned**"
+                   + (f", after {fmt.duration(abandonment['wait_before_hanging_up'])} of waiting on average."
+                      if abandonment["abandoned"] else "."))
+    else:
+        report.nothing_in_period("queued calls", fmt.month(month))
+adherence_missing = report.missing({"ml_staffing_adherence": ["interval_start", "planned_agents", "agents_seen",
+                                                               "expected_service_level", "service_level_reached",
+                                                               "offered_contacts", "answered_within_target"]})
+if adherence_missing:
+    report.unavailable("Plan against actual", adherence_missing)
+else:
+    adherence = report.query("select * from ml_staffing_adherence order by interval_start")
+    summary = plan_vs_actual_summary(adherence)
+    if summary:
+        expected, reached = summary["expected_service_level"], summary["service_level_reached"]
+        report.say(
+            f"Over the four weeks to {fmt.day(report.as_of)}, the plan asked for **{fmt.number(summary['planned_agents_mean'], 1)} "
+            f"agents** per half-hour with calls, **{fmt.number(summary['agents_seen_mean'], 1)}** were seen "
+            f"answering calls. The plan expected {fmt.percent(expected)} of calls answered within target; callers "
+            f"got **{fmt.percent(reached)}**"
+            + (" — more than 10 points short: the plan was too optimistic." if expected - reached > 0.10 else "."))
+        with_calls = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
+        daily = with_calls.group_by(pl.col("interval_start").dt.date().alias("day")).agg(
+            ((pl.col("expected_service_level") * pl.col("offered_contacts")).sum()
+             / pl.col("offered_contacts").sum()).alias("expected"),
+            (pl.col("answered_within_target").sum() / pl.col("offered_contacts").sum()).alias("reached"),
+        ).sort("day")
+        figure = go.Figure([
+            go.Scatter(x=daily["day"], y=daily["expected"], name="plan expected", mode="lines+markers"),
+            go.Scatter(x=daily["day"], y=daily["reached"], name="reached", mode="lines+markers"),
+        ])
+        figure.update_layout(yaxis=dict(title="answered within target", tickformat=".0%", range=[0, 1]),
+                             xaxis=dict(tickformat="%d %b"))
+        report.chart(figure, height=300)
+    else:
+        report.nothing_in_period("calls with a plan", "the last four weeks")
 
 # %%
 report.publish_headlines()

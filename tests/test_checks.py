@@ -3,6 +3,7 @@ ingest, the churn AUC floor, report freshness."""
 
 import os
 import time
+from datetime import date
 
 import dagster as dg
 import polars as pl
@@ -14,6 +15,7 @@ from cx_core.warehouse import WarehouseFile, replace_table
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.checks import build_ingest_checks, churn_auc_above_floor, report_file_problem
 from dagster_project.defs.resources import pipeline_resources
+from ml.churn import skipped_model_card
 
 CHURN_AUC_FLOOR = get_settings().churn_auc_floor
 REPORT_MAX_AGE_HOURS = 26
@@ -55,6 +57,17 @@ def test_churn_check_fails_below_the_auc_floor(data_dir, roc_auc, passes):
     evaluation = churn_auc_above_floor(cx=resources["cx"], warehouse=resources["warehouse"])
     assert evaluation.passed is passes
     assert evaluation.metadata["roc_auc"].value == pytest.approx(roc_auc)
+
+
+def test_churn_check_names_the_reason_when_churn_was_skipped(data_dir):
+    reason = "not enough history for churn (needs 210 days, has 120): ..."
+    data_dir.mkdir(parents=True)
+    card = skipped_model_card(reason, date(2026, 10, 31), 90)
+    replace_table(WarehouseFile(data_dir / "warehouse.duckdb"), "ml_churn_model_card", card)
+    resources = pipeline_resources()
+    evaluation = churn_auc_above_floor(cx=resources["cx"], warehouse=resources["warehouse"])
+    assert evaluation.passed
+    assert evaluation.description == f"no churn model was trained, so none is shown: {reason}"
 
 
 def test_report_file_problem_names_missing_empty_and_stale_files(tmp_path):

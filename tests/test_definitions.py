@@ -23,6 +23,17 @@ def test_definitions_load_with_every_group_job_schedule_and_sensor():
     assert defs.resolve_sensor_def("landing_files_sensor").job_name == "ingest_new_files"
 
 
+def test_workforce_assets_sit_between_the_marts_and_the_service_report():
+    graph = defs.resolve_asset_graph()
+    workforce = ["ml_contact_forecast", "ml_forecast_backtest", "ml_forecast_cleaned_days", "ml_staffing_plan",
+                 "ml_staffing_adherence"]
+    assert {group_of(graph, key) for key in workforce} == {"ml"}
+    assert {"fct_service_contacts", "fct_marketing_contacts", "holidays"} <= {
+        key.to_user_string() for key in graph.get(dg.AssetKey("ml_contact_forecast")).parent_keys}
+    assert "ml_contact_forecast" in {key.to_user_string() for key in graph.get(dg.AssetKey("ml_staffing_plan")).parent_keys}
+    assert set(workforce) <= {key.to_user_string() for key in graph.get(dg.AssetKey("service_operations")).parent_keys}
+
+
 def test_the_voice_of_customer_kpis_run_after_the_ml_assets_they_read():
     graph = defs.resolve_asset_graph()
     parents = {key.to_user_string() for key in graph.get(dg.AssetKey("kpi_voice_of_customer")).parent_keys}
@@ -37,6 +48,7 @@ def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():
     for name in CONTRACTS:
         assert {(f"raw/{name}", "rows_reconcile"), (f"raw/{name}", "quarantine_rate")} <= check_names
     assert ("ml_churn_model_card", "roc_auc_above_floor") in check_names
+    assert ("ml_staffing_adherence", "plan_not_optimistic") in check_names
     assert ("cx_scorecard", "html_fresh") in check_names
     assert any(asset == "kpi_metrics" and name.startswith("unique_") for asset, name in check_names)  # dbt tests
     fresh = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy}

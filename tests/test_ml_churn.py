@@ -8,7 +8,14 @@ import polars as pl
 import pytest
 
 from ml import bgnbd
-from ml.churn import BacktestDates, calibration_table, lift_in_top_decile, risk_band, train_and_score
+from ml.churn import (
+    BacktestDates,
+    NotEnoughHistory,
+    calibration_table,
+    lift_in_top_decile,
+    risk_band,
+    train_and_score,
+)
 from ml.churn_reasons import REASON_COLUMNS, ReasonProfile
 from ml.features import (
     CustomerHistory,
@@ -298,3 +305,81 @@ def test_train_and_score_on_purchase_history_alone():
     assert scores["customer_key"].n_unique() == scores.height
     assert scores["churn_probability"].is_between(0, 1).all()
     assert scores["top_reason"].is_not_null().any()
+
+
+# --- real order histories: dates only, same-day repeats, one cohort ---------------------------------------
+
+
+def dates_only(orders: pl.DataFrame) -> pl.DataFrame:
+    """The orders as an export with dates only would give them: every order at midnight of its day."""
+    return orders.with_columns(pl.col("ordered_at").dt.truncate("1d"))
+
+
+def test_features_are_finite_with_same_day_repeats_and_dates_only():
+    orders = dates_only(orders_frame([
+        ("A", at("2026-02-01", 9), "sale", 10.0, "web"),
+        ("A", at("2026-02-01", 17), "sale", 20.0, "web"),  # twice on one day: the only gap is 0 days
+        ("B", at("2026-01-10"), "sale", 30.0, "store"),
+        ("B", at("2026-01-20"), "sale", 30.0, "store"),
+    ]))
+    # A opened an e-mail in the last 90 days but was sent none in them (the send is older)
+    email = pl.DataFrame({"customer_key": ["A", "A"], "occurred_at": [at("2025-10-01"), at("2026-02-10")],
+                          "touchpoint_type": ["send", "open"]})
+    features = build_features(CustomerHistory(orders, email_events=email), AS_OF)
+    rows = {r["customer_key"]: r for r in features.iter_rows(named=True)}
+
+    floats = features.select(pl.col(pl.Float64))
+    assert floats.select(pl.all().is_infinite().any() | pl.all().is_nan().any()).row(0) == (False,) * floats.width
+    # A: last purchase Feb 1 00:00, cut-off Mar 2 00:00 = 29 days; a same-day rhythm counts as one day
+    assert rows["A"]["purchase_gap_mean_days"] == 0.0
+    assert rows["A"]["purchase_overdue_ratio"] == pytest.approx(29.0)
+    assert rows["B"]["purchase_overdue_ratio"] == pytest.approx(41 / 10)
+    assert rows["A"]["email_open_rate_90d"] is None  # no send in the window: not measured, not infinite
+
+
+def test_train_and_score_on_dates_only_orders_with_same_day_repeats():
+    orders = dates_only(simulated_orders(400, seed=3))
+    repeats = orders.filter(pl.col("customer_key") < "K0100").group_by("customer_key").first()
+    history = CustomerHistory(orders=pl.concat([orders, repeats]))
+
+    result = train_and_score(history, date(2026, 10, 31), horizon_days=90)
+
+    assert result.scores["churn_probability"].is_finite().all()
+    assert result.evaluation.metrics["roc_auc"] > 0.6
+
+
+def one_cohort_orders(customers: int, seed: int) -> pl.DataFrame:
+    """A one-cohort retailer like CDNOW: every customer's first purchase in January 2025 (dates only), then
+    purchases at a rate of their own until they drop out after some purchase."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(customers):
+        day, rate = float(rng.uniform(0, 31)), rng.gamma(0.8, 1 / 40)
+        while day < 540:
+            rows.append((f"K{i:04d}", datetime(2025, 1, 1) + timedelta(days=day), "sale", 15.0, "web"))
+            if rng.random() < 0.25:
+                break
+            day += rng.exponential(1 / rate)
+    return dates_only(orders_frame(rows))
+
+
+def test_scores_keep_ranking_by_recency_beyond_the_training_range():
+    history = CustomerHistory(orders=one_cohort_orders(600, seed=5))
+    result = train_and_score(history, date(2026, 6, 24), horizon_days=90)
+
+    scores = result.scores["churn_probability"]
+    # Trees alone are flat beyond the recency the training date saw: hundreds of one-time buyers of January
+    # 2025 shared the top probability. Customers with the same recency and frequency may tie, no others.
+    top = result.scores.filter(pl.col("churn_probability") == scores.max())["customer_key"]
+    same_history = build_features(history, date(2026, 6, 24)).filter(pl.col("customer_key").is_in(top.implode()))
+    assert same_history.select("days_since_last_purchase", "purchases_count").unique().height == 1
+    assert scores.n_unique() > 0.5 * scores.len()
+
+
+@pytest.mark.parametrize("orders, has_days", [
+    (orders_frame([("A", at("2026-07-04"), "sale", 10.0, "web"), ("B", at("2026-09-01"), "sale", 10.0, "web")]), 120),
+    (orders_frame([]), 0),  # a calls-only company: no orders at all
+])
+def test_short_or_no_order_history_says_how_much_churn_needs(orders, has_days):
+    with pytest.raises(NotEnoughHistory, match=rf"^not enough history for churn \(needs 210 days, has {has_days}\)"):
+        train_and_score(CustomerHistory(orders=orders), date(2026, 10, 31), horizon_days=90)

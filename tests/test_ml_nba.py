@@ -1,6 +1,7 @@
 """Next best action on tiny hand-made frames: triggers, consent and cap on every row, expected-value and
 response-rate arithmetic, reasons; and both customer ML assets materialised on a tiny warehouse."""
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from cx_demo.marketing import response_model
 from cx_demo.people import PERSONA_NAMES
+from ml.churn import skipped_scores
 from ml.features import CustomerHistory
 from ml.next_best_action import (
     ContactCap,
@@ -93,6 +95,28 @@ def test_triggers_cart_reminder_by_a_consented_channel_and_service_recovery_firs
     # a cart six days old still counts (7-day window); push is consented and preferred
     assert (rows["PUSHER"]["action"], rows["PUSHER"]["channel"]) == ("cart_reminder", "push")
     assert "(preferred channel)" in rows["PUSHER"]["reason"]
+
+
+def test_reasons_name_the_configured_currency():
+    default = next_best_actions(story(), catalogue(), AS_OF, CAP).filter(pl.col("customer_key") == "CART")
+    dollars = next_best_actions(story(), catalogue(), AS_OF, CAP, currency="USD").filter(pl.col("customer_key") == "CART")
+
+    value = f"{default['expected_value_eur'][0]:.2f}"
+    assert default["reason"][0].endswith(f"expected value EUR {value}")
+    assert dollars["reason"][0].endswith(f"expected value USD {value}")
+
+
+def test_plan_without_orders_or_churn_scores_still_acts_on_triggers():
+    """A company without an order export (churn skipped, no scores): the trigger actions still come."""
+    full = story()
+    inputs = NbaInputs(full.customers, CustomerHistory(full.history.orders.clear(), full.history.web_events,
+                                                       surveys=full.history.surveys),
+                       full.contacts.clear(), skipped_scores())
+    rows = {row["customer_key"]: row for row in next_best_actions(inputs, catalogue(), AS_OF, CAP).iter_rows(named=True)}
+
+    assert set(rows) == {"CART", "BOTH", "BOUGHT", "CAPPED", "SILENT", "PUSHER"}
+    assert (rows["BOTH"]["action"], rows["CART"]["action"], rows["SILENT"]["action"]) == (
+        "service_recovery_call", "cart_reminder", "no_action")
 
 
 def test_cap_and_missing_consent_give_no_action_with_the_reason():
@@ -274,9 +298,53 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
             "SELECT count(*), count(DISTINCT customer_key) FROM ml_next_best_actions"
         ).fetchone()
     assert scored > 200 and as_of == metadata_date(metadata)
-    assert card_sections == {"quality", "setup", "feature_family", "calibration", "feature_importance"}
+    assert card_sections == {"status", "quality", "setup", "feature_family", "calibration", "feature_importance"}
     assert actions == customers > 0
 
 
 def metadata_date(metadata: dict) -> date:
     return date.fromisoformat(metadata["ml_churn_scores"]["as_of"])
+
+
+@pytest.mark.slow
+def test_four_months_of_history_skip_churn_with_the_reason_and_the_run_succeeds(tmp_path, monkeypatch):
+    """The README's short-history case (`cx run --days 120`) on a small generated demo: ingest, dbt, the ML
+    assets and the churn report in one real materialisation. Churn needs 2 × 90 + 30 days and is skipped with
+    the reason; the next best actions and the report still run and say why churn is missing."""
+    from cx_demo.generate import generate_demo
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
+    from dagster_project.defs.assets.ingest import ingest_assets
+    from dagster_project.defs.assets.ml_customers import ml_customer_assets
+    from dagster_project.defs.assets.reports import report_assets
+    from dagster_project.defs.resources import pipeline_resources
+
+    generate_demo(tmp_path / "landing", tmp_path / "demo_truth", customers=150, days=120, seed=4,
+                  end_date=date(2026, 10, 31))
+    point_settings_at(monkeypatch, tmp_path)
+    churn_report = [asset for asset in report_assets if asset.key == dg.AssetKey("churn_and_actions")]
+
+    result = dg.materialize([*ingest_assets, cx_dbt_assets, *ml_customer_assets, *churn_report],
+                            resources=pipeline_resources(), selection=dg.AssetSelection.all().without_checks(),
+                            raise_on_error=False)
+
+    assert result.success
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        first_sale, = connection.execute("SELECT min(ordered_at)::date FROM fct_orders WHERE order_type = 'sale'").fetchone()
+        scores, = connection.execute("SELECT count(*) FROM ml_churn_scores").fetchone()
+        roc_auc = connection.execute(
+            "SELECT value, detail FROM ml_churn_model_card WHERE section = 'quality' AND metric = 'roc_auc'"
+        ).fetchone()
+        actions, = connection.execute("SELECT count(*) FROM ml_next_best_actions").fetchone()
+    has_days = (date(2026, 10, 31) - first_sale).days + 1
+    reason = f"not enough history for churn (needs 210 days, has {has_days})"
+    metadata = {event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
+                for event in result.get_asset_materialization_events()}
+    assert metadata["ml_churn_scores"]["status"] == "skipped"
+    assert metadata["ml_churn_scores"]["skip_reason"].startswith(reason)
+    assert scores == 0
+    # not measured: null with the reason, never 0
+    assert roc_auc[0] is None and roc_auc[1].startswith(reason)
+    assert actions > 0 and metadata["ml_next_best_actions"]["churn_scores"].startswith(f"not available: {reason}")
+    page = (tmp_path / "reports" / "churn_and_actions.html").read_text(encoding="utf-8")
+    assert f"Churn scores: not available. The churn model was not trained: {reason}" in re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", "", page))

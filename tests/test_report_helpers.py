@@ -1,5 +1,5 @@
 """The pure parts behind the reports, on hand-computed values: number formats, the 'significant change'
-rule, pseudonymised verbatims, Erlang C staffing and the weekday forecast."""
+rule, pseudonymised verbatims (Erlang staffing and the forecast: test_workforce.py)."""
 
 import math
 import sys
@@ -9,7 +9,6 @@ import polars as pl
 import pytest
 
 from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, plotly_script
-from ml.forecast import agents_needed, erlang_c_wait_probability, forecast_daily_volume, service_level, staffing_plan
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
@@ -74,42 +73,6 @@ def test_pseudonymise_masks_contacts_and_known_names_but_keeps_dates_and_amounts
         "Ich bin [name] [name] ([handle]), [e-mail], Tel. [phone] oder [phone]. "
         "Bestellung 12345 vom 12.03.2026 über 59,90 €."
     )
-
-
-def test_erlang_c_on_a_hand_computed_queue():
-    # A = 2 Erlangs (40 calls/hour × 180 s), N = 3 agents:
-    # C = (A^N/N! · N/(N−A)) / (Σ_{k<N} A^k/k! + A^N/N! · N/(N−A)) = (8/6 · 3) / (1 + 2 + 2 + 4) = 4/9.
-    assert erlang_c_wait_probability(2, 3) == pytest.approx(4 / 9)
-    # Service level within 20 s: 1 − 4/9 · exp(−(3 − 2) · 20/180) = 0.60229...
-    assert service_level(2, 3, 20, 180) == pytest.approx(1 - 4 / 9 * math.exp(-20 / 180))
-    # N = 4: C = (16/24 · 2) / (1 + 2 + 2 + 8/6 + 4/3) = (4/3) / (23/3) = 4/23; SL = 1 − 4/23 · exp(−40/180) = 0.861.
-    assert erlang_c_wait_probability(2, 4) == pytest.approx(4 / 23)
-    assert agents_needed(40, 3600, 180, 20, 0.8) == 4
-    assert agents_needed(0, 3600, 180, 20, 0.8) == 0
-    assert erlang_c_wait_probability(3, 3) == 1.0
-
-
-def test_staffing_plan_adds_agents_per_interval():
-    intervals = pl.DataFrame({"hour": [9, 10], "contacts": [40.0, 0.0], "handle_seconds": [180.0, 180.0],
-                              "answer_within_seconds": [20.0, 20.0], "service_level_target": [0.8, 0.8]})
-    assert staffing_plan(intervals, 3600)["agents"].to_list() == [4, 0]
-
-
-def test_forecast_is_the_mean_of_the_same_weekday_over_recent_weeks():
-    # Two weeks of history before Monday 2026-11-02; phone had 10 and 20 contacts on the two Mondays before,
-    # 6 on one Tuesday; email only 4 on one Wednesday. Missing days count as zero.
-    history = pl.DataFrame({
-        "channel": ["phone", "phone", "phone", "email"],
-        "day": [date(2026, 10, 19), date(2026, 10, 26), date(2026, 10, 27), date(2026, 10, 21)],
-        "contacts": [10, 20, 6, 4],
-    })
-    forecast = forecast_daily_volume(history, date(2026, 11, 2), days=3, history_weeks=2)
-    rows = {(r["channel"], r["day"]): r["contacts"] for r in forecast.iter_rows(named=True)}
-    assert rows[("phone", date(2026, 11, 2))] == 15.0  # Mondays: (10 + 20) / 2
-    assert rows[("phone", date(2026, 11, 3))] == 3.0  # Tuesdays: (0 + 6) / 2
-    assert rows[("email", date(2026, 11, 4))] == 2.0  # Wednesdays: (4 + 0) / 2
-    assert rows[("email", date(2026, 11, 2))] == 0.0
-    assert forecast.height == 6
 
 
 def test_codes_become_readable_labels():

@@ -22,14 +22,17 @@ pytestmark = pytest.mark.slow
 
 SECTIONS = {
     "cx_scorecard": ["Headline numbers", "Trends over 13 months", "By channel"],
-    "customer_journeys": ["Top journey paths", "Channel-to-channel flow", "Where customers switch channel",
+    "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
                           "What drives NPS"],
-    "churn_and_actions": ["Risk distribution", "At-risk segments", "Why customers are at risk",
-                          "How good is the model?", "Action plan"],
+    "churn_and_actions": ["Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
+                          "How good is the model?", "Action plan", "Who to contact first"],
+    "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
-                           "Forecast: contacts in the next weeks", "Agents needed per hour"],
+                           "Forecast: contacts in the next weeks", "How good is the forecast?",
+                           "When contacts arrive", "Agents needed per half-hour",
+                           "Abandonment and plan against actual"],
 }
 DEMO_CUSTOMERS, DEMO_DAYS, DEMO_END = 400, 400, date(2026, 10, 31)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
@@ -127,6 +130,18 @@ def test_operations_and_journey_numbers_match_the_marts(rendered):
     assert rendered["metadata"]["churn_and_actions"]["Customers at high risk"].value == str(high_risk)
 
 
+def test_value_at_risk_is_churn_probability_times_expected_value(rendered):
+    with duckdb.connect(str(rendered["warehouse"]), read_only=True) as connection:
+        at_risk, high = connection.execute(
+            "SELECT sum(scores.churn_probability * value.expected_value_eur), "
+            "sum(CASE WHEN risk_band = 'high' THEN scores.churn_probability * value.expected_value_eur END) "
+            "FROM ml_churn_scores AS scores JOIN ml_customer_value AS value USING (customer_key)"
+        ).fetchone()
+    text = readable_text(rendered["pages"]["churn_and_actions"])
+    assert f"{at_risk:,.0f} EUR is at risk; the high-risk band holds {high / at_risk:.0%} of it" in text
+    assert "Frequent store shoppers" in readable_text(rendered["pages"]["customer_personas"])
+
+
 def test_nps_drivers_count_the_answers_of_the_window(rendered):
     answers = scalar(rendered["warehouse"], "select count(*) from fct_survey_responses where survey_type = 'nps' and "
                      "customer_key is not null and responded_at >= '2026-08-01' and responded_at < '2026-11-01'")
@@ -217,3 +232,13 @@ def test_demo_reports_show_no_personal_data(pipeline_reports):
         produced = body_without_plotly_library(page)
         assert not EMAIL.search(produced) and not PHONE.search(readable_text(page))
         assert not name_pattern.search(readable_text(page)), name_pattern.search(readable_text(page))
+
+
+def test_churn_report_shows_amounts_in_the_configured_currency(tmp_path):
+    warehouse = build_report_warehouse(tmp_path / "warehouse.duckdb")
+    report = render_report("churn_and_actions", "Churn and next best actions", REPORTS_SOURCE_DIR / "churn_and_actions.py",
+                           tmp_path, {"warehouse_path": str(warehouse), "as_of": AS_OF.isoformat(), "currency": "USD"})
+    text = readable_text(report.html_path.read_text(encoding="utf-8"))
+
+    assert re.search(r"an expected value of [\d,]+ USD", text)
+    assert "€" not in text and "EUR" not in text

@@ -68,14 +68,19 @@ def build_ingest_checks(contract: SourceContract) -> list[dg.AssetChecksDefiniti
 
 @dg.asset_check(asset="ml_churn_model_card", name="roc_auc_above_floor", blocking=True,
                 description="Fails when the time-split ROC AUC is below CX_CHURN_AUC_FLOOR (default 0.70); the "
-                            "reports that would show the model then do not run.")
+                            "reports that would show the model then do not run. Passes, with the reason, when "
+                            "churn was skipped (no model to judge).")
 def churn_auc_above_floor(cx: PipelineSettings, warehouse: DuckDBResource) -> dg.AssetCheckResult:
     floor = cx.settings.churn_auc_floor
-    card = read_frame(warehouse, "SELECT value FROM ml_churn_model_card WHERE section = 'quality' AND metric = 'roc_auc'")
+    card = read_frame(warehouse, "SELECT value, detail FROM ml_churn_model_card "
+                                 "WHERE section = 'quality' AND metric = 'roc_auc'")
     roc_auc = card["value"][0] if card.height else None
     if roc_auc is None:
-        # No model to judge (too little history): the report says why instead of showing one.
-        return dg.AssetCheckResult(passed=True, description="no churn model was trained, so none is shown")
+        # No model to judge (churn skipped on too little history): the report says why instead of showing one.
+        reason = card["detail"][0] if card.height else None
+        return dg.AssetCheckResult(
+            passed=True, description=f"no churn model was trained, so none is shown: {reason or 'no model card'}"
+        )
     return dg.AssetCheckResult(
         passed=roc_auc >= floor,
         description=f"ROC AUC {roc_auc:.3f} vs floor {floor}",

@@ -162,6 +162,15 @@ class Report:
             )
         display(HTML(f"<div class='cx-cards'>{''.join(cards)}</div>"))
 
+    def profile_cards(self, cards: Sequence[tuple[str, str, Mapping[str, str]]]) -> None:
+        """One card per profile (a persona, say): title, a sentence, and facts as label -> value text."""
+        rendered = []
+        for title, sentence, facts in cards:
+            rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in facts.items())
+            rendered.append(f"<div class='cx-card cx-profile'><div class='title'>{html.escape(title)}</div>"
+                            f"<div class='sentence'>{html.escape(sentence)}</div><dl>{rows}</dl></div>")
+        display(HTML(f"<div class='cx-cards cx-profiles'>{''.join(rendered)}</div>"))
+
     def headline(self, name: str, value_text: str, on_target: bool | None = None) -> None:
         """Remember a headline number for the asset's metadata and the index (see publish_headlines);
         `on_target` colours it there when the number has a target."""
@@ -232,6 +241,29 @@ class Report:
         figure.update_layout(title=title, yaxis=dict(autorange="reversed"),
                              xaxis=dict(title="hour of day", dtick=2, ticksuffix=":00"))
         self.chart(figure, height=300)
+
+    def weekday_slot_heatmap(self, frame: pl.DataFrame, value: str, colour_scale: str, title: str = "",
+                             whole_numbers: bool = False) -> None:
+        """A weekday × half-hour grid of `value` (frame columns weekday 1 = Monday, slot = minutes after
+        midnight). `whole_numbers` shows integers in discrete colour steps, one colour per count, so a reader
+        sees exactly where the number changes."""
+        slots = sorted(frame["slot"].unique().to_list()) if frame.height else []
+        grid = (pl.DataFrame({"weekday": range(1, 8)}).join(pl.DataFrame({"slot": slots}, schema={"slot": pl.Int64}),
+                                                           how="cross")
+                .join(frame.select("weekday", pl.col("slot").cast(pl.Int64), value), on=["weekday", "slot"], how="left")
+                .with_columns(pl.col(value).fill_null(0)))
+        z = [grid.filter(weekday=day).sort("slot")[value].to_list() for day in range(1, 8)]
+        colours = style.discrete_scale(colour_scale, int(max(map(max, z), default=0))) if whole_numbers else colour_scale
+        figure = go.Figure(go.Heatmap(
+            z=z, x=[f"{slot // 60:02d}:{slot % 60:02d}" for slot in slots], y=WEEKDAYS, colorscale=colours,
+            xgap=1, ygap=1, zmin=-0.5 if whole_numbers else None,
+            zmax=max(map(max, z), default=0) + 0.5 if whole_numbers else None,
+            text=z if whole_numbers else None, texttemplate="%{text}" if whole_numbers else None,
+            colorbar=dict(title=value, dtick=1 if whole_numbers else None),
+            hovertemplate=f"%{{y}} %{{x}}: %{{z}} {value}<extra></extra>",
+        ))
+        figure.update_layout(title=title, yaxis=dict(autorange="reversed"), xaxis=dict(title="half-hour starting"))
+        self.chart(figure, height=320)
 
     def table(self, frame: pl.DataFrame, columns: Mapping[str, Column]) -> None:
         """An HTML table of `frame`'s `columns` (name -> Column) with a colour swatch next to channel codes."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.colors import sample_colorscale
 
 from cxreport.formatting import NumberFormat
 
@@ -46,6 +47,17 @@ TEMPLATE_NAME = "cx"
 
 def channel_colour(channel: str) -> str:
     return CHANNEL_COLOURS.get(channel, UNKNOWN_CHANNEL_COLOUR)
+
+
+def discrete_scale(scale_name: str, highest: int) -> list[list]:
+    """A Plotly colour scale with one flat colour per whole number 0..highest (steps, not a gradient), sampled
+    from the named sequential scale; meant for zmin = -0.5 and zmax = highest + 0.5."""
+    steps = max(highest, 0) + 1
+    colours = sample_colorscale(scale_name, [index / max(steps - 1, 1) for index in range(steps)])
+    scale = []
+    for index, colour in enumerate(colours):
+        scale += [[index / steps, colour], [(index + 1) / steps, colour]]
+    return scale
 
 
 def use_template(fmt: NumberFormat) -> None:

@@ -185,6 +185,52 @@ TABLES = {
                top_reason
         from scored
     """,
+    # Every customer worth 100 € in the next 12 months: value at risk = its churn probability × 100.
+    "ml_customer_value": """
+        select customer_key, date '2026-10-31' as as_of_date, 365 as horizon_days, 0.8 as probability_alive,
+               2.0 as expected_purchases, 1.0 as purchases_low, 4.0 as purchases_high,
+               50.0 as expected_spend_per_purchase_eur, 100.0 as expected_value_eur,
+               20.0 as value_low_eur, 220.0 as value_high_eur
+        from dim_customers
+    """,
+    "ml_customer_value_model_card": """
+        select * from (values
+            ('quality', 'predicted_value_total_eur', 12000.0, null), ('quality', 'actual_value_total_eur', 11000.0, null),
+            ('quality', 'decile_value_correlation', 0.98, null), ('setup', 'holdout_days', 182.0, null),
+            ('decile_predicted_value_eur', '1', 300.0, '20 customers'), ('decile_actual_value_eur', '1', 280.0, '20 customers'),
+            ('decile_predicted_value_eur', '2', 100.0, '20 customers'), ('decile_actual_value_eur', '2', 110.0, '20 customers')
+        ) as card(section, metric, value, detail)
+    """,
+    "ml_personas": f"""
+        select customer_key, 'P0' || (1 + {_bucket('persona', 2, 'customer_key')}) as persona_id,
+               ['Frequent store shoppers', 'Newsletter-reading web shoppers'][1 + {_bucket('persona', 2, 'customer_key')}]
+                   as persona_name, date '2026-10-31' as as_of_date
+        from dim_customers
+    """,
+    "ml_persona_profiles": """
+        select * from (values
+            ('P01', 'Frequent store shoppers', 'Buys every 6 weeks, mostly in the store.', 120, 0.6, 30.0, 150.0, 0.3,
+             'store', 'phone', 'purchase_share_store +2.0 sd'),
+            ('P02', 'Newsletter-reading web shoppers', 'Buys every 12 weeks, mostly on the web.', 80, 0.4, -5.0, 90.0, 0.5,
+             'web', 'email', 'email_open_rate +1.1 sd')
+        ) as profiles(persona_id, persona_name, description, customers, customer_share, nps,
+                      expected_value_12m_eur_mean, churn_probability_mean, preferred_purchase_channel,
+                      preferred_service_channel, distinguishing_features)
+    """,
+    "ml_persona_drift": """
+        select * from (values
+            ('P01', 120, date '2026-10-31', 100, true, 'size changed'),
+            ('P02', 80, date '2026-10-31', 82, false, null)
+        ) as drift(persona_id, customers, as_of_date, customers_previous, review, review_reason)
+    """,
+    "dim_customer_personas": """
+        select customers.customer_key, customers.segment, personas.persona_id, personas.persona_name,
+               value.expected_purchases as expected_purchases_12m, value.expected_value_eur as expected_value_12m_eur,
+               value.value_low_eur as expected_value_12m_low_eur, value.value_high_eur as expected_value_12m_high_eur
+        from dim_customers as customers
+        left join ml_personas as personas using (customer_key)
+        left join ml_customer_value as value using (customer_key)
+    """,
     "ml_churn_model_card": """
         select * from (values
             ('quality', 'roc_auc', 0.78, null), ('quality', 'lift_top_decile', 3.4, null),
@@ -211,6 +257,64 @@ TABLES = {
                case when churn_probability > 0.5 then 'high churn risk and an open complaint'
                     else 'nothing to offer right now' end as reason
         from chosen
+    """,
+    # Workforce: two forecast channels for the two weeks after the as-of date with their backtest, the cleaned
+    # days, a staffing plan and four weeks of plan against actual.
+    "holidays": f"select * from read_csv('{REPO_ROOT / 'seeds' / 'holidays.csv'}')",
+    "fct_marketing_contacts": """
+        select timestamp '2026-10-01 09:00:00' + to_days((i % 31)::integer) as sent_at from range(200) as r(i)
+    """,
+    "ml_contact_forecast": """
+        with days as (
+            select channel, (date '2026-11-01' + to_days(d::integer))::date as day,
+                   case channel when 'phone' then 120 else 40 end * case when isodow(date '2026-11-01' + to_days(d::integer)) > 5
+                       then 0.4 else 1 end as forecast
+            from range(14) as r(d), (values ('phone'), ('email')) as c(channel)
+        ),
+        slots as (select 480 + 30 * s as slot from range(20) as r(s))
+        select channel, 'all' as queue, 'day' as granularity, day::timestamp as interval_start, day, forecast,
+               forecast * 0.85 as lower_80, forecast * 1.15 as upper_80, forecast * 0.75 as lower_95,
+               forecast * 1.25 as upper_95, 'holt_winters' as model, date '2026-10-31' as as_of_date
+        from days
+        union all
+        select channel, 'all', '30min', day::timestamp + to_minutes(slot::integer), day, forecast / 20,
+               forecast / 20 * 0.85, forecast / 20 * 1.15, forecast / 20 * 0.75, forecast / 20 * 1.25,
+               'holt_winters', date '2026-10-31'
+        from days, slots
+    """,
+    "ml_forecast_backtest": """
+        select channel, 'all' as queue, model, wape, wape * 1.3 as mape, 0.02 as bias, 0.8 as coverage_80,
+               0.95 as coverage_95, 504 as days, 336 as coverage_days, 12 as origins, model = 'holt_winters' as chosen,
+               date '2026-10-31' as as_of_date
+        from (values ('seasonal_naive', 0.15), ('weekday_mean', 0.14), ('holt_winters', 0.13), ('gbm_calendar', 0.135),
+                     ('combined', 0.131)) as m(model, wape),
+             (values ('phone'), ('email')) as c(channel)
+    """,
+    "ml_forecast_cleaned_days": """
+        select * from (values
+            ('phone', 'all', date '2026-10-03', 12.0, 80.0, 'holiday: German Unity Day', date '2026-10-31'),
+            ('phone', 'all', date '2026-09-15', 604.0, 110.0, 'outlier: 604 contacts where about 110 were usual',
+             date '2026-10-31')
+        ) as t(channel, queue, day, contacts, expected, reason, as_of_date)
+    """,
+    "ml_staffing_plan": """
+        select channel, interval_start, forecast as contacts,
+               case channel when 'phone' then 'erlang_a' else 'backlog' end as staffing_model,
+               ceil(forecast / 2)::bigint as agents_required, ceil(forecast / 2 / 0.7)::bigint as agents_scheduled,
+               case channel when 'phone' then 0.82 end as expected_service_level,
+               case channel when 'phone' then 12.0 end as asa_seconds,
+               case channel when 'phone' then 0.03 end as abandonment,
+               case channel when 'phone' then ceil(forecast / 2)::bigint + 1 end as erlang_c_agents
+        from ml_contact_forecast where granularity = '30min'
+    """,
+    "ml_staffing_adherence": """
+        select 'phone' as channel, timestamp '2026-10-04 08:00:00' + to_days((i // 20)::integer)
+                   + to_minutes((30 * (i % 20))::integer) as interval_start,
+               6.0 as forecast_contacts, 3 as planned_agents, 0.85 as expected_service_level,
+               0.03 as expected_abandonment, 6 as offered_contacts, 4 as answered_within_target,
+               1 as abandoned_contacts, 3 as agents_seen, 4 / 6 as service_level_reached,
+               1 / 6 as abandonment_reached
+        from range(560) as r(i)
     """,
 }
 

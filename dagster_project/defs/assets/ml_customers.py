@@ -4,6 +4,9 @@ Both read the marts with a short read-only connection, run the pure functions of
 tables atomically. The as-of date is `CX_AS_OF` or, by default, the last event date in the data; the next
 best actions use the churn scores' own as-of date, so both tables always describe the same day.
 Optional inputs (web, e-mail, service, surveys, sentiment) are read only when their table exists.
+When the orders cannot support the churn backtest (too short a history, no orders at all), churn is skipped,
+not failed: empty scores and a model card whose status row holds the reason; the next best actions then run
+without churn scores.
 """
 
 
@@ -14,11 +17,12 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from cx_core.settings import Settings
 from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
-from ml.churn import ChurnResult, NotEnoughHistory, train_and_score
+from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import evaluate_policy, true_model_probabilities
@@ -80,6 +84,7 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
     quality = result.evaluation.metrics
     bands = dict(result.scores.group_by("risk_band").len().iter_rows())
     return {
+        "status": "trained",
         **{name: dg.MetadataValue.float(round(value, 4)) for name, value in quality.items()},
         "bgnbd_baseline_roc_auc": dg.MetadataValue.float(round(result.baseline_roc_auc, 4)),
         "as_of": result.dates.score_as_of.isoformat(),
@@ -112,11 +117,12 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
 def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
     settings = cx.settings
     history = load_history(warehouse)
-    as_of = date.fromisoformat(settings.as_of) if settings.as_of else last_event_date(history)
+    as_of = scoring_date(settings.as_of, history)
     try:
         result = train_and_score(history, as_of, settings.churn_horizon_days)
     except NotEnoughHistory as error:
-        raise dg.Failure(description=f"No churn model as of {as_of}: {error}") from error
+        yield from skip_churn(context, warehouse, str(error), as_of, settings)
+        return
     context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
     replace_table(warehouse, "ml_churn_scores", result.scores)
     card = result.model_card()
@@ -129,6 +135,37 @@ def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse:
         asset_key="ml_churn_scores",
         metadata={**metadata, **frame_metadata(result.scores), "preview": dg.MetadataValue.md(markdown_table(preview))},
     )
+    yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, **frame_metadata(card)})
+
+
+def scoring_date(configured: str | None, history: CustomerHistory) -> date:
+    """CX_AS_OF, else the day of the newest row in the history (today for a warehouse without any)."""
+    if configured:
+        return date.fromisoformat(configured)
+    return last_event_date(history) or date.today()
+
+
+def churn_skip_reason(warehouse: Warehouse) -> str | None:
+    """Why the latest churn run did not train (from its model card), or None when it did."""
+    if "ml_churn_model_card" not in table_names(warehouse):
+        return None
+    skipped = read_frame(
+        warehouse, f"SELECT detail FROM ml_churn_model_card WHERE section = '{STATUS}' AND metric = 'skipped'"
+    )
+    return skipped["detail"][0] if skipped.height else None
+
+
+def skip_churn(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, reason: str, as_of: date, settings: Settings
+):
+    """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the
+    next best actions and the report show the reason instead of failing."""
+    context.log.warning(f"churn skipped as of {as_of}: {reason}")
+    scores, card = skipped_scores(), skipped_model_card(reason, as_of, settings.churn_horizon_days)
+    replace_table(warehouse, "ml_churn_scores", scores)
+    replace_table(warehouse, "ml_churn_model_card", card)
+    metadata = {"status": "skipped", "skip_reason": reason, "as_of": as_of.isoformat(), "scored_customers": 0}
+    yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata={**metadata, **frame_metadata(scores)})
     yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, **frame_metadata(card)})
 
 
@@ -173,10 +210,13 @@ def ml_next_best_actions(
 ) -> dg.MaterializeResult:
     settings = cx.settings
     inputs = load_nba_inputs(warehouse)
-    as_of = date.fromisoformat(settings.as_of) if settings.as_of else inputs.churn_scores["as_of_date"].max()
+    # The churn scores' own date, so both tables describe the same day. Without scores (churn skipped) the plan
+    # still runs: only the churn-based rules find nobody.
+    scored_on = inputs.churn_scores["as_of_date"].max()
+    as_of = scored_on if scored_on and not settings.as_of else scoring_date(settings.as_of, inputs.history)
     cap = ContactCap.parse(settings.contact_cap)
     catalogue = read_frame(warehouse, CATALOGUE_SQL)
-    plan = plan_next_best_actions(inputs, catalogue, as_of, cap)
+    plan = plan_next_best_actions(inputs, catalogue, as_of, cap, settings.currency)
     actions = plan.recommendations.with_columns(pl.lit(as_of).alias("as_of_date"))
     replace_table(warehouse, "ml_next_best_actions", actions)
     context.log.info(f"{actions.height} recommendations as of {as_of}")
@@ -190,9 +230,11 @@ def ml_next_best_actions(
         metadata={
             **frame_metadata(actions),
             "as_of": as_of.isoformat(),
+            "churn_scores": f"not available: {skip_reason}" if (skip_reason := churn_skip_reason(warehouse)) else "used",
             "customers": actions.height,
             "contacted": contacted.height,
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
+            "currency": settings.currency,
             "contact_cap": cap.describe(),
             "actions": dg.MetadataValue.md(markdown_table(counts)),
             "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),

@@ -33,17 +33,22 @@ REPORTS = [
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
                ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
-                "channel_taxonomy")),
+                "channel_taxonomy", "dim_customer_personas")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "fct_touchpoints", "fct_survey_responses",
                                "fct_service_contacts", "fct_orders", "stg_crm_customers__customers",
                                "stg_support_tickets__tickets", "channel_taxonomy")),
     ReportSpec("churn_and_actions", "Churn and next best actions", "Who is likely to leave, why, and what do we "
                "do about it?", ("ml_churn_scores", "ml_churn_model_card", "ml_next_best_actions", "dim_customers",
-                               "channel_taxonomy")),
+                               "ml_customer_value", "channel_taxonomy")),
+    ReportSpec("customer_personas", "Customer personas", "Who are our customers by behaviour across channels, "
+               "what is each persona worth, and how are the personas changing?",
+               ("ml_persona_profiles", "ml_persona_drift", "ml_customer_value_model_card", "channel_taxonomy")),
     ReportSpec("service_operations", "Service operations", "How busy is service, how well does it resolve, and "
                "how many agents do the next weeks need?",
-               ("fct_service_contacts", "kpi_metrics", "sla_targets", "channel_taxonomy")),
+               ("fct_service_contacts", "kpi_metrics", "sla_targets", "channel_taxonomy", "fct_marketing_contacts",
+                "holidays", "ml_contact_forecast", "ml_forecast_backtest",
+                "ml_forecast_cleaned_days", "ml_staffing_plan", "ml_staffing_adherence")),
 ]
 
 
@@ -53,6 +58,8 @@ def notebook_parameters(settings: Settings) -> dict[str, str | None]:
         "as_of": settings.as_of,
         "number_locale": settings.report_locale,
         "business_timezone": settings.timezone,
+        "currency": settings.currency,
+        "holiday_country": settings.holiday_country,
     }
 
 

@@ -1,6 +1,8 @@
 -- The central customer view: one golden record per customer_key (one connected component of the identity
--- graph). CRM attributes come from the component's CRM record (the one its key is named after); customers
--- without one are 'prospect' (known by e-mail, phone, card or handle) or 'anonymous' (only cookies).
+-- graph). CRM attributes come from the component's CRM record (the one its key is named after). Customers
+-- without a CRM segment (no CRM record, an empty segment, or an orders-only shop) get one from their purchases:
+-- lapsed, repeat_buyer or one_time_buyer; without purchases 'prospect' (known by e-mail, phone, card, handle
+-- or CRM id) or 'anonymous' (only cookies).
 -- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
 -- seed must be built with this model, not after it)
 with
@@ -83,10 +85,34 @@ orders as (
         customer_key,
         sum(case when order_type = 'sale' then value_eur else -value_eur end) as lifetime_value_eur,
         count(case when order_type = 'sale' then order_id end) as orders_count,
-        count(case when order_type = 'return' then order_id end) as returns_count
+        count(case when order_type = 'return' then order_id end) as returns_count,
+        max(case when order_type = 'sale' then ordered_at end) as last_sale_at
     from {{ ref('fct_orders') }}
     where customer_key is not null
     group by customer_key
+),
+
+-- Lapsed is measured against the newest sale in the data (not the clock), so a late export is not all lapsed.
+latest_sale as (
+    select max(ordered_at) as latest_sale_at
+    from {{ ref('fct_orders') }}
+    where order_type = 'sale'
+),
+
+-- The segment from behaviour: lapsed (no sale within the churn window before the newest sale), repeat_buyer
+-- (two or more sales), one_time_buyer.
+behaviour_segments as (
+    select
+        orders.customer_key,
+        case
+            when orders.last_sale_at
+                < {{ dbt.dateadd('day', -var('churn_window_days'), 'latest_sale.latest_sale_at') }} then 'lapsed'
+            when orders.orders_count >= 2 then 'repeat_buyer'
+            else 'one_time_buyer'
+        end as behaviour_segment
+    from orders
+    cross join latest_sale
+    where orders.orders_count > 0
 ),
 
 -- An issue is open while its latest contact is not resolved (social threads, with no status, never count).
@@ -131,10 +157,12 @@ select
     coalesce(crm.consent_phone, false) as consent_phone,
     coalesce(crm.consent_push, false) as consent_push,
     case
-        when crm.customer_id is not null then coalesce(crm.segment, 'unknown')
-        when identities.has_known_identifier then 'prospect'
+        when crm.segment is not null then crm.segment
+        when behaviour_segments.behaviour_segment is not null then behaviour_segments.behaviour_segment
+        when crm.customer_id is not null or identities.has_known_identifier then 'prospect'
         else 'anonymous'
     end as segment,
+    case when crm.segment is not null then 'crm' else 'behaviour' end as segment_source,
     crm.country,
     crm.language,
     crm.birth_year,
@@ -152,4 +180,5 @@ left join activity on activity.customer_key = identities.customer_key
 left join channel_days on channel_days.customer_key = identities.customer_key and channel_days.preference = 1
 left join unsubscribes on unsubscribes.customer_key = identities.customer_key
 left join orders on orders.customer_key = identities.customer_key
+left join behaviour_segments on behaviour_segments.customer_key = identities.customer_key
 left join open_issues on open_issues.customer_key = identities.customer_key

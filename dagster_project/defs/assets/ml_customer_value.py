@@ -1,0 +1,69 @@
+"""`ml_customer_value` (group `ml`): expected purchases and value per customer over the next 12 months with
+intervals (BG/NBD × Gamma-Gamma, `ml/customer_value.py`), and its model card from a time split."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from cx_core.warehouse import read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.assets.ml_customers import markdown_table
+from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.resources import PipelineSettings
+from ml.customer_value import HORIZON_DAYS, customer_value, validate_time_split
+
+ORDERS_SQL = """
+    SELECT customer_key, ordered_at, order_type, value_eur
+    FROM fct_orders WHERE customer_key IS NOT NULL
+"""
+# The holdout of the time split: the horizon itself when the history is long enough, else half the history.
+MIN_HOLDOUT_DAYS = 28
+
+
+def holdout_days(orders: pl.DataFrame, as_of: date) -> int:
+    span = (as_of - orders["ordered_at"].min().date()).days
+    return max(MIN_HOLDOUT_DAYS, min(HORIZON_DAYS, span // 2))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "ml_customer_value", group_name="ml", deps=[warehouse_table_key("fct_orders")], kinds={"python", "duckdb"},
+            description="Per customer with a purchase: probability alive, expected purchases and value over the "
+                        "next 12 months with 80 % intervals (BG/NBD × Gamma-Gamma).",
+        ),
+        dg.AssetSpec(
+            "ml_customer_value_model_card", group_name="ml", deps=[warehouse_table_key("fct_orders")], kinds={"python", "duckdb"},
+            description="Time-split validation of the value model: predicted against actual purchases and value "
+                        "in a holdout, by decile of predicted value; fitted parameters.",
+        ),
+    ],
+    pool="duckdb",
+)
+def ml_customer_value(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    orders = read_frame(warehouse, ORDERS_SQL)
+    if orders.is_empty():
+        raise dg.Failure(description="No orders with a known customer: no customer value to compute.")
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else orders["ordered_at"].max().date()
+    values = customer_value(orders, as_of)
+    holdout = holdout_days(orders, as_of)
+    validation = validate_time_split(orders, as_of - timedelta(days=holdout), holdout)
+    replace_table(warehouse, "ml_customer_value", values)
+    card = validation.model_card()
+    replace_table(warehouse, "ml_customer_value_model_card", card)
+    context.log.info(f"customer value as of {as_of} for {values.height} customers; holdout {holdout} days")
+    metrics = {name: dg.MetadataValue.float(round(value, 4)) for name, value in validation.metrics.items()}
+    yield dg.MaterializeResult(asset_key="ml_customer_value", metadata={
+        **frame_metadata(values),
+        "as_of": as_of.isoformat(),
+        "expected_value_12m_eur_total": dg.MetadataValue.float(round(float(values["expected_value_eur"].sum()), 2)),
+        "preview": dg.MetadataValue.md(markdown_table(values.sort("expected_value_eur", descending=True).head(10).select(
+            "customer_key", "probability_alive", "expected_purchases", "expected_value_eur", "value_low_eur", "value_high_eur"
+        ), digits=2)),
+    })
+    yield dg.MaterializeResult(asset_key="ml_customer_value_model_card", metadata={
+        **frame_metadata(card), **metrics, "holdout_days": holdout, "deciles": dg.MetadataValue.md(markdown_table(validation.deciles, digits=2)),
+    })

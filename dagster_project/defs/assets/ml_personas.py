@@ -1,0 +1,145 @@
+"""Persona assets (group `ml`): every active customer's persona (`ml_personas`), what each persona is
+(`ml_persona_profiles`), the kept centroids that make personas stable over refreshes (`ml_persona_model`), and
+how personas changed since the previous refresh (`ml_persona_drift`, one block of rows per refresh).
+
+The previous model and assignments are read from the warehouse before they are replaced: a refresh keeps
+the personas (ids, names, assignments by nearest centroid) unless the new clustering disagrees with them
+(`ml/personas.py`). The demo truth is never read here.
+"""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.assets.ml_customers import markdown_table
+from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.resources import PipelineSettings
+from ml.persona_drift import persona_drift
+from ml.persona_features import BehaviourHistory, behaviour_features
+from ml.persona_profiles import persona_names, persona_profiles
+from ml.personas import Clustering, PersonaModel, cluster_personas, persona_model_frame, persona_model_from_frame
+
+BEHAVIOUR_QUERIES = {
+    "touchpoints": """SELECT customer_key, occurred_at, channel, source, direction
+                      FROM fct_touchpoints WHERE customer_key IS NOT NULL""",
+    "orders": """SELECT customer_key, ordered_at, order_type, value_eur, channel
+                 FROM fct_orders WHERE customer_key IS NOT NULL""",
+    "service_contacts": """SELECT customer_key, occurred_at, inbound_channel
+                           FROM fct_service_contacts WHERE customer_key IS NOT NULL""",
+    "surveys": """SELECT customer_key, responded_at, survey_type, score
+                  FROM fct_survey_responses WHERE customer_key IS NOT NULL""",
+    "marketing_contacts": """SELECT customer_key, sent_at, channel, opened, clicked
+                             FROM fct_marketing_contacts WHERE customer_key IS NOT NULL""",
+    # Read from staging, not dim_customers: dim_customers shows the personas, so it is built after them.
+    # 'C-' || CRM id is the key rule of int_identity_components.
+    "crm_profiles": """SELECT 'C-' || customer_id AS customer_key, coalesce(consent_email, false) AS consent_email,
+                              coalesce(consent_phone, false) AS consent_phone,
+                              coalesce(consent_push, false) AS consent_push,
+                              loyalty_id IS NOT NULL AS has_loyalty_card
+                       FROM stg_crm_customers__customers""",
+}
+MART_DEPS = [warehouse_table_key(table) for table in (
+    "fct_touchpoints", "fct_orders", "fct_service_contacts", "fct_survey_responses", "fct_marketing_contacts",
+    "stg_crm_customers__customers")]
+# Optional inputs of the profiles: read when their table exists.
+VALUE_SQL = "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value"
+CHURN_SQL = "SELECT customer_key, churn_probability FROM ml_churn_scores"
+SEED = 0
+MIN_CUSTOMERS = 20  # fewer customers with enough activity cannot show a stable structure
+
+
+def load_behaviour(warehouse: Warehouse) -> BehaviourHistory:
+    return BehaviourHistory(**{name: read_frame(warehouse, query) for name, query in BEHAVIOUR_QUERIES.items()})
+
+
+def optional_frame(warehouse: Warehouse, tables: set[str], table: str, query: str) -> pl.DataFrame | None:
+    return read_frame(warehouse, query) if table in tables else None
+
+
+def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[PersonaModel, dict[str, str]]:
+    """The clustering's model with a name for every persona (kept personas keep theirs), and the names by id."""
+    centroids = clustering.model.centroids
+    keep = {pid: name for pid, name in zip(centroids["persona_id"], centroids["persona_name"]) if name}
+    names = persona_names(features.join(clustering.assignments, on="customer_key"), keep)
+    named = centroids.with_columns(pl.col("persona_id").replace_strict(names).alias("persona_name"))
+    return PersonaModel(named, clustering.model.fill_values), names
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("ml_personas", group_name="ml", deps=MART_DEPS, kinds={"python", "duckdb"},
+                     description="Persona of every customer with at least 3 inbound touchpoints, from behaviour "
+                                 "across channels (KMeans, number of personas by bootstrap stability)."),
+        dg.AssetSpec("ml_persona_profiles", group_name="ml", kinds={"python", "duckdb"},
+                     deps=[*MART_DEPS, warehouse_table_key("ml_customer_value"), warehouse_table_key("ml_churn_scores")],
+                     description="One row per persona: name and description generated from its distinguishing "
+                                 "features, size, NPS, expected 12-month value, churn risk, preferred channels."),
+        dg.AssetSpec("ml_persona_model", group_name="ml", deps=MART_DEPS, kinds={"python", "duckdb"},
+                     description="Persona centroids kept between refreshes so persona ids and names persist."),
+        dg.AssetSpec("ml_persona_drift", group_name="ml", deps=MART_DEPS, kinds={"python", "duckdb"},
+                     description="Per refresh and persona: size and feature shifts, customers moving between "
+                                 "personas, and whether the persona should be reviewed."),
+    ],
+    pool="duckdb",
+)
+def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    tables = table_names(warehouse)
+    history = load_behaviour(warehouse)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else history.touchpoints["occurred_at"].max().date()
+    previous_frame = optional_frame(warehouse, tables, "ml_persona_model", "SELECT * FROM ml_persona_model")
+    previous = persona_model_from_frame(previous_frame) if previous_frame is not None else None
+    previous_assignments = optional_frame(warehouse, tables, "ml_personas", "SELECT customer_key, persona_id FROM ml_personas")
+    features = behaviour_features(history, as_of)
+    if features.height < MIN_CUSTOMERS:
+        raise dg.Failure(description=f"Only {features.height} customers with enough activity as of {as_of}: no personas.")
+    clustering = cluster_personas(features, SEED, previous)
+    model, names = named_model(clustering, features)
+    assignments = clustering.assignments.with_columns(
+        pl.col("persona_id").replace_strict(names).alias("persona_name"), pl.lit(as_of).alias("as_of_date")
+    )
+    nps_answers = history.surveys.filter(pl.col("survey_type") == "nps").select("customer_key", "score")
+    profiles = persona_profiles(
+        features.join(clustering.assignments, on="customer_key"), names, nps_answers,
+        optional_frame(warehouse, tables, "ml_customer_value", VALUE_SQL),
+        optional_frame(warehouse, tables, "ml_churn_scores", CHURN_SQL),
+    ).with_columns(pl.lit(as_of).alias("as_of_date"))
+    drift = persona_drift(as_of, clustering.assignments, features, previous_assignments, previous)
+    earlier = optional_frame(warehouse, tables, "ml_persona_drift", "SELECT * FROM ml_persona_drift")
+    if earlier is not None:
+        drift = pl.concat([earlier.filter(pl.col("as_of_date") != as_of), drift], how="diagonal_relaxed")
+    replace_table(warehouse, "ml_personas", assignments)
+    replace_table(warehouse, "ml_persona_profiles", profiles)
+    model_frame = persona_model_frame(model, as_of)
+    replace_table(warehouse, "ml_persona_model", model_frame)
+    replace_table(warehouse, "ml_persona_drift", drift)
+    context.log.info(f"{len(names)} personas as of {as_of}, previous kept: {clustering.kept_previous}")
+    stability = "\n".join(f"| {k} | {score:.3f} |" for k, score in clustering.stability.items())
+    yield dg.MaterializeResult(asset_key="ml_personas", metadata={
+        **frame_metadata(assignments),
+        "as_of": as_of.isoformat(),
+        "customers": assignments.height,
+        "personas": len(names),
+        "previous_personas_kept": clustering.kept_previous,
+        "stability_by_k": dg.MetadataValue.md(f"| k | bootstrap ARI |\n|---|---|\n{stability}"),
+    })
+    yield dg.MaterializeResult(asset_key="ml_persona_profiles", metadata={
+        **frame_metadata(profiles),
+        "profiles": dg.MetadataValue.md(markdown_table(profiles.select(
+            "persona_id", "persona_name", "customers", "nps", "expected_value_12m_eur_mean", "churn_probability_mean",
+            "description"), digits=2)),
+    })
+    yield dg.MaterializeResult(asset_key="ml_persona_model", metadata=frame_metadata(model_frame))
+    latest = drift.filter(pl.col("as_of_date") == as_of)
+    yield dg.MaterializeResult(asset_key="ml_persona_drift", metadata={
+        **frame_metadata(drift),
+        "personas_to_review": int(latest["review"].sum()),
+        "latest": dg.MetadataValue.md(markdown_table(latest)),
+    })
+
+
+ml_persona_assets = [ml_personas]

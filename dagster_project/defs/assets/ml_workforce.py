@@ -1,0 +1,338 @@
+"""Workforce-management assets (group `ml`): the contact forecast with its backtest, the staffing plan, and the
+plan against what happened.
+
+- `ml_contact_forecast` (+ `ml_forecast_backtest`, `ml_forecast_cleaned_days`): daily and 30-minute contacts per
+  channel, and per queue for the phone, for CX_FORECAST_HORIZON_DAYS after the as-of date, with 80% and 95%
+  intervals; the model of each series is chosen by a rolling-origin backtest (`ml/forecast.py`).
+- `ml_staffing_plan`: agents per 30 minutes and staffed channel (`ml/staffing.py`, seeds `staffing_channels`
+  and `sla_targets`), with the expected service level, speed of answer and abandonment.
+- `ml_staffing_adherence`: the last four weeks of the phone queue: what a plan made four weeks ago asked for,
+  the agents seen handling calls and the service level reached; its check warns when the plan promised more
+  than 10 points above what callers got.
+Contacts count on the business day and half-hour (CX_TIMEZONE). The as-of date is CX_AS_OF or the last day
+with contacts.
+"""
+
+
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from dagster_duckdb import DuckDBResource
+
+from cx_core.settings import Settings
+from cx_core.warehouse import Warehouse, read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.resources import PipelineSettings
+from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
+from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
+
+INTERVAL_MINUTES = 30
+PROFILE_WEEKS = 8  # recent weeks that give the intraday profile, handle times and patience
+ADHERENCE_WEEKS = 4
+ALL_QUEUES = "all"
+VOICE_CHANNEL = "phone"
+# Expected service level above the reached one, in points, from which the adherence check warns.
+ADHERENCE_WARN_POINTS = 0.10
+
+
+def local_time(column: str, timezone: str) -> str:
+    return f"(({column} at time zone 'UTC') at time zone '{timezone}')"
+
+
+def contacts_sql(timezone: str) -> str:
+    """One row per service contact with its workforce channel: chats handed over are agent work on
+    `chat_agent`; the phone keeps its queue."""
+    return f"""
+        SELECT
+            CASE WHEN inbound_channel = 'chat_bot' AND bot_handover THEN 'chat_agent' ELSE inbound_channel END
+                AS channel,
+            CASE WHEN inbound_channel = 'phone' THEN contact_reason END AS queue,
+            {local_time('occurred_at', timezone)} AS local_at,
+            handle_seconds
+        FROM fct_service_contacts
+    """
+
+
+def calls_sql(timezone: str) -> str:
+    """Inbound calls that reached an agent queue (answered or abandoned)."""
+    return f"""
+        SELECT {local_time('started_at', timezone)} AS local_at, wait_seconds, abandoned, agent_id
+        FROM stg_calls__calls
+        WHERE direction = 'inbound' AND (agent_id IS NOT NULL OR abandoned)
+    """
+
+
+CHANNEL_RULES_SQL = """
+    SELECT staffing.channel, staffing.staffing_model, staffing.concurrency, staffing.assumed_handle_seconds,
+           sla.first_response_target_seconds::DOUBLE AS answer_within_seconds, sla.service_level_target
+    FROM staffing_channels AS staffing
+    INNER JOIN sla_targets AS sla ON sla.channel = staffing.channel
+"""
+FORECAST_DEPS = [warehouse_table_key(name) for name in ("fct_service_contacts", "fct_marketing_contacts", "holidays")]
+PLAN_DEPS = [warehouse_table_key(name) for name in ("ml_contact_forecast", "fct_service_contacts", "stg_calls__calls",
+                                                    "staffing_channels", "sla_targets")]
+
+
+# The backtest table of histories too short to backtest: no rows, the columns readers filter on.
+EMPTY_BACKTEST = {"channel": pl.String, "queue": pl.String, "model": pl.String, "wape": pl.Float64,
+                  "wape_vs_baselines": pl.Float64, "chosen": pl.Boolean}
+
+
+def with_slots(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add day and slot (minutes after midnight of the half-hour) from local_at."""
+    return frame.with_columns(
+        pl.col("local_at").dt.date().alias("day"),
+        (pl.col("local_at").dt.hour().cast(pl.Int32) * 60
+         + pl.col("local_at").dt.minute().cast(pl.Int32) // INTERVAL_MINUTES * INTERVAL_MINUTES).alias("slot"),
+    )
+
+
+def load_contacts(settings: Settings, warehouse: Warehouse) -> pl.DataFrame:
+    return with_slots(read_frame(warehouse, contacts_sql(settings.timezone)))
+
+
+def load_calendar(settings: Settings, warehouse: Warehouse) -> Calendar:
+    holidays = read_frame(warehouse, f"SELECT holiday_date, holiday_name FROM holidays "
+                                     f"WHERE country = '{settings.holiday_country}'")
+    sends = read_frame(warehouse, f"SELECT {local_time('sent_at', settings.timezone)}::DATE AS day, count(*) AS sends "
+                                  "FROM fct_marketing_contacts GROUP BY ALL")
+    return Calendar(dict(holidays.iter_rows()), {day: float(sends) for day, sends in sends.iter_rows()})
+
+
+def series_keys(contacts: pl.DataFrame) -> list[tuple[str, str]]:
+    """Every channel as a whole, and each queue of a channel that has more than one."""
+    keys = [(channel, ALL_QUEUES) for channel in sorted(contacts["channel"].unique().to_list())]
+    queues = contacts.filter(pl.col("queue").is_not_null()).group_by("channel").agg(pl.col("queue").unique().sort())
+    for channel, names in queues.sort("channel").iter_rows():
+        keys += [(channel, name) for name in names] if len(names) > 1 else []
+    return keys
+
+
+def series_contacts(contacts: pl.DataFrame, channel: str, queue: str) -> pl.DataFrame:
+    rows = contacts.filter(pl.col("channel") == channel)
+    return rows if queue == ALL_QUEUES else rows.filter(pl.col("queue") == queue)
+
+
+def daily_counts(contacts: pl.DataFrame) -> pl.DataFrame:
+    return contacts.group_by("day").agg(pl.len().cast(pl.Float64).alias("contacts")).sort("day")
+
+
+def slot_counts(contacts: pl.DataFrame, first_day: date, weeks: int) -> pl.DataFrame:
+    recent = contacts.filter(pl.col("day").is_between(first_day - timedelta(weeks=weeks), first_day, closed="left"))
+    return recent.group_by("day", "slot").agg(pl.len().cast(pl.Float64).alias("contacts"))
+
+
+def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date,
+                 horizon: int) -> tuple[SeriesForecast, pl.DataFrame]:
+    """Daily forecast of one series from its contacts before `first_day`, and its split over half-hours."""
+    history = contacts.filter(pl.col("day") < first_day)
+    outcome = forecast_series(daily_counts(history), calendar, first_day, horizon)
+    intraday = intraday_forecast(outcome.forecast, intraday_profile(slot_counts(history, first_day, PROFILE_WEEKS)))
+    return outcome, intraday
+
+
+def interval_start(day: pl.Expr, slot: pl.Expr) -> pl.Expr:
+    return day.cast(pl.Datetime("us")) + pl.duration(minutes=slot)
+
+
+def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int):
+    """The three tables of `ml_contact_forecast` for every series."""
+    forecasts, backtests, cleaned = [], [], []
+    for channel, queue in series_keys(contacts):
+        outcome, intraday = forecast_one(series_contacts(contacts, channel, queue), calendar, first_day, horizon)
+        key = [pl.lit(channel).alias("channel"), pl.lit(queue).alias("queue")]
+        forecasts.append(outcome.forecast.with_columns(
+            *key, pl.lit("day").alias("granularity"), interval_start(pl.col("day"), pl.lit(0)).alias("interval_start")))
+        forecasts.append(intraday.with_columns(
+            *key, pl.lit(f"{INTERVAL_MINUTES}min").alias("granularity"),
+            interval_start(pl.col("day"), pl.col("slot")).alias("interval_start")).drop("slot"))
+        if outcome.backtest.height:
+            backtests.append(outcome.backtest.with_columns(*key, (pl.col("model") == outcome.model).alias("chosen")))
+        cleaned.append(outcome.cleaned_days.with_columns(*key))
+    columns = ["channel", "queue", "granularity", "interval_start", "day", "forecast", "lower_80", "upper_80",
+               "lower_95", "upper_95", "model"]
+    return (pl.concat(forecasts, how="diagonal_relaxed").select(columns),
+            pl.concat(backtests, how="diagonal_relaxed") if backtests else pl.DataFrame(schema=EMPTY_BACKTEST),
+            pl.concat(cleaned))
+
+
+def as_of_date(settings: Settings, contacts: pl.DataFrame) -> date:
+    return date.fromisoformat(settings.as_of) if settings.as_of else contacts["day"].max()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("ml_contact_forecast", group_name="ml", deps=FORECAST_DEPS, kinds={"python", "duckdb"},
+                     description="Contacts per channel (and phone queue) per day and per half-hour for the "
+                                 "forecast horizon, with 80% and 95% prediction intervals and the chosen model."),
+        dg.AssetSpec("ml_forecast_backtest", group_name="ml", deps=FORECAST_DEPS, kinds={"python", "duckdb"},
+                     description="Rolling-origin backtest per series and model: WAPE, MAPE, bias, 80%/95% "
+                                 "interval coverage; the chosen model per series."),
+        dg.AssetSpec("ml_forecast_cleaned_days", group_name="ml", deps=FORECAST_DEPS, kinds={"python", "duckdb"},
+                     description="History days replaced before fitting (holidays, outliers) with the reason."),
+    ],
+    pool="duckdb",
+)
+def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+    settings = cx.settings
+    contacts = load_contacts(settings, warehouse)
+    if contacts.is_empty():
+        raise dg.Failure(description="No service contacts in fct_service_contacts: nothing to forecast.")
+    as_of = as_of_date(settings, contacts)
+    forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1),
+                                               settings.forecast_horizon_days)
+    stamp = pl.lit(as_of).alias("as_of_date")
+    tables = {name: frame.with_columns(stamp) for name, frame in
+              {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest,
+               "ml_forecast_cleaned_days": cleaned}.items()}
+    for table, frame in tables.items():
+        replace_table(warehouse, table, frame)
+    chosen = backtest.filter("chosen")
+    context.log.info(f"forecast as of {as_of}: {forecast['channel'].n_unique()} channels, {chosen.height} backtests")
+    summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days}
+    yield dg.MaterializeResult(asset_key="ml_contact_forecast",
+                               metadata={**summary, **frame_metadata(tables["ml_contact_forecast"])})
+    yield dg.MaterializeResult(asset_key="ml_forecast_backtest", metadata={
+        **summary, **frame_metadata(tables["ml_forecast_backtest"]),
+        **{f"wape_{channel}_{queue}": dg.MetadataValue.float(round(wape, 4))
+           for channel, queue, wape in chosen.select("channel", "queue", "wape").rows()},
+        **{f"wape_vs_baselines_{channel}_{queue}": dg.MetadataValue.float(round(ratio, 3))
+           for channel, queue, ratio in chosen.select("channel", "queue", "wape_vs_baselines").rows()},
+    })
+    yield dg.MaterializeResult(asset_key="ml_forecast_cleaned_days",
+                               metadata={**summary, **frame_metadata(tables["ml_forecast_cleaned_days"])})
+
+
+def channel_rules(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, first_day: date) -> pl.DataFrame:
+    """Staffed channels with their model, targets, handle time (measured in the recent weeks, else the seed's
+    assumption) and, for the voice queue, the callers' patience estimated from abandoned calls."""
+    recent = contacts.filter(pl.col("day").is_between(first_day - timedelta(weeks=PROFILE_WEEKS), first_day,
+                                                      closed="left"))
+    handle = recent.group_by("channel").agg(pl.col("handle_seconds").mean().alias("measured_handle_seconds"))
+    calls = with_slots(read_frame(warehouse, calls_sql(settings.timezone))).filter(
+        pl.col("day").is_between(first_day - timedelta(weeks=PROFILE_WEEKS), first_day, closed="left"))
+    patience = estimate_patience_seconds(calls["wait_seconds"].fill_null(0).to_list(),
+                                         calls["abandoned"].fill_null(False).to_list())
+    return read_frame(warehouse, CHANNEL_RULES_SQL).join(handle, on="channel", how="left").select(
+        "channel", "staffing_model", "concurrency", "answer_within_seconds", "service_level_target",
+        pl.coalesce("measured_handle_seconds", "assumed_handle_seconds").alias("handle_seconds"),
+        pl.when(pl.col("channel") == VOICE_CHANNEL).then(pl.lit(patience, pl.Float64)).alias("patience_seconds"),
+    )
+
+
+def plan_intervals(half_hours: pl.DataFrame, rules: pl.DataFrame) -> pl.DataFrame:
+    """Half-hourly forecast rows (channel, interval_start, forecast) of the staffed channels with their rules."""
+    return half_hours.join(rules, on="channel", how="inner").filter(pl.col("handle_seconds").is_not_null()).rename(
+        {"forecast": "contacts"})
+
+
+def plan_policy(settings: Settings) -> PlanPolicy:
+    return PlanPolicy(shrinkage=settings.staffing_shrinkage, max_occupancy=settings.staffing_max_occupancy)
+
+
+@dg.asset(
+    group_name="ml", pool="duckdb", deps=PLAN_DEPS, kinds={"python", "duckdb"},
+    description="Agents per half-hour and staffed channel for the forecast horizon: required on the queue and "
+                "scheduled (with shrinkage), expected service level, speed of answer, abandonment; Erlang A for "
+                "the phone (Erlang C beside it), chat with concurrency, tickets as backlog.",
+)
+def ml_staffing_plan(context: dg.AssetExecutionContext, cx: PipelineSettings,
+                     warehouse: DuckDBResource) -> dg.MaterializeResult:
+    settings = cx.settings
+    forecast = read_frame(warehouse, f"""
+        SELECT channel, interval_start, forecast, as_of_date FROM ml_contact_forecast
+        WHERE granularity = '{INTERVAL_MINUTES}min' AND queue = '{ALL_QUEUES}'""")
+    first_day = forecast["as_of_date"].max() + timedelta(days=1)
+    rules = channel_rules(settings, warehouse, load_contacts(settings, warehouse), first_day)
+    plan = staffing_plan(plan_intervals(forecast, rules), INTERVAL_MINUTES * 60, plan_policy(settings))
+    replace_table(warehouse, "ml_staffing_plan", plan)
+    peaks = plan.group_by("channel").agg(pl.col("agents_scheduled").max()).sort("channel")
+    context.log.info(f"staffing plan: {plan.height} intervals")
+    return dg.MaterializeResult(metadata={
+        **frame_metadata(plan), "shrinkage": settings.staffing_shrinkage,
+        "max_occupancy": settings.staffing_max_occupancy,
+        **{f"peak_scheduled_{channel}": int(agents) for channel, agents in peaks.iter_rows()},
+    })
+
+
+def actual_voice_intervals(settings: Settings, warehouse: Warehouse, first_day: date, last_day: date,
+                           answer_within: float) -> pl.DataFrame:
+    """Per half-hour of the phone queue: calls offered, answered within the target, abandoned, agents seen."""
+    calls = with_slots(read_frame(warehouse, calls_sql(settings.timezone))).filter(
+        pl.col("day").is_between(first_day, last_day))
+    answered = pl.col("agent_id").is_not_null() & ~pl.col("abandoned").fill_null(False)
+    return calls.group_by("day", "slot").agg(
+        pl.len().alias("offered_contacts"),
+        (answered & (pl.col("wait_seconds").fill_null(0) <= answer_within)).sum().alias("answered_within_target"),
+        pl.col("abandoned").fill_null(False).sum().alias("abandoned_contacts"),
+        pl.col("agent_id").filter(answered).n_unique().alias("agents_seen"),
+    ).with_columns(interval_start(pl.col("day"), pl.col("slot")).alias("interval_start")).drop("day", "slot")
+
+
+def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, calendar: Calendar,
+                       as_of: date) -> pl.DataFrame:
+    """The phone plan made before the last `ADHERENCE_WEEKS` weeks (forecast from the history before them) next
+    to what happened in each half-hour of those weeks."""
+    first_day = as_of - timedelta(weeks=ADHERENCE_WEEKS) + timedelta(days=1)
+    _, intraday = forecast_one(series_contacts(contacts, VOICE_CHANNEL, ALL_QUEUES), calendar, first_day,
+                               ADHERENCE_WEEKS * 7)
+    rules = channel_rules(settings, warehouse, contacts, first_day).filter(pl.col("channel") == VOICE_CHANNEL)
+    half_hours = intraday.select(pl.lit(VOICE_CHANNEL).alias("channel"),
+                                 interval_start(pl.col("day"), pl.col("slot")).alias("interval_start"), "forecast")
+    plan = staffing_plan(plan_intervals(half_hours, rules), INTERVAL_MINUTES * 60, plan_policy(settings))
+    answer_within = float(rules["answer_within_seconds"][0]) if rules.height else 0.0
+    actual = actual_voice_intervals(settings, warehouse, first_day, as_of, answer_within)
+    return plan.select(
+        "channel", "interval_start", pl.col("contacts").alias("forecast_contacts"),
+        pl.col("agents_required").alias("planned_agents"), "expected_service_level",
+        pl.col("abandonment").alias("expected_abandonment"),
+    ).join(actual, on="interval_start", how="full", coalesce=True).with_columns(
+        pl.col("channel").fill_null(VOICE_CHANNEL),
+        pl.col("offered_contacts", "answered_within_target", "abandoned_contacts", "agents_seen").fill_null(0),
+    ).with_columns(
+        (pl.col("answered_within_target") / pl.col("offered_contacts")).alias("service_level_reached"),
+        (pl.col("abandoned_contacts") / pl.col("offered_contacts")).alias("abandonment_reached"),
+    ).sort("interval_start")
+
+
+@dg.asset(
+    group_name="ml", pool="duckdb", deps=PLAN_DEPS, kinds={"python", "duckdb"},
+    description="Plan against actual for the phone queue over the last four weeks, per half-hour: forecast and "
+                "offered calls, planned agents and agents seen handling calls, expected and reached service "
+                "level and abandonment.",
+)
+def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    settings = cx.settings
+    contacts = load_contacts(settings, warehouse)
+    as_of = as_of_date(settings, contacts)
+    adherence = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse), as_of)
+    adherence = adherence.with_columns(pl.lit(as_of).alias("as_of_date"))
+    replace_table(warehouse, "ml_staffing_adherence", adherence)
+    return dg.MaterializeResult(metadata={
+        **frame_metadata(adherence),
+        **{name: dg.MetadataValue.float(round(value, 4)) for name, value in plan_vs_actual_summary(adherence).items()},
+    })
+
+
+@dg.asset_check(asset="ml_staffing_adherence", name="plan_not_optimistic",
+                description=f"Warns when the plan's expected phone service level is more than "
+                            f"{ADHERENCE_WARN_POINTS:.0%} points above the one callers got.")
+def plan_not_optimistic(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    adherence = read_frame(warehouse, "SELECT * FROM ml_staffing_adherence")
+    summary = plan_vs_actual_summary(adherence)
+    gap = summary["expected_service_level"] - summary["service_level_reached"] if summary else 0.0
+    return dg.AssetCheckResult(
+        passed=gap <= ADHERENCE_WARN_POINTS,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"the plan expected {summary['expected_service_level']:.0%} answered within target, callers "
+                     f"got {summary['service_level_reached']:.0%}") if summary else "no calls in the period",
+        metadata={"gap_points": dg.MetadataValue.float(round(gap * 100, 1)),
+                  **{name: dg.MetadataValue.float(round(value, 4)) for name, value in summary.items()}},
+    )
+
+
+ml_workforce_assets = [ml_contact_forecast, ml_staffing_plan, ml_staffing_adherence]
+ml_workforce_checks = [plan_not_optimistic]

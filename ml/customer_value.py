@@ -1,0 +1,262 @@
+"""Customer lifetime value: expected purchases and value over the next months, with intervals.
+
+Purchases: BG/NBD (`ml/bgnbd.py`, Fader, Hardie & Lee 2005). Spend per purchase: the Gamma-Gamma model
+(Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value curves", appendix; Colombo & Jiang 1999): each
+purchase of a customer is worth z ~ Gamma(p, ν), and ν ~ Gamma(q, γ) across customers, so a customer's
+expected spend shrinks their own mean towards the population mean the more, the fewer purchases they made.
+Fitted by maximum likelihood with scipy on customers with repeat purchases (their repeat purchases' values).
+
+Intervals: posterior-predictive simulation per customer (`INTERVAL` central range): alive with the BG/NBD
+probability; then purchase rate λ ~ Gamma(r + x, α + T), drop-out probability p ~ Beta(a, b + x); purchases in
+the horizon = min(Poisson(λ·h), Geometric(p)) (a customer drops out right after a purchase); value = sum of
+that many purchases, Gamma(p·N, ν) with ν ~ Gamma(q + p·x, γ + x·m_x). The intervals carry the customer's
+own uncertainty, not the uncertainty of the fitted parameters.
+
+Why our own code and not a library: see the README (Customer lifetime value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize
+from scipy.special import betaln, gammaln
+
+from ml.bgnbd import BgNbdParams, expected_purchases, fit, log_likelihood
+from ml.features import cutoff
+
+HORIZON_DAYS = 365
+INTERVAL = (0.1, 0.9)
+SIMULATIONS = 2000
+
+
+@dataclass(frozen=True)
+class GammaGammaParams:
+    p: float
+    q: float
+    gamma: float
+
+    @property
+    def population_mean_spend(self) -> float:
+        return self.p * self.gamma / (self.q - 1.0) if self.q > 1.0 else float("inf")
+
+
+def value_summary(orders: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """customer_key, x, t_x, T (days, as `bgnbd.rfm_summary`), and m_x: the mean value of the repeat purchase
+    days (a day's sales summed; the first day is left out, as the Gamma-Gamma model is fitted on repeat
+    purchases only), null without repeat purchases."""
+    end = cutoff(as_of)
+    days = (
+        orders.filter(
+            (pl.col("order_type") == "sale") & (pl.col("ordered_at") < end) & pl.col("customer_key").is_not_null()
+        )
+        .group_by("customer_key", pl.col("ordered_at").dt.date().alias("day"))
+        .agg(pl.col("value_eur").sum().alias("value"))
+        .sort("customer_key", "day")
+    )
+    return (
+        days.group_by("customer_key", maintain_order=True)
+        .agg(
+            (pl.len() - 1).alias("x"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("t_x"),
+            (pl.lit(end.date()) - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("T"),
+            pl.col("value").slice(1).mean().alias("m_x"),
+        )
+    )
+
+
+def gamma_gamma_log_likelihood(params: GammaGammaParams, x: np.ndarray, m_x: np.ndarray) -> np.ndarray:
+    """Each customer's log-likelihood of their mean spend m_x over x purchases (x ≥ 1)."""
+    p, q, gamma = params.p, params.q, params.gamma
+    return (
+        gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(gamma)
+        + (p * x - 1) * np.log(m_x) + p * x * np.log(x) - (p * x + q) * np.log(gamma + m_x * x)
+    )
+
+
+def fit_gamma_gamma(x: np.ndarray, m_x: np.ndarray) -> GammaGammaParams:
+    """Maximum likelihood on customers with x ≥ 1 and a positive mean spend; q is kept above 1 so that the
+    population mean spend exists."""
+    keep = (x >= 1) & (m_x > 0)
+    x, m_x = x[keep].astype(float), m_x[keep].astype(float)
+
+    def negative_log_likelihood(log_params: np.ndarray) -> float:
+        p, q_minus_one, gamma = np.exp(log_params)
+        return -float(gamma_gamma_log_likelihood(GammaGammaParams(p, 1.0 + q_minus_one, gamma), x, m_x).sum())
+
+    start = np.log([1.0, 1.0, max(float(np.mean(m_x)), 1.0)])
+    result = minimize(negative_log_likelihood, start, method="Nelder-Mead",
+                      options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-7})
+    p, q_minus_one, gamma = np.exp(result.x)
+    return GammaGammaParams(float(p), float(1.0 + q_minus_one), float(gamma))
+
+
+def expected_spend(params: GammaGammaParams, x: np.ndarray, m_x: np.ndarray) -> np.ndarray:
+    """E[spend per purchase | x, m_x]: the population mean for customers without repeat purchases."""
+    p, q, gamma = params.p, params.q, params.gamma
+    own = np.where(x > 0, np.nan_to_num(m_x), 0.0)
+    return (gamma + own * x) * p / (p * x + q - 1.0)
+
+
+def probability_alive(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2005, equation 11)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_odds = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    return np.where(x > 0, 1.0 / (1.0 + np.exp(log_odds)), 1.0)
+
+
+@dataclass(frozen=True)
+class ValueModel:
+    purchases: BgNbdParams
+    spend: GammaGammaParams
+
+
+def fit_value_model(summary: pl.DataFrame) -> ValueModel:
+    return ValueModel(
+        fit(summary),
+        fit_gamma_gamma(summary["x"].to_numpy(), summary["m_x"].fill_null(0.0).to_numpy()),
+    )
+
+
+def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: float, seed: int) -> dict[str, np.ndarray]:
+    """Central `INTERVAL` of purchases and value in the horizon per customer, by simulation (module doc)."""
+    x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
+    m_x = summary["m_x"].fill_null(0.0).to_numpy()
+    bg, gg = model.purchases, model.spend
+    rng = np.random.default_rng(seed)
+    shape = (SIMULATIONS, len(x))
+    alive = rng.random(shape) < probability_alive(bg, x, t_x, T)
+    rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), shape)
+    # A history without visible drop-outs fits a tiny a: Beta draws then underflow to 0, which is "never drops".
+    dropout = np.clip(rng.beta(bg.a, bg.b + x, shape), 1e-12, 1.0)
+    purchases = np.where(alive, np.minimum(rng.poisson(rate * horizon_days), rng.geometric(dropout)), 0)
+    spend_rate = rng.gamma(gg.q + gg.p * x, 1.0 / (gg.gamma + x * m_x), shape)
+    value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)
+    low, high = INTERVAL
+    return {
+        "purchases_low": np.quantile(purchases, low, axis=0), "purchases_high": np.quantile(purchases, high, axis=0),
+        "value_low": np.quantile(value, low, axis=0), "value_high": np.quantile(value, high, axis=0),
+    }
+
+
+def customer_value(orders: pl.DataFrame, as_of: date, horizon_days: int = HORIZON_DAYS, seed: int = 0,
+                   model: ValueModel | None = None) -> pl.DataFrame:
+    """One row per customer with a sale up to `as_of`: probability alive, expected purchases and value in the
+    next `horizon_days`, their intervals, and the expected spend per purchase. Fits the model on the same
+    history unless one is given."""
+    summary = value_summary(orders, as_of)
+    model = model or fit_value_model(summary)
+    x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
+    purchases = expected_purchases(model.purchases, float(horizon_days), x, t_x, T)
+    spend = expected_spend(model.spend, x, summary["m_x"].fill_null(0.0).to_numpy())
+    intervals = simulate_intervals(model, summary, float(horizon_days), seed)
+    return summary.select("customer_key").with_columns(
+        pl.lit(as_of).alias("as_of_date"),
+        pl.lit(horizon_days).alias("horizon_days"),
+        pl.Series("probability_alive", probability_alive(model.purchases, x, t_x, T)),
+        pl.Series("expected_purchases", purchases),
+        pl.Series("purchases_low", intervals["purchases_low"]),
+        pl.Series("purchases_high", intervals["purchases_high"]),
+        pl.Series("expected_spend_per_purchase_eur", spend),
+        pl.Series("expected_value_eur", purchases * spend),
+        pl.Series("value_low_eur", intervals["value_low"]),
+        pl.Series("value_high_eur", intervals["value_high"]),
+    )
+
+
+@dataclass(frozen=True)
+class ValueValidation:
+    """Predicted against actual purchases and value in a holdout after a calibration cut-off."""
+
+    calibration_as_of: date
+    holdout_days: int
+    model: ValueModel
+    deciles: pl.DataFrame  # decile (1 = highest predicted value), customers, predicted/actual purchases and value
+    metrics: dict[str, float]
+
+    def model_card(self) -> pl.DataFrame:
+        """A long table (section, metric, value, detail), like the churn model card."""
+        bg, gg = self.model.purchases, self.model.spend
+        rows = [("quality", name, value, None) for name, value in self.metrics.items()]
+        rows += [
+            ("setup", "calibration_as_of", None, self.calibration_as_of.isoformat()),
+            ("setup", "holdout_days", float(self.holdout_days), None),
+            ("setup", "model", None, "BG/NBD purchases × Gamma-Gamma spend, maximum likelihood (ml/customer_value.py)"),
+            *(("parameter", f"bgnbd_{name}", float(getattr(bg, name)), None) for name in ("r", "alpha", "a", "b")),
+            *(("parameter", f"gamma_gamma_{name}", float(getattr(gg, name)), None) for name in ("p", "q", "gamma")),
+        ]
+        for row in self.deciles.iter_rows(named=True):
+            detail = f"{row['customers']} customers"
+            rows.append(("decile_predicted_value_eur", str(row["decile"]), row["predicted_value_eur"], detail))
+            rows.append(("decile_actual_value_eur", str(row["decile"]), row["actual_value_eur"], detail))
+            rows.append(("decile_predicted_purchases", str(row["decile"]), row["predicted_purchases"], detail))
+            rows.append(("decile_actual_purchases", str(row["decile"]), row["actual_purchases"], detail))
+        return pl.DataFrame(
+            rows, schema={"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String},
+            orient="row",
+        )
+
+
+def holdout_actuals(orders: pl.DataFrame, start: date, days: int) -> pl.DataFrame:
+    """customer_key, purchase days and value of sales in the `days` days after day `start`."""
+    begin = cutoff(start)
+    end = cutoff(start + timedelta(days=days))
+    sales = orders.filter(
+        (pl.col("order_type") == "sale") & (pl.col("ordered_at") >= begin) & (pl.col("ordered_at") < end)
+    )
+    return sales.group_by("customer_key").agg(
+        pl.col("ordered_at").dt.date().n_unique().alias("actual_purchases"),
+        pl.col("value_eur").sum().alias("actual_value_eur"),
+    )
+
+
+def validate_time_split(orders: pl.DataFrame, calibration_as_of: date, holdout_days: int, seed: int = 0) -> ValueValidation:
+    """Fit on the sales up to `calibration_as_of`, predict the `holdout_days` after it for the customers
+    known then, and compare with what they actually bought, overall and by decile of predicted value."""
+    model = fit_value_model(value_summary(orders, calibration_as_of))
+    predicted = customer_value(orders, calibration_as_of, holdout_days, seed, model)
+    joined = predicted.join(holdout_actuals(orders, calibration_as_of, holdout_days), on="customer_key", how="left").with_columns(
+        pl.col("actual_purchases", "actual_value_eur").fill_null(0)
+    )
+    deciles = (
+        joined.with_columns(
+            (pl.col("expected_value_eur").rank("ordinal", descending=True) * 10 / pl.len()).ceil().cast(pl.Int32).alias("decile")
+        )
+        .group_by("decile")
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("expected_purchases").mean().alias("predicted_purchases"),
+            pl.col("actual_purchases").mean().alias("actual_purchases"),
+            pl.col("expected_value_eur").mean().alias("predicted_value_eur"),
+            pl.col("actual_value_eur").mean().alias("actual_value_eur"),
+        )
+        .sort("decile")
+    )
+    inside = (joined["actual_value_eur"] >= joined["value_low_eur"]) & (joined["actual_value_eur"] <= joined["value_high_eur"])
+    metrics = {
+        "customers": float(joined.height),
+        "predicted_purchases_total": float(joined["expected_purchases"].sum()),
+        "actual_purchases_total": float(joined["actual_purchases"].sum()),
+        "predicted_value_total_eur": float(joined["expected_value_eur"].sum()),
+        "actual_value_total_eur": float(joined["actual_value_eur"].sum()),
+        "value_correlation": float(np.corrcoef(joined["expected_value_eur"], joined["actual_value_eur"])[0, 1]),
+        "value_mae_eur": float((joined["expected_value_eur"] - joined["actual_value_eur"]).abs().mean()),
+        "value_interval_coverage": float(inside.mean()),
+        "decile_value_correlation": float(np.corrcoef(deciles["predicted_value_eur"], deciles["actual_value_eur"])[0, 1]),
+    }
+    return ValueValidation(calibration_as_of, holdout_days, model, deciles, metrics)
+
+
+def value_at_risk(churn_scores: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
+    """customer_key, churn_probability, expected_value_eur and value_at_risk_eur = churn probability ×
+    expected value (null when the customer has no value estimate), highest value at risk first."""
+    return (
+        churn_scores.select("customer_key", "churn_probability")
+        .join(values.select("customer_key", "expected_value_eur"), on="customer_key", how="left")
+        .with_columns((pl.col("churn_probability") * pl.col("expected_value_eur")).alias("value_at_risk_eur"))
+        .sort("value_at_risk_eur", descending=True, nulls_last=True)
+    )

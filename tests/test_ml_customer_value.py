@@ -1,0 +1,90 @@
+"""Customer lifetime value on known cases: the published CDNOW parameters of BG/NBD and Gamma-Gamma, the
+Gamma-Gamma conditional spend and value at risk by hand, and intervals around the expectation on a tiny
+order history."""
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ml import bgnbd
+from ml.customer_value import (
+    GammaGammaParams,
+    customer_value,
+    expected_spend,
+    fit_gamma_gamma,
+    validate_time_split,
+    value_at_risk,
+    value_summary,
+)
+
+CDNOW_SUMMARY = Path(__file__).resolve().parent.parent / "ml" / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
+
+
+def test_cdnow_parameters_match_the_published_fits():
+    """Fader, Hardie & Lee (2005): BG/NBD r 0.243, α 4.414, a 0.793, b 2.426 (weeks) and Gamma-Gamma p 6.25,
+    q 3.74, γ 15.44 on the 2,357 CDNOW customers."""
+    summary = pl.read_csv(CDNOW_SUMMARY)
+    purchases = bgnbd.fit(summary)
+    assert np.allclose([purchases.r, purchases.alpha, purchases.a, purchases.b], [0.243, 4.414, 0.793, 2.426], atol=0.005)
+    spend = fit_gamma_gamma(summary["x"].to_numpy(), summary["zbar"].to_numpy())
+    assert np.allclose([spend.p, spend.q, spend.gamma], [6.25, 3.74, 15.44], atol=0.01)
+
+
+def test_gamma_gamma_spend_by_hand():
+    params = GammaGammaParams(p=2.0, q=3.0, gamma=10.0)
+    # (γ + m_x·x)·p / (p·x + q − 1): x = 2, m_x = 20 → 50·2 / 6; x = 0 → the population mean p·γ / (q − 1) = 10
+    assert np.allclose(expected_spend(params, np.array([2.0, 0.0]), np.array([20.0, 0.0])), [100 / 6, 10.0])
+    assert params.population_mean_spend == 10.0
+
+
+def orders_of(rows: list[tuple[str, str, float]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"customer_key": [r[0] for r in rows], "ordered_at": [datetime.fromisoformat(r[1]) for r in rows],
+         "order_type": ["sale"] * len(rows), "value_eur": [r[2] for r in rows]}
+    )
+
+
+def tiny_history(customers: int = 60, seed: int = 4) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(customers):
+        rate = rng.gamma(2.0, 0.02)  # purchases a day
+        day = float(rng.uniform(0, 60))
+        while day < 360:
+            rows.append((f"c{c:02d}", (datetime(2025, 1, 1) + timedelta(days=day)).isoformat(), float(rng.gamma(4, 12))))
+            day += rng.exponential(1 / rate)
+            if rng.random() < 0.05:
+                break
+    return orders_of(rows)
+
+
+def test_value_summary_counts_purchase_days_and_repeat_spend():
+    orders = orders_of([("a", "2025-01-01T10:00", 10.0), ("a", "2025-01-01T15:00", 30.0),
+                        ("a", "2025-01-11T09:00", 50.0), ("a", "2025-02-01T09:00", 70.0), ("b", "2025-01-31T09:00", 20.0)])
+    summary = value_summary(orders, date(2025, 1, 31)).sort("customer_key")
+    # a: days 01-01 (40 EUR) and 01-11 (50 EUR) before the cut-off 02-01; repeat spend = 50; T = 31 days
+    assert summary.row(0) == ("a", 1, 10.0, 31.0, 50.0)
+    assert summary.row(1) == ("b", 0, 0.0, 1.0, None)
+
+
+def test_customer_value_is_seeded_and_its_intervals_surround_the_expectation():
+    orders = tiny_history()
+    first, second = customer_value(orders, date(2025, 12, 31), seed=1), customer_value(orders, date(2025, 12, 31), seed=1)
+    assert first.equals(second)
+    assert (first["value_low_eur"] <= first["value_high_eur"]).all()
+    assert ((first["purchases_low"] <= first["expected_purchases"]) & (first["expected_purchases"] <= first["purchases_high"] + 1)).all()
+    assert (first["expected_value_eur"] >= 0).all() and first["probability_alive"].is_between(0, 1).all()
+    validation = validate_time_split(orders, date(2025, 9, 30), 90)
+    assert validation.deciles["customers"].sum() == value_summary(orders, date(2025, 9, 30)).height
+    assert set(validation.model_card()["section"]) == {
+        "quality", "setup", "parameter", "decile_predicted_value_eur", "decile_actual_value_eur",
+        "decile_predicted_purchases", "decile_actual_purchases"}
+
+
+def test_value_at_risk_is_churn_probability_times_expected_value():
+    scores = pl.DataFrame({"customer_key": ["a", "b", "c"], "churn_probability": [0.5, 0.2, 0.9]})
+    values = pl.DataFrame({"customer_key": ["a", "b"], "expected_value_eur": [200.0, 50.0]})
+    risk = value_at_risk(scores, values)
+    assert risk.select("customer_key", "value_at_risk_eur").rows() == [("a", 100.0), ("b", 10.0), ("c", None)]

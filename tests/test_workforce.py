@@ -1,0 +1,261 @@
+"""Workforce planning, pure functions: Erlang C and Erlang A against published and hand-computed values, the
+staffing plan per channel model, holiday and outlier cleaning, leak-free backtest splits and interval coverage
+on a synthetic series with known noise."""
+
+import math
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
+from ml.forecast import (
+    Calendar, clean_history, complete_days, forecast_series, forecast_windows, intraday_forecast, intraday_profile,
+    rolling_origins, weekday_mean,
+)
+from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
+
+
+def poisson_tail(mean: float, at_least: int) -> float:
+    return 1 - sum(math.exp(-mean) * mean**k / math.factorial(k) for k in range(at_least))
+
+
+# --- Erlang C -------------------------------------------------------------------------------------------------
+
+def test_erlang_c_wait_probability_matches_the_textbook_formula_by_hand():
+    # A = 2 Erlangs, N = 3: (A^N/N! · N/(N−A)) / (Σ_{k<N} A^k/k! + A^N/N! · N/(N−A)) = 4 / (1 + 2 + 2 + 4) = 4/9
+    assert erlang_c_wait_probability(2, 3) == pytest.approx(4 / 9)
+    # A = 1, N = 2: (1/2 · 2) / (1 + 1 + 1) = 1/3
+    assert erlang_c_wait_probability(1, 2) == pytest.approx(1 / 3)
+    # Service level within 20 s (AHT 180 s): 1 − 4/9 · exp(−(3 − 2) · 20/180)
+    assert erlang_c(2, 3, 20, 180).service_level == pytest.approx(1 - 4 / 9 * math.exp(-20 / 180))
+    # N = 4: C = (16/24 · 2) / (1 + 2 + 2 + 8/6 + 4/3) = 4/23; SL = 1 − 4/23 · exp(−40/180) = 0.861 ≥ 0.8, N = 3 is
+    # not enough (0.602): 40 calls an hour of 180 s need 4 agents for 80/20
+    assert erlang_c_wait_probability(2, 4) == pytest.approx(4 / 23)
+    assert agents_for_queue("erlang_c", 2.0, 20.0, 180.0, 0.8, 1.0, None)[0] == 4
+    assert erlang_c_wait_probability(3, 3) == 1.0
+
+
+def test_erlang_c_reproduces_the_published_worked_example():
+    # Call Centre Helper's "Erlang C formula example" (as reproduced in the pyworkforce README): 100 calls in 30
+    # minutes, 3-minute handle time, 80% within 20 s, at most 85% occupancy, 30% shrinkage: 14 agents on the
+    # phones, 20 scheduled, service level 0.8884, occupancy 0.7143, P(wait) 0.1741; 13 agents reach only 0.795.
+    traffic = 100 * 180 / 1800
+    assert erlang_c_wait_probability(traffic, 14) == pytest.approx(0.1741, abs=5e-5)
+    outcome = erlang_c(traffic, 14, answer_within_seconds=20, handle_seconds=180)
+    assert outcome.service_level == pytest.approx(0.8884, abs=5e-5)
+    assert outcome.occupancy == pytest.approx(0.7143, abs=5e-5)
+    assert 0.795 <= erlang_c(traffic, 13, 20, 180).service_level < 0.796
+
+
+# --- Erlang A -------------------------------------------------------------------------------------------------
+
+def test_erlang_a_with_patience_equal_to_handle_time_is_the_infinite_server_queue():
+    # θ = μ makes every contact leave at rate μ whether served or waiting: the number in the system is
+    # Poisson(A) (Mandelbaum & Zeltyn), so P(wait) = P(N ≥ n) and P(abandon) = E[(N − n)+] / A.
+    traffic, agents = 10.0, 11
+    states = erlang_a_states(traffic, 1.0, 1.0, agents)
+    assert states[agents:].sum() == pytest.approx(poisson_tail(traffic, agents), abs=1e-9)
+    mean_excess = sum((k - agents) * math.exp(-traffic) * traffic**k / math.factorial(k) for k in range(agents, 80))
+    outcome = erlang_a(traffic, agents, answer_within_seconds=20, handle_seconds=180, patience_seconds=180)
+    assert outcome.abandonment == pytest.approx(mean_excess / traffic, abs=1e-9)
+
+
+def test_erlang_a_reproduces_whitts_base_case():
+    # Whitt (2006), "Sensitivity of performance in the Erlang-A queueing model", base case λ = 100, μ = θ = 1,
+    # 100 agents: P(abandon) = 0.0399, P(wait) = P(Poisson(100) ≥ 100) = 0.513.
+    outcome = erlang_a(100.0, 100, answer_within_seconds=0.0, handle_seconds=1.0, patience_seconds=1.0)
+    assert outcome.abandonment == pytest.approx(0.0399, abs=5e-5)
+    assert 1 - outcome.service_level == pytest.approx(0.513, abs=5e-4)  # answered within 0 s = did not wait
+
+
+def test_erlang_a_matches_the_published_example_with_five_minutes_patience():
+    # pyworkforce's Erlang A example (100 calls in 30 minutes, 3-minute handle time, 5 minutes mean patience,
+    # 13 agents, 20 s target): SL 0.8584, abandonment 0.0253, P(wait) 0.2265, ASA 0.1258 min, occupancy 0.75.
+    # Our exact birth-death solution agrees to within 0.001 (the published figures are rounded approximations).
+    outcome = erlang_a(10.0, 13, answer_within_seconds=20, handle_seconds=180, patience_seconds=300)
+    assert outcome.service_level == pytest.approx(0.8584, abs=1e-3)
+    assert outcome.abandonment == pytest.approx(0.0253, abs=1e-3)
+    assert erlang_a_states(10 / 180, 1 / 180, 1 / 300, 13)[13:].sum() == pytest.approx(0.2265, abs=1e-3)
+    assert outcome.average_speed_of_answer / 60 == pytest.approx(0.1258, abs=2e-3)
+    assert outcome.occupancy == pytest.approx(0.75, abs=1e-3)
+
+
+def test_erlang_a_approaches_erlang_c_when_nobody_hangs_up():
+    c = erlang_c(10.0, 11, 20, 180)
+    a = erlang_a(10.0, 11, 20, 180, patience_seconds=1e9)
+    assert a.service_level == pytest.approx(c.service_level, abs=1e-5)
+    assert a.average_speed_of_answer == pytest.approx(c.average_speed_of_answer, rel=1e-4)
+    assert a.abandonment < 1e-6
+
+
+def test_impatient_callers_make_erlang_c_optimistic_about_the_agents_seen():
+    # With 10 Erlangs on 11 agents, Erlang C promises 39% within 20 s; callers who hang up after 3 minutes on
+    # average shorten the queue for the others (more answered quickly), but a share of them is lost.
+    a = erlang_a(10.0, 11, 20, 180, patience_seconds=180)
+    assert a.abandonment > 0.05
+    assert a.service_level > erlang_c(10.0, 11, 20, 180).service_level
+    # and Erlang A is stable when the traffic exceeds the agents, where Erlang C has no answer
+    overloaded = erlang_a(30.0, 20, 20, 180, patience_seconds=60)
+    assert 0.3 < overloaded.abandonment < 0.4 and overloaded.occupancy < 1
+
+
+def test_patience_is_total_waiting_time_over_hang_ups():
+    # three callers waited 30, 60 and 90 s; one of them hung up: mean patience 180 s
+    assert estimate_patience_seconds([30, 60, 90], [False, True, False]) == 180
+    assert estimate_patience_seconds([30], [False]) is None
+
+
+# --- staffing plan --------------------------------------------------------------------------------------------
+
+def intervals(rows: list[dict]) -> pl.DataFrame:
+    start = datetime(2026, 11, 2, 8)
+    defaults = {"handle_seconds": 240.0, "answer_within_seconds": 15.0, "service_level_target": 0.8,
+                "concurrency": 1, "patience_seconds": None}
+    return pl.DataFrame([{**defaults, "interval_start": start + timedelta(minutes=30 * i), **row}
+                         for i, row in enumerate(rows)])
+
+
+def test_voice_plan_reproduces_the_published_staffing_example():
+    # the Call Centre Helper example above: 14 agents on the phones, 20 scheduled with 30% shrinkage
+    plan = staffing_plan(intervals([{"channel": "phone", "staffing_model": "erlang_c", "contacts": 100.0,
+                                     "handle_seconds": 180.0, "answer_within_seconds": 20.0}]),
+                         1800, PlanPolicy(shrinkage=0.3, max_occupancy=0.85))
+    row = plan.row(0, named=True)
+    assert (row["agents_required"], row["agents_scheduled"]) == (14, 20)
+    assert row["expected_service_level"] == pytest.approx(0.8884, abs=5e-5)
+
+
+def test_maximum_occupancy_adds_agents_where_the_service_level_alone_would_not():
+    # 48 Erlangs reach 80% within 15 s with 55 agents (occupancy 87%); at most 85% needs ceil(48 / 0.85) = 57
+    assert agents_for_queue("erlang_c", 48.0, 15.0, 240.0, 0.8, 1.0, None)[0] == 55
+    agents, outcome = agents_for_queue("erlang_c", 48.0, 15.0, 240.0, 0.8, 0.85, None)
+    assert agents == 57 and outcome.occupancy <= 0.85
+
+
+def test_erlang_a_plan_is_compared_with_erlang_c():
+    plan = staffing_plan(intervals([{"channel": "phone", "staffing_model": "erlang_a", "contacts": 100.0,
+                                     "patience_seconds": 120.0}]), 1800, PlanPolicy(0.3, 0.95))
+    row = plan.row(0, named=True)
+    assert row["erlang_c_agents"] >= row["agents_required"] > 0
+    assert row["expected_service_level"] >= 0.8 and row["abandonment"] > 0
+
+
+def test_chat_agents_serve_several_chats_at_once():
+    # 2 chats at once: the queue has twice the slots, so about half the agents of a one-at-a-time queue
+    one = staffing_plan(intervals([{"channel": "chat_agent", "staffing_model": "chat", "contacts": 60.0}]),
+                        1800, PlanPolicy(0.0, 1.0))["agents_required"][0]
+    two = staffing_plan(intervals([{"channel": "chat_agent", "staffing_model": "chat", "contacts": 60.0,
+                                    "concurrency": 2}]), 1800, PlanPolicy(0.0, 1.0))["agents_required"][0]
+    assert two == math.ceil(one / 2) or two == one // 2 + 1
+
+
+def test_backlog_work_is_spread_over_the_response_window():
+    # e-mail with a 2-hour target (4 half-hours): 12 mails of 10 minutes arrive in the first half-hour only.
+    # The trailing 2-hour window holds 7,200 s of work in the first four intervals: 7200 / (7200 · 0.5) = 2 agents.
+    rows = [{"channel": "email", "staffing_model": "backlog", "contacts": contacts, "handle_seconds": 600.0,
+             "answer_within_seconds": 7200.0} for contacts in (12.0, 0.0, 0.0, 0.0, 0.0)]
+    plan = staffing_plan(intervals(rows), 1800, PlanPolicy(shrinkage=0.5, max_occupancy=0.5))
+    assert plan["agents_required"].to_list() == [2, 2, 2, 2, 0]
+    assert plan["agents_scheduled"].to_list() == [4, 4, 4, 4, 0]
+
+
+# --- cleaning and forecasting ---------------------------------------------------------------------------------
+
+def weekly_series(first: date, weeks: int, week: list[float]) -> pl.DataFrame:
+    return pl.DataFrame({"day": pl.date_range(first, first + timedelta(weeks=weeks) - timedelta(days=1), eager=True),
+                         "contacts": week * weeks})
+
+
+def test_weekday_mean_is_the_mean_of_the_same_weekday_over_recent_weeks():
+    # Two weeks before Monday 2026-11-02: 10 and 20 contacts on the Mondays, 6 on one Tuesday, nothing else
+    # (missing days count as zero).
+    daily = pl.DataFrame({"day": [date(2026, 10, 19), date(2026, 10, 26), date(2026, 10, 27)],
+                          "contacts": [10.0, 20.0, 6.0]})
+    history = complete_days(daily, date(2026, 10, 19), date(2026, 11, 1))["contacts"].to_numpy()
+    forecast = weekday_mean(history, date(2026, 11, 2), 8, Calendar(), weeks=2)
+    assert forecast.tolist() == [15.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 15.0]
+
+
+def test_holidays_and_outliers_are_replaced_by_the_usual_weekday_and_listed():
+    series = weekly_series(date(2026, 3, 2), 6, [100.0, 80, 80, 80, 120, 40, 20])
+    friday, tuesday = date(2026, 4, 3), date(2026, 3, 17)  # Good Friday; a storm Tuesday
+    series = series.with_columns(
+        pl.when(pl.col("day") == friday).then(14.0).when(pl.col("day") == tuesday).then(604.0)
+        .otherwise(pl.col("contacts")).alias("contacts"))
+    cleaned, days = clean_history(series, {friday: "Good Friday"})
+    by_day = dict(zip(cleaned["day"], cleaned["contacts"]))
+    assert by_day[friday] == 120 and by_day[tuesday] == 80
+    assert days.select("day", "reason").rows() == [
+        (tuesday, "outlier: 604 contacts where about 80 were usual"), (friday, "holiday: Good Friday")]
+    assert cleaned.filter(~pl.col("day").is_in([friday, tuesday]))["contacts"].to_list() == \
+        series.filter(~pl.col("day").is_in([friday, tuesday]))["contacts"].to_list()
+
+
+def test_rolling_origins_leave_a_full_horizon_and_enough_history():
+    origins = rolling_origins(date(2026, 1, 1), date(2026, 3, 31), horizon=14, origins=5, min_history=42)
+    assert origins == [date(2026, 2, 17), date(2026, 2, 24), date(2026, 3, 3), date(2026, 3, 10), date(2026, 3, 18)] \
+        or origins[-1] + timedelta(days=13) == date(2026, 3, 31)
+    assert origins[-1] + timedelta(days=13) == date(2026, 3, 31)
+    assert all((origin - date(2026, 1, 1)).days >= 42 for origin in origins)
+
+
+def test_backtest_models_never_see_the_days_they_forecast():
+    seen: list[tuple[date, int]] = []
+
+    def spy(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+        seen.append((first_day, len(history)))
+        return np.full(days, history[-1])
+
+    series = complete_days(weekly_series(date(2026, 1, 5), 10, [1.0] * 7), date(2026, 1, 5), date(2026, 3, 15))
+    series = series.with_columns(pl.Series("cleaned", np.arange(series.height, dtype=float)))
+    origins = [date(2026, 2, 16), date(2026, 2, 23)]
+    windows = forecast_windows(series, Calendar(), origins, 14, {"spy": spy})
+    # each fit ends the day before its origin: its last value is that day's index
+    assert seen == [(date(2026, 2, 16), 42), (date(2026, 2, 23), 49)]
+    assert windows.filter(pl.col("origin") == date(2026, 2, 16))["forecast"].unique().to_list() == [41.0]
+    assert windows.group_by("origin").agg(pl.col("day").min())["day"].sort().to_list() == origins
+
+
+def test_intervals_cover_their_share_of_a_series_with_known_noise():
+    # weekly pattern × level 200 with Gaussian noise of 10%: 80% intervals should hold about 80% of new days
+    rng = np.random.default_rng(7)
+    first = date(2025, 1, 6)
+    pattern = np.array([1.3, 1.1, 1.0, 1.0, 1.1, 0.6, 0.4])
+    days = 280 + 42
+    truth = 200 * np.resize(pattern, days) * (1 + 0.1 * rng.standard_normal(days))
+    daily = pl.DataFrame({"day": pl.date_range(first, first + timedelta(days=days - 1), eager=True),
+                          "contacts": truth})
+    outcome = forecast_series(daily.head(280), Calendar(), first + timedelta(days=280), 42, origins=12)
+    future = daily.tail(42)["contacts"].to_numpy()
+    inside_80 = np.mean((future >= outcome.forecast["lower_80"].to_numpy()) & (future <= outcome.forecast["upper_80"].to_numpy()))
+    inside_95 = np.mean((future >= outcome.forecast["lower_95"].to_numpy()) & (future <= outcome.forecast["upper_95"].to_numpy()))
+    assert 0.65 <= inside_80 <= 0.95 and inside_95 >= 0.85
+    backtest = outcome.backtest.filter(pl.col("model") == outcome.model).row(0, named=True)
+    assert 0.7 <= backtest["coverage_80"] <= 0.9
+    # the noise is 10%: the chosen model's WAPE is close to E|0.1·Z| = 8%
+    assert 0.06 <= backtest["wape"] <= 0.11
+
+
+def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
+    history = pl.DataFrame({"day": [date(2026, 11, 2)] * 2 + [date(2026, 11, 9)] * 2, "slot": [480, 510] * 2,
+                            "contacts": [30.0, 10.0, 30.0, 10.0]})
+    profile = intraday_profile(history)
+    assert profile.rows() == [(1, 480, 0.75), (1, 510, 0.25)]
+    daily = pl.DataFrame({"day": [date(2026, 11, 16)], "forecast": [100.0], "lower_80": [80.0], "upper_80": [120.0]})
+    split = intraday_forecast(daily, profile)
+    assert split.select("slot", "forecast", "lower_80", "upper_80").rows() == [(480, 75.0, 60.0, 90.0),
+                                                                             (510, 25.0, 20.0, 30.0)]
+
+
+def test_plan_against_actual_weights_the_expected_service_level_by_offered_calls():
+    # 30 calls expected 90% within target, 10 calls expected 50%: (27 + 5) / 40 = 80% expected;
+    # 12 + 6 of them answered in time: 45% reached. The interval without calls does not count.
+    adherence = pl.DataFrame({"offered_contacts": [30, 10, 0], "answered_within_target": [12, 6, 0],
+                              "expected_service_level": [0.9, 0.5, 0.99], "planned_agents": [6, 2, 1],
+                              "agents_seen": [5, 2, 0]})
+    assert plan_vs_actual_summary(adherence) == pytest.approx({
+        "expected_service_level": 0.8, "service_level_reached": 0.45, "planned_agents_mean": 4.0,
+        "agents_seen_mean": 3.5})
+    assert plan_vs_actual_summary(adherence.filter(pl.col("offered_contacts") == 0)) == {}
