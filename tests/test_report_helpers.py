@@ -13,7 +13,7 @@ from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, plotly_scr
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
 from cxreport import (  # noqa: E402
-    KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, label, pseudonymise, words,
+    KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, label, pseudonymise, readable, words,
 )
 
 
@@ -102,3 +102,10 @@ def test_plotly_is_written_once_beside_the_reports_or_inlined(tmp_path):
     assert len(inline) > 3_000_000 and not (tmp_path / "inline").exists()
     with pytest.raises(ValueError, match="shared, inline"):
         plotly_script("cdn", tmp_path)
+
+
+def test_codes_in_free_text_become_words():
+    assert readable("purchase_share_store +2.0 sd, email_open_rate +1.1 sd") == (
+        "purchase share store +2.0 sd, email open rate +1.1 sd")
+    assert readable("BG/NBD × Gamma-Gamma, ml_customer_value, 7.5 min") == (
+        "BG/NBD × Gamma-Gamma, ML customer value, 7.5 min")

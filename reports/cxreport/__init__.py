@@ -1,6 +1,6 @@
 """Shared building blocks of the CX report notebooks (style, numbers, KPIs, warehouse access, display)."""
 
-from cxreport.formatting import NumberFormat, label, words
+from cxreport.formatting import NumberFormat, label, readable, words
 from cxreport.kpis import (
     KPIS_BY_METRIC,
     SCORECARD_KPIS,
@@ -18,4 +18,4 @@ __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NEGATIVE_SHARE_SCALE", 
            "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise", "words"]
+           "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise", "readable", "words"]

@@ -15,9 +15,11 @@ MISSING = "–"
 
 
 # Abbreviations readers know in capitals, and codes whose parts a reader joins with "and".
-ACRONYMS = {"vip", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla", "ivr", "crm", "roc", "auc", "eur", "id"}
+ACRONYMS = {"vip", "ml", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla", "ivr", "crm", "roc", "auc", "eur",
+            "id"}
 JOINED_WITH_AND = {"returns_refunds", "payment_billing", "account_login", "delivery_shipping", "shipping_delivery"}
 DAYS_WINDOW = re.compile(r"^(\d+)d$")
+SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 
 
 def words(code: str) -> str:
@@ -30,6 +32,12 @@ def words(code: str) -> str:
         window = DAYS_WINDOW.match(part)
         parts.append(f"({window.group(1)} days)" if window else part.upper() if part in ACRONYMS else part)
     return " ".join(parts)
+
+
+def readable(text: str) -> str:
+    """Free text with every snake_case code in it as words: 'purchase_share_store +2.0 sd' ->
+    'purchase share store +2.0 sd' (feature names and table names reach prose through the data)."""
+    return SNAKE_CASE.sub(lambda match: words(match.group()), text)
 
 
 def label(code: str) -> str:

@@ -15,7 +15,7 @@ import polars as pl
 from IPython.display import HTML, Markdown, display
 
 from cxreport import style, warehouse
-from cxreport.formatting import NumberFormat
+from cxreport.formatting import NumberFormat, readable
 from cxreport.kpis import Change, Kpi
 
 # cx_core/reporting.py collects this output for the asset's metadata (HTML export skips the type).
@@ -121,9 +121,9 @@ class Report:
             self.say(lead)
 
     def say(self, markdown_text: str) -> None:
-        """Prose in Markdown. Angle brackets are escaped: sentences carry values from exports (segments, paths,
-        reasons) and those must never become HTML."""
-        display(Markdown(markdown_text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")))
+        """Prose in Markdown, codes in it as words. Angle brackets are escaped: sentences carry values from exports
+        (segments, paths, reasons) and those must never become HTML."""
+        display(Markdown(readable(markdown_text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")))
 
     def unavailable(self, what: str, missing: Sequence[str]) -> None:
         """A plain note in place of a section whose data does not exist yet (the report still renders)."""
@@ -166,7 +166,8 @@ class Report:
         """One card per profile (a persona, say): title, a sentence, and facts as label -> value text."""
         rendered = []
         for title, sentence, facts in cards:
-            rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in facts.items())
+            rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(readable(value))}</dd>"
+                           for label, value in facts.items())
             rendered.append(f"<div class='cx-card cx-profile'><div class='title'>{html.escape(title)}</div>"
                             f"<div class='sentence'>{html.escape(sentence)}</div><dl>{rows}</dl></div>")
         display(HTML(f"<div class='cx-cards cx-profiles'>{''.join(rendered)}</div>"))
@@ -274,7 +275,7 @@ class Report:
             cells = []
             for name, column in columns.items():
                 value = record[name]
-                text = column.render(value) if value is not None else "–"
+                text = readable(column.render(value)) if value is not None else "–"
                 # A text cell is a label and starts with a capital ('digital native' -> 'Digital native').
                 text = html.escape(text if column.numeric else text[:1].upper() + text[1:])
                 if name == "channel" and value is not None:
