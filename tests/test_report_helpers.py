@@ -5,6 +5,7 @@ import math
 import sys
 from datetime import date
 
+import plotly.graph_objects as go
 import polars as pl
 import pytest
 
@@ -109,3 +110,12 @@ def test_codes_in_free_text_become_words():
         "purchase share store +2.0 sd, email open rate +1.1 sd")
     assert readable("BG/NBD × Gamma-Gamma, ml_customer_value, 7.5 min") == (
         "BG/NBD × Gamma-Gamma, ML customer value, 7.5 min")
+
+
+def test_whole_numbers_on_bars_group_thousands_like_the_tables():
+    figure = go.Figure([go.Bar(x=["a", "b"], y=[5488, 10548], text=[5488, 10548]),
+                        go.Bar(x=["a"], y=[1], text=["41%"]), go.Scatter(x=[1], y=[1], text=[1.5])])
+    chart = Report("test", "no-warehouse.duckdb", "2026-10-31", "de")._chart_html(figure, 300)
+    assert figure.data[0].text == ("5.488", "10.548")
+    assert figure.data[1].text == ("41%",) and figure.data[2].text == ("1.5",)  # not whole numbers: as given
+    assert "cx-chart" in chart

@@ -192,9 +192,13 @@ class Report:
         subplots would squeeze its titles into each other on a narrow screen)."""
         display(HTML("<div class='cx-panels'>" + "".join(self._chart_html(f, height) for f in panels) + "</div>"))
 
-    @staticmethod
-    def _chart_html(figure: go.Figure, height: int) -> str:
+    def _chart_html(self, figure: go.Figure, height: int) -> str:
         figure.update_layout(height=height)
+        for trace in figure.data:
+            # Whole numbers as labels print like the tables (10,548, not 5488; Plotly keeps them as given).
+            labels = trace["text"] if "text" in trace else None
+            if isinstance(labels, tuple) and labels and all(str(label).isdigit() for label in labels):
+                trace.text = [self.fmt.number(int(label)) for label in labels]
         return "<div class='cx-chart'>" + figure.to_html(
             full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, default_height=f"{height}px"
         ) + "</div>"
