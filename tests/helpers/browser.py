@@ -33,6 +33,11 @@ CHART_LAYOUT = """() => [...document.querySelectorAll('.cx-chart .js-plotly-plot
     return {chart: box(plot.querySelector('.main-svg')), labels: labelled,
             drawn: Boolean(plot._fullLayout), traces: plot.querySelectorAll('.trace, .sankey, .hm').length};
 })"""
+# Numbers in table cells that wrap onto a second line (a table squeezed into the page instead of scrolling).
+WRAPPED_NUMBERS = """() => [...document.querySelectorAll('.cx-table td.num')].filter(cell => {
+    const range = document.createRange(); range.selectNodeContents(cell);
+    return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1;
+}).map(cell => cell.textContent)"""
 VISIBLE_TEXT = """() => document.body.innerText + '\\n'
     + [...document.querySelectorAll('svg text')].map(text => text.textContent).join('\\n')"""
 
@@ -48,12 +53,14 @@ class PageVisit:
 @dataclass
 class LayoutCheck:
     """What a reader at one screen width gets: horizontal page scroll in px (0 = none), chart boxes and
-    how many were drawn, each chart's label boxes, and the visible text (HTML and chart SVG)."""
+    how many were drawn, each chart's label boxes, numbers wrapped inside table cells, and the visible text
+    (HTML and chart SVG)."""
 
     width: int
     sideways_scroll: int
     chart_boxes: int
     charts: list[dict]
+    wrapped_numbers: list[str]
     text: str
     errors: list[str] = field(default_factory=list)
 
@@ -108,6 +115,7 @@ def check_layout(browser: Browser, page_path: Path, width: int) -> LayoutCheck:
         sideways_scroll=page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
         chart_boxes=page.locator(".cx-chart").count(),
         charts=page.evaluate(CHART_LAYOUT),
+        wrapped_numbers=page.evaluate(WRAPPED_NUMBERS),
         text=page.evaluate(VISIBLE_TEXT),
         errors=record.errors + [f"network request: {url}" for url in record.requests],
     )
