@@ -71,7 +71,6 @@ if not missing:
         "interval supports (green better, red worse); without it, the change is within normal variation.",
     )
     report.cards(changes)
-    report.say("\n".join(f"- {c.sentence(fmt)} It {c.target_text(fmt)}." for c in changes))
 
 # %%
 if not missing:
