@@ -1,7 +1,8 @@
 """The CX lead reports as Dagster assets (group "reports"): one asset per notebook in `reports/`, run after the
 marts and ML tables it reads. Each asset's metadata links its HTML file and shows the report's headline
-numbers; every page links the others. Every report also refreshes `index.html`, which links all reports with their as-of dates: the index is
-current even when another report could not run (its upstream ML step failed, say).
+numbers; every page links the others. Every report also refreshes `index.html`, which links all reports with
+their as-of dates: the index is current even when another report could not run (its upstream ML step failed,
+say). plotly.js is shared beside the reports or inlined into each, as `CX_REPORT_PLOTLY` says.
 
 Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
 a writer (dbt, ML) that starts while the notebook reads.
