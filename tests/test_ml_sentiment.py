@@ -1,5 +1,7 @@
 """Sentiment: hub label mapping, language handling, lexicon, cache, known answers and the incremental asset."""
 
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -12,6 +14,7 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
 from dagster_project.defs.resources import pipeline_resources
+from ml.import_xed import neutral_lines, polarity_lines
 from ml.language import detect_language, resolve_language
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
@@ -19,10 +22,13 @@ from ml.sentiment import (
     MiniLMEncoder,
     canonical_label,
     load_sentiment_model,
+    negative_on_failure_events,
     scores_from_probabilities,
 )
 from ml.sentiment_lexicon import german_scores, lexicon_label
+from ml.service_events import failure_events
 from ml.text_cache import TextCache, text_hash, with_text_hash
+from ml.train_sentiment import labelled, source_weights
 from tests.helpers.settings_env import point_settings_at
 
 
@@ -119,7 +125,22 @@ KNOWN_ANSWERS = [
     ("The jacket broke after two days, terrible quality.", "negative"),
     ("Thank you so much, the delivery was fast and the staff were lovely!", "positive"),
     ("I love this shop, great prices and friendly people.", "positive"),
+    # service failures told as facts, without an opinion word (the failure kinds of issue 14)
+    ("Meine S-Bahn ist ausgefallen und jetzt muss ich warten.", "negative"),
+    ("Der Zug hat schon wieder 20 Minuten Verspätung.", "negative"),
+    ("Ich warte seit drei Wochen auf meine Erstattung.", "negative"),
+    ("Flight delayed again, no information at the gate.", "negative"),
+    ("My bag was lost on the way to Boston.", "negative"),
+    ("Time to find new airline.", "negative"),
+    # German opinions the old English-only encoder could not read
+    ("Das war leider gar nicht gut.", "negative"),
+    ("Ich bin total begeistert von dem neuen Tarif!", "positive"),
+    # a failure word in a happy text stays positive
+    ("Thanks for the quick refund, great service!", "positive"),
 ]
+# English only: German factual questions still come out negative (the German training text has no neutral
+# lines; see ml/data/README.md), a known weakness of issue 14 that this test does not hide.
+FACTUAL = ["What are your opening hours?", "The store opens at 9 am."]
 
 
 @pytest.mark.parametrize(("text", "expected"), KNOWN_ANSWERS)
@@ -131,8 +152,104 @@ def test_default_model_known_answers(default_model, text, expected):
 
 def test_default_model_is_offline_and_versioned(default_model):
     assert default_model.model_id == DEFAULT_MODEL_ID
-    assert default_model.model_version.startswith("all-MiniLM-L6-v2+head-")
+    assert default_model.model_version.startswith("use-multilingual-v3+head-")
     assert default_model.predict([]) == []
+
+
+@pytest.mark.parametrize("text", FACTUAL)
+def test_factual_questions_are_not_negative(default_model, text):
+    [(label, _)] = default_model.predict([text])
+    assert label != "negative"
+
+
+NO_NETWORK = """
+import socket
+def refuse(*args, **kwargs):
+    raise OSError("network disabled in this test")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+from ml.sentiment import load_sentiment_model
+print(load_sentiment_model(None).predict(["Der Zug ist ausgefallen."])[0][0])
+"""
+
+
+def test_default_model_loads_and_predicts_with_the_network_disabled():
+    """A fresh process whose sockets refuse to connect, with the hub switched off, still loads and predicts."""
+    result = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "negative"
+
+
+def test_predictions_do_not_depend_on_batch_or_order(default_model):
+    texts = [text for text, _ in KNOWN_ANSWERS]
+    forward = default_model.predict(texts)
+    backward = default_model.predict(texts[::-1])[::-1]
+    alone = [default_model.predict([text])[0] for text in texts]
+    assert forward == default_model.predict(texts)  # same call, same numbers
+    for (label, score), (label_b, score_b), (label_a, score_a) in zip(forward, backward, alone):
+        assert label == label_b == label_a
+        # the encoder sums a batch's tokens in one matrix: the order changes float rounding only
+        assert score == pytest.approx(score_b, abs=1e-4) and score == pytest.approx(score_a, abs=1e-4)
+
+
+def test_failure_events_in_both_languages():
+    assert failure_events("Flug gestrichen, Erstattung beantragt, warte noch.") == ["gestrichen", "erstatt", "warte"]
+    assert failure_events("Train CANCELLED and my luggage is lost") == ["cancel", "lost"]
+    assert failure_events("Die Bahn war pünktlich.") == []
+    # stems match at word starts only
+    assert failure_events("closter") == []
+
+
+def test_failure_event_turns_only_a_neutral_decision_negative():
+    classes = ("negative", "neutral", "positive")
+    probabilities = np.array([[0.2, 0.5, 0.3], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])
+    adjusted = negative_on_failure_events(
+        classes, probabilities, ["Zug ausgefallen.", "Zug pünktlich.", "Danke für die schnelle Erstattung!"]
+    )
+    np.testing.assert_allclose(adjusted, [[0.7, 0.0, 0.3], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7]])
+    [(label, score)] = scores_from_probabilities(classes, adjusted[:1])
+    assert (label, score) == ("negative", pytest.approx(0.3 - 0.7))
+
+
+def test_xed_emotions_map_to_polarity():
+    lines = [
+        "Das Geschäft läuft sehr schlecht.\t6",  # sadness -> negative
+        "Ich hasse dich!\t1, 3",  # anger + disgust -> negative
+        "Wunderbar, danke.\t5,8",  # joy + trust -> positive
+        "Was ist mit dir passiert?\t4, 7",  # fear + surprise: mixed, left out
+        "Lasst uns trinken.\t2",  # anticipation alone: either way, left out
+        '"Heul dich ruhig aus.\tkein Etikett',  # malformed, left out
+        "Wunderbar, danke.\t6",  # a repeated text keeps its first label
+    ]
+    frame = polarity_lines(lines)
+    assert frame.rows() == [
+        ("Das Geschäft läuft sehr schlecht.", "negative", "de", "xed_projections_de"),
+        ("Ich hasse dich!", "negative", "de", "xed_projections_de"),
+        ("Wunderbar, danke.", "positive", "de", "xed_projections_de"),
+    ]
+
+
+def test_neutral_sample_is_fixed_by_hash_not_by_file_order():
+    lines = ["1\tOne moment please.", "2\tMr. Howard sir.", "3\tTwo pair 10s and sixes.", "4\tOne moment please."]
+    first = neutral_lines(lines, count=2)["text"].to_list()
+    assert first == neutral_lines(lines[::-1], count=2)["text"].to_list()
+    assert len(set(first)) == 2 and set(neutral_lines(lines, count=5)["label"]) == {"neutral"}
+
+
+def test_rating_and_label_corpora_share_one_shape():
+    rated = pl.DataFrame({"text": ["a", "b", "c"], "mean_rating": ["-0.5", "0.4", "2.0"], "language": "en", "source": "r"})
+    assert labelled(rated)["label"].to_list() == ["negative", "neutral", "positive"]
+    named = pl.DataFrame({"text": ["d"], "label": ["positive"], "language": "de", "source": "x"})
+    assert labelled(named).columns == ["text", "label", "language", "source"]
+
+
+def test_every_source_weighs_the_same_in_training():
+    # 3 texts of a, 1 of b: a's texts weigh 4 / (2 * 3), b's 4 / (2 * 1); both sum to 2
+    weights = source_weights(pl.DataFrame({"source": ["a", "a", "a", "b"]}))
+    np.testing.assert_allclose(weights, [2 / 3, 2 / 3, 2 / 3, 2.0])
 
 
 def test_text_hash_ignores_surrounding_whitespace_and_keeps_umlauts_apart():
@@ -205,7 +322,8 @@ def test_assets_score_only_new_texts_on_the_next_day(tmp_path, monkeypatch):
     assert first.success
     metadata = materialised_metadata(first, "ml_sentiment")
     assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (4, 3, 0)
-    assert metadata["macro_f1_en"] > metadata["baseline_macro_f1_en"]
+    assert metadata["macro_f1_vader_tweets"] > metadata["baseline_macro_f1_vader_tweets"]
+    assert metadata["macro_f1_xed_projections_de"] > metadata["majority_macro_f1_xed_projections_de"]
 
     insert_touchpoints(warehouse, DAY_TWO, datetime(2026, 3, 2, 9))
     second = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())

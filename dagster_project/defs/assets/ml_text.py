@@ -1,24 +1,39 @@
 """Voice-of-the-customer assets (group `ml`): sentiment per text touchpoint, then topic, urgency and routing.
 
-`ml_sentiment` scores only texts whose (text hash, model version) is not in the cache yet, so a daily re-run
-costs the new day's texts. Both assets replace their warehouse table atomically and hold no connection while
+`ml_sentiment_model_card` adapts the sentiment head to the company's survey comments first (see
+`ml.sentiment_adaptation`); `ml_sentiment` then scores only texts whose (text hash, model version) is not in the
+cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new model version). The assets
+replace their warehouse table atomically and hold no connection while
 the model runs.
 """
 
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from dagster_duckdb import DuckDBResource
 
+from cx_core.settings import Settings
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
-from ml.sentiment import DEFAULT_MODEL_ID, EncoderHeadModel, load_sentiment_model, score_texts, shared_encoder, with_languages
+from ml.sentiment import (
+    DEFAULT_MODEL_ID,
+    HEAD_PATH,
+    EncoderHeadModel,
+    SentimentHead,
+    load_sentiment_model,
+    score_texts,
+    shared_encoder,
+    shared_multilingual_encoder,
+    with_languages,
+)
+from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
 from ml.text_cache import TextCache, with_text_hash
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
@@ -33,6 +48,13 @@ SENTIMENT_COLUMNS = [
     "touchpoint_id", "customer_key", "occurred_at", "channel", "label", "score", "language", "model_id",
     "model_version", "scored_at",
 ]
+MODEL_CARD_SCHEMA = {
+    "comments": pl.Int64, "training_comments": pl.Int64, "held_out_comments": pl.Int64,
+    "min_comments_per_label": pl.Int64, "macro_f1_before": pl.Float64, "macro_f1_after": pl.Float64,
+    "adopted": pl.Boolean, "reason": pl.Utf8, "built_at": pl.Datetime("us", "UTC"),
+}
+SURVEY_COMMENTS_SQL = "SELECT survey_type, score, comment FROM fct_survey_responses WHERE comment IS NOT NULL"
+ADAPTED_HEAD_FILE = "sentiment_head_adapted.json"
 INSIGHT_COLUMNS = ["touchpoint_id", "topic", "topic_score", "urgency", "urgency_reason", "routing_team"]
 
 
@@ -41,17 +63,52 @@ def quality_metadata(model) -> dict[str, object]:
     if not isinstance(model, EncoderHeadModel):
         return {}
     metadata: dict[str, object] = {}
-    for language, figures in model.head.quality.get("held_out", {}).items():
-        metadata[f"macro_f1_{language}"] = figures["macro_f1"]
-        metadata[f"baseline_macro_f1_{language}"] = figures["baseline_macro_f1"]
-        metadata[f"held_out_texts_{language}"] = figures["texts"]
+    for source, figures in model.head.quality.get("held_out", {}).items():
+        metadata[f"macro_f1_{source}"] = figures["macro_f1"]
+        metadata[f"baseline_macro_f1_{source}"] = figures["baseline_macro_f1"]
+        metadata[f"majority_macro_f1_{source}"] = figures["majority_macro_f1"]
+        metadata[f"held_out_texts_{source}"] = figures["texts"]
     return metadata
 
 
 @dg.asset(
     group_name="ml",
     pool="duckdb",
-    deps=[warehouse_table_key("fct_touchpoints")],
+    deps=[warehouse_table_key("fct_survey_responses")],
+    kinds={"python", "duckdb"},
+    description="The sentiment head adapted to this company's survey comments (score as label), with the held-out "
+    "macro-F1 before and after; the adapted head is used only when it is better.",
+)
+def ml_sentiment_model_card(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    adapted_path = cx.settings.ml_cache_dir / ADAPTED_HEAD_FILE
+    examples = survey_examples(read_frame(warehouse, SURVEY_COMMENTS_SQL))
+    shipped = SentimentHead.from_json(HEAD_PATH.read_text(encoding="utf-8"))
+    adaptation = adapt_head(shipped, shared_multilingual_encoder(), examples)
+    if adaptation.card["adopted"]:
+        adapted_path.parent.mkdir(parents=True, exist_ok=True)
+        adapted_path.write_text(adaptation.head.to_json(), encoding="utf-8")
+    else:
+        adapted_path.unlink(missing_ok=True)
+    card = pl.DataFrame([adaptation.card | {"built_at": datetime.now(timezone.utc)}], schema=MODEL_CARD_SCHEMA)
+    replace_table(warehouse, "ml_sentiment_model_card", card)
+    context.log.info(f"sentiment adaptation: {adaptation.card['reason']}")
+    return dg.MaterializeResult(
+        metadata={**frame_metadata(card), **{key: value for key, value in adaptation.card.items() if value is not None}}
+    )
+
+
+def sentiment_head_path(settings: Settings) -> Path:
+    """The company-adapted head when the model card adopted one, else the shipped head."""
+    adapted = settings.ml_cache_dir / ADAPTED_HEAD_FILE
+    return adapted if adapted.exists() else HEAD_PATH
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=[warehouse_table_key("fct_touchpoints"), ml_sentiment_model_card],
     kinds={"python", "duckdb"},
     description="Sentiment (negative/neutral/positive, score in [-1, 1]) and language per text touchpoint.",
 )
@@ -60,7 +117,7 @@ def ml_sentiment(
 ) -> dg.MaterializeResult:
     settings = cx.settings
     touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
-    model = load_sentiment_model(settings.sentiment_model)
+    model = load_sentiment_model(settings.sentiment_model, sentiment_head_path(settings))
     cache = TextCache(settings.ml_cache_dir / "sentiment.parquet")
     hits, misses = cache.split(touchpoints, model.model_version)
     started = time.perf_counter()
@@ -141,4 +198,4 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     )
 
 
-ml_text_assets = [ml_sentiment, ml_text_insights]
+ml_text_assets = [ml_sentiment_model_card, ml_sentiment, ml_text_insights]
