@@ -146,10 +146,10 @@ def page(title: str, body: str, footer: str, head_script: str = "", nav: str = "
 
 def render_report(
     name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any], plotly_mode: str = "shared",
-    reports: Sequence[tuple[str, str]] = (),
+    siblings: Sequence[tuple[str, str]] = (),
 ) -> RenderedReport:
     """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`; the page's
-    navigation links `reports` (file stem, title) and the index."""
+    navigation bar links the index and the `siblings` (name, title) rendered into the same folder."""
     started = time.perf_counter()
     notebook = execute_notebook(source, parameters)
     stderr_lines = drop_stderr(notebook)
@@ -159,7 +159,7 @@ def render_report(
     footer = f"CX pipeline · {html.escape(title)} · <a href='{INDEX_FILE}'>all reports</a>"
     html_path = output_dir / f"{name}.html"
     write_text_atomically(html_path, page(title, notebook_body_html(notebook), footer,
-                                          plotly_script(plotly_mode, output_dir), navigation(reports, name)))
+                                          plotly_script(plotly_mode, output_dir), navigation(siblings, name)))
     report = RenderedReport(
         name=name,
         title=title,

@@ -61,6 +61,16 @@ class Settings:
     # The plausible event times of a load (issue 13): older or later ones are quarantined as out_of_range.
     event_time_years_back: int
     event_time_days_ahead: int
+    # Suppression list and erasure log (docs in the README's "Personal data" section).
+    privacy_dir: Path
+    # The secret of the keyed hashes; CX_PSEUDONYM_KEY (hex) wins over this file, created on first use.
+    pseudonym_key_file: Path
+    # Raw rows older than this many days are removed, per source: "source:days" pairs; empty keeps everything.
+    retention_days: str
+    nba_holdout_share: float  # share of each action's customers held out (not contacted) to measure uplift
+    alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
+    alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
+    alert_fdr: float  # false discovery rate of the KPI change tests
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -107,6 +117,15 @@ class Settings:
             staffing_max_occupancy=float(get("CX_STAFFING_MAX_OCCUPANCY", "0.85")),
             event_time_years_back=int(get("CX_EVENT_TIME_YEARS_BACK", "10")),
             event_time_days_ahead=int(get("CX_EVENT_TIME_DAYS_AHEAD", "2")),
+            privacy_dir=_path(environ, "CX_PRIVACY_DIR", data_dir / "privacy"),
+            # outside the data folder: a copy of the data without the key cannot be re-identified by hashing
+            pseudonym_key_file=_path(environ, "CX_PSEUDONYM_KEY_FILE",
+                                     Path.home() / ".config" / "cx-pipeline" / "pseudonym.key"),
+            retention_days=get("CX_RETENTION_DAYS", ""),
+            nba_holdout_share=float(get("CX_NBA_HOLDOUT_SHARE", "0.10")),
+            alerts_dir=_path(environ, "CX_ALERTS_DIR", data_dir / "alerts"),
+            alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,
+            alert_fdr=float(get("CX_ALERT_FDR", "0.05")),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -123,6 +142,7 @@ class Settings:
             "CX_SPARK_DIR": str(self.spark_dir),
             "CX_TIMEZONE": self.timezone,
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
+            "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
         }
 
     def export_env(self) -> None:

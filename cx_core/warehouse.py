@@ -1,4 +1,5 @@
-"""Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically.
+"""Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically, and
+compact the file after deletes (erasure, retention).
 
 DuckDB takes one writer per file, so no connection outlives the function that opened it (README, "Operating it").
 A warehouse is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside
@@ -16,7 +17,8 @@ from typing import Protocol
 import duckdb
 import polars as pl
 
-from cx_core.sources.reader import quote_identifier
+from cx_core.files import write_atomically
+from cx_core.sources.reader import quote_identifier, sql_literal
 
 
 class Warehouse(Protocol):
@@ -57,3 +59,24 @@ def replace_table(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None
         connection.execute(f"DROP TABLE IF EXISTS {target}")
         connection.execute(f"ALTER TABLE {staging} RENAME TO {target}")
         connection.execute("COMMIT")
+
+
+def table_exists(warehouse: Path, table: str) -> bool:
+    """Whether the warehouse file exists and holds a table of that name (views do not count)."""
+    if not warehouse.exists():
+        return False
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def compact_warehouse(warehouse: Path) -> None:
+    """Copy every table and view into a new file that replaces the old one: deleted rows leave no bytes."""
+
+    def copy_database(target: Path) -> None:
+        with duckdb.connect() as con:
+            con.execute(f"ATTACH {sql_literal(str(warehouse))} AS {quote_identifier(warehouse.stem)} (READ_ONLY)")
+            con.execute(f"ATTACH {sql_literal(str(target))} AS compacted")
+            con.execute(f"COPY FROM DATABASE {quote_identifier(warehouse.stem)} TO compacted")
+
+    write_atomically(warehouse, copy_database)
+    Path(f"{warehouse}.wal").unlink(missing_ok=True)

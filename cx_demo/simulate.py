@@ -60,7 +60,7 @@ def _text_truth(source: str, records: pl.DataFrame, id_column: str, meta: list[t
 
 
 def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chunk: int, people: pl.DataFrame,
-             devices: pl.DataFrame) -> World:
+             devices: pl.DataFrame, planted: surveys.PlantedChange | None = None) -> World:
     end = clock.end_seconds()
     devices = devices.sort("owner", "slot", maintain_order=True)
     base, purchase_rate = shopping.base_orders(rng, clock, people)
@@ -123,7 +123,7 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
         dict(enumerate(social["post_id"].to_list())), default=None, return_dtype=pl.String)).filter(pl.col("t") < end).sort("t", "post_id", maintain_order=True)
 
     last_contacts = _last_contacts(contacts, tickets, calls, chats)
-    answers, survey_meta = surveys.surveys(rng, composer, people, orders, issues, last_contacts, end)
+    answers, survey_meta = surveys.surveys(rng, composer, people, orders, issues, last_contacts, end, planted)
     answers = answers.with_row_index("_row")
     answers = _before_churn(answers, people, end)
     answers = answers.with_columns(response_id=record_ids("S", chunk, answers.height, 6))

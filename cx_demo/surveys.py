@@ -3,6 +3,8 @@ a relationship NPS. A badly handled issue gives detractors, low CSAT and high ef
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -14,6 +16,24 @@ from cx_demo.timing import DAY, HOUR
 COMMENT_SHARE = 0.45
 RELATIONSHIP_NPS_PER_YEAR = 0.25
 PERSONA_NPS_BASE = {"loyal_omnichannel": 9.0, "digital_native": 7.5, "store_regular": 8.2, "bargain_hunter": 6.8, "new_one_off": 7.2}
+
+
+@dataclass(frozen=True)
+class PlantedChange:
+    """A change with a known cause, for testing root-cause analysis: from `from_day` (0 = the first day of the
+    demo) the surveys of `trigger_type` (purchase, store_visit, support_ticket, call, chat, relationship) answer
+    with the latent experience quality `quality` (0 worst .. 1 best; a good purchase is 0.85, good service 0.75,
+    a badly handled issue 0.1)."""
+
+    trigger_type: str
+    from_day: int
+    quality: float
+
+    @classmethod
+    def parse(cls, text: str) -> "PlantedChange":
+        """'store_visit:60:0.1' → store visits from day 60 on rated with quality 0.1."""
+        trigger_type, from_day, quality = text.split(":")
+        return cls(trigger_type, int(from_day), float(quality))
 
 
 def score_sentiment(survey_type: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -33,11 +53,12 @@ def _scores(rng: np.random.Generator, survey_type: np.ndarray, quality: np.ndarr
 
 
 def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFrame, orders: pl.DataFrame, issues: pl.DataFrame,
-            last_contacts: pl.DataFrame, end_seconds: int) -> tuple[pl.DataFrame, list[tuple]]:
+            last_contacts: pl.DataFrame, end_seconds: int, planted: PlantedChange | None = None) -> tuple[pl.DataFrame, list[tuple]]:
     """Survey rows (person, t, survey_type, score, comment, trigger_type, trigger_id) and their text truth.
 
     `orders` carries `order_id`; `last_contacts` holds each issue's final contact (issue, person, t,
-    trigger_type, trigger_id) as written in its own export.
+    trigger_type, trigger_id) as written in its own export. `planted` overrides the quality of some surveys
+    (see PlantedChange).
     """
     sales = orders.filter(pl.col("order_type") == "sale")
     had_issue = np.isin(sales["key"].to_numpy(), issues["order_key"].drop_nulls().to_numpy())
@@ -57,6 +78,9 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
     }).filter(pl.Series(asked))
     relationship = _relationship_nps(rng, people, issues, end_seconds)
     rows = pl.concat([purchase, service, relationship], how="vertical_relaxed").filter(pl.col("t") < end_seconds).sort("t", "person", maintain_order=True)
+    if planted is not None:
+        hit = (pl.col("trigger_type") == planted.trigger_type) & (pl.col("t") >= planted.from_day * DAY)
+        rows = rows.with_columns(pl.when(hit).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
     survey_type = rows["survey_type"].to_numpy()
     score = _scores(rng, survey_type, rows["quality"].to_numpy())
     sentiment = score_sentiment(survey_type, score)

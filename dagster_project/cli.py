@@ -1,4 +1,4 @@
-"""The `cx` command: demo data, a full local run, the Dagster UI and the resolved settings."""
+"""The `cx` command: demo data, a full local run, erasure of a person, the Dagster UI and the resolved settings."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cx_core.settings import REPO_ROOT, get_settings
 
 def _demo_data(args: argparse.Namespace) -> int:
     from cx_demo.generate import generate_demo
+    from cx_demo.surveys import PlantedChange
 
     settings = get_settings()
     out = Path(args.out).resolve() if args.out else settings.landing_dir
@@ -26,6 +27,7 @@ def _demo_data(args: argparse.Namespace) -> int:
         seed=args.seed,
         end_date=date.fromisoformat(args.end_date) if args.end_date else None,
         progress=not args.quiet,
+        planted=PlantedChange.parse(args.plant_change) if args.plant_change else None,
     )
     print(summary.describe())
     return 0
@@ -44,6 +46,23 @@ def _run(args: argparse.Namespace) -> int:
     # Dagster run; the run is complete and its storage closed here, so leave without the teardown noise.
     sys.stdout.flush()
     sys.stderr.flush()
+    os._exit(exit_code)
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from cx_core.privacy.erasure import erasure_log_path
+    from cx_core.privacy.requests import write_request
+    from dagster_project.runner import run_erasure
+
+    settings = get_settings()
+    settings.export_env()
+    request_id = write_request(settings, args.identifiers)
+    print(f"Erasure request {request_id} for {len(args.identifiers)} identifier(s).")
+    exit_code = run_erasure(settings)
+    print(f"Erasure log (counts only): {erasure_log_path(settings.privacy_dir)}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # same teardown noise as `cx run`
     os._exit(exit_code)
 
 
@@ -78,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="landing folder (default: settings landing dir)")
         p.add_argument("--truth", default=None, help="ground-truth folder (default: settings demo truth dir)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--plant-change", default=None, metavar="TRIGGER:FROM_DAY:QUALITY",
+                       help="plant a known cause, e.g. store_visit:60:0.1 = from day 60 on, surveys after store "
+                            "visits answer with experience quality 0.1 (a good visit is 0.85)")
 
     demo = sub.add_parser("demo-data", help="generate realistic demo exports into the landing folder")
     demo_options(demo)
@@ -88,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true",
                      help="Dagster's full event log and dbt's output instead of one line per step")
     run.set_defaults(func=_run)
+
+    forget = sub.add_parser("forget", help="erase a person everywhere (GDPR Art. 17) and re-render the reports")
+    forget.add_argument("identifiers", nargs="+", help="any identifiers of the person: e-mail, phone, CRM id, "
+                        "social handle, cookie id, loyalty id; the identity graph finds the others")
+    forget.set_defaults(func=_forget)
 
     ui = sub.add_parser("ui", help="start the Dagster UI with the project loaded")
     ui.add_argument("--host", default="127.0.0.1")

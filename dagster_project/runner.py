@@ -1,4 +1,5 @@
-"""Run the whole pipeline once, as `cx run` does: prepare the instance and dbt, then execute `full_refresh`."""
+"""Run the whole pipeline once, as `cx run` does: prepare the instance and dbt, then execute `full_refresh`;
+and run an erasure as `cx forget` does: the `erasure` job, then `render_reports`."""
 
 from __future__ import annotations
 
@@ -78,3 +79,24 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
     if not verbose:
         print(f"  dbt and notebook output: {output_log}")
     return 1 if failed else 0
+
+
+def run_erasure(settings: Settings) -> int:
+    """Process the pending erasure requests, then re-render the reports (when there is a warehouse to read)."""
+    prepare_dagster_home(settings)
+    prepare_dbt_manifest()
+
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        erased = defs.resolve_job_def("erasure").execute_in_process(instance=instance, raise_on_error=False)
+        if not erased.success:
+            print("The erasure failed — see `make ui` (Runs) for the message; the request file is still pending.")
+            return 1
+        if not settings.warehouse_path.exists():
+            return 0
+        rendered = defs.resolve_job_def("render_reports").execute_in_process(instance=instance, raise_on_error=False)
+    print(f"Reports re-rendered in {settings.reports_dir}" if rendered.success else "Re-rendering the reports failed.")
+    return 0 if rendered.success else 1

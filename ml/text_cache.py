@@ -15,6 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
+SENTIMENT_CACHE_FILE = "sentiment.parquet"  # under the ML cache folder (CX_ML_CACHE_DIR)
+
 CACHE_SCHEMA = {
     "text_hash": pl.Utf8,
     "model_version": pl.Utf8,
@@ -50,6 +52,14 @@ class TextCache:
         misses = distinct.join(cached.select("text_hash"), on="text_hash", how="anti")
         return hits, misses
 
+    def remove(self, text_hashes: set[str]) -> int:
+        """Drop the entries of these texts (erasure of a person); returns how many entries went."""
+        stored = self.read()
+        kept = stored.filter(~pl.col("text_hash").is_in(sorted(text_hashes)))
+        if kept.height < stored.height:
+            self._write(kept)
+        return stored.height - kept.height
+
     def add(self, scored: pl.DataFrame, model_version: str) -> pl.DataFrame:
         """Store `scored` (text_hash, label, score) under `model_version`; returns the stored rows."""
         new_rows = scored.select("text_hash", "label", "score").with_columns(
@@ -58,9 +68,11 @@ class TextCache:
         ).select(list(CACHE_SCHEMA))
         if new_rows.is_empty():
             return new_rows
-        combined = pl.concat([self.read(), new_rows]).unique(subset=["text_hash", "model_version"], keep="last")
+        self._write(pl.concat([self.read(), new_rows]).unique(subset=["text_hash", "model_version"], keep="last"))
+        return new_rows
+
+    def _write(self, entries: pl.DataFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp.parquet")
-        combined.write_parquet(temporary)
+        entries.write_parquet(temporary)
         os.replace(temporary, self.path)
-        return new_rows

@@ -64,6 +64,41 @@ else:
         report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value), change.meets_target)
 
 # %%
+# What to do next: the three most severe active alerts of the latest day, week and month (kpi_alerts), each
+# with the slice that explains a significant change of a total (kpi_change_drivers) and where to act.
+NEXT_STEPS = 3
+alert_inputs = {"kpi_alerts": ["severity", "metric", "period_grain", "period_start", "channel", "segment", "kind",
+                               "sentence", "difference"],
+                "kpi_change_driver_sentences": ["metric", "period_grain", "period_start", "sentence"]}
+missing_alerts = report.missing(alert_inputs)
+report.section("What to do next", "The most severe KPI alerts: targets and thresholds breached (seed "
+               "kpi_alert_rules) and changes beyond normal variation, corrected for testing hundreds of series at "
+               "once (q = the chance that it is a false alarm among the alerts). Every alert with its interval is "
+               "in the alerts.md of the run.")
+if missing_alerts:
+    report.unavailable("KPI alerts", missing_alerts)
+else:
+    active = report.query(
+        """
+        select alerts.severity, alerts.metric, alerts.sentence, causes.sentence as cause
+        from kpi_alerts as alerts
+        left join kpi_change_driver_sentences as causes
+            on causes.metric = alerts.metric and causes.period_grain = alerts.period_grain
+            and causes.period_start = alerts.period_start and alerts.kind = 'change_vs_previous'
+            and alerts.channel = 'all' and alerts.segment = 'all'
+        where alerts.severity in ('critical', 'warning')
+        order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
+        """
+    )
+    steps = [
+        f"{number}. **{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else "")
+        + f" Act on it: {cx.action_link(row['metric'])}."
+        for number, row in enumerate(active.head(NEXT_STEPS).iter_rows(named=True), start=1)
+    ]
+    more = f"\n\n{active.height - NEXT_STEPS} more active alerts are in alerts.md." if active.height > NEXT_STEPS else ""
+    report.say("\n".join(steps) + more if steps else "No KPI is beyond its threshold or worse than normal variation.")
+
+# %%
 if not missing:
     report.section(
         "Headline numbers",

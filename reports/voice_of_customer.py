@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Voice of the customer: sentiment over time and by channel, topics with their volume and sentiment, the most
 # negative themes with a few pseudonymised verbatims, and what drives NPS. Reads ml_sentiment,
-# ml_text_insights, fct_touchpoints, fct_survey_responses (and CRM names, only to mask them in verbatims).
+# ml_text_insights, fct_touchpoints, fct_survey_responses (texts redacted of personal data in dbt).
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
+from ml.key_drivers import ANSWER_VALUE, key_drivers
 
 WINDOW_MONTHS = 3
 NEGATIVE_THEMES = 3
@@ -155,7 +156,6 @@ else:
     # The classifier's catch-all topic is no theme a CX lead can act on.
     themes = (topics.filter(pl.col("negative") > 0, pl.col("topic") != CATCH_ALL_TOPIC)
               .sort("negative", descending=True).head(NEGATIVE_THEMES))
-    known_names = report.customer_names()
     for theme in themes.iter_rows(named=True):
         report.say(f"**{cx.words(theme['topic'])}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
                    "texts negative.")
@@ -174,19 +174,23 @@ else:
             [theme["topic"], *window],
         )
         for verbatim in verbatims.iter_rows(named=True):
-            report.quote(cx.pseudonymise(verbatim["text"], known_names),
+            # the text is redacted in dbt already (names, addresses, accounts); masking again costs nothing
+            report.quote(cx.pseudonymise(verbatim["text"]),
                          f"{report.channel_label(verbatim['channel'])}, {fmt.day(verbatim['day'])}")
 
 # %%
 report.section(
     "What drives NPS",
-    f"NPS of customers who had an experience in the {DRIVER_DAYS} days before they answered, against those who did "
-    f"not ({window_text}). These are associations, not proof of cause; experiences with fewer than {MIN_RESPONSES} "
-    "answers on either side are left out.",
+    f"How much each experience in the {DRIVER_DAYS} days before an answer moves NPS (and CSAT below), adjusted for "
+    f"the other experiences ({window_text}), and its impact: effect × the share of customers who had it = the points it "
+    f"costs today, so a strong but rare experience and a weak but common one compare fairly. 95% intervals; "
+    f"associations, not proof of cause; experiences with fewer than {MIN_RESPONSES} answers on either side are "
+    "left out.",
 )
 nps_missing = report.missing({
     "fct_survey_responses": ["customer_key", "responded_at", "survey_type", "score"],
-    "fct_service_contacts": ["customer_key", "occurred_at", "resolved", "is_repeat_contact_7d", "bot_handover"],
+    "fct_service_contacts": ["customer_key", "occurred_at", "resolved", "is_repeat_contact_7d", "bot_handover",
+                             "wait_seconds", "inbound_channel"],
     "fct_orders": ["customer_key", "ordered_at", "order_type"],
 })
 if nps_missing:
@@ -200,61 +204,74 @@ else:
 
     contacts = ("fct_service_contacts", "occurred_at")
     experiences = {
-        "contacted service": had(*contacts, "true"),
+        "called service by phone": had(*contacts, "e.inbound_channel = 'phone'"),
+        "waited more than 5 minutes for service": had(*contacts, "e.wait_seconds > 300"),
         "had an unresolved service issue": had(*contacts, "not coalesce(e.resolved, false)"),
         "had to contact service again within 7 days": had(*contacts, "e.is_repeat_contact_7d"),
         "was handed over by the chat bot": had(*contacts, "e.bot_handover"),
         "bought something": had("fct_orders", "ordered_at", "e.order_type = 'sale'"),
         "returned something": had("fct_orders", "ordered_at", "e.order_type = 'return'"),
     }
+    if not report.missing({"ml_sentiment": ["customer_key", "occurred_at", "label"]}):
+        experiences["wrote a negative text"] = had("ml_sentiment", "occurred_at", "e.label = 'negative'")
     flags = ", ".join(f"{sql} as \"{name}\"" for name, sql in experiences.items())
-    answers = report.query(
-        f"""
-        select answers.score, {flags}
-        from fct_survey_responses as answers
-        where answers.survey_type = 'nps' and answers.customer_key is not null
-          and answers.responded_at >= ? and answers.responded_at < ?
-        """,
-        window,
-    )
 
-    def nps(scores: pl.Series) -> float:
-        return 100 * (float((scores >= 9).mean()) - float((scores <= 6).mean()))
-
-    drivers = pl.DataFrame([
-        {"experience": name, "with": nps(yes["score"]), "without": nps(no["score"]), "answers": yes.height}
-        for name in experiences
-        if (yes := answers.filter(pl.col(name))).height >= MIN_RESPONSES
-        and (no := answers.filter(~pl.col(name))).height >= MIN_RESPONSES
-    ], schema={"experience": pl.String, "with": pl.Float64, "without": pl.Float64, "answers": pl.Int64})
-    if drivers.height:
-        drivers = drivers.with_columns(gap=pl.col("with") - pl.col("without")).sort("gap")
-        worst = drivers.row(0, named=True)
+    def show_key_drivers(survey_type: str, label: str) -> None:
+        """The adjusted effects and impacts of every experience on `survey_type` answers of the window."""
+        answers = report.query(
+            f"""
+            select answers.score, {flags}
+            from fct_survey_responses as answers
+            where answers.survey_type = ? and answers.customer_key is not null
+              and answers.responded_at >= ? and answers.responded_at < ?
+            """,
+            [survey_type, *window],
+        )
+        drivers = key_drivers(answers, survey_type, list(experiences), MIN_RESPONSES)
+        if not drivers.height:
+            report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more {label} answers on each side",
+                                     window_text)
+            return
+        overall = answers.select(ANSWER_VALUE[survey_type].mean()).item()
+        top = drivers.row(0, named=True)
         report.say(
-            f"Across {fmt.number(answers.height)} answers NPS was **{fmt.number(nps(answers['score']))}**. The "
-            f"largest gap: customers who {worst['experience']} give an NPS of {fmt.number(worst['with'])}, "
-            f"{fmt.number(abs(worst['gap']))} points {'below' if worst['gap'] < 0 else 'above'} those who did not "
-            f"({fmt.number(worst['without'])})."
+            f"Across {fmt.number(answers.height)} answers {label} was **{fmt.number(overall)}**. The largest "
+            f"impact: customers who {top['experience']} ({fmt.percent(top['prevalence'])} of them, "
+            f"n = {fmt.number(top['answers_with'])}) give a {label} {fmt.number(abs(top['effect']))} points "
+            f"{'lower' if top['effect'] < 0 else 'higher'} (95% interval {fmt.number(top['ci_low'])} to "
+            f"{fmt.number(top['ci_high'])}), which moves the overall {label} by "
+            f"{fmt.number(top['impact'], 1, signed=True)} points."
         )
         figure = go.Figure(go.Bar(
-            y=drivers["experience"], x=drivers["gap"], orientation="h",
-            marker_color=[cx.style.BAD_COLOUR if gap < 0 else cx.style.GOOD_COLOUR for gap in drivers["gap"]],
-            customdata=drivers.select("with", "without", "answers").rows(),
-            hovertemplate="%{y}: NPS %{customdata[0]:.0f} vs %{customdata[1]:.0f} without (%{customdata[2]} answers)"
-                          "<extra></extra>",
+            y=drivers["experience"], x=drivers["impact"], orientation="h",
+            error_x=dict(type="data", symmetric=False, array=(drivers["impact_ci_high"] - drivers["impact"]).to_list(),
+                         arrayminus=(drivers["impact"] - drivers["impact_ci_low"]).to_list(), color="#616e7c"),
+            marker_color=[cx.style.BAD_COLOUR if impact < 0 else cx.style.GOOD_COLOUR for impact in drivers["impact"]],
+            customdata=drivers.select("effect", "prevalence", "answers_with").rows(),
+            hovertemplate="%{y}: effect %{customdata[0]:.0f} points × %{customdata[1]:.0%} of customers "
+                          "(%{customdata[2]} answers)<extra></extra>",
         ))
         figure.update_layout(yaxis=dict(autorange="reversed"),
-                             xaxis=dict(title="NPS points: with the experience minus without", zeroline=True,
-                                        zerolinecolor="#616e7c"))
+                             xaxis=dict(title=f"{label} points of the overall score (impact, 95% interval)",
+                                        zeroline=True, zerolinecolor="#616e7c"))
         report.chart(figure, height=max(240, 44 * drivers.height + 80))
-        report.table(drivers.sort("gap"), {
+        report.table(drivers.with_columns(
+            pl.struct("ci_low", "ci_high").alias("interval"), pl.struct("impact_ci_low", "impact_ci_high")
+            .alias("impact_interval")), {
             "experience": cx.Column("Customers who …"),
-            "with": cx.Column("NPS", fmt.number, numeric=True),
-            "without": cx.Column("NPS without", fmt.number, numeric=True),
-            "answers": cx.Column("Answers", fmt.number, numeric=True),
+            "answers_with": cx.Column("Answers with it", fmt.number, numeric=True),
+            "prevalence": cx.Column("Share", fmt.percent, numeric=True),
+            "effect": cx.Column(f"Effect ({label} points)", lambda v: fmt.number(v, signed=True), numeric=True),
+            "interval": cx.Column("95% interval", lambda v: f"{fmt.number(v['ci_low'])} to {fmt.number(v['ci_high'])}"),
+            "p_value": cx.Column("p", lambda v: f"{v:.3f}" if v >= 0.001 else "< 0.001", numeric=True),
+            "impact": cx.Column("Impact", lambda v: fmt.number(v, 1, signed=True), numeric=True),
+            "impact_interval": cx.Column("95% interval", lambda v: f"{fmt.number(v['impact_ci_low'], 1)} to "
+                                                                   f"{fmt.number(v['impact_ci_high'], 1)}"),
         })
-    else:
-        report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more NPS answers on each side", window_text)
+
+    show_key_drivers("nps", "NPS")
+    report.say("**CSAT** (satisfied = 4 or 5 of 5, in % points), the same experiences:")
+    show_key_drivers("csat", "CSAT")
 
 # %%
 report.publish_headlines()

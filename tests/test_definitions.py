@@ -13,7 +13,7 @@ def group_of(graph, key: str) -> str:
 def test_definitions_load_with_every_group_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "reports"}
+    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "alerts", "reports", "privacy"}
     assert {group_of(graph, f"raw/{name}") for name in CONTRACTS} == {"ingest"}
     assert group_of(graph, "kpi_metrics") == "kpi" and group_of(graph, "ml_churn_scores") == "ml"
     assert (group_of(graph, "channel_taxonomy"), group_of(graph, "stg_orders__orders")) == ("seeds", "staging")
@@ -21,6 +21,11 @@ def test_definitions_load_with_every_group_job_schedule_and_sensor():
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"full_refresh", "kpi_refresh", "ingest_new_files"}
     assert defs.resolve_schedule_def("kpi_refresh_daily").job_name == "kpi_refresh"
     assert defs.resolve_sensor_def("landing_files_sensor").job_name == "ingest_new_files"
+    assert defs.resolve_sensor_def("erasure_requests_sensor").job_name == "erasure"
+    assert defs.resolve_schedule_def("retention_daily").job_name == "retention"
+    # erasure rewrites raw files: never in the same run as an ingestion
+    for job in ("full_refresh", "kpi_refresh"):
+        assert not {"erasure_requests", "retention_cleanup"} & {n.name for n in defs.resolve_job_def(job).graph.nodes}
 
 
 def test_workforce_assets_sit_between_the_marts_and_the_service_report():
@@ -48,6 +53,7 @@ def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():
     for name in CONTRACTS:
         assert {(f"raw/{name}", "rows_reconcile"), (f"raw/{name}", "quarantine_rate")} <= check_names
     assert ("ml_churn_model_card", "roc_auc_above_floor") in check_names
+    assert ("kpi_alerts", "no_active_alerts") in check_names
     assert ("ml_staffing_adherence", "plan_not_optimistic") in check_names
     assert ("cx_scorecard", "html_fresh") in check_names
     assert any(asset == "kpi_metrics" and name.startswith("unique_") for asset, name in check_names)  # dbt tests

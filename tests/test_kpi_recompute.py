@@ -8,19 +8,13 @@ Europe/Berlin, ISO weeks from Monday, totals over all channels and segments, no 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from cx_demo.generate import generate_demo
-from cx_core.settings import REPO_ROOT
-from cx_core.sources.contracts import CONTRACTS
-from cx_core.sources.ingest import ingest_source
-from tests.helpers.settings_env import point_settings_at
+from tests.helpers.demo_warehouse import build_demo_warehouse
 
 pytestmark = pytest.mark.slow  # builds real dbt models
 
@@ -31,27 +25,9 @@ GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory) -> Path:
     """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests)."""
-    data_dir = tmp_path_factory.mktemp("kpi_demo")
     with pytest.MonkeyPatch.context() as env:
-        settings = point_settings_at(env, data_dir, CX_TIMEZONE=BUSINESS_TIMEZONE)
-        generate_demo(settings.landing_dir, settings.demo_truth_dir, customers=150, days=70, seed=11)
-        for contract in CONTRACTS.values():
-            ingest_source(contract, settings)
-        dbt_dir = settings.dbt_project_dir
-        # Own target and log folders: other dbt runs on this checkout must not see half-written artefacts.
-        completed = subprocess.run(
-            [
-                str(Path(REPO_ROOT, ".venv", "bin", "dbt")), "build",
-                "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
-                "--target-path", str(data_dir / "dbt_target"), "--log-path", str(data_dir / "dbt_logs"),
-            ],
-            cwd=dbt_dir,
-            env=os.environ.copy(),
-            capture_output=True,
-            text=True,
-        )
-        assert completed.returncode == 0, completed.stdout[-5000:]
-        yield settings.warehouse_path
+        yield build_demo_warehouse(tmp_path_factory.mktemp("kpi_demo"), env, ["build"],
+                                   {"CX_TIMEZONE": BUSINESS_TIMEZONE}, customers=150, days=70, seed=11)
 
 
 def read(warehouse: Path, sql: str) -> pl.DataFrame:

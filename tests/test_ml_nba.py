@@ -22,6 +22,8 @@ from ml.next_best_action import (
     next_best_actions,
     with_expected_value,
 )
+from cx_core.warehouse import WarehouseFile, read_frame
+from ml.holdout import holdout_flags
 from ml.policy_eval import cap_breaks, consent_breaks
 from tests.helpers.settings_env import point_settings_at
 
@@ -300,6 +302,12 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     assert scored > 200 and as_of == metadata_date(metadata)
     assert card_sections == {"status", "quality", "setup", "feature_family", "calibration", "feature_importance"}
     assert actions == customers > 0
+    # Holdouts: only customers with an action, the same hash groups as holdout_flags, recorded for the as-of date.
+    recorded = read_frame(WarehouseFile(warehouse), "SELECT * FROM ml_nba_assignments")
+    assert recorded["as_of_date"].unique().to_list() == [metadata_date(metadata)]
+    assert recorded["is_holdout"].equals(holdout_flags(recorded["customer_key"], recorded["action"], 0.10))
+    assert metadata["ml_next_best_actions"]["held_out"] == recorded["is_holdout"].sum()
+    assert metadata["ml_next_best_actions"]["contacted"] == recorded.height
 
 
 def metadata_date(metadata: dict) -> date:

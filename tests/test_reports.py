@@ -21,7 +21,7 @@ from tests.helpers.settings_env import point_settings_at
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["Headline numbers", "Trends over 13 months", "By channel"],
+    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel"],
     "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
@@ -115,6 +115,14 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     minutes, seconds = divmod(round(phone_aht), 60)
     assert f"{minutes} min {seconds} s" in page
     assert rendered["metadata"]["cx_scorecard"]["NPS"].value == "41"
+    # What to do next: active alerts (not the info one), the cause of a change, where to act.
+    text = readable_text(page)
+    assert ("critical: Weekly nps (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0. Why: nps fell "
+            "8.0; -5.0 of it comes from segment vip. Act on it: what drives NPS and the most negative themes.") in text
+    # A channel's change has no decomposition of its own: no cause attached.
+    assert ("critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. Act on it:") in text
+    assert "href=\"voice_of_customer.html\"" in page
+    assert "rose to 41.0 from 35.0" not in text
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):
@@ -145,12 +153,15 @@ def test_value_at_risk_is_churn_probability_times_expected_value(rendered):
 def test_nps_drivers_count_the_answers_of_the_window(rendered):
     answers = scalar(rendered["warehouse"], "select count(*) from fct_survey_responses where survey_type = 'nps' and "
                      "customer_key is not null and responded_at >= '2026-08-01' and responded_at < '2026-11-01'")
-    assert f"Across {answers} answers NPS was" in readable_text(rendered["pages"]["voice_of_customer"])
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert f"Across {answers} answers NPS was" in text
+    # The key-driver table: adjusted effect with its interval and the impact on the overall NPS.
+    assert "Effect (NPS points) 95% interval p Impact 95% interval" in text
 
 
 def test_verbatims_are_pseudonymised(rendered):
     text = readable_text(rendered["pages"]["voice_of_customer"])
-    assert "Ich bin [name] [name], Paket kam nie an, ruft mich an unter [phone] oder [e-mail]" in text
+    assert "Ich bin [NAME], Paket kam nie an, ruft mich an unter [PHONE] oder [EMAIL]" in text
 
 
 def test_assets_link_their_html_and_the_index_links_every_report(rendered):
@@ -160,6 +171,10 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
         assert Path(metadata["html"].value) == out / f"{spec.name}.html"
         assert metadata["as_of"].value == "2026-10-31"
         assert json.loads((out / f"{spec.name}.json").read_text())["headlines"]
+        # every report links every other one (footer)
+        page = rendered["pages"][spec.name]
+        assert {f"href='{other.name}.html'" for other in REPORTS if other != spec} <= set(
+            re.findall(r"href='[a-z_]+\.html'", page))
     index = (out / "index.html").read_text(encoding="utf-8")
     assert {Path(rendered["metadata"][spec.name]["index"].value) for spec in REPORTS} == {out / "index.html"}
     for spec in REPORTS:

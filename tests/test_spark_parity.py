@@ -17,7 +17,9 @@ from tests.helpers.dbt_engines import dbt_on
 pytestmark = pytest.mark.slow
 
 RELATIVE_TOLERANCE = 1e-9
-# table -> key columns; every other column is compared (numbers within the tolerance)
+# table -> key columns; every other column is compared (numbers within the tolerance) except the keyed
+# pseudonyms, which only DuckDB computes (macros/personal_data.sql: empty on Spark)
+NOT_COMPARED = {"email_hash", "phone_hash"}
 COMPARED = {
     "kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric"],
     "dim_customers": ["customer_key"],
@@ -67,7 +69,7 @@ def test_spark_builds_the_same_rows_as_duckdb(both_engines, table):
         differs = " OR ".join(
             f"NOT (d.{c} IS NOT DISTINCT FROM s.{c} OR abs(d.{c} - s.{c}) <= {RELATIVE_TOLERANCE} * greatest(abs(d.{c}), abs(s.{c})))"
             if c in numbers else f"d.{c} IS DISTINCT FROM s.{c}"
-            for c in columns if c not in keys
+            for c in columns if c not in keys and c not in NOT_COMPARED
         )
         joined = f"{table} d JOIN spark.{table} s USING ({', '.join(keys)})"
         matched = connection.sql(f"SELECT count(*) FROM {joined}").fetchall()[0][0]

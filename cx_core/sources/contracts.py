@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 LOGICAL_TYPES = ("string", "integer", "double", "boolean", "timestamp", "date", "messages")
+IDENTIFIER_TYPES = ("crm_id", "email", "phone", "loyalty_id", "social_handle", "anonymous_id")
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,20 @@ class Column:
     name: str
     type: str
     required: bool = False
-    pii: bool = False
+    pii: bool = False  # personal data: masked in previews, never shown in reports
+    # The identity-graph type of an identifier column (crm_id, email, phone, loyalty_id, social_handle,
+    # anonymous_id): erasure and the suppression list find a person's rows through these columns.
+    identifier: str | None = None
+    # Text the customer wrote: may hold any personal data, so it is redacted before it reaches the marts.
+    free_text: bool = False
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
+        if self.identifier is not None and self.identifier not in IDENTIFIER_TYPES:
+            raise ValueError(f"column {self.name!r}: unknown identifier type {self.identifier!r}")
         if self.type not in LOGICAL_TYPES:
             raise ValueError(f"column {self.name!r}: unknown type {self.type!r}, expected one of {LOGICAL_TYPES}")
 
@@ -51,6 +59,15 @@ class SourceContract:
     event_time: str
     rules: tuple[RowRule, ...] = field(default_factory=tuple)
     naive_timezone: str = "Europe/Berlin"
+
+    @property
+    def identifier_columns(self) -> dict[str, str]:
+        """Column name -> identifier type, for the columns that identify a person."""
+        return {c.name: c.identifier for c in self.columns if c.identifier}
+
+    @property
+    def free_text_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.free_text]
 
     @property
     def column_names(self) -> list[str]:
@@ -87,13 +104,14 @@ CRM_CUSTOMERS = SourceContract(
     format="csv",
     description="CRM contact export: one row per CRM contact, the richest identifier set.",
     columns=(
-        _s("customer_id", required=True, description="CRM id, e.g. C0000123"),
+        _s("customer_id", required=True, description="CRM id, e.g. C0000123", identifier="crm_id"),
         _s("first_name", pii=True),
         _s("last_name", pii=True),
-        _s("email", pii=True, description="as typed by the customer; case and spaces vary"),
-        _s("phone", pii=True, description="local (0171 ...) or E.164 (+49171...)"),
-        _s("loyalty_id", description="loyalty card number, e.g. L12345678"),
-        _s("social_handle", pii=True, description="public handle used on X, Instagram, Facebook, with @"),
+        _s("email", pii=True, description="as typed by the customer; case and spaces vary", identifier="email"),
+        _s("phone", pii=True, description="local (0171 ...) or E.164 (+49171...)", identifier="phone"),
+        _s("loyalty_id", description="loyalty card number, e.g. L12345678", identifier="loyalty_id"),
+        _s("social_handle", pii=True, identifier="social_handle",
+           description="public handle used on X, Instagram, Facebook, with @"),
         _s("country", allowed=("DE", "AT", "CH")),
         _s("language", allowed=("de", "en")),
         _s("segment", description="CRM segment label maintained by marketing"),
@@ -113,8 +131,8 @@ WEB_EVENTS = SourceContract(
     columns=(
         _s("event_id", required=True),
         Column("event_time", "timestamp", required=True),
-        _s("anonymous_id", required=True, description="cookie or device id"),
-        _s("user_id", description="CRM customer_id once logged in"),
+        _s("anonymous_id", required=True, description="cookie or device id", identifier="anonymous_id"),
+        _s("user_id", description="CRM customer_id once logged in", identifier="crm_id"),
         _s(
             "event_type",
             required=True,
@@ -140,9 +158,9 @@ ORDERS = SourceContract(
     columns=(
         _s("order_id", required=True),
         Column("ordered_at", "timestamp", required=True),
-        _s("customer_id", description="CRM id when known"),
-        _s("email", pii=True, description="guest checkouts carry only an e-mail"),
-        _s("loyalty_id", description="store purchases with a loyalty card"),
+        _s("customer_id", description="CRM id when known", identifier="crm_id"),
+        _s("email", pii=True, description="guest checkouts carry only an e-mail", identifier="email"),
+        _s("loyalty_id", description="store purchases with a loyalty card", identifier="loyalty_id"),
         _s("channel", required=True, allowed=CHANNELS_ORDER),
         _s("store_id"),
         _s("order_type", required=True, allowed=("sale", "return")),
@@ -164,7 +182,7 @@ EMAIL_EVENTS = SourceContract(
     columns=(
         _s("event_id", required=True),
         Column("event_time", "timestamp", required=True),
-        _s("email", required=True, pii=True),
+        _s("email", required=True, pii=True, identifier="email"),
         _s("campaign_id", required=True),
         _s("campaign_type", description="newsletter, promotion, win_back, cart_reminder, cross_sell, review_request, onboarding"),
         _s("event_type", required=True, allowed=("send", "open", "click", "bounce", "unsubscribe")),
@@ -182,8 +200,8 @@ MOBILE_MESSAGES = SourceContract(
         _s("message_id", required=True),
         Column("sent_at", "timestamp", required=True),
         _s("channel", required=True, allowed=("sms", "push")),
-        _s("customer_id", description="CRM customer_id the platform keys its audience on"),
-        _s("phone", pii=True, description="SMS recipient number, local or E.164 (empty for push)"),
+        _s("customer_id", description="CRM customer_id the platform keys its audience on", identifier="crm_id"),
+        _s("phone", pii=True, description="SMS recipient number, local or E.164 (empty for push)", identifier="phone"),
         _s("campaign_id", required=True),
         _s("campaign_type", description="promotion, win_back, cart_reminder, cross_sell, review_request, onboarding, service_recovery"),
         _s("status", required=True, allowed=("delivered", "failed")),
@@ -202,11 +220,11 @@ SUPPORT_TICKETS = SourceContract(
         _s("ticket_id", required=True),
         Column("created_at", "timestamp", required=True),
         _s("channel", required=True, allowed=("email", "web_form", "social")),
-        _s("email", pii=True),
-        _s("social_handle", pii=True),
+        _s("email", pii=True, identifier="email"),
+        _s("social_handle", pii=True, identifier="social_handle"),
         _s("customer_name", pii=True),
-        _s("subject"),
-        _s("body", description="the customer's first message"),
+        _s("subject", free_text=True),
+        _s("body", description="the customer's first message", free_text=True),
         _s("category", description="help desk category set by the agent"),
         _s("priority", allowed=("low", "normal", "high", "urgent")),
         _s("status", required=True, allowed=("open", "pending", "solved", "closed")),
@@ -233,15 +251,15 @@ CHAT_CONVERSATIONS = SourceContract(
         Column("started_at", "timestamp", required=True),
         Column("ended_at", "timestamp"),
         _s("platform", allowed=("web", "app")),
-        _s("user_id", description="CRM customer_id when logged in"),
-        _s("email", pii=True, description="asked by the bot when not logged in"),
-        _s("anonymous_id", description="the web cookie/device id of the chat widget"),
+        _s("user_id", description="CRM customer_id when logged in", identifier="crm_id"),
+        _s("email", pii=True, description="asked by the bot when not logged in", identifier="email"),
+        _s("anonymous_id", description="the web cookie/device id of the chat widget", identifier="anonymous_id"),
         Column("handover", "boolean", required=True, description="bot handed the conversation to a human"),
         Column("handover_at", "timestamp"),
         _s("agent_id"),
         Column("resolved", "boolean"),
         _s("topic", description="intent detected by the chat platform"),
-        Column("messages", "messages", required=True),
+        Column("messages", "messages", required=True, free_text=True),
     ),
     primary_key=("conversation_id",),
     event_time="started_at",
@@ -254,7 +272,7 @@ CALLS = SourceContract(
     columns=(
         _s("call_id", required=True),
         Column("started_at", "timestamp", required=True),
-        _s("phone", pii=True, description="caller number, local or E.164; may be withheld (empty)"),
+        _s("phone", pii=True, description="caller number, local or E.164; may be withheld (empty)", identifier="phone"),
         _s("direction", required=True, allowed=("inbound", "outbound")),
         _s("ivr_path", description="menu choices joined by '>', e.g. 'main>orders>status'"),
         _s("queue", description="outbound campaign calls: outbound_<campaign_type>, e.g. outbound_win_back"),
@@ -280,10 +298,10 @@ SOCIAL_MENTIONS = SourceContract(
         _s("post_id", required=True),
         Column("posted_at", "timestamp", required=True),
         _s("platform", required=True, allowed=("x", "instagram", "facebook")),
-        _s("author_handle", required=True, pii=True),
+        _s("author_handle", required=True, pii=True, identifier="social_handle"),
         Column("is_brand", "boolean", required=True, description="posted by the retailer's own account"),
         _s("in_reply_to_post_id"),
-        _s("text", required=True),
+        _s("text", required=True, free_text=True),
         Column("like_count", "integer", minimum=0),
     ),
     primary_key=("post_id",),
@@ -297,11 +315,11 @@ SURVEYS = SourceContract(
     columns=(
         _s("response_id", required=True),
         Column("responded_at", "timestamp", required=True),
-        _s("customer_id"),
-        _s("email", pii=True),
+        _s("customer_id", identifier="crm_id"),
+        _s("email", pii=True, identifier="email"),
         _s("survey_type", required=True, allowed=("nps", "csat", "ces")),
         Column("score", "integer", required=True, minimum=0, maximum=10),
-        _s("comment"),
+        _s("comment", free_text=True),
         _s("trigger_type", description="purchase, delivery, support_ticket, chat, call, store_visit, relationship"),
         _s("trigger_id", description="id of the touchpoint that triggered the survey"),
     ),

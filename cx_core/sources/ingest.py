@@ -22,6 +22,8 @@ import duckdb
 
 from cx_core.files import write_atomically
 from cx_core.landing_scan import is_candidate
+from cx_core.privacy.pseudonym import pseudonym_key
+from cx_core.privacy.suppression import SuppressionMatcher, load_suppression_list
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.reader import (
@@ -49,6 +51,7 @@ class FileResult:
     rows_loaded: int
     rows_quarantined: int
     processed_at: str
+    rows_suppressed: int = 0  # rows of erased persons (suppression list), dropped and not kept anywhere
     reasons: dict[str, int] = field(default_factory=dict)
     unknown_columns: tuple[str, ...] = ()
     missing_optional_columns: tuple[str, ...] = ()
@@ -79,6 +82,10 @@ class IngestResult:
         return sum(f.rows_quarantined for f in self.files)
 
     @property
+    def rows_suppressed(self) -> int:
+        return sum(f.rows_suppressed for f in self.files)
+
+    @property
     def reasons(self) -> dict[str, int]:
         total: Counter[str] = Counter()
         for f in self.files:
@@ -100,6 +107,8 @@ class IngestResult:
         text = f"{self.source}: {len(self.files)} new file(s), {self.rows_read:,} rows, {self.rows_quarantined:,} quarantined"
         if self.reasons:
             text += " (" + ", ".join(f"{reason}: {n:,}" for reason, n in self.reasons.items()) + ")"
+        if self.rows_suppressed:
+            text += f"; {self.rows_suppressed:,} rows of erased persons dropped"
         if self.skipped_files:
             text += f"; {len(self.skipped_files)} file(s) already loaded"
         return text
@@ -119,7 +128,8 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
         known = ledger.get(path.name)
         if known is None:
             new_files.append((path, digest))
-        elif known["sha256"] == digest:
+        elif digest in (known["sha256"], *known.get("superseded_sha256", ())):
+            # the loaded version, or the version before erasure or retention rewrote it (privacy/rewrite.py)
             skipped.append(path.name)
         else:
             failures.append(
@@ -155,12 +165,13 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
         read = read_landing_file(con, path, contract)
         window = EventTimeWindow.around(now, settings.event_time_years_back, settings.event_time_days_ahead)
         validate_landing_rows(con, contract, window)
+        rows_suppressed = drop_suppressed_rows(con, contract, settings)
         lineage = (
             f"{sql_literal(path.name)} AS _source_file, _source_line, {sql_literal(digest)} AS _file_sha256, "
             f"{sql_literal(now.isoformat())}::TIMESTAMPTZ AS _ingested_at"
         )
         columns = ", ".join(quote_identifier(c) for c in contract.column_names)
-        _copy_parquet(con, f"SELECT {columns}, {lineage} FROM validated WHERE reason IS NULL", raw_file)
+        copy_parquet(con, f"SELECT {columns}, {lineage} FROM validated WHERE reason IS NULL", raw_file)
         nulls = ", ".join(f"NULL::VARCHAR AS {quote_identifier(c)}" for c in contract.column_names)
         con.execute(
             f"""CREATE TABLE quarantined AS
@@ -175,11 +186,12 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
         reasons = dict(con.execute("SELECT reason, count(*) FROM quarantined GROUP BY reason ORDER BY 2 DESC, 1").fetchall())
         rows_quarantined = sum(reasons.values())
         if rows_quarantined:
-            _copy_parquet(con, f"SELECT * EXCLUDE (_source_line), {lineage} FROM quarantined ORDER BY _source_line", quarantine_file)
-    if read.rows_read != rows_loaded + rows_quarantined:
+            copy_parquet(con, f"SELECT * EXCLUDE (_source_line), {lineage} FROM quarantined ORDER BY _source_line", quarantine_file)
+    if read.rows_read != rows_loaded + rows_quarantined + rows_suppressed:
         raise AssertionError(
             f"{file_label(contract, path)}: {read.rows_read} rows read but {rows_loaded} loaded + "
-            f"{rows_quarantined} quarantined; this is a bug in the ingest code, please report it"
+            f"{rows_quarantined} quarantined + {rows_suppressed} suppressed; this is a bug in the ingest code, "
+            "please report it"
         )
     return FileResult(
         name=path.name,
@@ -189,6 +201,7 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
         rows_loaded=rows_loaded,
         rows_quarantined=rows_quarantined,
         processed_at=now.isoformat(),
+        rows_suppressed=rows_suppressed,
         reasons=reasons,
         unknown_columns=read.unknown_columns,
         missing_optional_columns=read.missing_optional_columns,
@@ -198,6 +211,20 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
         raw_file=str(raw_file),
         quarantine_file=str(quarantine_file) if rows_quarantined else None,
     )
+
+
+def drop_suppressed_rows(con: duckdb.DuckDBPyConnection, contract: SourceContract, settings: Settings) -> int:
+    """Delete the rows of erased persons from `validated` and `landing_rejects` before anything is written."""
+    suppressed = load_suppression_list(settings.privacy_dir)
+    if not suppressed:
+        return 0
+    matcher = SuppressionMatcher(pseudonym_key(settings.pseudonym_key_file), suppressed, settings.default_phone_country_code)
+    dropped = 0
+    for table in ("validated", "landing_rejects"):
+        condition = matcher.predicate(con, table, contract)
+        if condition:
+            dropped += con.execute(f"DELETE FROM {table} WHERE {condition}").fetchone()[0]
+    return dropped
 
 
 def ensure_raw_schemas(raw_dir: Path) -> None:
@@ -213,7 +240,7 @@ def write_schema_file(contract: SourceContract, target: Path) -> None:
     """The zero-row schema file, so readers of `<source>/**/*.parquet` always find the full schema."""
     with duckdb.connect() as con:
         lineage = ", ".join(f"NULL::{sql_type} AS {name}" for name, sql_type in LINEAGE_TYPES.items())
-        _copy_parquet(con, f"SELECT *, {lineage} FROM ({empty_schema_sql(contract)})", target)
+        copy_parquet(con, f"SELECT *, {lineage} FROM ({empty_schema_sql(contract)})", target)
 
 
 def sha256_of(path: Path) -> str:
@@ -224,7 +251,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+def copy_parquet(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
     write_atomically(
         target, lambda tmp: con.execute(f"COPY ({query}) TO {sql_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
     )

@@ -88,6 +88,20 @@ def churn_auc_above_floor(cx: PipelineSettings, warehouse: DuckDBResource) -> dg
     )
 
 
+@dg.asset_check(asset="kpi_alerts", name="no_active_alerts",
+                description="Fails (error) while a critical KPI alert is active, warns while a warning is; info "
+                            "alerts (significant improvements) pass. The alerts are in the check's description.")
+def no_active_kpi_alerts(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    alerts = read_frame(warehouse, "SELECT severity, sentence FROM kpi_alerts WHERE severity IN ('critical', 'warning')")
+    critical = alerts.filter(alerts["severity"] == "critical").height
+    return dg.AssetCheckResult(
+        passed=alerts.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR if critical else dg.AssetCheckSeverity.WARN,
+        description="\n".join(f"[{severity}] {sentence}" for severity, sentence in alerts.rows()) or None,
+        metadata={"critical": critical, "warning": alerts.height - critical},
+    )
+
+
 @dg.asset_check(asset="ml_churn_scores", name="probabilities_in_range", blocking=True,
                 description="Every churn probability is a number between 0 and 1.")
 def churn_probabilities_in_range(warehouse: DuckDBResource) -> dg.AssetCheckResult:
@@ -142,4 +156,4 @@ def build_report_check(report_name: str) -> dg.AssetChecksDefinition:
 ingest_checks = [check for contract in CONTRACTS.values() for check in build_ingest_checks(contract)]
 report_checks = [build_report_check(spec.name) for spec in REPORTS]
 asset_checks = [*ingest_checks, churn_auc_above_floor, churn_probabilities_in_range,
-                next_best_actions_respect_consent_and_cap, *report_checks]
+                next_best_actions_respect_consent_and_cap, no_active_kpi_alerts, *report_checks]

@@ -1,21 +1,41 @@
-"""The three jobs data engineers run: everything, the daily KPI refresh, and ingestion of new files."""
+"""The jobs data engineers run: everything, the daily KPI refresh, ingestion of new files, and the privacy jobs
+(erasure requests, then the reports re-rendered without the erased person)."""
 
 import dagster as dg
 
 full_refresh_job = dg.define_asset_job(
     "full_refresh",
-    selection=dg.AssetSelection.all(),
+    # erasure and retention rewrite raw files: they run in their own jobs, never beside an ingestion
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("privacy"),
     description="Ingest new exports, rebuild every dbt model, score with the ML models, render the reports.",
 )
 
 kpi_refresh_job = dg.define_asset_job(
     "kpi_refresh",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest"),
-    description="Rebuild the marts from the raw layer, re-score, re-render the reports (no ingestion).",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ingest", "privacy"),
+    description="Rebuild the marts from the raw layer, re-score, raise KPI alerts, re-render the reports (no ingestion).",
 )
 
 ingest_new_files_job = dg.define_asset_job(
     "ingest_new_files",
     selection=dg.AssetSelection.groups("ingest"),
     description="Load new landing files into the raw Parquet layer (the sensor selects the sources with new files).",
+)
+
+erasure_job = dg.define_asset_job(
+    "erasure",
+    selection=dg.AssetSelection.assets("erasure_requests"),
+    description="Erase the persons named in landing/erasure_requests/ (a sensor starts it; `cx forget` too).",
+)
+
+render_reports_job = dg.define_asset_job(
+    "render_reports",
+    selection=dg.AssetSelection.groups("reports"),
+    description="Re-render every report from the current warehouse (after an erasure).",
+)
+
+retention_job = dg.define_asset_job(
+    "retention",
+    selection=dg.AssetSelection.assets("retention_cleanup"),
+    description="Remove rows older than each source's retention period (CX_RETENTION_DAYS); scheduled daily.",
 )

@@ -7,6 +7,7 @@ from cxreport.kpis import (
     SERVICE_KPI_METRICS,
     Change,
     Kpi,
+    action_link,
     change_is_significant,
     month_changes,
 )
@@ -18,4 +19,5 @@ __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NEGATIVE_SHARE_SCALE", 
            "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise", "readable", "words"]
+           "action_link", "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise",
+           "readable", "words"]

@@ -19,7 +19,7 @@ ACRONYMS = {"vip", "ml", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla"
             "id"}
 JOINED_WITH_AND = {"returns_refunds", "payment_billing", "account_login", "delivery_shipping", "shipping_delivery"}
 DAYS_WINDOW = re.compile(r"^(\d+)d$")
-SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b(?!\.\w)")  # not file names (report links)
 
 
 def words(code: str) -> str:

@@ -51,6 +51,23 @@ SCORECARD_KPIS = [
 SLA_ATTAINMENT = Kpi("sla_attainment", "SLA attainment", "share", True, "contacts answered within the channel's target time")
 SERVICE_KPI_METRICS = ["csat", "fcr_rate", "aht_seconds", "first_response_median_seconds", "sla_attainment"]
 KPIS_BY_METRIC = {kpi.metric: kpi for kpi in [*SCORECARD_KPIS, SLA_ATTAINMENT]}
+# Where to act on a KPI: the report (file stem) and the part of it that says what to do.
+ACTION_REPORTS = {
+    **dict.fromkeys(["nps", "csat", "ces", "sentiment_negative_share"],
+                    ("voice_of_customer", "what drives NPS and the most negative themes")),
+    **dict.fromkeys(["fcr_rate", "repeat_contact_rate", "aht_seconds", "first_response_median_seconds",
+                     "sla_attainment", "bot_containment_rate", "bot_handover_rate", "contacts_per_order"],
+                    ("service_operations", "resolution, service levels and the staffing plan")),
+    **dict.fromkeys(["journey_conversion_rate", "session_conversion_rate", "cart_recovery_rate"],
+                    ("customer_journeys", "the funnel and where customers drop off")),
+    "churn_rate": ("churn_and_actions", "the action plan for customers at risk"),
+}
+
+
+def action_link(metric: str) -> str:
+    """Markdown: where to act on `metric` (the scorecard itself when no report goes deeper)."""
+    report, part = ACTION_REPORTS.get(metric, ("cx_scorecard", "the trends"))
+    return f"[{part}]({report}.html)"
 
 
 def _standard_error(ci_low: float | None, ci_high: float | None) -> float | None:

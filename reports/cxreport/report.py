@@ -25,6 +25,10 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
 
+# HTML entities for the characters that would turn data in prose into markup or a Markdown link
+PROSE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"})
+
+
 def months_before(first_of_month: date, count: int) -> date:
     index = first_of_month.year * 12 + first_of_month.month - 1 - count
     return date(index // 12, index % 12 + 1, 1)
@@ -93,19 +97,6 @@ class Report:
                 self._channel_labels.update(zip(rows["channel"], rows["channel_label"]))
         return self._channel_labels.get(channel, channel)
 
-    def customer_names(self) -> set[str]:
-        """Every first and last name the warehouse knows (CRM contacts, ticket sign-offs), so verbatims can be
-        masked with `pseudonymise`; the names themselves are never shown."""
-        sources = {"stg_crm_customers__customers": ["first_name", "last_name"],
-                   "stg_support_tickets__tickets": ["customer_name"]}
-        names: set[str] = set()
-        for table, columns in sources.items():
-            if not self.missing({table: columns}):
-                for column in columns:
-                    values = self.query(f"select distinct {column} as name from {table} where {column} is not null")
-                    names.update(word for name in values["name"] for word in name.split())
-        return names
-
     # -- text -------------------------------------------------------------------------------------------
     def header(self, summary: str) -> None:
         rendered = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -121,9 +112,9 @@ class Report:
             self.say(lead)
 
     def say(self, markdown_text: str) -> None:
-        """Prose in Markdown, codes in it as words. Angle brackets are escaped: sentences carry values from exports
-        (segments, paths, reasons) and those must never become HTML."""
-        display(Markdown(readable(markdown_text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")))
+        """Prose in Markdown, codes in it as words. Angle and square brackets are escaped: sentences carry values
+        from exports (segments, paths, reasons) and those must never become HTML or a link (`[x](javascript:...)`)."""
+        display(Markdown(readable(markdown_text).translate(PROSE_ESCAPES)))
 
     def unavailable(self, what: str, missing: Sequence[str]) -> None:
         """A plain note in place of a section whose data does not exist yet (the report still renders)."""

@@ -18,6 +18,8 @@ def point_settings_at(env: pytest.MonkeyPatch, data_dir: Path, **variables: str)
         env.delenv(name)
     env.setenv("CX_DATA_DIR", str(data_dir))
     env.setenv("CX_REPORTS_DIR", str(data_dir / "reports"))
+    # the pseudonym key lives outside the data folder, as in production, but inside the test's temporary folder
+    env.setenv("CX_PSEUDONYM_KEY_FILE", str(data_dir.parent / "secrets" / "pseudonym.key"))
     for name, value in variables.items():
         env.setenv(name, value)
     settings = get_settings()

@@ -32,6 +32,9 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
 DBT_GROUPS = ("seeds", "staging", "intermediate", "marts", "kpi")
 ML_TABLE_PREFIX = "ml_"
+# Tables Python assets outside group `ml` write, by the asset that writes them (source `ml` in dbt).
+PYTHON_TABLE_ASSETS = {"kpi_alerts": "kpi_alerts", "kpi_change_drivers": "kpi_change_drivers",
+                       "kpi_change_driver_sentences": "kpi_change_drivers"}
 KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
 
 dbt_project = DbtProject(
@@ -150,10 +153,13 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
 
 
 def warehouse_table_key(table: str) -> dg.AssetKey:
-    """The asset that writes warehouse table `table`: an ML asset (tables `ml_*`, docs/CONVENTIONS.md) or a dbt
-    model or seed, looked up in the manifest, so a renamed model fails when the code location loads."""
+    """The asset that writes warehouse table `table`: an ML asset (tables `ml_*`, docs/CONVENTIONS.md), an alert
+    asset (PYTHON_TABLE_ASSETS) or a dbt model or seed, looked up in the manifest, so a renamed model fails when
+    the code location loads."""
     if table.startswith(ML_TABLE_PREFIX):
         return dg.AssetKey(table)
+    if table in PYTHON_TABLE_ASSETS:
+        return dg.AssetKey(PYTHON_TABLE_ASSETS[table])
     return get_asset_key_for_model([cx_dbt_assets], table)
 
 

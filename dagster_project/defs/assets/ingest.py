@@ -15,6 +15,7 @@ from cx_core.sources.ingest import IngestResult, ingest_source
 from cx_core.sources.reader import ContractError, quote_identifier, sql_literal
 from dagster_project.defs.metadata import contract_metadata
 from dagster_project.defs.resources import PipelineSettings
+from ml.redaction import redact
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 40
@@ -67,21 +68,29 @@ def ingest_metadata(contract: SourceContract, result: IngestResult) -> dict[str,
 
 
 def preview_markdown(contract: SourceContract, parquet_files: list[Path]) -> str:
-    """The first rows of the new Parquet files as a markdown table, PII masked and long values cut."""
+    """The first rows of the new Parquet files as a markdown table: personal-data columns masked, free text
+    redacted (ml/redaction.py), long values cut."""
     files = "[" + ", ".join(sql_literal(str(p)) for p in parquet_files) + "]"
     columns = ", ".join(
         f"CASE WHEN {quote_identifier(c)} IS NOT NULL THEN {sql_literal(PII_MASK)} END AS {quote_identifier(c)}"
         if c in contract.pii_columns
-        else f"left({quote_identifier(c)}::VARCHAR, {PREVIEW_CELL_CHARS}) AS {quote_identifier(c)}"
+        else f"{quote_identifier(c)}::VARCHAR AS {quote_identifier(c)}"
         for c in contract.column_names
     )
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         rows = con.execute(f"SELECT {columns} FROM read_parquet({files}) LIMIT {PREVIEW_ROWS}").fetchall()
-    cells = [[("" if v is None else str(v).replace("|", "\\|").replace("\n", " ")) for v in row] for row in rows]
+    free_text = [c in contract.free_text_columns for c in contract.column_names]
+    cells = [[_preview_cell(value, redacted) for value, redacted in zip(row, free_text)] for row in rows]
     lines = ["| " + " | ".join(contract.column_names) + " |", "|" + "---|" * len(contract.column_names)]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
+
+
+def _preview_cell(value: object, is_free_text: bool) -> str:
+    text = "" if value is None else str(value)
+    text = redact(text) if is_free_text else text
+    return text[:PREVIEW_CELL_CHARS].replace("|", "\\|").replace("\n", " ")
 
 
 ingest_assets = [build_ingest_asset(contract) for contract in CONTRACTS.values()]

@@ -24,6 +24,7 @@ from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
+from ml.holdout import holdout_flags
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import evaluate_policy, true_model_probabilities
 
@@ -197,13 +198,26 @@ def demo_true_response_probabilities(truth_dir: Path) -> pl.DataFrame | None:
     return true_model_probabilities(personas, pl.read_parquet(model))
 
 
+def record_assignments(warehouse: Warehouse, actions: pl.DataFrame, as_of: date) -> None:
+    """Keep every run's recommendations with their holdout flag in `ml_nba_assignments` (a rerun for the same
+    as-of date replaces that date's rows), so uplift can be measured when the outcomes arrive."""
+    assignments = actions.filter(pl.col("action") != NO_ACTION).select(
+        "as_of_date", "customer_key", "action", "channel", "is_holdout")
+    if "ml_nba_assignments" in table_names(warehouse):
+        earlier = read_frame(warehouse, "SELECT * FROM ml_nba_assignments WHERE as_of_date <> "
+                                        f"DATE '{as_of.isoformat()}'")
+        assignments = pl.concat([earlier, assignments], how="vertical_relaxed")
+    replace_table(warehouse, "ml_nba_assignments", assignments)
+
+
 @dg.asset(
     group_name="ml",
     pool="duckdb",
     deps=NBA_DEPS,
     kinds={"python", "duckdb"},
     description="Exactly one next best action per active customer: action, channel (with consent, under the "
-                "contact cap), expected value and a reason in words.",
+                "contact cap), expected value and a reason in words; is_holdout marks the customers held out "
+                "(CX_NBA_HOLDOUT_SHARE, stable per customer and action), recorded in ml_nba_assignments.",
 )
 def ml_next_best_actions(
     context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
@@ -218,7 +232,11 @@ def ml_next_best_actions(
     catalogue = read_frame(warehouse, CATALOGUE_SQL)
     plan = plan_next_best_actions(inputs, catalogue, as_of, cap, settings.currency)
     actions = plan.recommendations.with_columns(pl.lit(as_of).alias("as_of_date"))
+    actions = actions.with_columns(
+        (holdout_flags(actions["customer_key"], actions["action"], settings.nba_holdout_share)
+         & (pl.col("action") != NO_ACTION)).alias("is_holdout"))
     replace_table(warehouse, "ml_next_best_actions", actions)
+    record_assignments(warehouse, actions, as_of)
     context.log.info(f"{actions.height} recommendations as of {as_of}")
     counts = actions.group_by("action").agg(
         pl.len().alias("customers"), pl.col("expected_value_eur").sum().round(2).alias("expected_value_eur")
@@ -233,6 +251,7 @@ def ml_next_best_actions(
             "churn_scores": f"not available: {skip_reason}" if (skip_reason := churn_skip_reason(warehouse)) else "used",
             "customers": actions.height,
             "contacted": contacted.height,
+            "held_out": int(actions["is_holdout"].sum()),
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
             "currency": settings.currency,
             "contact_cap": cap.describe(),

@@ -35,7 +35,7 @@ from ml.sentiment import (
 )
 from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
-from ml.text_cache import TextCache, with_text_hash
+from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 
@@ -118,7 +118,7 @@ def ml_sentiment(
     settings = cx.settings
     touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
     model = load_sentiment_model(settings.sentiment_model, sentiment_head_path(settings))
-    cache = TextCache(settings.ml_cache_dir / "sentiment.parquet")
+    cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
     hits, misses = cache.split(touchpoints, model.model_version)
     started = time.perf_counter()
     new_rows = cache.add(score_texts(misses, model), model.model_version)

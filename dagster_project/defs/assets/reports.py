@@ -30,15 +30,15 @@ class ReportSpec:
 
 REPORTS = [
     ReportSpec("cx_scorecard", "CX scorecard", "How are NPS, CSAT, CES, conversion, churn and service KPIs "
-               "doing, and which changes are real?", ("kpi_metrics", "channel_taxonomy")),
+               "doing, and which changes are real?",
+               ("kpi_metrics", "channel_taxonomy", "kpi_alerts", "kpi_change_driver_sentences")),
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
                ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
                 "channel_taxonomy", "dim_customer_personas")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "fct_touchpoints", "fct_survey_responses",
-                               "fct_service_contacts", "fct_orders", "stg_crm_customers__customers",
-                               "stg_support_tickets__tickets", "channel_taxonomy")),
+                               "fct_service_contacts", "fct_orders", "channel_taxonomy")),
     ReportSpec("churn_and_actions", "Churn and next best actions", "Who is likely to leave, why, and what do we "
                "do about it?", ("ml_churn_scores", "ml_churn_model_card", "ml_next_best_actions", "dim_customers",
                                "ml_customer_value", "channel_taxonomy")),
@@ -90,7 +90,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         settings = cx.settings
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
                                  settings.reports_dir, notebook_parameters(settings), settings.report_plotly,
-                                 [(s.name, s.title) for s in REPORTS])
+                                 siblings=[(other.name, other.title) for other in REPORTS])
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
         index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])

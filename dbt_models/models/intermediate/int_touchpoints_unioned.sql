@@ -268,7 +268,9 @@ select
     touchpoint_type,
     occurred_at,
     channel,
-    text,
+    -- e-mails, phones, IBANs, card numbers, addresses and names out of the text (ml/redaction.py): from here
+    -- on no model holds the original, which stays in the raw layer only
+    {{ redact_text('text') }} as text,
     value_eur,
     conversation_ref,
     {{ normalized_identifier_columns() }},

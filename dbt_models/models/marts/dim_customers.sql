@@ -142,8 +142,8 @@ select
         else 'anonymous'
     end as identity_level,
     identities.identifiers,
-    {{ dbt.hash('emails.identifier_value') }} as email_hash,
-    {{ dbt.hash('phones.identifier_value') }} as phone_hash,
+    {{ pseudonymise("'email:' || emails.identifier_value") }} as email_hash,
+    {{ pseudonymise("'phone:' || phones.identifier_value") }} as phone_hash,
     case
         when crm.created_at < activity.first_inbound_at or activity.first_inbound_at is null then crm.created_at
         else activity.first_inbound_at

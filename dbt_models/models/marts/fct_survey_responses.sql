@@ -5,7 +5,7 @@ select
     responses.responded_at,
     responses.survey_type,
     responses.score,
-    responses.comment,
+    {{ redact_text('responses.comment') }} as comment,  -- personal data out, as in int_touchpoints_unioned
     responses.trigger_type,
     responses.trigger_id
 from {{ ref('stg_surveys__responses') }} as responses

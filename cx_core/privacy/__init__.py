@@ -1,0 +1,1 @@
+"""Personal data: keyed pseudonyms, the suppression list, erasure on request and retention."""

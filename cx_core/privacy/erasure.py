@@ -1,0 +1,175 @@
+"""Erase one person on request (GDPR Art. 17): every row of theirs, everywhere under the data folder.
+
+1. Resolve the person through the identity graph: every identifier of the customer the given ones belong to.
+2. Put the keyed pseudonyms of those identifiers on the suppression list (ingest drops such rows from then on).
+3. Remove their rows from raw, quarantine and landing files (privacy/rewrite.py), their scored texts from
+   the ML cache, and every warehouse row that names one of their identifiers or customer keys; then rewrite
+   the warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt.
+4. Append to the erasure log: request id, times and counts per place, never an identifier.
+Reports are re-rendered by the Dagster job that runs this (dagster_project/defs/assets/privacy.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from cx_core.privacy.identifiers import candidate_identifiers
+from cx_core.privacy.pseudonym import identifier_pseudonym, pseudonym_key
+from cx_core.privacy.rewrite import remove_source_rows
+from cx_core.privacy.suppression import SuppressionMatcher, add_to_suppression_list
+from cx_core.settings import Settings
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.reader import quote_identifier, sql_literal
+from cx_core.warehouse import compact_warehouse, table_exists
+from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
+
+IDENTITY_TABLE = "int_identity_components"
+OBSERVATIONS_TABLE = "int_identity_observations"
+TOUCHPOINTS_TABLE = "fct_touchpoints"
+
+
+@dataclass(frozen=True)
+class Person:
+    identifiers: frozenset[tuple[str, str]]  # (identifier type, normalised value)
+    customer_keys: frozenset[str]
+
+
+@dataclass
+class ErasureLogEntry:
+    request_id: str
+    started_at: str
+    finished_at: str = ""
+    identifiers_resolved: int = 0
+    customer_keys: int = 0
+    removed: dict[str, dict[str, int]] = field(default_factory=dict)  # place -> source or table -> rows
+
+
+def erase_person(values: list[str], request_id: str, settings: Settings) -> ErasureLogEntry:
+    """Erase the person identified by `values` (e-mail, phone, CRM id, handle, cookie, loyalty id)."""
+    entry = ErasureLogEntry(request_id, started_at=_now())
+    person = resolve_person(values, settings)
+    key = pseudonym_key(settings.pseudonym_key_file)
+    pseudonyms = {identifier_pseudonym(key, t, v) for t, v in person.identifiers}
+    add_to_suppression_list(settings.privacy_dir, pseudonyms, request_id)
+    scored_texts = _touchpoint_texts(settings.warehouse_path, person.customer_keys)
+
+    matcher = SuppressionMatcher(key, pseudonyms, settings.default_phone_country_code)
+    removed: dict[str, dict[str, int]] = {"raw": {}, "quarantine": {}, "landing": {}}
+    for contract in CONTRACTS.values():
+        rows = remove_source_rows(contract, settings, matcher.predicate, reason=f"erasure {request_id}")
+        for place in removed:
+            if getattr(rows, place):
+                removed[place][contract.name] = getattr(rows, place)
+        scored_texts += rows.texts
+    removed["ml_cache"] = {"sentiment": TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).remove(
+        {text_hash(t) for t in scored_texts})}
+    # graph tables also hold identifiers as '<type>:<value>' nodes
+    warehouse_values = ({v for _, v in person.identifiers} | {f"{t}:{v}" for t, v in person.identifiers}
+                        | person.customer_keys)
+    removed["warehouse"] = erase_from_warehouse(settings.warehouse_path, warehouse_values)
+
+    entry.identifiers_resolved = len(person.identifiers)
+    entry.customer_keys = len(person.customer_keys)
+    entry.removed = removed
+    entry.finished_at = _now()
+    append_erasure_log(settings.privacy_dir, entry)
+    return entry
+
+
+def resolve_person(values: list[str], settings: Settings) -> Person:
+    """The given identifiers plus every identifier of the identity-graph components they belong to."""
+    given = set().union(*(candidate_identifiers(v, settings.default_phone_country_code) for v in values))
+    if not given or not table_exists(settings.warehouse_path, IDENTITY_TABLE):
+        return Person(frozenset(given), frozenset())
+    rows = ", ".join(f"({sql_literal(t)}, {sql_literal(v)})" for t, v in sorted(given))
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        found = con.execute(
+            f"""WITH given (identifier_type, identifier_value) AS (VALUES {rows}),
+                components AS (
+                    SELECT DISTINCT component_label
+                    FROM {IDENTITY_TABLE} JOIN given USING (identifier_type, identifier_value)
+                ),
+                person AS (
+                    SELECT identifier, customer_key FROM {IDENTITY_TABLE}
+                    WHERE component_label IN (SELECT component_label FROM components)
+                ),
+                -- a shared identifier (a household phone) is blocked from the graph, so no component holds it;
+                -- on the person's own records it is still theirs
+                own_records AS (
+                    SELECT DISTINCT record_ref FROM {OBSERVATIONS_TABLE}
+                    WHERE identifier IN (SELECT identifier FROM person)
+                )
+                SELECT identifier_type, identifier_value, customer_key FROM {IDENTITY_TABLE}
+                WHERE identifier IN (SELECT identifier FROM person)
+                   OR identifier IN (SELECT identifier FROM {OBSERVATIONS_TABLE}
+                                     WHERE record_ref IN (SELECT record_ref FROM own_records))"""
+        ).fetchall()
+    # candidates that the graph does not know stay: `cx forget` cannot tell a cookie from a CRM id, and an
+    # identifier missing from the graph (not built yet, only in quarantine) must still be erased
+    identifiers = given | {(t, v) for t, v, _ in found}
+    return Person(frozenset(identifiers), frozenset(k for _, _, k in found))
+
+
+def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
+    """Delete every row of every warehouse table that has one of `values` (or an id derived from one, `value-...`)
+    in a text column, then rebuild the file. Views need nothing: they read the raw layer, which no longer holds
+    the person."""
+    if not warehouse.exists() or not values:
+        return {}
+    removed = {}
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TEMP TABLE erased_values (value VARCHAR)")
+        con.executemany("INSERT INTO erased_values VALUES (?)", [(v,) for v in sorted(values)])
+        # ids derived from a customer key ('C-C0000001-J1', a journey) name the customer too
+        con.execute("CREATE TEMP TABLE erased_prefixes AS SELECT DISTINCT value || '-' AS prefix FROM erased_values")
+        text_columns = con.execute(
+            """SELECT schema_name, table_name, list(column_name ORDER BY column_index) FROM duckdb_columns()
+               WHERE NOT internal AND data_type = 'VARCHAR' AND database_name = current_database()
+                 AND table_name IN (SELECT table_name FROM duckdb_tables() WHERE NOT temporary)
+               GROUP BY ALL ORDER BY ALL"""
+        ).fetchall()
+        for schema, table, columns in text_columns:
+            condition = " OR ".join(
+                f"{quote_identifier(c)} IN (SELECT value FROM erased_values) OR "
+                f"EXISTS (SELECT 1 FROM erased_prefixes WHERE starts_with({quote_identifier(c)}, prefix))"
+                for c in columns
+            )
+            relation = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+            count = con.execute(f"DELETE FROM {relation} WHERE {condition}").fetchone()[0]
+            if count:
+                removed[table] = count
+    compact_warehouse(warehouse)
+    return removed
+
+
+def _touchpoint_texts(warehouse: Path, customer_keys: frozenset[str]) -> list[str]:
+    """The texts the sentiment model scored for these customers, as the ML cache hashed them."""
+    if not customer_keys or not table_exists(warehouse, TOUCHPOINTS_TABLE):
+        return []
+    keys = ", ".join(sql_literal(k) for k in sorted(customer_keys))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [t for (t,) in con.execute(
+            f"SELECT text FROM {TOUCHPOINTS_TABLE} WHERE customer_key IN ({keys}) AND text IS NOT NULL").fetchall()]
+
+
+def erasure_log_path(privacy_dir: Path) -> Path:
+    return privacy_dir / "erasure_log.jsonl"
+
+
+def append_erasure_log(privacy_dir: Path, entry: ErasureLogEntry) -> None:
+    path = erasure_log_path(privacy_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(asdict(entry), sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()

@@ -1,0 +1,55 @@
+"""`ml_nba_uplift` (group `ml`): did the next best actions work? Conversion of contacted vs held-out customers.
+
+An assignment is measured once its response window (RESPONSE_DAYS after the as-of date) lies inside the
+data: converted = a sale within the window. Uplift per action × channel and per action, with Newcombe
+intervals; the held-out conversion is the organic baseline of each action.
+"""
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from cx_core.warehouse import read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.assets.ml_customers import markdown_table, ml_next_best_actions
+from dagster_project.defs.metadata import frame_metadata
+from ml.holdout import uplift
+from ml.next_best_action import RESPONSE_DAYS
+
+OUTCOMES_SQL = f"""
+    WITH data_end AS (SELECT max(ordered_at) AS last_order FROM fct_orders),
+    measurable AS (
+        SELECT a.* FROM ml_nba_assignments AS a, data_end
+        WHERE a.as_of_date + INTERVAL {RESPONSE_DAYS + 1} DAY <= data_end.last_order
+    )
+    SELECT m.action, m.channel, m.is_holdout,
+           EXISTS (SELECT 1 FROM fct_orders AS o
+                   WHERE o.customer_key = m.customer_key AND o.order_type = 'sale'
+                     AND o.ordered_at >= m.as_of_date + INTERVAL 1 DAY
+                     AND o.ordered_at < m.as_of_date + INTERVAL {RESPONSE_DAYS + 1} DAY) AS converted
+    FROM measurable AS m
+"""
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=[ml_next_best_actions, warehouse_table_key("fct_orders")],
+    kinds={"python", "duckdb"},
+    description=f"Uplift of each next best action (and per channel): conversion within {RESPONSE_DAYS} days of "
+                "the contacted minus the held-out customers, with a 95% interval, once the window has passed.",
+)
+def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    outcomes = read_frame(warehouse, OUTCOMES_SQL)
+    table = pl.concat([
+        uplift(outcomes, ["action", "channel"]),
+        uplift(outcomes, ["action"]).with_columns(pl.lit("all").alias("channel")),
+    ], how="diagonal_relaxed")
+    replace_table(warehouse, "ml_nba_uplift", table)
+    context.log.info(f"{outcomes.height} measurable assignments")
+    return dg.MaterializeResult(metadata={
+        **frame_metadata(table),
+        "measured_assignments": outcomes.height,
+        "uplift": dg.MetadataValue.md(markdown_table(table.filter(pl.col("channel") == "all").select(
+            "action", "contacted", "held_out", "uplift", "uplift_ci_low", "uplift_ci_high"))),
+    })

@@ -1,0 +1,35 @@
+{#- The keyed pseudonym (HMAC-SHA-256, hex) of a text: the same value as cx_core/privacy/pseudonym.py computes,
+    so `'email:' || email` gives the e-mail's entry on the erasure suppression list. An unkeyed md5 or SHA of an
+    e-mail is reversed by hashing a list of addresses; without the key this is not.
+
+    DuckDB: the function cx_pseudonym comes from the dbt-duckdb plugin cx_core.privacy.dbt_plugin (profiles.yml),
+    which holds the key in Python, out of compiled SQL and logs. Spark SQL has no keyed hash that would keep the
+    key out of the SQL text, so on Spark the pseudonym columns stay empty rather than reversible. -#}
+
+{% macro pseudonymise(text) -%}
+    {{ return(adapter.dispatch('pseudonymise', 'cx_pipeline')(text)) }}
+{%- endmacro %}
+
+{% macro default__pseudonymise(text) -%}
+    cast(null as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro duckdb__pseudonymise(text) -%}
+    cx_pseudonym({{ text }})
+{%- endmacro %}
+
+{#- Free text with e-mails, phones, IBANs, card numbers, addresses and person names replaced by placeholders
+    ([EMAIL], [NAME], ...; ml/redaction.py). DuckDB: the plugin function cx_redact. Spark has no such function:
+    there the text passes unchanged (a known gap, README "Personal data"). -#}
+
+{% macro redact_text(text) -%}
+    {{ return(adapter.dispatch('redact_text', 'cx_pipeline')(text)) }}
+{%- endmacro %}
+
+{% macro default__redact_text(text) -%}
+    {{ text }}
+{%- endmacro %}
+
+{% macro duckdb__redact_text(text) -%}
+    cx_redact({{ text }})
+{%- endmacro %}

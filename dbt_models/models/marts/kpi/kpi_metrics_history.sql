@@ -1,0 +1,34 @@
+-- The KPI history: every period's KPI rows as last computed from complete data. Retention removes old raw rows
+-- (README "Personal data"); kpi_metrics then no longer has the oldest periods, and computes the period that
+-- straddles the cut-off from part of its rows. This table keeps the aggregates of those periods: a run replaces
+-- only the periods that start on or after the first business day with data and keeps every other row.
+-- Spark writes plain Parquet tables, which have no delete+insert: there it is a copy of kpi_metrics.
+-- fct_touchpoints is read only on incremental runs:
+-- depends_on: {{ ref('fct_touchpoints') }}
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key=['period_grain', 'period_start', 'channel', 'segment', 'metric'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
+with
+
+{% if is_incremental() %}
+-- the first business day the current data covers; periods starting earlier may miss rows
+data_start as (
+    select min({{ kpi_business_date('occurred_at') }}) as first_day
+    from {{ ref('fct_touchpoints') }}
+),
+{% endif %}
+
+complete_periods as (
+    select kpi_metrics.*
+    from {{ ref('kpi_metrics') }} as kpi_metrics
+    {% if is_incremental() %}
+        cross join data_start
+        where kpi_metrics.period_start >= data_start.first_day
+    {% endif %}
+)
+
+select * from complete_periods

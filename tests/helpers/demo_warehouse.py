@@ -1,0 +1,40 @@
+"""A generated demo through the real ingest and a real dbt command, in its own data folder: for tests that
+check marts against what the generator planted or against an independent recomputation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from cx_core.settings import REPO_ROOT
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ingest_source
+from cx_demo.generate import generate_demo
+from tests.helpers.settings_env import point_settings_at
+
+
+def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequence[str],
+                         variables: Mapping[str, str] = {}, **demo) -> Path:
+    """Generate the demo (`demo`: generate_demo's options), ingest every source, run `dbt <dbt_args>`; the
+    settings of `data_dir` with `variables` (CX_*) stay in `env` (undone when its context ends). Returns the
+    warehouse path."""
+    settings = point_settings_at(env, data_dir, **variables)
+    generate_demo(settings.landing_dir, settings.demo_truth_dir, **demo)
+    for contract in CONTRACTS.values():
+        ingest_source(contract, settings)
+    dbt_dir = settings.dbt_project_dir
+    # Own target and log folders: other dbt runs on this checkout must not see half-written artefacts.
+    completed = subprocess.run(
+        [
+            str(Path(REPO_ROOT, ".venv", "bin", "dbt")), *dbt_args,
+            "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
+            "--target-path", str(data_dir / "dbt_target"), "--log-path", str(data_dir / "dbt_logs"),
+        ],
+        cwd=dbt_dir, env=os.environ.copy(), capture_output=True, text=True,
+    )
+    assert completed.returncode == 0, completed.stdout[-5000:]
+    return settings.warehouse_path

@@ -1,0 +1,145 @@
+"""Root cause of a KPI change: the mix/rate arithmetic by hand (effects sum to the change), slices present in
+one period only, the weighted-mean guard, and the planted cause found on kpi_metrics-shaped slices."""
+
+from datetime import date
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from cx_core.settings import REPO_ROOT
+from cx_core.warehouse import WarehouseFile, read_frame, replace_table
+from dagster_project.defs.resources import pipeline_resources
+from cx_demo.surveys import PlantedChange
+from ml.change_drivers import change_drivers, decompose, driver_sentence
+from tests.helpers.demo_warehouse import build_demo_warehouse
+from tests.helpers.settings_env import point_settings_at
+
+Z95 = 1.959964
+WEEK_1, WEEK_2 = date(2026, 3, 2), date(2026, 3, 9)
+
+
+def slices(rows: list[tuple[str, int, float]], half_width: float = 2.0) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["slice", "denominator", "value"], orient="row").with_columns(
+        (pl.col("value") - half_width).alias("ci_low"), (pl.col("value") + half_width).alias("ci_high"))
+
+
+def test_mix_and_rate_effects_by_hand_sum_to_the_change():
+    # A 50 × 10 and B 50 × 50 (total 30), then A 80 × 10 and B 20 × 40 (total 16): change −14.
+    # Means of both periods: total 23, weights A 0.65 / B 0.35, values A 10 / B 45.
+    # mix A = +0.3 · (10 − 23) = −3.9, mix B = −0.3 · (45 − 23) = −6.6, rate A = 0, rate B = 0.35 · (−10) = −3.5.
+    result = decompose(slices([("A", 50, 10.0), ("B", 50, 50.0)]), slices([("A", 80, 10.0), ("B", 20, 40.0)]))
+    effects = {row["slice"]: row for row in result.iter_rows(named=True)}
+    assert effects["A"]["mix_effect"] == pytest.approx(-3.9) and effects["A"]["rate_effect"] == pytest.approx(0.0)
+    assert effects["B"]["mix_effect"] == pytest.approx(-6.6) and effects["B"]["rate_effect"] == pytest.approx(-3.5)
+    assert result["contribution"].sum() == pytest.approx(-14.0)
+    assert result["slice"].to_list() == ["B", "A"]  # largest contribution first
+    for row in effects.values():
+        assert row["ci_low"] < row["contribution"] < row["ci_high"]
+
+
+def test_a_slice_new_in_the_second_period_contributes_by_mix_only():
+    # A 100 × 20, then A 50 × 20 and a new C 50 × 0: total 20 → 10; mean total 15.
+    # mix A = −0.5 · (20 − 15) = −2.5, mix C = +0.5 · (0 − 15) = −7.5.
+    result = decompose(slices([("A", 100, 20.0)]), slices([("A", 50, 20.0), ("C", 50, 0.0)]))
+    effects = {row["slice"]: (row["mix_effect"], row["rate_effect"]) for row in result.iter_rows(named=True)}
+    assert effects == {"A": (pytest.approx(-2.5), 0.0), "C": (pytest.approx(-7.5), 0.0)}
+
+
+def kpi_rows(cells: dict[tuple[str, str], tuple[int, float]], period_start: date, metric: str = "nps") -> pl.DataFrame:
+    """kpi_metrics rows of one period from its channel × segment cells, with channel, segment and total rows
+    computed from them (as the grouping sets of the mart do)."""
+    cell = pl.DataFrame([(c, s, n, v) for (c, s), (n, v) in cells.items()],
+                        schema=["channel", "segment", "denominator", "value"], orient="row")
+    levels = [cell, *[
+        cell.group_by(keys).agg(((pl.col("value") * pl.col("denominator")).sum() / pl.col("denominator").sum())
+                                .alias("value"), pl.col("denominator").sum())
+        .with_columns(*[pl.lit("all").alias(c) for c in ("channel", "segment") if c not in keys])
+        for keys in (["channel"], ["segment"], [])
+    ]]
+    rows = pl.concat([f.select("channel", "segment", "denominator", "value") for f in levels], how="vertical_relaxed")
+    half = Z95 * 100 / rows["denominator"].cast(pl.Float64).sqrt()  # NPS-like sampling error
+    return rows.with_columns(
+        pl.lit(metric).alias("metric"), pl.lit("week").alias("period_grain"), pl.lit(period_start).alias("period_start"),
+        (pl.col("value") - half).alias("ci_low"), (pl.col("value") + half).alias("ci_high"),
+    )
+
+
+CHANNELS, SEGMENTS = ("phone", "email", "chat_agent", "web_form"), ("regular", "vip", "new")
+
+
+def planted_weeks(drop: dict[tuple[str, str], float], seed: int = 3) -> pl.DataFrame:
+    """Two weeks of 12 cells with sampling noise; the cells in `drop` lose that many NPS points in week 2."""
+    rng = np.random.default_rng(seed)
+    base = {(c, s): (int(rng.integers(1000, 3000)), float(rng.uniform(20, 50))) for c in CHANNELS for s in SEGMENTS}
+    week_1 = {k: (n, v + rng.normal(0, 100 / np.sqrt(n))) for k, (n, v) in base.items()}
+    week_2 = {k: (n, v + rng.normal(0, 100 / np.sqrt(n)) - drop.get(k, 0.0)) for k, (n, v) in base.items()}
+    return pl.concat([kpi_rows(week_1, WEEK_1), kpi_rows(week_2, WEEK_2)])
+
+
+def test_the_planted_cause_is_the_top_driver_in_the_finest_dimension_that_explains_it():
+    metrics = planted_weeks({("phone", "vip"): 30.0})
+    drivers = change_drivers(metrics, pl.DataFrame({"metric": ["nps"], "period_grain": ["week"],
+                                                    "period_start": [WEEK_2]}))
+    for dimension in ("channel", "segment", "channel × segment"):  # each dimension adds up to the same change
+        total_change = metrics.filter(pl.col("channel") == "all", pl.col("segment") == "all")["value"].diff()[1]
+        assert drivers.filter(pl.col("dimension") == dimension)["contribution"].sum() == pytest.approx(total_change)
+    cells = drivers.filter(pl.col("dimension") == "channel × segment")
+    assert cells["slice"][0] == "phone / vip" and cells["ci_high"][0] < 0
+    assert " comes from channel × segment phone / vip, whose value fell" in driver_sentence(drivers, unit=" points")
+
+
+def test_a_cause_across_all_segments_of_a_channel_is_named_as_the_channel():
+    metrics = planted_weeks({("phone", s): 15.0 for s in SEGMENTS})
+    drivers = change_drivers(metrics, pl.DataFrame({"metric": ["nps"], "period_grain": ["week"],
+                                                    "period_start": [WEEK_2]}))
+    assert " comes from channel phone, " in driver_sentence(drivers, unit=" points")
+
+
+def test_metrics_that_are_not_weighted_means_are_left_out():
+    metrics = planted_weeks({}).with_columns(  # a median: the total is not the weighted mean of its parts
+        pl.when(pl.col("channel") == "all").then(pl.col("value") + 5).otherwise(pl.col("value")).alias("value"))
+    changes = pl.DataFrame({"metric": ["nps"], "period_grain": ["week"], "period_start": [WEEK_2]})
+    assert change_drivers(metrics, changes).is_empty()
+
+
+@pytest.mark.slow
+def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, monkeypatch):
+    from dagster_project.defs.assets.alerts import kpi_change_drivers
+
+    warehouse = WarehouseFile(point_settings_at(monkeypatch, tmp_path).warehouse_path)
+    metrics = planted_weeks({("phone", "vip"): 30.0}).with_columns(
+        pl.col("denominator").alias("n"), pl.lit(None, pl.Float64).alias("target"))
+    replace_table(warehouse, "kpi_metrics", metrics)
+    replace_table(warehouse, "kpi_targets", pl.read_csv(REPO_ROOT / "seeds" / "kpi_targets.csv"))
+    replace_table(warehouse, "kpi_alerts", pl.DataFrame({  # the total's change, and a channel's (not decomposed)
+        "kind": ["change_vs_previous", "change_vs_previous"], "metric": "nps", "period_grain": "week",
+        "period_start": WEEK_2, "channel": ["all", "phone"], "segment": "all"}))
+
+    assert dg.materialize([kpi_change_drivers], resources=pipeline_resources()).success
+    with warehouse.get_connection() as connection:
+        [(sentence,)] = connection.execute("SELECT sentence FROM kpi_change_driver_sentences").fetchall()
+        dimensions = connection.execute("SELECT count(DISTINCT dimension) FROM kpi_change_drivers").fetchone()[0]
+    assert sentence.startswith("nps fell ") and "channel × segment phone / vip" in sentence
+    assert dimensions == 3
+
+
+@pytest.mark.slow
+def test_the_demo_generators_planted_cause_is_the_top_driver(tmp_path):
+    # September and October 2026; from 1 October (day 30) store visits are rated as after a badly handled issue
+    # (about 25 of 150 CSAT answers a month). CSAT per channel comes from the real ingest and dbt (kpi_csat, a
+    # part of kpi_metrics).
+    with pytest.MonkeyPatch.context() as env:
+        models_only = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+        warehouse = build_demo_warehouse(
+            tmp_path, env, ["build", "--select", "+kpi_csat", *models_only], customers=4000, days=61, seed=5,
+            end_date=date(2026, 10, 31), planted=PlantedChange("store_visit", from_day=30, quality=0.05))
+        metrics = read_frame(WarehouseFile(warehouse), "SELECT * FROM kpi_csat WHERE period_grain = 'month'")
+    october = pl.DataFrame({"metric": ["csat"], "period_grain": ["month"], "period_start": [date(2026, 10, 1)]})
+    drivers = change_drivers(metrics, october)
+    sentence = driver_sentence(drivers, scale=100.0, unit=" points")
+    assert sentence.startswith("csat fell ")
+    channels = drivers.filter(pl.col("dimension") == "channel")
+    assert channels["slice"][0] == "store" and channels["ci_high"][0] < 0
+    assert " comes from channel store" in sentence

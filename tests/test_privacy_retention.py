@@ -1,0 +1,52 @@
+"""Retention (issue 18): rows older than a source's period leave raw, quarantine and landing files; the landing
+file's new checksum is in the ledger, so the next ingest neither fails nor reloads it."""
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cx_core.privacy.retention import apply_retention, retention_periods
+from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources.ingest import ingest_source, load_ledger, source_ledger_path
+from tests.helpers.settings_env import point_settings_at
+
+FIXTURE = Path(__file__).parent / "fixtures" / "landing" / "web_events"
+
+
+def test_retention_periods_are_source_day_pairs():
+    assert retention_periods("web_events:396, calls:730") == {"web_events": 396, "calls": 730}
+    assert retention_periods("") == {}
+    for wrong in ("web:396", "web_events:0", "web_events:13m"):
+        with pytest.raises(ValueError):
+            retention_periods(wrong)
+
+
+def test_old_web_events_leave_every_file_and_the_ledger_accepts_the_rewrite(tmp_path, monkeypatch):
+    # the two good events happened at 08:00 and 08:05 UTC on 1 March 2026; one day's retention at 08:02 the
+    # next day keeps the second only
+    settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS="web_events:1")
+    shutil.copytree(FIXTURE, settings.landing_dir / "web_events")
+    contract = CONTRACTS["web_events"]
+    ingest_source(contract, settings)
+    raw_files = f"{settings.raw_dir}/web_events/load_date=*/*.parquet"
+    cutoff = "2026-03-01 08:02:00+00"
+    with duckdb.connect() as con:
+        old, young = con.execute(f"SELECT count(*) FILTER (event_time < '{cutoff}'), count(*) FILTER "
+                                 f"(event_time >= '{cutoff}') FROM read_parquet('{raw_files}')").fetchone()
+
+    assert old >= 1 and young >= 1
+
+    [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
+
+    assert (result.source, result.raw, result.landing) == ("web_events", old, result.raw + result.quarantine)
+    with duckdb.connect() as con:
+        kept = con.execute(f"SELECT count(*), min(event_time) >= '{cutoff}', count(*) FILTER (event_id = 'W2') "
+                           f"FROM read_parquet('{raw_files}')").fetchone()
+    assert kept == (young, True, 1)
+    assert "2026-03-01T08:00:00Z" not in (settings.landing_dir / "web_events" / "web_events_good.ndjson").read_text()
+    entry = load_ledger(source_ledger_path(settings.raw_dir, "web_events"))["web_events_good.ndjson"]
+    assert len(entry["superseded_sha256"]) == 1 and entry["rewritten"][0]["reason"] == "retention 1 days"
+    assert ingest_source(contract, settings).files == ()  # no "changed content", nothing loaded twice
