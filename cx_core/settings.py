@@ -58,6 +58,7 @@ class Settings:
     freshness_fail_hours: float
     kpi_refresh_cron: str
     sensor_interval_seconds: int
+    short_abandon_seconds: int
     # The plausible event times of a load (issue 13): older or later ones are quarantined as out_of_range.
     event_time_years_back: int
     event_time_days_ahead: int
@@ -111,6 +112,8 @@ class Settings:
             freshness_fail_hours=float(get("CX_FRESHNESS_FAIL_HOURS", "50")),
             kpi_refresh_cron=get("CX_KPI_REFRESH_CRON", "0 6 * * *"),
             sensor_interval_seconds=int(get("CX_SENSOR_INTERVAL_SECONDS", "30")),
+            # a call abandoned within this many seconds is a misdial: not in the abandonment rate or the SLA
+            short_abandon_seconds=int(get("CX_SHORT_ABANDON_SECONDS", "5")),
             forecast_horizon_days=int(get("CX_FORECAST_HORIZON_DAYS", "42")),
             holiday_country=get("CX_HOLIDAY_COUNTRY", "DE"),
             staffing_shrinkage=float(get("CX_STAFFING_SHRINKAGE", "0.30")),
@@ -142,6 +145,7 @@ class Settings:
             "CX_SPARK_DIR": str(self.spark_dir),
             "CX_TIMEZONE": self.timezone,
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
+            "CX_SHORT_ABANDON_SECONDS": str(self.short_abandon_seconds),
             "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
         }
 

@@ -35,14 +35,18 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
     from dagster_project.definitions import defs
     from dagster_project.job_origin import runs_of_the_ui_job
     from dagster_project.run_progress import QUIET_CONSOLE, RUN_TOKEN_TAG, RunProgress
+    from dagster_project.stale_runs import PROCESS_TAG, process_identity, release_stale_runs
 
     started = time.perf_counter()
     job = defs.resolve_job_def("full_refresh")
     token = uuid.uuid4().hex
+    tags = {RUN_TOKEN_TAG: token, PROCESS_TAG: process_identity()}
     output_log = settings.dagster_home / "cx_run_output.log"
     with dg.DagsterInstance.get() as instance, runs_of_the_ui_job(instance, job.name):
+        for action in release_stale_runs(instance):
+            print(action)
         if verbose:
-            result = job.execute_in_process(instance=instance, raise_on_error=False, tags={RUN_TOKEN_TAG: token})
+            result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
         else:
             # dbt and the notebooks print to stdout and stderr; that goes to a file, the terminal gets the progress.
             progress = RunProgress(instance, token, total_steps=len(job.graph.nodes), terminal=sys.stdout)
@@ -51,7 +55,7 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
                 with open(output_log, "w", encoding="utf-8") as output, \
                         contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                     result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                                    tags={RUN_TOKEN_TAG: token}, run_config=QUIET_CONSOLE)
+                                                    tags=tags, run_config=QUIET_CONSOLE)
             finally:
                 progress.stop()
     seconds = time.perf_counter() - started

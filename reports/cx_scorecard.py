@@ -28,12 +28,12 @@ report = cx.Report("CX scorecard", warehouse_path, as_of, number_locale, busines
 fmt, month = report.fmt, report.month
 trend_months = report.months(13)
 missing = report.missing({"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value",
-                                          "ci_low", "ci_high", "target"]})
+                                          "ci_low", "ci_high", "target", "value_missing_reason"]})
 metrics = [kpi.metric for kpi in cx.SCORECARD_KPIS]
 rows = None if missing else report.query(
     """
     select period_start, channel, metric, value::double as value, ci_low::double as ci_low,
-           ci_high::double as ci_high, n, target::double as target
+           ci_high::double as ci_high, n, target::double as target, value_missing_reason
     from kpi_metrics
     where period_grain = 'month' and segment = 'all' and period_start between ? and ?
     order by metric, channel, period_start
@@ -138,8 +138,8 @@ if not missing:
 
 # %%
 if not missing:
-    report.section("By channel", f"The service KPIs of {fmt.month(month)} per channel; a dash means the KPI does "
-                   "not apply to the channel or had no data.")
+    report.section("By channel", f"The service KPIs of {fmt.month(month)} per channel; \"not available\" means "
+                   "the KPI does not apply to the channel or its data was not measured.")
     report.kpi_channel_table([cx.KPIS_BY_METRIC[metric] for metric in cx.SERVICE_KPI_METRICS])
 
 # %%

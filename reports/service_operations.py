@@ -123,10 +123,12 @@ if not contacts_missing:
 
 # %%
 report.section("Resolution, handling time and service levels",
-               f"First contact resolution, average handle time, first response and SLA attainment per channel "
-               f"in {fmt.month(month)}.")
+               f"First contact resolution, average handle time, first response, SLA attainment and call abandonment "
+               f"per channel in {fmt.month(month)}. SLA attainment counts as contact centres do: answered within "
+               "the channel's target ÷ (answered + abandoned after the target); abandonment leaves out callers who "
+               "hung up within a few seconds.")
 report.kpi_channel_table([cx.KPIS_BY_METRIC[m] for m in ["fcr_rate", "aht_seconds", "first_response_median_seconds",
-                                                         "sla_attainment"]])
+                                                         "sla_attainment", "abandonment_rate"]])
 
 # %%
 report.section(

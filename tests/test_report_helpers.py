@@ -15,7 +15,16 @@ from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, plotly_scr
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
 from cxreport.report import prose  # noqa: E402
 from cxreport import (  # noqa: E402
-    KPIS_BY_METRIC, Change, NumberFormat, Report, change_is_significant, label, pseudonymise, readable, words,
+    KPIS_BY_METRIC,
+    Change,
+    NumberFormat,
+    Report,
+    change_is_significant,
+    label,
+    month_changes,
+    pseudonymise,
+    readable,
+    words,
 )
 
 
@@ -126,3 +135,19 @@ def test_prose_keeps_links_to_other_reports_only():
     assert prose("Act on it: [the funnel](customer_journeys.html).") == "Act on it: [the funnel](customer_journeys.html)."
     assert prose("[click](javascript:alert(1)) <b>x</b>") == "&#91;click&#93;(javascript:alert(1)) &lt;b&gt;x&lt;/b&gt;"
     assert prose("segment vip_omnichannel") == "segment VIP omnichannel"
+
+
+def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():
+    fcr = KPIS_BY_METRIC["fcr_rate"]
+    fmt = NumberFormat("en")
+    reason = "not measured: needs a resolution status of service contacts"
+    rows = pl.DataFrame({"period_start": [date(2026, 9, 1), date(2026, 10, 1)], "metric": ["fcr_rate"] * 2,
+                         "value": [None, None], "ci_low": [None, None], "ci_high": [None, None],
+                         "target": [0.75, 0.75], "value_missing_reason": [reason, reason]},
+                        schema_overrides={"value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64})
+    [change] = month_changes(rows, [fcr], date(2026, 10, 1), date(2026, 9, 1))
+    assert fcr.value_text(fmt, change.value) == "not available"  # never "0%"
+    assert change.sentence(fmt) == f"First contact resolution: not available ({reason})."
+    assert change.target_text(fmt) == "cannot be compared with its target of 75%"
+    assert Change(fcr, None, None, None, None).sentence(fmt) == (
+        "First contact resolution: not available (no data in this period).")

@@ -13,7 +13,13 @@
 
 {#- The channel of a call: an inbound call that the phone menu settled without an agent is IVR self-service. -#}
 {% macro call_channel() -%}
-    case when direction = 'inbound' and agent_id is null and not abandoned then 'ivr' else 'phone' end
+    case when direction = 'inbound' and not abandoned and not ({{ call_answered() }}) then 'ivr' else 'phone' end
+{%- endmacro %}
+
+{#- A call a person answered: not abandoned, with an agent or with talk time (many exports carry no agent name;
+    an answered call without one is still answered). The rest of the calls that were not abandoned ended in the IVR. -#}
+{% macro call_answered() -%}
+    (not abandoned and (agent_id is not null or coalesce(talk_seconds, 0) > 0))
 {%- endmacro %}
 
 {#- A help desk response channel as a channel_taxonomy value (the help desk answers chats with an agent). -#}

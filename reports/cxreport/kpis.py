@@ -11,6 +11,7 @@ import polars as pl
 from cxreport.formatting import NumberFormat
 
 Z_95 = 1.96
+NOT_AVAILABLE = "not available"
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,10 @@ class Kpi:
 
     def value_text(self, fmt: NumberFormat, value: float | None, sample_size: int | None = None) -> str:
         """The value in the KPI's unit; a share with its sample size when one is given ('84% (n = 412)')."""
+        if value is None:
+            return NOT_AVAILABLE  # not measured is not zero
         if self.unit == "share":
-            return fmt.share_of(value, sample_size, 1 if value is not None and value < 0.1 else 0)
+            return fmt.share_of(value, sample_size, 1 if value < 0.1 else 0)
         if self.unit == "seconds":
             return fmt.duration(value)
         return fmt.number(value, 1 if self.unit == "mean" else 0)
@@ -48,15 +51,20 @@ SCORECARD_KPIS = [
     Kpi("aht_seconds", "Average handle time", "seconds", False, "talk + hold + wrap-up per handled contact"),
     Kpi("bot_containment_rate", "Bot containment", "share", True, "bot chats closed without a human handover"),
 ]
-SLA_ATTAINMENT = Kpi("sla_attainment", "SLA attainment", "share", True, "contacts answered within the channel's target time")
-SERVICE_KPI_METRICS = ["csat", "fcr_rate", "aht_seconds", "first_response_median_seconds", "sla_attainment"]
-KPIS_BY_METRIC = {kpi.metric: kpi for kpi in [*SCORECARD_KPIS, SLA_ATTAINMENT]}
+SLA_ATTAINMENT = Kpi("sla_attainment", "SLA attainment", "share", True,
+                     "answered within the channel's target time ÷ (answered + abandoned after it)")
+ABANDONMENT = Kpi("abandonment_rate", "Abandonment", "share", False,
+                  "callers who hung up in the queue (short abandons aside) ÷ calls offered")
+SERVICE_KPI_METRICS = ["csat", "fcr_rate", "aht_seconds", "first_response_median_seconds", "sla_attainment",
+                       "abandonment_rate"]
+KPIS_BY_METRIC = {kpi.metric: kpi for kpi in [*SCORECARD_KPIS, SLA_ATTAINMENT, ABANDONMENT]}
 # Where to act on a KPI: the report (file stem) and the part of it that says what to do.
 ACTION_REPORTS = {
     **dict.fromkeys(["nps", "csat", "ces", "sentiment_negative_share"],
                     ("voice_of_customer", "what drives NPS and the most negative themes")),
     **dict.fromkeys(["fcr_rate", "repeat_contact_rate", "aht_seconds", "first_response_median_seconds",
-                     "sla_attainment", "bot_containment_rate", "bot_handover_rate", "contacts_per_order"],
+                     "sla_attainment", "abandonment_rate", "bot_containment_rate", "bot_handover_rate",
+                     "contacts_per_order"],
                     ("service_operations", "resolution, service levels and the staffing plan")),
     **dict.fromkeys(["journey_conversion_rate", "session_conversion_rate", "cart_recovery_rate"],
                     ("customer_journeys", "the funnel and where customers drop off")),
@@ -105,6 +113,8 @@ class Change:
     previous_value: float | None
     significant: bool | None
     target: float | None
+    # why value is missing (kpi_metrics.value_missing_reason), e.g. "not measured: needs ..."
+    missing_reason: str | None = None
 
     @property
     def difference(self) -> float | None:
@@ -129,7 +139,7 @@ class Change:
         """'NPS rose to 41 (+6 vs last month, significant).' in the reader's words."""
         label, value_text = self.kpi.label, self.kpi.value_text(fmt, self.value)
         if self.value is None:
-            return f"{label}: no data in this period."
+            return f"{label}: {NOT_AVAILABLE} ({self.missing_reason or 'no data in this period'})."
         if self.difference is None:
             return f"{label} was {value_text} (no data for {period_word})."
         change_text = self.kpi.change_text(fmt, self.difference)
@@ -140,15 +150,18 @@ class Change:
         return f"{label} {verb} {'at' if verb == 'held' else 'to'} {value_text} ({change_text} vs {period_word}, {evidence[self.significant]})."
 
     def target_text(self, fmt: NumberFormat) -> str:
+        if self.target is None:
+            return "has no target set"
         if self.meets_target is None:
-            return "no target set"
+            return f"cannot be compared with its target of {self.kpi.value_text(fmt, self.target)}"
         relation = "meets" if self.meets_target else "misses"
         return f"{relation} the target of {self.kpi.value_text(fmt, self.target)}"
 
 
 def month_changes(rows: pl.DataFrame, kpis: list[Kpi], month: date, previous_month: date) -> list[Change]:
-    """One Change per KPI from kpi_metrics rows (columns period_start, metric, value, ci_low, ci_high, target)
-    of one channel and segment; a KPI without a row for the month gets an empty Change."""
+    """One Change per KPI from kpi_metrics rows (columns period_start, metric, value, ci_low, ci_high, target,
+    and value_missing_reason when present) of one channel and segment; a KPI without a row for the month gets an
+    empty Change."""
     by_key = {(row["metric"], row["period_start"]): row for row in rows.iter_rows(named=True)}
     changes = []
     for kpi in kpis:
@@ -163,5 +176,6 @@ def month_changes(rows: pl.DataFrame, kpis: list[Kpi], month: date, previous_mon
                 previous.get("value"), (previous.get("ci_low"), previous.get("ci_high")),
             ),
             target=current.get("target"),
+            missing_reason=current.get("value_missing_reason"),
         ))
     return changes

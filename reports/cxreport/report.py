@@ -49,6 +49,7 @@ class Column:
     heading: str
     render: Callable[[Any], str] = str
     numeric: bool = False
+    missing: str = "–"  # what an empty cell reads
 
 
 @dataclass
@@ -151,13 +152,15 @@ class Report:
             arrow = "▲" if (change.difference or 0) > 0 else "▼"
             marker = "" if change.verdict == "steady" else f"{arrow} significant"
             target_class = "miss" if change.meets_target is False else ""
+            target_text = change.target_text(self.fmt) if change.value is not None else (
+                change.missing_reason or "no data in this period")
             cards.append(
                 f"<div class='cx-card {change.verdict}' title='{html.escape(kpi.meaning)}'>"
                 f"<div class='label'>{html.escape(kpi.label)}</div>"
                 f"<div class='value'>{html.escape(kpi.value_text(self.fmt, change.value))}</div>"
                 f"<div class='change'>{html.escape(difference)} vs {period_word} "
                 f"<span class='{change.verdict}'>{marker}</span></div>"
-                f"<div class='target {target_class}'>{html.escape(change.target_text(self.fmt))}</div></div>"
+                f"<div class='target {target_class}'>{html.escape(target_text)}</div></div>"
             )
         display(HTML(f"<div class='cx-cards'>{''.join(cards)}</div>"))
 
@@ -203,8 +206,8 @@ class Report:
         ) + "</div>"
 
     def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
-        """`kpis` per channel for `self.month` from kpi_metrics, shares with their sample size (a dash where a
-        KPI does not apply)."""
+        """`kpis` per channel for `self.month` from kpi_metrics, shares with their sample size ("not available"
+        where a channel has no value or the KPI does not apply to it)."""
         needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value", "n"]}
         missing = self.missing(needs)
         rows = None if missing else self.query(
@@ -227,7 +230,8 @@ class Report:
         ], dtype=pl.String))
         by_channel = texts.pivot(on="metric", index="channel", values="text").sort("channel")
         self.table(by_channel, {"channel": Column("Channel"), **{
-            kpi.metric: Column(kpi.label, numeric=True) for kpi in kpis if kpi.metric in by_channel.columns
+            kpi.metric: Column(kpi.label, numeric=True, missing=kpi.value_text(self.fmt, None))
+            for kpi in kpis if kpi.metric in by_channel.columns
         }})
 
     def weekday_hour_heatmap(self, frame: pl.DataFrame, value: str, colour_scale: str, title: str = "") -> None:
@@ -278,7 +282,7 @@ class Report:
             cells = []
             for name, column in columns.items():
                 value = record[name]
-                text = readable(column.render(value)) if value is not None else "–"
+                text = readable(column.render(value)) if value is not None else column.missing
                 # A text cell is a label and starts with a capital ('digital native' -> 'Digital native').
                 text = html.escape(text if column.numeric else text[:1].upper() + text[1:])
                 if name == "channel" and value is not None:

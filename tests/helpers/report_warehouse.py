@@ -375,7 +375,8 @@ def _kpi_metrics_sql() -> str:
                null::double as numerator, null::double as denominator, n, ci_low::double as ci_low,
                ci_high::double as ci_high, (lag(value) over w)::double as previous_value,
                (value - lag(value) over w)::double as change_vs_previous,
-               target::double as target, (value - target)::double as change_vs_target
+               target::double as target, (value - target)::double as change_vs_target,
+               null::varchar as value_missing_reason
         from valued
         window w as (partition by metric, channel, segment order by period_start)
     """

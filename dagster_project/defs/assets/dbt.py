@@ -24,6 +24,7 @@ from cx_core.identity_quality import measure_against_truth
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.spark_catalog import publish_spark_tables
+from cx_core.warehouse import publish_build_copy, start_build_copy
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
@@ -45,9 +46,10 @@ dbt_project = DbtProject(
 
 
 def dbt_executable() -> str:
-    """The `dbt` installed next to this interpreter, so a virtualenv works without being on PATH."""
-    beside_python = Path(sys.executable).with_name("dbt")
-    return str(beside_python) if beside_python.exists() else "dbt"
+    """`cx-dbt` (dbt that dies with the run that started it, dagster_project/dbt_child.py) installed next to
+    this interpreter, so a virtualenv works without being on PATH."""
+    beside_python = Path(sys.executable).with_name("cx-dbt")
+    return str(beside_python) if beside_python.exists() else "cx-dbt"
 
 
 def dbt_cli_resource() -> DbtCliResource:
@@ -56,17 +58,22 @@ def dbt_cli_resource() -> DbtCliResource:
 
 
 @contextmanager
-def settings_environment(settings: Settings) -> Iterator[None]:
+def settings_environment(settings: Settings, **overrides: str) -> Iterator[None]:
     """The settings' values in the environment while dbt runs (profiles.yml and sources read them with
     env_var()), like `Settings.export_env()` but undone afterwards, so a process that switches data
-    directories (tests) never keeps values derived from an earlier one."""
-    added = {key: value for key, value in settings.as_env().items() if key not in os.environ}
-    os.environ.update(added)
+    directories (tests) never keeps values derived from an earlier one. `overrides` replace values for the
+    block (CX_WAREHOUSE: the copy a build writes)."""
+    values = {key: value for key, value in settings.as_env().items() if key not in os.environ} | overrides
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        for key in added:
-            os.environ.pop(key, None)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _manifest_inputs() -> Iterator[Path]:
@@ -135,21 +142,28 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
 
     A run can execute this asset in several steps (seeds, the models before the ML assets, the ones after
     them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
-    between a seed and a mart waits for the mart instead of failing in the seeds step."""
+    between a seed and a mart waits for the mart instead of failing in the seeds step.
+
+    On DuckDB, dbt builds into a copy of the warehouse that replaces it once dbt has ended: a run killed during
+    dbt leaves the warehouse as it was, and readers never see new marts next to old KPI tables."""
     settings = cx.settings
     ensure_raw_schemas(settings.raw_dir)
-    with settings_environment(settings):
+    on_duckdb = settings.dbt_target == "duckdb"
+    build = start_build_copy(settings.warehouse_path) if on_duckdb else settings.warehouse_path
+    with settings_environment(settings, CX_WAREHOUSE=str(build)):
         events, failure = [], None
         try:
             events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions(settings)],
                                   context=context).stream())
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
-        if settings.dbt_target == "spark":
-            publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-        yield from with_warehouse_metadata(events, settings)
-        if failure:
-            raise failure
+    if on_duckdb:
+        publish_build_copy(build, settings.warehouse_path)
+    else:
+        publish_spark_tables(settings.spark_dir, settings.warehouse_path)
+    yield from with_warehouse_metadata(events, settings)
+    if failure:
+        raise failure
 
 
 def warehouse_table_key(table: str) -> dg.AssetKey:
@@ -172,7 +186,8 @@ def engine_specific_exclusions(settings: Settings) -> list[str]:
 
 def with_warehouse_metadata(events: list, settings: Settings) -> Iterator:
     """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
-    totals, int_identity_components the pairwise precision and recall against the demo truth when it exists.
+    totals and the metrics not measured with the reason, int_identity_components the pairwise precision and
+    recall against the demo truth when it exists.
     Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""
     if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
@@ -197,6 +212,12 @@ def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_
         ).fetchall()
         metadata |= {f"latest_month_{metric}": dg.MetadataValue.float(round(value, 4)) for metric, _, value in latest}
         metadata |= {"latest_month": str(max((start for _, start, _ in latest), default="none"))}
+        # what the exports cannot measure, and why: in the UI next to the figures, never as a 0
+        not_measured = warehouse.sql(
+            "select metric, any_value(value_missing_reason) from kpi_metrics where channel = 'all' "
+            "and segment = 'all' group by metric having count(value) = 0 order by metric"
+        ).fetchall()
+        metadata |= {"not_measured": dg.MetadataValue.json(dict(not_measured))}
     if table == "int_identity_components":
         quality = measure_against_truth(warehouse, demo_truth_dir)
         metadata |= quality.as_metadata() if quality else {}

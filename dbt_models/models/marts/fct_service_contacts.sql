@@ -21,7 +21,8 @@ tickets as (
         false as bot_handover,
         status in ('solved', 'closed') as resolved,
         solved_at as closed_at,
-        category as contact_reason
+        category as contact_reason,
+        cast(null as boolean) as abandoned
     from {{ ref('stg_support_tickets__tickets') }}
 ),
 
@@ -48,7 +49,8 @@ chats as (
         chats.handover as bot_handover,
         chats.resolved,
         chats.ended_at as closed_at,
-        chats.topic as contact_reason
+        chats.topic as contact_reason,
+        cast(null as boolean) as abandoned
     from {{ ref('stg_chat_conversations__conversations') }} as chats
     left join chat_replies on chat_replies.conversation_id = chats.conversation_id
 ),
@@ -58,20 +60,23 @@ inbound_calls as (
         'calls:' || call_id as contact_id,
         {{ call_channel() }} as inbound_channel,
         {{ call_channel() }} as response_channel,
-        case when agent_id is not null and not abandoned then wait_seconds end as first_response_seconds,
-        case when agent_id is not null and not abandoned then
+        -- answered by a person (an export without agent names still has talk time): the wait is the response time
+        case when {{ call_answered() }} then wait_seconds end as first_response_seconds,
+        case when {{ call_answered() }} then
             coalesce(talk_seconds, 0) + coalesce(hold_seconds, 0) + coalesce(wrap_seconds, 0)
         end as handle_seconds,
         wait_seconds,
         false as is_bot,
         false as bot_handover,
-        coalesce(disposition = 'resolved', false) as resolved,
+        -- an export without a disposition did not measure resolution: null (left out of FCR), not "unresolved"
+        case when disposition is not null then disposition = 'resolved' end as resolved,
         {{ dbt.dateadd(
             'second',
             'coalesce(wait_seconds, 0) + coalesce(talk_seconds, 0) + coalesce(hold_seconds, 0)',
             'started_at'
         ) }} as closed_at,
-        coalesce(queue, ivr_path) as contact_reason
+        coalesce(queue, ivr_path) as contact_reason,
+        abandoned
     from {{ ref('stg_calls__calls') }}
     where direction = 'inbound'
 ),
@@ -96,7 +101,8 @@ answered_posts as (
         -- a public thread has no resolution status
         cast(null as boolean) as resolved,
         cast(null as timestamp) as closed_at,
-        cast(null as {{ dbt.type_string() }}) as contact_reason
+        cast(null as {{ dbt.type_string() }}) as contact_reason,
+        cast(null as boolean) as abandoned
     from {{ ref('stg_social_mentions__posts') }} as posts
     inner join brand_replies on brand_replies.post_id = posts.post_id
     where not posts.is_brand
@@ -159,6 +165,7 @@ select
     first_response_seconds,
     handle_seconds,
     wait_seconds,
+    abandoned,
     is_bot,
     bot_handover,
     resolved,

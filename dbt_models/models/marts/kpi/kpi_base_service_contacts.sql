@@ -1,5 +1,6 @@
 -- Service contacts with what the service KPIs need: business day, inbound channel, segment, whether the same
--- customer came back on any channel within 7 days (for first contact resolution), and the channel's SLA target.
+-- customer came back on any channel within 7 days (for first contact resolution), the channel's SLA target and,
+-- for calls, whether the caller hung up in the queue (and whether that was a short abandon).
 with
 
 contacts as (
@@ -27,6 +28,13 @@ select
     ) as has_contact_within_next_7d,
     contacts.handle_seconds,
     contacts.first_response_seconds,
+    contacts.wait_seconds,
+    -- queue abandonment exists for calls only: null on the other channels
+    contacts.abandoned as is_abandoned,
+    -- hung up within var('short_abandon_seconds'): a misdial or an instant change of mind, not a lost caller
+    coalesce(
+        contacts.abandoned and contacts.wait_seconds <= {{ var('short_abandon_seconds') }}, false
+    ) as is_short_abandon,
     sla.first_response_target_seconds,
     coalesce(contacts.is_bot, false) as is_bot,
     coalesce(contacts.bot_handover, false) as is_bot_handover

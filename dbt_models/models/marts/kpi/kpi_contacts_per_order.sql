@@ -17,6 +17,19 @@ aggregated as (
         counts={'contacts': 'sum(is_contact)', 'orders': 'sum(is_order)'},
         by_channel=false,
     ) }}
+),
+
+-- Without any service contact in the data (no service export), contacts per order was not measured: null, not 0.
+with_contacts_known as (
+    select *, max(contacts) over () > 0 as has_contacts
+    from aggregated
 )
 
-{{ kpi_metric_row('contacts_per_order', kpi_share('contacts', 'orders'), 'orders', 'contacts', 'orders') }}
+{{ kpi_metric_row(
+    'contacts_per_order',
+    'case when has_contacts then ' ~ kpi_share('contacts', 'orders') ~ ' end',
+    'case when has_contacts then orders else 0 end',
+    'contacts',
+    'orders',
+    relation='with_contacts_known',
+) }}

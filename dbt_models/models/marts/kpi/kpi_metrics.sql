@@ -1,19 +1,69 @@
 -- The one long, tidy KPI table reports read: every metric per period × channel × segment, with the change
--- against the previous period of the same grain and against its target.
+-- against the previous period of the same grain and against its target, and why a value is missing: not
+-- measured is not zero (a KPI whose inputs no export carries is null with the inputs it needs).
 {%- set metric_models = [
     'kpi_nps', 'kpi_csat', 'kpi_ces',
     'kpi_journey_conversion', 'kpi_web_funnel', 'kpi_abandoned_carts',
     'kpi_churn',
-    'kpi_service_resolution', 'kpi_service_times', 'kpi_bot_containment', 'kpi_contacts_per_order',
+    'kpi_service_resolution', 'kpi_service_times', 'kpi_call_abandonment', 'kpi_bot_containment',
+    'kpi_contacts_per_order',
     'kpi_voice_of_customer',
 ] %}
 with
 
-metrics as (
+measured_metrics as (
     {%- for model in metric_models %}
     select * from {{ ref(model) }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
+),
+
+metric_inputs as (
+    select metric_pattern, needs from {{ ref('kpi_metric_inputs') }}
+),
+
+-- A KPI model whose source exports are absent returns no rows. Its metric still gets one row per period
+-- (channel and segment 'all'), null, so every report can say that it is not available and why.
+unmeasured_metrics as (
+    select
+        calendar.period_grain,
+        calendar.period_start,
+        'all' as channel,
+        'all' as segment,
+        metric_inputs.metric_pattern as metric,
+        cast(null as double) as value,
+        cast(null as double) as numerator,
+        cast(null as double) as denominator,
+        cast(0 as {{ dbt.type_bigint() }}) as n,
+        cast(null as double) as ci_low,
+        cast(null as double) as ci_high
+    from {{ ref('kpi_calendar') }} as calendar
+    cross join metric_inputs
+    where {{ dbt.position("'%'", 'metric_inputs.metric_pattern') }} = 0  -- a family pattern names no one metric
+        and metric_inputs.metric_pattern not in (select distinct metric from measured_metrics)
+),
+
+metrics as (
+    select * from measured_metrics
+    union all
+    select * from unmeasured_metrics
+),
+
+-- Whether a metric was ever measured on a channel (any period, grain or segment with observations), and the
+-- inputs it needs (patterns cover the metric families with a suffix: funnel steps, topics).
+slice_measurement as (
+    select
+        slices.metric,
+        slices.channel,
+        slices.ever_measured,
+        max(metric_inputs.needs) as needs
+    from (
+        select metric, channel, max(case when n > 0 then 1 else 0 end) = 1 as ever_measured
+        from metrics
+        group by metric, channel
+    ) as slices
+    left join metric_inputs on slices.metric like metric_inputs.metric_pattern
+    group by slices.metric, slices.channel, slices.ever_measured
 ),
 
 targets as (
@@ -62,13 +112,23 @@ slice_targets as (
 with_target as (
     select
         with_previous.*,
-        slice_targets.target
+        slice_targets.target,
+        case
+            when with_previous.value is not null then null
+            when not slice_measurement.ever_measured
+                then 'not measured: needs ' || coalesce(slice_measurement.needs, 'inputs no export carries')
+            when coalesce(with_previous.n, 0) = 0 then 'no data in this period'
+            else 'not defined in this period (nothing to divide by)'
+        end as value_missing_reason
     from with_previous
     left join slice_targets
         on slice_targets.metric = with_previous.metric
         and slice_targets.period_grain = with_previous.period_grain
         and slice_targets.channel = with_previous.channel
         and slice_targets.specificity_rank = 1
+    inner join slice_measurement
+        on slice_measurement.metric = with_previous.metric
+        and slice_measurement.channel = with_previous.channel
 )
 
 select
@@ -86,5 +146,6 @@ select
     previous_value,
     value - previous_value as change_vs_previous,
     target,
-    value - target as change_vs_target
+    value - target as change_vs_target,
+    value_missing_reason
 from with_target

@@ -3,7 +3,12 @@ with
 contacts as (
     select
         *,
-        case when first_response_seconds <= first_response_target_seconds then 1 else 0 end as meets_sla
+        case when first_response_seconds <= first_response_target_seconds then 1 else 0 end as meets_sla,
+        -- the contact-centre service level: a call abandoned within the target (or a short abandon) was never
+        -- the team's to answer in time, so it leaves the base; one abandoned after the target was missed
+        first_response_target_seconds is not null and not coalesce(
+            is_abandoned and (is_short_abandon or wait_seconds <= first_response_target_seconds), false
+        ) as counts_for_sla
     from {{ ref('kpi_base_service_contacts') }}
 ),
 
@@ -15,8 +20,8 @@ aggregated as (
             'handle_seconds_sum': 'sum(handle_seconds)',
             'handle_seconds_sum_of_squares': 'sum(handle_seconds * handle_seconds)',
             'responded_contacts': 'count(first_response_seconds)',
-            'sla_contacts': 'count(first_response_target_seconds)',
-            'sla_met': 'sum(case when first_response_target_seconds is not null then meets_sla else 0 end)',
+            'sla_contacts': 'sum(case when counts_for_sla then 1 else 0 end)',
+            'sla_met': 'sum(case when counts_for_sla then meets_sla else 0 end)',
         },
         statistics={
             'first_response_median_seconds': kpi_percentile('first_response_seconds', 0.5),
