@@ -114,3 +114,10 @@ def compact_warehouse(warehouse: Path) -> None:
 
     write_atomically(warehouse, copy_database)
     Path(f"{warehouse}.wal").unlink(missing_ok=True)
+
+
+def drop_tables(warehouse: Warehouse, tables: list[str]) -> None:
+    """Remove tables an asset could not compute this time, so nobody reads an earlier run's rows as current."""
+    with warehouse.get_connection() as connection:
+        for table in tables:
+            connection.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")

@@ -231,7 +231,9 @@ def with_honest_intervals(windows: pl.DataFrame) -> pl.DataFrame:
         bounds = interval_bounds((earlier["actual"] / earlier["forecast"]).to_numpy())
         scored.append(rows.with_columns(
             (pl.col("forecast") * factor).alias(name) for name, factor in bounds.items()))
-    return pl.concat(scored) if scored else windows.clear()
+    if not scored:  # no window has enough earlier days: the columns exist, the rows do not
+        return windows.clear().with_columns(pl.lit(None, pl.Float64).alias(name) for name in interval_bounds(np.array([])))
+    return pl.concat(scored)
 
 
 def accuracy(windows: pl.DataFrame) -> pl.DataFrame:

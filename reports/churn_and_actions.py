@@ -111,6 +111,8 @@ report.section("Value at risk", "What churn would cost: each customer's churn pr
 value_missing = scores_missing + report.missing({"ml_customer_value": ["customer_key", "expected_value_eur"]})
 if value_missing:
     report.unavailable("Value at risk", value_missing)
+elif skip_reason:
+    say_churn_skipped()
 else:
     risk = value_at_risk(scores, report.query("select customer_key, expected_value_eur from ml_customer_value")).join(
         scores.select("customer_key", "segment", "risk_band"), on="customer_key"
@@ -260,6 +262,8 @@ report.section("Who to contact first", "The customers in the action plan with th
 priority_missing = actions_missing + value_missing
 if priority_missing:
     report.unavailable("The prioritised plan", priority_missing)
+elif skip_reason:
+    say_churn_skipped()
 else:
     planned = report.query(
         f"select customer_key, {action_name} as action, channel from ml_next_best_actions where action <> 'no_action'"

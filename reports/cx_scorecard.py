@@ -90,13 +90,15 @@ else:
         order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
         """
     )
+    top = active.head(NEXT_STEPS)
     steps = [
         f"{number}. **{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else "")
-        + f" Act on it: {cx.action_link(row['metric'])}."
-        for number, row in enumerate(active.head(NEXT_STEPS).iter_rows(named=True), start=1)
+        + f" Act on it: {cx.link_token(number - 1)}."
+        for number, row in enumerate(top.iter_rows(named=True), start=1)
     ]
     more = f"\n\n{active.height - NEXT_STEPS} more active alerts are in alerts.md." if active.height > NEXT_STEPS else ""
-    report.say("\n".join(steps) + more if steps else "No KPI is beyond its threshold or worse than normal variation.")
+    report.say("\n".join(steps) + more if steps else "No KPI is beyond its threshold or worse than normal variation.",
+               links=[cx.action_link(metric) for metric in top["metric"]])
 
 # %%
 if not missing:

@@ -13,7 +13,6 @@ from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, plotly_scr
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
-from cxreport.report import prose  # noqa: E402
 from cxreport import (  # noqa: E402
     KPIS_BY_METRIC,
     Change,
@@ -129,12 +128,6 @@ def test_whole_numbers_on_bars_group_thousands_like_the_tables():
     assert figure.data[0].text == ("5.488", "10.548")
     assert figure.data[1].text == ("41%",) and figure.data[2].text == ("1.5",)  # not whole numbers: as given
     assert "cx-chart" in chart
-
-
-def test_prose_keeps_links_to_other_reports_only():
-    assert prose("Act on it: [the funnel](customer_journeys.html).") == "Act on it: [the funnel](customer_journeys.html)."
-    assert prose("[click](javascript:alert(1)) <b>x</b>") == "&#91;click&#93;(javascript:alert(1)) &lt;b&gt;x&lt;/b&gt;"
-    assert prose("segment vip_omnichannel") == "segment VIP omnichannel"
 
 
 def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():

@@ -11,8 +11,8 @@ import pytest
 
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
-    Calendar, clean_history, complete_days, forecast_series, forecast_windows, intraday_forecast, intraday_profile,
-    rolling_origins, weekday_mean,
+    Calendar, clean_history, complete_days, coverage, forecast_series, forecast_windows, intraday_forecast,
+    intraday_profile, rolling_origins, weekday_mean, with_honest_intervals,
 )
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
 
@@ -259,3 +259,11 @@ def test_plan_against_actual_weights_the_expected_service_level_by_offered_calls
         "expected_service_level": 0.8, "service_level_reached": 0.45, "planned_agents_mean": 4.0,
         "agents_seen_mean": 3.5})
     assert plan_vs_actual_summary(adherence.filter(pl.col("offered_contacts") == 0)) == {}
+
+
+def test_backtest_windows_too_few_to_calibrate_give_no_coverage_rather_than_an_error():
+    # one origin has no earlier windows to calibrate its intervals on (a short history): no coverage figure
+    days = pl.date_range(date(2025, 3, 3), date(2025, 3, 9), eager=True)
+    windows = pl.DataFrame({"model": "weekday_mean", "origin": date(2025, 3, 3), "day": days,
+                            "actual": [5.0] * 7, "forecast": [4.0] * 7})
+    assert coverage(with_honest_intervals(windows)).height == 0

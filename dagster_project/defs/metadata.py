@@ -11,6 +11,11 @@ from cx_core.sources.contracts import SourceContract
 from cx_core.sources.reader import quote_identifier, sql_literal
 
 
+def skipped(reason: str) -> dict[str, object]:
+    """The metadata of an asset its data cannot support (docs/CONVENTIONS.md): skipped, not failed, and why."""
+    return {"status": "skipped", "skip_reason": reason}
+
+
 def frame_metadata(frame: pl.DataFrame) -> dict[str, object]:
     columns = [dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
     return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}

@@ -12,12 +12,12 @@ from cxreport.kpis import (
     month_changes,
 )
 from cxreport.privacy import pseudonymise
-from cxreport.report import WEEKDAYS, Column, Report
+from cxreport.report import WEEKDAYS, Column, Report, link_token
 from cxreport.style import NEGATIVE_SHARE_SCALE, channel_colour
 
 __all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NEGATIVE_SHARE_SCALE", "NumberFormat", "Report",
            "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "action_link", "change_is_significant", "channel_colour", "label", "month_changes", "pseudonymise",
-           "readable", "words"]
+           "action_link", "change_is_significant", "channel_colour", "label", "link_token", "month_changes",
+           "pseudonymise", "readable", "words"]

@@ -72,10 +72,11 @@ ACTION_REPORTS = {
 }
 
 
-def action_link(metric: str) -> str:
-    """Markdown: where to act on `metric` (the scorecard itself when no report goes deeper)."""
+def action_link(metric: str) -> tuple[str, str]:
+    """Where to act on `metric`: (what to look at, report name); the scorecard itself when no report goes
+    deeper. `Report.say(..., links=...)` turns it into a link."""
     report, part = ACTION_REPORTS.get(metric, ("cx_scorecard", "the trends"))
-    return f"[{part}]({report}.html)"
+    return part, report
 
 
 def _standard_error(ci_low: float | None, ci_high: float | None) -> float | None:

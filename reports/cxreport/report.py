@@ -4,7 +4,6 @@ and display helpers that emit HTML only (prose, big-number cards, charts, tables
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -28,13 +27,11 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 
 # HTML entities for the characters that would turn data in prose into markup or a Markdown link
 PROSE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"})
-# After escaping, the one link prose may carry: to another report in the same folder (cxreport.action_link).
-ESCAPED_REPORT_LINK = re.compile(r"&#91;([^\[\]]*?)&#93;\(([a-z0-9_]+\.html)\)")
 
 
-def prose(markdown_text: str) -> str:
-    """Markdown that shows values from exports safely: codes as words, no HTML, no links but to other reports."""
-    return ESCAPED_REPORT_LINK.sub(r"[\1](\2)", readable(markdown_text).translate(PROSE_ESCAPES))
+def link_token(index: int) -> str:
+    """Where `Report.say` puts its `index`-th link (private-use characters, which exports do not carry)."""
+    return f"\ue000{index}\ue001"
 
 
 def months_before(first_of_month: date, count: int) -> date:
@@ -120,10 +117,15 @@ class Report:
         if lead:
             self.say(lead)
 
-    def say(self, markdown_text: str) -> None:
-        """Prose in Markdown (see `prose`). Angle and square brackets are escaped: sentences carry values from
-        exports (segments, paths, reasons) and those must never become HTML or a link (`[x](javascript:...)`)."""
-        display(Markdown(prose(markdown_text)))
+    def say(self, markdown_text: str, links: Sequence[tuple[str, str]] = ()) -> None:
+        """Prose in Markdown, snake_case codes in it as words. Angle and square brackets are escaped: sentences
+        carry values from exports (segments, paths, reasons) and those must never become HTML or a link.
+        `links` are (label, report name) pairs of our own reports, placed where the text has `link_token(i)`:
+        they are added after the escaping, so they are the only links prose can have."""
+        text = readable(markdown_text).translate(PROSE_ESCAPES)
+        for index, (label, report_name) in enumerate(links):
+            text = text.replace(link_token(index), f"[{label.translate(PROSE_ESCAPES)}]({report_name}.html)")
+        display(Markdown(text))
 
     def unavailable(self, what: str, missing: Sequence[str]) -> None:
         """A plain note in place of a section whose data does not exist yet (the report still renders)."""

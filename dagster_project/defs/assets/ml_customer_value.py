@@ -7,10 +7,10 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from cx_core.warehouse import read_frame, replace_table
+from cx_core.warehouse import drop_tables, read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
-from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.customer_value import HORIZON_DAYS, customer_value, validate_time_split
 
@@ -46,7 +46,12 @@ def ml_customer_value(context: dg.AssetExecutionContext, cx: PipelineSettings, w
     settings = cx.settings
     orders = read_frame(warehouse, ORDERS_SQL)
     if orders.is_empty():
-        raise dg.Failure(description="No orders with a known customer: no customer value to compute.")
+        reason = "no orders with a known customer: customer value needs an order history"
+        drop_tables(warehouse, ["ml_customer_value", "ml_customer_value_model_card"])
+        context.log.warning(f"customer value skipped: {reason}")
+        yield dg.MaterializeResult(asset_key="ml_customer_value", metadata=skipped(reason))
+        yield dg.MaterializeResult(asset_key="ml_customer_value_model_card", metadata=skipped(reason))
+        return
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else orders["ordered_at"].max().date()
     values = customer_value(orders, as_of)
     holdout = holdout_days(orders, as_of)

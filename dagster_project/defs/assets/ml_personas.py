@@ -13,10 +13,10 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
+from cx_core.warehouse import Warehouse, drop_tables, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
-from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.persona_drift import persona_drift
 from ml.persona_features import BehaviourHistory, behaviour_features
@@ -96,7 +96,14 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
     previous_assignments = optional_frame(warehouse, tables, "ml_personas", "SELECT customer_key, persona_id FROM ml_personas")
     features = behaviour_features(history, as_of)
     if features.height < MIN_CUSTOMERS:
-        raise dg.Failure(description=f"Only {features.height} customers with enough activity as of {as_of}: no personas.")
+        reason = (f"only {features.height} customers with enough activity as of {as_of} "
+                  f"(personas need {MIN_CUSTOMERS})")
+        # the persona model stays: persona ids must persist over a refresh with too little data
+        drop_tables(warehouse, ["ml_personas", "ml_persona_profiles", "ml_persona_drift"])
+        context.log.warning(f"personas skipped: {reason}")
+        for table in ("ml_personas", "ml_persona_profiles", "ml_persona_model", "ml_persona_drift"):
+            yield dg.MaterializeResult(asset_key=table, metadata=skipped(reason))
+        return
     clustering = cluster_personas(features, SEED, previous)
     model, names = named_model(clustering, features)
     assignments = clustering.assignments.with_columns(

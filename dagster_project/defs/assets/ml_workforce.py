@@ -22,9 +22,9 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from cx_core.settings import Settings
-from cx_core.warehouse import Warehouse, read_frame, replace_table
+from cx_core.warehouse import Warehouse, drop_tables, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
-from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
 from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
@@ -33,6 +33,7 @@ INTERVAL_MINUTES = 30
 PROFILE_WEEKS = 8  # recent weeks that give the intraday profile, handle times and patience
 ADHERENCE_WEEKS = 4
 ALL_QUEUES = "all"
+FORECAST_TABLES = ["ml_contact_forecast", "ml_forecast_backtest", "ml_forecast_cleaned_days"]
 VOICE_CHANNEL = "phone"
 # Expected service level above the reached one, in points, from which the adherence check warns.
 ADHERENCE_WARN_POINTS = 0.10
@@ -180,7 +181,12 @@ def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings,
     settings = cx.settings
     contacts = load_contacts(settings, warehouse)
     if contacts.is_empty():
-        raise dg.Failure(description="No service contacts in fct_service_contacts: nothing to forecast.")
+        reason = "no service contacts in fct_service_contacts: nothing to forecast"
+        drop_tables(warehouse, FORECAST_TABLES)
+        context.log.warning(f"contact forecast skipped: {reason}")
+        for table in FORECAST_TABLES:
+            yield dg.MaterializeResult(asset_key=table, metadata=skipped(reason))
+        return
     as_of = as_of_date(settings, contacts)
     forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1),
                                                settings.forecast_horizon_days)
@@ -242,6 +248,9 @@ def plan_policy(settings: Settings) -> PlanPolicy:
 def ml_staffing_plan(context: dg.AssetExecutionContext, cx: PipelineSettings,
                      warehouse: DuckDBResource) -> dg.MaterializeResult:
     settings = cx.settings
+    if "ml_contact_forecast" not in table_names(warehouse):
+        drop_tables(warehouse, ["ml_staffing_plan"])
+        return dg.MaterializeResult(metadata=skipped("no contact forecast (ml_contact_forecast was skipped)"))
     forecast = read_frame(warehouse, f"""
         SELECT channel, interval_start, forecast, as_of_date FROM ml_contact_forecast
         WHERE granularity = '{INTERVAL_MINUTES}min' AND queue = '{ALL_QUEUES}'""")
@@ -307,6 +316,9 @@ def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.Da
 def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
     settings = cx.settings
     contacts = load_contacts(settings, warehouse)
+    if contacts.filter(pl.col("channel") == VOICE_CHANNEL).is_empty():
+        drop_tables(warehouse, ["ml_staffing_adherence"])
+        return dg.MaterializeResult(metadata=skipped("no phone calls: plan against actual is measured on the phone"))
     as_of = as_of_date(settings, contacts)
     adherence = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse), as_of)
     adherence = adherence.with_columns(pl.lit(as_of).alias("as_of_date"))
@@ -321,6 +333,8 @@ def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg
                 description=f"Warns when the plan's expected phone service level is more than "
                             f"{ADHERENCE_WARN_POINTS:.0%} points above the one callers got.")
 def plan_not_optimistic(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    if "ml_staffing_adherence" not in table_names(warehouse):
+        return dg.AssetCheckResult(passed=True, description="no plan against actual to judge (no phone calls)")
     adherence = read_frame(warehouse, "SELECT * FROM ml_staffing_adherence")
     summary = plan_vs_actual_summary(adherence)
     gap = summary["expected_service_level"] - summary["service_level_reached"] if summary else 0.0
