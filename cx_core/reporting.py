@@ -2,9 +2,12 @@
 
 jupytext percent `.py` -> notebook with a kernelspec -> papermill (parameters injected after the cell tagged
 `parameters`, executed in `reports/` so the notebooks import the shared `cxreport` package) -> nbconvert
-HTML without input cells or prompts -> our page shell with the report CSS and plotly.js inlined, so the file
-opens offline. Each report also writes `<name>.json` next to its HTML (as-of date, render time, headline
-numbers), which the index page and the asset metadata read.
+HTML without input cells or prompts -> our page shell with the report CSS, a navigation bar to the other reports
+and plotly.js, so the file opens offline. plotly.js (4.8 MB) is either written once as `plotly.min.js` beside the
+reports and loaded from there ("shared": small reports, the folder works offline) or inlined into every file
+("inline": one file that can be mailed on its own). Each report also writes `<name>.json` next to its HTML (as-of
+date, render time, headline numbers and whether each meets its target), which the index page and the asset
+metadata read.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ REPORT_CSS = REPORTS_SOURCE_DIR / "cxreport" / "report.css"
 KERNEL_NAME = "python3"
 # The notebooks publish their headline numbers under this output type (reports/cxreport/report.py).
 HEADLINES_MIMETYPE = "application/vnd.cx.headlines+json"
+PLOTLY_MODES = ("shared", "inline")
+SHARED_PLOTLY_FILE = "plotly.min.js"
+INDEX_FILE = "index.html"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class RenderedReport:
     seconds: float
     headlines: dict[str, str]
     stderr_lines: int
+    on_target: dict[str, bool]  # headline name -> meets its target (only headlines that have one)
 
     def summary_path(self) -> Path:
         return self.html_path.with_suffix(".json")
@@ -105,34 +112,54 @@ def notebook_body_html(notebook: nbformat.NotebookNode) -> str:
     return body
 
 
-def page(title: str, body: str, with_plotly: bool, footer: str) -> str:
+def plotly_script(mode: str, output_dir: Path) -> str:
+    """The <script> that loads plotly.js: inline, or from the shared file beside the reports (written when absent
+    or from another plotly version)."""
+    if mode not in PLOTLY_MODES:
+        raise ValueError(f"plotly mode {mode!r}: use one of {', '.join(PLOTLY_MODES)}")
+    library = plotly.offline.get_plotlyjs()
+    if mode == "inline":
+        return f"<script type='text/javascript'>{library}</script>"
+    shared = output_dir / SHARED_PLOTLY_FILE
+    if not shared.exists() or shared.stat().st_size != len(library.encode("utf-8")):
+        write_text_atomically(shared, library)
+    return f"<script type='text/javascript' src='{SHARED_PLOTLY_FILE}'></script>"
+
+
+def navigation(pages: Sequence[tuple[str, str]], current: str) -> str:
+    """A bar linking the index and every report (file stem, title); the open page is marked, not linked."""
+    links = [(INDEX_FILE.removesuffix(".html"), "All reports"), *pages]
+    items = [f"<a aria-current='page'>{html.escape(title)}</a>" if name == current
+             else f"<a href='{html.escape(name)}.html'>{html.escape(title)}</a>" for name, title in links]
+    return f"<nav class='cx-nav'>{''.join(items)}</nav>"
+
+
+def page(title: str, body: str, footer: str, head_script: str = "", nav: str = "") -> str:
     """A complete offline HTML page in the shared report style."""
-    plotly_js = f"<script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script>" if with_plotly else ""
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><style>{REPORT_CSS.read_text(encoding='utf-8')}</style>{plotly_js}"
-        f"</head><body><main>{body}<footer>{footer}</footer></main></body></html>\n"
+        f"<title>{html.escape(title)}</title><style>{REPORT_CSS.read_text(encoding='utf-8')}</style>{head_script}"
+        f"</head><body>{nav}<main>{body}<footer>{footer}</footer></main></body></html>\n"
     )
 
 
 def render_report(
-    name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any],
+    name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any], plotly_mode: str = "shared",
     siblings: Sequence[tuple[str, str]] = (),
 ) -> RenderedReport:
-    """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`; the footer
-    links the index and the `siblings` (name, title) rendered into the same folder."""
+    """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`; the page's
+    navigation bar links the index and the `siblings` (name, title) rendered into the same folder."""
     started = time.perf_counter()
     notebook = execute_notebook(source, parameters)
     stderr_lines = drop_stderr(notebook)
     published = take_headlines(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)
     rendered_at = datetime.now().astimezone().isoformat(timespec="seconds")
-    links = "".join(f" · <a href='{html.escape(other)}.html'>{html.escape(other_title)}</a>"
-                    for other, other_title in siblings if other != name)
-    footer = f"CX pipeline · {html.escape(title)} · <a href='index.html'>all reports</a>{links}"
+    footer = f"CX pipeline · {html.escape(title)} · <a href='{INDEX_FILE}'>all reports</a>"
     html_path = output_dir / f"{name}.html"
-    write_text_atomically(html_path, page(title, notebook_body_html(notebook), True, footer))
+    write_text_atomically(html_path, page(title, notebook_body_html(notebook), footer,
+                                          plotly_script(plotly_mode, output_dir), navigation(siblings, name)))
     report = RenderedReport(
         name=name,
         title=title,
@@ -142,10 +169,20 @@ def render_report(
         seconds=round(time.perf_counter() - started, 2),
         headlines=published.get("headlines", {}),
         stderr_lines=stderr_lines,
+        on_target=published.get("on_target", {}),
     )
     summary = {**asdict(report), "html_path": html_path.name}
     write_text_atomically(report.summary_path(), json.dumps(summary, indent=2, ensure_ascii=False))
     return report
+
+
+def headline_html(name: str, value: str, on_target: bool | None) -> str:
+    """'NPS: 41', coloured green or red (with the words for readers who do not see colour) when it has a target."""
+    text = f"{html.escape(name)}: {html.escape(value)}"
+    if on_target is None:
+        return text
+    state, words = ("on-target", "on target") if on_target else ("off-target", "off target")
+    return f"<span class='{state}'>{text} <span class='target-state'>({words})</span></span>"
 
 
 def render_index(output_dir: Path, reports: Sequence[tuple[str, str, str]]) -> Path:
@@ -158,7 +195,8 @@ def render_index(output_dir: Path, reports: Sequence[tuple[str, str, str]]) -> P
             items.append(f"<li><strong>{html.escape(title)}</strong> — not rendered yet.</li>")
             continue
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        headlines = " · ".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in summary["headlines"].items())
+        on_target = summary.get("on_target", {})
+        headlines = " · ".join(headline_html(k, str(v), on_target.get(k)) for k, v in summary["headlines"].items())
         items.append(
             f"<li><a href='{html.escape(summary['html_path'])}'><strong>{html.escape(title)}</strong></a> — "
             f"{html.escape(description)}<br><span class='headlines'>Data as of {html.escape(summary['as_of'])}, "
@@ -170,7 +208,8 @@ def render_index(output_dir: Path, reports: Sequence[tuple[str, str, str]]) -> P
         f"{datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}</div>"
         f"<ul class='cx-index'>{''.join(items)}</ul>"
     )
-    index_path = output_dir / "index.html"
+    index_path = output_dir / INDEX_FILE
     output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(index_path, page("Customer experience reports", body, False, "CX pipeline"))
+    nav = navigation([(name, title) for name, title, _ in reports], INDEX_FILE.removesuffix(".html"))
+    write_text_atomically(index_path, page("Customer experience reports", body, "CX pipeline", nav=nav))
     return index_path

@@ -49,6 +49,7 @@ class Settings:
     staffing_shrinkage: float
     staffing_max_occupancy: float
     report_locale: str  # "de" prints German number formats (1.234,5 and 41 %) in every report
+    report_plotly: str  # "shared": one plotly.min.js beside the reports; "inline": every report self-contained
     # Thresholds of the asset checks, freshness policies, schedule and sensor.
     quarantine_warn_rate: float
     churn_auc_floor: float
@@ -100,6 +101,7 @@ class Settings:
             sentiment_model=get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path(environ, "CX_ML_CACHE_DIR", data_dir / "ml_cache"),
             report_locale=get("CX_REPORT_LOCALE", "en"),
+            report_plotly=get("CX_REPORT_PLOTLY", "shared"),
             # bad exports happen, but not many: warn above this share of a file's rows in quarantine
             quarantine_warn_rate=float(get("CX_QUARANTINE_WARN_RATE", "0.05")),
             # below this ROC AUC the churn model ranks customers barely better than chance

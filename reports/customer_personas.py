@@ -58,7 +58,7 @@ if not profiles_missing:
             "NPS": "–" if row["nps"] is None else fmt.number(row["nps"], signed=True),
             "Churn risk": fmt.percent(row["churn_probability_mean"]),
             "Buys in": report.channel_label(row["preferred_purchase_channel"]),
-            "Contacts service by": cx.words(row["preferred_service_channel"]),
+            "Contacts service by": report.channel_label(row["preferred_service_channel"]),
             "Stands out by": row["distinguishing_features"],
         })
         for row in profiles.iter_rows(named=True)

@@ -21,7 +21,6 @@ business_timezone = "Europe/Berlin"
 from datetime import timedelta
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 import cxreport as cx
 
@@ -62,7 +61,7 @@ else:
     )
     report.header(summary)
     for change in changes:
-        report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value))
+        report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value), change.meets_target)
 
 # %%
 # What to do next: the three most severe active alerts of the latest day, week and month (kpi_alerts), each
@@ -109,38 +108,35 @@ if not missing:
         "interval supports (green better, red worse); without it, the change is within normal variation.",
     )
     report.cards(changes)
-    report.say("\n".join(f"- {c.sentence(fmt)} It {c.target_text(fmt)}." for c in changes))
 
 # %%
 if not missing:
     report.section("Trends over 13 months", "Each panel shows the monthly value, its 95% interval where one "
                    "exists (shaded) and the target (dashed).")
-    columns = 3
     # The full 13 months on every panel, half a month of air on each side, even when data starts later.
     trend_range = [trend_months[0] - timedelta(days=15), month + timedelta(days=15)]
-    figure = make_subplots(rows=3, cols=columns, subplot_titles=[k.label for k in cx.SCORECARD_KPIS],
-                           vertical_spacing=0.12, horizontal_spacing=0.07)
-    for index, kpi in enumerate(cx.SCORECARD_KPIS):
+    panels = []
+    for kpi in cx.SCORECARD_KPIS:
         series = rows.filter(channel="all", metric=kpi.metric).sort("period_start")
         scale = 100 if kpi.unit == "share" else 1 / 60 if kpi.unit == "seconds" else 1
-        place = dict(row=index // columns + 1, col=index % columns + 1)
+        figure = go.Figure()
         months, values = series["period_start"].to_list(), (series["value"] * scale).to_list()
         if series["ci_low"].null_count() < series.height:
             band_x = months + months[::-1]
             band_y = (series["ci_high"] * scale).to_list() + (series["ci_low"] * scale).to_list()[::-1]
             figure.add_trace(go.Scatter(x=band_x, y=band_y, mode="lines", fill="toself",
                                         fillcolor="rgba(61,90,128,0.15)",
-                                        line=dict(width=0), hoverinfo="skip", showlegend=False), **place)
+                                        line=dict(width=0), hoverinfo="skip", showlegend=False))
         figure.add_trace(go.Scatter(x=months, y=values, mode="lines+markers", name=kpi.label, showlegend=False,
-                                    line=dict(color=cx.channel_colour("all"), width=2), marker=dict(size=5)),
-                         **place)
+                                    line=dict(color=cx.channel_colour("all"), width=2), marker=dict(size=5)))
         targets = series["target"].drop_nulls()
         if targets.len():
-            figure.add_hline(y=targets[-1] * scale, line=dict(dash="dash", color="#9aa5b1", width=1), **place)
-        figure.update_yaxes(ticksuffix={"share": fmt.percent_sign, "seconds": " min"}.get(kpi.unit, ""), **place)
-        figure.update_xaxes(tickformat="%b %y", dtick="M3", range=trend_range, **place)
-    figure.update_annotations(font_size=13)
-    report.chart(figure, height=720)
+            figure.add_hline(y=targets[-1] * scale, line=dict(dash="dash", color="#9aa5b1", width=1))
+        figure.update_layout(title=kpi.label,
+                             yaxis_ticksuffix={"share": fmt.percent_sign, "seconds": " min"}.get(kpi.unit, ""),
+                             xaxis=dict(tickformat="%b %y", dtick="M3", range=trend_range))
+        panels.append(figure)
+    report.small_multiples(panels)
 
 # %%
 if not missing:

@@ -135,7 +135,7 @@ else:
     if topics.height:
         figure = go.Figure(go.Bar(
             y=[cx.words(topic) for topic in topics["topic"]], x=topics["texts"], orientation="h",
-            marker=dict(color=(topics["negative"] * 100).to_list(), colorscale="Reds", cmin=0, cmax=100,
+            marker=dict(color=(topics["negative"] * 100).to_list(), colorscale=cx.NEGATIVE_SHARE_SCALE, cmin=0, cmax=100,
                         colorbar=dict(title="% negative", ticksuffix=fmt.percent_sign)),
             hovertemplate="%{y}: %{x} texts<extra></extra>",
         ))

@@ -5,10 +5,11 @@ import math
 import sys
 from datetime import date
 
+import plotly.graph_objects as go
 import polars as pl
 import pytest
 
-from cx_core.reporting import REPORTS_SOURCE_DIR
+from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, plotly_script
 
 # The notebooks import `cxreport` from their own folder (the kernel runs there); so do these tests.
 sys.path.insert(0, str(REPORTS_SOURCE_DIR))
@@ -18,8 +19,11 @@ from cxreport import (  # noqa: E402
     NumberFormat,
     Report,
     change_is_significant,
+    label,
     month_changes,
     pseudonymise,
+    readable,
+    words,
 )
 
 
@@ -79,6 +83,51 @@ def test_pseudonymise_masks_contacts_and_names_but_keeps_dates_and_amounts():
         "Ich bin [NAME] ([HANDLE]), [EMAIL], Tel. [PHONE] oder [PHONE]. "
         "Bestellung 12345 vom 02.03.2026 über 59,90 €."
     )
+
+
+def test_codes_become_readable_labels():
+    assert words("returns_refunds") == "returns and refunds"
+    assert words("vip_omnichannel") == "VIP omnichannel"
+    assert words("service_contacts_90d") == "service contacts (90 days)"
+    assert label("days_since_last_order") == "Days since last order"
+    assert label("payment_billing") == "Payment and billing"
+
+
+def test_rates_carry_their_sample_size():
+    english, german = NumberFormat("en"), NumberFormat("de")
+    assert english.share_of(1.0, 3) == "100% (n = 3)"
+    assert german.share_of(0.842, 1204) == "84\u202f% (n = 1.204)"
+    assert english.share_of(0.842, None) == "84%"
+    assert KPIS_BY_METRIC["csat"].value_text(english, 0.05, 40) == "5.0% (n = 40)"
+
+
+def test_plotly_is_written_once_beside_the_reports_or_inlined(tmp_path):
+    shared = plotly_script("shared", tmp_path)
+    assert shared == f"<script type='text/javascript' src='{SHARED_PLOTLY_FILE}'></script>"
+    written = (tmp_path / SHARED_PLOTLY_FILE).stat()
+    assert written.st_size > 3_000_000
+    plotly_script("shared", tmp_path)  # a second report reuses the file
+    assert (tmp_path / SHARED_PLOTLY_FILE).stat().st_mtime_ns == written.st_mtime_ns
+    inline = plotly_script("inline", tmp_path / "inline")
+    assert len(inline) > 3_000_000 and not (tmp_path / "inline").exists()
+    with pytest.raises(ValueError, match="shared, inline"):
+        plotly_script("cdn", tmp_path)
+
+
+def test_codes_in_free_text_become_words():
+    assert readable("purchase_share_store +2.0 sd, email_open_rate +1.1 sd") == (
+        "purchase share store +2.0 sd, email open rate +1.1 sd")
+    assert readable("BG/NBD × Gamma-Gamma, ml_customer_value, 7.5 min") == (
+        "BG/NBD × Gamma-Gamma, ML customer value, 7.5 min")
+
+
+def test_whole_numbers_on_bars_group_thousands_like_the_tables():
+    figure = go.Figure([go.Bar(x=["a", "b"], y=[5488, 10548], text=[5488, 10548]),
+                        go.Bar(x=["a"], y=[1], text=["41%"]), go.Scatter(x=[1], y=[1], text=[1.5])])
+    chart = Report("test", "no-warehouse.duckdb", "2026-10-31", "de")._chart_html(figure, 300)
+    assert figure.data[0].text == ("5.488", "10.548")
+    assert figure.data[1].text == ("41%",) and figure.data[2].text == ("1.5",)  # not whole numbers: as given
+    assert "cx-chart" in chart
 
 
 def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():

@@ -70,9 +70,10 @@ def hostile_pages(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile_reports")
     warehouse = build_report_warehouse(folder / "warehouse.duckdb")
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("UPDATE dim_customers SET segment = ? WHERE segment = 'vip'", [HOSTILE["markdown_link"]])
-        con.execute("UPDATE dim_customers SET segment = ? WHERE segment = 'new'", [HOSTILE["script"]])
-        con.execute("UPDATE ml_text_insights SET topic = ? WHERE topic = 'billing'", [HOSTILE["image"]])
+        con.execute("UPDATE dim_customers SET segment = ? WHERE segment = 'vip_omnichannel'",
+                    [HOSTILE["markdown_link"]])
+        con.execute("UPDATE dim_customers SET segment = ? WHERE segment = 'digital_native'", [HOSTILE["script"]])
+        con.execute("UPDATE ml_text_insights SET topic = ? WHERE topic = 'payment_billing'", [HOSTILE["image"]])
         con.execute("UPDATE fct_touchpoints SET text = ? || ' ' || text WHERE text IS NOT NULL",
                     [f"{HOSTILE['formula']} {HOSTILE['script']}"])
     with pytest.MonkeyPatch.context() as env:

@@ -1,6 +1,6 @@
 """Shared building blocks of the CX report notebooks (style, numbers, KPIs, warehouse access, display)."""
 
-from cxreport.formatting import NumberFormat, words
+from cxreport.formatting import NumberFormat, label, readable, words
 from cxreport.kpis import (
     KPIS_BY_METRIC,
     SCORECARD_KPIS,
@@ -13,10 +13,11 @@ from cxreport.kpis import (
 )
 from cxreport.privacy import pseudonymise
 from cxreport.report import WEEKDAYS, Column, Report, link_token
-from cxreport.style import channel_colour
+from cxreport.style import NEGATIVE_SHARE_SCALE, channel_colour
 
-__all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NumberFormat", "Report", "SCORECARD_KPIS",
+__all__ = ["Change", "Column", "KPIS_BY_METRIC", "Kpi", "NEGATIVE_SHARE_SCALE", "NumberFormat", "Report",
+           "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS",
            "WEEKDAYS",
-           "action_link", "change_is_significant", "channel_colour", "link_token", "month_changes", "pseudonymise",
-           "words"]
+           "action_link", "change_is_significant", "channel_colour", "label", "link_token", "month_changes",
+           "pseudonymise", "readable", "words"]

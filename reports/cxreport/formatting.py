@@ -4,6 +4,7 @@ durations in minutes and seconds, NPS in points."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -13,9 +14,36 @@ MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "
 MISSING = "–"
 
 
+# Abbreviations readers know in capitals, and codes whose parts a reader joins with "and".
+ACRONYMS = {"vip", "ml", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla", "ivr", "crm", "roc", "auc", "eur",
+            "id"}
+JOINED_WITH_AND = {"returns_refunds", "payment_billing", "account_login", "delivery_shipping", "shipping_delivery"}
+DAYS_WINDOW = re.compile(r"^(\d+)d$")
+SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b(?!\.\w)")  # not file names (report links)
+
+
 def words(code: str) -> str:
-    """A machine name as readers write it: 'returns_refunds' -> 'returns refunds'."""
-    return code.replace("_", " ")
+    """A machine name as readers write it: 'returns_refunds' -> 'returns and refunds', 'vip_omnichannel' ->
+    'VIP omnichannel', 'service_contacts_90d' -> 'service contacts (90 days)'."""
+    if code in JOINED_WITH_AND:
+        return code.replace("_", " and ")
+    parts = []
+    for part in code.split("_"):
+        window = DAYS_WINDOW.match(part)
+        parts.append(f"({window.group(1)} days)" if window else part.upper() if part in ACRONYMS else part)
+    return " ".join(parts)
+
+
+def readable(text: str) -> str:
+    """Free text with every snake_case code in it as words: 'purchase_share_store +2.0 sd' ->
+    'purchase share store +2.0 sd' (feature names and table names reach prose through the data)."""
+    return SNAKE_CASE.sub(lambda match: words(match.group()), text)
+
+
+def label(code: str) -> str:
+    """`words` as a label starting with a capital: 'returns_refunds' -> 'Returns and refunds'."""
+    text = words(code)
+    return text[:1].upper() + text[1:]
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,12 @@ class NumberFormat:
         if share_change is None:
             return MISSING
         return self.number(100 * share_change, decimals, signed=True) + (" Pp." if self.german else " pp")
+
+    def share_of(self, share: float | None, sample_size: int | None, decimals: int = 0) -> str:
+        """A rate with the number it rests on, so a 100% on three answers reads as such: '84% (n = 1,204)'."""
+        if share is None or sample_size is None:
+            return self.percent(share, decimals)
+        return f"{self.percent(share, decimals)} (n = {self.number(sample_size)})"
 
     def duration(self, seconds: float | None, signed: bool = False) -> str:
         """'42 s', '7 min 5 s', '3 h 20 min' (signed: with + or − in front)."""

@@ -22,11 +22,12 @@ class Kpi:
     higher_is_better: bool
     meaning: str
 
-    def value_text(self, fmt: NumberFormat, value: float | None) -> str:
+    def value_text(self, fmt: NumberFormat, value: float | None, sample_size: int | None = None) -> str:
+        """The value in the KPI's unit; a share with its sample size when one is given ('84% (n = 412)')."""
         if value is None:
             return NOT_AVAILABLE  # not measured is not zero
         if self.unit == "share":
-            return fmt.percent(value, 1 if value is not None and value < 0.1 else 0)
+            return fmt.share_of(value, sample_size, 1 if value < 0.1 else 0)
         if self.unit == "seconds":
             return fmt.duration(value)
         return fmt.number(value, 1 if self.unit == "mean" else 0)

@@ -15,7 +15,7 @@ import polars as pl
 from IPython.display import HTML, Markdown, display
 
 from cxreport import style, warehouse
-from cxreport.formatting import NumberFormat
+from cxreport.formatting import NumberFormat, readable
 from cxreport.kpis import Change, Kpi
 
 # cx_core/reporting.py collects this output for the asset's metadata (HTML export skips the type).
@@ -57,6 +57,7 @@ class Report:
     number_locale: str = "en"
     business_timezone: str = "Europe/Berlin"
     headlines: dict[str, str] = field(default_factory=dict)
+    on_target: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fmt = NumberFormat(self.number_locale)
@@ -117,11 +118,11 @@ class Report:
             self.say(lead)
 
     def say(self, markdown_text: str, links: Sequence[tuple[str, str]] = ()) -> None:
-        """Prose in Markdown. Angle and square brackets are escaped: sentences carry values from exports
-        (segments, paths, reasons) and those must never become HTML or a link (`[x](javascript:...)`).
+        """Prose in Markdown, snake_case codes in it as words. Angle and square brackets are escaped: sentences
+        carry values from exports (segments, paths, reasons) and those must never become HTML or a link.
         `links` are (label, report name) pairs of our own reports, placed where the text has `link_token(i)`:
         they are added after the escaping, so they are the only links prose can have."""
-        text = markdown_text.translate(PROSE_ESCAPES)
+        text = readable(markdown_text).translate(PROSE_ESCAPES)
         for index, (label, report_name) in enumerate(links):
             text = text.replace(link_token(index), f"[{label.translate(PROSE_ESCAPES)}]({report_name}.html)")
         display(Markdown(text))
@@ -169,31 +170,50 @@ class Report:
         """One card per profile (a persona, say): title, a sentence, and facts as label -> value text."""
         rendered = []
         for title, sentence, facts in cards:
-            rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in facts.items())
+            rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(readable(value))}</dd>"
+                           for label, value in facts.items())
             rendered.append(f"<div class='cx-card cx-profile'><div class='title'>{html.escape(title)}</div>"
                             f"<div class='sentence'>{html.escape(sentence)}</div><dl>{rows}</dl></div>")
         display(HTML(f"<div class='cx-cards cx-profiles'>{''.join(rendered)}</div>"))
 
-    def headline(self, name: str, value_text: str) -> None:
-        """Remember a headline number for the asset's metadata (see publish_headlines)."""
+    def headline(self, name: str, value_text: str, on_target: bool | None = None) -> None:
+        """Remember a headline number for the asset's metadata and the index (see publish_headlines);
+        `on_target` colours it there when the number has a target."""
         self.headlines[name] = value_text
+        if on_target is not None:
+            self.on_target[name] = on_target
 
     def publish_headlines(self) -> None:
-        display({HEADLINES_MIMETYPE: {"as_of": self.as_of.isoformat(), "headlines": self.headlines}}, raw=True)
+        display({HEADLINES_MIMETYPE: {"as_of": self.as_of.isoformat(), "headlines": self.headlines,
+                                      "on_target": self.on_target}}, raw=True)
 
     # -- charts and tables ------------------------------------------------------------------------------
     def chart(self, figure: go.Figure, height: int = 380) -> None:
+        display(HTML(self._chart_html(figure, height)))
+
+    def small_multiples(self, panels: Sequence[go.Figure], height: int = 240) -> None:
+        """One small chart per figure, side by side where they fit and one per row on phones (a grid of
+        subplots would squeeze its titles into each other on a narrow screen)."""
+        display(HTML("<div class='cx-panels'>" + "".join(self._chart_html(f, height) for f in panels) + "</div>"))
+
+    def _chart_html(self, figure: go.Figure, height: int) -> str:
         figure.update_layout(height=height)
-        display(HTML("<div class='cx-chart'>" + figure.to_html(
+        for trace in figure.data:
+            # Whole numbers as labels print like the tables (10,548, not 5488; Plotly keeps them as given).
+            labels = trace["text"] if "text" in trace else None
+            if isinstance(labels, tuple) and labels and all(str(label).isdigit() for label in labels):
+                trace.text = [self.fmt.number(int(label)) for label in labels]
+        return "<div class='cx-chart'>" + figure.to_html(
             full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, default_height=f"{height}px"
-        ) + "</div>"))
+        ) + "</div>"
 
     def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
-        """`kpis` per channel for `self.month` from kpi_metrics ("not available" where a channel has no value)."""
-        needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value"]}
+        """`kpis` per channel for `self.month` from kpi_metrics, shares with their sample size ("not available"
+        where a channel has no value or the KPI does not apply to it)."""
+        needs = {"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value", "n"]}
         missing = self.missing(needs)
         rows = None if missing else self.query(
-            "select channel, metric, value::double as value from kpi_metrics where period_grain = 'month' "
+            "select channel, metric, value::double as value, n from kpi_metrics where period_grain = 'month' "
             "and segment = 'all' and channel <> 'all' and period_start = ? and list_contains(?, metric)",
             [self.month, [kpi.metric for kpi in kpis]],
         )
@@ -203,10 +223,16 @@ class Report:
         if not rows.height:
             self.nothing_in_period("per-channel KPIs", self.fmt.month(self.month))
             return
-        by_channel = rows.pivot(on="metric", index="channel", values="value").sort("channel")
+        by_metric = {kpi.metric: kpi for kpi in kpis}
+        texts = rows.with_columns(text=pl.Series([
+            # A duration of exactly 0 s is a channel without waiting or handling (the bot): it does not apply.
+            None if value is None or (by_metric[metric].unit == "seconds" and value == 0)
+            else by_metric[metric].value_text(self.fmt, value, n)
+            for metric, value, n in rows.select("metric", "value", "n").iter_rows()
+        ], dtype=pl.String))
+        by_channel = texts.pivot(on="metric", index="channel", values="text").sort("channel")
         self.table(by_channel, {"channel": Column("Channel"), **{
-            kpi.metric: Column(kpi.label, lambda value, kpi=kpi: kpi.value_text(self.fmt, value), numeric=True,
-                               missing=kpi.value_text(self.fmt, None))
+            kpi.metric: Column(kpi.label, numeric=True, missing=kpi.value_text(self.fmt, None))
             for kpi in kpis if kpi.metric in by_channel.columns
         }})
 
@@ -258,11 +284,14 @@ class Report:
             cells = []
             for name, column in columns.items():
                 value = record[name]
-                text = html.escape(column.render(value) if value is not None else column.missing)
+                text = readable(column.render(value)) if value is not None else column.missing
+                # A text cell is a label and starts with a capital ('digital native' -> 'Digital native').
+                text = html.escape(text if column.numeric else text[:1].upper() + text[1:])
                 if name == "channel" and value is not None:
                     text = (f"<span class='swatch' style='background:{style.channel_colour(value)}'></span>"
                             + html.escape(self.channel_label(value)))
                 cells.append(f"<td class='{'num' if column.numeric else ''}'>{text}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
-        display(HTML(f"<table class='cx-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"))
+        display(HTML(f"<div class='cx-table-box'><table class='cx-table'><thead><tr>{head}</tr></thead>"
+                     f"<tbody>{''.join(rows)}</tbody></table></div>"))
 

@@ -34,10 +34,12 @@ CHANNEL_COLOURS = {
     "social": "#e377c2",
     "survey": "#7f7f7f",
     "sms": "#bcbd22",
-    "push": "#d4c15a",
+    "push": "#b5179e",  # not another yellow next to sms
     "web_form": "#6baed6",
 }
 UNKNOWN_CHANNEL_COLOUR = "#9aa5b1"
+# Share of negative texts, 0% to 100%: even 0% stays a visible pale red (Plotly's "Reds" starts at white).
+NEGATIVE_SHARE_SCALE = [[0.0, "#f2c4bd"], [1.0, "#8e1b10"]]
 SENTIMENT_COLOURS = {"negative": BAD_COLOUR, "neutral": "#9aa5b1", "positive": GOOD_COLOUR}
 SEQUENCE = ["#3d5a80", "#ee6c4d", "#98c1d9", "#293241", "#e0a458", "#5c946e", "#8e7dbe"]
 TEMPLATE_NAME = "cx"

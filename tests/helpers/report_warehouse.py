@@ -36,7 +36,7 @@ TABLES = {
     """,
     "dim_customers": f"""
         select 'K' || lpad(i::varchar, 3, '0') as customer_key, 'C' || lpad(i::varchar, 3, '0') as crm_customer_id,
-               ['regular', 'regular', 'vip', 'new'][1 + {_bucket('segment', 4)}] as segment,
+               ['regular', 'regular', 'vip_omnichannel', 'digital_native'][1 + {_bucket('segment', 4)}] as segment,
                ['DE', 'AT', 'CH'][1 + {_bucket('country', 3)}] as country,
                {_bucket('consent', 10)} < 7 as consent_email, {_bucket('sms', 10)} < 4 as consent_sms,
                {_bucket('phone', 10)} < 5 as consent_phone, {_bucket('push', 10)} < 3 as consent_push,
@@ -168,7 +168,7 @@ TABLES = {
         from fct_touchpoints where text is not null
     """,
     "ml_text_insights": f"""
-        select touchpoint_id, ['delivery', 'returns', 'app', 'billing', 'service'][1 + {_bucket('topic', 5, 'touchpoint_id')}]
+        select touchpoint_id, ['delivery', 'returns_refunds', 'app', 'payment_billing', 'service'][1 + {_bucket('topic', 5, 'touchpoint_id')}]
                    as topic
         from fct_touchpoints where text is not null
     """,

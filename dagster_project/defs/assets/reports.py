@@ -1,7 +1,8 @@
 """The CX lead reports as Dagster assets (group "reports"): one asset per notebook in `reports/`, run after the
 marts and ML tables it reads. Each asset's metadata links its HTML file and shows the report's headline
-numbers. Every report also refreshes `index.html`, which links all reports with their as-of dates: the index is
-current even when another report could not run (its upstream ML step failed, say).
+numbers; every page links the others. Every report also refreshes `index.html`, which links all reports with
+their as-of dates: the index is current even when another report could not run (its upstream ML step failed,
+say). plotly.js is shared beside the reports or inlined into each, as `CX_REPORT_PLOTLY` says.
 
 Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
 a writer (dbt, ML) that starts while the notebook reads.
@@ -88,7 +89,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
         settings = cx.settings
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
-                                 settings.reports_dir, notebook_parameters(settings),
+                                 settings.reports_dir, notebook_parameters(settings), settings.report_plotly,
                                  siblings=[(other.name, other.title) for other in REPORTS])
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
