@@ -47,7 +47,7 @@ REASONS = (
         lambda: pl.when(pl.col("purchase_gap_mean_days").is_null())
         .then(pl.format("only one purchase, {} days ago", _whole("days_since_last_purchase")))
         .otherwise(pl.format(
-            "no purchase for {} days, usually every {}",
+            "no purchase for {} days, usually every {} days",
             _whole("days_since_last_purchase"), _whole("purchase_gap_mean_days"),
         )),
     ),

@@ -204,9 +204,11 @@ else:
     report.say(" ".join(sentences) or "The model card has no quality figures yet.")
     features = card.filter(section="feature_importance").sort("value", descending=True).head(TOP_FEATURES)
     if features.height:
-        report.say("What the model looks at most (how much its ranking suffers when the feature is shuffled):")
+        report.say("What the model looks at most: how many points of ROC AUC its ranking loses when the feature's "
+                   "values are shuffled among customers.")
         report.table(features, {"metric": cx.Column("Feature", cx.words),
-                                "value": cx.Column("Importance", lambda v: fmt.number(v, 3), numeric=True)})
+                                "value": cx.Column("ROC AUC points lost", lambda v: fmt.number(v * 100, 1),
+                                                   numeric=True)})
 
 # %%
 report.section("Action plan", "Next best actions: which customers get which action on which channel, and the "

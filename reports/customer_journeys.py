@@ -202,7 +202,7 @@ else:
         report.say(
             f"Of {fmt.number(funnel['sessions'])} sessions, {fmt.percent(funnel['purchased'] / funnel['sessions'], 1)} "
             f"ended in a purchase. The largest drop-off is between *{worst[0].lower()}* and *{worst[1].lower()}*: "
-            f"{fmt.percent(worst[2])} of sessions go no further."
+            f"{fmt.percent(worst[2])} of the sessions that got as far as *{worst[0].lower()}* went no further."
         )
         report.headline("Session conversion", fmt.percent(funnel["purchased"] / funnel["sessions"], 1))
         figure = go.Figure(go.Funnel(y=names, x=counts, texttemplate="%{value:,}<br>%{percentInitial:.0%}",

@@ -211,7 +211,7 @@ def test_reasons_in_words_strongest_first():
     first = reasons.row(0, named=True)
     assert set(REASON_COLUMNS) < set(reasons.columns)
     assert {first["top_reason"], first["second_reason"], first["third_reason"]} == {
-        "no purchase for 140 days, usually every 35", "two unresolved complaints", "gave an NPS of 2 (detractor)",
+        "no purchase for 140 days, usually every 35 days", "two unresolved complaints", "gave an NPS of 2 (detractor)",
     }
     assert reasons.row(2, named=True)["top_reason"] in {"only one purchase, 160 days ago", "one unresolved complaint",
                                                         "gave an NPS of 3 (detractor)"}
