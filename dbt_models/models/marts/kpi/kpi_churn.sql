@@ -1,12 +1,17 @@
 -- Churn for a non-contractual business, judged at the end of each period (the as-of date is the day after the
 -- period's last day): a customer is active when they bought within the var('churn_window_days') days before it,
--- churned when they bought before but not within that window.
+-- churned when they bought before but not within that window. Until the window fits between the first sale in
+-- the data and the as-of date nobody can have churned yet, so those periods have no churn rate (a warm-up, not 0%).
 with
 
 sale_days as (
     select distinct customer_key, segment, business_date
     from {{ ref('kpi_base_orders') }}
     where order_type = 'sale' and customer_key is not null
+),
+
+history as (
+    select min(business_date) as first_sale_date from sale_days
 ),
 
 customer_periods as (
@@ -33,8 +38,10 @@ customer_statuses as (
         coalesce(
             last_sale_before_start >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_start') }}, false
         ) as is_active_at_start,
-        last_sale_before_end >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} as is_active_at_end
+        last_sale_before_end >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} as is_active_at_end,
+        {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} > history.first_sale_date as can_have_churned
     from customer_periods
+    cross join history
 ),
 
 aggregated as (
@@ -43,8 +50,9 @@ aggregated as (
         counts={
             'active_customers': 'sum(case when is_active_at_end then 1 else 0 end)',
             'churned_customers': 'sum(case when is_active_at_end then 0 else 1 end)',
-            'active_at_start': 'sum(case when is_active_at_start then 1 else 0 end)',
-            'churned_in_period': 'sum(case when is_active_at_start and not is_active_at_end then 1 else 0 end)',
+            'active_at_start': 'sum(case when can_have_churned and is_active_at_start then 1 else 0 end)',
+            'churned_in_period':
+                'sum(case when can_have_churned and is_active_at_start and not is_active_at_end then 1 else 0 end)',
         },
         by_channel=false,
         add_periods=false,
