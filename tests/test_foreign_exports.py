@@ -89,6 +89,9 @@ def test_what_the_exports_cannot_measure_is_null_with_the_reason(refresh, name):
                             "churn_rate": "orders with a customer"},
         "service_desk_without_orders": {"churn_rate": "orders with a customer",
                                         "abandonment_rate": "inbound calls with their abandoned flag"},
+        # marketing only: nobody bought, called, wrote or answered a survey
+        "app_marketing_only": {"churn_rate": "orders with a customer", "fcr_rate": "a resolution status",
+                               "nps": "NPS survey responses"},
     }[name]
     for metric, needs in not_measured.items():
         assert kpi(data, f"select count(*) from kpi_metrics where metric = '{metric}' and value is not null") == [(0,)]
@@ -99,7 +102,7 @@ def test_what_the_exports_cannot_measure_is_null_with_the_reason(refresh, name):
 
 # The scorecard card of a KPI the scenario's exports cannot measure.
 UNMEASURED_CARD = {"retailer_orders_only": "First contact resolution", "bank_calls_only": "First contact resolution",
-                   "service_desk_without_orders": "Churn rate"}
+                   "service_desk_without_orders": "Churn rate", "app_marketing_only": "First contact resolution"}
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -3,7 +3,9 @@ few, four months of history (5 Jan to 28 Apr 2026), each in its own time zone.
 
 - a retailer's orders only, with dates and no times, and customers buying twice on one day (Europe/Berlin);
 - a bank's call log only: no agent names, no disposition, callers hanging up (America/New_York, offsets -05:00);
-- a service desk's tickets, chats, social posts and surveys, but no orders and no CRM (Asia/Tokyo, +09:00).
+- a service desk's tickets, chats, social posts and surveys, but no orders and no CRM (Asia/Tokyo, +09:00);
+- an app's marketing stack: CRM, web/app analytics, e-mail and SMS/push, but no orders, service or surveys
+  (Australia/Sydney, +11:00 / +10:00).
 
 Rows follow a fixed pattern (customer i buys on day 9·i mod 113 ...), so every file is the same on every run.
 """
@@ -90,10 +92,42 @@ def service_desk() -> dict[str, str]:
     }
 
 
+def app_marketing() -> dict[str, str]:
+    """20 CRM contacts, app/web events of 25 devices (logins link 20 of them), e-mail and SMS/push campaigns."""
+    sydney = timezone(timedelta(hours=11))
+
+    def at(offset: int, hour: int) -> str:
+        return (datetime.combine(_day(offset), datetime.min.time(), sydney) + timedelta(hours=hour)).isoformat()
+
+    crm = ["customer_id,email,phone,created_at,consent_email,consent_sms,consent_push"]
+    crm += [f"A{n:03d},user{n}@example.com.au,+6140000{n:04d},{at(n, 9)},true,{str(n % 2 == 0).lower()},true"
+            for n in range(1, 21)]
+    events = []
+    for n in range(1, 101):
+        device = 1 + n % 25
+        kind = ["page_view", "view_item", "add_to_cart", "login"][n % 4]
+        events.append(json.dumps({"event_id": f"E{n}", "event_time": at(n, 8 + n % 12), "anonymous_id": f"dev{device}",
+                                  "user_id": f"A{device:03d}" if kind == "login" and device <= 20 else None,
+                                  "event_type": kind, "platform": "app" if n % 3 else "web"}))
+    emails = ["event_id,event_time,email,campaign_id,campaign_type,event_type"]
+    emails += [f"M{n},{at(7 * (n // 3), 10 + n % 3)},user{1 + n % 20}@example.com.au,K{n // 20},newsletter,"
+               f"{['send', 'open', 'click'][n % 3]}" for n in range(60)]
+    messages = ["message_id,sent_at,channel,customer_id,campaign_id,campaign_type,status,clicked_at"]
+    messages += [f"SMS{n},{at(5 * n, 12)},{'sms' if n % 2 else 'push'},A{1 + n % 20:03d},K{n // 10},reminder,"
+                 f"{'failed' if n % 9 == 0 else 'delivered'},{at(5 * n, 13) if n % 4 == 0 else ''}" for n in range(1, 31)]
+    return {
+        "crm_customers/contacts.csv": "\n".join(crm) + "\n",
+        "web_events/app_events.ndjson": "\n".join(events) + "\n",
+        "email_events/newsletter.csv": "\n".join(emails) + "\n",
+        "mobile_messages/sms_push.csv": "\n".join(messages) + "\n",
+    }
+
+
 SCENARIOS = {
     "retailer_orders_only": (retailer_orders, "Europe/Berlin"),
     "bank_calls_only": (bank_calls, "America/New_York"),
     "service_desk_without_orders": (service_desk, "Asia/Tokyo"),
+    "app_marketing_only": (app_marketing, "Australia/Sydney"),
 }
 
 
