@@ -20,7 +20,7 @@ from dagster_duckdb import DuckDBResource
 from cx_core.settings import Settings
 from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
-from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
 from ml.features import CustomerHistory, last_event_date
@@ -165,7 +165,7 @@ def skip_churn(
     scores, card = skipped_scores(), skipped_model_card(reason, as_of, settings.churn_horizon_days)
     replace_table(warehouse, "ml_churn_scores", scores)
     replace_table(warehouse, "ml_churn_model_card", card)
-    metadata = {"status": "skipped", "skip_reason": reason, "as_of": as_of.isoformat(), "scored_customers": 0}
+    metadata = {**skipped(reason), "as_of": as_of.isoformat(), "scored_customers": 0}
     yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata={**metadata, **frame_metadata(scores)})
     yield dg.MaterializeResult(asset_key="ml_churn_model_card", metadata={**metadata, **frame_metadata(card)})
 
