@@ -11,8 +11,8 @@ import pytest
 
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
-    Calendar, clean_history, complete_days, coverage, forecast_series, forecast_windows, intraday_forecast,
-    intraday_profile, rolling_origins, weekday_mean, with_honest_intervals,
+    Calendar, calibrated_dispersions, clean_history, complete_days, count_ranges, coverage, forecast_series,
+    forecast_windows, intraday_forecast, intraday_profile, rolling_origins, weekday_mean, with_honest_intervals,
 )
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
 
@@ -236,6 +236,44 @@ def test_intervals_cover_their_share_of_a_series_with_known_noise():
     assert 0.7 <= backtest["coverage_80"] <= 0.9
     # the noise is 10%: the chosen model's WAPE is close to E|0.1·Z| = 8%
     assert 0.06 <= backtest["wape"] <= 0.11
+
+
+def test_an_80_percent_range_of_a_small_count_holds_the_whole_numbers_closest_to_80_percent():
+    # Poisson(2): P(0) = 0.135, P(≤3) = 0.857, P(≤4) = 0.947. Equal tails give 0–4 (94.7%); 1–4 holds
+    # 0.947 − 0.135 = 81.2%, closer to 80% than 0–3 (85.7%) or 1–3 (72.2%).
+    lower, upper = count_ranges(np.array([2.0]), np.array([1e-6]), 0.80)
+    assert (lower[0, 0], upper[0, 0]) == (1, 4)
+    # a wider count distribution (variance 2 + 0.5 · 4 = 4) gets a wider range
+    wide_lower, wide_upper = count_ranges(np.array([2.0]), np.array([0.5]), 0.80)
+    assert wide_upper[0, 0] - wide_lower[0, 0] > 3
+
+
+def test_intervals_of_a_low_volume_poisson_series_cover_80_percent_of_days():
+    # about 3 contacts a day, Poisson around a known weekly rate: the 80% ranges, calibrated on earlier backtest
+    # days only, must hold 75–85% of the backtest days, and of new days drawn from the same rate
+    rng = np.random.default_rng(11)
+    first, history_days = date(2025, 1, 6), 308
+    rate = np.resize(3.0 * np.array([1.4, 1.2, 1.0, 1.0, 1.1, 0.7, 0.6]), history_days)
+    daily = pl.DataFrame({"day": pl.date_range(first, first + timedelta(days=history_days - 1), eager=True),
+                          "contacts": rng.poisson(rate).astype(float)})
+    outcome = forecast_series(daily, Calendar(), first + timedelta(days=history_days), 28, origins=24)
+    backtest = outcome.backtest.filter(pl.col("model") == outcome.model).row(0, named=True)
+    assert 0.75 <= backtest["coverage_80"] <= 0.85
+    # 200 new draws of every forecast day (4 weeks of the same weekly rate)
+    future = rng.poisson(np.resize(rate[:7], 28), size=(200, 28))
+    inside = (future >= outcome.forecast["lower_80"].to_numpy()) & (future <= outcome.forecast["upper_80"].to_numpy())
+    assert 0.75 <= inside.mean() <= 0.85
+
+
+def test_dispersion_calibrated_on_poisson_days_at_their_true_rate_stays_near_poisson():
+    # forecasts equal to the true rate: the calibrated ranges are Poisson ranges and hold about 80% of new days
+    rng = np.random.default_rng(5)
+    rate = np.resize(np.array([1.0, 2.5, 4.0, 6.0]), 2000)
+    dispersions = calibrated_dispersions(rng.poisson(rate).astype(float), rate)
+    assert dispersions["80"] < 0.05
+    lower, upper = count_ranges(rate, np.array([dispersions["80"]]), 0.80)
+    fresh = rng.poisson(rate)
+    assert 0.77 <= np.mean((fresh >= lower[0]) & (fresh <= upper[0])) <= 0.83
 
 
 def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
