@@ -196,7 +196,7 @@ def test_phone_is_staffed_per_queue(materialised):
 def test_service_report_shows_the_workforce_sections(materialised):
     page = materialised["html"]
     for text in ("How good is the forecast?", "off</strong> on average", "agents scheduled",
-                 "Agents needed per half-hour", "National Day", "callers got", "were abandoned"):
+                 "Agents needed per half-hour", "National Day", "customers got", "were abandoned", "the half-hour with the most contacts expected"):
         assert text in page
     assert "Traceback" not in page
 
