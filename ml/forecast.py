@@ -26,6 +26,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 
 import numpy as np
@@ -42,8 +43,11 @@ CLEANING_WEEKS = 3  # same-weekday neighbours on each side for the expected valu
 OUTLIER_SCALES = 4.0  # a day further than this many robust scales from its expected value is an outlier
 INTERVAL_LEVELS = {"80": 0.80, "95": 0.95}
 # Candidate dispersions of the count distribution (variance = mean + dispersion · mean²), from nearly Poisson to
-# a day that may easily be half or double the forecast.
+# a day that may easily be a tenth or three times the forecast.
 DISPERSIONS = np.geomspace(1e-6, 4.0, 64)
+# The ranges are tabulated once for means on a grid 2% apart (0.01 to a million contacts a day); a forecast uses
+# the nearest mean of the grid, so calibrating thousands of backtest windows costs lookups, not quantiles.
+MEAN_GRID = np.geomspace(0.01, 1e6, int(np.log(1e8) / np.log(1.02)) + 1)
 MIN_CALIBRATION_DAYS = 28  # backtest days needed before an origin's interval is scored
 MIN_TRAINING_WEEKS = 8  # history the calendar model needs to learn weekday and calendar effects
 
@@ -221,13 +225,14 @@ def count_ranges(mean: np.ndarray, dispersions: np.ndarray, level: float) -> tup
     count holding the probability closest to `level`: the equal-tailed quantiles, each narrowed by one where that
     brings the probability closer (the widest range wins a tie)."""
     size = 1 / dispersions[:, None]
-    mean = np.maximum(mean, 1e-9)[None, :]
-    count = nbinom(size, size / (size + mean))
+    count = nbinom(size, size / (size + np.maximum(mean, 1e-9)[None, :]))
     lower, upper = count.ppf((1 - level) / 2), count.ppf((1 + level) / 2)
-    best_lower, best_upper = lower, upper
-    best_gap = np.abs(count.cdf(upper) - count.cdf(lower - 1) - level)
-    for narrower_lower, narrower_upper in ((lower + 1, upper), (lower, upper - 1), (lower + 1, upper - 1)):
-        gap = np.abs(count.cdf(narrower_upper) - count.cdf(narrower_lower - 1) - level)
+    below_lower, at_lower, below_upper, at_upper = (count.cdf(k) for k in (lower - 1, lower, upper - 1, upper))
+    best_lower, best_upper, best_gap = lower, upper, np.abs(at_upper - below_lower - level)
+    for narrower_lower, narrower_upper, mass in ((lower + 1, upper, at_upper - at_lower),
+                                                 (lower, upper - 1, below_upper - below_lower),
+                                                 (lower + 1, upper - 1, below_upper - at_lower)):
+        gap = np.abs(mass - level)
         better = (gap < best_gap) & (narrower_lower <= narrower_upper)
         best_lower = np.where(better, narrower_lower, best_lower)
         best_upper = np.where(better, narrower_upper, best_upper)
@@ -235,26 +240,37 @@ def count_ranges(mean: np.ndarray, dispersions: np.ndarray, level: float) -> tup
     return best_lower, best_upper
 
 
-def calibrated_dispersions(actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
-    """Per interval level, the dispersion whose ranges around `forecast` held the share of `actual` closest to
-    the level (the smallest such dispersion, i.e. the narrowest ranges); nearly Poisson without any days."""
-    dispersions = {}
+@lru_cache(maxsize=len(INTERVAL_LEVELS))
+def range_table(level: float) -> tuple[np.ndarray, np.ndarray]:
+    """`count_ranges` of every grid mean (columns) for every candidate dispersion (rows)."""
+    return count_ranges(MEAN_GRID, DISPERSIONS, level)
+
+
+def grid_columns(forecast: np.ndarray) -> np.ndarray:
+    """The column of the nearest grid mean of each forecast."""
+    steps = np.log(np.maximum(forecast, MEAN_GRID[0]) / MEAN_GRID[0]) / np.log(MEAN_GRID[1] / MEAN_GRID[0])
+    return np.clip(np.rint(steps).astype(int), 0, len(MEAN_GRID) - 1)
+
+
+def calibrated_dispersions(actual: np.ndarray, forecast: np.ndarray) -> dict[str, int]:
+    """Per interval level, the row of `DISPERSIONS` whose ranges around `forecast` held the share of `actual`
+    closest to the level (the narrowest of equals); nearly Poisson without any days."""
+    columns = grid_columns(forecast)
+    rows = {}
     for name, level in INTERVAL_LEVELS.items():
-        if not actual.size:
-            dispersions[name] = float(DISPERSIONS[0])
-            continue
-        lower, upper = count_ranges(forecast, DISPERSIONS, level)
-        held = ((actual[None, :] >= lower) & (actual[None, :] <= upper)).mean(axis=1)
-        dispersions[name] = float(DISPERSIONS[np.argmin(np.abs(held - level))])
-    return dispersions
+        lower, upper = range_table(level)
+        held = ((actual >= lower[:, columns]) & (actual <= upper[:, columns])).mean(axis=1) if actual.size else None
+        rows[name] = int(np.argmin(np.abs(held - level))) if held is not None else 0
+    return rows
 
 
-def intervals(forecast: np.ndarray, dispersions: dict[str, float]) -> dict[str, np.ndarray]:
+def interval_columns(forecast: np.ndarray, dispersions: dict[str, int]) -> dict[str, np.ndarray]:
     """The interval columns for `forecast`: {'lower_80': ..., 'upper_80': ..., 'lower_95': ..., ...}."""
     columns = {}
     for name, level in INTERVAL_LEVELS.items():
-        lower, upper = count_ranges(forecast, np.array([dispersions[name]]), level)
-        columns[f"lower_{name}"], columns[f"upper_{name}"] = lower[0], upper[0]
+        lower, upper = range_table(level)
+        row, grid = dispersions[name], grid_columns(forecast)
+        columns[f"lower_{name}"], columns[f"upper_{name}"] = lower[row, grid], upper[row, grid]
     return columns
 
 
@@ -271,7 +287,7 @@ def with_honest_intervals(windows: pl.DataFrame) -> pl.DataFrame:
             continue
         dispersions = calibrated_dispersions(earlier["actual"].to_numpy(), earlier["forecast"].to_numpy())
         scored.append(rows.with_columns(pl.Series(name, values, dtype=pl.Float64) for name, values in
-                                        intervals(rows["forecast"].to_numpy(), dispersions).items()))
+                                        interval_columns(rows["forecast"].to_numpy(), dispersions).items()))
     if not scored:  # no window has enough earlier days: the columns exist, the rows do not
         return windows.clear().with_columns(pl.lit(None, pl.Float64).alias(f"{bound}_{name}")
                                             for name in INTERVAL_LEVELS for bound in ("lower", "upper"))
@@ -312,7 +328,7 @@ class SeriesForecast:
 
 
 def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins: int,
-                 models: dict[str, Forecaster]) -> tuple[str, pl.DataFrame, dict[str, float]]:
+                 models: dict[str, Forecaster]) -> tuple[str, pl.DataFrame, dict[str, int]]:
     """Backtest every model on the series (day, contacts, cleaned); return the one with the lowest WAPE, the
     backtest table and the interval dispersions calibrated on all the chosen model's backtest days. Without room
     for a backtest: the same-weekday mean, no table, nearly Poisson intervals."""
@@ -346,7 +362,7 @@ def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, ho
     days = day_range(first_day, horizon)
     on_holiday = holiday_ratio(cleaned_days)
     point = point * np.array([on_holiday if day in calendar.holidays else 1.0 for day in days])
-    forecast = pl.DataFrame({"day": days, "forecast": point, **intervals(point, dispersions)}).with_columns(
+    forecast = pl.DataFrame({"day": days, "forecast": point, **interval_columns(point, dispersions)}).with_columns(
         pl.lit(model).alias("model"))
     return SeriesForecast(forecast, backtest, cleaned_days, model)
 
