@@ -97,7 +97,8 @@ def oracle_figures(contacts: pl.DataFrame, backtest: pl.DataFrame, last_day, hor
         oracle_name, oracle_wape = min(error.items(), key=lambda item: item[1])
         same = replayed.filter(pl.col("channel") == channel).join(actual, on="day", how="left").select(
             (pl.col("contacts") == pl.col("actual").fill_null(0.0)).mean()).item()
-        verdict = "out of reach for any forecaster" if oracle_wape > TARGET_VS_BASELINES * best_baseline else "reachable"
+        verdict = ("out of reach for any forecaster" if oracle_wape > TARGET_VS_BASELINES * best_baseline
+                   else "not ruled out by the oracle")
         print(f"  {channel}: oracle ({oracle_name}) WAPE {oracle_wape:.3f} = {oracle_wape / best_baseline:.2f} × best "
               f"baseline {best_baseline:.3f}; chosen {chosen['model']} {chosen['wape']:.3f} = "
               f"{chosen['wape_vs_baselines']:.2f} ×; target ≤ {TARGET_VS_BASELINES} × {verdict} "
