@@ -50,6 +50,7 @@ DISPERSIONS = np.geomspace(1e-6, 4.0, 64)
 MEAN_GRID = np.geomspace(0.01, 1e6, int(np.log(1e8) / np.log(1.02)) + 1)
 MIN_CALIBRATION_DAYS = 28  # backtest days needed before an origin's interval is scored
 MIN_TRAINING_WEEKS = 8  # history the calendar model needs to learn weekday and calendar effects
+PROFILE_PRIOR_CONTACTS = 200  # weight of the all-days intraday profile in each weekday's, in contacts
 
 
 @dataclass(frozen=True)
@@ -371,10 +372,17 @@ def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, ho
 
 def intraday_profile(intervals: pl.DataFrame) -> pl.DataFrame:
     """Share of a weekday's contacts in each interval of the day: from (day, slot, contacts) rows of past days
-    (slot = minutes after midnight) to weekday, slot, share (shares of a weekday add up to 1)."""
+    (slot = minutes after midnight) to weekday, slot, share (shares of a weekday add up to 1). Each weekday's own
+    shares are shrunk towards the all-days profile as if it had `PROFILE_PRIOR_CONTACTS` more contacts shaped like
+    it: a weekday with a few contacts a day would otherwise put its peak wherever chance put the last ones."""
     by_slot = intervals.with_columns(pl.col("day").dt.weekday().alias("weekday")).group_by("weekday", "slot").agg(
         pl.col("contacts").sum())
-    return by_slot.with_columns((pl.col("contacts") / pl.col("contacts").sum().over("weekday")).alias("share")).select(
+    all_days = by_slot.group_by("slot").agg(pl.col("contacts").sum().alias("all_days"))
+    grid = by_slot.select("weekday").unique().join(all_days, how="cross").join(
+        by_slot, on=["weekday", "slot"], how="left").with_columns(pl.col("contacts").fill_null(0.0))
+    prior = PROFILE_PRIOR_CONTACTS * pl.col("all_days") / pl.col("all_days").sum().over("weekday")
+    return grid.with_columns(((pl.col("contacts") + prior) / (pl.col("contacts").sum().over("weekday")
+                                                             + PROFILE_PRIOR_CONTACTS)).alias("share")).select(
         "weekday", "slot", "share").sort("weekday", "slot")
 
 

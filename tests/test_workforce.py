@@ -301,6 +301,18 @@ def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
                                                                              (510, 25.0, 20.0, 30.0)]
 
 
+def test_a_quiet_weekday_borrows_the_time_of_day_profile_of_all_days():
+    # Mondays: 300 contacts at 08:00, 100 at 08:30; Sundays one contact, at 08:30. All days: 300 / 401 at 08:00.
+    # With a prior of 200 contacts: Sunday 08:00 = (0 + 200 · 300/401) / (1 + 200) = 0.7444, not 0;
+    # Monday 08:00 = (300 + 200 · 300/401) / (400 + 200) = 0.7494.
+    history = pl.DataFrame({"day": [date(2026, 11, 2)] * 2 + [date(2026, 11, 8)], "slot": [480, 510, 510],
+                            "contacts": [300.0, 100.0, 1.0]})
+    shares = {(weekday, slot): share for weekday, slot, share in intraday_profile(history).rows()}
+    assert shares[(7, 480)] == pytest.approx(200 * 300 / 401 / 201)
+    assert shares[(1, 480)] == pytest.approx((300 + 200 * 300 / 401) / 600)
+    assert shares[(7, 480)] + shares[(7, 510)] == pytest.approx(1.0)
+
+
 def test_plan_against_actual_weights_the_expected_service_level_by_offered_calls():
     # 30 calls expected 90% within target, 10 calls expected 50%: (27 + 5) / 40 = 80% expected;
     # 12 + 6 of them answered in time: 45% reached. The interval without calls does not count.
