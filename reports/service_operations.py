@@ -255,8 +255,8 @@ report.section(
     "channel's service level? Phone uses Erlang A (callers who wait too long hang up), chat lets an agent serve "
     "several chats at once, e-mail and tickets are worked within their response target. Scheduled agents "
     "include shrinkage (breaks, training, absence). Handle time is the average handle time of the table above "
-    "(talk, hold and wrap-up per handled contact), over the 8 weeks before the plan. The grid shows the first full "
-    "week of the plan.",
+    "(talk, hold and wrap-up per handled contact), over the 8 weeks before the plan; where the exports carry none "
+    "(e-mail, forms, social), the assumption of the staffing seed. The grid shows the first full week of the plan.",
 )
 plan_missing = report.missing({"ml_staffing_plan": ["channel", "interval_start", "contacts", "agents_required",
                                                      "agents_scheduled", "expected_service_level",

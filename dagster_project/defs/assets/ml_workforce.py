@@ -235,6 +235,7 @@ def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings,
 
 
 def recent_contacts(contacts: pl.DataFrame, first_day: date) -> pl.DataFrame:
+    """The rows (with a day column) of the `PROFILE_WEEKS` weeks before `first_day`."""
     return contacts.filter(pl.col("day").is_between(first_day - timedelta(weeks=PROFILE_WEEKS), first_day,
                                                     closed="left"))
 
@@ -254,8 +255,7 @@ def channel_rules(settings: Settings, warehouse: Warehouse, contacts: pl.DataFra
     assumption) and, for the voice queue, the callers' patience estimated from abandoned calls."""
     handle = recent_contacts(contacts, first_day).group_by("channel").agg(
         pl.col("handle_seconds").mean().alias("measured_handle_seconds"))
-    calls = with_slots(read_frame(warehouse, calls_sql(settings.timezone))).filter(
-        pl.col("day").is_between(first_day - timedelta(weeks=PROFILE_WEEKS), first_day, closed="left"))
+    calls = recent_contacts(with_slots(read_frame(warehouse, calls_sql(settings.timezone))), first_day)
     patience = estimate_patience_seconds(calls["wait_seconds"].fill_null(0).to_list(),
                                          calls["abandoned"].fill_null(False).to_list())
     return read_frame(warehouse, CHANNEL_RULES_SQL).join(handle, on="channel", how="left").select(
