@@ -258,22 +258,20 @@ report.section(
     "(talk, hold and wrap-up per handled contact), over the 8 weeks before the plan; where the exports carry none "
     "(e-mail, forms, social), the assumption of the staffing seed. The grid shows the first full week of the plan.",
 )
-plan_missing = report.missing({"ml_staffing_plan": ["channel", "interval_start", "contacts", "agents_required",
+plan_missing = report.missing({"ml_staffing_plan": ["channel", "queue", "interval_start", "contacts", "agents_required",
                                                      "agents_scheduled", "expected_service_level",
                                                      "erlang_c_agents", "abandonment", "asa_seconds"]})
 if plan_missing:
     report.unavailable("Staffing plan", plan_missing)
 else:
-    # A channel staffed per queue (skill) adds up its queues' agents in each half-hour.
-    plan = report.query("""
-        select channel, interval_start, count(*) as queues, sum(contacts) as contacts,
-               sum(agents_required)::bigint as agents_required, sum(agents_scheduled)::bigint as agents_scheduled,
-               sum(expected_service_level * contacts) / nullif(sum(contacts), 0) as expected_service_level,
-               sum(abandonment * contacts) / nullif(sum(contacts), 0) as abandonment,
-               sum(erlang_c_agents)::bigint as erlang_c_agents
-        from ml_staffing_plan group by all order by channel, interval_start""")
+    # Each channel as one pool of agents; where calls have queues, the plan also staffs each queue apart.
+    plan = report.query("select * from ml_staffing_plan where queue = 'all' order by channel, interval_start")
     first_monday = plan["interval_start"].min().date() + timedelta(days=-plan["interval_start"].min().weekday() % 7)
     week = plan.filter(pl.col("interval_start").dt.date().is_between(first_monday, first_monday + timedelta(days=6)))
+    queue_pools = report.query(
+        "select channel, count(distinct queue) as queues, sum(agents_scheduled) / 2 as agent_hours "
+        "from ml_staffing_plan where queue <> 'all' and interval_start::date between ? and ? group by channel",
+        [first_monday, first_monday + timedelta(days=6)])
     for (channel,), rows in week.group_by("channel", maintain_order=True):
         label = report.channel_label(channel)
         peak = peak_of(rows, "contacts", "interval_start")
@@ -284,10 +282,13 @@ else:
         sentence = (f"**{label}**: the peak (the half-hour with the most contacts expected) is "
                     f"{cx.WEEKDAYS[start.weekday()]} {fmt.day(start.date())} {start:%H:%M}, about "
                     f"{fmt.number(peak['contacts'], 1)} contacts ({reason}): **{peak['agents_scheduled']} agents "
-                    f"scheduled** ({peak['agents_required']} on the queue"
-                    + (f", staffed as {peak['queues']} queues of their own" if peak["queues"] > 1 else "")
-                    + f"); at most {rows['agents_scheduled'].max()} at once in the week, which needs "
-                    f"{fmt.number(rows['agents_scheduled'].sum() / 2)} agent-hours.")
+                    f"scheduled** ({peak['agents_required']} on the queue); at most {rows['agents_scheduled'].max()} "
+                    f"at once in the week, which needs {fmt.number(rows['agents_scheduled'].sum() / 2)} agent-hours.")
+        pools = queue_pools.filter(channel=channel)
+        if pools.height:
+            sentence += (f" Staffed as {pools['queues'][0]} queues of their own (agents skilled for one queue "
+                         f"only), the week would need {fmt.number(pools['agent_hours'][0])} agent-hours: small "
+                         "queues cost more agents apart than together.")
         if peak["expected_service_level"] is not None:
             sentence += f" Expected service level at the peak {fmt.percent(peak['expected_service_level'])}"
             sentence += (f", {fmt.percent(peak['abandonment'])} of callers hanging up" if peak["abandonment"] else "")

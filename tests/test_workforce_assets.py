@@ -172,7 +172,8 @@ def test_plan_against_actual_covers_chat_and_e_mail_too(materialised):
         pl.col("expected_service_level").min())
     by_channel = {row["channel"]: row for row in reached.iter_rows(named=True)}
     # 4 weeks × 8 chats a day, all answered by an agent within 30 s (target 60 s); one agent per half-hour
-    assert (by_channel["chat_agent"]["offered_contacts"], by_channel["chat_agent"]["answered_within_target"]) == (224, 224)
+    chat = by_channel["chat_agent"]
+    assert (chat["offered_contacts"], chat["answered_within_target"]) == (224, 224)
     assert by_channel["chat_agent"]["agents_seen"] == 1
     # 8 e-mails a day, 3 answered after 30 h: 5 × 28 = 140 of 224 within 24 h (62.5%); the backlog plan expects
     # the 80% target; the export names no agent
@@ -187,16 +188,23 @@ def test_plan_against_actual_covers_chat_and_e_mail_too(materialised):
 
 def test_phone_is_staffed_per_queue(materialised):
     plan = query(materialised, "SELECT channel, queue, count(*) AS n FROM ml_staffing_plan GROUP BY ALL ORDER BY ALL")
-    # the calls alternate between two queues: each is a pool of its own; chat and e-mail have no queues
-    assert plan.select("channel", "queue").rows() == [("chat_agent", "all"), ("email", "all"),
+    # the calls alternate between two queues: each is also planned as a pool of its own, beside the whole phone
+    # channel as one pool; chat and e-mail have no queues
+    assert plan.select("channel", "queue").rows() == [("chat_agent", "all"), ("email", "all"), ("phone", "all"),
                                                       ("phone", "de_orders"), ("phone", "en_general")]
     assert plan.filter(channel="phone")["n"].n_unique() == 1
+    # two pools of half the calls each need at least as many agents as one pool of all of them
+    hours = query(materialised, "SELECT queue = 'all' AS pooled, sum(agents_required) AS agents FROM ml_staffing_plan "
+                                "WHERE channel = 'phone' GROUP BY ALL")
+    by_pool = dict(hours.rows())
+    assert by_pool[False] >= by_pool[True] > 0
 
 
 def test_service_report_shows_the_workforce_sections(materialised):
     page = materialised["html"]
     for text in ("How good is the forecast?", "off</strong> on average", "agents scheduled",
-                 "Agents needed per half-hour", "National Day", "customers got", "were abandoned", "the half-hour with the most contacts expected"):
+                 "Agents needed per half-hour", "National Day", "customers got", "were abandoned",
+                 "the half-hour with the most contacts expected", "queues of their own"):
         assert text in page
     assert "Traceback" not in page
 
