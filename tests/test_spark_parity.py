@@ -1,10 +1,12 @@
 """The same dbt models on Spark (dbt-spark, in-process local session) and on DuckDB give the same marts: every
-KPI row within 1e-9 relative, the same customers, the same identity assignment, on a small generated demo."""
+KPI row within 1e-9 relative, the same customers, the same identity assignment, on a small generated demo; and the
+sentiment scored partitioned on Spark equals the single-process DuckDB path."""
 
 import dataclasses
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from cx_demo.generate import generate_demo
@@ -12,6 +14,8 @@ from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_core.spark_catalog import publish_spark_tables
+from cx_core.spark_scoring import SENTIMENT_TABLE, TEXT_COLUMNS, score_sentiment_on_spark, score_touchpoint_texts
+from ml.sentiment import HEAD_PATH, load_sentiment_model
 from tests.helpers.dbt_engines import dbt_on
 
 pytestmark = pytest.mark.slow
@@ -19,7 +23,9 @@ pytestmark = pytest.mark.slow
 RELATIVE_TOLERANCE = 1e-9
 # table -> key columns; every other column is compared (numbers within the tolerance) except the keyed
 # pseudonyms, which only DuckDB computes (macros/personal_data.sql: empty on Spark)
-NOT_COMPARED = {"email_hash", "phone_hash"}
+NOT_TEXT_TOUCHPOINTS = f"SELECT {', '.join(TEXT_COLUMNS)} FROM fct_touchpoints WHERE text IS NOT NULL"
+COMPARED = {"email_hash", "phone_hash"}
+TEXT_TOUCHPOINTS = f"SELECT {', '.join(TEXT_COLUMNS)} FROM fct_touchpoints WHERE text IS NOT NULL"
 COMPARED = {
     "kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric"],
     "dim_customers": ["customer_key"],
@@ -76,3 +82,43 @@ def test_spark_builds_the_same_rows_as_duckdb(both_engines, table):
         different = connection.sql(f"SELECT {', '.join(keys)} FROM {joined} WHERE {differs} LIMIT 5").fetchall()
     assert matched == counts[0][0]  # every row has its partner on the other engine
     assert different == []
+
+
+@pytest.fixture(scope="module")
+def sentiment_on_both(both_engines):
+    """ml_sentiment scored partitioned on Spark (2 partitions, local[2]) from the Spark marts, and by the same
+    functions in one process from the Spark marts and from the DuckDB marts."""
+    data, _ = both_engines
+    settings = dataclasses.replace(Settings.from_env(), dbt_target="spark", spark_dir=data / "spark",
+                                   warehouse_path=data / "spark.duckdb")
+    model = load_sentiment_model(None, HEAD_PATH)
+    rows = score_sentiment_on_spark(settings, model, HEAD_PATH, partitions=2)
+    assert SENTIMENT_TABLE in publish_spark_tables(settings.spark_dir, settings.warehouse_path)
+    with duckdb.connect(str(data / "spark.duckdb"), read_only=True) as connection:
+        on_spark = connection.sql(f"SELECT * FROM {SENTIMENT_TABLE}").pl()
+        spark_texts = connection.sql(TEXT_TOUCHPOINTS).pl()
+    with duckdb.connect(str(data / "duckdb.duckdb"), read_only=True) as connection:
+        duckdb_texts = connection.sql(TEXT_TOUCHPOINTS).pl()
+    return rows, on_spark, score_touchpoint_texts(spark_texts, model), score_touchpoint_texts(duckdb_texts, model)
+
+
+def assert_same_sentiment(expected: pl.DataFrame, actual: pl.DataFrame) -> None:
+    joined = expected.join(actual, on="touchpoint_id", how="inner", suffix="_actual")
+    assert joined.height == expected.height == actual.height > 0
+    for column in ("label", "language", "customer_key", "channel", "occurred_at"):
+        different = joined.filter(pl.col(column).ne_missing(pl.col(f"{column}_actual")))
+        assert different.height == 0, different.select("touchpoint_id", column, f"{column}_actual").rows()[:5]
+    assert (joined["score"] - joined["score_actual"]).abs().max() <= RELATIVE_TOLERANCE
+
+
+def test_sentiment_partitioned_on_spark_equals_one_process_on_the_same_marts(sentiment_on_both):
+    rows, on_spark, one_process, _ = sentiment_on_both
+    assert rows == on_spark.height
+    assert on_spark["touchpoint_id"].n_unique() == rows  # each text touchpoint scored exactly once
+    assert on_spark["model_version"].unique().to_list() == [load_sentiment_model(None, HEAD_PATH).model_version]
+    assert_same_sentiment(one_process, on_spark)
+
+
+def test_sentiment_scored_on_spark_equals_the_duckdb_path(sentiment_on_both):
+    _, on_spark, _, on_duckdb = sentiment_on_both
+    assert_same_sentiment(on_duckdb, on_spark)

@@ -1,15 +1,22 @@
-"""dbt on Spark (local session) next to dbt on DuckDB, on the same raw Parquet: seconds for `dbt seed` + `dbt run`.
+"""dbt on Spark (local session) next to dbt on DuckDB, on the same raw Parquet: seconds for `dbt seed` + `dbt run`;
+then sentiment scoring of every text touchpoint, partitioned on Spark (`cx_core.spark_scoring`, mapInArrow over the
+session's partitions) against the same functions in one process on the DuckDB marts (no text cache on either).
 
 Reads the raw layer of the settings' data folder (`make bench` runs the default demo first). Spark's local
 session pays for a JVM, a metastore and a task per file and partition: the ratio says what the switch costs on
 one machine, which a cluster then earns back on data one machine cannot hold.
 """
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
 
+import duckdb
+
 from cx_core.settings import get_settings
+from cx_core.spark_scoring import TEXT_COLUMNS, score_sentiment_on_spark, score_touchpoint_texts, spark_session
+from ml.sentiment import HEAD_PATH, load_sentiment_model
 from tests.helpers.dbt_engines import dbt_on
 
 
@@ -20,6 +27,31 @@ def build_seconds(target: str, raw_dir: Path, work: Path) -> float:
     return time.perf_counter() - started
 
 
+def scoring_seconds(work: Path) -> dict[str, float]:
+    """Both scoring paths on the marts just built under `work`, the model loaded once before timing."""
+    model = load_sentiment_model(None, HEAD_PATH)
+    with duckdb.connect(str(work / "duckdb.duckdb"), read_only=True) as connection:
+        touchpoints = connection.sql(f"SELECT {', '.join(TEXT_COLUMNS)} FROM fct_touchpoints WHERE text IS NOT NULL").pl()
+    started = time.perf_counter()
+    score_touchpoint_texts(touchpoints, model)
+    duckdb_seconds = time.perf_counter() - started
+    settings = dataclasses.replace(get_settings(), dbt_target="spark", spark_dir=work / "spark",
+                                   warehouse_path=work / "spark.duckdb")
+    started = time.perf_counter()
+    spark_session(settings)  # the JVM start, timed apart from the scoring
+    session_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    score_sentiment_on_spark(settings, model, HEAD_PATH)
+    spark_seconds = time.perf_counter() - started
+    return {
+        "texts_scored": touchpoints.height,
+        "sentiment_duckdb_one_process_seconds": round(duckdb_seconds, 1),
+        "spark_session_start_seconds": round(session_seconds, 1),
+        "sentiment_spark_partitioned_seconds": round(spark_seconds, 1),
+        "sentiment_spark_vs_duckdb": round(spark_seconds / duckdb_seconds, 2),
+    }
+
+
 def run() -> dict[str, float]:
     raw_dir = get_settings().raw_dir
     if not any(raw_dir.glob("*/load_date=*")):
@@ -27,10 +59,12 @@ def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="cx-bench-spark-") as tmp:
         duckdb_seconds = build_seconds("duckdb", raw_dir, Path(tmp))
         spark_seconds = build_seconds("spark", raw_dir, Path(tmp))
+        scoring = scoring_seconds(Path(tmp))
     return {
         "dbt_duckdb_seconds": round(duckdb_seconds, 1),
         "dbt_spark_local_seconds": round(spark_seconds, 1),
         "spark_vs_duckdb": round(spark_seconds / duckdb_seconds, 2),
+        **scoring,
     }
 
 

@@ -18,6 +18,8 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from cx_core.settings import Settings
+from cx_core.spark_catalog import publish_spark_tables
+from cx_core.spark_scoring import score_sentiment_on_spark
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
@@ -27,6 +29,7 @@ from ml.sentiment import (
     HEAD_PATH,
     EncoderHeadModel,
     SentimentHead,
+    SentimentModel,
     load_sentiment_model,
     score_texts,
     shared_encoder,
@@ -105,6 +108,34 @@ def sentiment_head_path(settings: Settings) -> Path:
     return adapted if adapted.exists() else HEAD_PATH
 
 
+def sentiment_with_cache(
+    settings: Settings, warehouse: DuckDBResource, model: SentimentModel, _head_path: Path
+) -> tuple[pl.DataFrame, int]:
+    """In this process from the DuckDB marts, scoring only texts the cache lacks: (ml_sentiment, cache hits)."""
+    touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
+    cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
+    hits, misses = cache.split(touchpoints, model.model_version)
+    new_rows = cache.add(score_texts(misses, model), model.model_version)
+    results = pl.concat([hits, new_rows]).select("text_hash", "label", "score", "scored_at")
+    sentiment = (
+        touchpoints.join(results, on="text_hash", how="left")
+        .with_columns(pl.lit(model.model_id).alias("model_id"), pl.lit(model.model_version).alias("model_version"))
+        .select(SENTIMENT_COLUMNS)
+    )
+    replace_table(warehouse, "ml_sentiment", sentiment)
+    return sentiment, hits.height
+
+
+def sentiment_on_spark(
+    settings: Settings, warehouse: DuckDBResource, model: SentimentModel, head_path: Path
+) -> tuple[pl.DataFrame, int]:
+    """Partitioned on Spark from the Parquet marts (cx_core.spark_scoring), published as a view: every text is
+    scored (executors share no cache). The frame read back feeds the asset's metadata."""
+    score_sentiment_on_spark(settings, model, head_path)
+    publish_spark_tables(settings.spark_dir, settings.warehouse_path)
+    return read_frame(warehouse, f"SELECT {', '.join(SENTIMENT_COLUMNS)} FROM ml_sentiment"), 0
+
+
 @dg.asset(
     group_name="ml",
     pool="duckdb",
@@ -116,30 +147,22 @@ def ml_sentiment(
     context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     settings = cx.settings
-    touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
-    model = load_sentiment_model(settings.sentiment_model, sentiment_head_path(settings))
-    cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
-    hits, misses = cache.split(touchpoints, model.model_version)
+    head_path = sentiment_head_path(settings)
+    model = load_sentiment_model(settings.sentiment_model, head_path)
+    score = sentiment_on_spark if settings.dbt_target == "spark" else sentiment_with_cache
     started = time.perf_counter()
-    new_rows = cache.add(score_texts(misses, model), model.model_version)
+    sentiment, cache_hits = score(settings, warehouse, model, head_path)
     seconds = time.perf_counter() - started
-    context.log.info(f"scored {misses.height} new texts in {seconds:.1f}s; {hits.height} from the cache")
-
-    results = pl.concat([hits, new_rows]).select("text_hash", "label", "score", "scored_at")
-    sentiment = (
-        touchpoints.join(results, on="text_hash", how="left")
-        .with_columns(pl.lit(model.model_id).alias("model_id"), pl.lit(model.model_version).alias("model_version"))
-        .select(SENTIMENT_COLUMNS)
-    )
-    replace_table(warehouse, "ml_sentiment", sentiment)
+    rows_scored = sentiment.height - cache_hits
+    context.log.info(f"scored {rows_scored} new texts in {seconds:.1f}s; {cache_hits} from the cache")
 
     distribution = dict(sentiment.group_by("label").len().iter_rows())
     return dg.MaterializeResult(
         metadata={
             **frame_metadata(sentiment),
-            "rows_scored": misses.height,
-            "cache_hits": hits.height,
-            "texts_per_second": round(misses.height / seconds, 1) if misses.height else 0.0,
+            "rows_scored": rows_scored,
+            "cache_hits": cache_hits,
+            "texts_per_second": round(rows_scored / seconds, 1) if rows_scored else 0.0,
             **{f"share_{label}": round(distribution.get(label, 0) / max(sentiment.height, 1), 4) for label in LABELS},
             "model_id": model.model_id,
             "model_version": model.model_version,
