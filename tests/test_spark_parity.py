@@ -3,20 +3,32 @@ KPI row within 1e-9 relative, the same customers, the same identity assignment, 
 sentiment scored partitioned on Spark equals the single-process DuckDB path."""
 
 import dataclasses
+import shutil
 from pathlib import Path
+
+import dagster as dg
 
 import duckdb
 import polars as pl
 import pytest
 
 from cx_demo.generate import generate_demo
-from cx_core.settings import Settings
+from cx_core.settings import Settings, get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_core.spark_catalog import publish_spark_tables
-from cx_core.spark_scoring import SENTIMENT_TABLE, TEXT_COLUMNS, score_sentiment_on_spark, score_touchpoint_texts
+from cx_core.spark_scoring import (
+    SENTIMENT_TABLE,
+    TEXT_COLUMNS,
+    score_sentiment_on_spark,
+    score_touchpoint_texts,
+    table_path,
+)
+from dagster_project.defs.assets.ml_text import ml_sentiment
+from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import HEAD_PATH, load_sentiment_model
 from tests.helpers.dbt_engines import dbt_on
+from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
@@ -122,3 +134,21 @@ def test_sentiment_partitioned_on_spark_equals_one_process_on_the_same_marts(sen
 def test_sentiment_scored_on_spark_equals_the_duckdb_path(sentiment_on_both):
     _, on_spark, _, on_duckdb = sentiment_on_both
     assert_same_sentiment(on_duckdb, on_spark)
+
+
+def test_ml_sentiment_asset_scores_on_spark_on_the_spark_target(both_engines, monkeypatch):
+    data, _ = both_engines
+    point_settings_at(monkeypatch, data, CX_DBT_TARGET="spark", CX_WAREHOUSE=str(data / "spark.duckdb"),
+                      CX_ML_CACHE_DIR=str(data / "ml_cache_spark"))
+    output = Path(table_path(get_settings(), SENTIMENT_TABLE))
+    shutil.rmtree(output, ignore_errors=True)
+    result = dg.materialize([ml_sentiment], resources=pipeline_resources())
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("ml_sentiment")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    with duckdb.connect(str(data / "spark.duckdb"), read_only=True) as connection:
+        texts = connection.sql("SELECT count(*) FROM fct_touchpoints WHERE text IS NOT NULL").fetchall()[0][0]
+        [(kind,)] = connection.sql("SELECT table_type FROM information_schema.tables WHERE table_name = 'ml_sentiment'").fetchall()
+    assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (texts, texts, 0)
+    assert kind == "VIEW" and any(output.glob("*.parquet"))  # Parquet beside the marts, published as a view
+    assert not (data / "ml_cache_spark").exists()  # the one-process text cache is not used on Spark

@@ -110,8 +110,9 @@ def sentiment_head_path(settings: Settings) -> Path:
 
 def sentiment_with_cache(
     settings: Settings, warehouse: DuckDBResource, model: SentimentModel, _head_path: Path
-) -> tuple[pl.DataFrame, int]:
-    """In this process from the DuckDB marts, scoring only texts the cache lacks: (ml_sentiment, cache hits)."""
+) -> tuple[pl.DataFrame, int, int]:
+    """In this process from the DuckDB marts, scoring only texts the cache lacks: (ml_sentiment, texts scored,
+    cache hits)."""
     touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
     cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
     hits, misses = cache.split(touchpoints, model.model_version)
@@ -123,17 +124,17 @@ def sentiment_with_cache(
         .select(SENTIMENT_COLUMNS)
     )
     replace_table(warehouse, "ml_sentiment", sentiment)
-    return sentiment, hits.height
+    return sentiment, misses.height, hits.height
 
 
 def sentiment_on_spark(
     settings: Settings, warehouse: DuckDBResource, model: SentimentModel, head_path: Path
-) -> tuple[pl.DataFrame, int]:
+) -> tuple[pl.DataFrame, int, int]:
     """Partitioned on Spark from the Parquet marts (cx_core.spark_scoring), published as a view: every text is
     scored (executors share no cache). The frame read back feeds the asset's metadata."""
-    score_sentiment_on_spark(settings, model, head_path)
+    rows = score_sentiment_on_spark(settings, model, head_path)
     publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-    return read_frame(warehouse, f"SELECT {', '.join(SENTIMENT_COLUMNS)} FROM ml_sentiment"), 0
+    return read_frame(warehouse, f"SELECT {', '.join(SENTIMENT_COLUMNS)} FROM ml_sentiment"), rows, 0
 
 
 @dg.asset(
@@ -151,9 +152,8 @@ def ml_sentiment(
     model = load_sentiment_model(settings.sentiment_model, head_path)
     score = sentiment_on_spark if settings.dbt_target == "spark" else sentiment_with_cache
     started = time.perf_counter()
-    sentiment, cache_hits = score(settings, warehouse, model, head_path)
+    sentiment, rows_scored, cache_hits = score(settings, warehouse, model, head_path)
     seconds = time.perf_counter() - started
-    rows_scored = sentiment.height - cache_hits
     context.log.info(f"scored {rows_scored} new texts in {seconds:.1f}s; {cache_hits} from the cache")
 
     distribution = dict(sentiment.group_by("label").len().iter_rows())
