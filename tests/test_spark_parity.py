@@ -140,8 +140,8 @@ def test_sentiment_scored_on_spark_equals_the_duckdb_path(sentiment_on_both):
     texts = texts.rename({"text_spark": "spark_text"})
     redacted_on_duckdb_only = texts.filter(pl.col("text") != pl.col("spark_text"))
     assert [redact(text) for text in redacted_on_duckdb_only["spark_text"]] == redacted_on_duckdb_only["text"].to_list()
-    same_text = texts.filter(pl.col("text") == pl.col("spark_text"))["touchpoint_id"]
-    assert same_text.len() > on_duckdb.height * 0.8
+    same_text = texts.filter(pl.col("text") == pl.col("spark_text"))["touchpoint_id"].to_list()
+    assert len(same_text) > on_duckdb.height * 0.8
     assert_same_sentiment(on_duckdb.filter(pl.col("touchpoint_id").is_in(same_text)),
                           on_spark.filter(pl.col("touchpoint_id").is_in(same_text)))
 
