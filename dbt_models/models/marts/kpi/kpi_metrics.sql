@@ -8,6 +8,7 @@
     'kpi_service_resolution', 'kpi_service_times', 'kpi_call_abandonment', 'kpi_bot_containment',
     'kpi_contacts_per_order',
     'kpi_voice_of_customer',
+    'kpi_cases',
 ] %}
 with
 
