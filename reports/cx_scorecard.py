@@ -145,4 +145,36 @@ if not missing:
     report.kpi_channel_table([cx.KPIS_BY_METRIC[metric] for metric in cx.SERVICE_KPI_METRICS])
 
 # %%
+# Closed-loop cases (fct_cx_cases, counted in kpi_metrics): counts and rates only. The case list with the
+# customers' CRM ids is the operational export cases_<date>.csv for the CRM, never part of a report.
+if not missing:
+    report.section("Closed-loop cases", "Situations that need a person (detractor answers, urgent negative texts, "
+                   "repeated unresolved contacts, high churn risk with a recommended action), each routed to a team "
+                   "with a due time; the CRM's updates close them.")
+    cases = {row["metric"]: row for row in rows.filter(channel="all", period_start=month).iter_rows(named=True)
+             if row["metric"].startswith(("cases_", "case_", "nps_before_case", "nps_after_case"))}
+    opened = cases.get("cases_opened")
+    if opened is None or opened["value"] is None:
+        reason = opened["value_missing_reason"] if opened else "the KPI mart has no case figures"
+        report.say(f"Closed-loop cases are not available: {reason}.")
+    else:
+        overdue = report.query("select sum(value) as overdue from kpi_metrics where metric = 'cases_overdue' "
+                               "and period_grain = 'month' and channel = 'all' and segment = 'all'")["overdue"][0]
+        not_measured = {"value": None, "n": 0, "ci_low": None, "ci_high": None}
+        closed, in_time, hours, before, after = (cases.get(metric, not_measured) for metric in (
+            "cases_closed", "cases_closed_in_time_share", "case_hours_to_close_median", "nps_before_case",
+            "nps_after_case"))
+        text = (f"In {fmt.month(month)}, {fmt.number(opened['value'])} cases were opened and "
+                f"{fmt.number(closed['value'])} closed; "
+                f"{fmt.share_of(in_time['value'], in_time['n'])} of the cases that came due were closed in time, "
+                f"in a median of {fmt.duration(None if hours['value'] is None else hours['value'] * 3600)}. "
+                f"{fmt.number(overdue)} cases are open past their due time.")
+        if after["n"]:
+            text += (f" Customers of the cases closed this month: NPS {fmt.number(before['value'])} at their last "
+                     f"answer before the case and {fmt.number(after['value'])} at their next answer (95% interval "
+                     f"{fmt.number(after['ci_low'])} to {fmt.number(after['ci_high'])}, n = {fmt.number(after['n'])}); "
+                     "a case often starts with a detractor answer, so part of any rise is regression to the mean.")
+        report.say(text)
+
+# %%
 report.publish_headlines()

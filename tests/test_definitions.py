@@ -13,7 +13,7 @@ def group_of(graph, key: str) -> str:
 def test_definitions_load_with_every_group_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "alerts", "reports", "privacy"}
+    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "alerts", "cases", "reports", "privacy"}
     assert {group_of(graph, f"raw/{name}") for name in CONTRACTS} == {"ingest"}
     assert group_of(graph, "kpi_metrics") == "kpi" and group_of(graph, "ml_churn_scores") == "ml"
     assert (group_of(graph, "channel_taxonomy"), group_of(graph, "stg_orders__orders")) == ("seeds", "staging")
