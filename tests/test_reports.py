@@ -21,7 +21,7 @@ from tests.helpers.settings_env import point_settings_at
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel"],
+    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel", "Closed-loop cases"],
     "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
@@ -123,6 +123,11 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     assert ("critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. Act on it:") in text
     assert "href=\"voice_of_customer.html\"" in page
     assert "rose to 41.0 from 35.0" not in text
+    # Closed-loop cases: counts and rates of October (CASES_BY_MONTH); overdue = September's 3 + October's 6.
+    assert ("In October 2026, 120 cases were opened and 100 closed; 85% (n = 100) of the cases that came due were "
+            "closed in time, in a median of 20 h 30 min. 9 cases are open past their due time. Customers of the "
+            "cases closed this month: NPS −40 at their last answer before the case and 10 at their next answer "
+            "(95% interval −12 to 32, n = 50)") in text
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):

@@ -21,6 +21,16 @@ VERBATIM_WITH_PII = (
     "Ich bin Jonas Becker, Paket kam nie an, ruft mich an unter 0171 2345678 oder jonas.becker@example.org"
 )
 NPS_BY_MONTH = {date(2026, 9, 1): (35.0, 32.0, 38.0, 400), date(2026, 10, 1): (41.0, 38.0, 44.0, 420)}
+# Closed-loop case KPIs (kpi_cases) of the months by hand: metric -> (value, n, ci_low, ci_high) per month.
+CASES_BY_MONTH = {
+    date(2026, 9, 1): {"cases_opened": (90, 90, None, None), "cases_overdue": (3, 3, None, None)},
+    date(2026, 10, 1): {
+        "cases_opened": (120, 120, None, None), "cases_closed": (100, 100, None, None),
+        "cases_closed_in_time_share": (0.85, 100, 0.77, 0.91), "case_hours_to_close_median": (20.5, 100, None, None),
+        "cases_overdue": (6, 6, None, None), "nps_before_case": (-40.0, 50, -60.0, -20.0),
+        "nps_after_case": (10.0, 50, -12.0, 32.0),
+    },
+}
 
 # Random-looking but reproducible: a bucket 0..99 from the row number and a salt.
 def _bucket(salt: str, modulo: int = 100, row: str = "i") -> str:
@@ -351,6 +361,10 @@ def _kpi_metrics_sql() -> str:
         f"('{m}', '{c}', {base}, {amp}, {'null' if hw is None else hw}, {'null' if t is None else t})"
         for m, c, base, amp, hw, t in series
     )
+    case_rows = ", ".join(
+        f"(date '{month}', '{metric}', {value}, {n}, {'null' if low is None else low}, {'null' if high is None else high})"
+        for month, metrics in CASES_BY_MONTH.items() for metric, (value, n, low, high) in metrics.items()
+    )
     hand_set = ", ".join(f"(date '{d}', {v}, {lo}, {hi}, {n})" for d, (v, lo, hi, n) in NPS_BY_MONTH.items())
     return f"""
         with series(metric, channel, base, amplitude, half_width, target) as (values {values}),
@@ -379,6 +393,10 @@ def _kpi_metrics_sql() -> str:
                null::varchar as value_missing_reason
         from valued
         window w as (partition by metric, channel, segment order by period_start)
+        union all
+        select 'month', period_start, 'all', 'all', metric, value, null, null, n, ci_low, ci_high, null, null, null,
+               null, null
+        from (values {case_rows}) as cases(period_start, metric, value, n, ci_low, ci_high)
     """
 
 
