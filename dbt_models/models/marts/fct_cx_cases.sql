@@ -143,7 +143,8 @@ numbered as (
     select
         *,
         sum(opens_case) over (
-            partition by customer_key, case_type order by situation_at, situation_id rows unbounded preceding
+            partition by customer_key, case_type order by situation_at, situation_id
+            rows between unbounded preceding and current row
         ) as case_number
     from case_starts
 ),
