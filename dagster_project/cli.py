@@ -28,6 +28,7 @@ def _demo_data(args: argparse.Namespace) -> int:
         end_date=date.fromisoformat(args.end_date) if args.end_date else None,
         progress=not args.quiet,
         planted=PlantedChange.parse(args.plant_change) if args.plant_change else None,
+        case_updates=not args.no_case_updates,
     )
     print(summary.describe())
     return 0
@@ -103,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo-data", help="generate realistic demo exports into the landing folder")
     demo_options(demo)
+    demo.add_argument("--no-case-updates", action="store_true",
+                      help="no case_updates export (by default the CRM closes part of the detractor cases)")
     demo.set_defaults(func=_demo_data)
 
     run = sub.add_parser("run", help="generate the demo if the landing folder is empty, then materialise everything")
