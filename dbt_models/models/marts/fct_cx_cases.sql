@@ -1,6 +1,6 @@
 -- Closed-loop cases: one row per situation that needs a person (a detractor answer, an urgent negative text, a
--- repeated unresolved contact, a high churn risk with a recommended next best action), routed to its owner team with a due
--- time from seed case_routing, and closed by the latest update the CRM exports (source case_updates).
+-- repeated unresolved contact, a high churn risk with a recommended next best action), routed to its owner team
+-- with a due time from seed case_routing, and closed by the latest update the CRM exports (source case_updates).
 -- Situations of one type and customer that follow each other within var('case_merge_days') are one case: a
 -- customer who writes three angry messages in two days needs one call, not three.
 with
