@@ -251,7 +251,8 @@ select
         when with_status.due_at < with_status.status_as_of then false
     end as closed_in_time,
     with_status.status = 'open' and with_status.due_at < with_status.status_as_of as is_overdue,
-    {{ dbt.datediff('with_status.opened_at', 'with_status.closed_at', 'second') }} / 3600.0 as hours_to_close,
+    -- a double before dividing: Spark would divide decimals at a fixed scale
+    cast({{ dbt.datediff('with_status.opened_at', 'with_status.closed_at', 'second') }} as double) / 3600 as hours_to_close,
     with_status.status_as_of
 from with_status
 left join {{ ref('dim_customers') }} as customers
