@@ -5,7 +5,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from ml.sentiment import shared_encoder
+from ml.sentiment import shared_multilingual_encoder
 from ml.topics import TopicClassifier, keyword_pattern, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 
@@ -15,7 +15,7 @@ DEMO_TOPICS = {"delivery", "returns_refunds", "payment_billing", "product_qualit
 
 @pytest.fixture(scope="module")
 def classifier():
-    return TopicClassifier(load_topics(), shared_encoder())
+    return TopicClassifier(load_topics(), shared_multilingual_encoder())
 
 
 def test_seed_has_the_topic_set_with_teams_and_bilingual_descriptions():
@@ -58,12 +58,25 @@ def test_keyword_share_is_the_topic_score(classifier):
 
 
 def test_texts_without_evidence_fall_back_by_sentiment(classifier):
-    decisions = classifier.classify(["👍👍", "👍👍", ""], ["positive", "neutral", "neutral"])
+    unrelated = "Mein Hund hat heute Geburtstag."
+    decisions = classifier.classify([unrelated, unrelated, ""], ["positive", "neutral", "neutral"])
     assert [(d.topic, d.method) for d in decisions] == [("praise", "sentiment"), ("other", "fallback"), ("other", "fallback")]
 
 
-def test_routing_team_comes_from_the_seed(classifier):
+def test_texts_without_keywords_go_to_the_nearest_topic_in_either_language(classifier):
+    decisions = classifier.classify([
+        "Der Fahrer hat den Karton einfach vor die Tür geworfen.",  # no delivery keyword, German
+        "Der Newsletter kommt jeden Tag, bitte abbestellen.",  # nearest to the description of `other`
+        "Das Wetter in Hamburg ist heute schön.",  # unrelated to every topic: below the similarity floor
+    ], ["negative", "negative", "neutral"])
+    assert [(d.topic, d.method) for d in decisions] == [
+        ("delivery", "nearest_topic"), ("other", "nearest_topic"), ("other", "fallback")]
+    assert 0.15 <= decisions[0].topic_score < 1
+
+
+def test_routing_team_and_label_come_from_the_seed(classifier):
     assert classifier.routing_team("returns_refunds") == "returns_team"
+    assert classifier.label("returns_refunds") == "Returns & refunds"
 
 
 @pytest.mark.parametrize(
