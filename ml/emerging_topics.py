@@ -48,6 +48,7 @@ MIN_THEME_TEXTS = 5
 MIN_PERIOD_TEXTS = 30  # fewer texts in the latest period give no theme a chance to be significant
 MAX_CLUSTERED_TEXTS = 3_000
 NEW_EARLIER_SHARE = 0.1
+FDR = 0.05  # false discovery rate of the growth tests
 TOP_WORDS = 6
 VERBATIMS = 3
 # German function words and greetings: scikit-learn ships an English list only.
@@ -151,7 +152,7 @@ def emerging_topics(
     embed: Callable[[list[str]], np.ndarray],
     as_of: date,
     period_days: int = 7,
-    fdr: float = 0.05,
+    fdr: float = FDR,
     seed: int = 0,
 ) -> pl.DataFrame:
     """One row per theme of the latest period (schema `THEME_SCHEMA`), new and growing themes first.

@@ -3,11 +3,16 @@ significant, steady themes on Poisson noise are not, verbatims are masked, and a
 
 from datetime import date, datetime, timedelta
 
+import dagster as dg
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
 import ml.emerging_topics as emerging
+from dagster_project.defs.assets.ml_emerging_topics import ml_emerging_topics
+from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.settings_env import point_settings_at
 from ml.emerging_topics import BASELINE_PERIODS, emerging_topics, too_little_text
 from ml.language import detect_language
 from ml.sentiment import shared_multilingual_encoder
@@ -121,3 +126,43 @@ def test_too_little_text_says_why():
     only_latest = texts_per_day([(AS_OF, "Paket fehlt")] * 40)
     assert too_little_text(only_latest, AS_OF, 7) == "no texts in the 8 periods before the latest one to compare with"
     assert too_little_text(texts_per_day([(AS_OF, "x")] * 40 + [(AS_OF - timedelta(days=7), "y")]), AS_OF, 7) is None
+
+
+def warehouse_with_texts(path, rows: list[tuple[date, str]], direction: str = "inbound"):
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS fct_touchpoints "
+                           "(occurred_at TIMESTAMP, text VARCHAR, language VARCHAR, direction VARCHAR)")
+        connection.executemany("INSERT INTO fct_touchpoints VALUES (?, ?, NULL, ?)",
+                               [(datetime(d.year, d.month, d.day, 10), text, direction) for d, text in rows])
+    return path
+
+
+def materialised(tmp_path, monkeypatch, warehouse):
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_EMERGING_TOPICS_PERIOD_DAYS="7")
+    result = dg.materialize([ml_emerging_topics], resources=pipeline_resources())
+    [materialization] = result.asset_materializations_for_node("ml_emerging_topics")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        table = connection.sql("SELECT * FROM ml_emerging_topics").pl()
+    return {key: value.value for key, value in materialization.metadata.items()}, table
+
+
+@pytest.mark.slow
+def test_asset_writes_the_themes_of_customer_texts_only(tmp_path, monkeypatch):
+    rows = steady_weeks(np.random.default_rng(1)) + [(AS_OF - timedelta(days=i % 7), PLANTED[i % 6]) for i in range(12)]
+    warehouse = warehouse_with_texts(tmp_path / "warehouse.duckdb", rows)
+    # the company's replies are no customer voice: a burst of them is no theme
+    warehouse_with_texts(warehouse, [(AS_OF, "Danke für Ihre Nachricht, wir melden uns per DM.")] * 30, "outbound")
+    metadata, table = materialised(tmp_path, monkeypatch, warehouse)
+    assert (metadata["new_themes"], metadata["growing_themes"], metadata["period"]) == (1, 0, "2026-03-25 to 2026-03-31")
+    assert metadata["dagster/row_count"] == table.height >= 3
+    assert table.filter(pl.col("significant"))["texts_latest"].to_list() == [12]
+    assert not table["verbatims"].explode().str.contains("DM").any()
+
+
+@pytest.mark.slow
+def test_asset_is_skipped_with_its_reason_when_there_is_too_little_text(tmp_path, monkeypatch):
+    warehouse = warehouse_with_texts(tmp_path / "warehouse.duckdb", [(AS_OF, "Paket fehlt")] * 10)
+    metadata, table = materialised(tmp_path, monkeypatch, warehouse)
+    assert metadata["status"] == "skipped"
+    assert metadata["skip_reason"] == "10 texts in the 7 days to 2026-03-31: at least 30 are needed"
+    assert table.is_empty() and table.columns == list(emerging.THEME_SCHEMA)
