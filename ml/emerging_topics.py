@@ -139,7 +139,17 @@ def top_words(documents: Sequence[str], language: str) -> list[str]:
     ]
 
 
-def significance(latest: np.ndarray, earlier: np.ndarray, latest_share: float, fdr: float):
+def theme_documents(assigned: pl.DataFrame, themes: list[int], language: str, masked: dict[str, str]) -> list[str]:
+    """For c-TF-IDF: per theme its latest-period texts in `language`, masked, then the background (every text
+    of the language in no theme, any period)."""
+    in_language = assigned.filter(pl.col("language") == language)
+    return [
+        " ".join(masked[text] for text in in_language.filter(pl.col("theme") == theme, pl.col("period") == 0)["text"])
+        for theme in themes
+    ] + [" ".join(in_language.filter(~pl.col("theme").is_in(themes))["text"])]
+
+
+def significance(latest: np.ndarray, earlier: np.ndarray, latest_share: float) -> tuple[np.ndarray, np.ndarray]:
     """(p-values, BH-adjusted p-values) of the one-sided binomial test that each theme's texts fall into the
     latest period more often than its share `latest_share` of all texts."""
     p_values = np.array([binomtest(int(k), int(k + m), latest_share, alternative="greater").pvalue
@@ -186,25 +196,19 @@ def emerging_topics(
     total_earlier = periods.height - total_latest
     latest_share = total_latest / periods.height
     latest, earlier = counts["texts_latest"].to_numpy(), counts["texts_earlier"].to_numpy()
-    p_values, adjusted = significance(latest, earlier, latest_share, fdr)
+    p_values, adjusted = significance(latest, earlier, latest_share)
     significant = adjusted <= fdr
     earlier_periods = periods.filter(pl.col("period") > 0)["period"].n_unique()
     new = significant & (earlier < NEW_EARLIER_SHARE * latest * earlier_periods)
     themes = counts["theme"].to_list()
     masked = {distinct[i]: redact(distinct[i]) for i in latest_ids}
-    words = {
-        language: top_words(
-            [" ".join(masked[text] for text in assigned.filter(pl.col("theme") == theme, pl.col("period") == 0,
-                                                               pl.col("language") == language)["text"])
-             for theme in themes]
-            + [" ".join(assigned.filter(~pl.col("theme").is_in(themes), pl.col("language") == language)["text"])],
-            language,
-        )
-        for language in (ENGLISH, GERMAN)
-    }
+    words = {language: top_words(theme_documents(assigned, themes, language, masked), language)
+             for language in (ENGLISH, GERMAN)}
     verbatims = [
-        [masked[distinct[i]] for i in latest_ids[np.argsort(-similarity[latest_ids, theme], kind="stable")][:VERBATIMS]]
+        # the theme's own texts of the latest period, nearest to its centre first
+        [masked[distinct[i]] for i in members[np.argsort(-similarity[members, theme], kind="stable")][:VERBATIMS]]
         for theme in themes
+        for members in [latest_ids[member[latest_ids] == theme]]
     ]
     earlier_rate = pl.col("texts_earlier") / total_earlier
     return (
