@@ -81,6 +81,21 @@ def test_a_planted_new_theme_is_found_and_flagged_significant(planted_result):
     assert (theme["period_start"], theme["period_end"]) == (date(2026, 3, 25), AS_OF)
 
 
+def test_a_theme_that_was_there_before_and_grew_is_growing_not_new(embed):
+    # the app theme twice a week for 8 weeks (16 texts), then 14 times in the last week
+    earlier = [(AS_OF - timedelta(days=7 * week + day), PLANTED[(week + day) % 6])
+               for week in range(1, BASELINE_PERIODS + 1) for day in (1, 4)]
+    latest = [(AS_OF - timedelta(days=i % 7), PLANTED[i % 6]) for i in range(14)]
+    rows = steady_weeks(np.random.default_rng(1)) + earlier + latest
+    themes = emerging_topics(texts_per_day(rows), embed, AS_OF)
+    [theme] = themes.filter(pl.col("significant")).iter_rows(named=True)
+    assert (theme["status"], theme["texts_latest"], theme["texts_earlier"]) == ("growing", 14, 16)
+    # growth = its share of the last week's texts over its share of the 8 weeks' texts before
+    texts_last_week = sum(day > AS_OF - timedelta(days=7) for day, _ in rows)
+    assert theme["growth"] == round((14 / texts_last_week) / (16 / (len(rows) - texts_last_week)), 2)
+    assert theme["growth"] > 4 and theme["p_adjusted"] < 0.001
+
+
 def test_verbatims_are_the_planted_texts_with_personal_data_masked(planted_result):
     [verbatims] = planted_result.filter(pl.col("significant"))["verbatims"].to_list()
     assert len(verbatims) == 3 and len(set(verbatims)) == 3
