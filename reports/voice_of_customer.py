@@ -37,8 +37,10 @@ report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale
 fmt, month = report.fmt, report.month
 window = [report.window_start(WINDOW_MONTHS), report.period_end]
 window_text = f"{fmt.month(window[0])} to {fmt.month(month)}"
-sentiment_missing = report.missing({"ml_sentiment": ["touchpoint_id", "label"],
-                                    "fct_touchpoints": ["touchpoint_id", "occurred_at", "channel", "text", "direction"]})
+sentiment_missing = report.missing({
+    "ml_sentiment": ["touchpoint_id", "label"],
+    "fct_touchpoints": ["touchpoint_id", "occurred_at", "channel", "text", "direction"],
+})
 topics_missing = sentiment_missing + report.missing({"ml_text_insights": ["touchpoint_id", "topic", "topic_label"]})
 SCORED_TEXTS = """
     select touchpoints.touchpoint_id, touchpoints.occurred_at, touchpoints.channel, touchpoints.text,
@@ -216,8 +218,8 @@ else:
         if not flagged.height:
             closest = themes.sort("p_adjusted").row(0, named=True)
             report.say(
-                f"**Nothing new or growing significantly** in {period}: none of the {fmt.number(themes.height)} themes "
-                f"with {MIN_THEME_TEXTS} or more texts grew beyond chance. The closest, “{theme_words(closest)}”, "
+                f"**Nothing new or growing significantly** from {period}: none of the "
+                f"{fmt.number(themes.height)} themes with {MIN_THEME_TEXTS} or more texts grew beyond chance. The closest, “{theme_words(closest)}”, "
                 f"had {fmt.number(closest['texts_latest'])} texts against {fmt.number(closest['expected_latest'], 1)} "
                 f"expected ({p_text(closest['p_adjusted'])} after correction)."
             )
@@ -225,7 +227,7 @@ else:
             change = ("**New theme**" if row["status"] == "new" else
                       f"**Growing theme** ({fmt.number(row['growth'], 1)}× its earlier share)")
             report.say(
-                f"{change}: “{theme_words(row)}”: {fmt.number(row['texts_latest'])} texts in {period} against "
+                f"{change}: “{theme_words(row)}”: {fmt.number(row['texts_latest'])} texts from {period} against "
                 f"{fmt.number(row['texts_earlier'])} in {before}, where its earlier share predicts "
                 f"{fmt.number(row['expected_latest'], 1)} ({p_text(row['p_adjusted'])} after correction)."
             )

@@ -171,7 +171,7 @@ def test_topics_have_readable_names_and_the_share_of_other(rendered):
 
 def test_emerging_themes_say_what_is_new_with_n_and_the_test(rendered):
     text = readable_text(rendered["pages"]["voice_of_customer"])
-    assert ("New theme: “app, voucher, crashes / app, gutschein, stürzt”: 14 texts in 25 Oct 2026 to 31 Oct 2026 "
+    assert ("New theme: “app, voucher, crashes / app, gutschein, stürzt”: 14 texts from 25 Oct 2026 to 31 Oct 2026 "
             "against 0 in the 56 days before, where its earlier share predicts 1.6 (p < 0.001 after correction).") in text
     assert "“Die App stürzt beim Scannen des Gutscheins ab.”" in text
     assert "The app crashes when I scan my voucher, write to [EMAIL]" in text and EMERGING_EMAIL not in text

@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from cx_core.settings import get_settings
+from dagster_project.defs.assets.ml_emerging_topics import CUSTOMER_TEXTS_SQL
 from ml.emerging_topics import emerging_topics
 from ml.sentiment import load_sentiment_model, shared_multilingual_encoder, with_languages
 from ml.topics import OTHER, TOPIC_SAMPLE, TopicClassifier, load_topics
@@ -33,7 +34,6 @@ DEMO_TOPICS_SQL = """
     WHERE touchpoints.direction = 'inbound'
     GROUP BY insights.topic ORDER BY texts DESC
 """
-CUSTOMER_TEXTS_SQL = "SELECT occurred_at, text, language FROM fct_touchpoints WHERE text IS NOT NULL AND direction = 'inbound'"
 
 
 def demo_other_share(connection: duckdb.DuckDBPyConnection) -> dict[str, float]:

@@ -56,7 +56,8 @@ SURVEY_COMMENTS_SQL = "SELECT survey_type, score, comment FROM fct_survey_respon
 ADAPTED_HEAD_FILE = "sentiment_head_adapted.json"
 INSIGHT_SCHEMA = {"touchpoint_id": pl.Utf8, "topic": pl.Utf8, "topic_label": pl.Utf8, "topic_score": pl.Float64,
                   "urgency": pl.Utf8, "urgency_reason": pl.Utf8, "routing_team": pl.Utf8}
-NO_SURVEY_COMMENTS = "no survey comments with an NPS or CSAT score: nothing to adapt the sentiment head to or score it on"
+NO_SURVEY_COMMENTS = ("no survey comments with an NPS or CSAT score: nothing to adapt the sentiment head to or "
+                      "score it on")
 
 
 def quality_metadata(model) -> dict[str, object]:
@@ -99,7 +100,8 @@ def ml_sentiment_model_card(
     # Without a held-out score (no comments, or too few per label) the adaptation could not run: skipped, not failed.
     status = skipped(card_row["reason"]) if card_row.get("macro_f1_before") is None else {}
     return dg.MaterializeResult(
-        metadata={**frame_metadata(card), **status, **{key: value for key, value in card_row.items() if value is not None}}
+        metadata={**frame_metadata(card), **status,
+                  **{key: value for key, value in card_row.items() if value is not None}}
     )
 
 
