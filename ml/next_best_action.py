@@ -48,7 +48,9 @@ MIN_HELD_OUT_FOR_BASELINE = 30
 HOLDOUT, BGNBD = "holdout", "bgnbd"
 
 CHANNEL_CONSENT = {"email": "consent_email", "sms": "consent_sms", "phone": "consent_phone", "push": "consent_push"}
-CHANNEL_WORDS = {"email": "e-mail", "sms": "SMS", "phone": "phone", "push": "app push"}
+# What an action is on each channel: the catalogue's label names the action only ("Service recovery"), the
+# channel's noun completes it ("Service recovery call" by phone, "Service recovery e-mail" by e-mail).
+CHANNEL_NOUNS = {"email": "e-mail", "sms": "SMS", "phone": "call", "push": "push message"}
 # The outbound channel that matches the channel a customer prefers to contact us on.
 PREFERRED_CONTACT_CHANNEL = {
     "email": "email", "web_form": "email", "phone": "phone", "ivr": "phone", "app": "push", "sms": "sms", "push": "push"
@@ -432,13 +434,16 @@ def channel_responsiveness(contacts: pl.DataFrame, customers: pl.DataFrame, rate
 
 
 def with_expected_value(options: pl.DataFrame, probabilities: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
-    """Options with response_probability (joined on the common key columns of `probabilities`) and
-    expected_value_eur = probability × value − cost."""
+    """Options with their label on their channel (CHANNEL_NOUNS), response_probability (joined on the common
+    key columns of `probabilities`) and expected_value_eur = probability × value − cost."""
     keys = [c for c in probabilities.columns if c in options.columns]
     return (
         options.join(probabilities, on=keys, how="left", nulls_equal=True)
         .join(catalogue.select("action", "label", "value_eur", "cost_eur", "priority", "is_trigger"), on="action")
-        .with_columns(pl.col("response_probability").fill_null(0.0).clip(0.0, 1.0))
+        .with_columns(
+            pl.col("response_probability").fill_null(0.0).clip(0.0, 1.0),
+            pl.format("{} {}", "label", pl.col("channel").replace_strict(CHANNEL_NOUNS, return_dtype=pl.String)),
+        )
         .with_columns(
             (pl.col("response_probability") * pl.col("value_eur") - pl.col("cost_eur")).alias("expected_value_eur")
         )
@@ -493,9 +498,8 @@ def recommendations(signals: pl.DataFrame, valued: pl.DataFrame, catalogue: pl.D
     get no_action with the reason why."""
     chosen = choose(valued).with_columns(
         pl.format(
-            "{}; {} by {}{}, expected value {} {}",
+            "{}; {}{}, expected value {} {}",
             pl.col("situation"), pl.col("label"),
-            pl.col("channel").replace_strict(CHANNEL_WORDS, return_dtype=pl.String),
             pl.when(pl.col("is_preferred_channel")).then(pl.lit(" (preferred channel)")).otherwise(pl.lit("")),
             pl.lit(currency), two_decimals(pl.col("expected_value_eur")),
         ).str.strip_chars("; ").alias("reason")

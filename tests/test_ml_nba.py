@@ -91,10 +91,10 @@ def test_triggers_cart_reminder_by_a_consented_channel_and_service_recovery_firs
     rows = recommendations()
 
     assert (rows["CART"]["action"], rows["CART"]["channel"]) == ("cart_reminder", "email")
-    assert rows["CART"]["reason"].startswith("left a cart yesterday without ordering; Cart reminder by e-mail")
+    assert rows["CART"]["reason"].startswith("left a cart yesterday without ordering; Cart reminder e-mail")
     assert (rows["BOTH"]["action"], rows["BOTH"]["channel"]) == ("service_recovery_call", "phone")
     # answered at noon on Feb 27: 2.5 days before the cut-off
-    assert rows["BOTH"]["reason"].startswith("gave an NPS of 3 (detractor) 2 days ago; Service recovery call by phone")
+    assert rows["BOTH"]["reason"].startswith("gave an NPS of 3 (detractor) 2 days ago; Service recovery call")
     assert rows["BOUGHT"]["action"] != "cart_reminder"
     # a cart six days old still counts (7-day window); push is consented and preferred
     assert (rows["PUSHER"]["action"], rows["PUSHER"]["channel"]) == ("cart_reminder", "push")
@@ -186,6 +186,15 @@ def test_rule_checks_catch_breaks():
     assert consent_breaks(broken, customers) == 1
     assert cap_breaks(broken, contacts, AS_OF, CAP) == 1  # B had two contacts in 7 days, the 7-day limit
     assert cap_breaks(broken, contacts, AS_OF, ContactCap({7: 3, 30: 4})) == 0
+
+
+def test_each_action_is_named_by_what_it_is_on_its_channel():
+    options = pl.DataFrame({"customer_key": "A", "action": ["service_recovery_call"] * 2 + ["cart_reminder"] * 2,
+                            "channel": ["phone", "email", "sms", "push"]})
+    named = with_expected_value(options, options.with_columns(response_probability=pl.lit(0.1)), catalogue())
+    assert dict(zip(named["channel"], named["label"])) == {
+        "phone": "Service recovery call", "email": "Service recovery e-mail",  # no "call" sent by e-mail
+        "sms": "Cart reminder SMS", "push": "Cart reminder push message"}
 
 
 def test_expected_value_is_probability_times_value_minus_cost():

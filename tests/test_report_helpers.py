@@ -144,3 +144,17 @@ def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():
     assert change.target_text(fmt) == "cannot be compared with its target of 75%"
     assert Change(fcr, None, None, None, None).sentence(fmt) == (
         "First contact resolution: not available (no data in this period).")
+
+
+def test_sms_and_push_have_clearly_different_colours():
+    """Both are short mobile messages and often share a chart: their hues must be far apart (not two yellows)."""
+    import colorsys
+
+    from cxreport.style import channel_colour
+
+    def hue(colour: str) -> float:
+        red, green, blue = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return colorsys.rgb_to_hsv(red, green, blue)[0] * 360
+
+    distance = abs(hue(channel_colour("sms")) - hue(channel_colour("push")))
+    assert min(distance, 360 - distance) > 60
