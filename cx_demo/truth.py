@@ -73,7 +73,8 @@ def campaign_responses(world: World, start: date) -> pl.DataFrame:
     return actions.select(
         person_id=pl.Series(people["person_id"].to_numpy()[person]), customer_id=strings(people["customer_id"].to_numpy()[person]),
         persona="persona", action="action", channel="channel", p_response="p_response", sent_at=utc_instants(actions["t"], start),
-        is_holdout="is_holdout", could_respond="could_respond", converted_without_action="converted_without_action", responded="responded", responded_at=utc_instants(actions["response_t"], start), value_eur="value_eur",
+        is_holdout="is_holdout", could_respond="could_respond", converted_without_action="converted_without_action",
+        responded="responded", responded_at=utc_instants(actions["response_t"], start), value_eur="value_eur",
     )
 
 

@@ -28,7 +28,8 @@ from dagster_project.defs.sensors import erasure_requests_sensor, landing_files_
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, ml_customer_value, ml_nba_uplift, ml_campaign_uplift,
+        *ingest_assets, cx_dbt_assets, *ml_text_assets, *ml_customer_assets, ml_customer_value, ml_nba_uplift,
+        ml_campaign_uplift,
         *ml_persona_assets, *ml_workforce_assets, *alert_assets,
         *dg.map_asset_specs(read_daily, report_assets), *privacy_assets,
     ],

@@ -9,10 +9,10 @@ reason a CX agent understands (polars in, polars out).
 4. Response probabilities learned from past outbound contacts (responded = an order within 14 days, net of
    the orders that would have happened anyway: the conversion of the action's held-out customers, the
    campaigns' control groups, where at least MIN_HELD_OUT_FOR_BASELINE were measured; else the orders a
-   BG/NBD model expected, which is biased by situation: cart abandoners buy more than their history says), shrunk segment × action × channel → action × channel →
-   action → overall, then scaled by how the customer personally responded on that channel before. The history
-   is every outbound contact (fct_marketing_contacts: e-mail, SMS, push, campaign calls); a channel never seen
-   in it gets the action's overall rate.
+   BG/NBD model expected, which is biased by situation: cart abandoners buy more than their history says),
+   shrunk segment × action × channel → action × channel → action → overall, then scaled by how the customer
+   personally responded on that channel before. The history is every outbound contact (fct_marketing_contacts:
+   e-mail, SMS, push, campaign calls); a channel never seen in it gets the action's overall rate.
 5. Choice: a trigger action (a fresh event) goes first, lowest priority number first; otherwise the option
    with the highest expected value = probability × value − cost, if positive; else "no action".
 """
@@ -170,10 +170,11 @@ def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: p
     params = bgnbd.fit(bgnbd.rfm_summary(visible_orders, as_of))
     modelled = bgnbd.purchase_probability_after(
         visible_orders, answered.select("customer_key", pl.col("sent_at").alias("at")), params, RESPONSE_DAYS)
-    held_out_rates = (baselines if baselines is not None else pl.DataFrame(schema={"action": pl.String, "baseline": pl.Float64}))
+    if baselines is None:
+        baselines = pl.DataFrame(schema={"action": pl.String, "baseline": pl.Float64})
     return (
         answered.with_columns(modelled.alias("organic_probability"))
-        .join(held_out_rates.select("action", "baseline"), on="action", how="left", maintain_order="left")
+        .join(baselines.select("action", "baseline"), on="action", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("baseline", "organic_probability").alias("organic_probability"),
             pl.when(pl.col("baseline").is_not_null()).then(pl.lit(HOLDOUT)).otherwise(pl.lit(BGNBD)).alias("organic_source"),
