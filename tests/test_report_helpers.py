@@ -158,3 +158,14 @@ def test_sms_and_push_have_clearly_different_colours():
 
     distance = abs(hue(channel_colour("sms")) - hue(channel_colour("push")))
     assert min(distance, 360 - distance) > 60
+
+
+def test_what_to_do_next_keeps_the_three_findings_with_most_at_stake():
+    from cxreport import Finding, next_steps_markdown
+
+    findings = [Finding(f"finding {stake}", "sure", f"act {stake}", stake) for stake in (5.0, 50.0, 1.0, 20.0)]
+    assert next_steps_markdown(findings).splitlines() == [
+        "1. finding 50.0 How sure: sure Act on it: act 50.0",
+        "2. finding 20.0 How sure: sure Act on it: act 20.0",
+        "3. finding 5.0 How sure: sure Act on it: act 5.0",
+    ]
