@@ -28,7 +28,7 @@ SECTIONS = {
                           "What drives NPS"],
     "churn_and_actions": ["What to do next", "Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
                           "How good is the model?", "Action plan", "Who to contact first"],
-    "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
+    "customer_personas": ["What to do next", "The personas", "How the personas changed", "How good are the value estimates?"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
                            "Forecast: contacts in the next weeks", "How good is the forecast?",
                            "When contacts arrive", "Agents needed per half-hour",
@@ -144,6 +144,16 @@ def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
         group by label, channel order by sum(expected_value_eur) desc limit 1""")
     assert f"The largest item of the plan is {label} for {customers} customers" in first
     assert "ROC AUC 0.78" in first
+
+
+def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(rendered):
+    text = readable_text(rendered["pages"]["customer_personas"])
+    first = text[text.index("What to do next"):text.index("The personas")]
+    # Fixture: 120 × 150 EUR × 30% = 5,400 EUR before 80 × 90 EUR × 50% = 3,600 EUR.
+    assert first.index("Frequent store shoppers holds about 5,400 EUR") < first.index(
+        "Newsletter-reading web shoppers holds about 3,600 EUR")
+    assert first.count("How sure:") == 2 and "correlation of 0.98" in first
+    assert 'href="churn_and_actions.html"' in rendered["pages"]["customer_personas"]
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):
