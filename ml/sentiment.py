@@ -239,7 +239,10 @@ class EncoderHeadModel:
         return head_features(self.encoder, texts)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        raw = self.head.probabilities(self.features(texts))
+        return self.probabilities_from_features(self.features(texts), texts)
+
+    def probabilities_from_features(self, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        raw = self.head.probabilities(features)
         return negative_on_failure_events(self.head.classes, raw, texts)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
