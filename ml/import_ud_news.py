@@ -12,15 +12,11 @@ stay in (a few per hundred); the label is noisy, like XED's.
 
 from __future__ import annotations
 
-import argparse
 import re
-from pathlib import Path
-
-import polars as pl
 
 from ml.sentiment_lexicon import NEUTRAL
+from ml.train_sentiment import importer_arguments, labelled_texts, write_corpus_file
 
-CORPUS_DIR = Path(__file__).resolve().parent / "data" / "sentiment"
 SOURCE = "ud_german_gsd_news_de"
 # The last review sentence of each file; every later sentence is news.
 LAST_REVIEW = {"dev": 500, "test": 301}
@@ -44,28 +40,18 @@ def news_sentences(conllu: str, split: str) -> list[str]:
     return sentences
 
 
-def neutral_frame(sentences: list[str]) -> pl.DataFrame:
-    """(text, label, language, source), first occurrence of a text only."""
-    return pl.DataFrame({"text": sentences}).unique(keep="first", maintain_order=True).with_columns(
-        label=pl.lit(NEUTRAL), language=pl.lit("de"), source=pl.lit(SOURCE)
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dev", type=Path, help="de_gsd-ud-dev.conllu of UD_German-GSD")
-    parser.add_argument("test", type=Path, help="de_gsd-ud-test.conllu of UD_German-GSD")
-    parser.add_argument("--output-dir", type=Path, default=CORPUS_DIR)
-    args = parser.parse_args(argv)
+    args = importer_arguments(
+        __doc__.splitlines()[0],
+        {"dev": "de_gsd-ud-dev.conllu of UD_German-GSD", "test": "de_gsd-ud-test.conllu of UD_German-GSD"},
+        argv,
+    )
     sentences = [
         sentence
         for path, split in ((args.dev, "dev"), (args.test, "test"))
         for sentence in news_sentences(path.read_text(encoding="utf-8"), split)
     ]
-    frame = neutral_frame(sentences)
-    path = args.output_dir / f"{SOURCE}.csv"
-    frame.write_csv(path)
-    print(f"wrote {frame.height} neutral German sentences to {path}")
+    write_corpus_file(labelled_texts(sentences, NEUTRAL, "de", SOURCE), SOURCE, args.output_dir)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,28 @@ def load_corpus(corpus_dir: Path = CORPUS_DIR) -> pl.DataFrame:
     return corpus.with_columns(pl.col("text").map_elements(is_held_out, return_dtype=pl.Boolean).alias("held_out"))
 
 
+def labelled_texts(texts: list[str], label: str, language: str, source: str) -> pl.DataFrame:
+    """Corpus rows (text, label, language, source) giving every text one label, first occurrence of a text only."""
+    distinct = pl.DataFrame({"text": texts}, schema={"text": pl.Utf8}).unique(keep="first", maintain_order=True)
+    return distinct.with_columns(label=pl.lit(label), language=pl.lit(language), source=pl.lit(source))
+
+
+def importer_arguments(description: str, inputs: dict[str, str], argv: list[str] | None) -> argparse.Namespace:
+    """Command line of a corpus importer: its input files (name -> help) and `--output-dir`."""
+    parser = argparse.ArgumentParser(description=description)
+    for name, help_text in inputs.items():
+        parser.add_argument(name, type=Path, help=help_text)
+    parser.add_argument("--output-dir", type=Path, default=CORPUS_DIR)
+    return parser.parse_args(argv)
+
+
+def write_corpus_file(frame: pl.DataFrame, source: str, output_dir: Path = CORPUS_DIR) -> None:
+    """`frame` as the corpus file of `source`, with its label counts printed."""
+    path = output_dir / f"{source}.csv"
+    frame.write_csv(path)
+    print(f"wrote {frame.height} lines to {path}: {dict(frame.group_by('label').len().sort('label').iter_rows())}")
+
+
 def labelled(frame: pl.DataFrame) -> pl.DataFrame:
     """(text, label, language, source) from a corpus file with either a `label` or a `mean_rating` column."""
     if "label" not in frame.columns:

@@ -1,8 +1,8 @@
 """Sentiment data: German news sentences as neutral training text, the public dev-set readers of `make bench`
 and binary scoring, each on tiny hand-written files."""
 
-from ml.import_ud_news import SOURCE, neutral_frame, news_sentences
-from ml.train_sentiment import binary_label
+from ml.import_ud_news import SOURCE, news_sentences
+from ml.train_sentiment import binary_label, labelled_texts
 from tests.benchmarks.sentiment_dev_sets import (
     crowdflower_apple_tweets,
     germeval_2017,
@@ -39,7 +39,8 @@ def test_news_sentences_skip_reviews_and_headlines_and_plain_the_quotes():
 
 
 def test_news_sentences_become_distinct_neutral_german_rows():
-    frame = neutral_frame(["Ein Satz mit genug Wörtern hier.", "Ein Satz mit genug Wörtern hier.", "Noch ein Satz."])
+    texts = ["Ein Satz mit genug Wörtern hier.", "Ein Satz mit genug Wörtern hier.", "Noch ein Satz."]
+    frame = labelled_texts(texts, "neutral", "de", SOURCE)
     assert frame.to_dicts() == [
         {"text": "Ein Satz mit genug Wörtern hier.", "label": "neutral", "language": "de", "source": SOURCE},
         {"text": "Noch ein Satz.", "label": "neutral", "language": "de", "source": SOURCE},

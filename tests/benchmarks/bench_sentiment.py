@@ -110,7 +110,8 @@ def dev_set_quality(model: EncoderHeadModel, name: str, dev: pl.DataFrame) -> di
         f"dev_{name}_lexicon_macro_f1": macro_f1(truth, baseline),
         f"dev_{name}_majority_accuracy": accuracy(truth, majority),
         f"dev_{name}_majority_macro_f1": macro_f1(truth, majority),
-        f"dev_{name}_confusion_rows_truth_{'_'.join(labels)}": confusion_matrix(truth, predicted, labels=labels).tolist(),
+        f"dev_{name}_confusion_rows_truth_{'_'.join(labels)}":
+            confusion_matrix(truth, predicted, labels=labels).tolist(),
         f"dev_{name}_in_domain_ceiling_macro_f1": macro_f1(truth, ceiling.tolist()),
         f"dev_{name}_language_detected": accuracy(dev["language"].to_list(), [detect_language(t) for t in texts]),
     }
@@ -177,7 +178,10 @@ def cold_load() -> dict[str, float]:
     subprocess.run([sys.executable, "-c", COLD_LOAD], check=True, cwd=REPO_ROOT)
     wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"model_load_seconds_cold_process_wall": round(wall, 2), "model_load_cpu_seconds_cold_process": round(cpu, 2)}
+    return {
+        "model_load_seconds_cold_process_wall": round(wall, 2),
+        "model_load_cpu_seconds_cold_process": round(cpu, 2),
+    }
 
 
 def peak_rss_mb() -> float:

@@ -46,7 +46,11 @@ def crowdflower_apple_tweets(path: Path) -> pl.DataFrame:
     # The common copy starts with a title line, then a `;`-separated header.
     body = lines[1:] if lines[0].startswith("Apple-Twitter-Sentiment-DFE") else lines
     records = csv.DictReader(body, delimiter=";" if ";" in body[0] else ",")
-    rows = [(r["text"], CROWDFLOWER_LABELS[r["sentiment"]], "en") for r in records if r["sentiment"] in CROWDFLOWER_LABELS]
+    rows = [
+        (record["text"], CROWDFLOWER_LABELS[record["sentiment"]], "en")
+        for record in records
+        if record["sentiment"] in CROWDFLOWER_LABELS
+    ]
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
 
 
