@@ -137,6 +137,10 @@ KNOWN_ANSWERS = [
     ("Flight delayed again, no information at the gate.", "negative"),
     ("My bag was lost on the way to Boston.", "negative"),
     ("Time to find new airline.", "negative"),
+    ("what happens if it isn't located", "negative"),
+    ("Der Tarif wird ab Januar teurer.", "negative"),
+    ("Im Zug gibt es schon wieder Funklöcher.", "negative"),
+    ("Seit der Umstellung 10 Minuten Verspätung jeden Morgen.", "negative"),
     # German opinions the old English-only encoder could not read
     ("Das war leider gar nicht gut.", "negative"),
     ("Ich bin total begeistert von dem neuen Tarif!", "positive"),
@@ -151,6 +155,8 @@ FACTUAL = [
     "Wie lange dauert die Lieferung nach Österreich?",
     "Der Zug fährt um 8:15 Uhr von Gleis 3 ab.",
     "Ich habe meine Adresse letzte Woche geändert.",
+    "Gibt es im ICE nach München WLAN?",
+    "Das Sofa ist auch in Raten bezahlbar.",  # "bezahlbar" is praise elsewhere (issue 14: word sense)
 ]
 
 
