@@ -9,8 +9,11 @@
   not shipped; set CX_SENTIMENT_DEV_DIR), with the majority class, the lexicon, the confusion matrix, the
   language detection rate and a ceiling: what a head trained on that dev set itself reaches under 5-fold
   cross-validation (same features), i.e. how far the encoder's features can go on that kind of text at all.
-  Binary sets are scored as binary: the sign of P(positive) - P(negative) decides;
-* model load time (a fresh process, imports included), peak memory of the sentiment work, and texts/second for short texts (one chat message or survey comment each) through the
+  Binary sets are scored as binary: the sign of P(positive) - P(negative) decides. On the 3-class sets also the
+  company adaptation (`ml.sentiment_adaptation.adapt_head`) fed with the set's labelled texts as if they were
+  scored survey comments: held-out macro-F1 before and after, i.e. what a company's own labels can add;
+* model load time (a fresh process, imports included), peak memory of the sentiment work, and texts/second
+  for short texts (one chat message or survey comment each) through the
   default model, first pass, no cache: wall clock and per CPU-second (the second is what an idle machine gives
   per core; on a shared machine the wall figure mostly measures the neighbours);
 * when `data/demo_truth/texts.parquet` exists: agreement with the demo generator's intended sentiment and topic.
@@ -38,9 +41,10 @@ from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.reader import quote_identifier
 from ml.language import detect_language
 from ml.sentiment import EncoderHeadModel, scores_from_probabilities, shared_encoder
+from ml.sentiment_adaptation import adapt_head
 from ml.sentiment_lexicon import LABELS, NEGATIVE, POSITIVE
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
-from ml.train_sentiment import accuracy, binary_label, evaluate, lexicon_baseline, load_corpus, macro_f1
+from ml.train_sentiment import accuracy, binary_label, evaluate, is_held_out, lexicon_baseline, load_corpus, macro_f1
 from tests.benchmarks.sentiment_dev_sets import load_dev_sets
 
 SHORT_TEXTS = 2_000
@@ -117,6 +121,16 @@ def dev_set_quality(model: EncoderHeadModel, name: str, dev: pl.DataFrame) -> di
     }
 
 
+def company_adaptation(model: EncoderHeadModel, name: str, dev: pl.DataFrame) -> dict[str, object]:
+    """The dev set's texts as labelled company comments: adaptation's held-out macro-F1 before and after."""
+    examples = dev.select("text", "label").unique("text", keep="first", maintain_order=True).with_columns(
+        pl.col("text").map_elements(is_held_out, return_dtype=pl.Boolean).alias("held_out")
+    )
+    card = adapt_head(model.head, model.encoder, examples).card
+    return {f"dev_{name}_adaptation_{key}": card[key] for key in
+            ("training_comments", "held_out_comments", "macro_f1_before", "macro_f1_after")}
+
+
 def public_dev_sets(model: EncoderHeadModel) -> dict[str, object]:
     location = os.environ.get("CX_SENTIMENT_DEV_DIR")
     if not location:
@@ -125,6 +139,8 @@ def public_dev_sets(model: EncoderHeadModel) -> dict[str, object]:
     figures: dict[str, object] = {}
     for name, dev in load_dev_sets(Path(location)).items():
         figures |= dev_set_quality(model, name, dev)
+        if dev["label"].n_unique() == len(LABELS):
+            figures |= company_adaptation(model, name, dev)
     return figures
 
 
