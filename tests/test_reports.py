@@ -15,7 +15,7 @@ import pytest
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from dagster_project.defs.resources import pipeline_resources
-from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_warehouse
+from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, EMERGING_EMAIL, build_report_warehouse
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ SECTIONS = {
     "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
-                          "What drives NPS"],
+                          "Emerging themes", "What drives NPS"],
     "churn_and_actions": ["Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
                           "How good is the model?", "Action plan", "Who to contact first"],
     "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
@@ -157,6 +157,25 @@ def test_nps_drivers_count_the_answers_of_the_window(rendered):
     assert f"Across {answers} answers NPS was" in text
     # The key-driver table: adjusted effect with its interval and the impact on the overall NPS.
     assert "Effect (NPS points) 95% interval p Impact 95% interval" in text
+
+
+def test_topics_have_readable_names_and_the_share_of_other(rendered):
+    other, texts = (scalar(rendered["warehouse"], f"""
+        select {what} from ml_text_insights join fct_touchpoints using (touchpoint_id)
+        where direction = 'inbound' and occurred_at >= '2026-08-01' and occurred_at < '2026-11-01'""")
+        for what in ("count(*) filter (where topic = 'other')", "count(*)"))
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert f"{other / texts:.0%} of the {texts:,} texts fit none of the topics (Other:" in text
+    assert "Returns & refunds" in text and "returns refunds" not in text.lower()
+
+
+def test_emerging_themes_say_what_is_new_with_n_and_the_test(rendered):
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert ("New theme: “app, voucher, crashes / app, gutschein, stürzt”: 14 texts from 25 Oct 2026 to 31 Oct 2026 "
+            "against 0 in the 56 days before, where its earlier share predicts 1.6 (p < 0.001 after correction).") in text
+    assert "“Die App stürzt beim Scannen des Gutscheins ab.”" in text
+    assert "The app crashes when I scan my voucher, write to [EMAIL]" in text and EMERGING_EMAIL not in text
+    assert "Growing theme" not in text  # the steady theme is only in the table
 
 
 def test_verbatims_are_pseudonymised(rendered):
