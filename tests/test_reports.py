@@ -26,9 +26,9 @@ SECTIONS = {
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
                           "Emerging themes", "What drives NPS"],
-    "churn_and_actions": ["Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
+    "churn_and_actions": ["What to do next", "Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
                           "How good is the model?", "Action plan", "Who to contact first"],
-    "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
+    "customer_personas": ["What to do next", "The personas", "How the personas changed", "How good are the value estimates?"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
                            "Forecast: contacts in the next weeks", "How good is the forecast?",
                            "When contacts arrive", "Agents needed per half-hour",
@@ -71,9 +71,13 @@ def card_value(page: str, label: str) -> str:
     return html.unescape(re.search(rf'class="label">{label}</div>\s*<div class="value">([^<]*)<', page).group(1))
 
 
-def scalar(warehouse: Path, sql: str):
+def scalar_row(warehouse: Path, sql: str) -> tuple:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()[0][0]
+        return con.execute(sql).fetchall()[0]
+
+
+def scalar(warehouse: Path, sql: str):
+    return scalar_row(warehouse, sql)[0]
 
 
 @pytest.mark.parametrize("name", list(SECTIONS))
@@ -123,6 +127,33 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     assert ("critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. Act on it:") in text
     assert "href=\"voice_of_customer.html\"" in page
     assert "rose to 41.0 from 35.0" not in text
+
+
+def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
+    page, warehouse = rendered["pages"]["churn_and_actions"], rendered["warehouse"]
+    text = readable_text(page)
+    first = text[text.index("What to do next"):text.index("Risk distribution")]
+    assert first.count("How sure:") == first.count("Act on it:") == 3
+    high_risk = scalar(warehouse, "select count(*) from ml_churn_scores where risk_band = 'high'")
+    at_risk, segment, largest = (first.index(f"with the {high_risk} high-risk customers"), first.index("Segment "),
+                                 first.index("The largest item of the plan"))
+    assert at_risk < segment < largest  # ranked by the money at stake (fixture: 6,141 > 4,811 > 1,041 EUR)
+    # The largest plan item (fixture: expected values by label and channel) is named with its customers and value.
+    label, customers = scalar_row(warehouse, """
+        select label, count(*) from ml_next_best_actions where action <> 'no_action'
+        group by label, channel order by sum(expected_value_eur) desc limit 1""")
+    assert f"The largest item of the plan is {label} for {customers} customers" in first
+    assert "ROC AUC 0.78" in first
+
+
+def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(rendered):
+    text = readable_text(rendered["pages"]["customer_personas"])
+    first = text[text.index("What to do next"):text.index("The personas")]
+    # Fixture: 120 × 150 EUR × 30% = 5,400 EUR before 80 × 90 EUR × 50% = 3,600 EUR.
+    assert first.index("Frequent store shoppers holds about 5,400 EUR") < first.index(
+        "Newsletter-reading web shoppers holds about 3,600 EUR")
+    assert first.count("How sure:") == 2 and "correlation of 0.98" in first
+    assert 'href="churn_and_actions.html"' in rendered["pages"]["customer_personas"]
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):
