@@ -1,15 +1,18 @@
 """The reports as a reader opens them: headless Debian Chromium loads every report and the index from disk, on a
 laptop (1440 px) and a phone (390 px), with no JavaScript or console errors, no network requests (plotly.js is
-read from the shared file beside the reports), every chart drawn, no chart title or legend on top of another, no
-sideways page scroll, no number broken over two lines in a table and no raw snake_case codes in the visible text. The reports are rendered once from the
-fixture warehouse and one browser inspects them all."""
+read from the shared file beside the reports, our bundle of the trace types the reports draw), every chart drawn,
+no chart title or legend on top of another and no colliding tick labels, no sideways page scroll, no number
+broken over two lines in a table and no raw snake_case codes in the visible text. The reports are rendered once
+from the fixture warehouse and one browser inspects them all."""
 
 import itertools
+import json
 import re
 
+import plotly.offline
 import pytest
 
-from cx_core.reporting import REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, render_index, render_report
+from cx_core.reporting import PLOTLY_BUNDLE, REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, render_index, render_report
 from dagster_project.defs.assets.reports import REPORTS
 from tests.helpers.browser import chromium, check_layout, visit
 from tests.helpers.report_warehouse import AS_OF, build_report_warehouse
@@ -19,6 +22,7 @@ pytestmark = pytest.mark.slow
 WIDTHS = {"laptop": 1440, "phone": 390}
 SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 NAV_LINK = re.compile(r"<nav class='cx-nav'>(.*?)</nav>")
+FIGURE_DATA = re.compile(r"<script[^>]*\bcx-figure\b[^>]*>(.*?)</script>")
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +63,34 @@ def test_report_reads_well_on_laptop_and_phone(folder, browser, name, width):
             assert chart["chart"]["left"] - 1 <= label["left"] and label["right"] <= chart["chart"]["right"] + 1, label
         for first, second in itertools.combinations(chart["labels"], 2):
             assert not overlaps(first, second), (first["text"], second["text"])
+        for ticks in chart["ticks"]:  # the tick labels of one axis do not collide
+            for first, second in itertools.combinations(ticks, 2):
+                assert not overlaps(first, second), (first["text"], second["text"])
     assert SNAKE_CASE.findall(check.text) == []
 
 
 def test_reports_share_one_plotly_file_and_stay_small(folder):
-    assert (folder / SHARED_PLOTLY_FILE).stat().st_size > 3_000_000
+    assert (folder / SHARED_PLOTLY_FILE).read_bytes() == PLOTLY_BUNDLE.read_bytes()
+    assert PLOTLY_BUNDLE.stat().st_size < 2_000_000  # only the trace types the reports draw, not all 4.8 MB
     for spec in REPORTS:
         page = (folder / f"{spec.name}.html").read_text(encoding="utf-8")
         assert f"<script type='text/javascript' src='{SHARED_PLOTLY_FILE}'></script>" in page
         assert (folder / f"{spec.name}.html").stat().st_size < 1_000_000
+
+
+def test_plotly_bundle_draws_every_trace_type_of_the_reports_in_plotly_pys_version(folder, browser):
+    drawn_types = {trace["type"] for spec in REPORTS
+                   for figure in FIGURE_DATA.findall((folder / f"{spec.name}.html").read_text(encoding="utf-8"))
+                   for trace in json.loads(figure)["data"]}
+    page = browser.new_page()
+    page.goto((folder / "cx_scorecard.html").resolve().as_uri())
+    bundled_types = set(page.evaluate("Object.keys(Plotly.PlotSchema.get().traces)"))
+    bundled_version = page.evaluate("Plotly.version")
+    page.close()
+
+    assert {"scatter", "bar", "heatmap", "histogram", "sankey", "funnel"} <= drawn_types  # the fixture shows every chart kind
+    assert drawn_types <= bundled_types
+    assert bundled_version == plotly.offline.get_plotlyjs_version()  # else: make plotly-bundle
 
 
 def test_every_page_links_the_index_and_the_other_reports(folder):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
 import polars as pl
 from IPython.display import HTML, Markdown, display
 
@@ -203,9 +204,11 @@ class Report:
             labels = trace["text"] if "text" in trace else None
             if isinstance(labels, tuple) and labels and all(str(label).isdigit() for label in labels):
                 trace.text = [self.fmt.number(int(label)) for label in labels]
-        return "<div class='cx-chart'>" + figure.to_html(
-            full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, default_height=f"{height}px"
-        ) + "</div>"
+        # The figure as data beside an empty box of its final height: the page's charts.js draws it, first the
+        # charts on screen, then the rest (to_json_plotly escapes '<' and '/', so no text can end the script).
+        figure_json = to_json_plotly({**figure.to_dict(), "config": PLOTLY_CONFIG})
+        return (f"<div class='cx-chart'><div class='cx-plot' style='height:{height}px'></div>"
+                f"<script type='application/json' class='cx-figure'>{figure_json}</script></div>")
 
     def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
         """`kpis` per channel for `self.month` from kpi_metrics, shares with their sample size ("not available"
