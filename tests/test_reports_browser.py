@@ -6,7 +6,6 @@ broken over two lines in a table and no raw snake_case codes in the visible text
 from the fixture warehouse and one browser inspects them all."""
 
 import itertools
-import json
 import re
 
 import plotly.offline
@@ -15,6 +14,7 @@ import pytest
 from cx_core.reporting import PLOTLY_BUNDLE, REPORTS_SOURCE_DIR, SHARED_PLOTLY_FILE, render_index, render_report
 from dagster_project.defs.assets.reports import REPORTS
 from tests.helpers.browser import chromium, check_layout, visit
+from tests.helpers.report_html import chart_figures
 from tests.helpers.report_warehouse import AS_OF, build_report_warehouse
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.slow
 WIDTHS = {"laptop": 1440, "phone": 390}
 SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 NAV_LINK = re.compile(r"<nav class='cx-nav'>(.*?)</nav>")
-FIGURE_DATA = re.compile(r"<script[^>]*\bcx-figure\b[^>]*>(.*?)</script>")
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +79,8 @@ def test_reports_share_one_plotly_file_and_stay_small(folder):
 
 def test_plotly_bundle_draws_every_trace_type_of_the_reports_in_plotly_pys_version(folder, browser):
     drawn_types = {trace["type"] for spec in REPORTS
-                   for figure in FIGURE_DATA.findall((folder / f"{spec.name}.html").read_text(encoding="utf-8"))
-                   for trace in json.loads(figure)["data"]}
+                   for figure in chart_figures((folder / f"{spec.name}.html").read_text(encoding="utf-8"))
+                   for trace in figure["data"]}
     page = browser.new_page()
     page.goto((folder / "cx_scorecard.html").resolve().as_uri())
     bundled_types = set(page.evaluate("Object.keys(Plotly.PlotSchema.get().traces)"))
