@@ -77,6 +77,9 @@ def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.No
         cwd=str(source.parent),
         progress_bar=False,
         log_output=False,
+        # The kernel's own log (a warning about its local TCP sockets at every start) is no reader's business and
+        # not the console's: a failing cell still raises, with its traceback.
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
     )
 
 

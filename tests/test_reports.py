@@ -183,7 +183,7 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
     assert index.count("Data as of 2026-10-31") == len(REPORTS)
 
 
-def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
+def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path, capfd):
     warehouse = tmp_path / "empty.duckdb"
     duckdb.connect(str(warehouse)).close()
     for spec in REPORTS:
@@ -192,6 +192,7 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
         text = readable_text(report.html_path.read_text(encoding="utf-8"))
         assert ": not available yet." in text, spec.name
         assert "Traceback" not in text
+    assert "IPKernelApp" not in capfd.readouterr().err  # the kernels' start-up log stays off the console
 
 
 @pytest.fixture(scope="module")
