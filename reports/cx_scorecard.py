@@ -117,10 +117,15 @@ if not missing:
     measured = rows.filter(pl.col("channel") == "all", pl.col("metric").is_in(metrics), pl.col("value").is_not_null())
     first_shown = measured["period_start"].min() or month
     shown_months = [m for m in trend_months if m >= first_shown]
+    # A KPI can start later than the data: churn, say, needs its window of history before a month can be judged.
+    starts = measured.group_by("metric").agg(pl.col("period_start").min())
+    late = [f"{cx.KPIS_BY_METRIC[metric].label} from {fmt.month(start)}"
+            for metric, start in starts.sort("metric").iter_rows() if start > first_shown]
     report.section(f"Trends over {len(shown_months)} months", "Each panel shows the monthly value, its 95% "
                    "interval where one exists (shaded) and the target (dashed)."
                    + (f" The data starts in {fmt.month(first_shown)}." if len(shown_months) < len(trend_months)
-                      else ""))
+                      else "")
+                   + (f" Measured only once the data allows it: {', '.join(late)}." if late else ""))
     # The same months on every panel, half a month of air on each side, even when a KPI starts later.
     trend_range = [shown_months[0] - timedelta(days=15), month + timedelta(days=15)]
     panels = []

@@ -62,7 +62,9 @@ def test_report_reads_well_on_laptop_and_phone(folder, browser, name, width):
             assert chart["chart"]["left"] - 1 <= label["left"] and label["right"] <= chart["chart"]["right"] + 1, label
         for first, second in itertools.combinations(chart["labels"], 2):
             assert not overlaps(first, second), (first["text"], second["text"])
-        for ticks in chart["ticks"]:  # the tick labels of one axis do not collide
+        for ticks in chart["ticks"]:  # the tick labels of one axis fit in the chart and do not collide
+            for tick in ticks:
+                assert chart["chart"]["left"] - 1 <= tick["left"] and tick["right"] <= chart["chart"]["right"] + 1, tick
             for first, second in itertools.combinations(ticks, 2):
                 assert not overlaps(first, second), (first["text"], second["text"])
     assert SNAKE_CASE.findall(check.text) == []
