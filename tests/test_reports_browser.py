@@ -110,6 +110,8 @@ def test_index_colours_headlines_by_target(folder):
     assert "<span class='on-target'>NPS: 41 <span class='target-state'>(on target)</span></span>" in index
     assert "<span class='off-target'>Churn rate: 5.0% <span class='target-state'>(off target)</span></span>" in index
     assert "Journeys: " in index and "Journeys: <span" not in index
+    # The churn model's ROC AUC 0.78 against its floor of 0.70 (CX_CHURN_AUC_FLOOR's default).
+    assert "<span class='on-target'>Model ROC AUC: 0.78 <span class='target-state'>(on target)</span></span>" in index
 
 
 def test_index_and_scorecard_open_offline_without_errors(folder, browser, tmp_path):
