@@ -121,7 +121,8 @@ if not missing:
     starts = measured.group_by("metric").agg(pl.col("period_start").min())
     late = [f"{cx.KPIS_BY_METRIC[metric].label} from {fmt.month(start)}"
             for metric, start in starts.sort("metric").iter_rows() if start > first_shown]
-    report.section(f"Trends over {len(shown_months)} months", "Each panel shows the monthly value, its 95% "
+    months_word = "month" if len(shown_months) == 1 else "months"
+    report.section(f"Trends over {len(shown_months)} {months_word}", "Each panel shows the monthly value, its 95% "
                    "interval where one exists (shaded) and the target (dashed)."
                    + (f" The data starts in {fmt.month(first_shown)}." if len(shown_months) < len(trend_months)
                       else "")
