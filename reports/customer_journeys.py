@@ -234,9 +234,12 @@ else:
         report.headline("Median time to convert", fmt.duration(median_hours * 3600))
         labels = [next(label for limit, label in CONVERT_BUCKETS if hours < limit) for hours in to_convert["hours"]]
         counts = [labels.count(label) for _, label in CONVERT_BUCKETS]
-        figure = go.Figure(go.Bar(x=[label for _, label in CONVERT_BUCKETS], y=counts,
-                                  marker_color=cx.channel_colour("all"), text=counts, textposition="outside"))
-        figure.update_layout(xaxis_title="time from first touchpoint to purchase", yaxis_title="journeys")
+        # Bars across the page: the bucket names stay readable side by side even on a phone.
+        figure = go.Figure(go.Bar(y=[label for _, label in CONVERT_BUCKETS], x=counts, orientation="h",
+                                  marker_color=cx.channel_colour("all"), text=counts, textposition="outside",
+                                  cliponaxis=False))
+        figure.update_layout(xaxis_title="journeys", yaxis=dict(title="time from first touchpoint to purchase",
+                                                                autorange="reversed"))
         report.chart(figure, height=320)
     else:
         report.nothing_in_period("journeys ending in a purchase", window_text)

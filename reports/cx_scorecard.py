@@ -10,8 +10,8 @@
 
 # %% tags=["parameters"]
 # CX scorecard: the nine headline KPIs of the latest complete month, compared with the month before (marked
-# only when the 95% intervals say the change is real) and with their targets, 13-month trends, and a table
-# per channel. Reads the kpi_metrics mart (month grain, segment 'all').
+# only when the 95% intervals say the change is real) and with their targets, trends over up to 13 months, and a
+# table per channel. Reads the kpi_metrics mart (month grain, segment 'all').
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -21,6 +21,7 @@ business_timezone = "Europe/Berlin"
 from datetime import timedelta
 
 import plotly.graph_objects as go
+import polars as pl
 
 import cxreport as cx
 
@@ -111,10 +112,23 @@ if not missing:
 
 # %%
 if not missing:
-    report.section("Trends over 13 months", "Each panel shows the monthly value, its 95% interval where one "
-                   "exists (shaded) and the target (dashed).")
-    # The full 13 months on every panel, half a month of air on each side, even when data starts later.
-    trend_range = [trend_months[0] - timedelta(days=15), month + timedelta(days=15)]
+    # 13 months when the data reaches back that far, else the months it has: the heading counts what the
+    # panels show.
+    measured = rows.filter(pl.col("channel") == "all", pl.col("metric").is_in(metrics), pl.col("value").is_not_null())
+    first_shown = measured["period_start"].min() or month
+    shown_months = [m for m in trend_months if m >= first_shown]
+    # A KPI can start later than the data: churn, say, needs its window of history before a month can be judged.
+    starts = measured.group_by("metric").agg(pl.col("period_start").min())
+    late = [f"{cx.KPIS_BY_METRIC[metric].label} from {fmt.month(start)}"
+            for metric, start in starts.sort("metric").iter_rows() if start > first_shown]
+    months_word = "month" if len(shown_months) == 1 else "months"
+    report.section(f"Trends over {len(shown_months)} {months_word}", "Each panel shows the monthly value, its 95% "
+                   "interval where one exists (shaded) and the target (dashed)."
+                   + (f" The data starts in {fmt.month(first_shown)}." if len(shown_months) < len(trend_months)
+                      else "")
+                   + (f" Measured only once the data allows it: {', '.join(late)}." if late else ""))
+    # The same months on every panel, half a month of air on each side, even when a KPI starts later.
+    trend_range = [shown_months[0] - timedelta(days=15), month + timedelta(days=15)]
     panels = []
     for kpi in cx.SCORECARD_KPIS:
         series = rows.filter(channel="all", metric=kpi.metric).sort("period_start")

@@ -15,6 +15,7 @@ import pytest
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.report_html import chart_figures
 from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, EMERGING_EMAIL, build_report_warehouse
 from tests.helpers.settings_env import point_settings_at
 
@@ -237,7 +238,7 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
     assert index.count("Data as of 2026-10-31") == len(REPORTS)
 
 
-def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
+def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path, capfd):
     warehouse = tmp_path / "empty.duckdb"
     duckdb.connect(str(warehouse)).close()
     for spec in REPORTS:
@@ -246,6 +247,7 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
         text = readable_text(report.html_path.read_text(encoding="utf-8"))
         assert ": not available yet." in text, spec.name
         assert "Traceback" not in text
+    assert "IPKernelApp" not in capfd.readouterr().err  # the kernels' start-up log stays off the console
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +314,21 @@ def test_churn_report_shows_amounts_in_the_configured_currency(tmp_path):
 
     assert re.search(r"an expected value of [\d,]+ USD", text)
     assert "€" not in text and "EUR" not in text
+
+
+def test_scorecard_trends_say_how_many_months_they_show(tmp_path):
+    """A warehouse whose KPIs start in Nov 2025 (the demo's 365 days): the trend panels show the 12 months there
+    are, the heading says 12, not 13, and the lead says where the data starts."""
+    warehouse = build_report_warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from kpi_metrics where period_start < date '2025-11-01'")
+    report = render_report("cx_scorecard", "CX scorecard", REPORTS_SOURCE_DIR / "cx_scorecard.py", tmp_path / "out",
+                           {"warehouse_path": str(warehouse), "as_of": AS_OF.isoformat()})
+    page = report.html_path.read_text(encoding="utf-8")
+
+    assert "<h2>Trends over 12 months</h2>" in page
+    assert "The data starts in November 2025." in readable_text(page)
+    lines = [trace for figure in chart_figures(page) for trace in figure["data"]
+             if trace.get("mode") == "lines+markers"]
+    assert len(lines) == 9 and {len(trace["x"]) for trace in lines} == {12}
+

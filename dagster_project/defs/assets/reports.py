@@ -53,7 +53,7 @@ REPORTS = [
 ]
 
 
-def notebook_parameters(settings: Settings) -> dict[str, str | None]:
+def notebook_parameters(settings: Settings) -> dict[str, str | float | None]:
     return {
         "warehouse_path": str(settings.warehouse_path),
         "as_of": settings.as_of,
@@ -61,6 +61,7 @@ def notebook_parameters(settings: Settings) -> dict[str, str | None]:
         "business_timezone": settings.timezone,
         "currency": settings.currency,
         "holiday_country": settings.holiday_country,
+        "churn_auc_floor": settings.churn_auc_floor,
     }
 
 

@@ -1,7 +1,9 @@
 -- Churn for a non-contractual business, judged at the end of each period (the as-of date is the day after the
 -- period's last day): a customer is active when they bought within the var('churn_window_days') days before it,
--- churned when they bought before but not within that window. Until the window fits between the first sale in
--- the data and the as-of date nobody can have churned yet, so those periods have no churn rate (a warm-up, not 0%).
+-- churned when they bought before but not within that window. Until the window before the period's start lies
+-- within the data (from its first sale on), who was active at the start is not known in full: the customers who
+-- would churn in the period are the very ones whose last sale fell before the data began. Those periods have no
+-- churn rate (a warm-up, not the near 0% they would read).
 with
 
 sale_days as (
@@ -39,7 +41,8 @@ customer_statuses as (
             last_sale_before_start >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_start') }}, false
         ) as is_active_at_start,
         last_sale_before_end >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} as is_active_at_end,
-        {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} > history.first_sale_date as can_have_churned
+        {{ dbt.dateadd('day', -var('churn_window_days'), 'period_start') }} >= history.first_sale_date
+            as can_have_churned
     from customer_periods
     cross join history
 ),
