@@ -29,6 +29,7 @@ unmeasured_metrics as (
         calendar.period_grain,
         calendar.period_start,
         'all' as channel,
+        'all' as segment_type,
         'all' as segment,
         metric_inputs.metric_pattern as metric,
         cast(null as double) as value,
@@ -79,7 +80,7 @@ with_previous as (
         -- Every calendar period is present for every metric and dimension, so the previous row is the
         -- previous period.
         lag(value) over (
-            partition by metric, period_grain, channel, segment order by period_start
+            partition by metric, period_grain, channel, segment_type, segment order by period_start
         ) as previous_value
     from metrics
 ),
@@ -135,6 +136,7 @@ select
     period_grain,
     period_start,
     channel,
+    segment_type,
     segment,
     metric,
     value,
