@@ -21,7 +21,7 @@
                                  period_keys + ['channel']] + grouping_sets -%}
     {%- endif -%}
     {%- set dimension_keys = ['period_grain', 'channel', 'segment_type', 'segment'] + extra_keys -%}
-    with grouped as (
+    with every_grouping as (
         select
             period_grain,
             period_start,
@@ -47,7 +47,10 @@
             ({{ keys | join(', ') }}){% if not loop.last %},{% endif %}
             {%- endfor %}
         )
-        having grouping(persona) = 1 or persona is not null
+    ),
+
+    grouped as (
+        select * from every_grouping where segment_type <> 'persona' or segment is not null
     ),
 
     dimension_combinations as (
