@@ -72,6 +72,7 @@ class Settings:
     alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
     alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
     alert_fdr: float  # false discovery rate of the KPI change tests
+    emerging_topics_period_days: int  # length of the latest period whose themes are tested against earlier ones
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -129,6 +130,7 @@ class Settings:
             alerts_dir=_path(environ, "CX_ALERTS_DIR", data_dir / "alerts"),
             alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,
             alert_fdr=float(get("CX_ALERT_FDR", "0.05")),
+            emerging_topics_period_days=int(get("CX_EMERGING_TOPICS_PERIOD_DAYS", "7")),
         )
 
     def as_env(self) -> dict[str, str]:

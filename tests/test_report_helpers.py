@@ -144,3 +144,28 @@ def test_a_kpi_that_was_not_measured_reads_not_available_with_its_reason():
     assert change.target_text(fmt) == "cannot be compared with its target of 75%"
     assert Change(fcr, None, None, None, None).sentence(fmt) == (
         "First contact resolution: not available (no data in this period).")
+
+
+def test_sms_and_push_have_clearly_different_colours():
+    """Both are short mobile messages and often share a chart: their hues must be far apart (not two yellows)."""
+    import colorsys
+
+    from cxreport.style import channel_colour
+
+    def hue(colour: str) -> float:
+        red, green, blue = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return colorsys.rgb_to_hsv(red, green, blue)[0] * 360
+
+    distance = abs(hue(channel_colour("sms")) - hue(channel_colour("push")))
+    assert min(distance, 360 - distance) > 60
+
+
+def test_what_to_do_next_keeps_the_three_findings_with_most_at_stake():
+    from cxreport import Finding, next_steps_markdown
+
+    findings = [Finding(f"finding {stake}", "sure", f"act {stake}", stake) for stake in (5.0, 50.0, 1.0, 20.0)]
+    assert next_steps_markdown(findings).splitlines() == [
+        "1. finding 50.0 How sure: sure Act on it: act 50.0",
+        "2. finding 20.0 How sure: sure Act on it: act 20.0",
+        "3. finding 5.0 How sure: sure Act on it: act 5.0",
+    ]

@@ -15,7 +15,7 @@ import pytest
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from dagster_project.defs.resources import pipeline_resources
-from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_warehouse
+from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, EMERGING_EMAIL, build_report_warehouse
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
@@ -25,10 +25,10 @@ SECTIONS = {
     "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
-                          "What drives NPS"],
-    "churn_and_actions": ["Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
+                          "Emerging themes", "What drives NPS"],
+    "churn_and_actions": ["What to do next", "Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
                           "How good is the model?", "Action plan", "Who to contact first"],
-    "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
+    "customer_personas": ["What to do next", "The personas", "How the personas changed", "How good are the value estimates?"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
                            "Forecast: contacts in the next weeks", "How good is the forecast?",
                            "When contacts arrive", "Agents needed per half-hour",
@@ -71,9 +71,13 @@ def card_value(page: str, label: str) -> str:
     return html.unescape(re.search(rf'class="label">{label}</div>\s*<div class="value">([^<]*)<', page).group(1))
 
 
-def scalar(warehouse: Path, sql: str):
+def scalar_row(warehouse: Path, sql: str) -> tuple:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()[0][0]
+        return con.execute(sql).fetchall()[0]
+
+
+def scalar(warehouse: Path, sql: str):
+    return scalar_row(warehouse, sql)[0]
 
 
 @pytest.mark.parametrize("name", list(SECTIONS))
@@ -125,6 +129,33 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     assert "rose to 41.0 from 35.0" not in text
 
 
+def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
+    page, warehouse = rendered["pages"]["churn_and_actions"], rendered["warehouse"]
+    text = readable_text(page)
+    first = text[text.index("What to do next"):text.index("Risk distribution")]
+    assert first.count("How sure:") == first.count("Act on it:") == 3
+    high_risk = scalar(warehouse, "select count(*) from ml_churn_scores where risk_band = 'high'")
+    at_risk, segment, largest = (first.index(f"with the {high_risk} high-risk customers"), first.index("Segment "),
+                                 first.index("The largest item of the plan"))
+    assert at_risk < segment < largest  # ranked by the money at stake (fixture: 6,141 > 4,811 > 1,041 EUR)
+    # The largest plan item (fixture: expected values by label and channel) is named with its customers and value.
+    label, customers = scalar_row(warehouse, """
+        select label, count(*) from ml_next_best_actions where action <> 'no_action'
+        group by label, channel order by sum(expected_value_eur) desc limit 1""")
+    assert f"The largest item of the plan is {label} for {customers} customers" in first
+    assert "ROC AUC 0.78" in first
+
+
+def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(rendered):
+    text = readable_text(rendered["pages"]["customer_personas"])
+    first = text[text.index("What to do next"):text.index("The personas")]
+    # Fixture: 120 × 150 EUR × 30% = 5,400 EUR before 80 × 90 EUR × 50% = 3,600 EUR.
+    assert first.index("Frequent store shoppers holds about 5,400 EUR") < first.index(
+        "Newsletter-reading web shoppers holds about 3,600 EUR")
+    assert first.count("How sure:") == 2 and "correlation of 0.98" in first
+    assert 'href="churn_and_actions.html"' in rendered["pages"]["customer_personas"]
+
+
 def test_operations_and_journey_numbers_match_the_marts(rendered):
     warehouse = rendered["warehouse"]
     contacts = scalar(warehouse, "select count(*) from fct_service_contacts where date_trunc('month', "
@@ -157,6 +188,25 @@ def test_nps_drivers_count_the_answers_of_the_window(rendered):
     assert f"Across {answers} answers NPS was" in text
     # The key-driver table: adjusted effect with its interval and the impact on the overall NPS.
     assert "Effect (NPS points) 95% interval p Impact 95% interval" in text
+
+
+def test_topics_have_readable_names_and_the_share_of_other(rendered):
+    other, texts = (scalar(rendered["warehouse"], f"""
+        select {what} from ml_text_insights join fct_touchpoints using (touchpoint_id)
+        where direction = 'inbound' and occurred_at >= '2026-08-01' and occurred_at < '2026-11-01'""")
+        for what in ("count(*) filter (where topic = 'other')", "count(*)"))
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert f"{other / texts:.0%} of the {texts:,} texts fit none of the topics (Other:" in text
+    assert "Returns & refunds" in text and "returns refunds" not in text.lower()
+
+
+def test_emerging_themes_say_what_is_new_with_n_and_the_test(rendered):
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert ("New theme: “app, voucher, crashes / app, gutschein, stürzt”: 14 texts from 25 Oct 2026 to 31 Oct 2026 "
+            "against 0 in the 56 days before, where its earlier share predicts 1.6 (p < 0.001 after correction).") in text
+    assert "“Die App stürzt beim Scannen des Gutscheins ab.”" in text
+    assert "The app crashes when I scan my voucher, write to [EMAIL]" in text and EMERGING_EMAIL not in text
+    assert "Growing theme" not in text  # the steady theme is only in the table
 
 
 def test_verbatims_are_pseudonymised(rendered):

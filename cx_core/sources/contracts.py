@@ -185,7 +185,8 @@ EMAIL_EVENTS = SourceContract(
         _s("email", required=True, pii=True, identifier="email"),
         _s("campaign_id", required=True),
         _s("campaign_type", description="newsletter, promotion, win_back, cart_reminder, cross_sell, review_request, onboarding"),
-        _s("event_type", required=True, allowed=("send", "open", "click", "bounce", "unsubscribe")),
+        _s("event_type", required=True, allowed=("send", "open", "click", "bounce", "unsubscribe", "control"),
+           description="control: the recipient is in the campaign's control group (held out, nothing was sent)"),
         _s("link_url"),
     ),
     primary_key=("event_id",),
@@ -195,7 +196,7 @@ EMAIL_EVENTS = SourceContract(
 MOBILE_MESSAGES = SourceContract(
     name="mobile_messages",
     format="csv",
-    description="SMS and app push messages from the mobile messaging platform, one row per message sent.",
+    description="SMS and app push messages from the mobile messaging platform, one row per message sent (or held out).",
     columns=(
         _s("message_id", required=True),
         Column("sent_at", "timestamp", required=True),
@@ -204,7 +205,8 @@ MOBILE_MESSAGES = SourceContract(
         _s("phone", pii=True, description="SMS recipient number, local or E.164 (empty for push)", identifier="phone"),
         _s("campaign_id", required=True),
         _s("campaign_type", description="promotion, win_back, cart_reminder, cross_sell, review_request, onboarding, service_recovery"),
-        _s("status", required=True, allowed=("delivered", "failed")),
+        _s("status", required=True, allowed=("delivered", "failed", "held_out"),
+           description="held_out: the recipient is in the campaign's control group (nothing was sent)"),
         Column("clicked_at", "timestamp", description="first tap on the message's link"),
     ),
     primary_key=("message_id",),

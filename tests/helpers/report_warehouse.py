@@ -20,6 +20,7 @@ CUSTOMER_NAMES = [("Jonas", "Becker"), ("Leonie", "Hartmann"), ("Emre", "Yilmaz"
 VERBATIM_WITH_PII = (
     "Ich bin Jonas Becker, Paket kam nie an, ruft mich an unter 0171 2345678 oder jonas.becker@example.org"
 )
+EMERGING_EMAIL = "lena.vogt@example.net"
 NPS_BY_MONTH = {date(2026, 9, 1): (35.0, 32.0, 38.0, 400), date(2026, 10, 1): (41.0, 38.0, 44.0, 420)}
 
 # Random-looking but reproducible: a bucket 0..99 from the row number and a salt.
@@ -169,9 +170,26 @@ TABLES = {
         from fct_touchpoints where text is not null
     """,
     "ml_text_insights": f"""
-        select touchpoint_id, ['delivery', 'returns_refunds', 'app', 'payment_billing', 'service'][1 + {_bucket('topic', 5, 'touchpoint_id')}]
-                   as topic
-        from fct_touchpoints where text is not null
+        with topics as (
+            select touchpoint_id, {_bucket('topic', 5, 'touchpoint_id')} as k from fct_touchpoints where text is not null
+        )
+        select touchpoint_id, ['delivery', 'returns_refunds', 'other', 'payment_billing', 'store_experience'][1 + k]
+                   as topic,
+               ['Delivery', 'Returns & refunds', 'Other', 'Payment & billing', 'Store experience'][1 + k] as topic_label
+        from topics
+    """,
+    # one new theme of the last week (its second verbatim still carries an e-mail: the report masks again) and
+    # one steady theme
+    "ml_emerging_topics": f"""
+        select * from (values
+            (1, 'new', 14, 0, 1.56, null::double, 1e-9, 3e-9, true, 'app, voucher, crashes',
+             'app, gutschein, stürzt', ['Die App stürzt beim Scannen des Gutscheins ab.',
+             'The app crashes when I scan my voucher, write to {EMERGING_EMAIL}', 'Gutschein scannen: App stürzt ab'],
+             date '2026-10-25', date '2026-10-31'),
+            (2, 'steady', 20, 160, 20.45, 0.98, 0.61, 0.61, false, 'parcel, late', 'paket, lieferung',
+             ['Paket kommt nicht', 'Where is my parcel?', 'Lieferung verspätet'], date '2026-10-25', date '2026-10-31')
+        ) as themes(theme, status, texts_latest, texts_earlier, expected_latest, growth, p_value, p_adjusted,
+                    significant, top_words_en, top_words_de, verbatims, period_start, period_end)
     """,
     "ml_churn_scores": f"""
         with scored as (
@@ -299,7 +317,7 @@ TABLES = {
         ) as t(channel, queue, day, contacts, expected, reason, as_of_date)
     """,
     "ml_staffing_plan": """
-        select channel, interval_start, forecast as contacts,
+        select channel, 'all' as queue, interval_start, forecast as contacts,
                case channel when 'phone' then 'erlang_a' else 'backlog' end as staffing_model,
                ceil(forecast / 2)::bigint as agents_required, ceil(forecast / 2 / 0.7)::bigint as agents_scheduled,
                case channel when 'phone' then 0.82 end as expected_service_level,

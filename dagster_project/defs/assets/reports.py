@@ -37,8 +37,8 @@ REPORTS = [
                ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
                 "channel_taxonomy", "dim_customers")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
-               "drives NPS?", ("ml_sentiment", "ml_text_insights", "fct_touchpoints", "fct_survey_responses",
-                               "fct_service_contacts", "fct_orders", "channel_taxonomy")),
+               "drives NPS?", ("ml_sentiment", "ml_text_insights", "ml_emerging_topics", "fct_touchpoints",
+                               "fct_survey_responses", "fct_service_contacts", "fct_orders", "channel_taxonomy")),
     ReportSpec("churn_and_actions", "Churn and next best actions", "Who is likely to leave, why, and what do we "
                "do about it?", ("ml_churn_scores", "ml_churn_model_card", "ml_next_best_actions", "dim_customers",
                                "ml_customer_value", "channel_taxonomy")),
