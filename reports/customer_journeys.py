@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Customer journeys: the most common journey paths, channel-to-channel flow, the web funnel with drop-off,
 # time to convert, where customers switch channel, and what happens after a bot hands over to a human.
-# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts, dim_customer_personas.
+# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts, dim_customers (persona).
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -86,7 +86,7 @@ if not journeys_missing:
 # %%
 report.section("Paths by persona", "The most frequent path of each persona and how often that "
                "persona's journeys end in a purchase.")
-personas_missing = journeys_missing + report.missing({"dim_customer_personas": ["customer_key", "persona_name"],
+personas_missing = journeys_missing + report.missing({"dim_customers": ["customer_key", "persona_name"],
                                                       "fct_journeys": ["customer_key"]})
 if personas_missing:
     report.unavailable("Paths by persona", personas_missing)
@@ -94,11 +94,11 @@ else:
     by_persona = report.query(
         """
         with persona_paths as (
-            select personas.persona_name as persona, journeys.channel_path, count(*) as journeys,
+            select customers.persona_name as persona, journeys.channel_path, count(*) as journeys,
                    avg(case when journeys.is_converted then 1.0 else 0.0 end) as conversion
             from fct_journeys as journeys
-            inner join dim_customer_personas as personas on personas.customer_key = journeys.customer_key
-            where journeys.started_at >= ? and journeys.started_at < ?
+            inner join dim_customers as customers on customers.customer_key = journeys.customer_key
+            where journeys.started_at >= ? and journeys.started_at < ? and customers.persona_name is not null
             group by all
         )
         select persona, sum(journeys) as journeys,

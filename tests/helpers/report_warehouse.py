@@ -45,7 +45,8 @@ TABLES = {
         select 'C' || lpad(i::varchar, 3, '0') as customer_id, first_name, last_name
         from (values {names}) as names(i, first_name, last_name)
     """,
-    "dim_customers": f"""
+    # dim_customers without the ML columns; dim_customers joins them below, after the ML tables exist
+    "customer_records": f"""
         select 'K' || lpad(i::varchar, 3, '0') as customer_key, 'C' || lpad(i::varchar, 3, '0') as crm_customer_id,
                ['regular', 'regular', 'vip_omnichannel', 'digital_native'][1 + {_bucket('segment', 4)}] as segment,
                ['DE', 'AT', 'CH'][1 + {_bucket('country', 3)}] as country,
@@ -205,7 +206,7 @@ TABLES = {
             select customer_key, {_bucket('p', 1000, 'customer_key')} / 1000.0 as churn_probability,
                    ['no purchase for 60+ days', 'repeat service contacts', 'negative sentiment',
                     'fewer orders than usual'][1 + {_bucket('reason', 4, 'customer_key')}] as top_reason
-            from dim_customers
+            from customer_records
         )
         select customer_key, date '2026-10-31' as as_of_date, churn_probability,
                case when churn_probability >= 0.6 then 'high' when churn_probability >= 0.3 then 'medium'
@@ -219,7 +220,7 @@ TABLES = {
                2.0 as expected_purchases, 1.0 as purchases_low, 4.0 as purchases_high,
                50.0 as expected_spend_per_purchase_eur, 100.0 as expected_value_eur,
                20.0 as value_low_eur, 220.0 as value_high_eur
-        from dim_customers
+        from customer_records
     """,
     "ml_customer_value_model_card": """
         select * from (values
@@ -233,7 +234,7 @@ TABLES = {
         select customer_key, 'P0' || (1 + {_bucket('persona', 2, 'customer_key')}) as persona_id,
                ['Frequent store shoppers', 'Newsletter-reading web shoppers'][1 + {_bucket('persona', 2, 'customer_key')}]
                    as persona_name, date '2026-10-31' as as_of_date
-        from dim_customers
+        from customer_records
     """,
     "ml_persona_profiles": """
         select * from (values
@@ -251,11 +252,11 @@ TABLES = {
             ('P02', 80, date '2026-10-31', 82, false, null)
         ) as drift(persona_id, customers, as_of_date, customers_previous, review, review_reason)
     """,
-    "dim_customer_personas": """
-        select customers.customer_key, customers.segment, personas.persona_id, personas.persona_name,
+    "dim_customers": """
+        select customers.*, personas.persona_id, personas.persona_name,
                value.expected_purchases as expected_purchases_12m, value.expected_value_eur as expected_value_12m_eur,
                value.value_low_eur as expected_value_12m_low_eur, value.value_high_eur as expected_value_12m_high_eur
-        from dim_customers as customers
+        from customer_records as customers
         left join ml_personas as personas using (customer_key)
         left join ml_customer_value as value using (customer_key)
     """,
@@ -403,7 +404,7 @@ def _kpi_metrics_sql() -> str:
             left join (values {hand_set}) as hand(period_start, value, ci_low, ci_high, n)
                 on generated.metric = 'nps' and generated.channel = 'all' and hand.period_start = generated.period_start
         )
-        select period_grain, period_start, channel, segment, metric, value::double as value,
+        select period_grain, period_start, channel, 'all' as segment_type, segment, metric, value::double as value,
                null::double as numerator, null::double as denominator, n, ci_low::double as ci_low,
                ci_high::double as ci_high, (lag(value) over w)::double as previous_value,
                (value - lag(value) over w)::double as change_vs_previous,

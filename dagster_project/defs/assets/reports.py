@@ -35,7 +35,7 @@ REPORTS = [
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
                ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
-                "channel_taxonomy", "dim_customer_personas")),
+                "channel_taxonomy", "dim_customers")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "ml_emerging_topics", "fct_touchpoints",
                                "fct_survey_responses", "fct_service_contacts", "fct_orders", "channel_taxonomy")),

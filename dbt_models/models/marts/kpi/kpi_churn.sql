@@ -7,7 +7,7 @@
 with
 
 sale_days as (
-    select distinct customer_key, segment, business_date
+    select distinct customer_key, segment, persona, business_date
     from {{ ref('kpi_base_orders') }}
     where order_type = 'sale' and customer_key is not null
 ),
@@ -23,13 +23,14 @@ customer_periods as (
         calendar.period_end,
         sale_days.customer_key,
         sale_days.segment,
+        sale_days.persona,
         max(case when sale_days.business_date < calendar.period_start then sale_days.business_date end)
             as last_sale_before_start,
         max(sale_days.business_date) as last_sale_before_end
     from {{ ref('kpi_calendar') }} as calendar
     inner join sale_days
         on sale_days.business_date < calendar.period_end
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 ),
 
 customer_statuses as (
@@ -37,6 +38,7 @@ customer_statuses as (
         period_grain,
         period_start,
         segment,
+        persona,
         coalesce(
             last_sale_before_start >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_start') }}, false
         ) as is_active_at_start,

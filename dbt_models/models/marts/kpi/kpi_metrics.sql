@@ -30,6 +30,7 @@ unmeasured_metrics as (
         calendar.period_grain,
         calendar.period_start,
         'all' as channel,
+        'all' as segment_type,
         'all' as segment,
         metric_inputs.metric_pattern as metric,
         cast(null as double) as value,
@@ -80,7 +81,7 @@ with_previous as (
         -- Every calendar period is present for every metric and dimension, so the previous row is the
         -- previous period.
         lag(value) over (
-            partition by metric, period_grain, channel, segment order by period_start
+            partition by metric, period_grain, channel, segment_type, segment order by period_start
         ) as previous_value
     from metrics
 ),
@@ -136,6 +137,7 @@ select
     period_grain,
     period_start,
     channel,
+    segment_type,
     segment,
     metric,
     value,
