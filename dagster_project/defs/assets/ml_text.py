@@ -33,6 +33,7 @@ from ml.sentiment import (
     shared_multilingual_encoder,
     with_languages,
 )
+from ml.distinct import per_distinct
 from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
@@ -166,7 +167,10 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     )
     classifier = TopicClassifier(load_topics(), shared_encoder())
     started = time.perf_counter()
-    decisions = classifier.classify([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())
+    decisions = per_distinct(
+        lambda pairs: classifier.classify([text for text, _ in pairs], [sentiment for _, sentiment in pairs]),
+        list(zip([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())),
+    )
     contacts = contacts_in_window(texts).to_list()
     rows = []
     for (touchpoint_id, sentiment, text, direction), decision, contact_count in zip(
