@@ -156,7 +156,8 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
     if on_duckdb:
         selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
         build = start_build(settings.warehouse_path, selected, selected & incremental_models())
-        live = {"CX_WAREHOUSE_LIVE": str(settings.warehouse_path)}
+        if settings.warehouse_path.exists():  # the first build has no warehouse to read
+            live = {"CX_WAREHOUSE_LIVE": str(settings.warehouse_path)}
     with settings_environment(settings, CX_WAREHOUSE=str(build), **live):
         events, failure = [], None
         try:
