@@ -104,6 +104,9 @@ def time_plain_and_dbt(settings: Settings, environment: dict[str, str], model: s
         copy = Path(folder) / settings.warehouse_path.name
         shutil.copyfile(settings.warehouse_path, copy)
         target = Path(folder) / "target"
+        target.mkdir()
+        # dbt's parse state from `cx run`: without it, dbt parses the whole project again before the one model
+        shutil.copyfile(settings.dbt_project_dir / "target" / "partial_parse.msgpack", target / "partial_parse.msgpack")
         command = [DBT, "run", "--select", model, "--project-dir", str(settings.dbt_project_dir),
                    "--profiles-dir", str(settings.dbt_project_dir), "--target-path", str(target),
                    "--log-path", str(Path(folder) / "logs")]
