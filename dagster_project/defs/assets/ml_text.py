@@ -22,6 +22,7 @@ from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
+from ml.distinct import per_distinct
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HEAD_PATH,
@@ -33,7 +34,6 @@ from ml.sentiment import (
     shared_multilingual_encoder,
     with_languages,
 )
-from ml.distinct import per_distinct
 from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
