@@ -11,7 +11,8 @@
 {%- endmacro %}
 
 {% macro duckdb__attach_live_warehouse() -%}
-    {%- set live = env_var('CX_WAREHOUSE_LIVE', '') -%}
+    {#- read at run time only: an env var read while parsing makes the next run's partial parse start over -#}
+    {%- set live = env_var('CX_WAREHOUSE_LIVE', '') if execute else '' -%}
     {%- if live -%}
     attach if not exists '{{ live | replace("'", "''") }}' as live (read_only)
     {%- else -%}
