@@ -23,6 +23,9 @@ issue 19), and what changed:
   The build now reads the warehouse through views and publishes only what changed (cx_core/warehouse_build.py);
   every DuckDB session keeps to CX_DUCKDB_MEMORY_LIMIT and spills to CX_DUCKDB_TEMP_DIR.
 - ml_text_insights classified every text touchpoint; it now classifies each distinct (text, sentiment) once.
+- dbt's main step at 100k customers is four models (seconds at load 18 on 2 cores, two dbt threads):
+  int_touchpoints_resolved 253, int_web_sessions 238, int_identity_components 196, int_touchpoints_unioned 191,
+  then fct_touchpoints 81 and int_identity_blocked_identifiers 59; every other model takes seconds.
 - identity at 100k customers (476,649 identifiers): int_identity_components took 181 s in dbt and 225 s as its
   compiled SQL in plain DuckDB (load 18 on 2 cores): dbt adds nothing; the cost is the 12 unrolled label
   propagation passes themselves (not changed yet; fewer passes by pointer jumping is the next step).
