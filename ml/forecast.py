@@ -12,9 +12,13 @@ evening does not bend the forecast. Candidate models:
   sends of the day and the week before) predicting each day relative to the last 4 weeks' level;
 - `combined`: the mean of Holt-Winters and the calendar model (combining forecasts is robust).
 The backtest forecasts the horizon from weekly origins, each model fitted only on days before its origin.
-Intervals are empirical (split conformal): quantiles of actual / forecast from backtest windows that ended before
-the day they are used for, so the backtest's interval coverage is honest, and the final forecast's intervals use
-all of them. Future holidays are scaled by the series' median holiday ratio seen in the history.
+Intervals are count-aware and calibrated on backtest errors (split conformal): a day's contacts are taken as
+negative binomial around the forecast (variance = forecast + dispersion × forecast², Poisson at dispersion 0),
+and the dispersion of each interval level is the one whose integer ranges held the share closest to the level on
+backtest windows that ended before the day they are used for. So the backtest's interval coverage is honest, the
+final forecast's intervals use all windows, and a channel with 3 contacts a day gets whole-contact ranges whose
+coverage is right (equal-tailed quantiles of small counts overshoot: 0-4 holds 95% of Poisson(2)). Future holidays
+are scaled by the series' median holiday ratio seen in the history.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+from scipy.stats import nbinom
 from sklearn.ensemble import HistGradientBoostingRegressor
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
@@ -35,9 +41,16 @@ WEEK = 7
 LEVEL_DAYS = 28
 CLEANING_WEEKS = 3  # same-weekday neighbours on each side for the expected value of a day
 OUTLIER_SCALES = 4.0  # a day further than this many robust scales from its expected value is an outlier
-INTERVAL_QUANTILES = {"80": (0.10, 0.90), "95": (0.025, 0.975)}
+INTERVAL_LEVELS = {"80": 0.80, "95": 0.95}
+# Candidate dispersions of the count distribution (variance = mean + dispersion · mean²), from nearly Poisson to
+# a day that may easily be a tenth or three times the forecast.
+DISPERSIONS = np.geomspace(1e-6, 4.0, 64)
+# The ranges are tabulated once for means on a grid 2% apart (0.01 to a million contacts a day); a forecast uses
+# the nearest mean of the grid, so calibrating thousands of backtest windows costs lookups, not quantiles.
+MEAN_GRID = np.geomspace(0.01, 1e6, int(np.log(1e8) / np.log(1.02)) + 1)
 MIN_CALIBRATION_DAYS = 28  # backtest days needed before an origin's interval is scored
 MIN_TRAINING_WEEKS = 8  # history the calendar model needs to learn weekday and calendar effects
+PROFILE_PRIOR_CONTACTS = 200  # weight of the all-days intraday profile in each weekday's, in contacts
 
 
 @dataclass(frozen=True)
@@ -208,31 +221,77 @@ def forecast_windows(series: pl.DataFrame, calendar: Calendar, origins: list[dat
     return pl.concat(frames)
 
 
-def interval_bounds(ratios: np.ndarray) -> dict[str, float]:
-    """Quantiles of actual / forecast for each interval level: {'lower_80': ..., 'upper_80': ..., ...}."""
-    bounds = {}
-    for level, (low, high) in INTERVAL_QUANTILES.items():
-        bounds[f"lower_{level}"], bounds[f"upper_{level}"] = (
-            (float(np.quantile(ratios, low)), float(np.quantile(ratios, high))) if ratios.size else (1.0, 1.0))
-    return bounds
+def count_ranges(mean: np.ndarray, dispersions: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each mean (columns) and dispersion (rows), the whole-number range [lower, upper] of a negative binomial
+    count holding the probability closest to `level`: the equal-tailed quantiles, each narrowed by one where that
+    brings the probability closer (the widest range wins a tie)."""
+    size = 1 / dispersions[:, None]
+    count = nbinom(size, size / (size + np.maximum(mean, 1e-9)[None, :]))
+    lower, upper = count.ppf((1 - level) / 2), count.ppf((1 + level) / 2)
+    below_lower, at_lower, below_upper, at_upper = (count.cdf(k) for k in (lower - 1, lower, upper - 1, upper))
+    best_lower, best_upper, best_gap = lower, upper, np.abs(at_upper - below_lower - level)
+    for narrower_lower, narrower_upper, mass in ((lower + 1, upper, at_upper - at_lower),
+                                                 (lower, upper - 1, below_upper - below_lower),
+                                                 (lower + 1, upper - 1, below_upper - at_lower)):
+        gap = np.abs(mass - level)
+        better = (gap < best_gap) & (narrower_lower <= narrower_upper)
+        best_lower = np.where(better, narrower_lower, best_lower)
+        best_upper = np.where(better, narrower_upper, best_upper)
+        best_gap = np.where(better, gap, best_gap)
+    return best_lower, best_upper
+
+
+@lru_cache(maxsize=len(INTERVAL_LEVELS))
+def range_table(level: float) -> tuple[np.ndarray, np.ndarray]:
+    """`count_ranges` of every grid mean (columns) for every candidate dispersion (rows)."""
+    return count_ranges(MEAN_GRID, DISPERSIONS, level)
+
+
+def grid_columns(forecast: np.ndarray) -> np.ndarray:
+    """The column of the nearest grid mean of each forecast."""
+    steps = np.log(np.maximum(forecast, MEAN_GRID[0]) / MEAN_GRID[0]) / np.log(MEAN_GRID[1] / MEAN_GRID[0])
+    return np.clip(np.rint(steps).astype(int), 0, len(MEAN_GRID) - 1)
+
+
+def calibrated_dispersions(actual: np.ndarray, forecast: np.ndarray) -> dict[str, int]:
+    """Per interval level, the row of `DISPERSIONS` whose ranges around `forecast` held the share of `actual`
+    closest to the level (the narrowest of equals); nearly Poisson without any days."""
+    columns = grid_columns(forecast)
+    rows = {}
+    for name, level in INTERVAL_LEVELS.items():
+        lower, upper = range_table(level)
+        held = ((actual >= lower[:, columns]) & (actual <= upper[:, columns])).mean(axis=1) if actual.size else None
+        rows[name] = int(np.argmin(np.abs(held - level))) if held is not None else 0
+    return rows
+
+
+def interval_columns(forecast: np.ndarray, dispersions: dict[str, int]) -> dict[str, np.ndarray]:
+    """The interval columns for `forecast`: {'lower_80': ..., 'upper_80': ..., 'lower_95': ..., ...}."""
+    columns = {}
+    for name, level in INTERVAL_LEVELS.items():
+        lower, upper = range_table(level)
+        row, grid = dispersions[name], grid_columns(forecast)
+        columns[f"lower_{name}"], columns[f"upper_{name}"] = lower[row, grid], upper[row, grid]
+    return columns
 
 
 def with_honest_intervals(windows: pl.DataFrame) -> pl.DataFrame:
-    """Each backtest window gets its intervals from the model's windows whose days all lie before its origin,
-    so no interval is calibrated on what it is scored against; windows without enough earlier days get none."""
+    """Each backtest window gets its intervals calibrated on the model's windows whose days all lie before its
+    origin, so no interval is calibrated on what it is scored against; windows without enough earlier days get
+    none."""
     scored = []
     for (model, origin), rows in windows.group_by("model", "origin", maintain_order=True):
-        earlier = windows.filter((pl.col("model") == model) & (pl.col("day") < origin)
-                                 & (pl.col("origin") < origin) & (pl.col("forecast") > 0))
+        earlier = windows.filter((pl.col("model") == model) & (pl.col("day") < origin) & (pl.col("origin") < origin))
         complete = earlier.group_by("origin").agg(pl.col("day").max()).filter(pl.col("day") < origin)["origin"]
         earlier = earlier.filter(pl.col("origin").is_in(complete.implode()))
         if earlier.height < MIN_CALIBRATION_DAYS:
             continue
-        bounds = interval_bounds((earlier["actual"] / earlier["forecast"]).to_numpy())
-        scored.append(rows.with_columns(
-            (pl.col("forecast") * factor).alias(name) for name, factor in bounds.items()))
+        dispersions = calibrated_dispersions(earlier["actual"].to_numpy(), earlier["forecast"].to_numpy())
+        scored.append(rows.with_columns(pl.Series(name, values, dtype=pl.Float64) for name, values in
+                                        interval_columns(rows["forecast"].to_numpy(), dispersions).items()))
     if not scored:  # no window has enough earlier days: the columns exist, the rows do not
-        return windows.clear().with_columns(pl.lit(None, pl.Float64).alias(name) for name in interval_bounds(np.array([])))
+        return windows.clear().with_columns(pl.lit(None, pl.Float64).alias(f"{bound}_{name}")
+                                            for name in INTERVAL_LEVELS for bound in ("lower", "upper"))
     return pl.concat(scored)
 
 
@@ -248,12 +307,12 @@ def accuracy(windows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def coverage(intervals: pl.DataFrame) -> pl.DataFrame:
+def coverage(scored: pl.DataFrame) -> pl.DataFrame:
     """Per model: share of days whose actual lies inside the 80% and 95% intervals."""
     inside = {level: pl.col("actual").is_between(pl.col(f"lower_{level}"), pl.col(f"upper_{level}"))
-              for level in INTERVAL_QUANTILES}
-    return intervals.group_by("model").agg(
-        *(inside[level].mean().alias(f"coverage_{level}") for level in INTERVAL_QUANTILES),
+              for level in INTERVAL_LEVELS}
+    return scored.group_by("model").agg(
+        *(inside[level].mean().alias(f"coverage_{level}") for level in INTERVAL_LEVELS),
         pl.len().alias("coverage_days"),
     )
 
@@ -270,22 +329,22 @@ class SeriesForecast:
 
 
 def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins: int,
-                 models: dict[str, Forecaster]) -> tuple[str, pl.DataFrame, np.ndarray]:
+                 models: dict[str, Forecaster]) -> tuple[str, pl.DataFrame, dict[str, int]]:
     """Backtest every model on the series (day, contacts, cleaned); return the one with the lowest WAPE, the
-    backtest table and the chosen model's actual / forecast ratios (for its intervals). Without room for a
-    backtest: the same-weekday mean, no table, no ratios."""
+    backtest table and the interval dispersions calibrated on all the chosen model's backtest days. Without room
+    for a backtest: the same-weekday mean, no table, nearly Poisson intervals."""
     backtest_origins = rolling_origins(series["day"][0], series["day"][-1], horizon, origins,
                                        min_history=LEVEL_DAYS + 2 * WEEK)
     if not backtest_origins:
-        return "weekday_mean", pl.DataFrame(), np.array([])
+        return "weekday_mean", pl.DataFrame(), calibrated_dispersions(np.array([]), np.array([]))
     windows = forecast_windows(series, calendar, backtest_origins, horizon, models)
     backtest = accuracy(windows).join(coverage(with_honest_intervals(windows)), on="model", how="left")
     best_baseline = pl.col("wape").filter(pl.col("model").is_in(BASELINES)).min()
     backtest = backtest.with_columns(pl.lit(len(backtest_origins)).alias("origins"),
                                      (pl.col("wape") / best_baseline).alias("wape_vs_baselines")).sort("wape", "model")
     model = backtest["model"][0]
-    chosen = windows.filter((pl.col("model") == model) & (pl.col("forecast") > 0))
-    return model, backtest, (chosen["actual"] / chosen["forecast"]).to_numpy()
+    chosen = windows.filter(pl.col("model") == model)
+    return model, backtest, calibrated_dispersions(chosen["actual"].to_numpy(), chosen["forecast"].to_numpy())
 
 
 def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int, origins: int = 12,
@@ -298,15 +357,14 @@ def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, ho
     series = series.with_columns(cleaned["contacts"].alias("cleaned"))
     # Hundreds of small fits: thread pools only add overhead (and fight other work on a shared machine).
     with threadpool_limits(limits=1):
-        model, backtest, ratios = choose_model(series, calendar, horizon, origins, models)
+        model, backtest, dispersions = choose_model(series, calendar, horizon, origins, models)
         members = {name: models[name] for name in COMBINATIONS.get(model, (model,))}
         point = predict_all(series["cleaned"].to_numpy(), first_day, horizon, calendar, members)[model]
     days = day_range(first_day, horizon)
     on_holiday = holiday_ratio(cleaned_days)
     point = point * np.array([on_holiday if day in calendar.holidays else 1.0 for day in days])
-    forecast = pl.DataFrame({"day": days, "forecast": point}).with_columns(
-        (pl.col("forecast") * value).alias(name) for name, value in interval_bounds(ratios).items()
-    ).with_columns(pl.lit(model).alias("model"))
+    forecast = pl.DataFrame({"day": days, "forecast": point, **interval_columns(point, dispersions)}).with_columns(
+        pl.lit(model).alias("model"))
     return SeriesForecast(forecast, backtest, cleaned_days, model)
 
 
@@ -314,10 +372,17 @@ def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, ho
 
 def intraday_profile(intervals: pl.DataFrame) -> pl.DataFrame:
     """Share of a weekday's contacts in each interval of the day: from (day, slot, contacts) rows of past days
-    (slot = minutes after midnight) to weekday, slot, share (shares of a weekday add up to 1)."""
+    (slot = minutes after midnight) to weekday, slot, share (shares of a weekday add up to 1). Each weekday's own
+    shares are shrunk towards the all-days profile as if it had `PROFILE_PRIOR_CONTACTS` more contacts shaped like
+    it: a weekday with a few contacts a day would otherwise put its peak wherever chance put the last ones."""
     by_slot = intervals.with_columns(pl.col("day").dt.weekday().alias("weekday")).group_by("weekday", "slot").agg(
         pl.col("contacts").sum())
-    return by_slot.with_columns((pl.col("contacts") / pl.col("contacts").sum().over("weekday")).alias("share")).select(
+    all_days = by_slot.group_by("slot").agg(pl.col("contacts").sum().alias("all_days"))
+    grid = by_slot.select("weekday").unique().join(all_days, how="cross").join(
+        by_slot, on=["weekday", "slot"], how="left").with_columns(pl.col("contacts").fill_null(0.0))
+    prior = PROFILE_PRIOR_CONTACTS * pl.col("all_days") / pl.col("all_days").sum().over("weekday")
+    return grid.with_columns(((pl.col("contacts") + prior) / (pl.col("contacts").sum().over("weekday")
+                                                             + PROFILE_PRIOR_CONTACTS)).alias("share")).select(
         "weekday", "slot", "share").sort("weekday", "slot")
 
 

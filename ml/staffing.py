@@ -83,9 +83,9 @@ def backlog_agents(window_work_seconds: float, window_seconds: float, max_occupa
 
 def backlog_plan(intervals: pl.DataFrame, interval_seconds: float, policy: PlanPolicy) -> pl.DataFrame:
     """Backlog rows: the work (contacts × handle seconds) arriving in each interval's trailing response window,
-    per channel in time order, done within that window (a window is at least one interval)."""
+    per channel and queue in time order, done within that window (a window is at least one interval)."""
     parts = []
-    for _, rows in intervals.group_by("channel", maintain_order=True):
+    for _, rows in intervals.group_by("channel", "queue", maintain_order=True):
         rows = rows.sort("interval_start")
         window = max(interval_seconds, float(rows["answer_within_seconds"][0]))
         work = (rows["contacts"] * rows["handle_seconds"]).rolling_sum(int(window // interval_seconds), min_samples=1)
@@ -117,7 +117,8 @@ def queue_plan(intervals: pl.DataFrame, interval_seconds: float, policy: PlanPol
 
 
 def staffing_plan(intervals: pl.DataFrame, interval_seconds: float, policy: PlanPolicy) -> pl.DataFrame:
-    """The plan for `intervals`: one row per channel and interval with columns channel, interval_start,
+    """The plan for `intervals`: one row per channel, queue and interval with columns channel, queue (a pool of
+    agents of its own; `all` for the whole channel), interval_start,
     contacts (expected in the interval), handle_seconds, staffing_model, answer_within_seconds,
     service_level_target, concurrency, patience_seconds (null where unknown), any others kept. Adds
     agents_required (on the queue), agents_scheduled (with shrinkage), expected_service_level, asa_seconds,
@@ -128,10 +129,10 @@ def staffing_plan(intervals: pl.DataFrame, interval_seconds: float, policy: Plan
         queue_plan(intervals.filter(~is_backlog), interval_seconds, policy),
     ], how="diagonal_relaxed")
     scheduled = (pl.col("agents_required") / (1 - policy.shrinkage)).round(6).ceil().cast(pl.Int64)
-    return plan.with_columns(scheduled.alias("agents_scheduled")).sort("channel", "interval_start")
+    return plan.with_columns(scheduled.alias("agents_scheduled")).sort("channel", "queue", "interval_start")
 
 
-def plan_vs_actual_summary(adherence: pl.DataFrame) -> dict[str, float]:
+def plan_vs_actual_summary(adherence: pl.DataFrame) -> dict[str, float | None]:
     """Plan against actual over past intervals (columns offered_contacts, answered_within_target,
     expected_service_level, planned_agents, agents_seen): the service level the plan expected (weighted by
     offered contacts) and the one reached, and the mean planned and seen agents, over intervals with contacts
@@ -144,5 +145,13 @@ def plan_vs_actual_summary(adherence: pl.DataFrame) -> dict[str, float]:
         "expected_service_level": float((rows["expected_service_level"] * rows["offered_contacts"]).sum() / offered),
         "service_level_reached": float(rows["answered_within_target"].sum() / offered),
         "planned_agents_mean": float(rows["planned_agents"].mean()),
-        "agents_seen_mean": float(rows["agents_seen"].mean()),
+        "agents_seen_mean": rows["agents_seen"].mean(),  # None where the export names no agent
     }
+
+
+def plan_vs_actual_by_channel(adherence: pl.DataFrame) -> dict[str, dict[str, float | None]]:
+    """`plan_vs_actual_summary` of each channel of `adherence` (a channel column added), channels without any
+    judged interval left out."""
+    summaries = {channel: plan_vs_actual_summary(rows)
+                 for (channel,), rows in adherence.sort("channel").group_by("channel", maintain_order=True)}
+    return {channel: summary for channel, summary in summaries.items() if summary}

@@ -28,7 +28,7 @@ import polars as pl
 
 import cxreport as cx
 from ml.forecast import MODEL_LABELS
-from ml.staffing import plan_vs_actual_summary
+from ml.staffing import plan_vs_actual_by_channel
 
 VOICE = "phone"
 INTERVAL = "30min"
@@ -61,6 +61,12 @@ def peak_reason(day, busiest_weekday: int, holidays: dict, campaign_days: set) -
     if sends:
         reason += (" and " if reason else "") + f"campaigns went out on {fmt.day(max(sends))}"
     return reason or "the regular weekly pattern"
+
+
+def peak_of(frame: pl.DataFrame, value: str, *when: str) -> dict:
+    """The peak, one definition for the whole report: the row with the most contacts (`value`), the earliest
+    of equals (`when` columns)."""
+    return frame.sort([value, *when], descending=[True] + [False] * len(when)).row(0, named=True)
 
 # %%
 if contacts_missing:
@@ -112,11 +118,11 @@ if not contacts_missing:
         [report.month, report.period_end],
     )
     if weekly_pattern.height:
-        peak = weekly_pattern.sort("contacts", descending=True).row(0, named=True)
-        report.say(f"**When customers get in touch** in {fmt.month(month)}: the busiest hour was "
-                   f"{cx.WEEKDAYS[peak['weekday'] - 1]} {peak['hour']:02d}:00–{peak['hour'] + 1:02d}:00 with "
-                   f"{fmt.number(peak['contacts'])} contacts over the month (all channels, {business_timezone} "
-                   "time).")
+        peak = peak_of(weekly_pattern, "contacts", "weekday", "hour")
+        report.say(f"**When customers get in touch** in {fmt.month(month)}: the peak (the hour of the week with "
+                   f"the most contacts) was {cx.WEEKDAYS[peak['weekday'] - 1]} {peak['hour']:02d}:00–"
+                   f"{peak['hour'] + 1:02d}:00 with {fmt.number(peak['contacts'])} contacts over the month (all "
+                   f"channels, {business_timezone} time).")
         report.weekday_hour_heatmap(weekly_pattern, "contacts", "Blues")
     else:
         report.nothing_in_period("service contacts", fmt.month(month))
@@ -150,7 +156,7 @@ else:
         label, colour = report.channel_label(channel), cx.channel_colour(channel)
         weekday_means = rows.group_by(pl.col("day").dt.weekday().alias("weekday")).agg(pl.col("forecast").mean())
         busiest_weekday = weekday_means.sort("forecast", descending=True)["weekday"][0]
-        peak = rows.sort("forecast", descending=True).row(0, named=True)
+        peak = peak_of(rows, "forecast", "day")
         reason = peak_reason(peak["day"], busiest_weekday, holidays, campaign_days)
         report.say(
             f"**{label}**: about **{fmt.number(rows['forecast'].sum() / (rows.height / 7))} contacts a week** "
@@ -248,34 +254,50 @@ report.section(
     "The workforce question: how many agents must be scheduled, half-hour by half-hour, to answer each "
     "channel's service level? Phone uses Erlang A (callers who wait too long hang up), chat lets an agent serve "
     "several chats at once, e-mail and tickets are worked within their response target. Scheduled agents "
-    "include shrinkage (breaks, training, absence). The grid shows the first full week of the plan.",
+    "include shrinkage (breaks, training, absence). Handle time is the average handle time of the table above "
+    "(talk, hold and wrap-up per handled contact), over the 8 weeks before the plan; where the exports carry none "
+    "(e-mail, forms, social), the assumption of the staffing seed. The grid shows the first full week of the plan.",
 )
-plan_missing = report.missing({"ml_staffing_plan": ["channel", "interval_start", "contacts", "agents_required",
+plan_missing = report.missing({"ml_staffing_plan": ["channel", "queue", "interval_start", "contacts", "agents_required",
                                                      "agents_scheduled", "expected_service_level",
                                                      "erlang_c_agents", "abandonment", "asa_seconds"]})
 if plan_missing:
     report.unavailable("Staffing plan", plan_missing)
 else:
-    plan = report.query("select * from ml_staffing_plan order by channel, interval_start")
+    # Each channel as one pool of agents; where calls have queues, the plan also staffs each queue apart.
+    plan = report.query("select * from ml_staffing_plan where queue = 'all' order by channel, interval_start")
     first_monday = plan["interval_start"].min().date() + timedelta(days=-plan["interval_start"].min().weekday() % 7)
     week = plan.filter(pl.col("interval_start").dt.date().is_between(first_monday, first_monday + timedelta(days=6)))
+    queue_pools = report.query(
+        "select channel, count(distinct queue) as queues, sum(agents_scheduled) / 2 as agent_hours "
+        "from ml_staffing_plan where queue <> 'all' and interval_start::date between ? and ? group by channel",
+        [first_monday, first_monday + timedelta(days=6)])
     for (channel,), rows in week.group_by("channel", maintain_order=True):
         label = report.channel_label(channel)
-        peak = rows.sort("agents_scheduled", "contacts", descending=True).row(0, named=True)
+        peak = peak_of(rows, "contacts", "interval_start")
         start = peak["interval_start"]
-        sentence = (f"**{label}**: the peak is {cx.WEEKDAYS[start.weekday()]} {fmt.day(start.date())} "
-                    f"{start:%H:%M} with about {fmt.number(peak['contacts'], 1)} contacts: **{peak['agents_scheduled']} "
-                    f"agents scheduled** ({peak['agents_required']} on the queue); a week needs "
-                    f"{fmt.number(rows['agents_scheduled'].sum() / 2)} agent-hours.")
+        by_weekday = rows.group_by(pl.col("interval_start").dt.weekday().alias("weekday")).agg(pl.col("contacts").sum())
+        reason = peak_reason(start.date(), peak_of(by_weekday, "contacts", "weekday")["weekday"], holidays,
+                             campaign_days)
+        sentence = (f"**{label}**: the peak (the half-hour with the most contacts expected) is "
+                    f"{cx.WEEKDAYS[start.weekday()]} {fmt.day(start.date())} {start:%H:%M}, about "
+                    f"{fmt.number(peak['contacts'], 1)} contacts ({reason}): **{peak['agents_scheduled']} agents "
+                    f"scheduled** ({peak['agents_required']} on the queue); at most {rows['agents_scheduled'].max()} "
+                    f"at once in the week, which needs {fmt.number(rows['agents_scheduled'].sum() / 2)} agent-hours.")
+        pools = queue_pools.filter(channel=channel)
+        if pools.height:
+            sentence += (f" Staffed as {pools['queues'][0]} queues of their own (agents skilled for one queue "
+                         f"only), the week would need {fmt.number(pools['agent_hours'][0])} agent-hours: small "
+                         "queues cost more agents apart than together.")
         if peak["expected_service_level"] is not None:
-            sentence += f" Expected service level {fmt.percent(peak['expected_service_level'])}"
+            sentence += f" Expected service level at the peak {fmt.percent(peak['expected_service_level'])}"
             sentence += (f", {fmt.percent(peak['abandonment'])} of callers hanging up" if peak["abandonment"] else "")
             sentence += "."
         if peak["erlang_c_agents"] is not None and peak["erlang_c_agents"] != peak["agents_required"]:
             sentence += (f" Erlang C, which assumes nobody hangs up, would put {peak['erlang_c_agents']} agents on "
                          f"the queue instead of {peak['agents_required']}.")
         report.say(sentence)
-        report.headline(f"Peak agents scheduled, {label}", str(peak["agents_scheduled"]))
+        report.headline(f"Agents at the peak, {label}", str(peak["agents_scheduled"]))
         grid = rows.select(pl.col("interval_start").dt.weekday().alias("weekday"),
                            (pl.col("interval_start").dt.hour().cast(pl.Int64) * 60
                             + pl.col("interval_start").dt.minute().cast(pl.Int64)).alias("slot"),
@@ -288,7 +310,8 @@ else:
 # %%
 report.section("Abandonment and plan against actual",
                "Callers who hang up before an agent answers, and whether the plan made before the last four weeks "
-               "delivered the service level it promised.")
+               "delivered the service level it promised, channel by channel: answered within the channel's target "
+               "(a call or chat by an agent, an e-mail, form or post by a first reply).")
 if contacts_missing:
     report.unavailable("Call abandonment", contacts_missing)
 else:
@@ -315,31 +338,28 @@ adherence_missing = report.missing({"ml_staffing_adherence": ["interval_start", 
 if adherence_missing:
     report.unavailable("Plan against actual", adherence_missing)
 else:
-    adherence = report.query("select * from ml_staffing_adherence order by interval_start")
-    summary = plan_vs_actual_summary(adherence)
-    if summary:
+    adherence = report.query("select * from ml_staffing_adherence order by channel, interval_start")
+    by_channel = plan_vs_actual_by_channel(adherence)
+    for channel, summary in by_channel.items():
         expected, reached = summary["expected_service_level"], summary["service_level_reached"]
+        seen = (f", **{fmt.number(summary['agents_seen_mean'], 1)}** were seen handling contacts"
+                if summary["agents_seen_mean"] is not None else " (the export does not say who handled them)")
         report.say(
-            f"Over the four weeks to {fmt.day(report.as_of)}, the plan asked for **{fmt.number(summary['planned_agents_mean'], 1)} "
-            f"agents** per half-hour with calls, **{fmt.number(summary['agents_seen_mean'], 1)}** were seen "
-            f"answering calls. The plan expected {fmt.percent(expected)} of calls answered within target; callers "
-            f"got **{fmt.percent(reached)}**"
+            f"**{report.channel_label(channel)}**, the four weeks to {fmt.day(report.as_of)}: the plan asked for "
+            f"**{fmt.number(summary['planned_agents_mean'], 1)} agents** per half-hour with contacts{seen}. It "
+            f"expected {fmt.percent(expected)} answered within target; customers got **{fmt.percent(reached)}**"
             + (" — more than 10 points short: the plan was too optimistic." if expected - reached > 0.10 else "."))
-        with_calls = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
-        daily = with_calls.group_by(pl.col("interval_start").dt.date().alias("day")).agg(
-            ((pl.col("expected_service_level") * pl.col("offered_contacts")).sum()
-             / pl.col("offered_contacts").sum()).alias("expected"),
-            (pl.col("answered_within_target").sum() / pl.col("offered_contacts").sum()).alias("reached"),
-        ).sort("day")
-        figure = go.Figure([
-            go.Scatter(x=daily["day"], y=daily["expected"], name="plan expected", mode="lines+markers"),
-            go.Scatter(x=daily["day"], y=daily["reached"], name="reached", mode="lines+markers"),
-        ])
-        figure.update_layout(yaxis=dict(title="answered within target", tickformat=".0%", range=[0, 1]),
-                             xaxis=dict(tickformat="%d %b"))
-        report.chart(figure, height=300)
+    if by_channel:
+        report.table(pl.DataFrame([{"channel": channel, **summary} for channel, summary in by_channel.items()]), {
+            "channel": cx.Column("Channel"),
+            "planned_agents_mean": cx.Column("Agents planned", lambda v: fmt.number(v, 1), numeric=True),
+            "agents_seen_mean": cx.Column("Agents seen", lambda v: fmt.number(v, 1), numeric=True,
+                                          missing="not in the export"),
+            "expected_service_level": cx.Column("Service level planned", fmt.percent, numeric=True),
+            "service_level_reached": cx.Column("Service level reached", fmt.percent, numeric=True),
+        })
     else:
-        report.nothing_in_period("calls with a plan", "the last four weeks")
+        report.nothing_in_period("contacts with a plan", "the last four weeks")
 
 # %%
 report.publish_headlines()

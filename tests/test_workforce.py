@@ -11,8 +11,9 @@ import pytest
 
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
-    Calendar, clean_history, complete_days, coverage, forecast_series, forecast_windows, intraday_forecast,
-    intraday_profile, rolling_origins, weekday_mean, with_honest_intervals,
+    DISPERSIONS, Calendar, calibrated_dispersions, clean_history, complete_days, count_ranges, coverage,
+    forecast_series, forecast_windows, interval_columns, intraday_forecast, intraday_profile, rolling_origins,
+    seasonal_naive, weekday_mean, with_honest_intervals,
 )
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
 
@@ -111,7 +112,7 @@ def test_patience_is_total_waiting_time_over_hang_ups():
 
 def intervals(rows: list[dict]) -> pl.DataFrame:
     start = datetime(2026, 11, 2, 8)
-    defaults = {"handle_seconds": 240.0, "answer_within_seconds": 15.0, "service_level_target": 0.8,
+    defaults = {"queue": "all", "handle_seconds": 240.0, "answer_within_seconds": 15.0, "service_level_target": 0.8,
                 "concurrency": 1, "patience_seconds": None}
     return pl.DataFrame([{**defaults, "interval_start": start + timedelta(minutes=30 * i), **row}
                          for i, row in enumerate(rows)])
@@ -125,6 +126,17 @@ def test_voice_plan_reproduces_the_published_staffing_example():
     row = plan.row(0, named=True)
     assert (row["agents_required"], row["agents_scheduled"]) == (14, 20)
     assert row["expected_service_level"] == pytest.approx(0.8884, abs=5e-5)
+
+
+def test_each_queue_is_staffed_as_a_pool_of_its_own():
+    # The published example's 100 calls split over two queues (skills) of 50: each is 5 Erlangs, which needs 8
+    # agents for 80/20 (7 reach only 74.0%, 8 reach 88.0%), 16 on the queues where one pool of all calls needs 14.
+    queues = [{"channel": "phone", "queue": queue, "staffing_model": "erlang_c", "contacts": 50.0,
+               "handle_seconds": 180.0, "answer_within_seconds": 20.0} for queue in ("de_orders", "en_general")]
+    plan = staffing_plan(pl.concat([intervals([row]) for row in queues]), 1800, PlanPolicy(0.3, 0.85))
+    assert plan.select("queue", "agents_required", "agents_scheduled").rows() == [("de_orders", 8, 12),
+                                                                                ("en_general", 8, 12)]
+    assert plan["expected_service_level"].to_list() == pytest.approx([0.8801, 0.8801], abs=5e-5)
 
 
 def test_maximum_occupancy_adds_agents_where_the_service_level_alone_would_not():
@@ -238,6 +250,46 @@ def test_intervals_cover_their_share_of_a_series_with_known_noise():
     assert 0.06 <= backtest["wape"] <= 0.11
 
 
+def test_an_80_percent_range_of_a_small_count_holds_the_whole_numbers_closest_to_80_percent():
+    # Poisson(2): P(0) = 0.135, P(≤3) = 0.857, P(≤4) = 0.947. Equal tails give 0–4 (94.7%); 1–4 holds
+    # 0.947 − 0.135 = 81.2%, closer to 80% than 0–3 (85.7%) or 1–3 (72.2%).
+    lower, upper = count_ranges(np.array([2.0]), np.array([1e-6]), 0.80)
+    assert (lower[0, 0], upper[0, 0]) == (1, 4)
+    # a wider count distribution (variance 2 + 0.5 · 4 = 4) gets a wider range
+    wide_lower, wide_upper = count_ranges(np.array([2.0]), np.array([0.5]), 0.80)
+    assert wide_upper[0, 0] - wide_lower[0, 0] > 3
+
+
+def test_intervals_of_a_low_volume_poisson_series_cover_80_percent_of_days():
+    # about 3 contacts a day, Poisson around a known weekly rate: the 80% ranges, calibrated on earlier backtest
+    # days only, must hold 75–85% of the backtest days, and of new days drawn from the same rate
+    rng = np.random.default_rng(11)
+    first, history_days = date(2025, 1, 6), 308
+    rate = np.resize(3.0 * np.array([1.4, 1.2, 1.0, 1.0, 1.1, 0.7, 0.6]), history_days)
+    daily = pl.DataFrame({"day": pl.date_range(first, first + timedelta(days=history_days - 1), eager=True),
+                          "contacts": rng.poisson(rate).astype(float)})
+    # two quick models: the calibration, not the model, is under test
+    outcome = forecast_series(daily, Calendar(), first + timedelta(days=history_days), 28, origins=24,
+                              models={"seasonal_naive": seasonal_naive, "weekday_mean": weekday_mean})
+    backtest = outcome.backtest.filter(pl.col("model") == outcome.model).row(0, named=True)
+    assert 0.75 <= backtest["coverage_80"] <= 0.85
+    # 200 new draws of every forecast day (4 weeks of the same weekly rate)
+    future = rng.poisson(np.resize(rate[:7], 28), size=(200, 28))
+    inside = (future >= outcome.forecast["lower_80"].to_numpy()) & (future <= outcome.forecast["upper_80"].to_numpy())
+    assert 0.75 <= inside.mean() <= 0.85
+
+
+def test_dispersion_calibrated_on_poisson_days_at_their_true_rate_stays_near_poisson():
+    # forecasts equal to the true rate: the calibrated ranges are Poisson ranges and hold about 80% of new days
+    rng = np.random.default_rng(5)
+    rate = np.resize(np.array([1.0, 2.5, 4.0, 6.0]), 2000)
+    dispersions = calibrated_dispersions(rng.poisson(rate).astype(float), rate)
+    assert DISPERSIONS[dispersions["80"]] < 0.05
+    ranges = interval_columns(rate, dispersions)
+    fresh = rng.poisson(rate)
+    assert 0.77 <= np.mean((fresh >= ranges["lower_80"]) & (fresh <= ranges["upper_80"])) <= 0.83
+
+
 def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
     history = pl.DataFrame({"day": [date(2026, 11, 2)] * 2 + [date(2026, 11, 9)] * 2, "slot": [480, 510] * 2,
                             "contacts": [30.0, 10.0, 30.0, 10.0]})
@@ -247,6 +299,18 @@ def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
     split = intraday_forecast(daily, profile)
     assert split.select("slot", "forecast", "lower_80", "upper_80").rows() == [(480, 75.0, 60.0, 90.0),
                                                                              (510, 25.0, 20.0, 30.0)]
+
+
+def test_a_quiet_weekday_borrows_the_time_of_day_profile_of_all_days():
+    # Mondays: 300 contacts at 08:00, 100 at 08:30; Sundays one contact, at 08:30. All days: 300 / 401 at 08:00.
+    # With a prior of 200 contacts: Sunday 08:00 = (0 + 200 · 300/401) / (1 + 200) = 0.7444, not 0;
+    # Monday 08:00 = (300 + 200 · 300/401) / (400 + 200) = 0.7494.
+    history = pl.DataFrame({"day": [date(2026, 11, 2)] * 2 + [date(2026, 11, 8)], "slot": [480, 510, 510],
+                            "contacts": [300.0, 100.0, 1.0]})
+    shares = {(weekday, slot): share for weekday, slot, share in intraday_profile(history).rows()}
+    assert shares[(7, 480)] == pytest.approx(200 * 300 / 401 / 201)
+    assert shares[(1, 480)] == pytest.approx((300 + 200 * 300 / 401) / 600)
+    assert shares[(7, 480)] + shares[(7, 510)] == pytest.approx(1.0)
 
 
 def test_plan_against_actual_weights_the_expected_service_level_by_offered_calls():

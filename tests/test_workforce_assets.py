@@ -1,6 +1,6 @@
 """The workforce assets materialised for real on a small hand-made warehouse (20 weeks of phone, chat and e-mail
-contacts with a known weekly pattern, a holiday and a storm day), then the service operations report rendered
-from their tables."""
+contacts with a known weekly pattern, a holiday and a storm day, two phone queues, known response times), then
+the service operations report rendered from their tables."""
 
 from datetime import date, datetime, timedelta
 
@@ -42,24 +42,38 @@ def phone_calls() -> pl.DataFrame:
 
 
 def service_contacts(calls: pl.DataFrame) -> pl.DataFrame:
+    """Calls as above; one chat an hour 09:00-16:00 UTC handed over to an agent who replies after 30 s (within
+    the 60 s target); one e-mail an hour, those of 09:00, 12:00 and 15:00 answered after 30 hours (beyond the
+    24-hour target), the others after 2 hours: 5 of 8 in time."""
     phone = calls.select(pl.lit("phone").alias("inbound_channel"), pl.lit(False).alias("bot_handover"),
                          pl.col("queue").alias("contact_reason"), pl.col("started_at").alias("occurred_at"),
                          pl.when(pl.col("abandoned")).then(None).otherwise(240).alias("handle_seconds"),
-                         "wait_seconds")
-    days = pl.date_range(FIRST_DAY, LAST_DAY, eager=True)
-    chats = pl.DataFrame({"occurred_at": [datetime(d.year, d.month, d.day, 9 + h) for d in days for h in range(8)]})
-    chats = chats.select(pl.lit("chat_bot").alias("inbound_channel"), pl.lit(True).alias("bot_handover"),
-                         pl.lit(None, pl.String).alias("contact_reason"), "occurred_at", pl.lit(600).alias("handle_seconds"),
-                         pl.lit(30).alias("wait_seconds"))
+                         "wait_seconds", pl.when(pl.col("abandoned")).then(None).otherwise(pl.col("wait_seconds"))
+                         .alias("first_response_seconds"), "abandoned")
+    chats = chat_starts().select(pl.lit("chat_bot").alias("inbound_channel"), pl.lit(True).alias("bot_handover"),
+                                 pl.lit(None, pl.String).alias("contact_reason"), pl.col("started_at").alias("occurred_at"),
+                                 pl.lit(600).alias("handle_seconds"), pl.lit(30).alias("wait_seconds"),
+                                 pl.lit(5).alias("first_response_seconds"), pl.lit(None, pl.Boolean).alias("abandoned"))
+    late = pl.col("occurred_at").dt.hour().is_in([9, 12, 15])
     mails = chats.with_columns(pl.lit("email").alias("inbound_channel"), pl.lit(False).alias("bot_handover"),
-                               pl.lit(None, pl.Int32).alias("handle_seconds"))
+                               pl.lit(None, pl.Int32).alias("handle_seconds"), pl.lit(None, pl.Int32).alias("wait_seconds"),
+                               pl.when(late).then(30 * 3600).otherwise(2 * 3600).alias("first_response_seconds"))
     return pl.concat([phone, chats, mails], how="vertical_relaxed").with_row_index("contact_id")
+
+
+def chat_starts() -> pl.DataFrame:
+    """One chat an hour, 09:00-16:00 UTC, handed over to agent C1 (even hours) or C2 (odd hours)."""
+    days = pl.date_range(FIRST_DAY, LAST_DAY, eager=True)
+    starts = [datetime(d.year, d.month, d.day, 9 + h) for d in days for h in range(8)]
+    return pl.DataFrame({"started_at": starts, "handover": True,
+                         "agent_id": [f"C{1 + start.hour % 2}" for start in starts]})
 
 
 def write_warehouse(path) -> None:
     calls = phone_calls()
     with duckdb.connect(str(path)) as connection:
         for name, frame in {"stg_calls__calls": calls, "fct_service_contacts": service_contacts(calls),
+                            "stg_chat_conversations__conversations": chat_starts(),
                             "fct_marketing_contacts": pl.DataFrame({"sent_at": [datetime(2026, 10, 5, 9)] * 50})}.items():
             connection.register("frame", frame.to_arrow())
             connection.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
@@ -138,7 +152,7 @@ def test_staffing_plan_uses_erlang_a_for_the_phone_with_the_estimated_patience(m
 
 
 def test_plan_against_actual_and_its_check_warn_about_an_optimistic_plan(materialised):
-    adherence = query(materialised, "SELECT * FROM ml_staffing_adherence")
+    adherence = query(materialised, "SELECT * FROM ml_staffing_adherence WHERE channel = 'phone'")
     assert adherence["interval_start"].min().date() == LAST_DAY - timedelta(days=27)
     assert adherence["agents_seen"].max() == 3
     with_calls = adherence.filter(pl.col("offered_contacts") > 0)
@@ -147,13 +161,50 @@ def test_plan_against_actual_and_its_check_warn_about_an_optimistic_plan(materia
     assert reached == pytest.approx(0.5, abs=0.02)
     evaluation = materialised["check"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.metadata["gap_points"].value > 10
+    assert evaluation.metadata["gap_points_phone"].value > 10
+
+
+def test_plan_against_actual_covers_chat_and_e_mail_too(materialised):
+    adherence = query(materialised, "SELECT * FROM ml_staffing_adherence")
+    assert set(adherence["channel"]) == {"phone", "chat_agent", "email"}
+    reached = adherence.filter(pl.col("offered_contacts") > 0).group_by("channel").agg(
+        pl.col("offered_contacts").sum(), pl.col("answered_within_target").sum(), pl.col("agents_seen").max(),
+        pl.col("expected_service_level").min())
+    by_channel = {row["channel"]: row for row in reached.iter_rows(named=True)}
+    # 4 weeks × 8 chats a day, all answered by an agent within 30 s (target 60 s); one agent per half-hour
+    chat = by_channel["chat_agent"]
+    assert (chat["offered_contacts"], chat["answered_within_target"]) == (224, 224)
+    assert by_channel["chat_agent"]["agents_seen"] == 1
+    # 8 e-mails a day, 3 answered after 30 h: 5 × 28 = 140 of 224 within 24 h (62.5%); the backlog plan expects
+    # the 80% target; the export names no agent
+    assert (by_channel["email"]["offered_contacts"], by_channel["email"]["answered_within_target"]) == (224, 140)
+    assert by_channel["email"]["expected_service_level"] == 0.8 and by_channel["email"]["agents_seen"] is None
+    # the check names e-mail (17.5 points short) beside the phone, not the chat (its customers got 100%)
+    evaluation = materialised["check"]
+    assert evaluation.metadata["gap_points_email"].value == 17.5
+    assert evaluation.metadata["gap_points_chat_agent"].value < 0
+    assert "email: the plan expected 80%" in evaluation.description and "chat_agent" not in evaluation.description
+
+
+def test_phone_is_staffed_per_queue(materialised):
+    plan = query(materialised, "SELECT channel, queue, count(*) AS n FROM ml_staffing_plan GROUP BY ALL ORDER BY ALL")
+    # the calls alternate between two queues: each is also planned as a pool of its own, beside the whole phone
+    # channel as one pool; chat and e-mail have no queues
+    assert plan.select("channel", "queue").rows() == [("chat_agent", "all"), ("email", "all"), ("phone", "all"),
+                                                      ("phone", "de_orders"), ("phone", "en_general")]
+    assert plan.filter(channel="phone")["n"].n_unique() == 1
+    # two pools of half the calls each need at least as many agents as one pool of all of them
+    hours = query(materialised, "SELECT queue = 'all' AS pooled, sum(agents_required) AS agents FROM ml_staffing_plan "
+                                "WHERE channel = 'phone' GROUP BY ALL")
+    by_pool = dict(hours.rows())
+    assert by_pool[False] >= by_pool[True] > 0
 
 
 def test_service_report_shows_the_workforce_sections(materialised):
     page = materialised["html"]
     for text in ("How good is the forecast?", "off</strong> on average", "agents scheduled",
-                 "Agents needed per half-hour", "National Day", "callers got", "were abandoned"):
+                 "Agents needed per half-hour", "National Day", "customers got", "were abandoned",
+                 "the half-hour with the most contacts expected", "queues of their own"):
         assert text in page
     assert "Traceback" not in page
 

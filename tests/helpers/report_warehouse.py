@@ -298,7 +298,7 @@ TABLES = {
         ) as t(channel, queue, day, contacts, expected, reason, as_of_date)
     """,
     "ml_staffing_plan": """
-        select channel, interval_start, forecast as contacts,
+        select channel, 'all' as queue, interval_start, forecast as contacts,
                case channel when 'phone' then 'erlang_a' else 'backlog' end as staffing_model,
                ceil(forecast / 2)::bigint as agents_required, ceil(forecast / 2 / 0.7)::bigint as agents_scheduled,
                case channel when 'phone' then 0.82 end as expected_service_level,
