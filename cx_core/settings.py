@@ -28,6 +28,7 @@ class Settings:
     warehouse_path: Path
     demo_truth_dir: Path
     reports_dir: Path
+    exports_dir: Path  # operational exports for other systems (cases_<date>.csv for the CRM): personal data
     dagster_home: Path
     dbt_project_dir: Path
     dbt_target: str
@@ -72,6 +73,10 @@ class Settings:
     alerts_dir: Path  # alerts.md + alerts.json per run, and the state that stops repeats
     alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
     alert_fdr: float  # false discovery rate of the KPI change tests
+    emerging_topics_period_days: int  # length of the latest period whose themes are tested against earlier ones
+    # Memory cap of every DuckDB connection (dbt, ingest, assets) and where it spills beyond it (issue 19).
+    duckdb_memory_limit: str
+    duckdb_temp_dir: Path
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -86,6 +91,7 @@ class Settings:
             warehouse_path=_path(environ, "CX_WAREHOUSE", data_dir / "warehouse.duckdb"),
             demo_truth_dir=_path(environ, "CX_DEMO_TRUTH_DIR", data_dir / "demo_truth"),
             reports_dir=_path(environ, "CX_REPORTS_DIR", REPO_ROOT / "reports" / "out"),
+            exports_dir=_path(environ, "CX_EXPORTS_DIR", data_dir / "exports"),
             dagster_home=_path(environ, "DAGSTER_HOME", data_dir / "dagster_home"),
             dbt_project_dir=REPO_ROOT / "dbt_models",
             dbt_target=get("CX_DBT_TARGET", "duckdb"),
@@ -129,6 +135,10 @@ class Settings:
             alerts_dir=_path(environ, "CX_ALERTS_DIR", data_dir / "alerts"),
             alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,
             alert_fdr=float(get("CX_ALERT_FDR", "0.05")),
+            emerging_topics_period_days=int(get("CX_EMERGING_TOPICS_PERIOD_DAYS", "7")),
+            # per process; dbt, the run and a report kernel may each hold this much, and more spills to disk
+            duckdb_memory_limit=get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_temp_dir=_path(environ, "CX_DUCKDB_TEMP_DIR", data_dir / "duckdb_tmp"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -147,7 +157,15 @@ class Settings:
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
             "CX_SHORT_ABANDON_SECONDS": str(self.short_abandon_seconds),
             "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
+            "CX_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "CX_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
         }
+
+    def duckdb_config(self) -> dict[str, str]:
+        """The `config` of a DuckDB connection that keeps to the memory cap and spills to the temp folder.
+        Creates the folder's parents: DuckDB creates only its last level, and fails on the first spill."""
+        self.duckdb_temp_dir.parent.mkdir(parents=True, exist_ok=True)
+        return {"memory_limit": self.duckdb_memory_limit, "temp_directory": str(self.duckdb_temp_dir)}
 
     def export_env(self) -> None:
         """Make the resolved values visible to subprocesses (dbt) without overriding explicit ones."""

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from cx_demo import bad_input
 from cx_demo.exports import Exporter
-from cx_demo.marketing import response_model
+from cx_demo.marketing import HOLDOUT_SHARE, response_model
 from cx_demo.people import make_people
 from cx_demo.simulate import simulate
 from cx_demo.surveys import PlantedChange
@@ -84,7 +84,9 @@ def _part_path(out_dir: Path, source: str, chunk: int) -> Path:
 
 def generate_demo(out_dir: Path, truth_dir: Path, customers: int = 10_000, days: int = 365, seed: int = 42,
                   end_date: date | None = None, progress: bool = False, chunk_size: int = CHUNK_SIZE,
-                  planted: PlantedChange | None = None) -> DemoSummary:
+                  planted: PlantedChange | None = None, holdout_share: float = HOLDOUT_SHARE,
+                  case_updates: bool = True) -> DemoSummary:
+    """`case_updates`: also write the CRM's closing updates of part of the detractor cases (closed loop)."""
     started = time.perf_counter()
     end = end_date or DEFAULT_END_DATE
     start = end - timedelta(days=days - 1)
@@ -98,8 +100,9 @@ def generate_demo(out_dir: Path, truth_dir: Path, customers: int = 10_000, days:
     for chunk, first in enumerate(tqdm(chunks, desc="demo chunks", unit="chunk", disable=not progress)):
         rng = np.random.default_rng([seed, chunk])
         people, devices = make_people(rng, first, min(chunk_size, customers - first), days)
-        world = simulate(rng, TextComposer(seed * 100_003 + chunk), clock, chunk + 1, people, devices, planted)
-        exports = Exporter(rng, world, start, clock.end_seconds()).all(test_orders=SHOP_TEST_ORDERS if chunk == 0 else 0)
+        world = simulate(rng, TextComposer(seed * 100_003 + chunk), clock, chunk + 1, people, devices, planted, holdout_share)
+        exports = Exporter(rng, world, start, clock.end_seconds()).all(
+            test_orders=SHOP_TEST_ORDERS if chunk == 0 else 0, case_updates=case_updates)
         truth.add("identities", identities(exports))
         truth.add("persons", persons(world, start, days))
         truth.add("texts", world.texts)

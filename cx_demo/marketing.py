@@ -20,6 +20,7 @@ from cx_demo.frames import frame
 from cx_demo.people import PERSONA_NAMES
 from cx_demo.sampling import pick_per_row
 from cx_demo.timing import DAY, HOUR, Clock, black_friday
+from ml.holdout import holdout_flags
 
 ACTIONS = ("win_back_offer", "service_recovery_call", "cart_reminder", "cross_sell", "review_request", "onboarding_help")
 ACTION_CHANNELS = ("email", "sms", "phone", "push")
@@ -44,6 +45,7 @@ FAILED_MESSAGE_SHARE = 0.02  # SMS to dead numbers, push to uninstalled apps
 CLICK_WITHOUT_RESPONSE = 0.06  # taps on a message that do not lead to a purchase
 RESPONSE_WINDOW_DAYS = 14
 WIN_BACK_AFTER_DAYS = 90
+HOLDOUT_SHARE = 0.10  # the pipeline's default CX_NBA_HOLDOUT_SHARE
 
 
 def response_model() -> pl.DataFrame:
@@ -130,24 +132,28 @@ def automated_campaign_ids(clock: Clock, campaign_type: np.ndarray, t: np.ndarra
 
 def mobile_messages(rng: np.random.Generator, clock: Clock, actions: pl.DataFrame) -> pl.DataFrame:
     """SMS and push sends of the triggered actions: person, t, channel, campaign_id, campaign_type, status,
-    click_t. A message the person answered was tapped; a few others are tapped without a purchase."""
+    click_t. A message the person answered was tapped; a few others are tapped without a purchase; the control
+    group's rows say `held_out` and were never sent."""
     sent = actions.filter(pl.col("channel").is_in(["sms", "push"]))
     n = sent.height
     t = sent["t"].to_numpy()
     campaign_type = campaign_types(sent["action"])
+    held_out = sent["is_holdout"].to_numpy()
     failed = (rng.random(n) < FAILED_MESSAGE_SHARE) & ~sent["responded"].to_numpy()
-    tapped = sent["responded"].to_numpy() | (~failed & (rng.random(n) < CLICK_WITHOUT_RESPONSE))
+    tapped = ~held_out & (sent["responded"].to_numpy() | (~failed & (rng.random(n) < CLICK_WITHOUT_RESPONSE)))
     click_t = t + rng.exponential(40 * 60, n).astype(np.int64) + 10
     return frame({
         "person": sent["person"].to_numpy(), "t": t, "channel": sent["channel"].to_numpy(),
         "campaign_id": automated_campaign_ids(clock, campaign_type, t), "campaign_type": campaign_type,
-        "status": np.where(failed, "failed", "delivered").astype(object), "click_t": np.where(tapped, click_t, -1),
+        "status": np.select([held_out, failed], ["held_out", "failed"], "delivered").astype(object), "click_t": np.where(tapped, click_t, -1),
     }, {"person": pl.Int64, "t": pl.Int64, "click_t": pl.Int64}).with_columns(pl.col("click_t").replace(-1, None))
 
 
 def triggered_actions(rng: np.random.Generator, clock: Clock, people: pl.DataFrame, has_app: np.ndarray, orders: pl.DataFrame,
-                      carts: pl.DataFrame, bad_issue_ends: pl.DataFrame) -> pl.DataFrame:
-    """Outbound actions with channel and truth outcome (person, action, channel, t, responded, response_t)."""
+                      carts: pl.DataFrame, bad_issue_ends: pl.DataFrame, holdout_share: float = HOLDOUT_SHARE) -> pl.DataFrame:
+    """Outbound actions with channel and truth outcome (person, action, channel, t, is_holdout, could_respond,
+    responded, response_t): could_respond = a response would fall before the person drifts away and the data
+    ends; a held-out person never responds."""
     crm = people["is_crm"].to_numpy()
     sales = orders.filter((pl.col("order_type") == "sale") & pl.Series(crm[orders["person"].to_numpy()]))
     online = sales.filter(pl.col("channel") != "store")
@@ -175,8 +181,11 @@ def triggered_actions(rng: np.random.Generator, clock: Clock, people: pl.DataFra
     response_t = actions["t"].to_numpy() + (rng.gamma(1.5, 1.4, n) * DAY).clip(600, (RESPONSE_WINDOW_DAYS - 1) * DAY).astype(np.int64)
     limit = np.minimum(people["churn_day"].to_numpy()[actions["person"].to_numpy()] * DAY, clock.end_seconds())
     # Someone who has already drifted away does not come back: the model applies to active people.
-    responded = (rng.random(n) < actions["p_response"].to_numpy()) & (response_t < limit)
-    return actions.with_columns(responded=pl.Series(responded), response_t=pl.Series(np.where(responded, response_t, -1))).with_columns(
+    could_respond = response_t < limit
+    held_out = holdout_flags(people["person_id"].gather(actions["person"]), actions["action"], holdout_share).to_numpy()
+    responded = (rng.random(n) < actions["p_response"].to_numpy()) & could_respond & ~held_out
+    return actions.with_columns(is_holdout=pl.Series(held_out), could_respond=pl.Series(could_respond), responded=pl.Series(responded),
+                                response_t=pl.Series(np.where(responded, response_t, -1))).with_columns(
         pl.col("response_t").replace(-1, None)).sort("t", "person", maintain_order=True)
 
 

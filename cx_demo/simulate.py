@@ -60,7 +60,8 @@ def _text_truth(source: str, records: pl.DataFrame, id_column: str, meta: list[t
 
 
 def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chunk: int, people: pl.DataFrame,
-             devices: pl.DataFrame, planted: surveys.PlantedChange | None = None) -> World:
+             devices: pl.DataFrame, planted: surveys.PlantedChange | None = None,
+             holdout_share: float = marketing.HOLDOUT_SHARE) -> World:
     end = clock.end_seconds()
     devices = devices.sort("owner", "slot", maintain_order=True)
     base, purchase_rate = shopping.base_orders(rng, clock, people)
@@ -83,7 +84,8 @@ def simulate(rng: np.random.Generator, composer: TextComposer, clock: Clock, chu
     has_app = np.zeros(people.height, dtype=bool)
     has_app[devices.filter(pl.col("platform") == "app")["owner"].to_numpy()] = True
     bad_ends = contacts.filter(pl.col("is_last")).join(issues.with_row_index("issue").filter("bad").select(pl.col("issue").cast(pl.Int64)), on="issue", maintain_order="left")
-    actions = marketing.triggered_actions(rng, clock, people, has_app, sales, carts.filter("logged_in"), bad_ends.select("person", "t"))
+    actions = marketing.triggered_actions(rng, clock, people, has_app, sales, carts.filter("logged_in"), bad_ends.select("person", "t"),
+                                          holdout_share)
     responses = _response_orders(rng, people, actions.filter("responded"))
     response_value = np.full(actions.height, np.nan)
     response_value[actions["responded"].to_numpy()] = responses["value_eur"].to_numpy()
@@ -181,7 +183,7 @@ def _all_calls(rng: np.random.Generator, chunk: int, people: pl.DataFrame, conta
         rng, people, callbacks["_person"].to_numpy(), callbacks["first_response_t"].to_numpy(), "outbound",
         topic[callbacks["_issue"].to_numpy()], rng.random(callbacks.height) < 0.7,
     ).with_columns(_contact=pl.lit(None, pl.Int64), ticket_id=callbacks["ticket_id"])
-    phone_actions = actions.filter(pl.col("channel") == "phone")
+    phone_actions = actions.filter((pl.col("channel") == "phone") & ~pl.col("is_holdout"))
     responded = phone_actions["responded"].to_numpy()
     action_calls = channels.calls(
         rng, people, phone_actions["person"].to_numpy(), phone_actions["t"].to_numpy(), "outbound",
@@ -216,16 +218,23 @@ def _last_contacts(contacts: pl.DataFrame, tickets: pl.DataFrame, calls: pl.Data
 
 
 def _emails(rng: np.random.Generator, clock: Clock, people: pl.DataFrame, actions: pl.DataFrame) -> pl.DataFrame:
-    """Bulk campaigns plus triggered e-mails; the address is the person's, as the e-mail platform stores it."""
+    """Bulk campaigns plus triggered e-mails and the triggered campaigns' control rows; the address is the
+    person's, as the e-mail platform stores it."""
     persona = people["persona_code"].to_numpy()
     open_rate = np.array([p.open_rate for p in PERSONAS])[persona]
     click_rate = np.array([p.click_rate for p in PERSONAS])[persona]
     bulk = marketing.bulk_email_events(rng, clock, people, open_rate, click_rate)
     mailed = actions.filter(pl.col("channel") == "email")
-    person = mailed["person"].to_numpy()
     campaign_type = marketing.campaign_types(mailed["action"])
     campaign_id = marketing.automated_campaign_ids(clock, campaign_type, mailed["t"].to_numpy())
-    triggered = marketing.email_events_for(rng, people, person, mailed["t"].to_numpy(), campaign_id, campaign_type,
-                                           open_rate[person], click_rate[person], mailed["responded"].to_numpy())
-    events = pl.concat([bulk, triggered])
+    held_out = mailed["is_holdout"].to_numpy()
+    contacted = ~held_out
+    person = mailed["person"].to_numpy()[contacted]
+    triggered = marketing.email_events_for(rng, people, person, mailed["t"].to_numpy()[contacted], campaign_id[contacted],
+                                           campaign_type[contacted], open_rate[person], click_rate[person],
+                                           mailed["responded"].to_numpy()[contacted])
+    controls = frame({"person": mailed["person"].to_numpy()[held_out], "t": mailed["t"].to_numpy()[held_out],
+                      "campaign_id": campaign_id[held_out], "campaign_type": campaign_type[held_out], "event_type": "control"},
+                     {"person": pl.Int64, "t": pl.Int64}).with_columns(link_url=pl.lit(None, pl.String))
+    events = pl.concat([bulk, triggered, controls])
     return events.with_columns(email=pl.Series(people["email"].to_numpy()[events["person"].to_numpy()], dtype=pl.String))

@@ -14,7 +14,9 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from cx_demo.frames import strings
+from cx_demo.marketing import RESPONSE_WINDOW_DAYS
 from cx_demo.simulate import World
+from cx_demo.timing import DAY
 from cx_demo.writers import utc_instants
 
 IDENTIFIER_COLUMNS = {
@@ -28,6 +30,7 @@ IDENTIFIER_COLUMNS = {
     "calls": {"phone": "phone"},
     "social_mentions": {"author_handle": "social_handle"},
     "surveys": {"customer_id": "customer_id", "email": "email"},
+    "case_updates": {},  # a case id names no person
 }
 SCHEMAS = {
     "identities": {"source": pl.String, "identifier_type": pl.String, "identifier_value": pl.String, "person_id": pl.String},
@@ -35,7 +38,8 @@ SCHEMAS = {
                 "churned": pl.Boolean, "churn_date": pl.Date, "purchase_rate_per_year": pl.Float64},
     "texts": {"source": pl.String, "record_id": pl.String, "field": pl.String, "language": pl.String, "intended_sentiment": pl.String, "topic": pl.String},
     "campaign_responses": {"person_id": pl.String, "customer_id": pl.String, "persona": pl.String, "action": pl.String, "channel": pl.String,
-                           "p_response": pl.Float64, "sent_at": pl.Datetime("us", "UTC"), "responded": pl.Boolean,
+                           "p_response": pl.Float64, "sent_at": pl.Datetime("us", "UTC"), "is_holdout": pl.Boolean,
+                           "could_respond": pl.Boolean, "converted_without_action": pl.Boolean, "responded": pl.Boolean,
                            "responded_at": pl.Datetime("us", "UTC"), "value_eur": pl.Float64},
     "response_model": {"persona": pl.String, "action": pl.String, "channel": pl.String, "p_response": pl.Float64},
     "bad_rows": {"source": pl.String, "file": pl.String, "line": pl.Int64, "kind": pl.String, "expected_reason": pl.String},
@@ -63,13 +67,29 @@ def persons(world: World, start: date, days: int) -> pl.DataFrame:
 
 
 def campaign_responses(world: World, start: date) -> pl.DataFrame:
-    actions, people = world.actions, world.people
+    """Every triggered action (held out or sent) with its outcome. The true uplift of a group of actions is the
+    mean of p_response × could_respond × (1 − converted_without_action)."""
+    actions, people = world.actions.with_columns(converted_without_action=_converted_without_action(world)), world.people
     person = actions["person"].to_numpy()
     return actions.select(
         person_id=pl.Series(people["person_id"].to_numpy()[person]), customer_id=strings(people["customer_id"].to_numpy()[person]),
         persona="persona", action="action", channel="channel", p_response="p_response", sent_at=utc_instants(actions["t"], start),
+        is_holdout="is_holdout", could_respond="could_respond", converted_without_action="converted_without_action",
         responded="responded", responded_at=utc_instants(actions["response_t"], start), value_eur="value_eur",
     )
+
+
+def _converted_without_action(world: World) -> pl.Series:
+    """Whether the person bought anything within the response window of the action other than the purchase
+    that answered this very action: the outcome without the action (organic purchases, answers to other actions)."""
+    window = RESPONSE_WINDOW_DAYS * DAY
+    sales = world.orders.filter(pl.col("order_type") == "sale").select("person", order_t="t", is_response=pl.col("origin") == "response")
+    actions = world.actions.select("person", "t", "response_t").with_row_index("action_row")
+    converted = actions.join(sales, on="person").filter(
+        (pl.col("order_t") >= pl.col("t")) & (pl.col("order_t") < pl.col("t") + window)
+        & ~(pl.col("is_response") & (pl.col("order_t") == pl.col("response_t")).fill_null(False))
+    )["action_row"].unique()
+    return actions["action_row"].is_in(converted.implode())
 
 
 class TruthWriter:

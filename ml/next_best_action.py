@@ -7,10 +7,12 @@ reason a CX agent understands (polars in, polars out).
 3. Options: eligible action × allowed channel, only channels with the customer's consent, and nothing at all
    for a customer at the contact-frequency cap.
 4. Response probabilities learned from past outbound contacts (responded = an order within 14 days, net of
-   the orders a BG/NBD model expected anyway), shrunk segment × action × channel → action × channel →
-   action → overall, then scaled by how the customer personally responded on that channel before. The history
-   is every outbound contact (fct_marketing_contacts: e-mail, SMS, push, campaign calls); a channel never seen
-   in it gets the action's overall rate.
+   the orders that would have happened anyway: the conversion of the action's held-out customers, the
+   campaigns' control groups, where at least MIN_HELD_OUT_FOR_BASELINE were measured; else the orders a
+   BG/NBD model expected, which is biased by situation: cart abandoners buy more than their history says),
+   shrunk segment × action × channel → action × channel → action → overall, then scaled by how the customer
+   personally responded on that channel before. The history is every outbound contact (fct_marketing_contacts:
+   e-mail, SMS, push, campaign calls); a channel never seen in it gets the action's overall rate.
 5. Choice: a trigger action (a fresh event) goes first, lowest priority number first; otherwise the option
    with the highest expected value = probability × value − cost, if positive; else "no action".
 """
@@ -40,9 +42,15 @@ SEGMENT_PRIOR_CONTACTS = 30.0
 # record weighs as much as ten responses their segment's rates expect.
 CUSTOMER_PRIOR_RESPONSES = 10.0
 DEFAULT_RESPONSE_RATE = 0.05
+# Held-out outcomes per action before their conversion replaces BG/NBD as the organic baseline: at 30 the
+# 95% interval of a 20% conversion is about ±15 points, no worse than the model's situational bias.
+MIN_HELD_OUT_FOR_BASELINE = 30
+HOLDOUT, BGNBD = "holdout", "bgnbd"
 
 CHANNEL_CONSENT = {"email": "consent_email", "sms": "consent_sms", "phone": "consent_phone", "push": "consent_push"}
-CHANNEL_WORDS = {"email": "e-mail", "sms": "SMS", "phone": "phone", "push": "app push"}
+# What an action is on each channel: the catalogue's label names the action only ("Service recovery"), the
+# channel's noun completes it ("Service recovery call" by phone, "Service recovery e-mail" by e-mail).
+CHANNEL_NOUNS = {"email": "e-mail", "sms": "SMS", "phone": "call", "push": "push message"}
 # The outbound channel that matches the channel a customer prefers to contact us on.
 PREFERRED_CONTACT_CHANNEL = {
     "email": "email", "web_form": "email", "phone": "phone", "ivr": "phone", "app": "push", "sms": "sms", "push": "push"
@@ -70,12 +78,15 @@ class NbaInputs:
     """customers     dim_customers: customer_key, segment, is_crm_contact, preferred_inbound_channel, consent_*
     history       orders and, when present, web_events, service_contacts, surveys, sentiment (ml/features.py)
     contacts      past outbound contacts: customer_key, sent_at, channel, campaign_type (`outbound_contacts`)
-    churn_scores  ml_churn_scores: customer_key, churn_probability, top_reason"""
+    churn_scores  ml_churn_scores: customer_key, churn_probability, top_reason
+    held_out      the campaigns' control groups (nothing sent): customer_key, sent_at (planned), channel,
+                  campaign_type; None when the exports have none"""
 
     customers: pl.DataFrame
     history: CustomerHistory
     contacts: pl.DataFrame
     churn_scores: pl.DataFrame
+    held_out: pl.DataFrame | None = None
 
 
 def _days_ago(days: pl.Expr) -> pl.Expr:
@@ -100,18 +111,16 @@ def _age_days(end, column: str) -> pl.Expr:
     return (pl.lit(end) - pl.col(column)).dt.total_seconds() / 86_400.0
 
 
-def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """Past outbound contacts with their catalogue `action` (null for newsletters and other campaigns),
-    `responded` (an order by the customer within RESPONSE_DAYS of the contact) and `organic_probability`:
-    the chance of such an order without any contact, by a BG/NBD model of the purchases before the as-of
-    date. An order counts as a response either way, so the response rates are learned net of it."""
+def _with_response(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
+    """Contacts (or planned contacts of the held out) with their catalogue `action` (null for newsletters and
+    other campaigns) and `responded`: an order by the customer within RESPONSE_DAYS of the contact."""
     sales = (
         orders.filter((pl.col("order_type") == "sale") & pl.col("customer_key").is_not_null())
         .select("customer_key", pl.col("ordered_at").alias("next_order_at"))
         .sort("next_order_at")
     )
     actions = catalogue.filter(pl.col("campaign_type").is_not_null()).select("campaign_type", "action")
-    answered = (
+    return (
         contacts.filter(pl.col("customer_key").is_not_null())
         .sort("sent_at")
         # both sides are sorted by time overall, hence within every customer too
@@ -126,12 +135,51 @@ def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: p
         )
         .drop("next_order_at")
     )
+
+
+def organic_baselines(held_out: pl.DataFrame | None, orders: pl.DataFrame, catalogue: pl.DataFrame, as_of: date,
+                      minimum: int = MIN_HELD_OUT_FOR_BASELINE) -> pl.DataFrame:
+    """Per catalogue action with a campaign: held-out customers whose response window closed before the
+    cut-off, how many of them bought anyway, and `source`: HOLDOUT (their conversion, `baseline`, is the
+    action's organic baseline) with at least `minimum` of them, else BGNBD (baseline null)."""
+    actions = catalogue.filter(pl.col("campaign_type").is_not_null()).select("action")
+    if held_out is None:
+        held_out = pl.DataFrame(schema={"customer_key": pl.String, "sent_at": pl.Datetime("us"), "campaign_type": pl.String})
+    closed = cutoff(as_of) - timedelta(days=RESPONSE_DAYS)
+    measured = _with_response(held_out.filter(pl.col("sent_at") < pl.lit(closed)), orders, catalogue)
+    counts = measured.group_by("action").agg(pl.len().alias("held_out"), pl.col("responded").sum().alias("held_out_converted"))
+    return (
+        actions.join(counts, on="action", how="left")
+        .with_columns(pl.col("held_out", "held_out_converted").fill_null(0).cast(pl.Int64))
+        .with_columns(
+            pl.when(pl.col("held_out") >= minimum).then(pl.col("held_out_converted") / pl.col("held_out")).alias("baseline"))
+        .with_columns(pl.when(pl.col("baseline").is_not_null()).then(pl.lit(HOLDOUT)).otherwise(pl.lit(BGNBD)).alias("source"))
+        .sort("action")
+    )
+
+
+def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: pl.DataFrame, as_of: date,
+                      baselines: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Past outbound contacts with their catalogue `action`, `responded` (see _with_response) and
+    `organic_probability`, the chance of such an order without any contact (`organic_source` says which):
+    the action's held-out conversion where `baselines` (organic_baselines) has one, else a BG/NBD model of the
+    purchases before the as-of date. An order counts as a response either way, so the response rates are
+    learned net of it."""
+    answered = _with_response(contacts, orders, catalogue)
     visible_orders = orders.filter(pl.col("ordered_at") < cutoff(as_of))
     params = bgnbd.fit(bgnbd.rfm_summary(visible_orders, as_of))
-    return answered.with_columns(
-        bgnbd.purchase_probability_after(
-            visible_orders, answered.select("customer_key", pl.col("sent_at").alias("at")), params, RESPONSE_DAYS
-        ).alias("organic_probability")
+    modelled = bgnbd.purchase_probability_after(
+        visible_orders, answered.select("customer_key", pl.col("sent_at").alias("at")), params, RESPONSE_DAYS)
+    if baselines is None:
+        baselines = pl.DataFrame(schema={"action": pl.String, "baseline": pl.Float64})
+    return (
+        answered.with_columns(modelled.alias("organic_probability"))
+        .join(baselines.select("action", "baseline"), on="action", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("baseline", "organic_probability").alias("organic_probability"),
+            pl.when(pl.col("baseline").is_not_null()).then(pl.lit(HOLDOUT)).otherwise(pl.lit(BGNBD)).alias("organic_source"),
+        )
+        .drop("baseline")
     )
 
 
@@ -387,13 +435,16 @@ def channel_responsiveness(contacts: pl.DataFrame, customers: pl.DataFrame, rate
 
 
 def with_expected_value(options: pl.DataFrame, probabilities: pl.DataFrame, catalogue: pl.DataFrame) -> pl.DataFrame:
-    """Options with response_probability (joined on the common key columns of `probabilities`) and
-    expected_value_eur = probability × value − cost."""
+    """Options with their label on their channel (CHANNEL_NOUNS), response_probability (joined on the common
+    key columns of `probabilities`) and expected_value_eur = probability × value − cost."""
     keys = [c for c in probabilities.columns if c in options.columns]
     return (
         options.join(probabilities, on=keys, how="left", nulls_equal=True)
         .join(catalogue.select("action", "label", "value_eur", "cost_eur", "priority", "is_trigger"), on="action")
-        .with_columns(pl.col("response_probability").fill_null(0.0).clip(0.0, 1.0))
+        .with_columns(
+            pl.col("response_probability").fill_null(0.0).clip(0.0, 1.0),
+            pl.format("{} {}", "label", pl.col("channel").replace_strict(CHANNEL_NOUNS, return_dtype=pl.String)),
+        )
         .with_columns(
             (pl.col("response_probability") * pl.col("value_eur") - pl.col("cost_eur")).alias("expected_value_eur")
         )
@@ -448,9 +499,8 @@ def recommendations(signals: pl.DataFrame, valued: pl.DataFrame, catalogue: pl.D
     get no_action with the reason why."""
     chosen = choose(valued).with_columns(
         pl.format(
-            "{}; {} by {}{}, expected value {} {}",
+            "{}; {}{}, expected value {} {}",
             pl.col("situation"), pl.col("label"),
-            pl.col("channel").replace_strict(CHANNEL_WORDS, return_dtype=pl.String),
             pl.when(pl.col("is_preferred_channel")).then(pl.lit(" (preferred channel)")).otherwise(pl.lit("")),
             pl.lit(currency), two_decimals(pl.col("expected_value_eur")),
         ).str.strip_chars("; ").alias("reason")
@@ -484,18 +534,20 @@ class NbaPlan:
     options: pl.DataFrame
     valued: pl.DataFrame
     recommendations: pl.DataFrame
+    organic_baselines: pl.DataFrame
 
 
 def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap,
                            currency: str = "EUR") -> NbaPlan:
     """The whole policy with response rates learned from `inputs.contacts` (see the module docstring)."""
-    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue, as_of)
+    baselines = organic_baselines(inputs.held_out, inputs.history.orders, catalogue, as_of)
+    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue, as_of, baselines)
     signals = customer_signals(NbaInputs(inputs.customers, inputs.history, contacts, inputs.churn_scores), as_of, cap)
     rates = learn_response_rates(contacts, inputs.customers, catalogue, as_of)
     responsiveness = channel_responsiveness(contacts, inputs.customers, rates, as_of)
     options = contact_options(signals, catalogue)
     valued = with_expected_value(options, personalised_probabilities(options, rates, responsiveness), catalogue)
-    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap, currency))
+    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap, currency), baselines)
 
 
 def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap,

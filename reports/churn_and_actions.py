@@ -18,6 +18,7 @@ as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
 currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (columns named *_eur keep their names)
+churn_auc_floor = 0.70  # CX_CHURN_AUC_FLOOR: the ROC AUC the model must reach (its headline is on target from there)
 
 # %%
 import plotly.graph_objects as go
@@ -78,6 +79,73 @@ else:
     report.headline("Customers at high risk", fmt.number(at_risk.height))
 
 # %%
+# Loaded once: "What to do next" ranks what the sections below show in detail.
+value_missing = scores_missing + report.missing({"ml_customer_value": ["customer_key", "expected_value_eur"]})
+risk = None if value_missing or skip_reason else value_at_risk(
+    scores, report.query("select customer_key, expected_value_eur from ml_customer_value")
+).join(scores.select("customer_key", "segment", "risk_band"), on="customer_key")
+actions_missing = report.missing({"ml_next_best_actions": ["customer_key", "action", "channel", "expected_value_eur"]})
+# The plan has one row per active customer; "no_action" rows are customers left alone on purpose.
+action_name = "label" if not report.missing({"ml_next_best_actions": ["label"]}) else "replace(action, '_', ' ')"
+plan = None if actions_missing else report.query(
+    f"""
+    select {action_name} as action, channel, count(distinct customer_key) as customers,
+           sum(expected_value_eur)::double as expected_value_eur
+    from ml_next_best_actions where action <> 'no_action' group by all order by expected_value_eur desc
+    """
+)
+card_missing = report.missing({"ml_churn_model_card": ["section", "metric", "value"]})
+card = None if card_missing else report.query("select section, metric, value::double as value from ml_churn_model_card")
+quality = {} if card is None else dict(card.filter(section="quality").select("metric", "value").iter_rows())
+
+# %%
+report.section("What to do next", "The findings below with the most expected value at stake, each with how sure "
+               "it is and where to act; the sections after it show the detail.")
+model_quality = (
+    f"the model ranks a customer who churns above one who stays {fmt.percent(quality['roc_auc'])} of the time "
+    f"(backtest ROC AUC {fmt.number(quality['roc_auc'], 2)}; 50% would be guessing)."
+    if "roc_auc" in quality else "the model's backtest quality is not available."
+)
+findings = []
+if risk is not None and risk.height:
+    high_risk = risk.filter(risk_band="high")
+    high_value = high_risk["value_at_risk_eur"].sum()
+    findings.append(cx.Finding(
+        f"**{money(high_value)}** of the next 12 months' expected value is at risk with the "
+        f"**{fmt.number(high_risk.height)} high-risk customers**.",
+        model_quality,
+        "give each of them the action of the plan, highest value at risk first (see Who to contact first).",
+        high_value,
+    ))
+    segments = risk.group_by("segment").agg(pl.len().alias("customers"), pl.col("value_at_risk_eur").sum())
+    top_segment = segments.sort("value_at_risk_eur", descending=True).row(0, named=True)
+    total_risk = risk["value_at_risk_eur"].sum()
+    findings.append(cx.Finding(
+        f"Segment **{cx.words(top_segment['segment'])}** holds **{money(top_segment['value_at_risk_eur'])}** "
+        f"({fmt.percent(top_segment['value_at_risk_eur'] / total_risk if total_risk else None)}) of the value at "
+        f"risk, over {fmt.number(top_segment['customers'])} customers.",
+        model_quality,
+        "read why its customers are at risk (see Why customers are at risk) and work its customers in the plan.",
+        top_segment["value_at_risk_eur"],
+    ))
+if plan is not None and plan.height:
+    largest = plan.row(0, named=True)
+    findings.append(cx.Finding(
+        f"The largest item of the plan is *{largest['action']}* for **{fmt.number(largest['customers'])} "
+        f"customers**, expected value **{money(largest['expected_value_eur'])}**.",
+        "expected, from the response rates of past contacts net of the purchases customers make anyway (the "
+        "conversion of the campaigns' held-out customers where enough were measured).",
+        "hand the action list (one row per customer with action, channel and reason) to the CRM; the held-out "
+        "customers it marks get nothing.",
+        largest["expected_value_eur"],
+    ))
+if findings:
+    report.say(cx.next_steps_markdown(findings))
+else:
+    report.say("Nothing to rank yet: the churn scores, value estimates and action plan are not available (the "
+               "sections below say why).")
+
+# %%
 if not scores_missing and not skip_reason and scores.height:
     band_counts = dict(scores.group_by("risk_band").len().iter_rows())
     report.section("Risk distribution", "Customers by predicted churn probability, coloured by the model's risk "
@@ -108,15 +176,11 @@ if not scores_missing and not skip_reason and scores.height:
 # %%
 report.section("Value at risk", "What churn would cost: each customer's churn probability × the value they are "
                "expected to bring in the next 12 months (BG/NBD × Gamma-Gamma, ml_customer_value).")
-value_missing = scores_missing + report.missing({"ml_customer_value": ["customer_key", "expected_value_eur"]})
 if value_missing:
     report.unavailable("Value at risk", value_missing)
 elif skip_reason:
     say_churn_skipped()
 else:
-    risk = value_at_risk(scores, report.query("select customer_key, expected_value_eur from ml_customer_value")).join(
-        scores.select("customer_key", "segment", "risk_band"), on="customer_key"
-    )
     total_at_risk, total_value = risk["value_at_risk_eur"].sum(), risk["expected_value_eur"].sum()
     high_share = risk.filter(risk_band="high")["value_at_risk_eur"].sum() / total_at_risk if total_at_risk else None
     report.say(
@@ -176,14 +240,11 @@ else:
 # %%
 report.section("How good is the model?", "The backtest trains on the past and checks the predictions against "
                "what customers did afterwards.")
-card_missing = report.missing({"ml_churn_model_card": ["section", "metric", "value"]})
 if card_missing:
     report.unavailable("The model card", card_missing)
 elif skip_reason:
     say_churn_skipped()
 else:
-    card = report.query("select section, metric, value::double as value from ml_churn_model_card")
-    quality = dict(card.filter(section="quality").select("metric", "value").iter_rows())
     sentences = []
     if "roc_auc" in quality:
         sentences.append(
@@ -191,7 +252,7 @@ else:
             f"**{fmt.percent(quality['roc_auc'])} of the time** (ROC AUC {fmt.number(quality['roc_auc'], 2)}; 50% "
             "would be guessing)."
         )
-        report.headline("Model ROC AUC", fmt.number(quality["roc_auc"], 2))
+        report.headline("Model ROC AUC", fmt.number(quality["roc_auc"], 2), quality["roc_auc"] >= churn_auc_floor)
     if "bgnbd_baseline_roc_auc" in quality:
         sentences.append(f"A simple purchase-rhythm model (BG/NBD) reaches "
                          f"{fmt.percent(quality['bgnbd_baseline_roc_auc'])} on the same test.")
@@ -213,20 +274,9 @@ else:
 # %%
 report.section("Action plan", "Next best actions: which customers get which action on which channel, and the "
                "expected value (consent and contact limits already applied).")
-actions_missing = report.missing({"ml_next_best_actions": ["customer_key", "action", "channel",
-                                                            "expected_value_eur"]})
 if actions_missing:
     report.unavailable("Next best actions", actions_missing)
 else:
-    # The plan has one row per active customer; "no_action" rows are customers left alone on purpose.
-    action_name = "label" if not report.missing({"ml_next_best_actions": ["label"]}) else "replace(action, '_', ' ')"
-    plan = report.query(
-        f"""
-        select {action_name} as action, channel, count(distinct customer_key) as customers,
-               sum(expected_value_eur)::double as expected_value_eur
-        from ml_next_best_actions where action <> 'no_action' group by all order by expected_value_eur desc
-        """
-    )
     left_alone = report.query(
         "select count(distinct customer_key) as customers from ml_next_best_actions where action = 'no_action'"
     )["customers"][0]

@@ -20,6 +20,7 @@ currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (
 
 # %%
 import plotly.graph_objects as go
+import polars as pl
 
 import cxreport as cx
 
@@ -47,10 +48,46 @@ else:
     report.headline("Largest persona", largest["persona_name"])
 
 # %%
+money = lambda amount: "–" if amount is None else f"{fmt.number(amount)} {currency}"  # noqa: E731
+card_missing = report.missing({"ml_customer_value_model_card": ["section", "metric", "value", "detail"]})
+card = None if card_missing else report.query(
+    "select section, metric, value::double as value, detail from ml_customer_value_model_card")
+quality = {} if card is None else dict(card.filter(section="quality").select("metric", "value").iter_rows())
+
+# %%
+report.section("What to do next", "Personas ranked by the value they have at risk (customers × expected value × "
+               "mean churn risk), each with how sure it is and where to act.")
+if profiles_missing:
+    report.unavailable("Personas", profiles_missing)
+else:
+    value_quality = (
+        f"the value model's predicted value per tenth of customers follows what they spent with a correlation "
+        f"of {fmt.number(quality['decile_value_correlation'], 2)}; the churn risk is the churn model's mean."
+        if "decile_value_correlation" in quality else "the value model's backtest is not available."
+    )
+    findings = [
+        cx.Finding(
+            f"**{row['persona_name']}** holds about **{money(row['value_at_risk'])}** of value at risk: "
+            f"{fmt.number(row['customers'])} customers, {money(row['expected_value_12m_eur_mean'])} expected each "
+            f"in 12 months, {fmt.percent(row['churn_probability_mean'])} mean churn risk"
+            + ("." if row["nps"] is None else f", NPS {fmt.number(row['nps'], signed=True)}."),
+            value_quality,
+            f"work its customers in {cx.link_token(0)}, highest value at risk first.",
+            row["value_at_risk"],
+        )
+        for row in profiles.with_columns(
+            (pl.col("customers") * pl.col("expected_value_12m_eur_mean") * pl.col("churn_probability_mean"))
+            .alias("value_at_risk")
+        ).iter_rows(named=True)
+        if row["value_at_risk"] is not None
+    ]
+    report.say(cx.next_steps_markdown(findings) or "No persona has a value estimate yet.",
+               links=[("the action plan of the churn report", "churn_and_actions")])
+
+# %%
 if not profiles_missing:
     report.section("The personas", "Names and descriptions are generated from what sets each persona apart from "
                    "the average customer; the numbers are the persona's own.")
-    money = lambda amount: "–" if amount is None else f"{fmt.number(amount)} {currency}"  # noqa: E731
     report.profile_cards([
         (row["persona_name"], row["description"], {
             "Customers": f"{fmt.number(row['customers'])} ({fmt.percent(row['customer_share'])})",
@@ -105,12 +142,9 @@ else:
 # %%
 report.section("How good are the value estimates?", "The value model is fitted on the past and its prediction "
                "compared with what customers actually spent afterwards (by tenth of predicted value).")
-card_missing = report.missing({"ml_customer_value_model_card": ["section", "metric", "value", "detail"]})
 if card_missing:
     report.unavailable("The value model card", card_missing)
 else:
-    card = report.query("select section, metric, value::double as value, detail from ml_customer_value_model_card")
-    quality = dict(card.filter(section="quality").select("metric", "value").iter_rows())
     setup = dict(card.filter(section="setup").select("metric", "value").iter_rows())
     report.say(
         f"Over a holdout of {fmt.number(setup.get('holdout_days'))} days the model expected "

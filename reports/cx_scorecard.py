@@ -10,8 +10,8 @@
 
 # %% tags=["parameters"]
 # CX scorecard: the nine headline KPIs of the latest complete month, compared with the month before (marked
-# only when the 95% intervals say the change is real) and with their targets, 13-month trends, and a table
-# per channel. Reads the kpi_metrics mart (month grain, segment 'all').
+# only when the 95% intervals say the change is real) and with their targets, trends over up to 13 months, and a
+# table per channel. Reads the kpi_metrics mart (month grain, segment 'all').
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -21,6 +21,7 @@ business_timezone = "Europe/Berlin"
 from datetime import timedelta
 
 import plotly.graph_objects as go
+import polars as pl
 
 import cxreport as cx
 
@@ -111,10 +112,23 @@ if not missing:
 
 # %%
 if not missing:
-    report.section("Trends over 13 months", "Each panel shows the monthly value, its 95% interval where one "
-                   "exists (shaded) and the target (dashed).")
-    # The full 13 months on every panel, half a month of air on each side, even when data starts later.
-    trend_range = [trend_months[0] - timedelta(days=15), month + timedelta(days=15)]
+    # 13 months when the data reaches back that far, else the months it has: the heading counts what the
+    # panels show.
+    measured = rows.filter(pl.col("channel") == "all", pl.col("metric").is_in(metrics), pl.col("value").is_not_null())
+    first_shown = measured["period_start"].min() or month
+    shown_months = [m for m in trend_months if m >= first_shown]
+    # A KPI can start later than the data: churn, say, needs its window of history before a month can be judged.
+    starts = measured.group_by("metric").agg(pl.col("period_start").min())
+    late = [f"{cx.KPIS_BY_METRIC[metric].label} from {fmt.month(start)}"
+            for metric, start in starts.sort("metric").iter_rows() if start > first_shown]
+    months_word = "month" if len(shown_months) == 1 else "months"
+    report.section(f"Trends over {len(shown_months)} {months_word}", "Each panel shows the monthly value, its 95% "
+                   "interval where one exists (shaded) and the target (dashed)."
+                   + (f" The data starts in {fmt.month(first_shown)}." if len(shown_months) < len(trend_months)
+                      else "")
+                   + (f" Measured only once the data allows it: {', '.join(late)}." if late else ""))
+    # The same months on every panel, half a month of air on each side, even when a KPI starts later.
+    trend_range = [shown_months[0] - timedelta(days=15), month + timedelta(days=15)]
     panels = []
     for kpi in cx.SCORECARD_KPIS:
         series = rows.filter(channel="all", metric=kpi.metric).sort("period_start")
@@ -143,6 +157,38 @@ if not missing:
     report.section("By channel", f"The service KPIs of {fmt.month(month)} per channel; \"not available\" means "
                    "the KPI does not apply to the channel or its data was not measured.")
     report.kpi_channel_table([cx.KPIS_BY_METRIC[metric] for metric in cx.SERVICE_KPI_METRICS])
+
+# %%
+# Closed-loop cases (fct_cx_cases, counted in kpi_metrics): counts and rates only. The case list with the
+# customers' CRM ids is the operational export cases_<date>.csv for the CRM, never part of a report.
+if not missing:
+    report.section("Closed-loop cases", "Situations that need a person (detractor answers, urgent negative texts, "
+                   "repeated unresolved contacts, high churn risk with a recommended action), each routed to a team "
+                   "with a due time; the CRM's updates close them.")
+    cases = {row["metric"]: row for row in rows.filter(channel="all", period_start=month).iter_rows(named=True)
+             if row["metric"].startswith(("cases_", "case_", "nps_before_case", "nps_after_case"))}
+    opened = cases.get("cases_opened")
+    if opened is None or opened["value"] is None:
+        reason = opened["value_missing_reason"] if opened else "the KPI mart has no case figures"
+        report.say(f"Closed-loop cases are not available: {reason}.")
+    else:
+        overdue = report.query("select sum(value) as overdue from kpi_metrics where metric = 'cases_overdue' "
+                               "and period_grain = 'month' and channel = 'all' and segment = 'all'")["overdue"][0]
+        not_measured = {"value": None, "n": 0, "ci_low": None, "ci_high": None}
+        closed, in_time, hours, before, after = (cases.get(metric, not_measured) for metric in (
+            "cases_closed", "cases_closed_in_time_share", "case_hours_to_close_median", "nps_before_case",
+            "nps_after_case"))
+        text = (f"In {fmt.month(month)}, {fmt.number(opened['value'])} cases were opened and "
+                f"{fmt.number(closed['value'])} closed; "
+                f"{fmt.share_of(in_time['value'], in_time['n'])} of the cases that came due were closed in time, "
+                f"in a median of {fmt.duration(None if hours['value'] is None else hours['value'] * 3600)}. "
+                f"{fmt.number(overdue)} cases are open past their due time.")
+        if after["n"]:
+            text += (f" Customers of the cases closed this month: NPS {fmt.number(before['value'])} at their last "
+                     f"answer before the case and {fmt.number(after['value'])} at their next answer (95% interval "
+                     f"{fmt.number(after['ci_low'])} to {fmt.number(after['ci_high'])}, n = {fmt.number(after['n'])}); "
+                     "a case often starts with a detractor answer, so part of any rise is regression to the mean.")
+        report.say(text)
 
 # %%
 report.publish_headlines()

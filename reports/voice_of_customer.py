@@ -10,8 +10,9 @@
 
 # %% tags=["parameters"]
 # Voice of the customer: sentiment over time and by channel, topics with their volume and sentiment, the most
-# negative themes with a few pseudonymised verbatims, and what drives NPS. Reads ml_sentiment,
-# ml_text_insights, fct_touchpoints, fct_survey_responses (texts redacted of personal data in dbt).
+# negative themes with a few pseudonymised verbatims, emerging themes of the latest week, and what drives NPS.
+# Reads ml_sentiment, ml_text_insights, ml_emerging_topics, fct_touchpoints, fct_survey_responses (texts
+# redacted of personal data in dbt).
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -22,6 +23,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
+from ml.emerging_topics import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
 from ml.key_drivers import ANSWER_VALUE, key_drivers
 
 WINDOW_MONTHS = 3
@@ -35,12 +37,14 @@ report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale
 fmt, month = report.fmt, report.month
 window = [report.window_start(WINDOW_MONTHS), report.period_end]
 window_text = f"{fmt.month(window[0])} to {fmt.month(month)}"
-sentiment_missing = report.missing({"ml_sentiment": ["touchpoint_id", "label"],
-                                    "fct_touchpoints": ["touchpoint_id", "occurred_at", "channel", "text"]})
-topics_missing = sentiment_missing + report.missing({"ml_text_insights": ["touchpoint_id", "topic"]})
+sentiment_missing = report.missing({
+    "ml_sentiment": ["touchpoint_id", "label"],
+    "fct_touchpoints": ["touchpoint_id", "occurred_at", "channel", "text", "direction"],
+})
+topics_missing = sentiment_missing + report.missing({"ml_text_insights": ["touchpoint_id", "topic", "topic_label"]})
 SCORED_TEXTS = """
     select touchpoints.touchpoint_id, touchpoints.occurred_at, touchpoints.channel, touchpoints.text,
-           sentiment.label as sentiment_label
+           touchpoints.direction, sentiment.label as sentiment_label
     from fct_touchpoints as touchpoints
     join ml_sentiment as sentiment on sentiment.touchpoint_id = touchpoints.touchpoint_id
 """
@@ -118,30 +122,34 @@ if not sentiment_missing:
         report.nothing_in_period("scored texts", window_text)
 
 # %%
-report.section("Topics", f"What customers write about, how often, and in which tone ({window_text}).")
+report.section("Topics", f"What customers write about, how often, and in which tone ({window_text}; the company's "
+               "own replies left out).")
 if topics_missing:
     report.unavailable("Topics", topics_missing)
 else:
     topics = report.query(
         f"""
-        select insights.topic, {SENTIMENT_SHARES}
+        select insights.topic, insights.topic_label, {SENTIMENT_SHARES}
         from ({SCORED_TEXTS}) as scored
         join ml_text_insights as insights on insights.touchpoint_id = scored.touchpoint_id
-        where scored.occurred_at >= ? and scored.occurred_at < ?
-        group by insights.topic order by texts desc
+        where scored.occurred_at >= ? and scored.occurred_at < ? and scored.direction = 'inbound'
+        group by all order by texts desc
         """,
         window,
     )
     if topics.height:
+        other_share = topics.filter(topic=CATCH_ALL_TOPIC)["texts"].sum() / topics["texts"].sum()
+        report.say(f"{fmt.percent(other_share)} of the {fmt.number(topics['texts'].sum())} texts fit none of the "
+                   "topics (**Other**: newsletters, website and app, sales, anything else).")
         figure = go.Figure(go.Bar(
-            y=[cx.words(topic) for topic in topics["topic"]], x=topics["texts"], orientation="h",
+            y=topics["topic_label"], x=topics["texts"], orientation="h",
             marker=dict(color=(topics["negative"] * 100).to_list(), colorscale=cx.NEGATIVE_SHARE_SCALE, cmin=0, cmax=100,
                         colorbar=dict(title="% negative", ticksuffix=fmt.percent_sign)),
             hovertemplate="%{y}: %{x} texts<extra></extra>",
         ))
         figure.update_layout(xaxis_title="texts", yaxis=dict(autorange="reversed"))
         report.chart(figure, height=max(260, 36 * topics.height + 80))
-        report.table(topics, {"topic": cx.Column("Topic", cx.words), **SENTIMENT_COLUMNS})
+        report.table(topics, {"topic_label": cx.Column("Topic"), **SENTIMENT_COLUMNS})
     else:
         report.nothing_in_period("texts with a topic", window_text)
 
@@ -157,7 +165,7 @@ else:
     themes = (topics.filter(pl.col("negative") > 0, pl.col("topic") != CATCH_ALL_TOPIC)
               .sort("negative", descending=True).head(NEGATIVE_THEMES))
     for theme in themes.iter_rows(named=True):
-        report.say(f"**{cx.words(theme['topic'])}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
+        report.say(f"**{theme['topic_label']}**: {fmt.percent(theme['negative'])} of {fmt.number(theme['texts'])} "
                    "texts negative.")
         verbatims = report.query(
             f"""
@@ -177,6 +185,63 @@ else:
             # the text is redacted in dbt already (names, addresses, accounts); masking again costs nothing
             report.quote(cx.pseudonymise(verbatim["text"]),
                          f"{report.channel_label(verbatim['channel'])}, {fmt.day(verbatim['day'])}")
+
+# %%
+report.section(
+    "Emerging themes",
+    f"What customers wrote about in the latest period that is new or growing, against the {BASELINE_PERIODS} "
+    "periods before: texts grouped by meaning (German and English together), each theme's count in the period "
+    "tested against its share of all texts before (one-sided binomial test, Benjamini–Hochberg corrected, "
+    f"significant below {fmt.percent(FDR)}). Personal data in the verbatims is masked.",
+)
+emerging_missing = report.missing({"ml_emerging_topics": ["status", "texts_latest", "texts_earlier", "expected_latest",
+                                                         "growth", "p_adjusted", "significant", "top_words_en",
+                                                         "top_words_de", "verbatims", "period_start", "period_end"]})
+if emerging_missing:
+    report.unavailable("Emerging themes", emerging_missing)
+else:
+    themes = report.query("select * from ml_emerging_topics order by theme")
+    if not themes.height:
+        report.say("Too few customer texts in the latest period to look for emerging themes.")
+    else:
+        start, end = themes["period_start"][0], themes["period_end"][0]
+        period = f"{fmt.day(start)} to {fmt.day(end)}"
+        before = f"the {fmt.number(BASELINE_PERIODS * ((end - start).days + 1))} days before"
+        flagged = themes.filter(pl.col("significant"))
+
+        def theme_words(row) -> str:
+            return " / ".join(words for words in (row["top_words_en"], row["top_words_de"]) if words) or "(no words)"
+
+        def p_text(value: float) -> str:
+            return f"p = {value:.3f}" if value >= 0.001 else "p < 0.001"
+
+        if not flagged.height:
+            closest = themes.sort("p_adjusted").row(0, named=True)
+            report.say(
+                f"**Nothing new or growing significantly** from {period}: none of the "
+                f"{fmt.number(themes.height)} themes with {MIN_THEME_TEXTS} or more texts grew beyond chance. The closest, “{theme_words(closest)}”, "
+                f"had {fmt.number(closest['texts_latest'])} texts against {fmt.number(closest['expected_latest'], 1)} "
+                f"expected ({p_text(closest['p_adjusted'])} after correction)."
+            )
+        for row in flagged.iter_rows(named=True):
+            change = ("**New theme**" if row["status"] == "new" else
+                      f"**Growing theme** ({fmt.number(row['growth'], 1)}× its earlier share)")
+            report.say(
+                f"{change}: “{theme_words(row)}”: {fmt.number(row['texts_latest'])} texts from {period} against "
+                f"{fmt.number(row['texts_earlier'])} in {before}, where its earlier share predicts "
+                f"{fmt.number(row['expected_latest'], 1)} ({p_text(row['p_adjusted'])} after correction)."
+            )
+            for verbatim in row["verbatims"]:
+                report.quote(cx.pseudonymise(verbatim), period)
+        report.table(themes.with_columns(words=pl.struct("top_words_en", "top_words_de").map_elements(
+            theme_words, return_dtype=pl.Utf8)), {
+            "words": cx.Column("Theme (typical words, English / German)"),
+            "status": cx.Column("Status"),
+            "texts_latest": cx.Column("Texts in the period", fmt.number, numeric=True),
+            "expected_latest": cx.Column("Expected", lambda v: fmt.number(v, 1), numeric=True),
+            "texts_earlier": cx.Column(before[:1].upper() + before[1:], fmt.number, numeric=True),
+            "p_adjusted": cx.Column("p (corrected)", p_text, numeric=True),
+        })
 
 # %%
 report.section(

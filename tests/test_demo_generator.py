@@ -9,15 +9,20 @@ import json
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from cx_demo.generate import generate_demo
 from cx_demo.marketing import CAMPAIGN_TYPE
-from cx_demo.texts import SENTIMENTS, TOPICS
+from cx_demo.people import make_people
+from cx_demo.simulate import simulate
+from cx_demo.texts import SENTIMENTS, TOPICS, TextComposer
+from cx_demo.timing import Clock
 from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
+from ml.holdout import hash_unit
 
 SMALL = {"customers": 300, "days": 60, "end_date": date(2026, 10, 31)}
 
@@ -252,3 +257,43 @@ def test_the_late_event_is_weeks_older_than_the_rest_of_its_file(demo):
     late_time = times[late["line"] - 1]
     others = [t for i, t in enumerate(times) if i != late["line"] - 1]
     assert (min(others) - late_time).days >= 21
+
+
+@pytest.fixture(scope="module")
+def world_with_wide_holdout():
+    """One simulated chunk (1,500 people, 120 days) whose campaigns hold out 30%: enough actions to see the share."""
+    rng = np.random.default_rng([11, 0])
+    people, devices = make_people(rng, 0, 1_500, 120)
+    return simulate(rng, TextComposer(11), Clock(date(2026, 7, 1), 120), 1, people, devices, holdout_share=0.3)
+
+
+def test_held_out_people_get_no_message_and_the_share_is_the_configured_one(world_with_wide_holdout):
+    world = world_with_wide_holdout
+    actions = world.actions
+    expected = [hash_unit(world.people["person_id"][p], a) < 0.3 for p, a in zip(actions["person"], actions["action"])]
+    assert actions["is_holdout"].to_list() == expected  # ml.holdout's hash of person and action
+    assert 0.26 < actions["is_holdout"].mean() < 0.34  # 30% ± 4 points (binomial sd about 1.3 points here)
+    held = actions.filter("is_holdout")
+    assert held.height > 100 and not held["responded"].any()
+    # E-mail: a control row instead of a send at the planned time; SMS and push: a held_out row, never tapped.
+    emails = world.emails.join(held.filter(pl.col("channel") == "email").select("person", "t"), on=["person", "t"])
+    assert set(emails["event_type"]) == {"control"} and emails.height == held.filter(pl.col("channel") == "email").height
+    messages = world.mobile_messages.join(held.select("person", "t", "channel"), on=["person", "t", "channel"])
+    assert set(messages["status"]) == {"held_out"} and messages["click_t"].is_null().all()
+    assert messages.height == held.filter(pl.col("channel").is_in(["sms", "push"])).height
+    assert world.mobile_messages.filter(pl.col("status") == "held_out").height == messages.height
+    # Phone: no call at all (a dialler logs no call it did not make).
+    called = world.calls.filter(pl.col("queue").str.starts_with("outbound_")).select(person="_person", t="t")
+    assert called.join(held.filter(pl.col("channel") == "phone").select("person", "t"), on=["person", "t"]).height == 0
+    assert held.filter(pl.col("channel") == "phone").height > 0
+
+
+def test_held_out_people_still_buy_organically_and_the_truth_records_it(demo):
+    _, truth = demo
+    responses = pl.read_parquet(truth / "campaign_responses.parquet")
+    held = responses.filter("is_holdout")
+    assert held.height > 0 and not held["responded"].any()
+    # Organic purchases of the held out happen as for everyone: some of them buy within the window anyway.
+    assert held["converted_without_action"].any()
+    # A response is not its own organic outcome: contacted responders are not all counted as converted anyway.
+    assert not responses.filter("responded")["converted_without_action"].all()

@@ -7,8 +7,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from cx_core.settings import get_settings
 from cx_core.warehouse import WarehouseFile, read_frame, replace_table
 from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.demo_warehouse import build_demo_warehouse
 from tests.helpers.settings_env import point_settings_at
 from ml.holdout import holdout_flags, newcombe_interval, uplift, wilson
 
@@ -77,3 +79,35 @@ def test_uplift_asset_measures_assignments_whose_window_has_passed(tmp_path, mon
     # Contacted C1 (sale 5 March) of C1..C4 = 1/4; held out H1 of H1, H2 = 1/2: uplift −0.25.
     [row] = table.iter_rows(named=True)
     assert (row["contacted"], row["held_out"], row["uplift"]) == (4, 2, -0.25)
+
+
+@pytest.mark.slow
+def test_campaign_control_groups_flow_from_the_exports_to_the_measured_uplift(tmp_path):
+    """Demo exports (1,500 people, 90 days) through the real ingest and dbt: every control row of the truth
+    (e-mail, SMS, push) is a held-out assignment with its customer, none of them is a touchpoint or a contact,
+    and ml_campaign_uplift measures the campaigns that have a control group."""
+    from dagster_project.defs.assets.ml_uplift import ml_campaign_uplift
+
+    with pytest.MonkeyPatch.context() as env:
+        models_only = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+        path = build_demo_warehouse(tmp_path, env, ["build", "--select", "+fct_marketing_contacts", *models_only],
+                                    customers=1_500, days=90, seed=3)
+        truth = pl.read_parquet(get_settings().demo_truth_dir / "campaign_responses.parquet")
+        assert dg.materialize([ml_campaign_uplift], resources=pipeline_resources()).success
+        warehouse = WarehouseFile(path)
+        assignments = read_frame(warehouse, "SELECT * FROM fct_campaign_assignments")
+        contacts = read_frame(warehouse, "SELECT contact_id FROM fct_marketing_contacts")
+        touchpoints = read_frame(warehouse, "SELECT touchpoint_id FROM fct_touchpoints")
+        measured = read_frame(warehouse, "SELECT * FROM ml_campaign_uplift WHERE channel = 'all'")
+
+    held = assignments.filter("is_holdout")
+    exported = truth.filter(pl.col("is_holdout") & (pl.col("channel") != "phone"))
+    assert held.height == exported.height > 20
+    assert held["customer_key"].null_count() == 0 and not held["opened"].any()
+    assert contacts.height == assignments.height - held.height
+    assert not held["contact_id"].is_in(contacts["contact_id"].implode()).any()
+    assert not held["contact_id"].is_in(touchpoints["touchpoint_id"].implode()).any()
+    triggered = assignments.filter(pl.col("campaign_type").is_in(held["campaign_type"].unique().implode()))
+    assert 0.06 < held.height / triggered.height < 0.14  # the configured 10% of the triggered campaigns
+    assert set(measured["action"]) <= set(held["campaign_type"]) and measured.height > 0
+    assert (measured["held_out"] > 0).all() and (measured["uplift_ci_low"] <= measured["uplift_ci_high"]).all()

@@ -20,6 +20,8 @@ from ml.next_best_action import (
     NbaInputs,
     learn_response_rates,
     next_best_actions,
+    organic_baselines,
+    outbound_contacts,
     with_expected_value,
 )
 from cx_core.warehouse import WarehouseFile, read_frame
@@ -89,10 +91,10 @@ def test_triggers_cart_reminder_by_a_consented_channel_and_service_recovery_firs
     rows = recommendations()
 
     assert (rows["CART"]["action"], rows["CART"]["channel"]) == ("cart_reminder", "email")
-    assert rows["CART"]["reason"].startswith("left a cart yesterday without ordering; Cart reminder by e-mail")
+    assert rows["CART"]["reason"].startswith("left a cart yesterday without ordering; Cart reminder e-mail")
     assert (rows["BOTH"]["action"], rows["BOTH"]["channel"]) == ("service_recovery_call", "phone")
     # answered at noon on Feb 27: 2.5 days before the cut-off
-    assert rows["BOTH"]["reason"].startswith("gave an NPS of 3 (detractor) 2 days ago; Service recovery call by phone")
+    assert rows["BOTH"]["reason"].startswith("gave an NPS of 3 (detractor) 2 days ago; Service recovery call")
     assert rows["BOUGHT"]["action"] != "cart_reminder"
     # a cart six days old still counts (7-day window); push is consented and preferred
     assert (rows["PUSHER"]["action"], rows["PUSHER"]["channel"]) == ("cart_reminder", "push")
@@ -184,6 +186,15 @@ def test_rule_checks_catch_breaks():
     assert consent_breaks(broken, customers) == 1
     assert cap_breaks(broken, contacts, AS_OF, CAP) == 1  # B had two contacts in 7 days, the 7-day limit
     assert cap_breaks(broken, contacts, AS_OF, ContactCap({7: 3, 30: 4})) == 0
+
+
+def test_each_action_is_named_by_what_it_is_on_its_channel():
+    options = pl.DataFrame({"customer_key": "A", "action": ["service_recovery_call"] * 2 + ["cart_reminder"] * 2,
+                            "channel": ["phone", "email", "sms", "push"]})
+    named = with_expected_value(options, options.with_columns(response_probability=pl.lit(0.1)), catalogue())
+    assert dict(zip(named["channel"], named["label"])) == {
+        "phone": "Service recovery call", "email": "Service recovery e-mail",  # no "call" sent by e-mail
+        "sms": "Cart reminder SMS", "push": "Cart reminder push message"}
 
 
 def test_expected_value_is_probability_times_value_minus_cost():
@@ -356,3 +367,40 @@ def test_four_months_of_history_skip_churn_with_the_reason_and_the_run_succeeds(
     page = (tmp_path / "reports" / "churn_and_actions.html").read_text(encoding="utf-8")
     assert f"Churn scores: not available. The churn model was not trained: {reason}" in re.sub(
         r"\s+", " ", re.sub(r"<[^>]+>", "", page))
+
+
+def test_held_out_conversion_is_the_organic_baseline_where_enough_were_measured():
+    """Cart reminders: 40 held out (window closed), 10 bought anyway → baseline 0.25 replaces BG/NBD. Cross-sell:
+    5 held out, too few → BG/NBD. 20 contacted cart reminders, 10 bought: (10 − 20 · 0.25) / (20 · 0.75) = 1/3."""
+    old, late = at("2026-01-05"), at("2026-02-20")  # late: its window ends after the 2 March cut-off
+    held_keys = [f"H{i:02d}" for i in range(45)]
+    held_out = pl.DataFrame({
+        "customer_key": held_keys,
+        "sent_at": [old] * 40 + [old] * 3 + [late] * 2,
+        "channel": "email",
+        "campaign_type": ["cart_reminder"] * 40 + ["cross_sell"] * 5,
+    })
+    contacts = pl.DataFrame({"customer_key": [f"R{i:02d}" for i in range(20)] + ["X1"], "sent_at": [old] * 21,
+                             "channel": "email", "campaign_type": ["cart_reminder"] * 20 + ["cross_sell"]})
+    buyers = held_keys[:10] + [f"R{i:02d}" for i in range(10)]  # 10 of the held-out reminders, 10 contacted
+    orders = pl.DataFrame({"customer_key": buyers + ["X1"], "ordered_at": [at("2026-01-08")] * 21,
+                           "order_type": "sale", "value_eur": 20.0, "channel": "web"})
+
+    baselines = organic_baselines(held_out, orders, catalogue(), AS_OF)
+    rows = {r["action"]: r for r in baselines.iter_rows(named=True)}
+    assert (rows["cart_reminder"]["held_out"], rows["cart_reminder"]["held_out_converted"]) == (40, 10)
+    assert (rows["cart_reminder"]["baseline"], rows["cart_reminder"]["source"]) == (0.25, "holdout")
+    assert (rows["cross_sell"]["held_out"], rows["cross_sell"]["baseline"], rows["cross_sell"]["source"]) == (3, None, "bgnbd")
+    assert rows["win_back_offer"]["held_out"] == 0 and rows["win_back_offer"]["source"] == "bgnbd"
+
+    answered = outbound_contacts(contacts, orders, catalogue(), AS_OF, baselines)
+    reminders = answered.filter(pl.col("action") == "cart_reminder")
+    assert set(reminders["organic_source"]) == {"holdout"} and set(reminders["organic_probability"]) == {0.25}
+    [cross_sell] = answered.filter(pl.col("action") == "cross_sell").iter_rows(named=True)
+    assert cross_sell["organic_source"] == "bgnbd" and cross_sell["organic_probability"] != 0.25
+
+    customers = pl.DataFrame({"customer_key": [f"R{i:02d}" for i in range(20)] + ["X1"], "segment": "s1"})
+    rates = learn_response_rates(answered.filter(pl.col("action") == "cart_reminder"), customers, catalogue(), AS_OF,
+                                 strength=0.0)
+    [p] = rates.filter((pl.col("action") == "cart_reminder") & (pl.col("channel") == "email"))["response_probability"]
+    assert p == pytest.approx(1 / 3)

@@ -115,3 +115,21 @@ def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkey
         connection.execute("DELETE FROM fct_survey_responses WHERE score <> 1")
     assert dg.materialize([ml_sentiment_model_card], resources=pipeline_resources()).success
     assert not (tmp_path / "ml_cache" / ADAPTED_HEAD_FILE).exists()
+
+
+@pytest.mark.slow
+def test_model_card_is_skipped_with_its_reason_when_there_is_nothing_to_score(tmp_path, monkeypatch):
+    warehouse = tmp_path / "warehouse.duckdb"
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_ML_CACHE_DIR=str(tmp_path / "ml_cache"))
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(SURVEY_DDL)
+        connection.execute("INSERT INTO fct_survey_responses VALUES ('nps', 9, NULL), ('ces', 5, 'ok')")  # no labels
+
+    result = dg.materialize([ml_sentiment_model_card], resources=pipeline_resources())
+    [materialization] = result.asset_materializations_for_node("ml_sentiment_model_card")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["status"] == "skipped"
+    assert metadata["skip_reason"].startswith("no survey comments with an NPS or CSAT score")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.sql("SELECT comments, adopted, reason FROM ml_sentiment_model_card").fetchall() == [
+            (0, False, metadata["skip_reason"])]

@@ -2,12 +2,17 @@
 
 from datetime import datetime
 
+import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
-from ml.sentiment import shared_encoder
+from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.resources import pipeline_resources
+from ml.sentiment import shared_multilingual_encoder
 from ml.topics import TopicClassifier, keyword_pattern, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
+from tests.helpers.settings_env import point_settings_at
 
 DEMO_TOPICS = {"delivery", "returns_refunds", "payment_billing", "product_quality", "account_login",
                "store_experience", "praise", "other"}
@@ -15,7 +20,7 @@ DEMO_TOPICS = {"delivery", "returns_refunds", "payment_billing", "product_qualit
 
 @pytest.fixture(scope="module")
 def classifier():
-    return TopicClassifier(load_topics(), shared_encoder())
+    return TopicClassifier(load_topics(), shared_multilingual_encoder())
 
 
 def test_seed_has_the_topic_set_with_teams_and_bilingual_descriptions():
@@ -58,12 +63,25 @@ def test_keyword_share_is_the_topic_score(classifier):
 
 
 def test_texts_without_evidence_fall_back_by_sentiment(classifier):
-    decisions = classifier.classify(["👍👍", "👍👍", ""], ["positive", "neutral", "neutral"])
+    unrelated = "Mein Hund hat heute Geburtstag."
+    decisions = classifier.classify([unrelated, unrelated, ""], ["positive", "neutral", "neutral"])
     assert [(d.topic, d.method) for d in decisions] == [("praise", "sentiment"), ("other", "fallback"), ("other", "fallback")]
 
 
-def test_routing_team_comes_from_the_seed(classifier):
+def test_texts_without_keywords_go_to_the_nearest_topic_in_either_language(classifier):
+    decisions = classifier.classify([
+        "Der Fahrer hat den Karton einfach vor die Tür geworfen.",  # no delivery keyword, German
+        "Der Newsletter kommt jeden Tag, bitte abbestellen.",  # nearest to the description of `other`
+        "Das Wetter in Hamburg ist heute schön.",  # unrelated to every topic: below the similarity floor
+    ], ["negative", "negative", "neutral"])
+    assert [(d.topic, d.method) for d in decisions] == [
+        ("delivery", "nearest_topic"), ("other", "nearest_topic"), ("other", "fallback")]
+    assert 0.15 <= decisions[0].topic_score < 1
+
+
+def test_routing_team_and_label_come_from_the_seed(classifier):
     assert classifier.routing_team("returns_refunds") == "returns_team"
+    assert classifier.label("returns_refunds") == "Returns & refunds"
 
 
 @pytest.mark.parametrize(
@@ -111,3 +129,25 @@ def test_contacts_in_window_counts_the_customers_inbound_texts_of_the_last_seven
 def test_company_messages_are_low_urgency_whatever_they_say():
     urgency = assess_urgency("Wir leiten rechtliche Schritte ein", "negative", "other", 5, inbound=False)
     assert (urgency.urgency, urgency.reason, urgency.escalate) == ("low", "company message (outbound)", False)
+
+
+@pytest.mark.slow
+def test_insights_asset_writes_topic_labels_and_the_share_of_other_among_customer_texts(tmp_path, monkeypatch):
+    warehouse = tmp_path / "warehouse.duckdb"
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse), CX_ML_CACHE_DIR=str(tmp_path / "ml_cache"))
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE TABLE fct_touchpoints (touchpoint_id VARCHAR, customer_key VARCHAR, occurred_at "
+                           "TIMESTAMP, channel VARCHAR, direction VARCHAR, text VARCHAR, language VARCHAR)")
+        connection.executemany("INSERT INTO fct_touchpoints VALUES (?, 'c1', ?, 'email', ?, ?, 'de')", [
+            ("t1", datetime(2026, 3, 1, 9), "inbound", "Mein Paket ist nicht angekommen."),
+            ("t2", datetime(2026, 3, 1, 10), "inbound", "Wann kommt meine Rückerstattung?"),
+            ("t3", datetime(2026, 3, 1, 11), "inbound", "Der Newsletter kommt jeden Tag, bitte abbestellen."),
+            ("t4", datetime(2026, 3, 1, 12), "outbound", "Wir haben Ihre Nachricht erhalten."),  # not customer voice
+        ])
+    result = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
+    [materialization] = result.asset_materializations_for_node("ml_text_insights")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        labels = dict(connection.sql("SELECT touchpoint_id, topic_label FROM ml_text_insights").fetchall())
+    assert (labels["t1"], labels["t2"], labels["t3"]) == ("Delivery", "Returns & refunds", "Other")
+    # one of the three customer texts fits no topic
+    assert materialization.metadata["other_share"].value == pytest.approx(0.3333)

@@ -73,7 +73,9 @@ def hostile_pages(tmp_path_factory):
         con.execute("UPDATE dim_customers SET segment = ? WHERE segment = 'vip_omnichannel'",
                     [HOSTILE["markdown_link"]])
         con.execute("UPDATE dim_customers SET segment = ? WHERE segment = 'digital_native'", [HOSTILE["script"]])
-        con.execute("UPDATE ml_text_insights SET topic = ? WHERE topic = 'payment_billing'", [HOSTILE["image"]])
+        con.execute("UPDATE ml_text_insights SET topic = ?, topic_label = ? WHERE topic = 'payment_billing'",
+                    [HOSTILE["image"], HOSTILE["image"]])
+        con.execute("UPDATE ml_emerging_topics SET top_words_en = ? WHERE status = 'new'", [HOSTILE["markdown_link"]])
         con.execute("UPDATE fct_touchpoints SET text = ? || ' ' || text WHERE text IS NOT NULL",
                     [f"{HOSTILE['formula']} {HOSTILE['script']}"])
     with pytest.MonkeyPatch.context() as env:

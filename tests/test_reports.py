@@ -15,20 +15,21 @@ import pytest
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from dagster_project.defs.resources import pipeline_resources
-from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, build_report_warehouse
+from tests.helpers.report_html import chart_figures
+from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, EMERGING_EMAIL, build_report_warehouse
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel"],
+    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel", "Closed-loop cases"],
     "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
-                          "What drives NPS"],
-    "churn_and_actions": ["Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
+                          "Emerging themes", "What drives NPS"],
+    "churn_and_actions": ["What to do next", "Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
                           "How good is the model?", "Action plan", "Who to contact first"],
-    "customer_personas": ["The personas", "How the personas changed", "How good are the value estimates?"],
+    "customer_personas": ["What to do next", "The personas", "How the personas changed", "How good are the value estimates?"],
     "service_operations": ["Contact volume", "Resolution, handling time and service levels",
                            "Forecast: contacts in the next weeks", "How good is the forecast?",
                            "When contacts arrive", "Agents needed per half-hour",
@@ -71,9 +72,13 @@ def card_value(page: str, label: str) -> str:
     return html.unescape(re.search(rf'class="label">{label}</div>\s*<div class="value">([^<]*)<', page).group(1))
 
 
-def scalar(warehouse: Path, sql: str):
+def scalar_row(warehouse: Path, sql: str) -> tuple:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()[0][0]
+        return con.execute(sql).fetchall()[0]
+
+
+def scalar(warehouse: Path, sql: str):
+    return scalar_row(warehouse, sql)[0]
 
 
 @pytest.mark.parametrize("name", list(SECTIONS))
@@ -123,6 +128,38 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     assert ("critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. Act on it:") in text
     assert "href=\"voice_of_customer.html\"" in page
     assert "rose to 41.0 from 35.0" not in text
+    # Closed-loop cases: counts and rates of October (CASES_BY_MONTH); overdue = September's 3 + October's 6.
+    assert ("In October 2026, 120 cases were opened and 100 closed; 85% (n = 100) of the cases that came due were "
+            "closed in time, in a median of 20 h 30 min. 9 cases are open past their due time. Customers of the "
+            "cases closed this month: NPS −40 at their last answer before the case and 10 at their next answer "
+            "(95% interval −12 to 32, n = 50)") in text
+
+
+def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
+    page, warehouse = rendered["pages"]["churn_and_actions"], rendered["warehouse"]
+    text = readable_text(page)
+    first = text[text.index("What to do next"):text.index("Risk distribution")]
+    assert first.count("How sure:") == first.count("Act on it:") == 3
+    high_risk = scalar(warehouse, "select count(*) from ml_churn_scores where risk_band = 'high'")
+    at_risk, segment, largest = (first.index(f"with the {high_risk} high-risk customers"), first.index("Segment "),
+                                 first.index("The largest item of the plan"))
+    assert at_risk < segment < largest  # ranked by the money at stake (fixture: 6,141 > 4,811 > 1,041 EUR)
+    # The largest plan item (fixture: expected values by label and channel) is named with its customers and value.
+    label, customers = scalar_row(warehouse, """
+        select label, count(*) from ml_next_best_actions where action <> 'no_action'
+        group by label, channel order by sum(expected_value_eur) desc limit 1""")
+    assert f"The largest item of the plan is {label} for {customers} customers" in first
+    assert "ROC AUC 0.78" in first
+
+
+def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(rendered):
+    text = readable_text(rendered["pages"]["customer_personas"])
+    first = text[text.index("What to do next"):text.index("The personas")]
+    # Fixture: 120 × 150 EUR × 30% = 5,400 EUR before 80 × 90 EUR × 50% = 3,600 EUR.
+    assert first.index("Frequent store shoppers holds about 5,400 EUR") < first.index(
+        "Newsletter-reading web shoppers holds about 3,600 EUR")
+    assert first.count("How sure:") == 2 and "correlation of 0.98" in first
+    assert 'href="churn_and_actions.html"' in rendered["pages"]["customer_personas"]
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):
@@ -159,6 +196,25 @@ def test_nps_drivers_count_the_answers_of_the_window(rendered):
     assert "Effect (NPS points) 95% interval p Impact 95% interval" in text
 
 
+def test_topics_have_readable_names_and_the_share_of_other(rendered):
+    other, texts = (scalar(rendered["warehouse"], f"""
+        select {what} from ml_text_insights join fct_touchpoints using (touchpoint_id)
+        where direction = 'inbound' and occurred_at >= '2026-08-01' and occurred_at < '2026-11-01'""")
+        for what in ("count(*) filter (where topic = 'other')", "count(*)"))
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert f"{other / texts:.0%} of the {texts:,} texts fit none of the topics (Other:" in text
+    assert "Returns & refunds" in text and "returns refunds" not in text.lower()
+
+
+def test_emerging_themes_say_what_is_new_with_n_and_the_test(rendered):
+    text = readable_text(rendered["pages"]["voice_of_customer"])
+    assert ("New theme: “app, voucher, crashes / app, gutschein, stürzt”: 14 texts from 25 Oct 2026 to 31 Oct 2026 "
+            "against 0 in the 56 days before, where its earlier share predicts 1.6 (p < 0.001 after correction).") in text
+    assert "“Die App stürzt beim Scannen des Gutscheins ab.”" in text
+    assert "The app crashes when I scan my voucher, write to [EMAIL]" in text and EMERGING_EMAIL not in text
+    assert "Growing theme" not in text  # the steady theme is only in the table
+
+
 def test_verbatims_are_pseudonymised(rendered):
     text = readable_text(rendered["pages"]["voice_of_customer"])
     assert "Ich bin [NAME], Paket kam nie an, ruft mich an unter [PHONE] oder [EMAIL]" in text
@@ -182,7 +238,7 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
     assert index.count("Data as of 2026-10-31") == len(REPORTS)
 
 
-def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
+def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path, capfd):
     warehouse = tmp_path / "empty.duckdb"
     duckdb.connect(str(warehouse)).close()
     for spec in REPORTS:
@@ -191,6 +247,7 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
         text = readable_text(report.html_path.read_text(encoding="utf-8"))
         assert ": not available yet." in text, spec.name
         assert "Traceback" not in text
+    assert "IPKernelApp" not in capfd.readouterr().err  # the kernels' start-up log stays off the console
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +314,21 @@ def test_churn_report_shows_amounts_in_the_configured_currency(tmp_path):
 
     assert re.search(r"an expected value of [\d,]+ USD", text)
     assert "€" not in text and "EUR" not in text
+
+
+def test_scorecard_trends_say_how_many_months_they_show(tmp_path):
+    """A warehouse whose KPIs start in Nov 2025 (the demo's 365 days): the trend panels show the 12 months there
+    are, the heading says 12, not 13, and the lead says where the data starts."""
+    warehouse = build_report_warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from kpi_metrics where period_start < date '2025-11-01'")
+    report = render_report("cx_scorecard", "CX scorecard", REPORTS_SOURCE_DIR / "cx_scorecard.py", tmp_path / "out",
+                           {"warehouse_path": str(warehouse), "as_of": AS_OF.isoformat()})
+    page = report.html_path.read_text(encoding="utf-8")
+
+    assert "<h2>Trends over 12 months</h2>" in page
+    assert "The data starts in November 2025." in readable_text(page)
+    lines = [trace for figure in chart_figures(page) for trace in figure["data"]
+             if trace.get("mode") == "lines+markers"]
+    assert len(lines) == 9 and {len(trace["x"]) for trace in lines} == {12}
+

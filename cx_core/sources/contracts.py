@@ -185,7 +185,8 @@ EMAIL_EVENTS = SourceContract(
         _s("email", required=True, pii=True, identifier="email"),
         _s("campaign_id", required=True),
         _s("campaign_type", description="newsletter, promotion, win_back, cart_reminder, cross_sell, review_request, onboarding"),
-        _s("event_type", required=True, allowed=("send", "open", "click", "bounce", "unsubscribe")),
+        _s("event_type", required=True, allowed=("send", "open", "click", "bounce", "unsubscribe", "control"),
+           description="control: the recipient is in the campaign's control group (held out, nothing was sent)"),
         _s("link_url"),
     ),
     primary_key=("event_id",),
@@ -195,7 +196,7 @@ EMAIL_EVENTS = SourceContract(
 MOBILE_MESSAGES = SourceContract(
     name="mobile_messages",
     format="csv",
-    description="SMS and app push messages from the mobile messaging platform, one row per message sent.",
+    description="SMS and app push messages from the mobile messaging platform, one row per message sent (or held out).",
     columns=(
         _s("message_id", required=True),
         Column("sent_at", "timestamp", required=True),
@@ -204,7 +205,8 @@ MOBILE_MESSAGES = SourceContract(
         _s("phone", pii=True, description="SMS recipient number, local or E.164 (empty for push)", identifier="phone"),
         _s("campaign_id", required=True),
         _s("campaign_type", description="promotion, win_back, cart_reminder, cross_sell, review_request, onboarding, service_recovery"),
-        _s("status", required=True, allowed=("delivered", "failed")),
+        _s("status", required=True, allowed=("delivered", "failed", "held_out"),
+           description="held_out: the recipient is in the campaign's control group (nothing was sent)"),
         Column("clicked_at", "timestamp", description="first tap on the message's link"),
     ),
     primary_key=("message_id",),
@@ -335,6 +337,22 @@ SURVEYS = SourceContract(
     ),
 )
 
+CASE_UPDATES = SourceContract(
+    name="case_updates",
+    format="csv",
+    description="Status updates of closed-loop cases from the CRM or help desk that works them (fct_cx_cases): "
+                "the latest update of a case sets its status.",
+    columns=(
+        _s("case_id", required=True, description="case_id of fct_cx_cases, as in the cases_<date>.csv export"),
+        _s("status", required=True, allowed=("open", "closed"), description="closed ends the case; open reopens it"),
+        Column("updated_at", "timestamp", required=True),
+        # Agents write notes about the customer: treated as free text (redacted downstream, never in reports).
+        _s("note", free_text=True),
+    ),
+    primary_key=("case_id", "updated_at"),
+    event_time="updated_at",
+)
+
 CONTRACTS: dict[str, SourceContract] = {
     c.name: c
     for c in (
@@ -348,6 +366,7 @@ CONTRACTS: dict[str, SourceContract] = {
         CALLS,
         SOCIAL_MENTIONS,
         SURVEYS,
+        CASE_UPDATES,
     )
 }
 

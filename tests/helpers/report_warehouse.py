@@ -20,7 +20,18 @@ CUSTOMER_NAMES = [("Jonas", "Becker"), ("Leonie", "Hartmann"), ("Emre", "Yilmaz"
 VERBATIM_WITH_PII = (
     "Ich bin Jonas Becker, Paket kam nie an, ruft mich an unter 0171 2345678 oder jonas.becker@example.org"
 )
+EMERGING_EMAIL = "lena.vogt@example.net"
 NPS_BY_MONTH = {date(2026, 9, 1): (35.0, 32.0, 38.0, 400), date(2026, 10, 1): (41.0, 38.0, 44.0, 420)}
+# Closed-loop case KPIs (kpi_cases) of the months by hand: metric -> (value, n, ci_low, ci_high) per month.
+CASES_BY_MONTH = {
+    date(2026, 9, 1): {"cases_opened": (90, 90, None, None), "cases_overdue": (3, 3, None, None)},
+    date(2026, 10, 1): {
+        "cases_opened": (120, 120, None, None), "cases_closed": (100, 100, None, None),
+        "cases_closed_in_time_share": (0.85, 100, 0.77, 0.91), "case_hours_to_close_median": (20.5, 100, None, None),
+        "cases_overdue": (6, 6, None, None), "nps_before_case": (-40.0, 50, -60.0, -20.0),
+        "nps_after_case": (10.0, 50, -12.0, 32.0),
+    },
+}
 
 # Random-looking but reproducible: a bucket 0..99 from the row number and a salt.
 def _bucket(salt: str, modulo: int = 100, row: str = "i") -> str:
@@ -34,7 +45,8 @@ TABLES = {
         select 'C' || lpad(i::varchar, 3, '0') as customer_id, first_name, last_name
         from (values {names}) as names(i, first_name, last_name)
     """,
-    "dim_customers": f"""
+    # dim_customers without the ML columns; dim_customers joins them below, after the ML tables exist
+    "customer_records": f"""
         select 'K' || lpad(i::varchar, 3, '0') as customer_key, 'C' || lpad(i::varchar, 3, '0') as crm_customer_id,
                ['regular', 'regular', 'vip_omnichannel', 'digital_native'][1 + {_bucket('segment', 4)}] as segment,
                ['DE', 'AT', 'CH'][1 + {_bucket('country', 3)}] as country,
@@ -168,16 +180,33 @@ TABLES = {
         from fct_touchpoints where text is not null
     """,
     "ml_text_insights": f"""
-        select touchpoint_id, ['delivery', 'returns_refunds', 'app', 'payment_billing', 'service'][1 + {_bucket('topic', 5, 'touchpoint_id')}]
-                   as topic
-        from fct_touchpoints where text is not null
+        with topics as (
+            select touchpoint_id, {_bucket('topic', 5, 'touchpoint_id')} as k from fct_touchpoints where text is not null
+        )
+        select touchpoint_id, ['delivery', 'returns_refunds', 'other', 'payment_billing', 'store_experience'][1 + k]
+                   as topic,
+               ['Delivery', 'Returns & refunds', 'Other', 'Payment & billing', 'Store experience'][1 + k] as topic_label
+        from topics
+    """,
+    # one new theme of the last week (its second verbatim still carries an e-mail: the report masks again) and
+    # one steady theme
+    "ml_emerging_topics": f"""
+        select * from (values
+            (1, 'new', 14, 0, 1.56, null::double, 1e-9, 3e-9, true, 'app, voucher, crashes',
+             'app, gutschein, stürzt', ['Die App stürzt beim Scannen des Gutscheins ab.',
+             'The app crashes when I scan my voucher, write to {EMERGING_EMAIL}', 'Gutschein scannen: App stürzt ab'],
+             date '2026-10-25', date '2026-10-31'),
+            (2, 'steady', 20, 160, 20.45, 0.98, 0.61, 0.61, false, 'parcel, late', 'paket, lieferung',
+             ['Paket kommt nicht', 'Where is my parcel?', 'Lieferung verspätet'], date '2026-10-25', date '2026-10-31')
+        ) as themes(theme, status, texts_latest, texts_earlier, expected_latest, growth, p_value, p_adjusted,
+                    significant, top_words_en, top_words_de, verbatims, period_start, period_end)
     """,
     "ml_churn_scores": f"""
         with scored as (
             select customer_key, {_bucket('p', 1000, 'customer_key')} / 1000.0 as churn_probability,
                    ['no purchase for 60+ days', 'repeat service contacts', 'negative sentiment',
                     'fewer orders than usual'][1 + {_bucket('reason', 4, 'customer_key')}] as top_reason
-            from dim_customers
+            from customer_records
         )
         select customer_key, date '2026-10-31' as as_of_date, churn_probability,
                case when churn_probability >= 0.6 then 'high' when churn_probability >= 0.3 then 'medium'
@@ -191,7 +220,7 @@ TABLES = {
                2.0 as expected_purchases, 1.0 as purchases_low, 4.0 as purchases_high,
                50.0 as expected_spend_per_purchase_eur, 100.0 as expected_value_eur,
                20.0 as value_low_eur, 220.0 as value_high_eur
-        from dim_customers
+        from customer_records
     """,
     "ml_customer_value_model_card": """
         select * from (values
@@ -205,7 +234,7 @@ TABLES = {
         select customer_key, 'P0' || (1 + {_bucket('persona', 2, 'customer_key')}) as persona_id,
                ['Frequent store shoppers', 'Newsletter-reading web shoppers'][1 + {_bucket('persona', 2, 'customer_key')}]
                    as persona_name, date '2026-10-31' as as_of_date
-        from dim_customers
+        from customer_records
     """,
     "ml_persona_profiles": """
         select * from (values
@@ -223,11 +252,11 @@ TABLES = {
             ('P02', 80, date '2026-10-31', 82, false, null)
         ) as drift(persona_id, customers, as_of_date, customers_previous, review, review_reason)
     """,
-    "dim_customer_personas": """
-        select customers.customer_key, customers.segment, personas.persona_id, personas.persona_name,
+    "dim_customers": """
+        select customers.*, personas.persona_id, personas.persona_name,
                value.expected_purchases as expected_purchases_12m, value.expected_value_eur as expected_value_12m_eur,
                value.value_low_eur as expected_value_12m_low_eur, value.value_high_eur as expected_value_12m_high_eur
-        from dim_customers as customers
+        from customer_records as customers
         left join ml_personas as personas using (customer_key)
         left join ml_customer_value as value using (customer_key)
     """,
@@ -351,6 +380,10 @@ def _kpi_metrics_sql() -> str:
         f"('{m}', '{c}', {base}, {amp}, {'null' if hw is None else hw}, {'null' if t is None else t})"
         for m, c, base, amp, hw, t in series
     )
+    case_rows = ", ".join(
+        f"(date '{month}', '{metric}', {value}, {n}, {'null' if low is None else low}, {'null' if high is None else high})"
+        for month, metrics in CASES_BY_MONTH.items() for metric, (value, n, low, high) in metrics.items()
+    )
     hand_set = ", ".join(f"(date '{d}', {v}, {lo}, {hi}, {n})" for d, (v, lo, hi, n) in NPS_BY_MONTH.items())
     return f"""
         with series(metric, channel, base, amplitude, half_width, target) as (values {values}),
@@ -371,7 +404,7 @@ def _kpi_metrics_sql() -> str:
             left join (values {hand_set}) as hand(period_start, value, ci_low, ci_high, n)
                 on generated.metric = 'nps' and generated.channel = 'all' and hand.period_start = generated.period_start
         )
-        select period_grain, period_start, channel, segment, metric, value::double as value,
+        select period_grain, period_start, channel, 'all' as segment_type, segment, metric, value::double as value,
                null::double as numerator, null::double as denominator, n, ci_low::double as ci_low,
                ci_high::double as ci_high, (lag(value) over w)::double as previous_value,
                (value - lag(value) over w)::double as change_vs_previous,
@@ -379,6 +412,10 @@ def _kpi_metrics_sql() -> str:
                null::varchar as value_missing_reason
         from valued
         window w as (partition by metric, channel, segment order by period_start)
+        union all
+        select 'month', period_start, 'all', 'all', metric, value, null, null, n, ci_low, ci_high, null, null, null,
+               null, null
+        from (values {case_rows}) as cases(period_start, metric, value, n, ci_low, ci_high)
     """
 
 

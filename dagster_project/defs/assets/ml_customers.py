@@ -57,11 +57,17 @@ CONTACTS_SQL = """
     SELECT customer_key, sent_at, channel, campaign_type
     FROM fct_marketing_contacts WHERE customer_key IS NOT NULL
 """
+# The campaigns' control groups: their conversion is the organic baseline of the actions (ml.next_best_action).
+HELD_OUT_SQL = """
+    SELECT customer_key, sent_at, channel, campaign_type
+    FROM fct_campaign_assignments WHERE is_holdout AND customer_key IS NOT NULL
+"""
 CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
 CATALOGUE_SQL = "SELECT * FROM nba_actions"
 CHURN_DEPS = [warehouse_table_key(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
 NBA_DEPS = [
-    *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customers", "fct_marketing_contacts", "nba_actions")),
+    *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customers", "fct_marketing_contacts",
+                                               "fct_campaign_assignments", "nba_actions")),
     *CHURN_DEPS,
 ]
 PREVIEW_ROWS = 10
@@ -171,12 +177,14 @@ def skip_churn(
 
 
 def load_nba_inputs(warehouse: Warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
-    """Customers, their history, every outbound contact and (unless given) the churn scores, from the warehouse."""
+    """Customers, their history, every outbound contact, the campaigns' control groups (when the warehouse has
+    them) and (unless given) the churn scores, from the warehouse."""
     return NbaInputs(
         customers=read_frame(warehouse, CUSTOMERS_SQL),
         history=load_history(warehouse),
         contacts=read_frame(warehouse, CONTACTS_SQL),
         churn_scores=read_frame(warehouse, CHURN_SCORES_SQL) if churn_scores is None else churn_scores,
+        held_out=read_frame(warehouse, HELD_OUT_SQL) if "fct_campaign_assignments" in table_names(warehouse) else None,
     )
 
 
@@ -255,6 +263,8 @@ def ml_next_best_actions(
             "expected_value_eur_total": dg.MetadataValue.float(round(float(actions["expected_value_eur"].sum()), 2)),
             "currency": settings.currency,
             "contact_cap": cap.describe(),
+            # Which organic baseline each action's response rates were learned against (holdout or bgnbd).
+            "organic_baseline": dg.MetadataValue.md(markdown_table(plan.organic_baselines)),
             "actions": dg.MetadataValue.md(markdown_table(counts)),
             "channels": dg.MetadataValue.md(markdown_table(contacted.group_by("channel").len().sort("len", descending=True))),
             "preview": dg.MetadataValue.md(markdown_table(

@@ -22,8 +22,9 @@ from cx_core.spark_catalog import publish_spark_tables
 from cx_core.spark_scoring import score_sentiment_on_spark
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
-from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
+from ml.distinct import per_distinct
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HEAD_PATH,
@@ -32,14 +33,13 @@ from ml.sentiment import (
     SentimentModel,
     load_sentiment_model,
     score_texts,
-    shared_encoder,
     shared_multilingual_encoder,
     with_languages,
 )
 from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
 from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
-from ml.topics import TOPIC_SAMPLE, TopicClassifier, load_topics
+from ml.topics import OTHER, TOPIC_SAMPLE, TopicClassifier, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 
 TEXT_TOUCHPOINTS_SQL = """
@@ -58,7 +58,10 @@ MODEL_CARD_SCHEMA = {
 }
 SURVEY_COMMENTS_SQL = "SELECT survey_type, score, comment FROM fct_survey_responses WHERE comment IS NOT NULL"
 ADAPTED_HEAD_FILE = "sentiment_head_adapted.json"
-INSIGHT_COLUMNS = ["touchpoint_id", "topic", "topic_score", "urgency", "urgency_reason", "routing_team"]
+INSIGHT_SCHEMA = {"touchpoint_id": pl.Utf8, "topic": pl.Utf8, "topic_label": pl.Utf8, "topic_score": pl.Float64,
+                  "urgency": pl.Utf8, "urgency_reason": pl.Utf8, "routing_team": pl.Utf8}
+NO_SURVEY_COMMENTS = ("no survey comments with an NPS or CSAT score: nothing to adapt the sentiment head to or "
+                      "score it on")
 
 
 def quality_metadata(model) -> dict[str, object]:
@@ -88,17 +91,21 @@ def ml_sentiment_model_card(
     adapted_path = cx.settings.ml_cache_dir / ADAPTED_HEAD_FILE
     examples = survey_examples(read_frame(warehouse, SURVEY_COMMENTS_SQL))
     shipped = SentimentHead.from_json(HEAD_PATH.read_text(encoding="utf-8"))
-    adaptation = adapt_head(shipped, shared_multilingual_encoder(), examples)
-    if adaptation.card["adopted"]:
+    adaptation = adapt_head(shipped, shared_multilingual_encoder(), examples) if examples.height else None
+    if adaptation and adaptation.card["adopted"]:
         adapted_path.parent.mkdir(parents=True, exist_ok=True)
         adapted_path.write_text(adaptation.head.to_json(), encoding="utf-8")
     else:
         adapted_path.unlink(missing_ok=True)
-    card = pl.DataFrame([adaptation.card | {"built_at": datetime.now(timezone.utc)}], schema=MODEL_CARD_SCHEMA)
+    card_row = adaptation.card if adaptation else {"comments": 0, "adopted": False, "reason": NO_SURVEY_COMMENTS}
+    card = pl.DataFrame([card_row | {"built_at": datetime.now(timezone.utc)}], schema=MODEL_CARD_SCHEMA)
     replace_table(warehouse, "ml_sentiment_model_card", card)
-    context.log.info(f"sentiment adaptation: {adaptation.card['reason']}")
+    context.log.info(f"sentiment adaptation: {card_row['reason']}")
+    # Without a held-out score (no comments, or too few per label) the adaptation could not run: skipped, not failed.
+    status = skipped(card_row["reason"]) if card_row.get("macro_f1_before") is None else {}
     return dg.MaterializeResult(
-        metadata={**frame_metadata(card), **{key: value for key, value in adaptation.card.items() if value is not None}}
+        metadata={**frame_metadata(card), **status,
+                  **{key: value for key, value in card_row.items() if value is not None}}
     )
 
 
@@ -187,9 +194,12 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
         FROM ml_sentiment AS s JOIN fct_touchpoints AS t USING (touchpoint_id)
         """,
     )
-    classifier = TopicClassifier(load_topics(), shared_encoder())
+    classifier = TopicClassifier(load_topics(), shared_multilingual_encoder())
     started = time.perf_counter()
-    decisions = classifier.classify([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())
+    decisions = per_distinct(
+        lambda pairs: classifier.classify([text for text, _ in pairs], [sentiment for _, sentiment in pairs]),
+        list(zip([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())),
+    )
     contacts = contacts_in_window(texts).to_list()
     rows = []
     for (touchpoint_id, sentiment, text, direction), decision, contact_count in zip(
@@ -197,25 +207,26 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     ):
         urgency = assess_urgency(text, sentiment, decision.topic, contact_count, inbound=direction != "outbound")
         team = ESCALATIONS_TEAM if urgency.escalate else classifier.routing_team(decision.topic)
-        rows.append((touchpoint_id, decision.topic, decision.topic_score, urgency.urgency, urgency.reason, team))
-    insights = pl.DataFrame(
-        rows,
-        schema={"touchpoint_id": pl.Utf8, "topic": pl.Utf8, "topic_score": pl.Float64, "urgency": pl.Utf8,
-                "urgency_reason": pl.Utf8, "routing_team": pl.Utf8},
-        orient="row",
-    )
+        rows.append((touchpoint_id, decision.topic, classifier.label(decision.topic), decision.topic_score,
+                     urgency.urgency, urgency.reason, team))
+    insights = pl.DataFrame(rows, schema=INSIGHT_SCHEMA, orient="row")
     seconds = time.perf_counter() - started
     replace_table(warehouse, "ml_text_insights", insights)
+    inbound_topics = insights.filter(texts["direction"].ne_missing("outbound"))["topic"]
     context.log.info(f"classified {insights.height} texts in {seconds:.1f}s")
     return dg.MaterializeResult(
         metadata={
             **frame_metadata(insights),
             "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
-            "topics": dg.MetadataValue.json(dict(insights.group_by("topic").len().sort("len", descending=True).iter_rows())),
+            "topics": dg.MetadataValue.json(
+                dict(insights.group_by("topic_label").len().sort("len", descending=True).iter_rows())
+            ),
+            # texts that fit no topic of the taxonomy, of customers' own texts (company replies left out)
+            "other_share": round(float((inbound_topics == OTHER).mean()), 4) if inbound_topics.len() else 0.0,
             "urgency": dg.MetadataValue.json(dict(insights.group_by("urgency").len().iter_rows())),
             "topic_accuracy_on_labelled_sample": classifier.accuracy(pl.read_csv(TOPIC_SAMPLE)),
             "keyword_decisions": sum(d.method == "keywords" for d in decisions),
-            "zero_shot_decisions": sum(d.method == "zero_shot" for d in decisions),
+            "nearest_topic_decisions": sum(d.method == "nearest_topic" for d in decisions),
             "classified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
     )

@@ -1,8 +1,11 @@
-"""`ml_nba_uplift` (group `ml`): did the next best actions work? Conversion of contacted vs held-out customers.
+"""Did the actions work? Conversion of contacted vs held-out customers (group `ml`).
 
-An assignment is measured once its response window (RESPONSE_DAYS after the as-of date) lies inside the
-data: converted = a sale within the window. Uplift per action × channel and per action, with Newcombe
-intervals; the held-out conversion is the organic baseline of each action.
+`ml_nba_uplift`: the next best actions' own holdout groups (ml_nba_assignments). An assignment is measured
+once its response window (RESPONSE_DAYS after the as-of date) lies inside the data: converted = a sale within
+the window. `ml_campaign_uplift`: the marketing tools' campaigns with a control group in their exports
+(fct_campaign_assignments), measured the same way once 14 days after the (planned) send lie inside the data.
+Uplift per action × channel and per action, with Newcombe intervals; the held-out conversion is the organic
+baseline of each action.
 """
 
 import dagster as dg
@@ -31,6 +34,35 @@ OUTCOMES_SQL = f"""
 """
 
 
+# Only campaigns that keep a control group can be measured (bulk newsletters and promotions have none).
+CAMPAIGN_OUTCOMES_SQL = f"""
+    WITH data_end AS (SELECT max(ordered_at) AS last_order FROM fct_orders),
+    with_control AS (SELECT DISTINCT campaign_type FROM fct_campaign_assignments WHERE is_holdout)
+    SELECT a.campaign_type AS action, a.channel, a.is_holdout, a.converted_within_14d AS converted
+    FROM fct_campaign_assignments AS a, data_end
+    WHERE a.campaign_type IN (SELECT campaign_type FROM with_control)
+      AND a.customer_key IS NOT NULL
+      AND a.sent_at + INTERVAL {RESPONSE_DAYS} DAY <= data_end.last_order
+"""
+
+
+def uplift_by_action_and_channel(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Uplift per action × channel and per action over every channel (channel 'all')."""
+    return pl.concat([
+        uplift(outcomes, ["action", "channel"]),
+        uplift(outcomes, ["action"]).with_columns(pl.lit("all").alias("channel")),
+    ], how="diagonal_relaxed")
+
+
+def _uplift_metadata(table: pl.DataFrame, measured: int) -> dict:
+    return {
+        **frame_metadata(table),
+        "measured_assignments": measured,
+        "uplift": dg.MetadataValue.md(markdown_table(table.filter(pl.col("channel") == "all").select(
+            "action", "contacted", "held_out", "uplift", "uplift_ci_low", "uplift_ci_high"))),
+    }
+
+
 @dg.asset(
     group_name="ml",
     pool="duckdb",
@@ -41,15 +73,24 @@ OUTCOMES_SQL = f"""
 )
 def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     outcomes = read_frame(warehouse, OUTCOMES_SQL)
-    table = pl.concat([
-        uplift(outcomes, ["action", "channel"]),
-        uplift(outcomes, ["action"]).with_columns(pl.lit("all").alias("channel")),
-    ], how="diagonal_relaxed")
+    table = uplift_by_action_and_channel(outcomes)
     replace_table(warehouse, "ml_nba_uplift", table)
     context.log.info(f"{outcomes.height} measurable assignments")
-    return dg.MaterializeResult(metadata={
-        **frame_metadata(table),
-        "measured_assignments": outcomes.height,
-        "uplift": dg.MetadataValue.md(markdown_table(table.filter(pl.col("channel") == "all").select(
-            "action", "contacted", "held_out", "uplift", "uplift_ci_low", "uplift_ci_high"))),
-    })
+    return dg.MaterializeResult(metadata=_uplift_metadata(table, outcomes.height))
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=[warehouse_table_key("fct_campaign_assignments"), warehouse_table_key("fct_orders")],
+    kinds={"python", "duckdb"},
+    description=f"Uplift of each campaign with a control group in the marketing exports (action = its "
+                f"campaign_type), per channel and overall: conversion within {RESPONSE_DAYS} days of the "
+                "contacted minus the held-out customers, with a 95% interval, once the window has passed.",
+)
+def ml_campaign_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    outcomes = read_frame(warehouse, CAMPAIGN_OUTCOMES_SQL)
+    table = uplift_by_action_and_channel(outcomes)
+    replace_table(warehouse, "ml_campaign_uplift", table)
+    context.log.info(f"{outcomes.height} measurable campaign assignments")
+    return dg.MaterializeResult(metadata=_uplift_metadata(table, outcomes.height))

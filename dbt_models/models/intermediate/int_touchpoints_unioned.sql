@@ -50,6 +50,12 @@ orders as (
     {{ newly_ingested('orders') }}
 ),
 
+new_email_events as (
+    select * from {{ ref('stg_email_events__events') }}
+    {{ newly_ingested('email_events') }}
+),
+
+-- A control-group row records that nothing was sent: no touchpoint (fct_campaign_assignments keeps it).
 email_events as (
     select
         'email_events' as source,
@@ -63,13 +69,19 @@ email_events as (
         campaign_id as conversation_ref,
         {{ identifier_columns(email='email') }},
         _ingested_at
-    from {{ ref('stg_email_events__events') }}
-    {{ newly_ingested('email_events') }}
+    from new_email_events
+    where event_type <> 'control'
 ),
 
 new_mobile_messages as (
     select * from {{ ref('stg_mobile_messages__messages') }}
     {{ newly_ingested('mobile_messages') }}
+),
+
+-- A held-out message was never sent: no touchpoint (fct_campaign_assignments keeps it).
+sent_mobile_messages as (
+    select * from new_mobile_messages
+    where status <> 'held_out'
 ),
 
 -- A message is the company's send and, when tapped, the customer's click (inbound, like an e-mail click).
@@ -79,14 +91,14 @@ mobile_message_steps as (
         cast(null as {{ dbt.type_string() }}) as touchpoint_suffix,
         'message_sent' as touchpoint_type,
         sent_at as occurred_at
-    from new_mobile_messages
+    from sent_mobile_messages
     union all
     select
         message_id, channel, campaign_id, customer_id, phone_e164, _ingested_at,
         'click' as touchpoint_suffix,
         'message_click' as touchpoint_type,
         clicked_at as occurred_at
-    from new_mobile_messages
+    from sent_mobile_messages
     where clicked_at is not null
 ),
 

@@ -1,0 +1,70 @@
+"""`ml_emerging_topics` (group `ml`): themes in what customers wrote in the latest period that are new or growing
+significantly compared with the periods before (`ml.emerging_topics`), for the voice-of-the-customer report."""
+
+import time
+from datetime import date
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from cx_core.warehouse import read_frame, replace_table
+from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.metadata import frame_metadata, skipped
+from dagster_project.defs.resources import PipelineSettings
+from ml.emerging_topics import THEME_SCHEMA, emerging_topics, too_little_text
+from ml.sentiment import shared_multilingual_encoder, with_languages
+
+CUSTOMER_TEXTS_SQL = """
+    SELECT occurred_at, text, language
+    FROM fct_touchpoints
+    WHERE text IS NOT NULL AND direction = 'inbound'
+"""
+
+
+@dg.asset(
+    group_name="ml",
+    pool="duckdb",
+    deps=[warehouse_table_key("fct_touchpoints")],
+    kinds={"python", "duckdb"},
+    description="Themes of the latest period's customer texts (clusters of similar meaning, German and English "
+    "together) with counts against the earlier periods, a binomial test with Benjamini-Hochberg correction, "
+    "status new/growing/steady, top words per language and three masked verbatims.",
+)
+def ml_emerging_topics(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    settings = cx.settings
+    period_days = settings.emerging_topics_period_days
+    texts = with_languages(read_frame(warehouse, CUSTOMER_TEXTS_SQL))
+    newest = texts["occurred_at"].max()
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else newest.date() if newest else None
+    reason = too_little_text(texts, as_of, period_days) if as_of else "no customer texts"
+    if reason:
+        empty = pl.DataFrame(schema=THEME_SCHEMA)
+        replace_table(warehouse, "ml_emerging_topics", empty)
+        context.log.warning(f"emerging topics skipped: {reason}")
+        return dg.MaterializeResult(metadata={**skipped(reason), **frame_metadata(empty)})
+
+    started = time.perf_counter()
+    themes = emerging_topics(texts, shared_multilingual_encoder().encode, as_of, period_days)
+    seconds = time.perf_counter() - started
+    replace_table(warehouse, "ml_emerging_topics", themes)
+    statuses = dict(themes.group_by("status").len().iter_rows())
+    context.log.info(f"{themes.height} themes in the {period_days} days to {as_of} in {seconds:.1f}s: {statuses}")
+    flagged = themes.filter(pl.col("significant"))
+    return dg.MaterializeResult(
+        metadata={
+            **frame_metadata(themes),
+            "period": f"{themes['period_start'].min() if themes.height else as_of} to {as_of}",
+            "period_days": period_days,
+            "new_themes": statuses.get("new", 0),
+            "growing_themes": statuses.get("growing", 0),
+            "flagged": dg.MetadataValue.md(
+                "\n".join(f"- {row['status']}: {row['top_words_en'] or row['top_words_de']} "
+                          f"({row['texts_latest']} texts, p = {row['p_adjusted']:.3g})"
+                          for row in flagged.iter_rows(named=True)) or "nothing new or growing significantly"
+            ),
+            "seconds": round(seconds, 1),
+        }
+    )

@@ -1,0 +1,167 @@
+-- One row per customer a marketing contact was meant for: the contacts on any channel (e-mail sends, SMS and
+-- push messages, campaign calls: telephony queue `outbound_<campaign_type>`; a ticket's callback is service,
+-- not marketing) and the campaigns' control groups (e-mail `control` events, `held_out` messages: nothing
+-- was sent). With the customer's reaction and whether the customer ordered within 14 days of the (planned)
+-- contact (any order counts, on any channel; an order counts for every contact of the 14 days before it).
+-- Contacted vs held out is the measured uplift of a campaign.
+with
+
+email_sends as (
+    select
+        'email_events:' || event_id as touchpoint_id,
+        event_id as contact_id,
+        event_time as sent_at,
+        'email' as channel,
+        email,
+        campaign_id,
+        campaign_type
+    from {{ ref('stg_email_events__events') }}
+    where event_type = 'send'
+),
+
+email_reactions as (
+    select
+        email,
+        campaign_id,
+        min(case when event_type = 'open' then event_time end) as first_opened_at,
+        min(case when event_type = 'click' then event_time end) as first_clicked_at
+    from {{ ref('stg_email_events__events') }}
+    where event_type in ('open', 'click')
+    group by email, campaign_id
+),
+
+emails as (
+    select
+        email_sends.touchpoint_id,
+        email_sends.contact_id,
+        email_sends.sent_at,
+        email_sends.channel,
+        email_sends.campaign_id,
+        email_sends.campaign_type,
+        email_reactions.first_opened_at is not null as opened,
+        email_reactions.first_clicked_at is not null as clicked,
+        false as is_holdout
+    from email_sends
+    left join email_reactions
+        on email_reactions.email = email_sends.email
+        and email_reactions.campaign_id = email_sends.campaign_id
+),
+
+-- A message has no open receipt: a tap is both its open and its click.
+messages as (
+    select
+        'mobile_messages:' || message_id as touchpoint_id,
+        message_id as contact_id,
+        sent_at,
+        channel,
+        campaign_id,
+        campaign_type,
+        clicked_at is not null as opened,
+        clicked_at is not null as clicked,
+        false as is_holdout
+    from {{ ref('stg_mobile_messages__messages') }}
+    where status <> 'held_out'
+),
+
+-- A campaign call is "opened" when the customer picked up; a call has nothing to click.
+campaign_calls as (
+    select
+        'calls:' || call_id as touchpoint_id,
+        call_id as contact_id,
+        started_at as sent_at,
+        'phone' as channel,
+        cast(null as {{ dbt.type_string() }}) as campaign_id,
+        substr(queue, 10) as campaign_type,  -- after the 9 characters of 'outbound_'
+        coalesce(talk_seconds, 0) > 0 as opened,
+        false as clicked,
+        false as is_holdout
+    from {{ ref('stg_calls__calls') }}
+    where direction = 'outbound' and ticket_id is null and substr(queue, 1, 9) = 'outbound_'
+),
+
+sent as (
+    select sent.*, touchpoints.customer_key
+    from (
+        select * from emails
+        union all select * from messages
+        union all select * from campaign_calls
+    ) as sent
+    inner join {{ ref('fct_touchpoints') }} as touchpoints
+        on touchpoints.touchpoint_id = sent.touchpoint_id
+),
+
+-- The control groups' rows are no touchpoints: their customer comes from the identity graph directly
+-- (the messaging platform's CRM id first, else the number; the e-mail address).
+control_rows as (
+    select
+        'email_events:' || event_id as touchpoint_id,
+        event_id as contact_id,
+        event_time as sent_at,
+        'email' as channel,
+        campaign_id,
+        campaign_type,
+        'email:' || email as identifier
+    from {{ ref('stg_email_events__events') }}
+    where event_type = 'control'
+    union all
+    select
+        'mobile_messages:' || message_id as touchpoint_id,
+        message_id as contact_id,
+        sent_at,
+        channel,
+        campaign_id,
+        campaign_type,
+        coalesce('crm_id:' || customer_id, 'phone:' || phone_e164) as identifier
+    from {{ ref('stg_mobile_messages__messages') }}
+    where status = 'held_out'
+),
+
+held_out as (
+    select
+        control_rows.touchpoint_id,
+        control_rows.contact_id,
+        control_rows.sent_at,
+        control_rows.channel,
+        control_rows.campaign_id,
+        control_rows.campaign_type,
+        false as opened,
+        false as clicked,
+        true as is_holdout,
+        components.customer_key
+    from control_rows
+    inner join {{ ref('int_identity_components') }} as components
+        on components.identifier = control_rows.identifier
+),
+
+contacts as (
+    select * from sent
+    union all select * from held_out
+),
+
+orders_after_contact as (
+    select
+        contacts.touchpoint_id,
+        sum(orders.value_eur) as order_value_eur
+    from contacts
+    inner join {{ ref('fct_orders') }} as orders
+        on orders.customer_key = contacts.customer_key
+        and orders.order_type = 'sale'
+        and orders.ordered_at >= contacts.sent_at
+        and orders.ordered_at < {{ dbt.dateadd('day', 14, 'contacts.sent_at') }}
+    group by contacts.touchpoint_id
+)
+
+select
+    contacts.touchpoint_id as contact_id,
+    contacts.customer_key,
+    contacts.sent_at,
+    contacts.channel,
+    contacts.campaign_id,
+    contacts.campaign_type,
+    contacts.opened,
+    contacts.clicked,
+    contacts.is_holdout,
+    orders_after_contact.touchpoint_id is not null as converted_within_14d,
+    coalesce(orders_after_contact.order_value_eur, 0) as order_value_eur
+from contacts
+left join orders_after_contact on orders_after_contact.touchpoint_id = contacts.touchpoint_id

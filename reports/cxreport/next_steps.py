@@ -1,0 +1,28 @@
+"""'What to do next', the first section of a report: its most important findings, each with its size, how sure
+it is and the action or customer list it leads to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+TOP_FINDINGS = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """finding: what was found, its size in bold (Markdown); confidence: how sure, with the interval or the
+    model's measured quality; action: what to do and the list it leads to; stake: importance in one unit per
+    report (e.g. the money at stake), to rank the findings."""
+
+    finding: str
+    confidence: str
+    action: str
+    stake: float
+
+
+def next_steps_markdown(findings: Sequence[Finding], top: int = TOP_FINDINGS) -> str:
+    """The `top` findings with the largest stake as a numbered list."""
+    ranked = sorted(findings, key=lambda finding: finding.stake, reverse=True)[:top]
+    return "\n".join(f"{number}. {finding.finding} How sure: {finding.confidence} Act on it: {finding.action}"
+                     for number, finding in enumerate(ranked, start=1))
