@@ -64,9 +64,8 @@ else:
         report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value), change.meets_target)
 
 # %%
-# What to do next: the three most severe active alerts of the latest day, week and month (kpi_alerts), each
-# with the slice that explains a significant change of a total (kpi_change_drivers) and where to act.
-NEXT_STEPS = 3
+# What to do next: the most severe active alerts of the latest day, week and month (kpi_alerts), each with the
+# slice that explains a significant change of a total (kpi_change_drivers) and where to act.
 alert_inputs = {"kpi_alerts": ["severity", "metric", "period_grain", "period_start", "channel", "segment", "kind",
                                "sentence", "difference"],
                 "kpi_change_driver_sentences": ["metric", "period_grain", "period_start", "sentence"]}
@@ -80,7 +79,7 @@ if missing_alerts:
 else:
     active = report.query(
         """
-        select alerts.severity, alerts.metric, alerts.sentence, causes.sentence as cause
+        select alerts.severity, alerts.metric, alerts.kind, alerts.sentence, causes.sentence as cause
         from kpi_alerts as alerts
         left join kpi_change_driver_sentences as causes
             on causes.metric = alerts.metric and causes.period_grain = alerts.period_grain
@@ -90,15 +89,23 @@ else:
         order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
         """
     )
-    top = active.head(NEXT_STEPS)
-    steps = [
-        f"{number}. **{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else "")
-        + f" Act on it: {cx.link_token(number - 1)}."
-        for number, row in enumerate(top.iter_rows(named=True), start=1)
+    findings = [
+        cx.Finding(
+            f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
+            "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
+            "beyond normal variation after the correction for testing many series (interval, n and q in the "
+            "alert).",
+            f"{cx.link_token(position)}.",
+            # the query ranks by severity, then by the size of the change
+            active.height - position,
+        )
+        for position, row in enumerate(active.iter_rows(named=True))
     ]
-    more = f"\n\n{active.height - NEXT_STEPS} more active alerts are in alerts.md." if active.height > NEXT_STEPS else ""
-    report.say("\n".join(steps) + more if steps else "No KPI is beyond its threshold or worse than normal variation.",
-               links=[cx.action_link(metric) for metric in top["metric"]])
+    more = (f"\n\n{active.height - cx.TOP_FINDINGS} more active alerts are in alerts.md."
+            if active.height > cx.TOP_FINDINGS else "")
+    report.say((cx.next_steps_markdown(findings) + more) if findings
+               else "No KPI is beyond its threshold or worse than normal variation.",
+               links=[cx.action_link(metric) for metric in active["metric"]])
 
 # %%
 if not missing:
