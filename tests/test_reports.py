@@ -315,6 +315,10 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
         text = readable_text(report.html_path.read_text(encoding="utf-8"))
         assert ": not available yet." in text, spec.name
         assert "Traceback" not in text
+        # Every report starts with what to do next; without data it says in words that there is nothing to rank.
+        assert re.findall(r"<h2>(.*?)</h2>", report.html_path.read_text(encoding="utf-8"))[0] == "What to do next"
+        if spec.name in ("customer_journeys", "voice_of_customer", "service_operations", "churn_and_actions"):
+            assert "Nothing to rank yet" in text, spec.name
 
 
 @pytest.fixture(scope="module")
