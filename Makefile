@@ -8,7 +8,7 @@ DEMO_CUSTOMERS ?= 10000
 DEMO_DAYS ?= 365
 DEMO_SEED ?= 42
 
-.PHONY: install run demo test ui bench clean browser
+.PHONY: install run demo test ui bench clean browser plotly-bundle
 
 # Reinstall only when the project's dependency files change.
 $(STAMP): pyproject.toml
@@ -37,6 +37,11 @@ ui: install
 
 bench: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m tests.benchmarks
+
+# The reports' plotly.js with only the trace types they draw (committed; rebuild after a plotly upgrade or when a
+# report starts using another trace type). Needs node and npm.
+plotly-bundle:
+	cd reports/plotlyjs && npm ci --no-audit --no-fund && node build.js
 
 clean:
 	rm -rf data reports/out dbt_models/target dbt_models/logs

@@ -2,12 +2,13 @@
 
 jupytext percent `.py` -> notebook with a kernelspec -> papermill (parameters injected after the cell tagged
 `parameters`, executed in `reports/` so the notebooks import the shared `cxreport` package) -> nbconvert
-HTML without input cells or prompts -> our page shell with the report CSS, a navigation bar to the other reports
-and plotly.js, so the file opens offline. plotly.js (4.8 MB) is either written once as `plotly.min.js` beside the
-reports and loaded from there ("shared": small reports, the folder works offline) or inlined into every file
-("inline": one file that can be mailed on its own). Each report also writes `<name>.json` next to its HTML (as-of
-date, render time, headline numbers and whether each meets its target), which the index page and the asset
-metadata read.
+HTML without input cells or prompts -> our page shell with the report CSS, a navigation bar to the other
+reports, plotly.js and the script that draws the charts from their data, so the file opens offline. plotly.js is
+our own bundle of the trace types the reports draw (`reports/plotlyjs/`, 1.4 MB; the full 4.8 MB library takes a
+browser over a second just to parse), either written once as `plotly.min.js` beside the reports and loaded from
+there ("shared": small reports, the folder works offline) or inlined into every file ("inline": one file that can
+be mailed on its own). Each report also writes `<name>.json` next to its HTML (as-of date, render time, headline
+numbers and whether each meets its target), which the index page and the asset metadata read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any
 import jupytext
 import nbformat
 import papermill
-import plotly.offline
 from nbconvert import HTMLExporter
 
 from cx_core.files import write_text_atomically
@@ -32,6 +32,10 @@ from cx_core.settings import REPO_ROOT
 
 REPORTS_SOURCE_DIR = REPO_ROOT / "reports"
 REPORT_CSS = REPORTS_SOURCE_DIR / "cxreport" / "report.css"
+# Draws the charts whose data the notebooks leave in the page (on-screen ones first).
+CHARTS_SCRIPT = REPORTS_SOURCE_DIR / "cxreport" / "charts.js"
+# Built by `make plotly-bundle` from the plotly.js version that plotly.py writes its figures for.
+PLOTLY_BUNDLE = REPORTS_SOURCE_DIR / "plotlyjs" / "plotly-cx.min.js"
 KERNEL_NAME = "python3"
 # The notebooks publish their headline numbers under this output type (reports/cxreport/report.py).
 HEADLINES_MIMETYPE = "application/vnd.cx.headlines+json"
@@ -73,6 +77,9 @@ def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.No
         cwd=str(source.parent),
         progress_bar=False,
         log_output=False,
+        # The kernel's own log (a warning about its local TCP sockets at every start) is no reader's business and
+        # not the console's: a failing cell still raises, with its traceback.
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
     )
 
 
@@ -114,10 +121,10 @@ def notebook_body_html(notebook: nbformat.NotebookNode) -> str:
 
 def plotly_script(mode: str, output_dir: Path) -> str:
     """The <script> that loads plotly.js: inline, or from the shared file beside the reports (written when absent
-    or from another plotly version)."""
+    or from another build)."""
     if mode not in PLOTLY_MODES:
         raise ValueError(f"plotly mode {mode!r}: use one of {', '.join(PLOTLY_MODES)}")
-    library = plotly.offline.get_plotlyjs()
+    library = PLOTLY_BUNDLE.read_text(encoding="utf-8")
     if mode == "inline":
         return f"<script type='text/javascript'>{library}</script>"
     shared = output_dir / SHARED_PLOTLY_FILE
@@ -134,13 +141,13 @@ def navigation(pages: Sequence[tuple[str, str]], current: str) -> str:
     return f"<nav class='cx-nav'>{''.join(items)}</nav>"
 
 
-def page(title: str, body: str, footer: str, head_script: str = "", nav: str = "") -> str:
-    """A complete offline HTML page in the shared report style."""
+def page(title: str, body: str, footer: str, head_script: str = "", nav: str = "", end_script: str = "") -> str:
+    """A complete offline HTML page in the shared report style; `end_script` runs once the body is there."""
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{html.escape(title)}</title><style>{REPORT_CSS.read_text(encoding='utf-8')}</style>{head_script}"
-        f"</head><body>{nav}<main>{body}<footer>{footer}</footer></main></body></html>\n"
+        f"</head><body>{nav}<main>{body}<footer>{footer}</footer></main>{end_script}</body></html>\n"
     )
 
 
@@ -159,7 +166,8 @@ def render_report(
     footer = f"CX pipeline · {html.escape(title)} · <a href='{INDEX_FILE}'>all reports</a>"
     html_path = output_dir / f"{name}.html"
     write_text_atomically(html_path, page(title, notebook_body_html(notebook), footer,
-                                          plotly_script(plotly_mode, output_dir), navigation(siblings, name)))
+                                          plotly_script(plotly_mode, output_dir), navigation(siblings, name),
+                                          f"<script>{CHARTS_SCRIPT.read_text(encoding='utf-8')}</script>"))
     report = RenderedReport(
         name=name,
         title=title,

@@ -28,6 +28,7 @@ class Settings:
     warehouse_path: Path
     demo_truth_dir: Path
     reports_dir: Path
+    exports_dir: Path  # operational exports for other systems (cases_<date>.csv for the CRM): personal data
     dagster_home: Path
     dbt_project_dir: Path
     dbt_target: str
@@ -87,6 +88,7 @@ class Settings:
             warehouse_path=_path(environ, "CX_WAREHOUSE", data_dir / "warehouse.duckdb"),
             demo_truth_dir=_path(environ, "CX_DEMO_TRUTH_DIR", data_dir / "demo_truth"),
             reports_dir=_path(environ, "CX_REPORTS_DIR", REPO_ROOT / "reports" / "out"),
+            exports_dir=_path(environ, "CX_EXPORTS_DIR", data_dir / "exports"),
             dagster_home=_path(environ, "DAGSTER_HOME", data_dir / "dagster_home"),
             dbt_project_dir=REPO_ROOT / "dbt_models",
             dbt_target=get("CX_DBT_TARGET", "duckdb"),

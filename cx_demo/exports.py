@@ -1,4 +1,4 @@
-"""From a simulated chunk (`simulate.World`) to the ten contract-shaped frames, timestamps written as text.
+"""From a simulated chunk (`simulate.World`) to the contract-shaped frames, timestamps written as text.
 
 Each frame has exactly the contract columns plus `_person_id` (who the row belongs to, for the identity truth);
 the writers select the contract columns only.
@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from cx_core.cases import case_id
 from cx_demo.frames import frame, strings
 from cx_demo.identity_noise import emails_as_written, phones_as_written
 from cx_demo.people import SHOP_TEST_EMAIL, SHOP_TEST_PERSON
@@ -21,6 +22,12 @@ from cx_demo.writers import written_times
 BRAND_PERSON = "BRAND"  # the retailer's own social account
 LOYALTY_CARD_SHOWN = 0.85
 KNOWN_BUYER_GIVES_EMAIL = 0.4
+# The CRM team's closed loop on detractor answers (fct_cx_cases): it works most cases and closes them after a
+# delay of mean 30 hours (the due time is 48 hours, so about one in five is late); detractor answers within
+# CASE_MERGE_DAYS of the person's previous one belong to its case (dbt var case_merge_days).
+CASES_WORKED = 0.8
+CASE_MEAN_CLOSE_HOURS = 30
+CASE_MERGE_DAYS = 7
 
 
 class Exporter:
@@ -31,13 +38,14 @@ class Exporter:
     def times(self, values, source: str) -> pl.Series:
         return written_times(self.rng, pl.Series(values, dtype=pl.Int64), self.start, source)
 
-    def all(self, test_orders: int = 0) -> dict[str, pl.DataFrame]:
-        return {
+    def all(self, test_orders: int = 0, case_updates: bool = True) -> dict[str, pl.DataFrame]:
+        exports = {
             "crm_customers": self.crm_customers(), "web_events": self.web_events(), "orders": self.orders(test_orders),
             "email_events": self.email_events(), "mobile_messages": self.mobile_messages(),
             "support_tickets": self.support_tickets(), "chat_conversations": self.chat_conversations(),
             "calls": self.calls(), "social_mentions": self.social_mentions(), "surveys": self.surveys(),
         }
+        return exports | ({"case_updates": self.case_updates()} if case_updates else {})
 
     def crm_customers(self) -> pl.DataFrame:
         rng, people = self.rng, self.world.people.filter("is_crm")
@@ -180,4 +188,22 @@ class Exporter:
             email=strings(np.where(known, None, emails_as_written(rng, people["email"].to_numpy()[person], "surveys"))),
             survey_type="survey_type", score="score", comment="comment", trigger_type="trigger_type", trigger_id="trigger_id",
             _person_id=pl.Series(self.person_id[person]),
+        )
+
+    def case_updates(self) -> pl.DataFrame:
+        """The CRM's closing updates of the detractor cases its agents worked, by the pipeline's case id; a case
+        whose closing would fall after the export's end is still open."""
+        answers = self.world.surveys.filter((pl.col("survey_type") == "nps") & (pl.col("score") <= 6)).sort("person", "t")
+        opens_case = (pl.col("t") - pl.col("t").shift(1).over("person")).fill_null(CASE_MERGE_DAYS * DAY + 1)
+        cases = answers.filter(opens_case > CASE_MERGE_DAYS * DAY)
+        # a child generator: the closed loop must not shift the random draws of the exports written after it
+        rng = self.rng.spawn(1)[0]
+        closed_t = cases["t"].to_numpy() + (rng.exponential(CASE_MEAN_CLOSE_HOURS, cases.height) * HOUR).astype(np.int64)
+        worked = rng.random(cases.height) < CASES_WORKED
+        closed = cases.with_columns(closed_t=closed_t, worked=worked).filter(
+            pl.col("worked") & (pl.col("closed_t") < self.end_seconds))
+        return closed.select(
+            case_id=pl.col("response_id").map_elements(lambda response: case_id("detractor", response), return_dtype=pl.String),
+            status=pl.lit("closed"), updated_at=self.times(closed["closed_t"], "case_updates"),
+            note=pl.lit("Called back, issue solved"), _person_id=pl.Series(self.person_id[closed["person"].to_numpy()]),
         )

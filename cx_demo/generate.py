@@ -84,7 +84,9 @@ def _part_path(out_dir: Path, source: str, chunk: int) -> Path:
 
 def generate_demo(out_dir: Path, truth_dir: Path, customers: int = 10_000, days: int = 365, seed: int = 42,
                   end_date: date | None = None, progress: bool = False, chunk_size: int = CHUNK_SIZE,
-                  planted: PlantedChange | None = None, holdout_share: float = HOLDOUT_SHARE) -> DemoSummary:
+                  planted: PlantedChange | None = None, holdout_share: float = HOLDOUT_SHARE,
+                  case_updates: bool = True) -> DemoSummary:
+    """`case_updates`: also write the CRM's closing updates of part of the detractor cases (closed loop)."""
     started = time.perf_counter()
     end = end_date or DEFAULT_END_DATE
     start = end - timedelta(days=days - 1)
@@ -99,7 +101,8 @@ def generate_demo(out_dir: Path, truth_dir: Path, customers: int = 10_000, days:
         rng = np.random.default_rng([seed, chunk])
         people, devices = make_people(rng, first, min(chunk_size, customers - first), days)
         world = simulate(rng, TextComposer(seed * 100_003 + chunk), clock, chunk + 1, people, devices, planted, holdout_share)
-        exports = Exporter(rng, world, start, clock.end_seconds()).all(test_orders=SHOP_TEST_ORDERS if chunk == 0 else 0)
+        exports = Exporter(rng, world, start, clock.end_seconds()).all(
+            test_orders=SHOP_TEST_ORDERS if chunk == 0 else 0, case_updates=case_updates)
         truth.add("identities", identities(exports))
         truth.add("persons", persons(world, start, days))
         truth.add("texts", world.texts)

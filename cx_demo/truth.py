@@ -30,6 +30,7 @@ IDENTIFIER_COLUMNS = {
     "calls": {"phone": "phone"},
     "social_mentions": {"author_handle": "social_handle"},
     "surveys": {"customer_id": "customer_id", "email": "email"},
+    "case_updates": {},  # a case id names no person
 }
 SCHEMAS = {
     "identities": {"source": pl.String, "identifier_type": pl.String, "identifier_value": pl.String, "person_id": pl.String},

@@ -29,6 +29,7 @@ def _demo_data(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         planted=PlantedChange.parse(args.plant_change) if args.plant_change else None,
         holdout_share=settings.nba_holdout_share if args.holdout_share is None else args.holdout_share,
+        case_updates=not args.no_case_updates,
     )
     print(summary.describe())
     return 0
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--plant-change", default=None, metavar="TRIGGER:FROM_DAY:QUALITY",
                        help="plant a known cause, e.g. store_visit:60:0.1 = from day 60 on, surveys after store "
                             "visits answer with experience quality 0.1 (a good visit is 0.85)")
+        p.add_argument("--no-case-updates", action="store_true",
+                       help="no case_updates export (by default the CRM closes part of the detractor cases)")
         p.add_argument("--holdout-share", type=float, default=None, metavar="SHARE",
                        help="share of each triggered campaign's people held out as its control group "
                             "(default: CX_NBA_HOLDOUT_SHARE, 0.10)")

@@ -7,6 +7,7 @@
 import dagster as dg
 
 from dagster_project.defs.assets.alerts import alert_assets
+from dagster_project.defs.assets.cases import case_assets
 from dagster_project.defs.assets.dbt import cx_dbt_assets
 from dagster_project.defs.assets.ingest import ingest_assets
 from dagster_project.defs.assets.ml_customer_value import ml_customer_value
@@ -30,7 +31,7 @@ from dagster_project.defs.sensors import erasure_requests_sensor, landing_files_
 defs = dg.Definitions(
     assets=[
         *ingest_assets, cx_dbt_assets, *ml_text_assets, ml_emerging_topics, *ml_customer_assets, ml_customer_value,
-        ml_nba_uplift, ml_campaign_uplift, *ml_persona_assets, *ml_workforce_assets, *alert_assets,
+        ml_nba_uplift, ml_campaign_uplift, *ml_persona_assets, *ml_workforce_assets, *alert_assets, *case_assets,
         *dg.map_asset_specs(read_daily, report_assets), *privacy_assets,
     ],
     asset_checks=[*asset_checks, *ml_workforce_checks],

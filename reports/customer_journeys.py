@@ -11,7 +11,7 @@
 # %% tags=["parameters"]
 # Customer journeys: the most common journey paths, channel-to-channel flow, the web funnel with drop-off,
 # time to convert, where customers switch channel, and what happens after a bot hands over to a human.
-# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts, dim_customer_personas.
+# Reads fct_journeys, fct_channel_transitions, fct_web_sessions, fct_service_contacts, dim_customers (persona).
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -181,7 +181,7 @@ if not journeys_missing:
 # %%
 report.section("Paths by persona", "The most frequent path of each persona and how often that "
                "persona's journeys end in a purchase.")
-personas_missing = journeys_missing + report.missing({"dim_customer_personas": ["customer_key", "persona_name"],
+personas_missing = journeys_missing + report.missing({"dim_customers": ["customer_key", "persona_name"],
                                                       "fct_journeys": ["customer_key"]})
 if personas_missing:
     report.unavailable("Paths by persona", personas_missing)
@@ -189,11 +189,11 @@ else:
     by_persona = report.query(
         """
         with persona_paths as (
-            select personas.persona_name as persona, journeys.channel_path, count(*) as journeys,
+            select customers.persona_name as persona, journeys.channel_path, count(*) as journeys,
                    avg(case when journeys.is_converted then 1.0 else 0.0 end) as conversion
             from fct_journeys as journeys
-            inner join dim_customer_personas as personas on personas.customer_key = journeys.customer_key
-            where journeys.started_at >= ? and journeys.started_at < ?
+            inner join dim_customers as customers on customers.customer_key = journeys.customer_key
+            where journeys.started_at >= ? and journeys.started_at < ? and customers.persona_name is not null
             group by all
         )
         select persona, sum(journeys) as journeys,
@@ -300,9 +300,12 @@ else:
         report.headline("Median time to convert", fmt.duration(median_hours * 3600))
         labels = [next(label for limit, label in CONVERT_BUCKETS if hours < limit) for hours in to_convert["hours"]]
         counts = [labels.count(label) for _, label in CONVERT_BUCKETS]
-        figure = go.Figure(go.Bar(x=[label for _, label in CONVERT_BUCKETS], y=counts,
-                                  marker_color=cx.channel_colour("all"), text=counts, textposition="outside"))
-        figure.update_layout(xaxis_title="time from first touchpoint to purchase", yaxis_title="journeys")
+        # Bars across the page: the bucket names stay readable side by side even on a phone.
+        figure = go.Figure(go.Bar(y=[label for _, label in CONVERT_BUCKETS], x=counts, orientation="h",
+                                  marker_color=cx.channel_colour("all"), text=counts, textposition="outside",
+                                  cliponaxis=False))
+        figure.update_layout(xaxis_title="journeys", yaxis=dict(title="time from first touchpoint to purchase",
+                                                                autorange="reversed"))
         report.chart(figure, height=320)
     else:
         report.nothing_in_period("journeys ending in a purchase", window_text)

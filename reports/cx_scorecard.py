@@ -10,8 +10,8 @@
 
 # %% tags=["parameters"]
 # CX scorecard: the nine headline KPIs of the latest complete month, compared with the month before (marked
-# only when the 95% intervals say the change is real) and with their targets, 13-month trends, and a table
-# per channel. Reads the kpi_metrics mart (month grain, segment 'all').
+# only when the 95% intervals say the change is real) and with their targets, trends over up to 13 months, and a
+# table per channel. Reads the kpi_metrics mart (month grain, segment 'all').
 warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
@@ -21,6 +21,7 @@ business_timezone = "Europe/Berlin"
 from datetime import timedelta
 
 import plotly.graph_objects as go
+import polars as pl
 
 import cxreport as cx
 
@@ -65,7 +66,14 @@ else:
 
 # %%
 # What to do next: the most severe active alerts of the latest day, week and month (kpi_alerts), each with the
-# slice that explains a significant change of a total (kpi_change_drivers) and where to act.
+# slice that explains a significant change of a total (kpi_change_drivers) and where to act, and the closed-loop
+# cases open past their due time. Ranked by severity: critical alerts, overdue cases, warnings; alerts of the same
+# severity by the size of their change.
+SEVERITY_STAKE = {"critical": 2.0, "warning": 1.0}  # + up to 1 for the size rank within the severity
+OVERDUE_CASES_STAKE = 2.0  # below every critical alert, above every warning
+overdue = None if missing else report.query(
+    "select sum(value) as overdue from kpi_metrics where metric = 'cases_overdue' and period_grain = 'month' "
+    "and channel = 'all' and segment = 'all'")["overdue"][0]
 alert_inputs = {"kpi_alerts": ["severity", "metric", "period_grain", "period_start", "channel", "segment", "kind",
                                "sentence", "difference"],
                 "kpi_change_driver_sentences": ["metric", "period_grain", "period_start", "sentence"]}
@@ -74,8 +82,18 @@ report.section("What to do next", "The most severe KPI alerts: targets and thres
                "kpi_alert_rules) and changes beyond normal variation, corrected for testing hundreds of series at "
                "once (q = the chance that it is a false alarm among the alerts). Every alert with its interval is "
                "in the alerts.md of the run.")
+findings = []
+if overdue:
+    findings.append(cx.Finding(
+        f"**{fmt.number(overdue)} closed-loop cases are open past their due time.**",
+        "a count of the cases themselves (fct_cx_cases), no estimate.",
+        "work them oldest first in the CRM from the case export (see Closed-loop cases for the rates).",
+        OVERDUE_CASES_STAKE,
+    ))
 if missing_alerts:
     report.unavailable("KPI alerts", missing_alerts)
+    if findings:
+        report.say(cx.next_steps_markdown(findings))
 else:
     active = report.query(
         """
@@ -89,7 +107,7 @@ else:
         order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
         """
     )
-    findings = [
+    findings += [
         cx.Finding(
             f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
             "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
@@ -97,14 +115,16 @@ else:
             "alert).",
             f"{cx.link_token(position)}.",
             # the query ranks by severity, then by the size of the change
-            active.height - position,
+            SEVERITY_STAKE[row["severity"]] + (active.height - position) / (active.height + 1),
         )
         for position, row in enumerate(active.iter_rows(named=True))
     ]
-    more = (f"\n\n{active.height - cx.TOP_FINDINGS} more active alerts are in alerts.md."
-            if active.height > cx.TOP_FINDINGS else "")
+    shown_alerts = sum(finding.stake != OVERDUE_CASES_STAKE for finding in
+                       sorted(findings, key=lambda finding: finding.stake, reverse=True)[:cx.TOP_FINDINGS])
+    more = (f"\n\n{active.height - shown_alerts} more active alerts are in alerts.md."
+            if active.height > shown_alerts else "")
     report.say((cx.next_steps_markdown(findings) + more) if findings
-               else "No KPI is beyond its threshold or worse than normal variation.",
+               else "No KPI is beyond its threshold or worse than normal variation, and no case is overdue.",
                links=[cx.action_link(metric) for metric in active["metric"]])
 
 # %%
@@ -118,10 +138,23 @@ if not missing:
 
 # %%
 if not missing:
-    report.section("Trends over 13 months", "Each panel shows the monthly value, its 95% interval where one "
-                   "exists (shaded) and the target (dashed).")
-    # The full 13 months on every panel, half a month of air on each side, even when data starts later.
-    trend_range = [trend_months[0] - timedelta(days=15), month + timedelta(days=15)]
+    # 13 months when the data reaches back that far, else the months it has: the heading counts what the
+    # panels show.
+    measured = rows.filter(pl.col("channel") == "all", pl.col("metric").is_in(metrics), pl.col("value").is_not_null())
+    first_shown = measured["period_start"].min() or month
+    shown_months = [m for m in trend_months if m >= first_shown]
+    # A KPI can start later than the data: churn, say, needs its window of history before a month can be judged.
+    starts = measured.group_by("metric").agg(pl.col("period_start").min())
+    late = [f"{cx.KPIS_BY_METRIC[metric].label} from {fmt.month(start)}"
+            for metric, start in starts.sort("metric").iter_rows() if start > first_shown]
+    months_word = "month" if len(shown_months) == 1 else "months"
+    report.section(f"Trends over {len(shown_months)} {months_word}", "Each panel shows the monthly value, its 95% "
+                   "interval where one exists (shaded) and the target (dashed)."
+                   + (f" The data starts in {fmt.month(first_shown)}." if len(shown_months) < len(trend_months)
+                      else "")
+                   + (f" Measured only once the data allows it: {', '.join(late)}." if late else ""))
+    # The same months on every panel, half a month of air on each side, even when a KPI starts later.
+    trend_range = [shown_months[0] - timedelta(days=15), month + timedelta(days=15)]
     panels = []
     for kpi in cx.SCORECARD_KPIS:
         series = rows.filter(channel="all", metric=kpi.metric).sort("period_start")
@@ -150,6 +183,36 @@ if not missing:
     report.section("By channel", f"The service KPIs of {fmt.month(month)} per channel; \"not available\" means "
                    "the KPI does not apply to the channel or its data was not measured.")
     report.kpi_channel_table([cx.KPIS_BY_METRIC[metric] for metric in cx.SERVICE_KPI_METRICS])
+
+# %%
+# Closed-loop cases (fct_cx_cases, counted in kpi_metrics): counts and rates only. The case list with the
+# customers' CRM ids is the operational export cases_<date>.csv for the CRM, never part of a report.
+if not missing:
+    report.section("Closed-loop cases", "Situations that need a person (detractor answers, urgent negative texts, "
+                   "repeated unresolved contacts, high churn risk with a recommended action), each routed to a team "
+                   "with a due time; the CRM's updates close them.")
+    cases = {row["metric"]: row for row in rows.filter(channel="all", period_start=month).iter_rows(named=True)
+             if row["metric"].startswith(("cases_", "case_", "nps_before_case", "nps_after_case"))}
+    opened = cases.get("cases_opened")
+    if opened is None or opened["value"] is None:
+        reason = opened["value_missing_reason"] if opened else "the KPI mart has no case figures"
+        report.say(f"Closed-loop cases are not available: {reason}.")
+    else:
+        not_measured = {"value": None, "n": 0, "ci_low": None, "ci_high": None}
+        closed, in_time, hours, before, after = (cases.get(metric, not_measured) for metric in (
+            "cases_closed", "cases_closed_in_time_share", "case_hours_to_close_median", "nps_before_case",
+            "nps_after_case"))
+        text = (f"In {fmt.month(month)}, {fmt.number(opened['value'])} cases were opened and "
+                f"{fmt.number(closed['value'])} closed; "
+                f"{fmt.share_of(in_time['value'], in_time['n'])} of the cases that came due were closed in time, "
+                f"in a median of {fmt.duration(None if hours['value'] is None else hours['value'] * 3600)}. "
+                f"{fmt.number(overdue)} cases are open past their due time.")
+        if after["n"]:
+            text += (f" Customers of the cases closed this month: NPS {fmt.number(before['value'])} at their last "
+                     f"answer before the case and {fmt.number(after['value'])} at their next answer (95% interval "
+                     f"{fmt.number(after['ci_low'])} to {fmt.number(after['ci_high'])}, n = {fmt.number(after['n'])}); "
+                     "a case often starts with a detractor answer, so part of any rise is regression to the mean.")
+        report.say(text)
 
 # %%
 report.publish_headlines()

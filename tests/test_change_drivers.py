@@ -110,7 +110,8 @@ def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, 
 
     warehouse = WarehouseFile(point_settings_at(monkeypatch, tmp_path).warehouse_path)
     metrics = planted_weeks({("phone", "vip"): 30.0}).with_columns(
-        pl.col("denominator").alias("n"), pl.lit(None, pl.Float64).alias("target"))
+        pl.col("denominator").alias("n"), pl.lit(None, pl.Float64).alias("target"),
+        pl.when(pl.col("segment") == "all").then(pl.lit("all")).otherwise(pl.lit("segment")).alias("segment_type"))
     replace_table(warehouse, "kpi_metrics", metrics)
     replace_table(warehouse, "kpi_targets", pl.read_csv(REPO_ROOT / "seeds" / "kpi_targets.csv"))
     replace_table(warehouse, "kpi_alerts", pl.DataFrame({  # the total's change, and a channel's (not decomposed)

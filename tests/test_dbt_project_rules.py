@@ -102,6 +102,16 @@ def test_models_sources_and_exposures_are_documented(manifest):
     assert undocumented == []
 
 
+def test_descriptions_read_as_words_not_templates(manifest):
+    """Descriptions are shown as they are written (dbt renders no Jinja there): a setting is named by its words
+    and environment variable, never as var('...')."""
+    template = re.compile(r"var\(|ref\(|\{\{")
+    texts = {node["name"]: node["description"] for node in models(manifest).values()}
+    texts |= {f"{node['name']}.{column}": spec.get("description", "")
+              for node in models(manifest).values() for column, spec in node["columns"].items()}
+    assert sorted(name for name, text in texts.items() if template.search(text)) == []
+
+
 def test_source_and_model_yaml_live_beside_the_models(manifest):
     for source in manifest["sources"].values():
         if source["source_name"] != "ml":

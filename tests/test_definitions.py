@@ -13,7 +13,7 @@ def group_of(graph, key: str) -> str:
 def test_definitions_load_with_every_group_job_schedule_and_sensor():
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "alerts", "reports", "privacy"}
+    assert groups == {"ingest", "seeds", "staging", "intermediate", "marts", "kpi", "ml", "alerts", "cases", "reports", "privacy"}
     assert {group_of(graph, f"raw/{name}") for name in CONTRACTS} == {"ingest"}
     assert group_of(graph, "kpi_metrics") == "kpi" and group_of(graph, "ml_churn_scores") == "ml"
     assert (group_of(graph, "channel_taxonomy"), group_of(graph, "stg_orders__orders")) == ("seeds", "staging")
@@ -45,6 +45,19 @@ def test_the_voice_of_customer_kpis_run_after_the_ml_assets_they_read():
     assert {"ml_sentiment", "ml_text_insights"} <= parents
     steps = [node.name for node in defs.resolve_job_def("full_refresh").graph.nodes]
     assert len([step for step in steps if step.startswith("cx_dbt_assets")]) >= 2  # dbt before and after ML
+
+
+def test_dim_customers_and_the_kpis_wait_for_personas_and_value():
+    """dim_customers carries persona and expected value, and the KPI marts slice by persona: both run after the ML
+    assets, which therefore must not read dim_customers themselves (nor wait for a check that does)."""
+    graph = defs.resolve_asset_graph()
+    parents = {key.to_user_string() for key in graph.get(dg.AssetKey("dim_customers")).parent_keys}
+    assert {"ml_personas", "ml_customer_value"} <= parents
+    for ml_asset in ("ml_personas", "ml_persona_profiles", "ml_customer_value"):
+        upstream = {key.to_user_string() for key in graph.get_ancestor_asset_keys(dg.AssetKey(ml_asset))}
+        assert not {"dim_customers", "kpi_metrics"} & upstream, ml_asset
+    steps = [node.name for node in defs.resolve_job_def("full_refresh").graph.nodes]
+    assert len([step for step in steps if step.startswith("cx_dbt_assets")]) >= 2
 
 
 def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():

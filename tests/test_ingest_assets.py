@@ -69,7 +69,7 @@ def test_a_broken_file_fails_only_its_own_source(data_dir):
     materialised = {event.asset_key.path[1] for event in result.get_asset_materialization_events()}
     assert materialised == {
         "crm_customers", "web_events", "orders", "email_events", "mobile_messages", "support_tickets",
-        "chat_conversations", "social_mentions", "surveys",
+        "chat_conversations", "social_mentions", "surveys", "case_updates",
     }
 
 

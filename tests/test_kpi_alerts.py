@@ -203,7 +203,7 @@ def write_alert_warehouse(path: Path, latest_nps: float) -> None:
     """kpi_metrics with one weekly NPS series (target 40) and the real seeds kpi_alert_rules and kpi_targets."""
     warehouse = WarehouseFile(path)
     metrics = series("nps", [40.0, 41.0, 39.0, 40.0, latest_nps], [3.0] * 5, target=40.0)
-    replace_table(warehouse, "kpi_metrics", metrics)
+    replace_table(warehouse, "kpi_metrics", metrics.with_columns(pl.lit("all").alias("segment_type")))
     replace_table(warehouse, "kpi_alert_rules", pl.read_csv(SEEDS / "kpi_alert_rules.csv",
                                                             schema_overrides={"threshold": pl.Float64}))
     replace_table(warehouse, "kpi_targets", pl.read_csv(SEEDS / "kpi_targets.csv"))

@@ -15,13 +15,14 @@ import pytest
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from dagster_project.defs.resources import pipeline_resources
+from tests.helpers.report_html import chart_figures
 from tests.helpers.report_warehouse import AS_OF, CUSTOMER_NAMES, EMERGING_EMAIL, build_report_warehouse
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel"],
+    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel", "Closed-loop cases"],
     "customer_journeys": ["What to do next", "Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["What to do next", "Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
@@ -128,10 +129,18 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
             "themes.") in first
     # A channel's change has no decomposition of its own: no cause attached. The larger change ranks first.
     assert "critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. How sure:" in first
-    assert first.index("fell to 28.0") < first.index("fell to 29.0")
-    assert first.count("How sure:") == 2
+    # Then the overdue cases (fixture: September's 3 + October's 6), below the critical alerts.
+    assert ("9 closed-loop cases are open past their due time. How sure: a count of the cases themselves (fct cx "
+            "cases), no estimate. Act on it:") in first
+    assert first.index("fell to 28.0") < first.index("fell to 29.0") < first.index("9 closed-loop cases")
+    assert first.count("How sure:") == 3
     assert "href=\"voice_of_customer.html\"" in page
     assert "rose to 41.0 from 35.0" not in text
+    # Closed-loop cases: counts and rates of October (CASES_BY_MONTH); overdue = September's 3 + October's 6.
+    assert ("In October 2026, 120 cases were opened and 100 closed; 85% (n = 100) of the cases that came due were "
+            "closed in time, in a median of 20 h 30 min. 9 cases are open past their due time. Customers of the "
+            "cases closed this month: NPS −40 at their last answer before the case and 10 at their next answer "
+            "(95% interval −12 to 32, n = 50)") in text
 
 
 def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
@@ -306,7 +315,7 @@ def test_assets_link_their_html_and_the_index_links_every_report(rendered):
     assert index.count("Data as of 2026-10-31") == len(REPORTS)
 
 
-def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
+def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path, capfd):
     warehouse = tmp_path / "empty.duckdb"
     duckdb.connect(str(warehouse)).close()
     for spec in REPORTS:
@@ -319,6 +328,7 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path):
         assert re.findall(r"<h2>(.*?)</h2>", report.html_path.read_text(encoding="utf-8"))[0] == "What to do next"
         if spec.name in ("customer_journeys", "voice_of_customer", "service_operations", "churn_and_actions"):
             assert "Nothing to rank yet" in text, spec.name
+    assert "IPKernelApp" not in capfd.readouterr().err  # the kernels' start-up log stays off the console
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +395,21 @@ def test_churn_report_shows_amounts_in_the_configured_currency(tmp_path):
 
     assert re.search(r"an expected value of [\d,]+ USD", text)
     assert "€" not in text and "EUR" not in text
+
+
+def test_scorecard_trends_say_how_many_months_they_show(tmp_path):
+    """A warehouse whose KPIs start in Nov 2025 (the demo's 365 days): the trend panels show the 12 months there
+    are, the heading says 12, not 13, and the lead says where the data starts."""
+    warehouse = build_report_warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from kpi_metrics where period_start < date '2025-11-01'")
+    report = render_report("cx_scorecard", "CX scorecard", REPORTS_SOURCE_DIR / "cx_scorecard.py", tmp_path / "out",
+                           {"warehouse_path": str(warehouse), "as_of": AS_OF.isoformat()})
+    page = report.html_path.read_text(encoding="utf-8")
+
+    assert "<h2>Trends over 12 months</h2>" in page
+    assert "The data starts in November 2025." in readable_text(page)
+    lines = [trace for figure in chart_figures(page) for trace in figure["data"]
+             if trace.get("mode") == "lines+markers"]
+    assert len(lines) == 9 and {len(trace["x"]) for trace in lines} == {12}
+

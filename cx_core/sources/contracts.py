@@ -337,6 +337,22 @@ SURVEYS = SourceContract(
     ),
 )
 
+CASE_UPDATES = SourceContract(
+    name="case_updates",
+    format="csv",
+    description="Status updates of closed-loop cases from the CRM or help desk that works them (fct_cx_cases): "
+                "the latest update of a case sets its status.",
+    columns=(
+        _s("case_id", required=True, description="case_id of fct_cx_cases, as in the cases_<date>.csv export"),
+        _s("status", required=True, allowed=("open", "closed"), description="closed ends the case; open reopens it"),
+        Column("updated_at", "timestamp", required=True),
+        # Agents write notes about the customer: treated as free text (redacted downstream, never in reports).
+        _s("note", free_text=True),
+    ),
+    primary_key=("case_id", "updated_at"),
+    event_time="updated_at",
+)
+
 CONTRACTS: dict[str, SourceContract] = {
     c.name: c
     for c in (
@@ -350,6 +366,7 @@ CONTRACTS: dict[str, SourceContract] = {
         CALLS,
         SOCIAL_MENTIONS,
         SURVEYS,
+        CASE_UPDATES,
     )
 }
 

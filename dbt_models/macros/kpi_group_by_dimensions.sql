@@ -1,7 +1,13 @@
-{#- Aggregates `relation` (columns business_date, channel, segment, the extra keys and the inputs of the
-    measures; with add_periods=false it brings period_grain and period_start itself) per period × channel × segment, plus 'all' rows (per channel over all segments, per segment over
-    all channels, and the grand total). The 'all' rows are grouping sets over the detail rows, never sums of
-    rounded parts, so a median or a distinct count is right at every level.
+{#- Aggregates `relation` (columns business_date, channel, segment, persona, the extra keys and the inputs of the
+    measures; with add_periods=false it brings period_grain and period_start itself) per period × channel × segment,
+    plus 'all' rows (per channel over all segments, per segment over all channels, and the grand total). The 'all'
+    rows are grouping sets over the detail rows, never sums of rounded parts, so a median or a distinct count is
+    right at every level.
+
+    Customers are segmented two ways, told apart by `segment_type`: 'segment' (the customer's segment, dim_customers)
+    and 'persona' (the persona id from behaviour, kpi_persona); totals have segment_type and segment 'all'. A
+    persona row needs a persona: the base models always give one (an id, 'no_persona' or 'unknown'), so a relation
+    without (a unit-test fixture that leaves the column out) yields no persona rows.
 
     Every calendar period (ref kpi_calendar) appears for every dimension combination seen in the data: a period
     without events reads 0 in the `counts` measures and null in the `statistics` measures (no responses means
@@ -9,12 +15,13 @@
 
 {% macro kpi_group_by_dimensions(relation, counts, statistics={}, by_channel=true, extra_keys=[], add_periods=true) -%}
     {%- set period_keys = ['period_grain', 'period_start'] + extra_keys -%}
-    {%- set grouping_sets = [period_keys + ['segment'], period_keys] -%}
+    {%- set grouping_sets = [period_keys + ['segment'], period_keys + ['persona'], period_keys] -%}
     {%- if by_channel -%}
-        {%- set grouping_sets = [period_keys + ['channel', 'segment'], period_keys + ['channel']] + grouping_sets -%}
+        {%- set grouping_sets = [period_keys + ['channel', 'segment'], period_keys + ['channel', 'persona'],
+                                 period_keys + ['channel']] + grouping_sets -%}
     {%- endif -%}
-    {%- set dimension_keys = ['period_grain', 'channel', 'segment'] + extra_keys -%}
-    with grouped as (
+    {%- set dimension_keys = ['period_grain', 'channel', 'segment_type', 'segment'] + extra_keys -%}
+    with every_grouping as (
         select
             period_grain,
             period_start,
@@ -23,7 +30,11 @@
             {%- else -%}
             'all' as channel,
             {%- endif %}
-            case when grouping(segment) = 1 then 'all' else segment end as segment,
+            case
+                when grouping(segment) = 0 then 'segment' when grouping(persona) = 0 then 'persona' else 'all'
+            end as segment_type,
+            case when grouping(segment) = 0 then segment when grouping(persona) = 0 then persona else 'all' end
+                as segment,
             {%- for key in extra_keys %}
             {{ key }},
             {%- endfor %}
@@ -36,6 +47,10 @@
             ({{ keys | join(', ') }}){% if not loop.last %},{% endif %}
             {%- endfor %}
         )
+    ),
+
+    grouped as (
+        select * from every_grouping where segment_type <> 'persona' or segment is not null
     ),
 
     dimension_combinations as (

@@ -1,5 +1,5 @@
-{#- The rows every KPI model returns, in the shape of kpi_metrics: period_grain, period_start, channel, segment,
-    metric, value, numerator, denominator, n, ci_low, ci_high (measures as DOUBLE: portable to DuckDB and Spark,
+{#- The rows every KPI model returns, in the shape of kpi_metrics: period_grain, period_start, channel,
+    segment_type, segment, metric, value, numerator, denominator, n, ci_low, ci_high (measures as DOUBLE: portable to DuckDB and Spark,
     where FLOAT would be 4 bytes). `relation` holds one row per period and dimension
     (see kpi_group_by_dimensions); arguments are SQL expressions over its columns. Intervals are 95% (z = 1.96),
     rounded to 4 decimals (they are estimates; the value itself is never rounded).
@@ -11,6 +11,7 @@
         period_grain,
         period_start,
         channel,
+        segment_type,
         segment,
         {% if metric_suffix_column -%}
         '{{ metric }}__' || {{ metric_suffix_column }}

@@ -4,6 +4,7 @@ and display helpers that emit HTML only (prose, big-number cards, charts, tables
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
 import polars as pl
 from IPython.display import HTML, Markdown, display
 
@@ -21,6 +23,9 @@ from cxreport.kpis import Change, Kpi
 # cx_core/reporting.py collects this output for the asset's metadata (HTML export skips the type).
 HEADLINES_MIMETYPE = "application/vnd.cx.headlines+json"
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# Horizontal bar labels: characters per line, px per line of 12 px text, px between two bars' labels, and the
+# px of axis title, ticks and margins around the bars.
+BAR_LABEL_CHARACTERS, LABEL_LINE_PX, BAR_GAP_PX, CHART_FRAME_PX = 30, 15, 12, 90
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -197,15 +202,31 @@ class Report:
         display(HTML("<div class='cx-panels'>" + "".join(self._chart_html(f, height) for f in panels) + "</div>"))
 
     def _chart_html(self, figure: go.Figure, height: int) -> str:
-        figure.update_layout(height=height)
+        # The title goes above the chart as HTML, which wraps on a phone where Plotly would cut it off.
+        title = figure.layout.title.text
+        figure.update_layout(title_text=None)
         for trace in figure.data:
             # Whole numbers as labels print like the tables (10,548, not 5488; Plotly keeps them as given).
             labels = trace["text"] if "text" in trace else None
             if isinstance(labels, tuple) and labels and all(str(label).isdigit() for label in labels):
                 trace.text = [self.fmt.number(int(label)) for label in labels]
-        return "<div class='cx-chart'>" + figure.to_html(
-            full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, default_height=f"{height}px"
-        ) + "</div>"
+            if trace.type == "bar" and trace.orientation == "h" and trace.y is not None:
+                height = max(height, self._wrap_bar_labels(trace))
+        figure.update_layout(height=height)
+        # The figure as data beside an empty box of its final height: the page's charts.js draws it, first the
+        # charts on screen, then the rest (to_json_plotly escapes '<' and '/', so no text can end the script).
+        figure_json = to_json_plotly({**figure.to_dict(), "config": PLOTLY_CONFIG})
+        heading = f"<div class='cx-chart-title'>{html.escape(title)}</div>" if title else ""
+        return (f"<div class='cx-chart'>{heading}<div class='cx-plot' style='height:{height}px'></div>"
+                f"<script type='application/json' class='cx-figure'>{figure_json}</script></div>")
+
+    @staticmethod
+    def _wrap_bar_labels(trace: go.Bar) -> int:
+        """Break a horizontal bar chart's long category labels into lines (a phone leaves the bars no room
+        beside a 70-character label) and return the chart height that gives every label its lines."""
+        wrapped = [textwrap.wrap(str(label), BAR_LABEL_CHARACTERS) or [""] for label in trace.y]
+        trace.y = ["<br>".join(lines) for lines in wrapped]
+        return CHART_FRAME_PX + len(wrapped) * (LABEL_LINE_PX * max(map(len, wrapped)) + BAR_GAP_PX)
 
     def kpi_channel_table(self, kpis: Sequence[Kpi]) -> None:
         """`kpis` per channel for `self.month` from kpi_metrics, shares with their sample size ("not available"

@@ -71,8 +71,8 @@ def use_template(fmt: NumberFormat) -> None:
             paper_bgcolor="white",
             plot_bgcolor="white",
             separators=fmt.plotly_separators,
-            margin=dict(l=10, r=10, t=40, b=10),
-            title=dict(font=dict(size=15), x=0, xanchor="left"),
+            # Chart titles are HTML above the chart (report.py), so the top margin only holds legends.
+            margin=dict(l=10, r=10, t=24, b=10),
             legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=12)),
             hoverlabel=dict(font=dict(family=FONT_FAMILY)),
             xaxis=axis,

@@ -6,8 +6,8 @@ same features (4-fold cross-validated), which no clustering of these features ca
 personas fitted a week before the as-of date, refreshed at the as-of date; the share of customers without any
 new inbound touchpoint in that week who keep their persona (target 0.95).
 Customer value: the time-split validation of the demo warehouse (calibration until half a year before the
-as-of date) and of CDNOW (Fader & Hardie's 39-week calibration and holdout; `ml/data/cdnow/CDNOW_sample.txt`,
-or the full CDNOW master file at CX_CDNOW_PATH).
+as-of date) and of CDNOW (Fader & Hardie's 39-week calibration and holdout, and the 12-month horizon of the asset
+after a half-year calibration; `ml/data/cdnow/CDNOW_sample.txt`, or the full CDNOW master file at CX_CDNOW_PATH).
 """
 
 import os
@@ -25,7 +25,7 @@ from cx_core.warehouse import Warehouse, WarehouseFile, read_frame
 from dagster_project.defs.assets.ml_customer_value import ORDERS_SQL, holdout_days
 from dagster_project.defs.assets.ml_customers import demo_truth_customers
 from dagster_project.defs.assets.ml_personas import SEED, load_behaviour
-from ml.customer_value import validate_time_split
+from ml.customer_value import HORIZON_DAYS, validate_time_split
 from ml.persona_features import behaviour_features, visible_before
 from ml.personas import cluster_personas, transformed
 
@@ -35,6 +35,8 @@ REFRESH_DAYS = 7
 CDNOW_PATH = Path(os.environ.get("CX_CDNOW_PATH", REPO_ROOT / "ml" / "data" / "cdnow" / "CDNOW_sample.txt"))
 CDNOW_CALIBRATION_END = date(1997, 9, 30)
 CDNOW_HOLDOUT_DAYS = 273  # 39 weeks, to 1998-06-30
+# The value horizon of ml_customer_value (12 months) on the same history: half a year to calibrate, a year to check.
+CDNOW_YEAR_CALIBRATION_END = date(1997, 6, 30)
 
 
 def persona_figures(warehouse: Warehouse, truth_dir: Path) -> dict[str, float]:
@@ -117,9 +119,11 @@ def main() -> None:
     as_of = orders["ordered_at"].max().date()
     holdout = holdout_days(orders, as_of)
     print("\n".join(value_lines("demo customer value", validate_time_split(orders, as_of - timedelta(days=holdout), holdout))))
-    started = time.perf_counter()
-    cdnow = validate_time_split(cdnow_orders(CDNOW_PATH), CDNOW_CALIBRATION_END, CDNOW_HOLDOUT_DAYS)
-    print("\n".join(value_lines(f"CDNOW ({CDNOW_PATH.name})", cdnow)) + f"\n  {time.perf_counter() - started:.1f} s")
+    cdnow = cdnow_orders(CDNOW_PATH)
+    for calibration_end, holdout in ((CDNOW_CALIBRATION_END, CDNOW_HOLDOUT_DAYS), (CDNOW_YEAR_CALIBRATION_END, HORIZON_DAYS)):
+        started = time.perf_counter()
+        validation = validate_time_split(cdnow, calibration_end, holdout)
+        print("\n".join(value_lines(f"CDNOW ({CDNOW_PATH.name})", validation)) + f"\n  {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

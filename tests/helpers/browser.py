@@ -16,21 +16,28 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-# True once the page has loaded and every chart box holds a Plotly plot with its SVG laid out (width > 0).
-ALL_CHARTS_DRAWN = """() => document.readyState === 'complete'
-    && [...document.querySelectorAll('.cx-chart')].every(box => {
+# True once the page has loaded and every chart box (or, for the first screen, every box the window shows) holds a
+# Plotly plot with its SVG laid out (width > 0).
+CHARTS_DRAWN = """first_screen => document.readyState === 'complete'
+    && [...document.querySelectorAll('.cx-chart')].filter(box => !first_screen
+        || (box.getBoundingClientRect().bottom > 0 && box.getBoundingClientRect().top < window.innerHeight))
+    .every(box => {
     const plot = box.querySelector('.js-plotly-plot');
     const svg = plot && plot._fullLayout && plot.querySelector('.main-svg');
     return svg && svg.getBoundingClientRect().width > 0;
 })"""
-# Per chart: its box and the boxes of its title, legend and annotations (subplot titles are annotations).
+PLOTLY_READY = "() => document.readyState === 'complete' && Boolean(window.Plotly)"
+# Per chart: its box, the boxes of its title, legend and annotations (subplot titles are annotations) and, per
+# axis, the boxes of its tick labels.
 CHART_LAYOUT = """() => [...document.querySelectorAll('.cx-chart .js-plotly-plot')].map(plot => {
     const box = element => { const r = element.getBoundingClientRect();
                              return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
-    const labelled = [...plot.querySelectorAll('.gtitle, .legend, .annotation-text-g')]
-        .filter(element => element.getBoundingClientRect().width > 0)
+    const visible = elements => [...elements].filter(element => element.getBoundingClientRect().width > 0)
         .map(element => ({text: element.textContent, ...box(element)}));
-    return {chart: box(plot.querySelector('.main-svg')), labels: labelled,
+    const axes = [...plot.querySelectorAll('.xaxislayer-above, .yaxislayer-above')]
+        .map(axis => visible(axis.querySelectorAll('.xtick text, .ytick text')));
+    return {chart: box(plot.querySelector('.main-svg')),
+            labels: visible(plot.querySelectorAll('.gtitle, .legend, .annotation-text-g')), ticks: axes,
             drawn: Boolean(plot._fullLayout), traces: plot.querySelectorAll('.trace, .sankey, .hm').length};
 })"""
 # Numbers in table cells that wrap onto a second line (a table squeezed into the page instead of scrolling).
@@ -86,13 +93,13 @@ def _open(browser: Browser, page_path: Path, width: int, record: PageVisit) -> P
 
 def visit(browser: Browser, pages: list[Path], screenshots: list[Path | None] | None = None,
           width: int = 1200) -> list[PageVisit]:
-    """Open each page, wait for it to settle, and record page errors, console errors, every network request
+    """Open each page, wait until its charts are drawn, and record page errors, console errors, every network request
     other than the page itself, and the number of rendered Plotly charts; optionally save a full-page PNG."""
     visits = []
     for page_path, screenshot in zip(pages, screenshots or [None] * len(pages)):
         record = PageVisit()
         page = _open(browser, page_path, width, record)
-        page.wait_for_timeout(500)
+        page.wait_for_function(CHARTS_DRAWN, arg=False, timeout=10_000)
         record.title = page.title()
         record.plots = page.locator(".js-plotly-plot .main-svg").count()
         if screenshot is not None:
@@ -107,7 +114,7 @@ def check_layout(browser: Browser, page_path: Path, width: int) -> LayoutCheck:
     record = PageVisit()
     page = _open(browser, page_path, width, record)
     try:
-        page.wait_for_function(ALL_CHARTS_DRAWN, timeout=10_000)
+        page.wait_for_function(CHARTS_DRAWN, arg=False, timeout=10_000)
     except PlaywrightTimeout as error:  # a chart that never draws is a finding, reported below
         record.errors.append(f"charts not drawn within 10 s: {error}")
     check = LayoutCheck(
@@ -123,14 +130,17 @@ def check_layout(browser: Browser, page_path: Path, width: int) -> LayoutCheck:
     return check
 
 
-def seconds_to_charts(browser: Browser, page_path: Path, width: int = 1440, plotly_loaded: bool = False) -> float:
-    """Seconds from the start of navigation until every chart on the page is drawn (or, with `plotly_loaded`,
-    until plotly.js is ready), in a fresh browser context (nothing cached: a reader opening the report cold)."""
+def seconds_to_charts(browser: Browser, page_path: Path, until: str = "all", width: int = 1440) -> float:
+    """Seconds from the start of navigation until every chart on the page is drawn (`until` "all"), the charts
+    of the first screen are ("first_screen", 1440 × 900 px: what a reader sees on opening) or plotly.js is ready
+    ("plotly"), in a fresh browser context (nothing cached: a reader opening the report cold)."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.goto(page_path.resolve().as_uri(), wait_until="commit")
-    ready = "() => document.readyState === 'complete' && Boolean(window.Plotly)" if plotly_loaded else ALL_CHARTS_DRAWN
-    page.wait_for_function(ready, polling="raf", timeout=30_000)
+    if until == "plotly":
+        page.wait_for_function(PLOTLY_READY, polling="raf", timeout=30_000)
+    else:
+        page.wait_for_function(CHARTS_DRAWN, arg=until == "first_screen", polling="raf", timeout=30_000)
     seconds = page.evaluate("performance.now()") / 1000
     context.close()
     return seconds

@@ -22,6 +22,16 @@ VERBATIM_WITH_PII = (
 )
 EMERGING_EMAIL = "lena.vogt@example.net"
 NPS_BY_MONTH = {date(2026, 9, 1): (35.0, 32.0, 38.0, 400), date(2026, 10, 1): (41.0, 38.0, 44.0, 420)}
+# Closed-loop case KPIs (kpi_cases) of the months by hand: metric -> (value, n, ci_low, ci_high) per month.
+CASES_BY_MONTH = {
+    date(2026, 9, 1): {"cases_opened": (90, 90, None, None), "cases_overdue": (3, 3, None, None)},
+    date(2026, 10, 1): {
+        "cases_opened": (120, 120, None, None), "cases_closed": (100, 100, None, None),
+        "cases_closed_in_time_share": (0.85, 100, 0.77, 0.91), "case_hours_to_close_median": (20.5, 100, None, None),
+        "cases_overdue": (6, 6, None, None), "nps_before_case": (-40.0, 50, -60.0, -20.0),
+        "nps_after_case": (10.0, 50, -12.0, 32.0),
+    },
+}
 
 # Random-looking but reproducible: a bucket 0..99 from the row number and a salt.
 def _bucket(salt: str, modulo: int = 100, row: str = "i") -> str:
@@ -35,7 +45,8 @@ TABLES = {
         select 'C' || lpad(i::varchar, 3, '0') as customer_id, first_name, last_name
         from (values {names}) as names(i, first_name, last_name)
     """,
-    "dim_customers": f"""
+    # dim_customers without the ML columns; dim_customers joins them below, after the ML tables exist
+    "customer_records": f"""
         select 'K' || lpad(i::varchar, 3, '0') as customer_key, 'C' || lpad(i::varchar, 3, '0') as crm_customer_id,
                ['regular', 'regular', 'vip_omnichannel', 'digital_native'][1 + {_bucket('segment', 4)}] as segment,
                ['DE', 'AT', 'CH'][1 + {_bucket('country', 3)}] as country,
@@ -198,7 +209,7 @@ TABLES = {
             select customer_key, {_bucket('p', 1000, 'customer_key')} / 1000.0 as churn_probability,
                    ['no purchase for 60+ days', 'repeat service contacts', 'negative sentiment',
                     'fewer orders than usual'][1 + {_bucket('reason', 4, 'customer_key')}] as top_reason
-            from dim_customers
+            from customer_records
         )
         select customer_key, date '2026-10-31' as as_of_date, churn_probability,
                case when churn_probability >= 0.6 then 'high' when churn_probability >= 0.3 then 'medium'
@@ -212,7 +223,7 @@ TABLES = {
                2.0 as expected_purchases, 1.0 as purchases_low, 4.0 as purchases_high,
                50.0 as expected_spend_per_purchase_eur, 100.0 as expected_value_eur,
                20.0 as value_low_eur, 220.0 as value_high_eur
-        from dim_customers
+        from customer_records
     """,
     "ml_customer_value_model_card": """
         select * from (values
@@ -226,7 +237,7 @@ TABLES = {
         select customer_key, 'P0' || (1 + {_bucket('persona', 2, 'customer_key')}) as persona_id,
                ['Frequent store shoppers', 'Newsletter-reading web shoppers'][1 + {_bucket('persona', 2, 'customer_key')}]
                    as persona_name, date '2026-10-31' as as_of_date
-        from dim_customers
+        from customer_records
     """,
     "ml_persona_profiles": """
         select * from (values
@@ -244,11 +255,11 @@ TABLES = {
             ('P02', 80, date '2026-10-31', 82, false, null)
         ) as drift(persona_id, customers, as_of_date, customers_previous, review, review_reason)
     """,
-    "dim_customer_personas": """
-        select customers.customer_key, customers.segment, personas.persona_id, personas.persona_name,
+    "dim_customers": """
+        select customers.*, personas.persona_id, personas.persona_name,
                value.expected_purchases as expected_purchases_12m, value.expected_value_eur as expected_value_12m_eur,
                value.value_low_eur as expected_value_12m_low_eur, value.value_high_eur as expected_value_12m_high_eur
-        from dim_customers as customers
+        from customer_records as customers
         left join ml_personas as personas using (customer_key)
         left join ml_customer_value as value using (customer_key)
     """,
@@ -372,6 +383,10 @@ def _kpi_metrics_sql() -> str:
         f"('{m}', '{c}', {base}, {amp}, {'null' if hw is None else hw}, {'null' if t is None else t})"
         for m, c, base, amp, hw, t in series
     )
+    case_rows = ", ".join(
+        f"(date '{month}', '{metric}', {value}, {n}, {'null' if low is None else low}, {'null' if high is None else high})"
+        for month, metrics in CASES_BY_MONTH.items() for metric, (value, n, low, high) in metrics.items()
+    )
     hand_set = ", ".join(f"(date '{d}', {v}, {lo}, {hi}, {n})" for d, (v, lo, hi, n) in NPS_BY_MONTH.items())
     return f"""
         with series(metric, channel, base, amplitude, half_width, target) as (values {values}),
@@ -392,7 +407,7 @@ def _kpi_metrics_sql() -> str:
             left join (values {hand_set}) as hand(period_start, value, ci_low, ci_high, n)
                 on generated.metric = 'nps' and generated.channel = 'all' and hand.period_start = generated.period_start
         )
-        select period_grain, period_start, channel, segment, metric, value::double as value,
+        select period_grain, period_start, channel, 'all' as segment_type, segment, metric, value::double as value,
                null::double as numerator, null::double as denominator, n, ci_low::double as ci_low,
                ci_high::double as ci_high, (lag(value) over w)::double as previous_value,
                (value - lag(value) over w)::double as change_vs_previous,
@@ -400,6 +415,10 @@ def _kpi_metrics_sql() -> str:
                null::varchar as value_missing_reason
         from valued
         window w as (partition by metric, channel, segment order by period_start)
+        union all
+        select 'month', period_start, 'all', 'all', metric, value, null, null, n, ci_low, ci_high, null, null, null,
+               null, null
+        from (values {case_rows}) as cases(period_start, metric, value, n, ci_low, ci_high)
     """
 
 

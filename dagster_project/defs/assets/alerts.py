@@ -25,9 +25,11 @@ from dagster_project.defs.resources import PipelineSettings
 from ml.alerts import SEVERITY_RANK, AlertOptions, alerts_markdown, kpi_alerts, notifications
 from ml.change_drivers import change_drivers, driver_sentence
 
+# Alerts and change drivers slice by channel and segment: the persona rows slice the same customers a second
+# way (segment_type 'persona'), which would count every customer twice in a decomposition.
 METRICS_SQL = """
     SELECT period_grain, period_start, channel, segment, metric, value, n, ci_low, ci_high, target, denominator
-    FROM kpi_metrics
+    FROM kpi_metrics WHERE segment_type <> 'persona'
 """
 # The changes worth a root cause: significant moves of a total against the previous period.
 TOTAL_CHANGES_SQL = """

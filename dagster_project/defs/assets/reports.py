@@ -35,7 +35,7 @@ REPORTS = [
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
                ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
-                "channel_taxonomy", "dim_customer_personas")),
+                "channel_taxonomy", "dim_customers")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "ml_emerging_topics", "fct_touchpoints",
                                "fct_survey_responses", "fct_service_contacts", "fct_orders", "channel_taxonomy")),
@@ -53,7 +53,7 @@ REPORTS = [
 ]
 
 
-def notebook_parameters(settings: Settings) -> dict[str, str | None]:
+def notebook_parameters(settings: Settings) -> dict[str, str | float | None]:
     return {
         "warehouse_path": str(settings.warehouse_path),
         "as_of": settings.as_of,
@@ -61,6 +61,7 @@ def notebook_parameters(settings: Settings) -> dict[str, str | None]:
         "business_timezone": settings.timezone,
         "currency": settings.currency,
         "holiday_country": settings.holiday_country,
+        "churn_auc_floor": settings.churn_auc_floor,
     }
 
 

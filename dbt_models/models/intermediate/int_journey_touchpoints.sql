@@ -1,7 +1,8 @@
 -- The touchpoints journeys are made of, numbered into journeys. A journey is a customer's inbound
 -- (customer-initiated) touchpoints with gaps of at most var('journey_gap_days'); company-initiated ones
 -- (sends, replies, callbacks) neither start nor extend a journey, so a weekly newsletter cannot keep one
--- open forever. `is_channel_change` marks the touchpoints that make up the collapsed channel path (the
+-- open forever. Survey answers are not journey steps either: a customer rates a journey, they do not move
+-- along it by answering. `is_channel_change` marks the touchpoints that make up the collapsed channel path (the
 -- first of a journey and every one on another channel than the touchpoint before it).
 {{ config(materialized='table') }}
 
@@ -10,7 +11,7 @@ with
 inbound as (
     select touchpoint_id, customer_key, occurred_at, channel, journey_stage
     from {{ ref('int_touchpoints_resolved') }}
-    where direction = 'inbound' and customer_key is not null
+    where direction = 'inbound' and customer_key is not null and channel <> 'survey'
 ),
 
 with_previous as (

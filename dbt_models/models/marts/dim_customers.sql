@@ -3,6 +3,8 @@
 -- without a CRM segment (no CRM record, an empty segment, or an orders-only shop) get one from their purchases:
 -- lapsed, repeat_buyer or one_time_buyer; without purchases 'prospect' (known by e-mail, phone, card, handle
 -- or CRM id) or 'anonymous' (only cookies).
+-- Persona and expected 12-month value come from the ML assets (source `ml`), which read the fact marts and
+-- staging, never this model, so it is built after them; before their first run the columns are null.
 -- depends_on: {{ ref('channel_taxonomy') }} (its channel columns are tested against the taxonomy, so the
 -- seed must be built with this model, not after it)
 with
@@ -130,6 +132,17 @@ open_issues as (
     from latest_issue_contacts
     where recency = 1 and not resolved
     group by customer_key
+),
+
+personas as (
+    {{ kpi_source_or_empty('ml', 'ml_personas', {
+        'customer_key': dbt.type_string(), 'persona_id': dbt.type_string(), 'persona_name': dbt.type_string()}) }}
+),
+
+customer_value as (
+    {{ kpi_source_or_empty('ml', 'ml_customer_value', {
+        'customer_key': dbt.type_string(), 'expected_purchases': 'double', 'expected_value_eur': 'double',
+        'value_low_eur': 'double', 'value_high_eur': 'double'}) }}
 )
 
 select
@@ -169,7 +182,13 @@ select
     coalesce(orders.lifetime_value_eur, 0) as lifetime_value_eur,
     coalesce(orders.orders_count, 0) as orders_count,
     coalesce(orders.returns_count, 0) as returns_count,
-    coalesce(open_issues.open_service_issues, 0) as open_service_issues
+    coalesce(open_issues.open_service_issues, 0) as open_service_issues,
+    personas.persona_id,
+    personas.persona_name,
+    customer_value.expected_purchases as expected_purchases_12m,
+    customer_value.expected_value_eur as expected_value_12m_eur,
+    customer_value.value_low_eur as expected_value_12m_low_eur,
+    customer_value.value_high_eur as expected_value_12m_high_eur
 from identities
 left join {{ ref('stg_crm_customers__customers') }} as crm on crm.customer_id = identities.crm_customer_id
 left join ranked_contact_details as emails
@@ -182,3 +201,5 @@ left join unsubscribes on unsubscribes.customer_key = identities.customer_key
 left join orders on orders.customer_key = identities.customer_key
 left join behaviour_segments on behaviour_segments.customer_key = identities.customer_key
 left join open_issues on open_issues.customer_key = identities.customer_key
+left join personas on personas.customer_key = identities.customer_key
+left join customer_value on customer_value.customer_key = identities.customer_key

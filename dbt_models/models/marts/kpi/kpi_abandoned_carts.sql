@@ -4,7 +4,7 @@
 with
 
 carts as (
-    select session_id, customer_key, ended_at, business_date, channel, segment
+    select session_id, customer_key, ended_at, business_date, channel, segment, persona
     from {{ ref('kpi_base_web_sessions') }}
     where has_add_to_cart and not has_purchase
 ),
@@ -41,7 +41,7 @@ by_cart_channel as (
 ),
 
 recovered_carts as (
-    select business_date, recovery_channel as channel, segment
+    select business_date, recovery_channel as channel, segment, persona
     from carts_with_recovery
     where recovery_channel is not null
 ),

@@ -5,6 +5,7 @@ select
     {{ kpi_business_date('journeys.started_at') }} as business_date,
     coalesce({{ dbt.split_part('journeys.channel_path', "' > '", 1) }}, 'unknown') as channel,
     coalesce(customers.segment, 'unknown') as segment,
+    {{ kpi_persona() }} as persona,
     coalesce(journeys.reached_research, false) as has_research,
     coalesce(journeys.reached_purchase, false) as has_purchase
 from {{ ref('fct_journeys') }} as journeys

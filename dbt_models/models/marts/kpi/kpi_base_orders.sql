@@ -7,6 +7,7 @@ select
     {{ kpi_business_date('orders.ordered_at') }} as business_date,
     coalesce(orders.channel, 'unknown') as channel,
     coalesce(customers.segment, 'unknown') as segment,
+    {{ kpi_persona() }} as persona,
     orders.order_type
 from {{ ref('fct_orders') }} as orders
 left join {{ ref('dim_customers') }} as customers

@@ -19,6 +19,7 @@ select
     {{ kpi_business_date('contacts.occurred_at') }} as business_date,
     coalesce(contacts.inbound_channel, 'unknown') as channel,
     coalesce(customers.segment, 'unknown') as segment,
+    {{ kpi_persona() }} as persona,
     coalesce(contacts.is_first_contact_of_issue, false) as is_first_contact_of_issue,
     -- null where the channel has no resolution status (public social threads): such issues are left out of FCR
     contacts.resolved as is_resolved,

@@ -12,6 +12,7 @@ select
         'unattributed'
     ) as channel,
     coalesce(customers.segment, 'unknown') as segment,
+    {{ kpi_persona() }} as persona,
     responses.survey_type,
     responses.score
 from {{ ref('fct_survey_responses') }} as responses

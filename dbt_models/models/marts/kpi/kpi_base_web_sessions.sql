@@ -7,6 +7,7 @@ select
     {{ kpi_business_date('sessions.started_at') }} as business_date,
     coalesce(sessions.platform, 'unknown') as channel,
     coalesce(customers.segment, 'unknown') as segment,
+    {{ kpi_persona() }} as persona,
     coalesce(sessions.has_view_item, false) as has_product_view,
     coalesce(sessions.has_add_to_cart, false) as has_add_to_cart,
     coalesce(sessions.has_begin_checkout, false) as has_checkout,

@@ -1,11 +1,13 @@
 -- Churn for a non-contractual business, judged at the end of each period (the as-of date is the day after the
 -- period's last day): a customer is active when they bought within the var('churn_window_days') days before it,
--- churned when they bought before but not within that window. Until the window fits between the first sale in
--- the data and the as-of date nobody can have churned yet, so those periods have no churn rate (a warm-up, not 0%).
+-- churned when they bought before but not within that window. Until the window before the period's start lies
+-- within the data (from its first sale on), who was active at the start is not known in full: the customers who
+-- would churn in the period are the very ones whose last sale fell before the data began. Those periods have no
+-- churn rate (a warm-up, not the near 0% they would read).
 with
 
 sale_days as (
-    select distinct customer_key, segment, business_date
+    select distinct customer_key, segment, persona, business_date
     from {{ ref('kpi_base_orders') }}
     where order_type = 'sale' and customer_key is not null
 ),
@@ -21,13 +23,14 @@ customer_periods as (
         calendar.period_end,
         sale_days.customer_key,
         sale_days.segment,
+        sale_days.persona,
         max(case when sale_days.business_date < calendar.period_start then sale_days.business_date end)
             as last_sale_before_start,
         max(sale_days.business_date) as last_sale_before_end
     from {{ ref('kpi_calendar') }} as calendar
     inner join sale_days
         on sale_days.business_date < calendar.period_end
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 ),
 
 customer_statuses as (
@@ -35,11 +38,13 @@ customer_statuses as (
         period_grain,
         period_start,
         segment,
+        persona,
         coalesce(
             last_sale_before_start >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_start') }}, false
         ) as is_active_at_start,
         last_sale_before_end >= {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} as is_active_at_end,
-        {{ dbt.dateadd('day', -var('churn_window_days'), 'period_end') }} > history.first_sale_date as can_have_churned
+        {{ dbt.dateadd('day', -var('churn_window_days'), 'period_start') }} >= history.first_sale_date
+            as can_have_churned
     from customer_periods
     cross join history
 ),

@@ -3,10 +3,10 @@
 with
 
 contacts_and_orders as (
-    select business_date, segment, 1 as is_contact, 0 as is_order
+    select business_date, segment, persona, 1 as is_contact, 0 as is_order
     from {{ ref('kpi_base_service_contacts') }}
     union all
-    select business_date, segment, 0 as is_contact, 1 as is_order
+    select business_date, segment, persona, 0 as is_contact, 1 as is_order
     from {{ ref('kpi_base_orders') }}
     where order_type = 'sale'
 ),

@@ -8,6 +8,7 @@
     'kpi_service_resolution', 'kpi_service_times', 'kpi_call_abandonment', 'kpi_bot_containment',
     'kpi_contacts_per_order',
     'kpi_voice_of_customer',
+    'kpi_cases',
 ] %}
 with
 
@@ -29,6 +30,7 @@ unmeasured_metrics as (
         calendar.period_grain,
         calendar.period_start,
         'all' as channel,
+        'all' as segment_type,
         'all' as segment,
         metric_inputs.metric_pattern as metric,
         cast(null as double) as value,
@@ -79,7 +81,7 @@ with_previous as (
         -- Every calendar period is present for every metric and dimension, so the previous row is the
         -- previous period.
         lag(value) over (
-            partition by metric, period_grain, channel, segment order by period_start
+            partition by metric, period_grain, channel, segment_type, segment order by period_start
         ) as previous_value
     from metrics
 ),
@@ -135,6 +137,7 @@ select
     period_grain,
     period_start,
     channel,
+    segment_type,
     segment,
     metric,
     value,

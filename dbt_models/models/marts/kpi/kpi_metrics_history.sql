@@ -7,7 +7,7 @@
 -- depends_on: {{ ref('fct_touchpoints') }}
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
-    unique_key=['period_grain', 'period_start', 'channel', 'segment', 'metric'],
+    unique_key=['period_grain', 'period_start', 'channel', 'segment_type', 'segment', 'metric'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}

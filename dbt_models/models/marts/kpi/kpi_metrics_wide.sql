@@ -1,4 +1,4 @@
--- Convenience view over kpi_metrics: one row per period × channel × segment with the headline KPIs as columns.
+-- Convenience view over kpi_metrics: one row per period × channel × segment (of each segment_type) with the headline KPIs as columns.
 -- Reports that need intervals, targets or changes read kpi_metrics.
 {%- set headline_metrics = [
     'nps', 'csat', 'ces', 'journey_conversion_rate', 'session_conversion_rate', 'cart_recovery_rate',
@@ -10,9 +10,10 @@ select
     period_grain,
     period_start,
     channel,
+    segment_type,
     segment,
     {%- for metric in headline_metrics %}
     max(case when metric = '{{ metric }}' then value end) as {{ metric }}{% if not loop.last %},{% endif %}
     {%- endfor %}
 from {{ ref('kpi_metrics') }}
-group by period_grain, period_start, channel, segment
+group by period_grain, period_start, channel, segment_type, segment

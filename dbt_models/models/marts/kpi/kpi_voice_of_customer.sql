@@ -26,6 +26,7 @@ texts as (
         {{ kpi_business_date('sentiment.occurred_at') }} as business_date,
         coalesce(sentiment.channel, 'unknown') as channel,
         coalesce(customers.segment, 'unknown') as segment,
+        {{ kpi_persona() }} as persona,
         sentiment.label,
         sentiment.score,
         coalesce(insights.topic, 'unclassified') as topic,
