@@ -416,8 +416,8 @@ def _kpi_metrics_sql() -> str:
         from valued
         window w as (partition by metric, channel, segment order by period_start)
         union all
-        select 'month', period_start, 'all', 'all', metric, value, null, null, n, ci_low, ci_high, null, null, null,
-               null, null
+        select 'month', period_start, 'all', 'all', 'all', metric, value, null, null, n, ci_low, ci_high, null, null,
+               null, null, null
         from (values {case_rows}) as cases(period_start, metric, value, n, ci_low, ci_high)
     """
 
