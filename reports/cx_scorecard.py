@@ -81,7 +81,7 @@ missing_alerts = report.missing(alert_inputs)
 report.section("What to do next", "The most severe KPI alerts: targets and thresholds breached (seed "
                "kpi_alert_rules) and changes beyond normal variation, corrected for testing hundreds of series at "
                "once (q = the chance that it is a false alarm among the alerts). Every alert with its interval is "
-               "in the alerts.md of the run.")
+               "in the alerts.md of the run. And the closed-loop cases open past their due time.")
 findings = []
 if overdue:
     findings.append(cx.Finding(
@@ -107,7 +107,7 @@ else:
         order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
         """
     )
-    findings += [
+    alert_findings = [
         cx.Finding(
             f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
             "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
@@ -119,8 +119,8 @@ else:
         )
         for position, row in enumerate(active.iter_rows(named=True))
     ]
-    shown_alerts = sum(finding.stake != OVERDUE_CASES_STAKE for finding in
-                       sorted(findings, key=lambda finding: finding.stake, reverse=True)[:cx.TOP_FINDINGS])
+    findings += alert_findings
+    shown_alerts = sum(finding in alert_findings for finding in cx.top_findings(findings))
     more = (f"\n\n{active.height - shown_alerts} more active alerts are in alerts.md."
             if active.height > shown_alerts else "")
     report.say((cx.next_steps_markdown(findings) + more) if findings

@@ -24,11 +24,15 @@ class Finding:
     stake: float
 
 
+def top_findings(findings: Sequence[Finding], top: int = TOP_FINDINGS) -> list[Finding]:
+    """The `top` findings with the largest stake, largest first."""
+    return sorted(findings, key=lambda finding: finding.stake, reverse=True)[:top]
+
+
 def next_steps_markdown(findings: Sequence[Finding], top: int = TOP_FINDINGS) -> str:
     """The `top` findings with the largest stake as a numbered list."""
-    ranked = sorted(findings, key=lambda finding: finding.stake, reverse=True)[:top]
     return "\n".join(f"{number}. {finding.finding} How sure: {finding.confidence} Act on it: {finding.action}"
-                     for number, finding in enumerate(ranked, start=1))
+                     for number, finding in enumerate(top_findings(findings, top), start=1))
 
 
 def share_confidence(fmt: NumberFormat, part: int, whole: int) -> str:
