@@ -74,6 +74,9 @@ class Settings:
     alert_webhook_url: str | None  # new or worsened alerts are POSTed here as JSON; None = no webhook
     alert_fdr: float  # false discovery rate of the KPI change tests
     emerging_topics_period_days: int  # length of the latest period whose themes are tested against earlier ones
+    # Memory cap of every DuckDB connection (dbt, ingest, assets) and where it spills beyond it (issue 19).
+    duckdb_memory_limit: str
+    duckdb_temp_dir: Path
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -133,6 +136,9 @@ class Settings:
             alert_webhook_url=get("CX_ALERT_WEBHOOK_URL") or None,
             alert_fdr=float(get("CX_ALERT_FDR", "0.05")),
             emerging_topics_period_days=int(get("CX_EMERGING_TOPICS_PERIOD_DAYS", "7")),
+            # per process; dbt, the run and a report kernel may each hold this much, and more spills to disk
+            duckdb_memory_limit=get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_temp_dir=_path(environ, "CX_DUCKDB_TEMP_DIR", data_dir / "duckdb_tmp"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -151,7 +157,15 @@ class Settings:
             "CX_DEFAULT_PHONE_COUNTRY_CODE": self.default_phone_country_code,
             "CX_SHORT_ABANDON_SECONDS": str(self.short_abandon_seconds),
             "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
+            "CX_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "CX_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
         }
+
+    def duckdb_config(self) -> dict[str, str]:
+        """The `config` of a DuckDB connection that keeps to the memory cap and spills to the temp folder.
+        Creates the folder's parents: DuckDB creates only its last level, and fails on the first spill."""
+        self.duckdb_temp_dir.parent.mkdir(parents=True, exist_ok=True)
+        return {"memory_limit": self.duckdb_memory_limit, "temp_directory": str(self.duckdb_temp_dir)}
 
     def export_env(self) -> None:
         """Make the resolved values visible to subprocesses (dbt) without overriding explicit ones."""

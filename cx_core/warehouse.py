@@ -1,6 +1,5 @@
 """Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically,
-compact the file after deletes (erasure, retention); a copy of the whole warehouse for a dbt build, swapped in
-when the build ends.
+compact the file after deletes (erasure, retention). A dbt build's own file: cx_core/warehouse_build.py.
 
 DuckDB takes one writer per file, so no connection outlives the function that opened it (README, "Operating it").
 A warehouse is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside
@@ -9,8 +8,6 @@ Dagster (benchmarks, tests) a `WarehouseFile`.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -62,37 +59,6 @@ def replace_table(warehouse: Warehouse, table: str, frame: pl.DataFrame) -> None
         connection.execute(f"DROP TABLE IF EXISTS {target}")
         connection.execute(f"ALTER TABLE {staging} RENAME TO {target}")
         connection.execute("COMMIT")
-
-
-def _write_ahead_log(database: Path) -> Path:
-    return database.with_name(database.name + ".wal")
-
-
-def _fold_write_ahead_log(database: Path) -> None:
-    """A writer killed before its checkpoint leaves changes in the `.wal` file next to the database; opening the
-    database replays them and closing it writes them into the file, so the file alone is complete."""
-    if _write_ahead_log(database).exists():
-        duckdb.connect(str(database)).close()
-
-
-def start_build_copy(warehouse: Path) -> Path:
-    """A private copy of the warehouse for a build (dbt) to write; the warehouse itself stays as it was until
-    `publish_build_copy`. A copy left by a killed build is discarded: it may be half written."""
-    build = warehouse.with_name(warehouse.name + ".building")
-    for leftover in (build, _write_ahead_log(build)):
-        leftover.unlink(missing_ok=True)
-    if warehouse.exists():
-        _fold_write_ahead_log(warehouse)
-        shutil.copyfile(warehouse, build)
-    return build
-
-
-def publish_build_copy(build: Path, warehouse: Path) -> None:
-    """Swap the finished build in with one rename, so readers see the old warehouse or the new one, never a mix
-    (a reader with an open connection keeps reading the old file until it reconnects)."""
-    if build.exists():
-        _fold_write_ahead_log(build)
-        os.replace(build, warehouse)
 
 
 def table_exists(warehouse: Path, table: str) -> bool:

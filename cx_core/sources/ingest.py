@@ -160,7 +160,7 @@ def ingest_file(contract: SourceContract, path: Path, digest: str, settings: Set
     output_name = f"{GLOB_CHARACTERS.sub('_', path.stem)}-{digest[:8]}.parquet"
     raw_file = settings.raw_dir / contract.name / f"load_date={now:%Y-%m-%d}" / output_name
     quarantine_file = settings.quarantine_dir / contract.name / output_name
-    with duckdb.connect() as con:
+    with duckdb.connect(config=settings.duckdb_config()) as con:
         con.execute("SET TimeZone = 'UTC'")
         read = read_landing_file(con, path, contract)
         window = EventTimeWindow.around(now, settings.event_time_years_back, settings.event_time_days_ahead)

@@ -40,6 +40,6 @@ def pipeline_resources(environ: Mapping[str, str] = os.environ) -> dict[str, obj
     settings = Settings.from_env(settings_env)
     return {
         "cx": PipelineSettings(environment=settings_env),
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path)),
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path), connection_config=settings.duckdb_config()),
         "dbt": dbt_cli_resource(),
     }

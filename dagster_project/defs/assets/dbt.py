@@ -7,6 +7,7 @@ file changed. That keeps code-location loads fast and makes them work under pyte
 `dagster dev`.
 """
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,7 @@ from cx_core.identity_quality import measure_against_truth
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.spark_catalog import publish_spark_tables
-from cx_core.warehouse import publish_build_copy, start_build_copy
+from cx_core.warehouse_build import publish_build, start_build
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
@@ -144,13 +145,20 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
     them). `buildable` runs a test only in the step where all the nodes it reads exist, so a relationship test
     between a seed and a mart waits for the mart instead of failing in the seeds step.
 
-    On DuckDB, dbt builds into a copy of the warehouse that replaces it once dbt has ended: a run killed during
-    dbt leaves the warehouse as it was, and readers never see new marts next to old KPI tables."""
+    On DuckDB, dbt builds into a fresh file that reads the warehouse through views and is published into it once
+    dbt has ended (cx_core/warehouse_build.py): a run killed during dbt leaves the warehouse as it was, and
+    readers never see new marts next to old KPI tables."""
     settings = cx.settings
     ensure_raw_schemas(settings.raw_dir)
+    settings.duckdb_config()  # dbt's profile reads the same values from the environment; this makes the folder
     on_duckdb = settings.dbt_target == "duckdb"
-    build = start_build_copy(settings.warehouse_path) if on_duckdb else settings.warehouse_path
-    with settings_environment(settings, CX_WAREHOUSE=str(build)):
+    build, live = settings.warehouse_path, {}
+    if on_duckdb:
+        selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
+        build = start_build(settings.warehouse_path, selected, selected & incremental_models())
+        if settings.warehouse_path.exists():  # the first build has no warehouse to read
+            live = {"CX_WAREHOUSE_LIVE": str(settings.warehouse_path)}
+    with settings_environment(settings, CX_WAREHOUSE=str(build), **live):
         events, failure = [], None
         try:
             events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions(settings)],
@@ -158,12 +166,19 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
     if on_duckdb:
-        publish_build_copy(build, settings.warehouse_path)
+        publish_build(build, settings.warehouse_path)
     else:
         publish_spark_tables(settings.spark_dir, settings.warehouse_path)
     yield from with_warehouse_metadata(events, settings)
     if failure:
         raise failure
+
+
+def incremental_models() -> frozenset[str]:
+    """The names of the incremental models (on this target): a build gets copies of their tables to add to."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return frozenset(node["name"] for node in nodes
+                     if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental")
 
 
 def warehouse_table_key(table: str) -> dg.AssetKey:

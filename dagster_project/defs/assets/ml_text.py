@@ -22,6 +22,7 @@ from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
+from ml.distinct import per_distinct
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HEAD_PATH,
@@ -172,7 +173,10 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
     )
     classifier = TopicClassifier(load_topics(), shared_multilingual_encoder())
     started = time.perf_counter()
-    decisions = classifier.classify([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())
+    decisions = per_distinct(
+        lambda pairs: classifier.classify([text for text, _ in pairs], [sentiment for _, sentiment in pairs]),
+        list(zip([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())),
+    )
     contacts = contacts_in_window(texts).to_list()
     rows = []
     for (touchpoint_id, sentiment, text, direction), decision, contact_count in zip(

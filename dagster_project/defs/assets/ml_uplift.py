@@ -72,11 +72,7 @@ def _uplift_metadata(table: pl.DataFrame, measured: int) -> dict:
                 "the contacted minus the held-out customers, with a 95% interval, once the window has passed.",
 )
 def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    outcomes = read_frame(warehouse, OUTCOMES_SQL)
-    table = uplift_by_action_and_channel(outcomes)
-    replace_table(warehouse, "ml_nba_uplift", table)
-    context.log.info(f"{outcomes.height} measurable assignments")
-    return dg.MaterializeResult(metadata=_uplift_metadata(table, outcomes.height))
+    return _measure_uplift(context, warehouse, OUTCOMES_SQL, "ml_nba_uplift")
 
 
 @dg.asset(
@@ -89,8 +85,14 @@ def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
                 "contacted minus the held-out customers, with a 95% interval, once the window has passed.",
 )
 def ml_campaign_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    outcomes = read_frame(warehouse, CAMPAIGN_OUTCOMES_SQL)
+    return _measure_uplift(context, warehouse, CAMPAIGN_OUTCOMES_SQL, "ml_campaign_uplift")
+
+
+def _measure_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource, outcomes_sql: str,
+                    table_name: str) -> dg.MaterializeResult:
+    """Uplift per action × channel of the measurable assignments that `outcomes_sql` returns, into `table_name`."""
+    outcomes = read_frame(warehouse, outcomes_sql)
     table = uplift_by_action_and_channel(outcomes)
-    replace_table(warehouse, "ml_campaign_uplift", table)
-    context.log.info(f"{outcomes.height} measurable campaign assignments")
+    replace_table(warehouse, table_name, table)
+    context.log.info(f"{outcomes.height} measurable assignments for {table_name}")
     return dg.MaterializeResult(metadata=_uplift_metadata(table, outcomes.height))

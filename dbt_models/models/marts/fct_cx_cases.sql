@@ -232,6 +232,7 @@ select
     with_status.customer_key,
     customers.crm_customer_id,
     coalesce(customers.segment, 'unknown') as segment,
+    {{ kpi_persona('customers') }} as persona,
     with_status.case_type,
     with_status.case_label,
     with_status.situation_id,

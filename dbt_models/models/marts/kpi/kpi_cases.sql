@@ -57,6 +57,7 @@ opened as (
     select
         {{ kpi_business_date('opened_at') }} as business_date,
         segment,
+        persona,
         case_type,
         closed_in_time,
         is_overdue
@@ -67,6 +68,7 @@ closed as (
     select
         {{ kpi_business_date('cases.closed_at') }} as business_date,
         cases.segment,
+        cases.persona,
         cases.hours_to_close,
         nps_around_cases.score_before,
         nps_around_cases.score_after,
