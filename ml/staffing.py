@@ -135,8 +135,8 @@ def staffing_plan(intervals: pl.DataFrame, interval_seconds: float, policy: Plan
 def plan_vs_actual_summary(adherence: pl.DataFrame) -> dict[str, float | None]:
     """Plan against actual over past intervals (columns offered_contacts, answered_within_target,
     expected_service_level, planned_agents, agents_seen): the service level the plan expected (weighted by
-    offered contacts) and the one reached, and the mean planned and seen agents, over intervals with contacts
-    and a plan; empty without any."""
+    offered contacts) and the one reached, the mean planned and seen agents, and the contacts offered, over
+    intervals with contacts and a plan; empty without any."""
     rows = adherence.filter((pl.col("offered_contacts") > 0) & pl.col("expected_service_level").is_not_null())
     offered = rows["offered_contacts"].sum()
     if not offered:
@@ -146,6 +146,7 @@ def plan_vs_actual_summary(adherence: pl.DataFrame) -> dict[str, float | None]:
         "service_level_reached": float(rows["answered_within_target"].sum() / offered),
         "planned_agents_mean": float(rows["planned_agents"].mean()),
         "agents_seen_mean": rows["agents_seen"].mean(),  # None where the export names no agent
+        "offered_contacts": int(offered),  # the n of both service levels
     }
 
 

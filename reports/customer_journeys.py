@@ -70,6 +70,101 @@ else:
         report.header(f"This report covers {window_text}.")
 
 # %%
+# Loaded once: "What to do next" ranks what the sections below show in detail.
+flows_missing = report.missing({"fct_channel_transitions": ["period_grain", "period_start", "from_channel",
+                                                             "to_channel", "transitions", "median_seconds_between"]})
+flows = None if flows_missing else report.query(
+    """
+    select from_channel, to_channel, sum(transitions)::bigint as transitions,
+           median(median_seconds_between)::double as median_seconds_between
+    from fct_channel_transitions
+    where period_grain = 'month' and period_start >= ? and period_start < ?
+    group by all order by transitions desc
+    """,
+    window,
+)
+funnel_missing = report.missing({"fct_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
+                                                       "has_begin_checkout", "has_purchase"]})
+funnel = None if funnel_missing else report.query(
+    """
+    select count(*) as sessions, count(*) filter (has_view_item) as viewed_item,
+           count(*) filter (has_add_to_cart) as added_to_cart,
+           count(*) filter (has_begin_checkout) as began_checkout, count(*) filter (has_purchase) as purchased
+    from fct_web_sessions where started_at >= ? and started_at < ?
+    """,
+    window,
+).row(0, named=True)
+if funnel and funnel["sessions"]:
+    steps = {"Session": funnel["sessions"], "Viewed a product": funnel["viewed_item"],
+             "Added to cart": funnel["added_to_cart"], "Began checkout": funnel["began_checkout"],
+             "Purchased": funnel["purchased"]}
+    names, counts = list(steps), list(steps.values())
+    # (from step, to step, share lost, sessions that reached the from step)
+    drops = [(names[i], names[i + 1], 1 - counts[i + 1] / counts[i], counts[i])
+             for i in range(len(counts) - 1) if counts[i]]
+    worst = max(drops, key=lambda drop: drop[2])
+bot_missing = report.missing({"fct_service_contacts": ["occurred_at", "is_bot", "bot_handover", "resolved",
+                                                        "is_repeat_contact_7d"]})
+bot = None if bot_missing else report.query(
+    """
+    select case when bot_handover then 'handed over to an agent' else 'closed by the bot' end as outcome,
+           count(*) as chats, avg(case when resolved then 1.0 else 0.0 end) as resolved,
+           avg(case when is_repeat_contact_7d then 1.0 else 0.0 end) as repeat_contact
+    from fct_service_contacts
+    where is_bot and occurred_at >= ? and occurred_at < ?
+    group by all order by outcome desc
+    """,
+    window,
+)
+if bot is not None and bot.height:
+    handed = bot.filter(outcome="handed over to an agent")
+    handover_share = handed["chats"].sum() / bot["chats"].sum()
+service_channels = set() if report.missing({"channel_taxonomy": ["channel", "is_service_channel"]}) else set(
+    report.query("select channel from channel_taxonomy where is_service_channel")["channel"])
+
+# %%
+report.section("What to do next", f"The findings of {window_text} that touch the most sessions, switches or chats, "
+               "each with how sure it is and where to act; the sections after it show the detail.")
+findings = []
+if funnel and funnel["sessions"]:
+    step_from, step_to, lost_share, reached = worst
+    lost = round(lost_share * reached)
+    findings.append(cx.Finding(
+        f"The largest drop-off of the web and app funnel: **{fmt.percent(lost_share)} of {fmt.number(reached)} "
+        f"sessions** that got as far as *{step_from.lower()}* did not go on to *{step_to.lower()}* "
+        f"({fmt.number(lost)} sessions).",
+        cx.share_confidence(fmt, lost, reached),
+        f"find out what stops customers after *{step_from.lower()}* (see Web and app funnel).",
+        lost,
+    ))
+# Switches from a self-service or sales channel into a service channel: the moves that end in a contact.
+into_service = None if flows is None else flows.filter(pl.col("to_channel").is_in(service_channels),
+                                                       ~pl.col("from_channel").is_in(service_channels))
+if into_service is not None and into_service.height:
+    switch, switches_into_service = into_service.row(0, named=True), into_service["transitions"].sum()
+    findings.append(cx.Finding(
+        f"The switch that most often precedes a service contact: **{report.channel_label(switch['from_channel'])} "
+        f"to {report.channel_label(switch['to_channel'])}**, {fmt.number(switch['transitions'])} times "
+        f"({fmt.percent(switch['transitions'] / switches_into_service)} of the switches into service).",
+        cx.share_confidence(fmt, switch["transitions"], switches_into_service),
+        f"read what these customers write about ({cx.link_token(0)}) and answer it on "
+        f"{report.channel_label(switch['from_channel'])} itself (see Where customers switch channel).",
+        switch["transitions"],
+    ))
+if bot is not None and bot.height and handed.height:
+    findings.append(cx.Finding(
+        f"The bot handed **{fmt.percent(handover_share)} of {fmt.number(bot['chats'].sum())} chats** over to an "
+        f"agent; after a handover {fmt.percent(handed['resolved'][0])} were resolved.",
+        cx.share_confidence(fmt, handed["chats"][0], bot["chats"].sum()),
+        f"teach the bot the questions it hands over and staff the agents behind it ({cx.link_token(1)}; see "
+        "Bot-to-human handovers).",
+        handed["chats"][0],
+    ))
+report.say(cx.next_steps_markdown(findings) or "Nothing to rank yet: the funnel, the channel switches and the bot "
+           "chats are not available for this period (the sections below say why).",
+           links=[("the most negative themes", "voice_of_customer"), ("the staffing plan", "service_operations")])
+
+# %%
 if not journeys_missing:
     report.section("Top journey paths", f"The {TOP_PATHS} most frequent channel sequences (repeats on the same "
                    "channel collapsed) and how often each ends in a purchase.")
@@ -122,18 +217,6 @@ else:
 
 # %%
 report.section("Channel-to-channel flow", f"How customers moved between channels inside journeys, {window_text}.")
-flows_missing = report.missing({"fct_channel_transitions": ["period_grain", "period_start", "from_channel",
-                                                             "to_channel", "transitions", "median_seconds_between"]})
-flows = None if flows_missing else report.query(
-    """
-    select from_channel, to_channel, sum(transitions)::bigint as transitions,
-           median(median_seconds_between)::double as median_seconds_between
-    from fct_channel_transitions
-    where period_grain = 'month' and period_start >= ? and period_start < ?
-    group by all order by transitions desc
-    """,
-    window,
-)
 if flows_missing:
     report.unavailable("Channel flow", flows_missing)
 elif not flows.height:
@@ -178,27 +261,10 @@ else:
 
 # %%
 report.section("Web and app funnel", f"Sessions reaching each step, {window_text}.")
-funnel_missing = report.missing({"fct_web_sessions": ["started_at", "has_view_item", "has_add_to_cart",
-                                                       "has_begin_checkout", "has_purchase"]})
 if funnel_missing:
     report.unavailable("The web funnel", funnel_missing)
 else:
-    funnel = report.query(
-        """
-        select count(*) as sessions, count(*) filter (has_view_item) as viewed_item,
-               count(*) filter (has_add_to_cart) as added_to_cart,
-               count(*) filter (has_begin_checkout) as began_checkout, count(*) filter (has_purchase) as purchased
-        from fct_web_sessions where started_at >= ? and started_at < ?
-        """,
-        window,
-    ).row(0, named=True)
-    steps = {"Session": funnel["sessions"], "Viewed a product": funnel["viewed_item"],
-             "Added to cart": funnel["added_to_cart"], "Began checkout": funnel["began_checkout"],
-             "Purchased": funnel["purchased"]}
     if funnel["sessions"]:
-        names, counts = list(steps), list(steps.values())
-        drops = [(names[i], names[i + 1], 1 - counts[i + 1] / counts[i]) for i in range(len(counts) - 1) if counts[i]]
-        worst = max(drops, key=lambda drop: drop[2])
         report.say(
             f"Of {fmt.number(funnel['sessions'])} sessions, {fmt.percent(funnel['purchased'] / funnel['sessions'], 1)} "
             f"ended in a purchase. The largest drop-off is between *{worst[0].lower()}* and *{worst[1].lower()}*: "
@@ -247,25 +313,10 @@ else:
 # %%
 report.section("Bot-to-human handovers", "What happened to chats the bot handed over to an agent, compared with "
                "chats the bot closed alone.")
-bot_missing = report.missing({"fct_service_contacts": ["occurred_at", "is_bot", "bot_handover", "resolved",
-                                                        "is_repeat_contact_7d"]})
 if bot_missing:
     report.unavailable("Bot handovers", bot_missing)
 else:
-    bot = report.query(
-        """
-        select case when bot_handover then 'handed over to an agent' else 'closed by the bot' end as outcome,
-               count(*) as chats, avg(case when resolved then 1.0 else 0.0 end) as resolved,
-               avg(case when is_repeat_contact_7d then 1.0 else 0.0 end) as repeat_contact
-        from fct_service_contacts
-        where is_bot and occurred_at >= ? and occurred_at < ?
-        group by all order by outcome desc
-        """,
-        window,
-    )
     if bot.height:
-        handed = bot.filter(outcome="handed over to an agent")
-        handover_share = handed["chats"].sum() / bot["chats"].sum()
         report.say(
             f"The bot handled {fmt.number(bot['chats'].sum())} chats and handed **{fmt.percent(handover_share)}** "
             "over to a human."

@@ -65,9 +65,15 @@ else:
         report.headline(change.kpi.label, change.kpi.value_text(fmt, change.value), change.meets_target)
 
 # %%
-# What to do next: the three most severe active alerts of the latest day, week and month (kpi_alerts), each
-# with the slice that explains a significant change of a total (kpi_change_drivers) and where to act.
-NEXT_STEPS = 3
+# What to do next: the most severe active alerts of the latest day, week and month (kpi_alerts), each with the
+# slice that explains a significant change of a total (kpi_change_drivers) and where to act, and the closed-loop
+# cases open past their due time. Ranked by severity: critical alerts, overdue cases, warnings; alerts of the same
+# severity by the size of their change.
+SEVERITY_STAKE = {"critical": 2.0, "warning": 1.0}  # + up to 1 for the size rank within the severity
+OVERDUE_CASES_STAKE = 2.0  # below every critical alert, above every warning
+overdue = None if missing else report.query(
+    "select sum(value) as overdue from kpi_metrics where metric = 'cases_overdue' and period_grain = 'month' "
+    "and channel = 'all' and segment = 'all'")["overdue"][0]
 alert_inputs = {"kpi_alerts": ["severity", "metric", "period_grain", "period_start", "channel", "segment", "kind",
                                "sentence", "difference"],
                 "kpi_change_driver_sentences": ["metric", "period_grain", "period_start", "sentence"]}
@@ -75,13 +81,23 @@ missing_alerts = report.missing(alert_inputs)
 report.section("What to do next", "The most severe KPI alerts: targets and thresholds breached (seed "
                "kpi_alert_rules) and changes beyond normal variation, corrected for testing hundreds of series at "
                "once (q = the chance that it is a false alarm among the alerts). Every alert with its interval is "
-               "in the alerts.md of the run.")
+               "in the alerts.md of the run. And the closed-loop cases open past their due time.")
+findings = []
+if overdue:
+    findings.append(cx.Finding(
+        f"**{fmt.number(overdue)} closed-loop cases are open past their due time.**",
+        "a count of the cases themselves (fct_cx_cases), no estimate.",
+        "work them oldest first in the CRM from the case export (see Closed-loop cases for the rates).",
+        OVERDUE_CASES_STAKE,
+    ))
 if missing_alerts:
     report.unavailable("KPI alerts", missing_alerts)
+    if findings:
+        report.say(cx.next_steps_markdown(findings))
 else:
     active = report.query(
         """
-        select alerts.severity, alerts.metric, alerts.sentence, causes.sentence as cause
+        select alerts.severity, alerts.metric, alerts.kind, alerts.sentence, causes.sentence as cause
         from kpi_alerts as alerts
         left join kpi_change_driver_sentences as causes
             on causes.metric = alerts.metric and causes.period_grain = alerts.period_grain
@@ -91,15 +107,25 @@ else:
         order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
         """
     )
-    top = active.head(NEXT_STEPS)
-    steps = [
-        f"{number}. **{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else "")
-        + f" Act on it: {cx.link_token(number - 1)}."
-        for number, row in enumerate(top.iter_rows(named=True), start=1)
+    alert_findings = [
+        cx.Finding(
+            f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
+            "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
+            "beyond normal variation after the correction for testing many series (interval, n and q in the "
+            "alert).",
+            f"{cx.link_token(position)}.",
+            # the query ranks by severity, then by the size of the change
+            SEVERITY_STAKE[row["severity"]] + (active.height - position) / (active.height + 1),
+        )
+        for position, row in enumerate(active.iter_rows(named=True))
     ]
-    more = f"\n\n{active.height - NEXT_STEPS} more active alerts are in alerts.md." if active.height > NEXT_STEPS else ""
-    report.say("\n".join(steps) + more if steps else "No KPI is beyond its threshold or worse than normal variation.",
-               links=[cx.action_link(metric) for metric in top["metric"]])
+    findings += alert_findings
+    shown_alerts = sum(finding in alert_findings for finding in cx.top_findings(findings))
+    more = (f"\n\n{active.height - shown_alerts} more active alerts are in alerts.md."
+            if active.height > shown_alerts else "")
+    report.say((cx.next_steps_markdown(findings) + more) if findings
+               else "No KPI is beyond its threshold or worse than normal variation, and no case is overdue.",
+               links=[cx.action_link(metric) for metric in active["metric"]])
 
 # %%
 if not missing:
@@ -172,8 +198,6 @@ if not missing:
         reason = opened["value_missing_reason"] if opened else "the KPI mart has no case figures"
         report.say(f"Closed-loop cases are not available: {reason}.")
     else:
-        overdue = report.query("select sum(value) as overdue from kpi_metrics where metric = 'cases_overdue' "
-                               "and period_grain = 'month' and channel = 'all' and segment = 'all'")["overdue"][0]
         not_measured = {"value": None, "n": 0, "ci_low": None, "ci_high": None}
         closed, in_time, hours, before, after = (cases.get(metric, not_measured) for metric in (
             "cases_closed", "cases_closed_in_time_share", "case_hours_to_close_median", "nps_before_case",

@@ -95,6 +95,69 @@ else:
     report.headline("Contacts", fmt.number(total))
 
 # %%
+# Loaded once: "What to do next" ranks what the sections below show in detail.
+forecast_missing = report.missing({"ml_contact_forecast": FORECAST_COLUMNS})
+forecast = None if forecast_missing else report.query(
+    "select channel, day, forecast, lower_80, upper_80, lower_95, upper_95, model, as_of_date "
+    "from ml_contact_forecast where granularity = 'day' and queue = 'all' order by channel, day")
+# A queued call (channel phone) without a handle time was abandoned before an agent answered.
+abandonment = None if contacts_missing else report.query(
+    f"""
+    select count(*) filter (where handle_seconds is null) as abandoned, count(*) as offered,
+           avg(wait_seconds) filter (where handle_seconds is null) as wait_before_hanging_up
+    from fct_service_contacts
+    where inbound_channel = ? and {LOCAL_TIME} >= ? and {LOCAL_TIME} < ?
+    """, [VOICE, report.month, report.period_end]).row(0, named=True)
+adherence_missing = report.missing({"ml_staffing_adherence": ["interval_start", "planned_agents", "agents_seen",
+                                                               "expected_service_level", "service_level_reached",
+                                                               "offered_contacts", "answered_within_target"]})
+by_channel = {} if adherence_missing else plan_vs_actual_by_channel(
+    report.query("select * from ml_staffing_adherence order by channel, interval_start"))
+
+# %%
+report.section("What to do next", "The findings that touch the most contacts, each with how sure it is and where "
+               "to act; the sections after it show the detail.")
+findings = []
+if by_channel:
+    channel, summary = max(by_channel.items(), key=lambda item: item[1]["expected_service_level"]
+                           - item[1]["service_level_reached"])
+    expected, reached, offered = (summary["expected_service_level"], summary["service_level_reached"],
+                                  summary["offered_contacts"])
+    if expected > reached:
+        findings.append(cx.Finding(
+            f"**{report.channel_label(channel)}** is furthest behind its plan: customers got **{fmt.percent(reached)} "
+            f"answered within target** where the plan expected {fmt.percent(expected)} "
+            f"({fmt.percentage_points(reached - expected)}), the four weeks to {fmt.day(report.as_of)}.",
+            cx.share_confidence(fmt, round(reached * offered), offered),
+            "check the handle time and shrinkage the plan assumes for it against what happened, and schedule for "
+            "the reached level (see Abandonment and plan against actual).",
+            (expected - reached) * offered,
+        ))
+if forecast is not None and forecast.height:
+    peak = peak_of(forecast, "forecast", "day")
+    findings.append(cx.Finding(
+        f"The busiest day ahead: **{report.channel_label(peak['channel'])}** expects about "
+        f"**{fmt.number(peak['forecast'])} contacts** on {cx.WEEKDAYS[peak['day'].weekday()]} {fmt.day(peak['day'])}.",
+        f"80% range {fmt.number(peak['lower_80'])} to {fmt.number(peak['upper_80'])} "
+        f"({MODEL_WORDS.get(peak['model'], peak['model'])}; see How good is the forecast?).",
+        "schedule the agents the plan asks for that day (see Agents needed per half-hour).",
+        peak["forecast"],
+    ))
+if abandonment and abandonment["abandoned"]:
+    findings.append(cx.Finding(
+        f"**{fmt.percent(abandonment['abandoned'] / abandonment['offered'])} of "
+        f"{fmt.number(abandonment['offered'])} queued calls** were abandoned in {fmt.month(month)} "
+        f"({fmt.number(abandonment['abandoned'])} callers).",
+        cx.share_confidence(fmt, abandonment["abandoned"], abandonment["offered"]),
+        "staff the phone peaks (see Agents needed per half-hour); callers who hang up come back on other "
+        f"channels ({cx.link_token(0)}).",
+        abandonment["abandoned"],
+    ))
+report.say(cx.next_steps_markdown(findings) or "Nothing to rank yet: the plan against actual, the forecast and "
+           "the queued calls are not available (the sections below say why).",
+           links=[("where customers switch channel", "customer_journeys")])
+
+# %%
 if not contacts_missing:
     report.section("Contact volume", "Contacts per month and channel over the last 13 months.")
     if monthly.height:
@@ -143,13 +206,9 @@ report.section(
     "days, the lighter one 19 of 20. Each channel's model is the one that predicted the past weeks best "
     "(see the next section); holidays and one-off spikes were taken out of the history first.",
 )
-forecast_missing = report.missing({"ml_contact_forecast": FORECAST_COLUMNS})
 if forecast_missing:
     report.unavailable("Contact forecast", forecast_missing)
 else:
-    forecast = report.query(
-        "select channel, day, forecast, lower_80, upper_80, lower_95, upper_95, model, as_of_date "
-        "from ml_contact_forecast where granularity = 'day' and queue = 'all' order by channel, day")
     weekly_total = forecast["forecast"].sum() / (forecast["day"].n_unique() / 7) if forecast.height else 0
     report.headline("Contacts per week (forecast)", fmt.number(weekly_total))
     for (channel,), rows in forecast.group_by("channel", maintain_order=True):
@@ -315,14 +374,6 @@ report.section("Abandonment and plan against actual",
 if contacts_missing:
     report.unavailable("Call abandonment", contacts_missing)
 else:
-    # A queued call (channel phone) without a handle time was abandoned before an agent answered.
-    abandonment = report.query(
-        f"""
-        select count(*) filter (where handle_seconds is null) as abandoned, count(*) as offered,
-               avg(wait_seconds) filter (where handle_seconds is null) as wait_before_hanging_up
-        from fct_service_contacts
-        where inbound_channel = ? and {LOCAL_TIME} >= ? and {LOCAL_TIME} < ?
-        """, [VOICE, report.month, report.period_end]).row(0, named=True)
     if abandonment["offered"]:
         share = abandonment["abandoned"] / abandonment["offered"]
         report.headline("Calls abandoned", fmt.percent(share))
@@ -332,14 +383,9 @@ else:
                       if abandonment["abandoned"] else "."))
     else:
         report.nothing_in_period("queued calls", fmt.month(month))
-adherence_missing = report.missing({"ml_staffing_adherence": ["interval_start", "planned_agents", "agents_seen",
-                                                               "expected_service_level", "service_level_reached",
-                                                               "offered_contacts", "answered_within_target"]})
 if adherence_missing:
     report.unavailable("Plan against actual", adherence_missing)
 else:
-    adherence = report.query("select * from ml_staffing_adherence order by channel, interval_start")
-    by_channel = plan_vs_actual_by_channel(adherence)
     for channel, summary in by_channel.items():
         expected, reached = summary["expected_service_level"], summary["service_level_reached"]
         seen = (f", **{fmt.number(summary['agents_seen_mean'], 1)}** were seen handling contacts"

@@ -19,6 +19,8 @@ number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
 
 # %%
+from functools import cache
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -87,6 +89,122 @@ else:
     report.headline("Negative texts", fmt.percent(negative_now))
 
 # %%
+# Loaded once: "What to do next" ranks what the sections below show in detail.
+if not topics_missing:
+    topics = report.query(
+        f"""
+        select insights.topic, insights.topic_label, {SENTIMENT_SHARES}
+        from ({SCORED_TEXTS}) as scored
+        join ml_text_insights as insights on insights.touchpoint_id = scored.touchpoint_id
+        where scored.occurred_at >= ? and scored.occurred_at < ? and scored.direction = 'inbound'
+        group by all order by texts desc
+        """,
+        window,
+    )
+emerging_missing = report.missing({"ml_emerging_topics": ["status", "texts_latest", "texts_earlier", "expected_latest",
+                                                         "growth", "p_adjusted", "significant", "top_words_en",
+                                                         "top_words_de", "verbatims", "period_start", "period_end"]})
+emerging = None if emerging_missing else report.query("select * from ml_emerging_topics order by theme")
+
+
+def theme_words(row) -> str:
+    return " / ".join(words for words in (row["top_words_en"], row["top_words_de"]) if words) or "(no words)"
+
+
+def p_text(value: float) -> str:
+    return f"p = {value:.3f}" if value >= 0.001 else "p < 0.001"
+
+
+nps_missing = report.missing({
+    "fct_survey_responses": ["customer_key", "responded_at", "survey_type", "score"],
+    "fct_service_contacts": ["customer_key", "occurred_at", "resolved", "is_repeat_contact_7d", "bot_handover",
+                             "wait_seconds", "inbound_channel"],
+    "fct_orders": ["customer_key", "ordered_at", "order_type"],
+})
+if not nps_missing:
+    def had(table: str, time_column: str, condition: str) -> str:
+        """SQL: the answering customer had a matching row in the DRIVER_DAYS before the answer."""
+        return (f"exists (select 1 from {table} as e where e.customer_key = answers.customer_key and {condition} "
+                f"and e.{time_column} between answers.responded_at - interval {DRIVER_DAYS} day "
+                "and answers.responded_at)")
+
+    contacts = ("fct_service_contacts", "occurred_at")
+    experiences = {
+        "called service by phone": had(*contacts, "e.inbound_channel = 'phone'"),
+        "waited more than 5 minutes for service": had(*contacts, "e.wait_seconds > 300"),
+        "had an unresolved service issue": had(*contacts, "not coalesce(e.resolved, false)"),
+        "had to contact service again within 7 days": had(*contacts, "e.is_repeat_contact_7d"),
+        "was handed over by the chat bot": had(*contacts, "e.bot_handover"),
+        "bought something": had("fct_orders", "ordered_at", "e.order_type = 'sale'"),
+        "returned something": had("fct_orders", "ordered_at", "e.order_type = 'return'"),
+    }
+    if not report.missing({"ml_sentiment": ["customer_key", "occurred_at", "label"]}):
+        experiences["wrote a negative text"] = had("ml_sentiment", "occurred_at", "e.label = 'negative'")
+    flags = ", ".join(f"{sql} as \"{name}\"" for name, sql in experiences.items())
+
+    @cache  # the NPS drivers rank below too
+    def answers_and_drivers(survey_type: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The `survey_type` answers of the window with their experiences, and the key drivers among them."""
+        answers = report.query(
+            f"""
+            select answers.score, {flags}
+            from fct_survey_responses as answers
+            where answers.survey_type = ? and answers.customer_key is not null
+              and answers.responded_at >= ? and answers.responded_at < ?
+            """,
+            [survey_type, *window],
+        )
+        return answers, key_drivers(answers, survey_type, list(experiences), MIN_RESPONSES)
+
+    nps_answers, nps_drivers = answers_and_drivers("nps")
+
+# %%
+# Ranked by the customer voices behind each finding: negative texts, texts of the new theme, answers with the
+# experience.
+report.section("What to do next", "The findings with the most customer voices behind them, each with how sure it "
+               "is and where to act; the sections after it show the detail.")
+findings = []
+named_topics = pl.DataFrame() if topics_missing else topics.filter(pl.col("topic") != CATCH_ALL_TOPIC)
+if named_topics.height:
+    theme = named_topics.sort("negative", descending=True).row(0, named=True)
+    negative_texts = round(theme["negative"] * theme["texts"])
+    findings.append(cx.Finding(
+        f"The most negative theme: **{theme['topic_label']}**, {fmt.percent(theme['negative'])} of its "
+        f"{fmt.number(theme['texts'])} texts negative ({window_text}).",
+        cx.share_confidence(fmt, negative_texts, theme["texts"]),
+        "read its verbatims (see The most negative themes) and give the team that owns it the cases.",
+        negative_texts,
+    ))
+flagged = pl.DataFrame() if emerging is None or not emerging.height else emerging.filter(pl.col("significant"))
+if flagged.height:
+    rising = flagged.sort("p_adjusted").row(0, named=True)
+    findings.append(cx.Finding(
+        f"An emerging theme: **“{theme_words(rising)}”** ({rising['status']}), "
+        f"{fmt.number(rising['texts_latest'])} texts from {fmt.day(rising['period_start'])} to "
+        f"{fmt.day(rising['period_end'])} where {fmt.number(rising['expected_latest'], 1)} were expected.",
+        f"{p_text(rising['p_adjusted'])} after the correction for testing every theme.",
+        "read its verbatims (see Emerging themes) and find its cause before it grows.",
+        rising["texts_latest"],
+    ))
+if not nps_missing and nps_drivers.height:
+    driver = nps_drivers.row(0, named=True)
+    findings.append(cx.Finding(
+        f"The experience that costs NPS most: customers who **{driver['experience']}** "
+        f"({fmt.percent(driver['prevalence'])} of {fmt.number(nps_answers.height)} answers) give an NPS "
+        f"{fmt.number(abs(driver['effect']))} points {'lower' if driver['effect'] < 0 else 'higher'}, "
+        f"**{fmt.number(driver['impact'], 1, signed=True)} points** of the overall NPS.",
+        f"95% interval of the effect {fmt.number(driver['ci_low'])} to {fmt.number(driver['ci_high'])}, "
+        f"n = {fmt.number(driver['answers_with'])} answers with it"
+        + ("" if driver["ci_low"] > 0 or driver["ci_high"] < 0 else ", so no effect at all is still possible")
+        + "; an association, not proof of cause.",
+        f"fix that experience first (see What drives NPS; the service side is in {cx.link_token(0)}).",
+        driver["answers_with"],
+    ))
+report.say(cx.next_steps_markdown(findings) or "Nothing to rank yet: topics, emerging themes and NPS answers are "
+           "not available for this period (the sections below say why).",
+           links=[("the service operations report", "service_operations")])
+
+# %%
 if not sentiment_missing:
     report.section("Sentiment over time", "Share of negative, neutral and positive texts per month.")
     # A month with a handful of texts swings wildly; it would only distract.
@@ -127,16 +245,6 @@ report.section("Topics", f"What customers write about, how often, and in which t
 if topics_missing:
     report.unavailable("Topics", topics_missing)
 else:
-    topics = report.query(
-        f"""
-        select insights.topic, insights.topic_label, {SENTIMENT_SHARES}
-        from ({SCORED_TEXTS}) as scored
-        join ml_text_insights as insights on insights.touchpoint_id = scored.touchpoint_id
-        where scored.occurred_at >= ? and scored.occurred_at < ? and scored.direction = 'inbound'
-        group by all order by texts desc
-        """,
-        window,
-    )
     if topics.height:
         other_share = topics.filter(topic=CATCH_ALL_TOPIC)["texts"].sum() / topics["texts"].sum()
         report.say(f"{fmt.percent(other_share)} of the {fmt.number(topics['texts'].sum())} texts fit none of the "
@@ -194,13 +302,10 @@ report.section(
     "tested against its share of all texts before (one-sided binomial test, Benjamini–Hochberg corrected, "
     f"significant below {fmt.percent(FDR)}). Personal data in the verbatims is masked.",
 )
-emerging_missing = report.missing({"ml_emerging_topics": ["status", "texts_latest", "texts_earlier", "expected_latest",
-                                                         "growth", "p_adjusted", "significant", "top_words_en",
-                                                         "top_words_de", "verbatims", "period_start", "period_end"]})
 if emerging_missing:
     report.unavailable("Emerging themes", emerging_missing)
 else:
-    themes = report.query("select * from ml_emerging_topics order by theme")
+    themes = emerging
     if not themes.height:
         report.say("Too few customer texts in the latest period to look for emerging themes.")
     else:
@@ -208,12 +313,6 @@ else:
         period = f"{fmt.day(start)} to {fmt.day(end)}"
         before = f"the {fmt.number(BASELINE_PERIODS * ((end - start).days + 1))} days before"
         flagged = themes.filter(pl.col("significant"))
-
-        def theme_words(row) -> str:
-            return " / ".join(words for words in (row["top_words_en"], row["top_words_de"]) if words) or "(no words)"
-
-        def p_text(value: float) -> str:
-            return f"p = {value:.3f}" if value >= 0.001 else "p < 0.001"
 
         if not flagged.height:
             closest = themes.sort("p_adjusted").row(0, named=True)
@@ -252,47 +351,12 @@ report.section(
     f"associations, not proof of cause; experiences with fewer than {MIN_RESPONSES} answers on either side are "
     "left out.",
 )
-nps_missing = report.missing({
-    "fct_survey_responses": ["customer_key", "responded_at", "survey_type", "score"],
-    "fct_service_contacts": ["customer_key", "occurred_at", "resolved", "is_repeat_contact_7d", "bot_handover",
-                             "wait_seconds", "inbound_channel"],
-    "fct_orders": ["customer_key", "ordered_at", "order_type"],
-})
 if nps_missing:
     report.unavailable("NPS drivers", nps_missing)
 else:
-    def had(table: str, time_column: str, condition: str) -> str:
-        """SQL: the answering customer had a matching row in the DRIVER_DAYS before the answer."""
-        return (f"exists (select 1 from {table} as e where e.customer_key = answers.customer_key and {condition} "
-                f"and e.{time_column} between answers.responded_at - interval {DRIVER_DAYS} day "
-                "and answers.responded_at)")
-
-    contacts = ("fct_service_contacts", "occurred_at")
-    experiences = {
-        "called service by phone": had(*contacts, "e.inbound_channel = 'phone'"),
-        "waited more than 5 minutes for service": had(*contacts, "e.wait_seconds > 300"),
-        "had an unresolved service issue": had(*contacts, "not coalesce(e.resolved, false)"),
-        "had to contact service again within 7 days": had(*contacts, "e.is_repeat_contact_7d"),
-        "was handed over by the chat bot": had(*contacts, "e.bot_handover"),
-        "bought something": had("fct_orders", "ordered_at", "e.order_type = 'sale'"),
-        "returned something": had("fct_orders", "ordered_at", "e.order_type = 'return'"),
-    }
-    if not report.missing({"ml_sentiment": ["customer_key", "occurred_at", "label"]}):
-        experiences["wrote a negative text"] = had("ml_sentiment", "occurred_at", "e.label = 'negative'")
-    flags = ", ".join(f"{sql} as \"{name}\"" for name, sql in experiences.items())
-
     def show_key_drivers(survey_type: str, label: str) -> None:
         """The adjusted effects and impacts of every experience on `survey_type` answers of the window."""
-        answers = report.query(
-            f"""
-            select answers.score, {flags}
-            from fct_survey_responses as answers
-            where answers.survey_type = ? and answers.customer_key is not null
-              and answers.responded_at >= ? and answers.responded_at < ?
-            """,
-            [survey_type, *window],
-        )
-        drivers = key_drivers(answers, survey_type, list(experiences), MIN_RESPONSES)
+        answers, drivers = answers_and_drivers(survey_type)
         if not drivers.height:
             report.nothing_in_period(f"experiences with {MIN_RESPONSES} or more {label} answers on each side",
                                      window_text)

@@ -174,3 +174,13 @@ def test_what_to_do_next_keeps_the_three_findings_with_most_at_stake():
         "2. finding 20.0 How sure: sure Act on it: act 20.0",
         "3. finding 5.0 How sure: sure Act on it: act 5.0",
     ]
+
+
+def test_a_share_in_what_to_do_next_carries_its_wilson_interval_and_n():
+    from cxreport import NumberFormat, share_confidence
+
+    # 1 of 4: p = 0.25, z² = 3.8416; centre (0.25 + 3.8416/8) / (1 + 3.8416/4) = 0.3725,
+    # half 1.96 · sqrt(0.25 · 0.75/4 + 3.8416/64) / 1.9604 = 0.3269: 4.6% to 69.9%.
+    assert share_confidence(NumberFormat("en"), 1, 4) == "95% interval 5% to 70%, n = 4."
+    # 600 of 1,200 in German: 47.2% to 52.8%.
+    assert share_confidence(NumberFormat("de"), 600, 1200) == "95% interval 47\u202f% to 53\u202f%, n = 1.200."

@@ -23,14 +23,14 @@ pytestmark = pytest.mark.slow
 
 SECTIONS = {
     "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel", "Closed-loop cases"],
-    "customer_journeys": ["Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
+    "customer_journeys": ["What to do next", "Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
-    "voice_of_customer": ["Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
+    "voice_of_customer": ["What to do next", "Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
                           "Emerging themes", "What drives NPS"],
     "churn_and_actions": ["What to do next", "Risk distribution", "At-risk segments", "Value at risk", "Why customers are at risk",
                           "How good is the model?", "Action plan", "Who to contact first"],
     "customer_personas": ["What to do next", "The personas", "How the personas changed", "How good are the value estimates?"],
-    "service_operations": ["Contact volume", "Resolution, handling time and service levels",
+    "service_operations": ["What to do next", "Contact volume", "Resolution, handling time and service levels",
                            "Forecast: contacts in the next weeks", "How good is the forecast?",
                            "When contacts arrive", "Agents needed per half-hour",
                            "Abandonment and plan against actual"],
@@ -122,10 +122,18 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     assert rendered["metadata"]["cx_scorecard"]["NPS"].value == "41"
     # What to do next: active alerts (not the info one), the cause of a change, where to act.
     text = readable_text(page)
+    first = text[text.index("What to do next"):text.index("Headline numbers")]
     assert ("critical: Weekly nps (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0. Why: nps fell "
-            "8.0; -5.0 of it comes from segment vip. Act on it: what drives NPS and the most negative themes.") in text
-    # A channel's change has no decomposition of its own: no cause attached.
-    assert ("critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. Act on it:") in text
+            "8.0; -5.0 of it comes from segment vip. How sure: beyond normal variation after the correction for "
+            "testing many series (interval, n and q in the alert). Act on it: what drives NPS and the most negative "
+            "themes.") in first
+    # A channel's change has no decomposition of its own: no cause attached. The larger change ranks first.
+    assert "critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. How sure:" in first
+    # Then the overdue cases (fixture: September's 3 + October's 6), below the critical alerts.
+    assert ("9 closed-loop cases are open past their due time. How sure: a count of the cases themselves (fct cx "
+            "cases), no estimate. Act on it:") in first
+    assert first.index("fell to 28.0") < first.index("fell to 29.0") < first.index("9 closed-loop cases")
+    assert first.count("How sure:") == 3
     assert "href=\"voice_of_customer.html\"" in page
     assert "rose to 41.0 from 35.0" not in text
     # Closed-loop cases: counts and rates of October (CASES_BY_MONTH); overdue = September's 3 + October's 6.
@@ -160,6 +168,75 @@ def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(ren
         "Newsletter-reading web shoppers holds about 3,600 EUR")
     assert first.count("How sure:") == 2 and "correlation of 0.98" in first
     assert 'href="churn_and_actions.html"' in rendered["pages"]["customer_personas"]
+
+
+def first_section(page: str, next_heading: str) -> str:
+    """The readable text of "What to do next", up to the heading of the section after it."""
+    text = readable_text(page)
+    return text[text.index("What to do next"):text.index(next_heading)]
+
+
+def test_journeys_report_starts_with_the_funnel_drop_off_the_switch_into_service_and_the_bot(rendered):
+    page, warehouse = rendered["pages"]["customer_journeys"], rendered["warehouse"]
+    first = first_section(page, "Top journey paths")
+    assert first.count("How sure:") == first.count("Act on it:") == 3
+    # Fixture funnel: 60% of sessions view a product, 25% add to cart: 1 - 25/60 = 58% is the largest drop-off.
+    viewed, carted = scalar_row(warehouse, "select count(*) filter (has_view_item), count(*) filter "
+                                "(has_add_to_cart) from fct_web_sessions where started_at >= '2026-08-01' "
+                                "and started_at < '2026-11-01'")
+    assert (f"{1 - carted / viewed:.0%} of {viewed:,} sessions that got as far as viewed a product did not go on to "
+            f"added to cart ({viewed - carted:,} sessions). How sure: 95% interval") in first
+    # Into service: web to chat bot (weight 20) and web to phone (8); chat bot to agent starts in service already.
+    to_bot, to_phone = scalar_row(warehouse, """
+        select sum(transitions) filter (to_channel = 'chat_bot'), sum(transitions) filter (to_channel = 'phone')
+        from fct_channel_transitions where from_channel = 'web' and period_start >= '2026-08-01'""")
+    assert (f"Web shop to Chat bot, {to_bot} times ({to_bot / (to_bot + to_phone):.0%} of the switches into "
+            f"service).") in first and f"n = {to_bot + to_phone}." in first
+    assert "The bot handed" in first and 'href="voice_of_customer.html"' in page
+
+
+def test_voice_report_starts_with_the_worst_theme_the_emerging_one_and_the_top_nps_driver(rendered):
+    page, warehouse = rendered["pages"]["voice_of_customer"], rendered["warehouse"]
+    first = first_section(page, "Sentiment over time")
+    assert first.count("How sure:") == first.count("Act on it:") == 3
+    label, negative, texts = scalar_row(warehouse, """
+        select insights.topic_label, count(*) filter (sentiment.label = 'negative'), count(*)
+        from fct_touchpoints as touchpoints
+        join ml_sentiment as sentiment using (touchpoint_id) join ml_text_insights as insights using (touchpoint_id)
+        where touchpoints.direction = 'inbound' and insights.topic <> 'other'
+          and touchpoints.occurred_at >= '2026-08-01' and touchpoints.occurred_at < '2026-11-01'
+        group by all order by count(*) filter (sentiment.label = 'negative') / count(*) desc limit 1""")
+    assert (f"The most negative theme: {label}, {negative / texts:.0%} of its {texts:,} texts negative") in first
+    assert f"n = {texts:,}." in first
+    # Fixture: the new theme has 14 texts against 1.56 expected, adjusted p 3e-9.
+    assert ("An emerging theme: “app, voucher, crashes / app, gutschein, stürzt” (new), 14 texts from 25 Oct 2026 "
+            "to 31 Oct 2026 where 1.6 were expected. How sure: p < 0.001 after the correction") in first
+    answers = scalar(warehouse, "select count(*) from fct_survey_responses where survey_type = 'nps' and "
+                     "customer_key is not null and responded_at >= '2026-08-01' and responded_at < '2026-11-01'")
+    assert "The experience that costs NPS most: customers who" in first and f"of {answers} answers)" in first
+    # Fixture: the top driver's interval includes 0, and the sentence says so.
+    assert "95% interval of the effect" in first and "so no effect at all is still possible" in first
+    assert 'href="service_operations.html"' in page
+
+
+def test_operations_report_starts_with_the_plan_gap_the_next_peak_and_abandonment(rendered):
+    page, warehouse = rendered["pages"]["service_operations"], rendered["warehouse"]
+    first = first_section(page, "Contact volume")
+    assert first.count("How sure:") == first.count("Act on it:") == 3
+    # Fixture: 560 phone half-hours, 6 contacts each, 4 answered in time where the plan expected 85%.
+    assert ("Phone is furthest behind its plan: customers got 67% answered within target where the plan expected "
+            "85% (−18.3 pp)") in first and "n = 3,360." in first
+    channel, peak = scalar_row(warehouse, "select channel, forecast from ml_contact_forecast where granularity = "
+                               "'day' and queue = 'all' order by forecast desc, day limit 1")
+    assert f"expects about {peak:,.0f} contacts on" in first
+    abandoned, offered = scalar_row(warehouse, """
+        select count(*) filter (where handle_seconds is null), count(*) from fct_service_contacts
+        where inbound_channel = 'phone' and date_trunc('month', (occurred_at at time zone 'UTC')
+              at time zone 'Europe/Berlin') = date '2026-10-01'""")
+    assert abandoned  # fixture: about 8% of calls abandoned
+    assert (f"{abandoned / offered:.0%} of {offered:,} queued calls were abandoned in October 2026 "
+            f"({abandoned} callers)") in first
+    assert 'href="customer_journeys.html"' in page
 
 
 def test_operations_and_journey_numbers_match_the_marts(rendered):
@@ -247,6 +324,10 @@ def test_reports_render_on_an_empty_warehouse_and_say_what_is_missing(tmp_path, 
         text = readable_text(report.html_path.read_text(encoding="utf-8"))
         assert ": not available yet." in text, spec.name
         assert "Traceback" not in text
+        # Every report starts with what to do next; without data it says in words that there is nothing to rank.
+        assert re.findall(r"<h2>(.*?)</h2>", report.html_path.read_text(encoding="utf-8"))[0] == "What to do next"
+        if spec.name in ("customer_journeys", "voice_of_customer", "service_operations", "churn_and_actions"):
+            assert "Nothing to rank yet" in text, spec.name
     assert "IPKernelApp" not in capfd.readouterr().err  # the kernels' start-up log stays off the console
 
 

@@ -321,7 +321,7 @@ def test_plan_against_actual_weights_the_expected_service_level_by_offered_calls
                               "agents_seen": [5, 2, 0]})
     assert plan_vs_actual_summary(adherence) == pytest.approx({
         "expected_service_level": 0.8, "service_level_reached": 0.45, "planned_agents_mean": 4.0,
-        "agents_seen_mean": 3.5})
+        "agents_seen_mean": 3.5, "offered_contacts": 40})
     assert plan_vs_actual_summary(adherence.filter(pl.col("offered_contacts") == 0)) == {}
 
 
