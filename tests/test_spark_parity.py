@@ -39,7 +39,7 @@ RELATIVE_TOLERANCE = 1e-9
 NOT_COMPARED = {"email_hash", "phone_hash"}
 TEXT_TOUCHPOINTS = f"SELECT {', '.join(TEXT_COLUMNS)} FROM fct_touchpoints WHERE text IS NOT NULL"
 COMPARED = {
-    "kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric"],
+    "kpi_metrics": ["period_grain", "period_start", "channel", "segment_type", "segment", "metric"],
     "dim_customers": ["customer_key"],
     "int_identity_components": ["identifier"],
     "fct_journeys": ["journey_id"],
