@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import polars as pl
 from scipy import stats
 
+from ml.wording import words
+
 Z95 = 1.959964
 SERIES = ["metric", "period_grain", "channel", "segment"]
 ANY = "*"  # rule wildcard: every channel / segment / grain
@@ -219,9 +221,9 @@ class MetricFormat:
 
 def series_label(row: dict) -> str:
     grain = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[row["period_grain"]]
-    channel = "all channels" if row["channel"] == "all" else row["channel"]
-    segment = "all segments" if row["segment"] == "all" else f"segment {row['segment']}"
-    return f"{grain} {row['metric']} ({channel}, {segment}, {row['period_start']})"
+    channel = "all channels" if row["channel"] == "all" else words(row["channel"])
+    segment = "all segments" if row["segment"] == "all" else f"segment {words(row['segment'])}"
+    return f"{grain} {words(row['metric'])} ({channel}, {segment}, {row['period_start']})"
 
 
 def sentence(row: dict, fmt: MetricFormat) -> str:

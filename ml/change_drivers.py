@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ml.wording import words
+
 Z95 = 1.959964
 BOOTSTRAP_ROUNDS = 400
 CELL_SHARE = 0.75
@@ -146,7 +148,7 @@ def main_driver(drivers: pl.DataFrame) -> dict:
 
 
 def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "") -> str:
-    """'nps fell 6.0 points; 4.1 of them (95% interval 2.0 to 6.3) come from channel × segment phone / vip (...)'
+    """'NPS fell 6.0 points; 4.1 of them (95% interval 2.0 to 6.3) come from channel × segment phone / vip (...)'
     for the drivers of one change; `scale` 100 with unit 'points' shows shares in percentage points."""
     change = drivers.filter(pl.col("dimension") == "channel")["contribution"].sum() * scale
     top = main_driver(drivers)
@@ -156,7 +158,7 @@ def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "") -
     else:
         own = "rose" if top["value_after"] > top["value_before"] else "fell"
         movement = f"whose value {own} from {top['value_before'] * scale:.1f} to {top['value_after'] * scale:.1f}"
-    return (f"{top['metric']} {moved} {abs(change):.1f}{unit}; {top['contribution'] * scale:+.1f}{unit} of it "
+    return (f"{words(top['metric'])} {moved} {abs(change):.1f}{unit}; {top['contribution'] * scale:+.1f}{unit} of it "
             f"(95% interval {top['ci_low'] * scale:+.1f} to {top['ci_high'] * scale:+.1f}) comes from "
             f"{top['dimension']} {top['slice']}, {movement} (mix effect {top['mix_effect'] * scale:+.1f}, "
             f"rate effect {top['rate_effect'] * scale:+.1f}).")

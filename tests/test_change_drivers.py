@@ -122,7 +122,7 @@ def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, 
     with warehouse.get_connection() as connection:
         [(sentence,)] = connection.execute("SELECT sentence FROM kpi_change_driver_sentences").fetchall()
         dimensions = connection.execute("SELECT count(DISTINCT dimension) FROM kpi_change_drivers").fetchone()[0]
-    assert sentence.startswith("nps fell ") and "channel × segment phone / vip" in sentence
+    assert sentence.startswith("NPS fell ") and "channel × segment phone / vip" in sentence
     assert dimensions == 3
 
 
@@ -140,7 +140,7 @@ def test_the_demo_generators_planted_cause_is_the_top_driver(tmp_path):
     october = pl.DataFrame({"metric": ["csat"], "period_grain": ["month"], "period_start": [date(2026, 10, 1)]})
     drivers = change_drivers(metrics, october)
     sentence = driver_sentence(drivers, scale=100.0, unit=" points")
-    assert sentence.startswith("csat fell ")
+    assert sentence.startswith("CSAT fell ")
     channels = drivers.filter(pl.col("dimension") == "channel")
     assert channels["slice"][0] == "store" and channels["ci_high"][0] < 0
     assert " comes from channel store" in sentence

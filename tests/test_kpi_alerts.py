@@ -66,7 +66,7 @@ def test_threshold_rules_fire_once_per_series_with_the_most_severe_rule():
     assert (alert["kind"], alert["severity"], alert["reference"]) == ("threshold", "critical", 20.0)
     assert alert["difference"] == pytest.approx(-5.0)
     assert (alert["ci_low"], alert["ci_high"]) == (pytest.approx(-9.0), pytest.approx(-1.0))
-    assert alert["sentence"] == ("Weekly nps (all channels, all segments, 2026-03-09) is 15.0, below its floor of "
+    assert alert["sentence"] == ("Weekly NPS (all channels, all segments, 2026-03-09) is 15.0, below its floor of "
                                  "20.0 (-5.0; 95% interval -9.0 to -1.0; n = 100).")
 
 
@@ -171,7 +171,7 @@ def test_markdown_lists_every_alert_and_marks_the_new_ones():
     alerts = kpi_alerts(series("nps", [40.0, 30.0], [3.0, 3.0]), NO_RULES, TARGETS)
     text = alerts_markdown(alerts, alerts, "2026-03-10")
     assert "1 critical, 0 warning, 0 info; 1 new or worse since the last run." in text
-    assert "- **critical** **new** (change vs previous): Weekly nps" in text
+    assert "- **critical** **new** (change vs previous): Weekly NPS" in text
     assert "No KPI" in alerts_markdown(alerts.clear(), alerts.clear(), "2026-03-10")
 
 
@@ -263,5 +263,5 @@ def test_a_week_still_filling_up_is_not_evaluated():
     alerts = kpi_alerts(pl.concat([days, weeks]), rules(("csat", "all", "all", "week", "min", 0.7, "warning", 1)),
                         TARGETS)
     assert alerts.select("period_start", "value").rows() == [(MONDAY, 0.6)]
-    assert alerts["sentence"][0].startswith("Weekly csat (all channels, all segments, 2026-03-02) is 60.0%, below "
+    assert alerts["sentence"][0].startswith("Weekly CSAT (all channels, all segments, 2026-03-02) is 60.0%, below "
                                             "its floor of 70.0% (-10.0 points;")

@@ -123,12 +123,12 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     # What to do next: active alerts (not the info one), the cause of a change, where to act.
     text = readable_text(page)
     first = text[text.index("What to do next"):text.index("Headline numbers")]
-    assert ("critical: Weekly nps (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0. Why: nps fell "
+    assert ("critical: Weekly NPS (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0. Why: NPS fell "
             "8.0; -5.0 of it comes from segment vip. How sure: beyond normal variation after the correction for "
             "testing many series (interval, n and q in the alert). Act on it: what drives NPS and the most negative "
             "themes.") in first
     # A channel's change has no decomposition of its own: no cause attached. The larger change ranks first.
-    assert "critical: Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. How sure:" in first
+    assert "critical: Weekly NPS (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. How sure:" in first
     # Then the overdue cases (fixture: September's 3 + October's 6), below the critical alerts.
     assert ("9 closed-loop cases are open past their due time. How sure: a count of the cases themselves (fct cx "
             "cases), no estimate. Act on it:") in first

@@ -8,30 +8,15 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from ml.wording import words
+
 # The reports' words are English; the locale changes only how numbers and dates are written.
 MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                "November", "December"]
 MISSING = "–"
 
 
-# Abbreviations readers know in capitals, and codes whose parts a reader joins with "and".
-ACRONYMS = {"vip", "ml", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla", "ivr", "crm", "roc", "auc", "eur",
-            "id"}
-JOINED_WITH_AND = {"returns_refunds", "payment_billing", "account_login", "delivery_shipping", "shipping_delivery"}
-DAYS_WINDOW = re.compile(r"^(\d+)d$")
 SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b(?!\.\w)")  # not file names (report links)
-
-
-def words(code: str) -> str:
-    """A machine name as readers write it: 'returns_refunds' -> 'returns and refunds', 'vip_omnichannel' ->
-    'VIP omnichannel', 'service_contacts_90d' -> 'service contacts (90 days)'."""
-    if code in JOINED_WITH_AND:
-        return code.replace("_", " and ")
-    parts = []
-    for part in code.split("_"):
-        window = DAYS_WINDOW.match(part)
-        parts.append(f"({window.group(1)} days)" if window else part.upper() if part in ACRONYMS else part)
-    return " ".join(parts)
 
 
 def readable(text: str) -> str:

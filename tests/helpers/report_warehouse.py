@@ -427,16 +427,16 @@ ALERT_TABLES = {
     "kpi_alerts": """
         select * from (values
             ('critical', 'nps', 'week', date '2026-10-26', 'all', 'all', 'change_vs_previous', -8.0,
-             'Weekly nps (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0.'),
+             'Weekly NPS (all channels, all segments, 2026-10-26) fell to 28.0 from 36.0.'),
             ('critical', 'nps', 'week', date '2026-10-26', 'phone', 'all', 'change_vs_previous', -7.0,
-             'Weekly nps (phone, all segments, 2026-10-26) fell to 29.0 from 36.0.'),
+             'Weekly NPS (phone, all segments, 2026-10-26) fell to 29.0 from 36.0.'),
             ('info', 'nps', 'month', date '2026-10-01', 'all', 'all', 'change_vs_previous', 6.0,
-             'Monthly nps (all channels, all segments, 2026-10-01) rose to 41.0 from 35.0.')
+             'Monthly NPS (all channels, all segments, 2026-10-01) rose to 41.0 from 35.0.')
         ) as alerts(severity, metric, period_grain, period_start, channel, segment, kind, difference, sentence)
     """,
     "kpi_change_driver_sentences": """
         select 'nps' as metric, 'week' as period_grain, date '2026-10-26' as period_start,
-               'nps fell 8.0; -5.0 of it comes from segment vip.' as sentence
+               'NPS fell 8.0; -5.0 of it comes from segment vip.' as sentence
     """,
 }
 

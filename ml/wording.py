@@ -1,0 +1,23 @@
+"""Machine names as readers write them, for every text a person reads (reports, alert sentences, alerts.md)."""
+
+from __future__ import annotations
+
+import re
+
+# Abbreviations readers know in capitals, and codes whose parts a reader joins with "and".
+ACRONYMS = {"vip", "ml", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla", "ivr", "crm", "roc", "auc", "eur",
+            "id"}
+JOINED_WITH_AND = {"returns_refunds", "payment_billing", "account_login", "delivery_shipping", "shipping_delivery"}
+DAYS_WINDOW = re.compile(r"^(\d+)d$")
+
+
+def words(code: str) -> str:
+    """A machine name as readers write it: 'returns_refunds' -> 'returns and refunds', 'vip_omnichannel' ->
+    'VIP omnichannel', 'service_contacts_90d' -> 'service contacts (90 days)'."""
+    if code in JOINED_WITH_AND:
+        return code.replace("_", " and ")
+    parts = []
+    for part in code.split("_"):
+        window = DAYS_WINDOW.match(part)
+        parts.append(f"({window.group(1)} days)" if window else part.upper() if part in ACRONYMS else part)
+    return " ".join(parts)
