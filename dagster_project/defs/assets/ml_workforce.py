@@ -379,7 +379,8 @@ def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg
 
 def summary_metadata(adherence: pl.DataFrame) -> dict[str, dg.MetadataValue]:
     """Plan against actual per channel, rounded: expected_service_level_phone, service_level_reached_phone, ..."""
-    return {f"{name}_{channel}": dg.MetadataValue.float(round(value, 4))
+    return {f"{name}_{channel}": dg.MetadataValue.int(value) if isinstance(value, int)
+            else dg.MetadataValue.float(round(value, 4))
             for channel, summary in plan_vs_actual_by_channel(adherence).items()
             for name, value in summary.items() if value is not None}
 
