@@ -78,8 +78,8 @@ alert_inputs = {"kpi_alerts": ["severity", "metric", "period_grain", "period_sta
                                "sentence", "difference"],
                 "kpi_change_driver_sentences": ["metric", "period_grain", "period_start", "sentence"]}
 missing_alerts = report.missing(alert_inputs)
-report.section("What to do next", "The most severe KPI alerts: targets and thresholds breached (seeds/"
-               "kpi_alert_rules.csv) and changes beyond normal variation, corrected for testing hundreds of series at "
+report.section("What to do next", "The most severe KPI alerts: targets and thresholds breached (seed "
+               "kpi_alert_rules) and changes beyond normal variation, corrected for testing hundreds of series at "
                "once (q = the chance that it is a false alarm among the alerts). Every alert with its interval is "
                "in the alerts.md of the run. And the closed-loop cases open past their due time.")
 findings = []
@@ -110,7 +110,7 @@ else:
     alert_findings = [
         cx.Finding(
             f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
-            "a breach of its rule in seeds/kpi_alert_rules.csv." if row["kind"] == "threshold" else
+            "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
             "beyond normal variation after the correction for testing many series (interval, n and q in the "
             "alert).",
             f"{cx.link_token(position)}.",
