@@ -39,6 +39,9 @@ class Settings:
     # Hugging Face sentiment model id or local path; None = the offline default shipped with ml/ (no download).
     sentiment_model: str | None
     ml_cache_dir: Path
+    # Fitted models kept between runs (churn); a refresh rescores with one younger than model_max_age_days.
+    models_dir: Path
+    model_max_age_days: int
     # CX_AS_OF above dates the churn and next-best-action runs (default: the last event date in the data).
     churn_horizon_days: int
     contact_cap: str
@@ -106,6 +109,9 @@ class Settings:
             currency=get("CX_CURRENCY", "EUR").strip().upper() or "EUR",
             sentiment_model=get("CX_SENTIMENT_MODEL") or None,
             ml_cache_dir=_path(environ, "CX_ML_CACHE_DIR", data_dir / "ml_cache"),
+            models_dir=_path(environ, "CX_MODELS_DIR", data_dir / "models"),
+            # a daily refresh rescores with the stored model; a weekly retrain follows the customers' drift
+            model_max_age_days=int(get("CX_MODEL_MAX_AGE_DAYS", "7")),
             report_locale=get("CX_REPORT_LOCALE", "en"),
             report_plotly=get("CX_REPORT_PLOTLY", "shared"),
             # bad exports happen, but not many: warn above this share of a file's rows in quarantine

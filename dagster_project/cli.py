@@ -11,6 +11,9 @@ from pathlib import Path
 
 from cx_core.settings import REPO_ROOT, get_settings
 
+# The jobs `cx run --job` runs (dagster_project/defs/jobs.py); the privacy jobs have commands of their own.
+RUN_JOBS = ("full_refresh", "kpi_refresh", "ingest_new_files")
+
 
 def _demo_data(args: argparse.Namespace) -> int:
     from cx_demo.generate import generate_demo
@@ -43,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     if not any(settings.landing_dir.glob("*/*")):
         print(f"No exports in {settings.landing_dir}: generating the demo data first.")
         _demo_data(args)
-    exit_code = run_everything(settings, verbose=args.verbose)
+    exit_code = run_everything(settings, verbose=args.verbose, job_name=args.job)
     # The DuckDB bindings print pages of nanobind "leaked instance" notes when the interpreter tears down after a
     # Dagster run; the run is complete and its storage closed here, so leave without the teardown noise.
     sys.stdout.flush()
@@ -116,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_options(run)
     run.add_argument("--verbose", action="store_true",
                      help="Dagster's full event log and dbt's output instead of one line per step")
+    run.add_argument("--job", default="full_refresh", choices=RUN_JOBS,
+                     help="the job to run (default full_refresh: everything; kpi_refresh: all but ingestion; "
+                          "ingest_new_files: ingestion only)")
     run.set_defaults(func=_run)
 
     forget = sub.add_parser("forget", help="erase a person everywhere (GDPR Art. 17) and re-render the reports")

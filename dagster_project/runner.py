@@ -1,5 +1,6 @@
-"""Run the whole pipeline once, as `cx run` does: prepare the instance and dbt, then execute `full_refresh`;
-and run an erasure as `cx forget` does: the `erasure` job, then `render_reports`."""
+"""Run the whole pipeline once, as `cx run` does: prepare the instance and dbt, then execute `full_refresh` (or
+the job `cx run --job` names, as the incremental benchmark does); and run an erasure as `cx forget` does: the
+`erasure` job, then `render_reports`."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def prepare_dbt_manifest() -> None:
     prepare()
 
 
-def run_everything(settings: Settings, verbose: bool = False) -> int:
+def run_everything(settings: Settings, verbose: bool = False, job_name: str = "full_refresh") -> int:
     prepare_dagster_home(settings)
     prepare_dbt_manifest()
 
@@ -38,7 +39,7 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
     from dagster_project.stale_runs import PROCESS_TAG, process_identity, release_stale_runs
 
     started = time.perf_counter()
-    job = defs.resolve_job_def("full_refresh")
+    job = defs.resolve_job_def(job_name)
     token = uuid.uuid4().hex
     tags = {RUN_TOKEN_TAG: token, PROCESS_TAG: process_identity()}
     output_log = settings.dagster_home / "cx_run_output.log"

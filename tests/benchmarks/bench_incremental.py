@@ -1,0 +1,191 @@
+"""The daily refresh: one new day of exports on a warehouse built from the year before it (issue 19).
+
+A demo (CX_BENCH_INCREMENTAL_CUSTOMERS, default 10,000 customers, x 365 days) is generated outside the landing
+folder and every export is split by its event time: the rows of the last day go into files of their own
+(`<file>_day-<date>.<ext>`), the rest keeps the file's name. The earlier files land and `cx run` builds
+everything (`full_refresh`); then the last day's files land and `cx run --job ingest_new_files` and
+`cx run --job kpi_refresh` refresh it, each in its own process as an operator would run them. Prints every Dagster
+step of the three runs with its seconds, the steps that dominate the refresh, what the sentiment cache and the
+stored churn model saved, and the refresh's share of the full run (target <= 10 %).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from cx_core.settings import Settings
+from cx_core.sources.contracts import CONTRACTS, SourceContract
+from cx_demo.generate import DEFAULT_END_DATE, generate_demo
+from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
+from tests.benchmarks.bench_scale import CX, print_steps, run_measured
+
+DAYS = 365
+TARGET_SHARE = 0.10
+SLOWEST_STEPS = 8
+# What the refresh's ML steps say about the work they skipped (their materialisation metadata).
+REUSE_METADATA = {"ml_sentiment": ("rows_scored", "cache_hits"), "ml_churn_scores": ("scoring",)}
+
+
+def event_day(value: str) -> date | None:
+    """The calendar day of an exported timestamp: ISO 8601 (any offset, or naive) or the POS's 31.12.2026."""
+    try:
+        if len(value) >= 10 and value[2] == "." and value[5] == ".":
+            return date(int(value[6:10]), int(value[3:5]), int(value[:2]))
+        return date.fromisoformat(value[:10])
+    except (ValueError, IndexError):
+        return None  # a deliberately broken row: it stays with the earlier rows
+
+
+# Each splitter: (the text of the rows before `last_day`, the text of the rows of `last_day`, how many those are).
+def split_csv(text: str, contract: SourceContract, last_day: date) -> tuple[str, str, int]:
+    delimiter = ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    column = rows[0].index(contract.event_time)
+    parts = (io.StringIO(newline=""), io.StringIO(newline=""))
+    writers = [csv.writer(part, delimiter=delimiter, lineterminator="\n") for part in parts]
+    for writer in writers:
+        writer.writerow(rows[0])
+    last_rows = 0
+    for row in rows[1:]:
+        is_last = len(row) > column and event_day(row[column]) == last_day
+        writers[is_last].writerow(row)
+        last_rows += is_last
+    return parts[0].getvalue(), parts[1].getvalue(), last_rows
+
+
+def split_ndjson(text: str, contract: SourceContract, last_day: date) -> tuple[str, str, int]:
+    parts: tuple[list[str], list[str]] = ([], [])
+    for line in text.splitlines(keepends=True):
+        try:
+            is_last = event_day(str(json.loads(line).get(contract.event_time))) == last_day
+        except json.JSONDecodeError:
+            is_last = False
+        parts[is_last].append(line)
+    return "".join(parts[0]), "".join(parts[1]), len(parts[1])
+
+
+def split_json(text: str, contract: SourceContract, last_day: date) -> tuple[str, str, int]:
+    parts: tuple[list, list] = ([], [])
+    for record in json.loads(text):
+        parts[event_day(str(record.get(contract.event_time))) == last_day].append(record)
+    return json.dumps(parts[0], ensure_ascii=False), json.dumps(parts[1], ensure_ascii=False), len(parts[1])
+
+
+SPLITTERS = {"csv": split_csv, "ndjson": split_ndjson, "json": split_json}
+
+
+def split_by_last_day(export_dir: Path, landing_dir: Path, later_dir: Path, last_day: date) -> int:
+    """Every export of `export_dir` split into its rows before `last_day` (to `landing_dir`, same name) and the
+    rows of `last_day` (to `later_dir`, `<stem>_day-<date><ext>`), in the file's encoding; returns the files of the
+    last day."""
+    later = 0
+    for path in sorted(export_dir.glob("*/*")):
+        contract = CONTRACTS[path.parent.name]
+        raw = path.read_bytes()
+        encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            encoding, text = "latin-1", raw.decode("latin-1")
+        earlier, last, last_rows = SPLITTERS[contract.format](text, contract, last_day)
+        (landing_dir / path.parent.name).mkdir(parents=True, exist_ok=True)
+        (landing_dir / path.parent.name / path.name).write_bytes(earlier.encode(encoding))
+        if last_rows:
+            target = later_dir / path.parent.name / f"{path.stem}_day-{last_day.isoformat()}{path.suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(last.encode(encoding))
+            later += 1
+    return later
+
+
+def latest_run_steps(dagster_home: Path) -> tuple[str, dict[str, float]]:
+    """(run id, seconds per step) of the newest run in `dagster_home`."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_step_stats(run.run_id)
+    return run.run_id, {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
+
+
+def reuse_figures(dagster_home: Path, run_id: str) -> dict[str, object]:
+    """The cache and stored-model figures the refresh's ML steps reported (REUSE_METADATA)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    figures: dict[str, object] = {}
+    with dg.DagsterInstance.get() as instance:
+        records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in records:
+        materialization = record.event_log_entry.dagster_event.event_specific_data.materialization
+        for name in REUSE_METADATA.get(materialization.asset_key.to_user_string(), ()):
+            if name in materialization.metadata:
+                figures[f"{materialization.asset_key.to_user_string()}.{name}"] = materialization.metadata[name].value
+    return figures
+
+
+def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tuple[float, dict[str, float], str]:
+    """`cx run --job <job>`: (wall seconds, seconds per step, run id); prints the steps."""
+    measured = run_measured([CX, "run", "--job", job, "--quiet"], environment)
+    print(f"\n  {job}: {measured.seconds:,.1f} s wall (exit {measured.returncode}), peak {measured.peak_gb:.2f} GB; "
+          f"load {os.getloadavg()[0]:.1f}")
+    if measured.returncode:
+        raise SystemExit(f"{job} failed: see {settings.dagster_home / 'cx_run_output.log'}")
+    print_steps(settings.dagster_home)
+    run_id, steps = latest_run_steps(settings.dagster_home)
+    return measured.seconds, steps, run_id
+
+
+def run() -> dict[str, object]:
+    customers = int(os.environ.get("CX_BENCH_INCREMENTAL_CUSTOMERS", "10000"))
+    folder = BENCH_DATA_DIR.with_name(f"incremental-{customers}")
+    environment = bench_environment() | {"CX_DATA_DIR": str(folder), "CX_REPORTS_DIR": str(folder / "reports")}
+    settings = Settings.from_env(environment)
+    shutil.rmtree(folder, ignore_errors=True)
+    last_day = DEFAULT_END_DATE
+    print(f"--- {customers:,} customers x {DAYS} days in {folder}; the refresh lands {last_day}; "
+          f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    exports, later = folder / "exports", folder / "last_day"
+    generate_demo(exports, settings.demo_truth_dir, customers=customers, days=DAYS, end_date=last_day)
+    files = split_by_last_day(exports, settings.landing_dir, later, last_day)
+    print(f"  split: {files} files of the last day kept back")
+
+    full_seconds, _, _ = timed_job("full_refresh", environment, settings)
+    for path in later.glob("*/*"):
+        shutil.move(path, settings.landing_dir / path.parent.name / path.name)
+    ingest_seconds, ingest_steps, _ = timed_job("ingest_new_files", environment, settings)
+    refresh_seconds, refresh_steps, refresh_run = timed_job("kpi_refresh", environment, settings)
+
+    incremental = ingest_seconds + refresh_seconds
+    steps = ingest_steps | refresh_steps
+    print(f"\n  slowest steps of the refresh (of {sum(steps.values()):,.1f} step seconds, "
+          f"{incremental:,.1f} s wall with process start-up):")
+    for step, seconds in sorted(steps.items(), key=lambda item: -item[1])[:SLOWEST_STEPS]:
+        print(f"    {step:<48} {seconds:8.1f}")
+    reuse = reuse_figures(settings.dagster_home, refresh_run)
+    for name, value in reuse.items():
+        print(f"  {name}: {value}")
+    share = incremental / full_seconds
+    print(f"  refresh {incremental:,.1f} s / full run {full_seconds:,.1f} s = {share:.1%} "
+          f"(target <= {TARGET_SHARE:.0%}); load after: {os.getloadavg()[0]:.1f}")
+    return {
+        f"incremental_{customers}_full_seconds": round(full_seconds, 1),
+        f"incremental_{customers}_ingest_seconds": round(ingest_seconds, 1),
+        f"incremental_{customers}_kpi_refresh_seconds": round(refresh_seconds, 1),
+        f"incremental_{customers}_share_of_full": round(share, 3),
+        **{f"incremental_{customers}_{name}": value for name, value in reuse.items()},
+    }
+
+
+if __name__ == "__main__":
+    results = run()
+    print()
+    for name, value in results.items():
+        print(f"{name}: {value}")
+    sys.exit(0)
