@@ -7,10 +7,12 @@ Optional inputs (web, e-mail, service, surveys, sentiment) are read only when th
 When the orders cannot support the churn backtest (too short a history, no orders at all), churn is skipped,
 not failed: empty scores and a model card whose status row holds the reason; the next best actions then run
 without churn scores.
+Churn keeps its fitted model in CX_MODELS_DIR and rescores with it while it is younger than
+CX_MODEL_MAX_AGE_DAYS (ml.churn_rescoring); the metadata and the model card say which model scored and why.
 """
 
 
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -23,8 +25,10 @@ from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
+from ml.churn_rescoring import train_or_rescore
 from ml.features import CustomerHistory, last_event_date
 from ml.holdout import holdout_flags
+from ml.model_store import ModelStore
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import evaluate_policy, true_model_probabilities
 
@@ -126,15 +130,21 @@ def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse:
     history = load_history(warehouse)
     as_of = scoring_date(settings.as_of, history)
     try:
-        result = train_and_score(history, as_of, settings.churn_horizon_days)
+        run = train_or_rescore(
+            ModelStore(settings.models_dir), history, as_of, settings.churn_horizon_days, settings.model_max_age_days,
+            train=lambda day, horizon: train_and_score(history, day, horizon), now=datetime.now(timezone.utc),
+        )
     except NotEnoughHistory as error:
         yield from skip_churn(context, warehouse, str(error), as_of, settings)
         return
-    context.log.info(f"churn as of {as_of}: ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, families {result.families}")
+    result = run.result
+    context.log.info(f"churn as of {as_of}: {run.scoring}; ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, "
+                     f"families {result.families}")
     replace_table(warehouse, "ml_churn_scores", result.scores)
-    card = result.model_card()
+    card = run.model_card()
     replace_table(warehouse, "ml_churn_model_card", card)
-    metadata = churn_metadata(result)
+    metadata = churn_metadata(result) | {"scoring": run.scoring,
+                                         "model_trained_at": run.trained_at.isoformat(timespec="seconds")}
     preview = result.scores.sort("churn_probability", descending=True).head(PREVIEW_ROWS).select(
         "customer_key", "churn_probability", "risk_band", "top_reason", "second_reason", "third_reason"
     )

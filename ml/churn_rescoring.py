@@ -1,0 +1,103 @@
+"""The churn model kept between runs, so a daily refresh rescores the customers without retraining.
+
+A trained run (`ml.churn.train_and_score`) is kept as a `StoredChurn`: the fitted model and what its model card
+says about it (backtest dates, quality, calibration, importance), nothing per customer. A later run scores
+today's features with it (`rescore`) while `ml.model_store.retrain_reason` finds no reason to retrain; its card
+then repeats the training run's figures and names the day the model was trained, so it never claims a fresh
+backtest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import polars as pl
+
+from ml.churn import (
+    BacktestDates,
+    ChurnModel,
+    ChurnResult,
+    Evaluation,
+    model_card_frame,
+    score_churn,
+)
+from ml.features import CustomerHistory, available_families, build_features
+from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
+
+MODEL_NAME = "churn"
+
+
+@dataclass(frozen=True)
+class StoredChurn:
+    model: ChurnModel
+    families: list[str]
+    dates: BacktestDates  # of the training run
+    horizon_days: int
+    metrics: dict[str, float]
+    calibration: pl.DataFrame
+    importance: pl.DataFrame
+    baseline_roc_auc: float
+
+    @classmethod
+    def of(cls, result: ChurnResult) -> "StoredChurn":
+        """What a trained run keeps: its evaluation's figures, not its customers, labels or probabilities."""
+        evaluation = result.evaluation
+        return cls(result.model, result.families, result.dates, result.horizon_days, evaluation.metrics,
+                   evaluation.calibration, evaluation.importance, result.baseline_roc_auc)
+
+    def info(self, trained_at: datetime) -> ModelInfo:
+        return ModelInfo(
+            name=MODEL_NAME, trained_at=trained_at, as_of=self.dates.score_as_of, features=self.model.columns,
+            # the scoring model is fitted on the customers of the evaluation date (see ml.churn)
+            training_rows=int(self.metrics["evaluation_customers"]),
+            parameters=parameters(self.horizon_days, self.families), library_versions=library_versions(),
+        )
+
+    def rescore(self, history: CustomerHistory, as_of: date) -> ChurnResult:
+        """Today's scores from the stored model, with the training run's figures for the model card."""
+        scores = score_churn(self.model, build_features(history, as_of, self.families), as_of)
+        evaluation = Evaluation([], np.empty(0), np.empty(0), self.metrics, self.calibration, self.importance)
+        dates = BacktestDates(self.dates.train_as_of, self.dates.evaluation_as_of, as_of)
+        return ChurnResult(scores, evaluation, self.families, dates, self.horizon_days, self.baseline_roc_auc,
+                           self.model)
+
+
+def parameters(horizon_days: int, families: list[str]) -> dict[str, object]:
+    """What decides a churn fit besides the data: a change means the stored model no longer applies."""
+    return {"horizon_days": horizon_days, "feature_families": families}
+
+
+@dataclass(frozen=True)
+class ChurnRun:
+    result: ChurnResult
+    trained_at: datetime
+    scoring: str  # in words: rescored with which model, or retrained and why
+
+    def model_card(self) -> pl.DataFrame:
+        """The result's card plus when the model scoring today was trained and whether this run trained it."""
+        return pl.concat([self.result.model_card(), model_card_frame([
+            ("setup", "trained_at", None, self.trained_at.isoformat(timespec="seconds")),
+            ("setup", "scoring", None, self.scoring),
+        ])])
+
+
+def train_or_rescore(store: ModelStore, history: CustomerHistory, as_of: date, horizon_days: int,
+                     max_age_days: int, train: Callable[[date, int], ChurnResult],
+                     now: datetime) -> ChurnRun:
+    """Rescore with the stored model when `retrain_reason` has nothing against it; otherwise `train` (as of,
+    horizon; raises NotEnoughHistory when the data cannot support a backtest) and store the new model."""
+    families = available_families(history, BacktestDates.before(as_of, horizon_days).train_as_of)
+    stored_info = store.info(MODEL_NAME)
+    reason = retrain_reason(stored_info, parameters(horizon_days, families), as_of, now, max_age_days)
+    if reason is None:
+        stored: StoredChurn = store.load(MODEL_NAME)
+        trained_on = stored_info.trained_at.date().isoformat()
+        return ChurnRun(stored.rescore(history, as_of), stored_info.trained_at,
+                        f"rescored with the model trained on {trained_on} (data as of {stored_info.as_of})")
+    result = train(as_of, horizon_days)
+    kept = StoredChurn.of(result)
+    store.save(kept, kept.info(now))
+    return ChurnRun(result, now, f"retrained: {reason}")
