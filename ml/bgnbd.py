@@ -98,8 +98,11 @@ def churn_ranking(orders: pl.DataFrame, fit_as_of: date, score_as_of: date, hori
     """Fit on the history up to `fit_as_of`, then give every customer with a purchase up to `score_as_of`
     its expected purchases in the next `horizon_days` (`bgnbd_expected_purchases`) and a churn score
     (`bgnbd_churn_score` = −expected purchases: higher means more likely to churn)."""
-    params = fit(rfm_summary(orders, fit_as_of))
-    summary = rfm_summary(orders, score_as_of)
+    return ranking(fit(rfm_summary(orders, fit_as_of)), rfm_summary(orders, score_as_of), horizon_days)
+
+
+def ranking(params: BgNbdParams, summary: pl.DataFrame, horizon_days: int) -> pl.DataFrame:
+    """`churn_ranking` of the customers of an `rfm_summary` frame, with fitted parameters."""
     expected = expected_purchases(
         params, float(horizon_days), *(summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     )

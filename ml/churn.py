@@ -85,6 +85,19 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class ChurnModel:
+    """A fitted churn model: all `score_churn` needs to score customers, on any date, in any process (it pickles,
+    so it can be shipped to Spark executors or kept for rescoring without retraining)."""
+
+    classifier: VotingClassifier
+    columns: list[str]  # the feature columns it reads, in this order
+    reasons: ReasonProfile
+
+    def probabilities(self, features: pl.DataFrame) -> np.ndarray:
+        return self.classifier.predict_proba(feature_matrix(features, self.columns))[:, 1]
+
+
+@dataclass(frozen=True)
 class ChurnResult:
     scores: pl.DataFrame
     evaluation: Evaluation
@@ -92,6 +105,7 @@ class ChurnResult:
     dates: BacktestDates
     horizon_days: int
     baseline_roc_auc: float
+    model: ChurnModel
 
     def model_card(self) -> pl.DataFrame:
         """A long table (section, metric, value, detail): status, quality, set-up, families, calibration,
@@ -274,20 +288,58 @@ def require_both_outcomes(labelled: pl.DataFrame, as_of: date, horizon_days: int
         )
 
 
+def single_openmp_thread() -> threadpool_limits:
+    """The boosters predict tree by tree; on customer-sized data, starting OpenMP threads for every tree costs
+    more than it saves (several times slower on a busy two-core machine)."""
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+def fit_churn_model(labelled: pl.DataFrame, seed: int = 0) -> ChurnModel:
+    """Fit on a labelled feature frame (`build_features` + `with_churn_labels`: one row per customer, the label
+    `churned`); every feature column that varies in it is used."""
+    columns = model_columns(labelled)
+    with single_openmp_thread():
+        classifier = new_model(columns, seed).fit(feature_matrix(labelled, columns), labelled["churned"].to_numpy())
+    return ChurnModel(classifier, columns, ReasonProfile.learn(labelled))
+
+
+def score_churn(model: ChurnModel, features: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """SCORES_SCHEMA for every customer of a feature frame built as of `as_of` with the model's families:
+    churn_probability, risk_band and the top three reasons in words. A customer's row depends on that
+    customer's features only, so any split of the customers into batches scores the same."""
+    if features.height:
+        with single_openmp_thread():
+            probabilities = model.probabilities(features)
+    else:  # scikit-learn refuses an empty matrix; an empty batch simply has no scores
+        probabilities = np.empty(0)
+    return (
+        features.select("customer_key")
+        .with_columns(pl.lit(as_of).alias("as_of_date"), pl.Series("churn_probability", probabilities, pl.Float64))
+        .with_columns(risk_band(pl.col("churn_probability")).alias("risk_band"))
+        .join(model.reasons.top_reasons(features), on="customer_key", how="left")
+    )
+
+
 def evaluate_backtest(
     history: CustomerHistory, dates: BacktestDates, horizon_days: int, families: list[str], seed: int = 0
 ) -> Evaluation:
     """Fit as of the training date, evaluate as of the evaluation date (its horizon is fully observed)."""
     train = labelled_features(history, dates.train_as_of, horizon_days, families)
     test = labelled_features(history, dates.evaluation_as_of, horizon_days, families)
+    return evaluate_split(train, test, dates, horizon_days, seed)
+
+
+def evaluate_split(
+    train: pl.DataFrame, test: pl.DataFrame, dates: BacktestDates, horizon_days: int, seed: int = 0
+) -> Evaluation:
+    """Fit on the labelled features as of the training date, evaluate on those as of the evaluation date."""
     for frame, as_of in ((train, dates.train_as_of), (test, dates.evaluation_as_of)):
         require_both_outcomes(frame, as_of, horizon_days)
-    columns = model_columns(train)
-    model = new_model(columns, seed).fit(feature_matrix(train, columns), train["churned"].to_numpy())
-    test_matrix, labels = feature_matrix(test, columns), test["churned"].to_numpy()
-    probabilities = model.predict_proba(test_matrix)[:, 1]
+    model = fit_churn_model(train, seed)
+    test_matrix, labels = feature_matrix(test, model.columns), test["churned"].to_numpy()
+    probabilities = model.probabilities(test)
     importance = permutation_importance(
-        model, test_matrix, labels, scoring="roc_auc", n_repeats=3, random_state=seed,
+        model.classifier, test_matrix, labels, scoring="roc_auc", n_repeats=3, random_state=seed,
         max_samples=min(len(labels), 5000),
     )
     return Evaluation(
@@ -296,7 +348,7 @@ def evaluate_backtest(
         probabilities=probabilities,
         metrics=quality_metrics(labels, probabilities) | {"training_customers": float(train.height)},
         calibration=calibration_table(labels, probabilities),
-        importance=pl.DataFrame({"feature": columns, "importance": importance.importances_mean}).sort(
+        importance=pl.DataFrame({"feature": model.columns, "importance": importance.importances_mean}).sort(
             "importance", descending=True
         ),
     )
@@ -306,44 +358,70 @@ def bgnbd_roc_auc(history: CustomerHistory, dates: BacktestDates, horizon_days: 
     """ROC AUC of the BG/NBD expected-purchases ranking on the same customers and labels as `evaluation`
     (fitted on the purchase history up to the evaluation date, as a churn model would be)."""
     ranking = bgnbd.churn_ranking(history.orders, dates.evaluation_as_of, dates.evaluation_as_of, horizon_days)
+    return ranking_roc_auc(ranking, evaluation)
+
+
+def ranking_roc_auc(ranking: pl.DataFrame, evaluation: Evaluation) -> float:
+    """ROC AUC of a BG/NBD ranking (customer_key, bgnbd_churn_score) on the evaluation's customers and labels."""
     aligned = pl.DataFrame({"customer_key": evaluation.customer_keys, "label": evaluation.labels}).join(
         ranking, on="customer_key", how="left"
     )
     return float(roc_auc_score(aligned["label"].to_numpy(), aligned["bgnbd_churn_score"].to_numpy()))
 
 
+@dataclass(frozen=True)
+class Backtest:
+    """What training reads, however it was computed (in one process or partitioned on Spark): the labelled
+    features as of the training date and as of the evaluation date, and the BG/NBD summary (`bgnbd.rfm_summary`)
+    as of the evaluation date, one row per customer each."""
+
+    dates: BacktestDates
+    horizon_days: int
+    families: list[str]
+    train: pl.DataFrame
+    recent: pl.DataFrame
+    recent_summary: pl.DataFrame
+
+    def fit(self, seed: int = 0) -> "TrainedChurn":
+        """The time-split evaluation and the BG/NBD baseline on it, then the model that scores as of the scoring
+        date, fitted on the most recent fully observed date."""
+        evaluation = evaluate_split(self.train, self.recent, self.dates, self.horizon_days, seed)
+        ranking = bgnbd.ranking(bgnbd.fit(self.recent_summary), self.recent_summary, self.horizon_days)
+        return TrainedChurn(self, fit_churn_model(self.recent, seed), evaluation, ranking_roc_auc(ranking, evaluation))
+
+
+@dataclass(frozen=True)
+class TrainedChurn:
+    backtest: Backtest
+    model: ChurnModel
+    evaluation: Evaluation
+    baseline_roc_auc: float
+
+    def result(self, scores: pl.DataFrame) -> ChurnResult:
+        return ChurnResult(
+            scores=scores,
+            evaluation=self.evaluation,
+            families=self.backtest.families,
+            dates=self.backtest.dates,
+            horizon_days=self.backtest.horizon_days,
+            baseline_roc_auc=self.baseline_roc_auc,
+            model=self.model,
+        )
+
+
 def train_and_score(history: CustomerHistory, as_of: date, horizon_days: int = 90, seed: int = 0) -> ChurnResult:
     """Backtest, then score every customer with a purchase up to `as_of`: churn_probability, risk_band and
     the top three reasons (top_reason, second_reason, third_reason) in words. Raises NotEnoughHistory, with
     the reason in words, when the orders cannot support the backtest."""
-    # The boosters predict tree by tree; on customer-sized data, starting OpenMP threads for every tree costs
-    # more than it saves (several times slower on a busy two-core machine).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return _train_and_score(history, as_of, horizon_days, seed)
-
-
-def _train_and_score(history: CustomerHistory, as_of: date, horizon_days: int, seed: int) -> ChurnResult:
-    require_enough_history(history.orders, as_of, horizon_days)
-    dates = BacktestDates.before(as_of, horizon_days)
-    families = available_families(history, dates.train_as_of)
-    evaluation = evaluate_backtest(history, dates, horizon_days, families, seed)
-    recent = labelled_features(history, dates.evaluation_as_of, horizon_days, families)
-    current = build_features(history, as_of, families)
-    columns = model_columns(recent)
-    model = new_model(columns, seed).fit(feature_matrix(recent, columns), recent["churned"].to_numpy())
-    probabilities = model.predict_proba(feature_matrix(current, columns))[:, 1]
-    reasons = ReasonProfile.learn(recent).top_reasons(current)
-    scores = (
-        current.select("customer_key")
-        .with_columns(pl.lit(as_of).alias("as_of_date"), pl.Series("churn_probability", probabilities))
-        .with_columns(risk_band(pl.col("churn_probability")).alias("risk_band"))
-        .join(reasons, on="customer_key", how="left")
-    )
-    return ChurnResult(
-        scores=scores,
-        evaluation=evaluation,
-        families=families,
-        dates=dates,
-        horizon_days=horizon_days,
-        baseline_roc_auc=bgnbd_roc_auc(history, dates, horizon_days, evaluation),
-    )
+    with single_openmp_thread():
+        require_enough_history(history.orders, as_of, horizon_days)
+        dates = BacktestDates.before(as_of, horizon_days)
+        families = available_families(history, dates.train_as_of)
+        backtest = Backtest(
+            dates, horizon_days, families,
+            train=labelled_features(history, dates.train_as_of, horizon_days, families),
+            recent=labelled_features(history, dates.evaluation_as_of, horizon_days, families),
+            recent_summary=bgnbd.rfm_summary(history.orders, dates.evaluation_as_of),
+        )
+        trained = backtest.fit(seed)
+        return trained.result(score_churn(trained.model, build_features(history, as_of, families), as_of))

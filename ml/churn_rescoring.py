@@ -2,16 +2,16 @@
 
 A trained run (`ml.churn.train_and_score`) is kept as a `StoredChurn`: the fitted model and what its model card
 says about it (backtest dates, quality, calibration, importance), nothing per customer. A later run scores
-today's features with it (`rescore`) while `ml.model_store.retrain_reason` finds no reason to retrain; its card
-then repeats the training run's figures and names the day the model was trained, so it never claims a fresh
-backtest.
+today's features with it (`ml.churn.score_churn`, in one process or partitioned on Spark: the `ChurnPath`) while
+`ml.model_store.retrain_reason` finds no reason to retrain; its card then repeats the training run's figures and
+names the day the model was trained, so it never claims a fresh backtest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -22,9 +22,8 @@ from ml.churn import (
     ChurnResult,
     Evaluation,
     model_card_frame,
-    score_churn,
 )
-from ml.features import CustomerHistory, available_families, build_features
+from ml.features import CustomerHistory, available_families
 from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
 
 MODEL_NAME = "churn"
@@ -56,9 +55,8 @@ class StoredChurn:
             parameters=parameters(self.horizon_days, self.families), library_versions=library_versions(),
         )
 
-    def rescore(self, history: CustomerHistory, as_of: date) -> ChurnResult:
-        """Today's scores from the stored model, with the training run's figures for the model card."""
-        scores = score_churn(self.model, build_features(history, as_of, self.families), as_of)
+    def rescored(self, scores: pl.DataFrame, as_of: date) -> ChurnResult:
+        """Today's scores (from this model) with the training run's figures for the model card."""
         evaluation = Evaluation([], np.empty(0), np.empty(0), self.metrics, self.calibration, self.importance)
         dates = BacktestDates(self.dates.train_as_of, self.dates.evaluation_as_of, as_of)
         return ChurnResult(scores, evaluation, self.families, dates, self.horizon_days, self.baseline_roc_auc,
@@ -84,20 +82,30 @@ class ChurnRun:
         ])])
 
 
-def train_or_rescore(store: ModelStore, history: CustomerHistory, as_of: date, horizon_days: int,
-                     max_age_days: int, train: Callable[[date, int], ChurnResult],
+class ChurnPath(Protocol):
+    """Where churn reads the history and writes its scores (in one process, or partitioned on Spark)."""
+
+    history: CustomerHistory  # what the feature families are judged on
+
+    def train_and_score(self, as_of: date, horizon_days: int) -> ChurnResult: ...
+
+    def score(self, model: ChurnModel, families: list[str], as_of: date) -> pl.DataFrame: ...
+
+
+def train_or_rescore(store: ModelStore, path: ChurnPath, as_of: date, horizon_days: int, max_age_days: int,
                      now: datetime) -> ChurnRun:
-    """Rescore with the stored model when `retrain_reason` has nothing against it; otherwise `train` (as of,
-    horizon; raises NotEnoughHistory when the data cannot support a backtest) and store the new model."""
-    families = available_families(history, BacktestDates.before(as_of, horizon_days).train_as_of)
+    """Rescore with the stored model when `retrain_reason` has nothing against it; otherwise train (raises
+    NotEnoughHistory when the data cannot support a backtest) and store the new model."""
+    families = available_families(path.history, BacktestDates.before(as_of, horizon_days).train_as_of)
     stored_info = store.info(MODEL_NAME)
     reason = retrain_reason(stored_info, parameters(horizon_days, families), as_of, now, max_age_days)
     if reason is None:
         stored: StoredChurn = store.load(MODEL_NAME)
         trained_on = stored_info.trained_at.date().isoformat()
-        return ChurnRun(stored.rescore(history, as_of), stored_info.trained_at,
+        return ChurnRun(stored.rescored(path.score(stored.model, stored.families, as_of), as_of),
+                        stored_info.trained_at,
                         f"rescored with the model trained on {trained_on} (data as of {stored_info.as_of})")
-    result = train(as_of, horizon_days)
+    result = path.train_and_score(as_of, horizon_days)
     kept = StoredChurn.of(result)
     store.save(kept, kept.info(now))
     return ChurnRun(result, now, f"retrained: {reason}")

@@ -19,9 +19,9 @@ from dagster_project.defs.assets.ml_customers import (
     CATALOGUE_SQL,
     demo_true_response_probabilities,
     demo_truth_customers,
-    load_history,
     load_nba_inputs,
 )
+from cx_core.customer_history import load_history
 from cx_core.settings import get_settings
 from cx_core.warehouse import WarehouseFile, read_frame
 from ml.churn import BacktestDates, Evaluation, bgnbd_roc_auc, evaluate_backtest, train_and_score

@@ -7,6 +7,8 @@ Optional inputs (web, e-mail, service, surveys, sentiment) are read only when th
 When the orders cannot support the churn backtest (too short a history, no orders at all), churn is skipped,
 not failed: empty scores and a model card whose status row holds the reason; the next best actions then run
 without churn scores.
+On the `spark` target churn reads the Parquet marts Spark wrote and builds features and scores partitioned on
+Spark (`churn_path`, docs/SPARK.md); its scores become a view over Parquet, the model card a table as here.
 Churn keeps its fitted model in CX_MODELS_DIR and rescores with it while it is younger than
 CX_MODEL_MAX_AGE_DAYS (ml.churn_rescoring); the metadata and the model card say which model scored and why.
 """
@@ -19,39 +21,30 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings
+from cx_core.spark_churn import SparkChurn
 from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
-from ml.churn import STATUS, ChurnResult, NotEnoughHistory, skipped_model_card, skipped_scores, train_and_score
+from ml.churn import (
+    STATUS,
+    ChurnModel,
+    ChurnResult,
+    NotEnoughHistory,
+    score_churn,
+    skipped_model_card,
+    skipped_scores,
+    train_and_score,
+)
 from ml.churn_rescoring import train_or_rescore
-from ml.features import CustomerHistory, last_event_date
+from ml.features import CustomerHistory, build_features, last_event_date
 from ml.holdout import holdout_flags
 from ml.model_store import ModelStore
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import evaluate_policy, true_model_probabilities
 
-HISTORY_QUERIES = {
-    "orders": ("fct_orders", """
-        SELECT customer_key, ordered_at, order_type, value_eur, channel
-        FROM fct_orders WHERE customer_key IS NOT NULL"""),
-    "web_events": ("fct_touchpoints", """
-        SELECT customer_key, occurred_at, touchpoint_type
-        FROM fct_touchpoints WHERE source = 'web_events' AND customer_key IS NOT NULL"""),
-    "email_events": ("fct_touchpoints", """
-        SELECT customer_key, occurred_at, touchpoint_type
-        FROM fct_touchpoints WHERE source = 'email_events' AND customer_key IS NOT NULL"""),
-    "service_contacts": ("fct_service_contacts", """
-        SELECT customer_key, issue_id, occurred_at, resolved, closed_at, is_repeat_contact_7d, wait_seconds
-        FROM fct_service_contacts WHERE customer_key IS NOT NULL"""),
-    "surveys": ("fct_survey_responses", """
-        SELECT customer_key, responded_at, survey_type, score
-        FROM fct_survey_responses WHERE customer_key IS NOT NULL"""),
-    "sentiment": ("ml_sentiment", """
-        SELECT customer_key, occurred_at, label, score
-        FROM ml_sentiment WHERE customer_key IS NOT NULL"""),
-}
 CUSTOMERS_SQL = f"""
     SELECT customer_key, segment, is_crm_contact, preferred_inbound_channel, {", ".join(CHANNEL_CONSENT.values())}
     FROM dim_customers
@@ -68,20 +61,13 @@ HELD_OUT_SQL = """
 """
 CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reason FROM ml_churn_scores"
 CATALOGUE_SQL = "SELECT * FROM nba_actions"
-CHURN_DEPS = [warehouse_table_key(table) for table in dict.fromkeys(table for table, _ in HISTORY_QUERIES.values())]
+CHURN_DEPS = [warehouse_table_key(table) for table in HISTORY_TABLES]
 NBA_DEPS = [
     *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customers", "fct_marketing_contacts",
                                                "fct_campaign_assignments", "nba_actions")),
     *CHURN_DEPS,
 ]
 PREVIEW_ROWS = 10
-
-
-def load_history(warehouse: Warehouse) -> CustomerHistory:
-    """The marts the features read; a missing optional table leaves its family out."""
-    tables = table_names(warehouse)
-    frames = {name: read_frame(warehouse, query) for name, (table, query) in HISTORY_QUERIES.items() if table in tables}
-    return CustomerHistory(**frames)
 
 
 def markdown_table(frame: pl.DataFrame, digits: int = 3) -> str:
@@ -110,6 +96,34 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
     }
 
 
+class InProcessChurn:
+    """Churn in this process on the marts of the DuckDB warehouse (`history`: all their rows)."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self.history = load_history(warehouse)
+
+    def train_and_score(self, as_of: date, horizon_days: int) -> ChurnResult:
+        result = train_and_score(self.history, as_of, horizon_days)
+        self.store_scores(result.scores)
+        return result
+
+    def score(self, model: ChurnModel, families: list[str], as_of: date) -> pl.DataFrame:
+        """Every customer scored with a fitted model (a stored one: no training); stores the scores."""
+        scores = score_churn(model, build_features(self.history, as_of, families), as_of)
+        self.store_scores(scores)
+        return scores
+
+    def store_scores(self, scores: pl.DataFrame) -> None:
+        replace_table(self.warehouse, "ml_churn_scores", scores)
+
+
+def churn_path(settings: Settings, warehouse: Warehouse) -> InProcessChurn | SparkChurn:
+    """Where churn reads the marts and writes its scores: on the `spark` target partitioned on Spark from the
+    Parquet marts (cx_core.spark_churn, scores published as a view), else in this process from DuckDB."""
+    return SparkChurn(settings) if settings.dbt_target == "spark" else InProcessChurn(warehouse)
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -127,20 +141,17 @@ def churn_metadata(result: ChurnResult) -> dict[str, object]:
 )
 def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
     settings = cx.settings
-    history = load_history(warehouse)
-    as_of = scoring_date(settings.as_of, history)
+    churn = churn_path(settings, warehouse)
+    as_of = scoring_date(settings.as_of, churn.history)
     try:
-        run = train_or_rescore(
-            ModelStore(settings.models_dir), history, as_of, settings.churn_horizon_days, settings.model_max_age_days,
-            train=lambda day, horizon: train_and_score(history, day, horizon), now=datetime.now(timezone.utc),
-        )
+        run = train_or_rescore(ModelStore(settings.models_dir), churn, as_of, settings.churn_horizon_days,
+                               settings.model_max_age_days, now=datetime.now(timezone.utc))
     except NotEnoughHistory as error:
-        yield from skip_churn(context, warehouse, str(error), as_of, settings)
+        yield from skip_churn(context, warehouse, churn, str(error), as_of, settings)
         return
     result = run.result
     context.log.info(f"churn as of {as_of}: {run.scoring}; ROC AUC {result.evaluation.metrics['roc_auc']:.3f}, "
                      f"families {result.families}")
-    replace_table(warehouse, "ml_churn_scores", result.scores)
     card = run.model_card()
     replace_table(warehouse, "ml_churn_model_card", card)
     metadata = churn_metadata(result) | {"scoring": run.scoring,
@@ -173,13 +184,14 @@ def churn_skip_reason(warehouse: Warehouse) -> str | None:
 
 
 def skip_churn(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, reason: str, as_of: date, settings: Settings
+    context: dg.AssetExecutionContext, warehouse: Warehouse, churn: InProcessChurn | SparkChurn, reason: str,
+    as_of: date, settings: Settings,
 ):
     """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the
     next best actions and the report show the reason instead of failing."""
     context.log.warning(f"churn skipped as of {as_of}: {reason}")
     scores, card = skipped_scores(), skipped_model_card(reason, as_of, settings.churn_horizon_days)
-    replace_table(warehouse, "ml_churn_scores", scores)
+    churn.store_scores(scores)
     replace_table(warehouse, "ml_churn_model_card", card)
     metadata = {**skipped(reason), "as_of": as_of.isoformat(), "scored_customers": 0}
     yield dg.MaterializeResult(asset_key="ml_churn_scores", metadata={**metadata, **frame_metadata(scores)})
