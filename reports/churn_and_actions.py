@@ -97,6 +97,9 @@ plan = None if actions_missing else report.query(
 card_missing = report.missing({"ml_churn_model_card": ["section", "metric", "value"]})
 card = None if card_missing else report.query("select section, metric, value::double as value from ml_churn_model_card")
 quality = {} if card is None else dict(card.filter(section="quality").select("metric", "value").iter_rows())
+# When the model that scored today was trained (a refresh rescores with a stored model; ml/churn_rescoring.py).
+trained_at = None if report.missing({"ml_churn_model_card": ["section", "metric", "detail"]}) else report.query(
+    "select detail from ml_churn_model_card where section = 'setup' and metric = 'trained_at'")["detail"].to_list()
 
 # %%
 report.section("What to do next", "The findings below with the most expected value at stake, each with how sure "
@@ -262,6 +265,9 @@ else:
             f"churned** as on average ({fmt.percent(quality['lift_top_decile'] * quality['base_rate'])} against "
             f"{fmt.percent(quality['base_rate'])})."
         )
+    if trained_at:
+        sentences.append(f"The model scoring today was trained on {trained_at[0][:10]}; these figures are from the "
+                         "backtest of that training.")
     report.say(" ".join(sentences) or "The model card has no quality figures yet.")
     features = card.filter(section="feature_importance").sort("value", descending=True).head(TOP_FEATURES)
     if features.height:

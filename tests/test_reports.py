@@ -158,6 +158,9 @@ def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
         group by label, channel order by sum(expected_value_eur) desc limit 1""")
     assert f"The largest item of the plan is {label} for {customers} customers" in first
     assert "ROC AUC 0.78" in first
+    # A rescored run says when its model was trained (fixture card: trained on 2026-10-27).
+    quality = text[text.index("How good is the model?"):text.index("Action plan")]
+    assert "The model scoring today was trained on 2026-10-27; these figures are from the backtest" in quality
 
 
 def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(rendered):

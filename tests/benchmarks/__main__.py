@@ -22,7 +22,7 @@ BENCH_DATA_DIR = Path(os.environ.get("CX_BENCH_DATA_DIR", REPO_ROOT / "data" / "
 def bench_environment() -> dict[str, str]:
     """Paths of the bench data folder only: values derived from another data folder must not leak in."""
     derived = ("CX_LANDING_DIR", "CX_RAW_DIR", "CX_QUARANTINE_DIR", "CX_WAREHOUSE", "CX_DEMO_TRUTH_DIR",
-               "CX_REPORTS_DIR", "DAGSTER_HOME", "CX_ML_CACHE_DIR", "CX_SPARK_DIR")
+               "CX_REPORTS_DIR", "DAGSTER_HOME", "CX_ML_CACHE_DIR", "CX_MODELS_DIR", "CX_SPARK_DIR")
     environment = {key: value for key, value in os.environ.items() if key not in derived}
     return environment | {"CX_DATA_DIR": str(BENCH_DATA_DIR), "CX_REPORTS_DIR": str(BENCH_DATA_DIR / "reports")}
 

@@ -268,6 +268,7 @@ TABLES = {
             ('quality', 'roc_auc', 0.78, null), ('quality', 'lift_top_decile', 3.4, null),
             ('quality', 'base_rate', 0.12, null), ('quality', 'bgnbd_baseline_roc_auc', 0.66, null),
             ('quality', 'evaluation_customers', 200, null), ('setup', 'horizon_days', 90, null),
+            ('setup', 'trained_at', null, '2026-10-27T06:00:00+00:00'),
             ('feature_importance', 'days_since_last_order', 0.12, null),
             ('feature_importance', 'service_contacts_90d', 0.05, null),
             ('feature_importance', 'negative_text_share', 0.02, null)
