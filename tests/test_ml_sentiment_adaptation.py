@@ -1,14 +1,19 @@
 """Adapting the sentiment head to a company's survey comments: labels from scores, leakage and size guards,
 the model card asset."""
 
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
 import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.defs.assets.ml_text import ADAPTED_HEAD_FILE, ml_sentiment_model_card
+from dagster_project.defs.assets.ml_text import ADAPTED_HEAD_FILE, ADAPTED_HEAD_MODEL, ml_sentiment_model_card
 from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import HEAD_PATH, SentimentHead, shared_multilingual_encoder
+from ml.model_store import ModelStore
 from ml.sentiment_adaptation import MIN_COMMENTS_PER_LABEL, adapt_head, survey_examples, survey_label
 from tests.helpers.settings_env import point_settings_at
 
@@ -91,6 +96,7 @@ def test_company_words_are_learned_on_training_comments_and_measured_on_held_out
     assert adaptation.head.quality["company_adaptation"] == card
 
 
+LONG_AGO = 1_000_000_000  # a file time in 2001: a rewrite of the file shows as a newer time
 SURVEY_DDL = "CREATE TABLE fct_survey_responses (survey_type VARCHAR, score DOUBLE, comment VARCHAR)"
 
 
@@ -109,12 +115,30 @@ def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkey
         [(adopted, before, after)] = connection.sql(
             "SELECT adopted, macro_f1_before, macro_f1_after FROM ml_sentiment_model_card").fetchall()
     assert adopted and after > before
-    assert (tmp_path / "ml_cache" / ADAPTED_HEAD_FILE).exists()
+    adapted = tmp_path / "ml_cache" / ADAPTED_HEAD_FILE
+    assert adapted.exists()
 
-    with duckdb.connect(str(warehouse)) as connection:  # a refresh with too few comments drops the adapted head
+    # A refresh within CX_MODEL_MAX_AGE_DAYS keeps the adopted head (a new head would be a new model version and
+    # the sentiment cache would score every text again), and its card, even with fewer comments now.
+    os.utime(adapted, (LONG_AGO, LONG_AGO))
+    with duckdb.connect(str(warehouse)) as connection:
         connection.execute("DELETE FROM fct_survey_responses WHERE score <> 1")
+    kept = dg.materialize([ml_sentiment_model_card], resources=pipeline_resources())
+    [materialization] = kept.asset_materializations_for_node("ml_sentiment_model_card")
+    assert materialization.metadata["adaptation"].value == (
+        f"kept the head adapted on {datetime.now(timezone.utc).date().isoformat()}")
+    assert adapted.stat().st_mtime == LONG_AGO
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.sql("SELECT adopted, macro_f1_after FROM ml_sentiment_model_card").fetchall() == [
+            (True, after)]
+
+    # Older than that, it is adapted again: too few comments now, so the adapted head is dropped.
+    store = ModelStore(tmp_path / "models")
+    description = json.loads(store.info_path(ADAPTED_HEAD_MODEL).read_text())
+    eight_days_ago = (datetime.now(timezone.utc) - timedelta(days=8)).isoformat()
+    store.info_path(ADAPTED_HEAD_MODEL).write_text(json.dumps(description | {"trained_at": eight_days_ago}))
     assert dg.materialize([ml_sentiment_model_card], resources=pipeline_resources()).success
-    assert not (tmp_path / "ml_cache" / ADAPTED_HEAD_FILE).exists()
+    assert not adapted.exists()
 
 
 @pytest.mark.slow

@@ -2,12 +2,14 @@
 
 `ml_sentiment_model_card` adapts the sentiment head to the company's survey comments first (see
 `ml.sentiment_adaptation`); `ml_sentiment` then scores only texts whose (text hash, model version) is not in the
-cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new model version). The assets
+cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new model version, so an adopted
+head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh). The assets
 replace their warehouse table atomically and hold no connection while
 the model runs.
 """
 
 
+import hashlib
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +27,7 @@ from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.distinct import per_distinct
+from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HEAD_PATH,
@@ -58,6 +61,7 @@ MODEL_CARD_SCHEMA = {
 }
 SURVEY_COMMENTS_SQL = "SELECT survey_type, score, comment FROM fct_survey_responses WHERE comment IS NOT NULL"
 ADAPTED_HEAD_FILE = "sentiment_head_adapted.json"
+ADAPTED_HEAD_MODEL = "sentiment_head"  # its card in the model store (ml.model_store): when it was adapted, on what
 INSIGHT_SCHEMA = {"touchpoint_id": pl.Utf8, "topic": pl.Utf8, "topic_label": pl.Utf8, "topic_score": pl.Float64,
                   "urgency": pl.Utf8, "urgency_reason": pl.Utf8, "routing_team": pl.Utf8}
 NO_SURVEY_COMMENTS = ("no survey comments with an NPS or CSAT score: nothing to adapt the sentiment head to or "
@@ -88,25 +92,57 @@ def quality_metadata(model) -> dict[str, object]:
 def ml_sentiment_model_card(
     context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    adapted_path = cx.settings.ml_cache_dir / ADAPTED_HEAD_FILE
-    examples = survey_examples(read_frame(warehouse, SURVEY_COMMENTS_SQL))
-    shipped = SentimentHead.from_json(HEAD_PATH.read_text(encoding="utf-8"))
-    adaptation = adapt_head(shipped, shared_multilingual_encoder(), examples) if examples.height else None
-    if adaptation and adaptation.card["adopted"]:
-        adapted_path.parent.mkdir(parents=True, exist_ok=True)
-        adapted_path.write_text(adaptation.head.to_json(), encoding="utf-8")
-    else:
-        adapted_path.unlink(missing_ok=True)
-    card_row = adaptation.card if adaptation else {"comments": 0, "adopted": False, "reason": NO_SURVEY_COMMENTS}
-    card = pl.DataFrame([card_row | {"built_at": datetime.now(timezone.utc)}], schema=MODEL_CARD_SCHEMA)
+    settings, now = cx.settings, datetime.now(timezone.utc)
+    card_row, adaptation_note = kept_adaptation(settings, now)
+    if card_row is None:
+        card_row = adapt_sentiment_head(settings, read_frame(warehouse, SURVEY_COMMENTS_SQL), now)
+    card = pl.DataFrame([card_row], schema=MODEL_CARD_SCHEMA)
     replace_table(warehouse, "ml_sentiment_model_card", card)
-    context.log.info(f"sentiment adaptation: {card_row['reason']}")
+    context.log.info(f"sentiment adaptation: {adaptation_note}; {card_row['reason']}")
     # Without a held-out score (no comments, or too few per label) the adaptation could not run: skipped, not failed.
     status = skipped(card_row["reason"]) if card_row.get("macro_f1_before") is None else {}
     return dg.MaterializeResult(
-        metadata={**frame_metadata(card), **status,
-                  **{key: value for key, value in card_row.items() if value is not None}}
+        metadata={**frame_metadata(card), **status, "adaptation": adaptation_note,
+                  **{key: value for key, value in card_row.items() if value is not None and key != "built_at"}}
     )
+
+
+def shipped_head_parameters() -> dict[str, object]:
+    """What an adapted head was adapted from: a new shipped head means adapting again."""
+    return {"shipped_head": hashlib.sha256(HEAD_PATH.read_bytes()).hexdigest()[:12]}
+
+
+def kept_adaptation(settings: Settings, now: datetime) -> tuple[dict | None, str]:
+    """(the card of the adapted head in use when it is kept, else None; what happens, in words). Adapting on every
+    refresh makes a new head from a few more comments, so a new model version, and the sentiment cache then
+    scores every text again: like the churn model, an adopted head is kept for CX_MODEL_MAX_AGE_DAYS."""
+    store = ModelStore(settings.models_dir)
+    stored = store.info(ADAPTED_HEAD_MODEL)
+    reason = retrain_reason(stored, shipped_head_parameters(), now.date(), now, settings.model_max_age_days)
+    if reason is None and (settings.ml_cache_dir / ADAPTED_HEAD_FILE).exists():
+        return store.load(ADAPTED_HEAD_MODEL), f"kept the head adapted on {stored.trained_at.date().isoformat()}"
+    return None, f"adapted: {reason or 'no adopted head in use'}"
+
+
+def adapt_sentiment_head(settings: Settings, comments: pl.DataFrame, now: datetime) -> dict:
+    """Adapt the shipped head to the survey comments; an adopted head replaces the one in use and is kept with its
+    card (ml.model_store), otherwise the shipped head is used. Returns the card row."""
+    adapted_path = settings.ml_cache_dir / ADAPTED_HEAD_FILE
+    examples = survey_examples(comments)
+    shipped = SentimentHead.from_json(HEAD_PATH.read_text(encoding="utf-8"))
+    adaptation = adapt_head(shipped, shared_multilingual_encoder(), examples) if examples.height else None
+    card_row = (adaptation.card if adaptation else {"comments": 0, "adopted": False, "reason": NO_SURVEY_COMMENTS}
+                ) | {"built_at": now}
+    if adaptation and adaptation.card["adopted"]:
+        adapted_path.parent.mkdir(parents=True, exist_ok=True)
+        adapted_path.write_text(adaptation.head.to_json(), encoding="utf-8")
+        ModelStore(settings.models_dir).save(card_row, ModelInfo(
+            name=ADAPTED_HEAD_MODEL, trained_at=now, as_of=now.date(), features=[],
+            training_rows=card_row["training_comments"], parameters=shipped_head_parameters(),
+            library_versions=library_versions()))
+    else:
+        adapted_path.unlink(missing_ok=True)
+    return card_row
 
 
 def sentiment_head_path(settings: Settings) -> Path:
