@@ -32,7 +32,8 @@ DAYS = 365
 TARGET_SHARE = 0.10
 SLOWEST_STEPS = 8
 # What the refresh's ML steps say about the work they skipped (their materialisation metadata).
-REUSE_METADATA = {"ml_sentiment": ("rows_scored", "cache_hits"), "ml_churn_scores": ("scoring",)}
+REUSE_METADATA = {"ml_sentiment_model_card": ("adaptation",), "ml_sentiment": ("rows_scored", "cache_hits"),
+                  "ml_churn_scores": ("scoring",)}
 
 
 def event_day(value: str) -> date | None:
