@@ -158,16 +158,22 @@ def organic_baselines(held_out: pl.DataFrame | None, orders: pl.DataFrame, catal
     )
 
 
+def organic_purchase_model(orders: pl.DataFrame, as_of: date) -> bgnbd.BgNbdParams:
+    """The BG/NBD model of the purchases before the cut-off (see outbound_contacts): the plan's one fitted model,
+    which a refresh may take from an earlier run instead (ml.model_store)."""
+    return bgnbd.fit(bgnbd.rfm_summary(orders.filter(pl.col("ordered_at") < cutoff(as_of)), as_of))
+
+
 def outbound_contacts(contacts: pl.DataFrame, orders: pl.DataFrame, catalogue: pl.DataFrame, as_of: date,
-                      baselines: pl.DataFrame | None = None) -> pl.DataFrame:
+                      baselines: pl.DataFrame | None = None, organic: bgnbd.BgNbdParams | None = None) -> pl.DataFrame:
     """Past outbound contacts with their catalogue `action`, `responded` (see _with_response) and
     `organic_probability`, the chance of such an order without any contact (`organic_source` says which):
     the action's held-out conversion where `baselines` (organic_baselines) has one, else a BG/NBD model of the
-    purchases before the as-of date. An order counts as a response either way, so the response rates are
-    learned net of it."""
+    purchases before the as-of date (`organic`, else fitted here). An order counts as a response either way, so
+    the response rates are learned net of it."""
     answered = _with_response(contacts, orders, catalogue)
     visible_orders = orders.filter(pl.col("ordered_at") < cutoff(as_of))
-    params = bgnbd.fit(bgnbd.rfm_summary(visible_orders, as_of))
+    params = organic or organic_purchase_model(orders, as_of)
     modelled = bgnbd.purchase_probability_after(
         visible_orders, answered.select("customer_key", pl.col("sent_at").alias("at")), params, RESPONSE_DAYS)
     if baselines is None:
@@ -535,19 +541,23 @@ class NbaPlan:
     valued: pl.DataFrame
     recommendations: pl.DataFrame
     organic_baselines: pl.DataFrame
+    organic_model: bgnbd.BgNbdParams
 
 
 def plan_next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap,
-                           currency: str = "EUR") -> NbaPlan:
-    """The whole policy with response rates learned from `inputs.contacts` (see the module docstring)."""
+                           currency: str = "EUR", organic: bgnbd.BgNbdParams | None = None) -> NbaPlan:
+    """The whole policy with response rates learned from `inputs.contacts` (see the module docstring); `organic`:
+    a stored organic purchase model instead of one fitted now."""
     baselines = organic_baselines(inputs.held_out, inputs.history.orders, catalogue, as_of)
-    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue, as_of, baselines)
+    organic = organic or organic_purchase_model(inputs.history.orders, as_of)
+    contacts = outbound_contacts(inputs.contacts, inputs.history.orders, catalogue, as_of, baselines, organic)
     signals = customer_signals(NbaInputs(inputs.customers, inputs.history, contacts, inputs.churn_scores), as_of, cap)
     rates = learn_response_rates(contacts, inputs.customers, catalogue, as_of)
     responsiveness = channel_responsiveness(contacts, inputs.customers, rates, as_of)
     options = contact_options(signals, catalogue)
     valued = with_expected_value(options, personalised_probabilities(options, rates, responsiveness), catalogue)
-    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap, currency), baselines)
+    return NbaPlan(contacts, signals, options, valued, recommendations(signals, valued, catalogue, cap, currency),
+                   baselines, organic)
 
 
 def next_best_actions(inputs: NbaInputs, catalogue: pl.DataFrame, as_of: date, cap: ContactCap,

@@ -1,6 +1,7 @@
 """Churn rescoring without retraining, on real materialisations of `ml_churn` over a tiny warehouse: the first run
 trains and stores the model, the second rescores with it (same scores, the model file untouched), a model older
-than CX_MODEL_MAX_AGE_DAYS or a new feature family retrains; the stored model holds no customer id."""
+than CX_MODEL_MAX_AGE_DAYS or a new feature family retrains; the stored model holds no customer id. The next best
+actions keep their organic purchase model the same way."""
 
 import json
 import os
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from cx_core.warehouse import WarehouseFile, read_frame
+from dagster_project.defs.assets.ml_customers import ORGANIC_MODEL
 from ml.churn_rescoring import MODEL_NAME
 from ml.model_store import ModelStore
 from tests.helpers.settings_env import point_settings_at
@@ -23,15 +25,20 @@ CUSTOMERS = 300
 LONG_AGO = 1_000_000_000  # a file time in 2001: a rewrite of the file shows as a newer time
 
 
-def materialise_churn(warehouse) -> dict[str, object]:
-    from dagster_project.defs.assets.ml_customers import ml_churn
+def materialise(with_actions: bool = False) -> dict[str, dict[str, object]]:
+    """ml_churn (and ml_next_best_actions): the metadata of each asset."""
+    from dagster_project.defs.assets.ml_customers import ml_churn, ml_next_best_actions
     from dagster_project.defs.resources import pipeline_resources
 
-    result = dg.materialize([ml_churn], resources=pipeline_resources())
+    result = dg.materialize([ml_churn, *([ml_next_best_actions] if with_actions else [])],
+                            resources=pipeline_resources())
     assert result.success
-    scores = next(event for event in result.get_asset_materialization_events()
-                  if event.asset_key == dg.AssetKey("ml_churn_scores"))
-    return {name: value.value for name, value in scores.materialization.metadata.items()}
+    return {event.asset_key.to_user_string(): {name: value.value for name, value in event.materialization.metadata.items()}
+            for event in result.get_asset_materialization_events()}
+
+
+def materialise_churn() -> dict[str, object]:
+    return materialise()["ml_churn_scores"]
 
 
 def scores_and_card(warehouse) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -58,7 +65,9 @@ def test_a_young_model_rescores_and_an_old_one_or_new_features_retrain(tmp_path,
     store = ModelStore(settings.models_dir)
     today = datetime.now(timezone.utc).date().isoformat()
 
-    first = materialise_churn(warehouse)
+    first_run = materialise(with_actions=True)
+    first = first_run["ml_churn_scores"]
+    first_actions = read_frame(WarehouseFile(warehouse), "SELECT * FROM ml_next_best_actions ORDER BY customer_key")
     assert first["scoring"] == "retrained: no stored model"
     trained_scores, trained_card = scores_and_card(warehouse)
     stored = store.info(MODEL_NAME)
@@ -69,8 +78,16 @@ def test_a_young_model_rescores_and_an_old_one_or_new_features_retrain(tmp_path,
     stored_bytes = store.model_path(MODEL_NAME).read_bytes() + store.info_path(MODEL_NAME).read_bytes()
     assert not [key for key in trained_scores["customer_key"] if key.encode() in stored_bytes]
 
-    os.utime(store.model_path(MODEL_NAME), (LONG_AGO, LONG_AGO))
-    second = materialise_churn(warehouse)
+    assert first_run["ml_next_best_actions"]["organic_model"] == "refitted: no stored model"
+
+    for name in (MODEL_NAME, ORGANIC_MODEL):
+        os.utime(store.model_path(name), (LONG_AGO, LONG_AGO))
+    second_run = materialise(with_actions=True)
+    second = second_run["ml_churn_scores"]
+    assert second_run["ml_next_best_actions"]["organic_model"] == f"reused the BG/NBD model fitted on {today}"
+    assert store.model_path(ORGANIC_MODEL).stat().st_mtime == LONG_AGO
+    assert read_frame(WarehouseFile(warehouse), "SELECT * FROM ml_next_best_actions ORDER BY customer_key").equals(
+        first_actions)
     assert second["scoring"] == f"rescored with the model trained on {today} (data as of {first['as_of']})"
     assert store.model_path(MODEL_NAME).stat().st_mtime == LONG_AGO  # not refitted, not rewritten
     rescored_scores, rescored_card = scores_and_card(warehouse)
@@ -85,13 +102,13 @@ def test_a_young_model_rescores_and_an_old_one_or_new_features_retrain(tmp_path,
     description = json.loads(store.info_path(MODEL_NAME).read_text())
     eight_days_ago = datetime.now(timezone.utc) - timedelta(days=8)
     store.info_path(MODEL_NAME).write_text(json.dumps(description | {"trained_at": eight_days_ago.isoformat()}))
-    third = materialise_churn(warehouse)
+    third = materialise_churn()
     assert third["scoring"] == f"retrained: model older than 7 days (trained on {eight_days_ago.date().isoformat()})"
     assert store.model_path(MODEL_NAME).stat().st_mtime > LONG_AGO
     assert store.info(MODEL_NAME).trained_at > eight_days_ago
 
     add_surveys(warehouse)
-    fourth = materialise_churn(warehouse)
+    fourth = materialise_churn()
     assert fourth["scoring"] == ("retrained: changed since training: feature_families ['purchases'] -> "
                                  "['purchases', 'surveys']")
     assert store.info(MODEL_NAME).parameters["feature_families"] == ["purchases", "surveys"]

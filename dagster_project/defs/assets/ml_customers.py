@@ -39,9 +39,9 @@ from ml.churn import (
     train_and_score,
 )
 from ml.churn_rescoring import train_or_rescore
-from ml.features import CustomerHistory, build_features, last_event_date
+from ml.features import CustomerHistory, build_features, cutoff, last_event_date
 from ml.holdout import holdout_flags
-from ml.model_store import ModelStore
+from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import evaluate_policy, true_model_probabilities
 
@@ -68,6 +68,9 @@ NBA_DEPS = [
     *CHURN_DEPS,
 ]
 PREVIEW_ROWS = 10
+# The next best actions' one fitted model, the BG/NBD organic purchase model (ml.next_best_action), kept like churn's.
+ORGANIC_MODEL = "nba_organic_purchases"
+ORGANIC_FEATURES = ("x", "t_x", "T")  # its summary per customer: repeat purchase days, recency and age in days
 
 
 def markdown_table(frame: pl.DataFrame, digits: int = 3) -> str:
@@ -260,7 +263,16 @@ def ml_next_best_actions(
     as_of = scored_on if scored_on and not settings.as_of else scoring_date(settings.as_of, inputs.history)
     cap = ContactCap.parse(settings.contact_cap)
     catalogue = read_frame(warehouse, CATALOGUE_SQL)
-    plan = plan_next_best_actions(inputs, catalogue, as_of, cap, settings.currency)
+    store, now = ModelStore(settings.models_dir), datetime.now(timezone.utc)
+    refit = retrain_reason(store.info(ORGANIC_MODEL), {}, as_of, now, settings.model_max_age_days)
+    plan = plan_next_best_actions(inputs, catalogue, as_of, cap, settings.currency,
+                                  organic=None if refit else store.load(ORGANIC_MODEL))
+    if refit:
+        store.save(plan.organic_model, ModelInfo(
+            name=ORGANIC_MODEL, trained_at=now, as_of=as_of, features=list(ORGANIC_FEATURES),
+            training_rows=inputs.history.orders.filter(
+                (pl.col("order_type") == "sale") & (pl.col("ordered_at") < cutoff(as_of)))["customer_key"].n_unique(),
+            parameters={}, library_versions=library_versions()))
     actions = plan.recommendations.with_columns(pl.lit(as_of).alias("as_of_date"))
     actions = actions.with_columns(
         (holdout_flags(actions["customer_key"], actions["action"], settings.nba_holdout_share)
@@ -279,6 +291,8 @@ def ml_next_best_actions(
             **frame_metadata(actions),
             "as_of": as_of.isoformat(),
             "churn_scores": f"not available: {skip_reason}" if (skip_reason := churn_skip_reason(warehouse)) else "used",
+            "organic_model": f"refitted: {refit}" if refit else
+                             f"reused the BG/NBD model fitted on {store.info(ORGANIC_MODEL).trained_at.date().isoformat()}",
             "customers": actions.height,
             "contacted": contacted.height,
             "held_out": int(actions["is_holdout"].sum()),
