@@ -18,22 +18,36 @@ RELATIONSHIP_NPS_PER_YEAR = 0.25
 PERSONA_NPS_BASE = {"loyal_omnichannel": 9.0, "digital_native": 7.5, "store_regular": 8.2, "bargain_hunter": 6.8, "new_one_off": 7.2}
 
 
+SERVICE_TRIGGERS = ("support_ticket", "call", "chat")
+ANY_SERVICE = "service"
+
+
 @dataclass(frozen=True)
 class PlantedChange:
     """A change with a known cause, for testing root-cause analysis: from `from_day` (0 = the first day of the
-    demo) the surveys of `trigger_type` (purchase, store_visit, support_ticket, call, chat, relationship) answer
-    with the latent experience quality `quality` (0 worst .. 1 best; a good purchase is 0.85, good service 0.75,
-    a badly handled issue 0.1)."""
+    demo) the surveys of `trigger_type` (purchase, store_visit, support_ticket, call, chat, relationship, or
+    'service' for the three service triggers) answer with the latent experience quality `quality` (0 worst .. 1
+    best; a good purchase is 0.85, good service 0.75, a badly handled issue 0.1). With `topic` only the surveys
+    about that topic (seed text_topics; of a service survey, its issue's topic) are hit."""
 
     trigger_type: str
     from_day: int
     quality: float
+    topic: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> "PlantedChange":
-        """'store_visit:60:0.1' → store visits from day 60 on rated with quality 0.1."""
-        trigger_type, from_day, quality = text.split(":")
-        return cls(trigger_type, int(from_day), float(quality))
+        """'store_visit:60:0.1' → store visits from day 60 on rated with quality 0.1; 'service@delivery:60:0.1' →
+        service surveys about delivery issues."""
+        trigger, from_day, quality = text.split(":")
+        trigger_type, _, topic = trigger.partition("@")
+        return cls(trigger_type, int(from_day), float(quality), topic or None)
+
+    def hits(self) -> pl.Expr:
+        """The survey rows (columns trigger_type, t, topic) whose quality the change overrides."""
+        triggers = SERVICE_TRIGGERS if self.trigger_type == ANY_SERVICE else (self.trigger_type,)
+        hit = pl.col("trigger_type").is_in(triggers) & (pl.col("t") >= self.from_day * DAY)
+        return hit if self.topic is None else hit & (pl.col("topic") == self.topic)
 
 
 def score_sentiment(survey_type: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -79,8 +93,7 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
     relationship = _relationship_nps(rng, people, issues, end_seconds)
     rows = pl.concat([purchase, service, relationship], how="vertical_relaxed").filter(pl.col("t") < end_seconds).sort("t", "person", maintain_order=True)
     if planted is not None:
-        hit = (pl.col("trigger_type") == planted.trigger_type) & (pl.col("t") >= planted.from_day * DAY)
-        rows = rows.with_columns(pl.when(hit).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
+        rows = rows.with_columns(pl.when(planted.hits()).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
     survey_type = rows["survey_type"].to_numpy()
     score = _scores(rng, survey_type, rows["quality"].to_numpy())
     sentiment = score_sentiment(survey_type, score)
