@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--plant-change", default=None, metavar="TRIGGER[@TOPIC]:FROM_DAY:QUALITY",
                        help="plant a known cause, e.g. store_visit:60:0.1 = from day 60 on, surveys after store "
                             "visits answer with experience quality 0.1 (a good visit is 0.85); "
-                            "service@delivery:60:0.1 = surveys after service contacts about delivery issues")
+                            "any@delivery:60:0.1 = every survey about delivery (hit answers always comment)")
         p.add_argument("--no-case-updates", action="store_true",
                        help="no case_updates export (by default the CRM closes part of the detractor cases)")
         p.add_argument("--holdout-share", type=float, default=None, metavar="SHARE",
