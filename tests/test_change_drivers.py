@@ -180,6 +180,25 @@ def test_a_dimension_without_data_is_skipped_with_its_reason():
     assert reasons["entry_channel"] == "no slices of this metric in this dimension"
 
 
+def test_the_demo_option_plants_a_topic_on_any_trigger():
+    planted = PlantedChange.parse("any@delivery:30:0.05")
+    assert planted == PlantedChange("any", 30, 0.05, topic="delivery")
+    surveys = pl.DataFrame({"trigger_type": ["purchase", "call", "call", "store_visit"],
+                            "topic": ["delivery", "delivery", "delivery", "store_experience"],
+                            "t": [31 * 86_400, 31 * 86_400, 29 * 86_400, 31 * 86_400]})
+    assert surveys.select(planted.hits())[:, 0].to_list() == [True, True, False, False]
+    assert surveys.select(PlantedChange.parse("call:30:0.1").hits())[:, 0].to_list() == [False, True, False, False]
+
+
+def test_the_slices_wait_for_the_topics_and_the_drivers_for_the_slices():
+    from dagster_project.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    slices, drivers = (graph.get(dg.AssetKey(key)).parent_keys for key in ("kpi_metric_slices", "kpi_change_drivers"))
+    assert {"ml_text_insights", "kpi_base_journeys", "kpi_base_survey_responses"} <= {k.to_user_string() for k in slices}
+    assert {"kpi_metrics", "kpi_metric_slices", "kpi_alerts"} <= {k.to_user_string() for k in drivers}
+
+
 @pytest.mark.slow
 def test_asset_decomposes_the_significant_total_changes_of_kpi_alerts(tmp_path, monkeypatch):
     from dagster_project.defs.assets.alerts import kpi_change_drivers
