@@ -89,28 +89,23 @@ answer_dimensions as (
     select answer_kind, answer_id, 'topic' as dimension, topic as slice from answer_slices
 ),
 
-sliced_surveys as (
-    select survey_responses.*, answer_dimensions.dimension, answer_dimensions.slice
-    from survey_responses
+{#- each kind of answer with its dimensions: relation, answer_kind, key #}
+{%- for relation, kind, key in [('survey_responses', 'survey', 'response_id'),
+                                ('service_contacts', 'contact', 'contact_id')] %}
+sliced_{{ relation }} as (
+    select {{ relation }}.*, answer_dimensions.dimension, answer_dimensions.slice
+    from {{ relation }}
     inner join answer_dimensions
-        on answer_dimensions.answer_kind = 'survey'
-        and answer_dimensions.answer_id = survey_responses.response_id
+        on answer_dimensions.answer_kind = '{{ kind }}'
+        and answer_dimensions.answer_id = {{ relation }}.{{ key }}
 ),
-
-sliced_contacts as (
-    select service_contacts.*, answer_dimensions.dimension, answer_dimensions.slice
-    from service_contacts
-    inner join answer_dimensions
-        on answer_dimensions.answer_kind = 'contact'
-        and answer_dimensions.answer_id = service_contacts.contact_id
-),
-
+{% endfor %}
 nps_responses as (
-    select * from sliced_surveys where survey_type = 'nps'
+    select * from sliced_survey_responses where survey_type = 'nps'
 ),
 
 csat_responses as (
-    select * from sliced_surveys where survey_type = 'csat'
+    select * from sliced_survey_responses where survey_type = 'csat'
 ),
 
 nps_aggregated as (
@@ -122,7 +117,7 @@ csat_aggregated as (
 ),
 
 fcr_aggregated as (
-    {{ kpi_group_by_dimensions('sliced_contacts', counts=kpi_fcr_counts(), by_channel=false, extra_keys=slice_keys) }}
+    {{ kpi_group_by_dimensions('sliced_service_contacts', counts=kpi_fcr_counts(), by_channel=false, extra_keys=slice_keys) }}
 ),
 
 metric_rows as (
