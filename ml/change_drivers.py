@@ -17,6 +17,7 @@ placeholders such as 'no_topic' before the ML text step has run) is skipped, wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -194,9 +195,11 @@ def main_driver(drivers: pl.DataFrame) -> dict:
     return coarse
 
 
-def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "") -> str:
+def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "",
+                    persona_names: Mapping[str, str] | None = None) -> str:
     """'NPS fell 6.0 points; -4.1 points of it (95% interval -6.3 to -2.0) comes from topic delivery problems
-    (...)' for the drivers of one change; `scale` 100 with unit 'points' shows shares in percentage points."""
+    (...)' for the drivers of one change; `scale` 100 with unit 'points' shows shares in percentage points;
+    `persona_names` names persona ids."""
     change = drivers.filter(pl.col("dimension") == drivers["dimension"][0])["contribution"].sum() * scale
     top = main_driver(drivers)
     moved = "rose" if change > 0 else "fell"
@@ -207,5 +210,5 @@ def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "") -
         movement = f"whose value {own} from {top['value_before'] * scale:.1f} to {top['value_after'] * scale:.1f}"
     return (f"{words(top['metric'])} {moved} {abs(change):.1f}{unit}; {top['contribution'] * scale:+.1f}{unit} of it "
             f"(95% interval {top['ci_low'] * scale:+.1f} to {top['ci_high'] * scale:+.1f}) comes from "
-            f"{slice_words(top['dimension'], top['slice'])}, {movement} (mix effect {top['mix_effect'] * scale:+.1f}, "
+            f"{slice_words(top['dimension'], top['slice'], persona_names)}, {movement} (mix effect {top['mix_effect'] * scale:+.1f}, "
             f"rate effect {top['rate_effect'] * scale:+.1f}).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 # Abbreviations readers know in capitals, and codes whose parts a reader joins with "and".
 ACRONYMS = {"vip", "ml", "nps", "csat", "ces", "sms", "faq", "aht", "fcr", "sla", "ivr", "crm", "roc", "auc", "eur",
@@ -28,9 +29,11 @@ def words(code: str) -> str:
     return " ".join(parts)
 
 
-def slice_words(dimension: str, code: str) -> str:
+def slice_words(dimension: str, code: str, persona_names: Mapping[str, str] | None = None) -> str:
     """A slice of a KPI as readers name it: 'topic delivery problems', 'entry channel chat agent', 'channel ×
-    segment phone / VIP'."""
+    segment phone / VIP', 'persona Frequent store shoppers' (persona ids named by `persona_names`)."""
     if dimension == "topic":
         return f"topic {TOPICS.get(code, words(code))}"
+    if dimension == "persona" and code in (persona_names or {}):
+        return f"persona {persona_names[code]}"
     return f"{words(dimension)} {' / '.join(words(part) for part in code.split(' / '))}"

@@ -168,6 +168,24 @@ def test_topic_and_entry_channel_arithmetic_by_hand():
     assert drivers["contribution"].sum() == pytest.approx(-8.0)
 
 
+def persona_week(start: date, p01: float) -> pl.DataFrame:
+    """kpi_metrics rows of one week: 100 answers of persona P01 scoring `p01`, 100 of P02 scoring 40, all by e-mail."""
+    return pl.DataFrame({"period_start": start, "channel": ["all", "email", "all", "all"],
+                         "segment_type": ["all", "all", "persona", "persona"], "segment": ["all", "all", "P01", "P02"],
+                         "denominator": [200, 200, 100, 100], "value": [(p01 + 40) / 2, (p01 + 40) / 2, p01, 40.0]})
+
+
+def test_a_persona_cause_is_named_by_the_personas_name():
+    # P01 100 × 20 → 100 × 0, P02 100 × 40 both weeks: total 30 → 20, all of it from P01 (rate −10, no mix)
+    metrics = with_nps_interval(pl.concat([persona_week(WEEK_1, 20.0), persona_week(WEEK_2, 0.0)]).with_columns(
+        pl.lit("nps").alias("metric"), pl.lit("week").alias("period_grain")))
+    drivers, skipped = change_drivers(metrics, NPS_WEEK_2)
+    assert drivers["dimension"].unique().to_list() == ["persona"]  # one channel, no segments: nothing to split
+    assert skipped.filter(pl.col("dimension") == "channel")["reason"][0].startswith("one slice only (email): ")
+    sentence = driver_sentence(drivers, persona_names={"P01": "Frequent store shoppers"})
+    assert sentence.startswith("NPS fell 10.0; -10.0 of it ") and " comes from persona Frequent store shoppers, " in sentence
+
+
 def test_a_dimension_without_data_is_skipped_with_its_reason():
     metrics, answer_slices = answer_weeks({"delivery": 25.0})
     unclassified = answer_slices.filter(pl.col("dimension") == "topic").group_by(

@@ -38,6 +38,9 @@ DRIVER_METRICS_SQL = """
 """
 # The answer-level KPIs by entry channel and topic; absent until dbt has built the model.
 ANSWER_SLICES_TABLE = "kpi_metric_slices"
+# Persona slices are persona ids (kpi_metrics); sentences name them as the persona step does.
+PERSONAS_TABLE = "ml_personas"
+PERSONA_NAMES_SQL = f"SELECT DISTINCT persona_id, persona_name FROM {PERSONAS_TABLE} WHERE persona_name IS NOT NULL"
 # The changes worth a root cause: significant moves of a total against the previous period.
 TOTAL_CHANGES_SQL = """
     SELECT DISTINCT metric, period_grain, period_start FROM kpi_alerts
@@ -111,12 +114,13 @@ def kpi_alerts_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
     })
 
 
-def driver_sentences(drivers: pl.DataFrame, units: dict[str, str]) -> pl.DataFrame:
+def driver_sentences(drivers: pl.DataFrame, units: dict[str, str], persona_names: dict[str, str]) -> pl.DataFrame:
     """One sentence per decomposed change; shares in percentage points."""
     rows = []
     for (metric, grain, start), frame in drivers.group_by(["metric", "period_grain", "period_start"]):
         share = units.get(metric) == "share"
-        text = driver_sentence(frame, scale=100.0 if share else 1.0, unit=" points" if share else "")
+        text = driver_sentence(frame, scale=100.0 if share else 1.0, unit=" points" if share else "",
+                               persona_names=persona_names)
         rows.append({"metric": metric, "period_grain": grain, "period_start": start, "sentence": text})
     return pl.DataFrame(rows, schema={"metric": pl.String, "period_grain": pl.String, "period_start": pl.Date,
                                       "sentence": pl.String})
@@ -141,12 +145,13 @@ def skipped_summary(skipped: pl.DataFrame) -> str:
                 "scorecard. A dimension without data (no topics before the ML text step) is skipped and listed.",
 )
 def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    answer_slices = (read_frame(warehouse, f"SELECT * FROM {ANSWER_SLICES_TABLE}")
-                     if ANSWER_SLICES_TABLE in table_names(warehouse) else None)
+    tables = table_names(warehouse)
+    answer_slices = read_frame(warehouse, f"SELECT * FROM {ANSWER_SLICES_TABLE}") if ANSWER_SLICES_TABLE in tables else None
     drivers, skipped = change_drivers(read_frame(warehouse, DRIVER_METRICS_SQL),
                                       read_frame(warehouse, TOTAL_CHANGES_SQL), answer_slices)
     units = dict(read_frame(warehouse, "SELECT DISTINCT metric, unit FROM kpi_targets").rows())
-    sentences = driver_sentences(drivers, units)
+    persona_names = (dict(read_frame(warehouse, PERSONA_NAMES_SQL).rows()) if PERSONAS_TABLE in tables else {})
+    sentences = driver_sentences(drivers, units, persona_names)
     replace_table(warehouse, "kpi_change_drivers", drivers)
     replace_table(warehouse, "kpi_change_driver_sentences", sentences)
     context.log.info(f"{sentences.height} change(s) decomposed")
