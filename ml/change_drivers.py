@@ -73,11 +73,14 @@ def skip_reason(before: pl.DataFrame, after: pl.DataFrame) -> str | None:
     """Why a dimension cannot tell the cause of a change, or None when it can: it needs two slices with answers
     that are not placeholders."""
     present = pl.concat([before, after]).filter(pl.col("denominator") > 0)["slice"].unique().sort().to_list()
+    known = [name for name in present if name not in PLACEHOLDER_SLICES]
     if not present:
         return "no slices of this metric in this dimension"
-    if len(set(present) - PLACEHOLDER_SLICES) < 2:
-        return (f"one slice only ({', '.join(present)}): nothing to tell apart (every answer is no_topic before "
-                "the ML text step has run, no_persona before the persona step)")
+    if not known:
+        return (f"no known slice ({', '.join(present)}): the data behind this dimension is missing (topics come "
+                "from the ML text step, personas from the persona step)")
+    if len(known) == 1:
+        return f"one slice only ({known[0]}): nothing to compare"
     return None
 
 

@@ -181,7 +181,7 @@ def test_a_persona_cause_is_named_by_the_personas_name():
         pl.lit("nps").alias("metric"), pl.lit("week").alias("period_grain")))
     drivers, skipped = change_drivers(metrics, NPS_WEEK_2)
     assert drivers["dimension"].unique().to_list() == ["persona"]  # one channel, no segments: nothing to split
-    assert skipped.filter(pl.col("dimension") == "channel")["reason"][0].startswith("one slice only (email): ")
+    assert skipped.filter(pl.col("dimension") == "channel")["reason"][0] == "one slice only (email): nothing to compare"
     sentence = driver_sentence(drivers, persona_names={"P01": "Frequent store shoppers"})
     assert sentence.startswith("NPS fell 10.0; -10.0 of it ") and " comes from persona Frequent store shoppers, " in sentence
 
@@ -194,7 +194,7 @@ def test_a_dimension_without_data_is_skipped_with_its_reason():
     drivers, skipped = change_drivers(metrics, NPS_WEEK_2, with_nps_interval(unclassified))
     assert "topic" not in drivers["dimension"].to_list()
     reasons = dict(skipped.select("dimension", "reason").iter_rows())
-    assert reasons["topic"].startswith("one slice only (no_topic): ")
+    assert reasons["topic"].startswith("no known slice (no_topic): ")
     assert reasons["entry_channel"] == "no slices of this metric in this dimension"
 
 
@@ -280,7 +280,7 @@ def test_a_planted_topic_in_the_demo_is_the_top_driver_across_every_dimension(tm
                                    "SELECT * FROM kpi_metric_slices WHERE metric = 'csat' AND period_grain = 'month'")
         # before the ML text step every answer is no_topic: the topic dimension is skipped, and says why
         _, skipped = change_drivers(read_frame(warehouse, metrics_sql), october, read_frame(warehouse, slices_sql))
-        assert dict(skipped.select("dimension", "reason").iter_rows())["topic"].startswith("one slice only (no_topic)")
+        assert dict(skipped.select("dimension", "reason").iter_rows())["topic"].startswith("no known slice (no_topic): ")
 
         truth = pl.read_parquet(tmp_path / "demo_truth" / "texts.parquet")
         replace_table(warehouse, "ml_text_insights", truth.select(
