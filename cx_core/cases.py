@@ -31,6 +31,16 @@ def export_path(exports_dir: Path, day: date) -> Path:
     return exports_dir / f"cases_{day.isoformat()}.csv"
 
 
+def export_files(exports_dir: Path) -> list[Path]:
+    """Every case export written so far (the CRM may not have imported, or deleted, the older days' files)."""
+    return sorted(exports_dir.glob("cases_*.csv")) if exports_dir.is_dir() else []
+
+
+def read_case_export(path: Path) -> pl.DataFrame:
+    """An export as written, every value as its text (so a rewrite reproduces the rows it keeps)."""
+    return pl.read_csv(path, infer_schema=False)
+
+
 def write_case_export(open_cases: pl.DataFrame, exports_dir: Path, day: date) -> Path:
     """The open cases as `cases_<day>.csv` (UTF-8, comma, times in UTC ISO 8601 with Z), written atomically so
     a CRM import never reads half a file; a rerun on the same day replaces it."""
