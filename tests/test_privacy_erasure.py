@@ -42,9 +42,10 @@ pytestmark = pytest.mark.slow  # builds a real data folder: ingest, dbt seed and
 FIXTURE_LANDING = Path(__file__).parent / "fixtures" / "landing"
 
 # Everything that names Anna, as typed in the exports and as normalised by staging; and texts she wrote.
+# Her closed-loop case (a detractor answer below) names her through its id.
 ANNA_CASE, BEN_CASE = case_id("detractor", "R20"), case_id("detractor", "R21")
-ANNA = [ANNA_CASE, "C0000001", "C-C0000001", "Anna.Mueller@Example.de", "anna@example.de", "0171 1234567", "+491711234567",
-        "L12345678", "@anna_m", "Müller", "Lieferung super schnell!", "Wo ist mein Paket?", "Schnelle Lieferung!"]
+ANNA = [ANNA_CASE, "C0000001", "C-C0000001", "Anna.Mueller@Example.de", "anna@example.de", "0171 1234567",
+        "+491711234567", "L12345678", "@anna_m", "Müller", "Lieferung super schnell!", "Wo ist mein Paket?", "Schnelle Lieferung!"]
 BEN = ["ben@example.com", "+41791234567", "How do I return shoes?"]
 # Written by the test, not in the shared fixture folder: every other test keeps its fixture as it is.
 DETRACTOR_ANSWERS = """response_id,responded_at,customer_id,email,survey_type,score,comment,trigger_type,trigger_id

@@ -32,8 +32,9 @@ def person_case_ids(warehouse: Path, exports_dir: Path, customer_keys: frozenset
                 f"SELECT case_id FROM {CASES_TABLE} WHERE customer_key IN ({keys})").fetchall()}
     for path in export_files(exports_dir):
         cases = read_case_export(path)
-        is_theirs = pl.col("customer_key").is_in(sorted(customer_keys)) | pl.col("crm_customer_id").is_in(sorted(crm_ids))
-        case_ids |= set(cases.filter(is_theirs)[CASE_ID_COLUMN].to_list())
+        theirs = cases.filter(pl.col("customer_key").is_in(sorted(customer_keys))
+                              | pl.col("crm_customer_id").is_in(sorted(crm_ids)))
+        case_ids |= set(theirs[CASE_ID_COLUMN].to_list())
     return case_ids
 
 
