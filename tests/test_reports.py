@@ -148,7 +148,7 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
             "cases closed this month: NPS −40 at their last answer before the case and 10 at their next answer "
             "(95% interval −12 to 32, n = 50)") in text
     # The case lists the findings link to: counts per case type and owner team, no case and no customer.
-    assert "<h2 id='open-cases'>Open cases by type and team</h2>" in page
+    assert '<h2 id="open-cases">Open cases by type and team</h2>' in page
     lists = text[text.index("Open cases by type and team The open cases"):]
     assert "as the CRM file cases_2026-10-31.csv lists them" in lists
     assert ("Case type Owner team Open Past their due time Detractor answer Cx recovery 12 5 Urgent negative text "
