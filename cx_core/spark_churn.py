@@ -22,7 +22,7 @@ from functools import reduce
 import polars as pl
 import polars.selectors as cs
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import DateType, DoubleType, StringType, StructField, StructType
@@ -80,14 +80,6 @@ def history_frames(settings: Settings) -> dict[str, DataFrame]:
     return {name: spark.sql(query) for name, (table, query) in HISTORY_QUERIES.items() if table in folders}
 
 
-def boundary_rows(frame: DataFrame, time_column: str, groups: list[str]) -> pl.DataFrame:
-    """The earliest and the latest row of a Spark frame (per group), on the driver."""
-    row = F.struct(*frame.columns)
-    edges = frame.groupBy(*groups).agg(F.min_by(row, time_column).alias("first"), F.max_by(row, time_column).alias("last"))
-    rows = edges.select(F.explode(F.array("first", "last")).alias("row")).where(F.col("row").isNotNull())
-    return to_polars(rows.select("row.*"))
-
-
 def packed(frames: dict[str, DataFrame]) -> DataFrame:
     """Every input in one frame: customer_key and one struct column per input, set on that input's rows only."""
     parts = [
@@ -103,6 +95,20 @@ def unpacked(frame: pl.DataFrame) -> CustomerHistory:
         name: naive_utc(frame.filter(pl.col(name).is_not_null()).select("customer_key", pl.col(name).struct.unnest()))
         for name in frame.columns if name != "customer_key"
     })
+
+
+def boundary_history(customers: DataFrame) -> CustomerHistory:
+    """The earliest and the latest row of each input of a packed frame (per BOUNDARY_GROUPS), in one pass."""
+    inputs = [name for name in customers.columns if name != "customer_key"]
+    groups = [F.col(f"{name}.{column}") for name, columns in BOUNDARY_GROUPS.items() if name in inputs for column in columns]
+
+    def edges(name: str) -> Column:
+        row, time = F.struct("customer_key", name), F.col(f"{name}.{TIME_COLUMNS[name]}")
+        return F.array(F.min_by(row, time), F.max_by(row, time)).alias(name)
+
+    collected = to_polars(customers.groupBy(*groups).agg(*(edges(name) for name in inputs)).select(*inputs))
+    rows = [collected.select(pl.col(name).explode()).unnest(name) for name in inputs]
+    return unpacked(pl.concat(rows, how="diagonal"))
 
 
 def per_partition(customers: DataFrame, compute: Callable[[CustomerHistory], pl.DataFrame]) -> DataFrame:
@@ -128,11 +134,9 @@ class SparkChurn:
     def __init__(self, settings: Settings, partitions: int | None = None):
         self.settings = settings
         self.spark = spark_session(settings)
-        frames = history_frames(settings)
-        self.history = CustomerHistory(**{
-            name: boundary_rows(frame, TIME_COLUMNS[name], BOUNDARY_GROUPS.get(name, [])) for name, frame in frames.items()
-        })
-        self.customers = packed(frames).repartition(partitions or self.spark.sparkContext.defaultParallelism,
+        customers = packed(history_frames(settings))
+        self.history = boundary_history(customers)
+        self.customers = customers.repartition(partitions or self.spark.sparkContext.defaultParallelism,
                                                     "customer_key")
 
     def train_and_score(self, as_of: date, horizon_days: int, seed: int = 0) -> ChurnResult:
