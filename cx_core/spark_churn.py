@@ -22,7 +22,7 @@ from functools import reduce
 import polars as pl
 import polars.selectors as cs
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import DateType, DoubleType, StringType, StructField, StructType
@@ -70,9 +70,8 @@ def spark_schema(schema: pl.Schema) -> StructType:
     return StructType([StructField(name, SPARK_TYPES[dtype.base_type()]) for name, dtype in schema.items()])
 
 
-def history_frames(settings: Settings) -> dict[str, DataFrame]:
+def history_frames(spark: SparkSession, settings: Settings) -> dict[str, DataFrame]:
     """The CustomerHistory inputs over the Parquet marts, by field; a missing optional mart is left out."""
-    spark = spark_session(settings)
     folders = spark_table_folders(settings.spark_dir)
     for table in HISTORY_TABLES:
         if table in folders:
@@ -134,10 +133,11 @@ class SparkChurn:
     def __init__(self, settings: Settings, partitions: int | None = None):
         self.settings = settings
         self.spark = spark_session(settings)
-        customers = packed(history_frames(settings))
+        customers = packed(history_frames(self.spark, settings))
         self.history = boundary_history(customers)
-        self.customers = customers.repartition(partitions or self.spark.sparkContext.defaultParallelism,
-                                                    "customer_key")
+        # By default spark.sql.shuffle.partitions: the profile's, or on Spark Connect the cluster's.
+        self.customers = (customers.repartition(partitions, "customer_key") if partitions
+                          else customers.repartition("customer_key"))
 
     def train_and_score(self, as_of: date, horizon_days: int, seed: int = 0) -> ChurnResult:
         """`ml.churn.train_and_score` with the features built and the customers scored partitioned; writes
