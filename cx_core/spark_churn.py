@@ -99,7 +99,8 @@ def unpacked(frame: pl.DataFrame) -> CustomerHistory:
 def boundary_history(customers: DataFrame) -> CustomerHistory:
     """The earliest and the latest row of each input of a packed frame (per BOUNDARY_GROUPS), in one pass."""
     inputs = [name for name in customers.columns if name != "customer_key"]
-    groups = [F.col(f"{name}.{column}") for name, columns in BOUNDARY_GROUPS.items() if name in inputs for column in columns]
+    groups = [F.col(f"{name}.{column}")
+              for name, columns in BOUNDARY_GROUPS.items() if name in inputs for column in columns]
 
     def edges(name: str) -> Column:
         row, time = F.struct("customer_key", name), F.col(f"{name}.{TIME_COLUMNS[name]}")
@@ -173,8 +174,10 @@ class SparkChurn:
             rows.filter(pl.col("as_of_date") == as_of).drop("as_of_date").with_columns(pl.col("churned").cast(pl.Int8))
             for as_of in (dates.train_as_of, dates.evaluation_as_of)
         )
-        return Backtest(dates, horizon_days, families, train=train.drop(SUMMARY_COLUMNS),
-                        recent=recent.drop(SUMMARY_COLUMNS), recent_summary=recent.select("customer_key", *SUMMARY_COLUMNS))
+        return Backtest(
+            dates, horizon_days, families, train=train.drop(SUMMARY_COLUMNS), recent=recent.drop(SUMMARY_COLUMNS),
+            recent_summary=recent.select("customer_key", *SUMMARY_COLUMNS),
+        )
 
     def store_scores(self, scores: pl.DataFrame) -> None:
         """Replace ml_churn_scores with a frame from the driver (the empty scores of a skipped run)."""
