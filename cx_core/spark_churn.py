@@ -22,7 +22,7 @@ from functools import reduce
 import polars as pl
 import polars.selectors as cs
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import DateType, DoubleType, StringType, StructField, StructType
@@ -71,22 +71,13 @@ def spark_schema(schema: pl.Schema) -> StructType:
     return StructType([StructField(name, SPARK_TYPES[dtype.base_type()]) for name, dtype in schema.items()])
 
 
-def history_frames(settings: Settings) -> dict[str, DataFrame]:
+def history_frames(spark: SparkSession, settings: Settings) -> dict[str, DataFrame]:
     """The CustomerHistory inputs over the Parquet marts, by field; a missing optional mart is left out."""
-    spark = spark_session(settings)
     folders = spark_table_folders(settings.spark_dir)
     for table in HISTORY_TABLES:
         if table in folders:
             spark.read.parquet(str(folders[table])).createOrReplaceTempView(table)
     return {name: spark.sql(query) for name, (table, query) in HISTORY_QUERIES.items() if table in folders}
-
-
-def boundary_rows(frame: DataFrame, time_column: str, groups: list[str]) -> pl.DataFrame:
-    """The earliest and the latest row of a Spark frame (per group), on the driver."""
-    row = F.struct(*frame.columns)
-    edges = frame.groupBy(*groups).agg(F.min_by(row, time_column).alias("first"), F.max_by(row, time_column).alias("last"))
-    rows = edges.select(F.explode(F.array("first", "last")).alias("row")).where(F.col("row").isNotNull())
-    return to_polars(rows.select("row.*"))
 
 
 def packed(frames: dict[str, DataFrame]) -> DataFrame:
@@ -104,6 +95,21 @@ def unpacked(frame: pl.DataFrame) -> CustomerHistory:
         name: naive_utc(frame.filter(pl.col(name).is_not_null()).select("customer_key", pl.col(name).struct.unnest()))
         for name in frame.columns if name != "customer_key"
     })
+
+
+def boundary_history(customers: DataFrame) -> CustomerHistory:
+    """The earliest and the latest row of each input of a packed frame (per BOUNDARY_GROUPS), in one pass."""
+    inputs = [name for name in customers.columns if name != "customer_key"]
+    groups = [F.col(f"{name}.{column}")
+              for name, columns in BOUNDARY_GROUPS.items() if name in inputs for column in columns]
+
+    def edges(name: str) -> Column:
+        row, time = F.struct("customer_key", name), F.col(f"{name}.{TIME_COLUMNS[name]}")
+        return F.array(F.min_by(row, time), F.max_by(row, time)).alias(name)
+
+    collected = to_polars(customers.groupBy(*groups).agg(*(edges(name) for name in inputs)).select(*inputs))
+    rows = [collected.select(pl.col(name).explode()).unnest(name) for name in inputs]
+    return unpacked(pl.concat(rows, how="diagonal"))
 
 
 def per_partition(customers: DataFrame, compute: Callable[[CustomerHistory], pl.DataFrame]) -> DataFrame:
@@ -129,12 +135,11 @@ class SparkChurn:
     def __init__(self, settings: Settings, partitions: int | None = None):
         self.settings = settings
         self.spark = spark_session(settings)
-        frames = history_frames(settings)
-        self.history = CustomerHistory(**{
-            name: boundary_rows(frame, TIME_COLUMNS[name], BOUNDARY_GROUPS.get(name, [])) for name, frame in frames.items()
-        })
-        self.customers = packed(frames).repartition(partitions or self.spark.sparkContext.defaultParallelism,
-                                                    "customer_key")
+        customers = packed(history_frames(self.spark, settings))
+        self.history = boundary_history(customers)
+        # By default spark.sql.shuffle.partitions: the profile's, or on Spark Connect the cluster's.
+        self.customers = (customers.repartition(partitions, "customer_key") if partitions
+                          else customers.repartition("customer_key"))
 
     def train_and_score(self, as_of: date, horizon_days: int, seed: int = 0) -> ChurnResult:
         """`ml.churn.train_and_score` with the features built and the customers scored partitioned; writes
@@ -174,8 +179,10 @@ class SparkChurn:
             rows.filter(pl.col("as_of_date") == as_of).drop("as_of_date").with_columns(pl.col("churned").cast(pl.Int8))
             for as_of in (dates.train_as_of, dates.evaluation_as_of)
         )
-        return Backtest(dates, horizon_days, families, train=train.drop(SUMMARY_COLUMNS),
-                        recent=recent.drop(SUMMARY_COLUMNS), recent_summary=recent.select("customer_key", *SUMMARY_COLUMNS))
+        return Backtest(
+            dates, horizon_days, families, train=train.drop(SUMMARY_COLUMNS), recent=recent.drop(SUMMARY_COLUMNS),
+            recent_summary=recent.select("customer_key", *SUMMARY_COLUMNS),
+        )
 
     def store_scores(self, scores: pl.DataFrame) -> None:
         """Replace ml_churn_scores with a frame from the driver (the empty scores of a skipped run)."""

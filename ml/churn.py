@@ -337,11 +337,12 @@ def evaluate_split(
         require_both_outcomes(frame, as_of, horizon_days)
     model = fit_churn_model(train, seed)
     test_matrix, labels = feature_matrix(test, model.columns), test["churned"].to_numpy()
-    probabilities = model.probabilities(test)
-    importance = permutation_importance(
-        model.classifier, test_matrix, labels, scoring="roc_auc", n_repeats=3, random_state=seed,
-        max_samples=min(len(labels), 5000),
-    )
+    with single_openmp_thread():
+        probabilities = model.probabilities(test)
+        importance = permutation_importance(
+            model.classifier, test_matrix, labels, scoring="roc_auc", n_repeats=3, random_state=seed,
+            max_samples=min(len(labels), 5000),
+        )
     return Evaluation(
         customer_keys=test["customer_key"].to_list(),
         labels=labels,
@@ -413,15 +414,14 @@ def train_and_score(history: CustomerHistory, as_of: date, horizon_days: int = 9
     """Backtest, then score every customer with a purchase up to `as_of`: churn_probability, risk_band and
     the top three reasons (top_reason, second_reason, third_reason) in words. Raises NotEnoughHistory, with
     the reason in words, when the orders cannot support the backtest."""
-    with single_openmp_thread():
-        require_enough_history(history.orders, as_of, horizon_days)
-        dates = BacktestDates.before(as_of, horizon_days)
-        families = available_families(history, dates.train_as_of)
-        backtest = Backtest(
-            dates, horizon_days, families,
-            train=labelled_features(history, dates.train_as_of, horizon_days, families),
-            recent=labelled_features(history, dates.evaluation_as_of, horizon_days, families),
-            recent_summary=bgnbd.rfm_summary(history.orders, dates.evaluation_as_of),
-        )
-        trained = backtest.fit(seed)
-        return trained.result(score_churn(trained.model, build_features(history, as_of, families), as_of))
+    require_enough_history(history.orders, as_of, horizon_days)
+    dates = BacktestDates.before(as_of, horizon_days)
+    families = available_families(history, dates.train_as_of)
+    backtest = Backtest(
+        dates, horizon_days, families,
+        train=labelled_features(history, dates.train_as_of, horizon_days, families),
+        recent=labelled_features(history, dates.evaluation_as_of, horizon_days, families),
+        recent_summary=bgnbd.rfm_summary(history.orders, dates.evaluation_as_of),
+    )
+    trained = backtest.fit(seed)
+    return trained.result(score_churn(trained.model, build_features(history, as_of, families), as_of))

@@ -9,11 +9,14 @@ import pytest
 
 from ml import bgnbd
 from ml.churn import (
+    SCORES_SCHEMA,
     BacktestDates,
     NotEnoughHistory,
     calibration_table,
+    fit_churn_model,
     lift_in_top_decile,
     risk_band,
+    score_churn,
     train_and_score,
 )
 from ml.churn_reasons import REASON_COLUMNS, ReasonProfile
@@ -305,6 +308,24 @@ def test_train_and_score_on_purchase_history_alone():
     assert scores["customer_key"].n_unique() == scores.height
     assert scores["churn_probability"].is_between(0, 1).all()
     assert scores["top_reason"].is_not_null().any()
+
+
+def test_the_fitted_model_rescores_as_train_and_score_did_in_any_batches():
+    history = CustomerHistory(orders=simulated_orders(400, seed=3))
+    as_of = date(2026, 10, 31)
+    result = train_and_score(history, as_of, horizon_days=90)
+    features = build_features(history, as_of, result.families)
+
+    # the model train_and_score fitted on the most recent fully observed date (as of 2026-08-02)
+    refitted = fit_churn_model(with_churn_labels(build_features(history, date(2026, 8, 2)), history.orders,
+                                                 date(2026, 8, 2), 90))
+    assert refitted.columns == result.model.columns
+    assert score_churn(refitted, features, as_of).equals(result.scores)
+    # customers scored in two batches (as Spark partitions do) get exactly the rows of one batch
+    halves = [score_churn(result.model, part, as_of) for part in (features[:150], features[150:])]
+    assert pl.concat(halves).equals(result.scores)
+    # a batch without customers scores to no rows with the columns of the scores table
+    assert score_churn(result.model, features.clear(), as_of).schema == pl.Schema(SCORES_SCHEMA)
 
 
 # --- real order histories: dates only, same-day repeats, one cohort ---------------------------------------

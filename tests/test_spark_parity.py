@@ -1,6 +1,6 @@
 """The same dbt models on Spark (dbt-spark, in-process local session) and on DuckDB give the same marts: every
 KPI row within 1e-9 relative, the same customers, the same identity assignment, on a small generated demo; and the
-sentiment scored partitioned on Spark equals the single-process DuckDB path."""
+sentiment and the churn scores computed partitioned on Spark equal the single-process DuckDB path."""
 
 import dataclasses
 import shutil
@@ -13,10 +13,13 @@ import polars as pl
 import pytest
 
 from cx_demo.generate import generate_demo
+from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings, get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
-from cx_core.spark_catalog import publish_spark_tables
+from cx_core.spark_catalog import SPARK_SCHEMA_FOLDER, publish_spark_tables
+from cx_core.spark_churn import SCORES_TABLE, SparkChurn
+from cx_core.warehouse import WarehouseFile
 from cx_core.spark_scoring import (
     SENTIMENT_TABLE,
     TEXT_COLUMNS,
@@ -24,8 +27,11 @@ from cx_core.spark_scoring import (
     score_touchpoint_texts,
     table_path,
 )
+from dagster_project.defs.assets.ml_customers import ml_churn
 from dagster_project.defs.assets.ml_text import ml_sentiment
 from dagster_project.defs.resources import pipeline_resources
+from ml.churn import REASON_COLUMNS, train_and_score
+from ml.features import last_event_date
 from ml.redaction import redact
 from ml.sentiment import HEAD_PATH, load_sentiment_model
 from tests.helpers.dbt_engines import dbt_on
@@ -163,3 +169,88 @@ def test_ml_sentiment_asset_scores_on_spark_on_the_spark_target(both_engines, mo
     assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (texts, texts, 0)
     assert kind == "VIEW" and any(output.glob("*.parquet"))  # Parquet beside the marts, published as a view
     assert not (data / "ml_cache_spark").exists()  # the one-process text cache is not used on Spark
+
+
+# The demo above covers 150 days: a 30-day horizon leaves the backtest its two horizons and 30 days before them.
+CHURN_HORIZON_DAYS = 30
+
+
+@pytest.fixture(scope="module")
+def churn_on_both(both_engines, tmp_path_factory):
+    """ml_churn_scores computed partitioned on Spark (2 partitions, local[2]) from the Spark marts, and by
+    train_and_score in one process from the same marts and from the DuckDB marts. The Spark folder holds only the
+    marts churn reads without sentiment (the DuckDB warehouse has no ml_sentiment: the same families on all paths)."""
+    data, _ = both_engines
+    spark_dir = tmp_path_factory.mktemp("churn") / "spark"
+    for table in HISTORY_TABLES:
+        if table != SENTIMENT_TABLE:
+            shutil.copytree(data / "spark" / "warehouse" / SPARK_SCHEMA_FOLDER / table,
+                            spark_dir / "warehouse" / SPARK_SCHEMA_FOLDER / table)
+    settings = dataclasses.replace(Settings.from_env(), dbt_target="spark", spark_dir=spark_dir,
+                                   warehouse_path=spark_dir.parent / "churn.duckdb")
+    churn = SparkChurn(settings, partitions=2)
+    as_of = last_event_date(churn.history)
+    on_spark = churn.train_and_score(as_of, CHURN_HORIZON_DAYS)
+    published = load_history(WarehouseFile(settings.warehouse_path))  # views over the same Parquet marts
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        published_scores = connection.sql(f"SELECT * FROM {SCORES_TABLE}").pl()
+    return {
+        "spark_dir": spark_dir, "on_spark": on_spark, "published_scores": published_scores,
+        "score_files": list(Path(table_path(settings, SCORES_TABLE)).glob("*.parquet")),
+        "one_process": train_and_score(published, as_of, CHURN_HORIZON_DAYS),
+        "on_duckdb": train_and_score(load_history(WarehouseFile(data / "duckdb.duckdb")), as_of, CHURN_HORIZON_DAYS),
+    }
+
+
+def assert_same_churn_scores(expected: pl.DataFrame, actual: pl.DataFrame) -> None:
+    joined = expected.join(actual, on="customer_key", how="inner", suffix="_actual")
+    assert joined.height == expected.height == actual.height > 0
+    for column in ("as_of_date", "risk_band", *REASON_COLUMNS):
+        different = joined.filter(pl.col(column).ne_missing(pl.col(f"{column}_actual")))
+        assert different.height == 0, different.select("customer_key", column, f"{column}_actual").rows()[:5]
+    assert (joined["churn_probability"] - joined["churn_probability_actual"]).abs().max() <= RELATIVE_TOLERANCE
+
+
+def test_churn_partitioned_on_spark_equals_one_process_on_the_same_marts(churn_on_both):
+    on_spark, one_process = churn_on_both["on_spark"], churn_on_both["one_process"]
+    assert len(churn_on_both["score_files"]) == 2  # one Parquet file per partition, published as one view
+    assert_same_churn_scores(one_process.scores, churn_on_both["published_scores"])
+    assert_same_churn_scores(one_process.scores, on_spark.scores)
+    assert on_spark.families == one_process.families == ["purchases", "web", "email", "service", "surveys"]
+    # the fit on the driver saw the same rows in the same order: the same model and the same evaluation
+    assert on_spark.model.columns == one_process.model.columns
+    assert on_spark.evaluation.metrics == pytest.approx(one_process.evaluation.metrics, rel=RELATIVE_TOLERANCE)
+    assert on_spark.baseline_roc_auc == pytest.approx(one_process.baseline_roc_auc, rel=RELATIVE_TOLERANCE)
+
+
+def test_churn_on_spark_equals_the_duckdb_path(churn_on_both):
+    on_spark, on_duckdb = churn_on_both["on_spark"], churn_on_both["on_duckdb"]
+    assert_same_churn_scores(on_duckdb.scores, on_spark.scores)
+    assert on_spark.evaluation.metrics == pytest.approx(on_duckdb.evaluation.metrics, rel=RELATIVE_TOLERANCE)
+
+
+def test_ml_churn_asset_scores_on_spark_and_a_skip_replaces_the_scores(churn_on_both, monkeypatch):
+    """On the spark target the asset writes its scores beside the marts (a view in DuckDB, no table); a later run
+    that cannot train leaves empty scores there, not the earlier run's."""
+    spark_dir = churn_on_both["spark_dir"]
+    data = spark_dir.parent
+    expected = churn_on_both["on_spark"].scores.height
+
+    def materialize(horizon_days: int) -> dict[str, object]:
+        point_settings_at(monkeypatch, data, CX_DBT_TARGET="spark", CX_SPARK_DIR=str(spark_dir),
+                          CX_WAREHOUSE=str(data / "churn.duckdb"), CX_CHURN_HORIZON_DAYS=str(horizon_days))
+        result = dg.materialize([ml_churn], resources=pipeline_resources())
+        assert result.success
+        [materialization] = [materialization for materialization in result.asset_materializations_for_node("ml_churn")
+                             if materialization.asset_key == dg.AssetKey(SCORES_TABLE)]
+        with duckdb.connect(str(data / "churn.duckdb"), read_only=True) as connection:
+            [(kind, rows)] = connection.sql(
+                f"SELECT table_type, (SELECT count(*) FROM {SCORES_TABLE}) FROM information_schema.tables "
+                f"WHERE table_name = '{SCORES_TABLE}'").fetchall()
+        return {key: value.value for key, value in materialization.metadata.items()} | {"kind": kind, "rows": rows}
+
+    trained = materialize(CHURN_HORIZON_DAYS)
+    assert (trained["status"], trained["kind"], trained["rows"], trained["scored_customers"]) == (
+        "trained", "VIEW", expected, expected)
+    skipped = materialize(90)  # 150 days of demo cannot hold two 90-day horizons
+    assert (skipped["status"], skipped["kind"], skipped["rows"]) == ("skipped", "VIEW", 0)
