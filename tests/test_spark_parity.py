@@ -230,8 +230,8 @@ def test_churn_on_spark_equals_the_duckdb_path(churn_on_both):
 
 
 def test_ml_churn_asset_scores_on_spark_and_a_skip_replaces_the_scores(churn_on_both, monkeypatch):
-    """On the spark target the asset writes its scores beside the marts (a view in DuckDB, no table); a later run
-    that cannot train leaves empty scores there, not the earlier run's."""
+    """On the spark target the asset writes its scores beside the marts (a view in DuckDB, no table); the next run
+    rescores with the stored model; a later run that cannot train leaves empty scores there, not the earlier run's."""
     spark_dir = churn_on_both["spark_dir"]
     data = spark_dir.parent
     expected = churn_on_both["on_spark"].scores.height
@@ -252,5 +252,9 @@ def test_ml_churn_asset_scores_on_spark_and_a_skip_replaces_the_scores(churn_on_
     trained = materialize(CHURN_HORIZON_DAYS)
     assert (trained["status"], trained["kind"], trained["rows"], trained["scored_customers"]) == (
         "trained", "VIEW", expected, expected)
+    # The next run rescores with the stored model (ml.churn_rescoring), still partitioned on Spark.
+    rescored = materialize(CHURN_HORIZON_DAYS)
+    assert rescored["scoring"].startswith("rescored with the model trained on")
+    assert (rescored["kind"], rescored["rows"], rescored["scored_customers"]) == ("VIEW", expected, expected)
     skipped = materialize(90)  # 150 days of demo cannot hold two 90-day horizons
     assert (skipped["status"], skipped["kind"], skipped["rows"]) == ("skipped", "VIEW", 0)
