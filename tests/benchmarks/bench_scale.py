@@ -48,6 +48,7 @@ import duckdb
 
 from cx_core.settings import REPO_ROOT, Settings
 from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
+from tests.benchmarks.process_memory import SAMPLE_SECONDS, TreeMemorySampler
 
 DAYS = 365
 CX = str(Path(sys.executable).with_name("cx"))
@@ -62,15 +63,17 @@ PLAIN_SQL_MODELS = ("kpi_web_funnel", "int_identity_components")
 @dataclass(frozen=True)
 class Timed:
     seconds: float
-    peak_gb: float  # resident memory of the largest process of the command's process tree
+    peak_gb: float  # resident memory of the command's whole process tree (dbt, notebook kernels) at its peak
     returncode: int
+    memory: TreeMemorySampler
 
 
 def run_measured(command: list[str], environment: dict[str, str]) -> Timed:
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    return Timed(time.perf_counter() - started, usage.ru_maxrss / 1024**2, os.waitstatus_to_exitcode(status))
+    with TreeMemorySampler(process.pid) as memory:
+        returncode = process.wait()
+    return Timed(time.perf_counter() - started, memory.peak_gb(), returncode, memory)
 
 
 def size_environment(customers: int) -> dict[str, str]:
@@ -89,18 +92,26 @@ def step_rows(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
     return rows
 
 
-def print_steps(dagster_home: Path) -> None:
+def print_steps(dagster_home: Path, memory: TreeMemorySampler) -> None:
+    """Every step of the latest run: seconds, rows written, rows/s, and the run's memory while it ran (the
+    steps run one at a time in `cx run`, so that peak is the step's own plus what the process still holds)."""
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
         stats = sorted(instance.get_run_step_stats(run.run_id), key=lambda s: s.start_time or 0)
         rows = step_rows(instance, run.run_id)
-    print(f"  {'step':<48} {'seconds':>8} {'rows':>12} {'rows/s':>10}  status")
+    print(f"  {'step':<48} {'seconds':>8} {'CPU s':>8} {'peak GB':>8} {'rows':>12} {'rows/s':>10}  status")
     for step in stats:
-        seconds = (step.end_time - step.start_time) if step.end_time and step.start_time else float("nan")
+        if not (step.start_time and step.end_time):
+            print(f"  {step.step_key:<48} {'-':>8} {'-':>8} {'-':>8} {'-':>12} {'-':>10}  {step.status.value.lower()}")
+            continue
+        seconds = step.end_time - step.start_time
+        # one sample interval either side, so a step shorter than the interval still gets samples
+        start, end = step.start_time - SAMPLE_SECONDS, step.end_time + SAMPLE_SECONDS
         written = rows.get(step.step_key, 0)
         rate = f"{written / seconds:,.0f}" if written and seconds > 0 else "-"
-        print(f"  {step.step_key:<48} {seconds:8.1f} {written:12,} {rate:>10}  {step.status.value.lower()}")
+        print(f"  {step.step_key:<48} {seconds:8.1f} {memory.cpu_seconds(start, end):8.1f} "
+              f"{memory.peak_gb(start, end):8.2f} {written:12,} {rate:>10}  {step.status.value.lower()}")
 
 
 def time_plain_and_dbt(settings: Settings, environment: dict[str, str], model: str) -> tuple[float, float, float]:
@@ -147,7 +158,7 @@ def bench_size(customers: int) -> dict[str, float]:
     }
     print(f"  demo data {demo.seconds:,.1f} s, cx run {run.seconds:,.1f} s (exit {run.returncode}), "
           f"peak {figures[f'scale_{customers}_peak_gb']} GB; load after: {os.getloadavg()[0]:.1f}")
-    print_steps(settings.dagster_home)
+    print_steps(settings.dagster_home, run.memory)
     for model in PLAIN_SQL_MODELS:
         dbt_seconds, model_seconds, plain_seconds = time_plain_and_dbt(settings, environment, model)
         figures[f"scale_{customers}_{model}_dbt_over_plain"] = round(model_seconds / plain_seconds, 2)
