@@ -33,6 +33,7 @@ import polars as pl
 import torch
 
 from ml import sentiment_lexicon, service_events
+from ml.distinct import per_distinct
 from ml.language import detect_language, resolve_language
 from ml.service_events import names_failure_event
 from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE, lexicon_scores
@@ -300,7 +301,9 @@ def score_texts(texts: pl.DataFrame, model: SentimentModel) -> pl.DataFrame:
 
 
 def with_languages(touchpoints: pl.DataFrame) -> pl.DataFrame:
-    """Add `language` (detected from the text, the declared `language` column as fallback)."""
+    """Add `language` (detected from the text, the declared `language` column as fallback). Detection runs once
+    per distinct (text, declared language): texts repeat, and detection is a Python loop over words."""
     declared = touchpoints["language"].to_list() if "language" in touchpoints.columns else [None] * touchpoints.height
-    detected = [resolve_language(text, lang) for text, lang in zip(touchpoints["text"].to_list(), declared)]
+    detected = per_distinct(lambda pairs: [resolve_language(text, lang) for text, lang in pairs],
+                            list(zip(touchpoints["text"].to_list(), declared)))
     return touchpoints.with_columns(pl.Series("language", detected, dtype=pl.Utf8))

@@ -24,6 +24,7 @@ from ml.sentiment import (
     load_sentiment_model,
     negative_on_failure_events,
     scores_from_probabilities,
+    with_languages,
 )
 from ml.sentiment_lexicon import german_scores, lexicon_label
 from ml.service_events import failure_events
@@ -105,6 +106,21 @@ def test_declared_language_is_the_fallback_only_for_inconclusive_text():
     assert resolve_language("👍", "de-AT") == "de"
     assert resolve_language("👍", None) == "und"
     assert resolve_language("thank you so much", "de") == "en"
+
+
+def test_languages_are_detected_once_per_distinct_text_and_declared_language(monkeypatch):
+    """Exports repeat texts: at 100k customers detecting the language of every row took minutes (issue 19)."""
+    detected: list[tuple[str, str | None]] = []
+
+    def counting(text, declared):
+        detected.append((text, declared))
+        return resolve_language(text, declared)
+
+    monkeypatch.setattr("ml.sentiment.resolve_language", counting)
+    texts = pl.DataFrame({"text": ["Paket ist nicht da", "👍", "Paket ist nicht da", "👍", "👍"],
+                          "language": ["de", "de", "de", "en", "de"]})
+    assert with_languages(texts)["language"].to_list() == ["de", "de", "de", "en", "de"]
+    assert detected == [("Paket ist nicht da", "de"), ("👍", "de"), ("👍", "en")]
 
 
 def test_german_lexicon_handles_negation_inflection_and_emojis():
