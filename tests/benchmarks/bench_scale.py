@@ -2,7 +2,8 @@
 
 For each size in CX_BENCH_SCALE_CUSTOMERS (default "10000,100000"; add 1000000 on request) over 365 days, in a
 data folder of its own beside the bench folder: `cx demo-data`, then `cx run`, each in its own process. Prints
-the wall time and the peak memory of the largest process, then every Dagster step of the run with its time, the
+the wall time and the peak memory of the run's whole process tree (Dagster, dbt, notebook kernels; sampled every
+0.5 s), then every Dagster step of the run with its wall and CPU seconds, the tree's peak memory while it ran, the
 rows it wrote (the `dagster/row_count` of its materialisations) and rows per second.
 
 Then dbt against plain DuckDB on the built warehouse: one KPI model and the identity step, each run by
@@ -11,24 +12,7 @@ of the warehouse, so the run's own warehouse stays as it was.
 
 Targets: 100k customers x 365 days end to end < 10 min on 2 cores, peak < 8 GB.
 
-What profiling found (cProfile, and every DuckDB statement timed in CPU seconds, on the 10k and 100k demos;
-issue 19), and what changed:
-- ingest, web_events (NDJSON; 620k rows at 10k customers): numbering lines by a join (needed only when DuckDB
-  rejected or skipped lines) and `trim()` over whole JSON lines to find blank ones took half of the read's wall
-  time; a plain row number when nothing was skipped, and `ltrim` (the same answer without walking the line),
-  cut the file's CPU time from 4.3 s to 3.1 s (145k -> 200k rows per CPU second). The key scan groups the
-  records' key lists before unnesting them (0.46 -> 0.26 CPU s). What is left is JSON parsing and typing.
-- dbt: each of a run's three dbt steps copied the whole warehouse file for kill-safety (0.8 GB at 100k
-  customers, 3.4 s per GB on this disk; about 8 GB at 1M), and DuckDB could take 80% of RAM in every process.
-  The build now reads the warehouse through views and publishes only what changed (cx_core/warehouse_build.py);
-  every DuckDB session keeps to CX_DUCKDB_MEMORY_LIMIT and spills to CX_DUCKDB_TEMP_DIR.
-- ml_text_insights classified every text touchpoint; it now classifies each distinct (text, sentiment) once.
-- dbt's main step at 100k customers is four models (seconds at load 18 on 2 cores, two dbt threads):
-  int_touchpoints_resolved 253, int_web_sessions 238, int_identity_components 196, int_touchpoints_unioned 191,
-  then fct_touchpoints 81 and int_identity_blocked_identifiers 59; every other model takes seconds.
-- identity at 100k customers (476,649 identifiers): int_identity_components took 181 s in dbt and 225 s as its
-  compiled SQL in plain DuckDB (load 18 on 2 cores): dbt adds nothing; the cost is the 12 unrolled label
-  propagation passes themselves (not changed yet; fewer passes by pointer jumping is the next step).
+What profiling found, and what changed, is PROFILE_FINDINGS below; the bench prints it after its figures.
 """
 
 from __future__ import annotations
@@ -58,6 +42,27 @@ TARGET_PEAK_GB = 8
 TARGET_DBT_RATIO = 2.0
 # Compared with their compiled SQL: one KPI model on the web sessions, and the identity step.
 PLAIN_SQL_MODELS = ("kpi_web_funnel", "int_identity_components")
+
+PROFILE_FINDINGS = """\
+What profiling found (cProfile, and every DuckDB statement timed in CPU seconds, on the 10k and 100k demos;
+issue 19), and what changed:
+- ingest, web_events (NDJSON; 620k rows at 10k customers): numbering lines by a join (needed only when DuckDB
+  rejected or skipped lines) and `trim()` over whole JSON lines to find blank ones took half of the read's wall
+  time; a plain row number when nothing was skipped, and `ltrim` (the same answer without walking the line),
+  cut the file's CPU time from 4.3 s to 3.1 s (145k -> 200k rows per CPU second). The key scan groups the
+  records' key lists before unnesting them (0.46 -> 0.26 CPU s). What is left is JSON parsing and typing.
+- dbt: each of a run's three dbt steps copied the whole warehouse file for kill-safety (0.8 GB at 100k
+  customers, 3.4 s per GB on this disk; about 8 GB at 1M), and DuckDB could take 80% of RAM in every process.
+  The build now reads the warehouse through views and publishes only what changed (cx_core/warehouse_build.py);
+  every DuckDB session keeps to CX_DUCKDB_MEMORY_LIMIT and spills to CX_DUCKDB_TEMP_DIR.
+- ml_text_insights classified every text touchpoint; it now classifies each distinct (text, sentiment) once.
+- dbt's main step at 100k customers is four models (seconds at load 18 on 2 cores, two dbt threads):
+  int_touchpoints_resolved 253, int_web_sessions 238, int_identity_components 196, int_touchpoints_unioned 191,
+  then fct_touchpoints 81 and int_identity_blocked_identifiers 59; every other model takes seconds.
+- identity at 100k customers (476,649 identifiers): int_identity_components took 181 s in dbt and 225 s as its
+  compiled SQL in plain DuckDB (load 18 on 2 cores): dbt adds nothing; the cost is the 12 unrolled label
+  propagation passes themselves (not changed yet; fewer passes by pointer jumping is the next step).
+"""
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,7 @@ def run() -> dict[str, float]:
     figures: dict[str, float] = {}
     for customers in sizes:
         figures |= bench_size(customers)
+    print(f"\n{PROFILE_FINDINGS}")
     return figures
 
 
