@@ -138,7 +138,7 @@ def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tupl
           f"load {os.getloadavg()[0]:.1f}")
     if measured.returncode:
         raise SystemExit(f"{job} failed: see {settings.dagster_home / 'cx_run_output.log'}")
-    print_steps(settings.dagster_home)
+    print_steps(settings.dagster_home, measured.memory)
     run_id, steps = latest_run_steps(settings.dagster_home)
     return measured.seconds, steps, run_id
 
