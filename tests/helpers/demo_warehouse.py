@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cx_core.settings import REPO_ROOT
+from cx_core.settings import REPO_ROOT, Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_demo.generate import generate_demo
@@ -26,7 +26,14 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
     generate_demo(settings.landing_dir, settings.demo_truth_dir, **demo)
     for contract in CONTRACTS.values():
         ingest_source(contract, settings)
+    run_dbt(settings, data_dir, dbt_args)
+    return settings.warehouse_path
+
+
+def run_dbt(settings: Settings, data_dir: Path, dbt_args: Sequence[str], warehouse: Path | None = None) -> None:
+    """`dbt <dbt_args>` on the settings' warehouse (or `warehouse`); fails the test when dbt fails."""
     dbt_dir = settings.dbt_project_dir
+    env = os.environ | ({"CX_WAREHOUSE": str(warehouse)} if warehouse else {})
     # Own target and log folders: other dbt runs on this checkout must not see half-written artefacts.
     completed = subprocess.run(
         [
@@ -34,7 +41,6 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
             "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
             "--target-path", str(data_dir / "dbt_target"), "--log-path", str(data_dir / "dbt_logs"),
         ],
-        cwd=dbt_dir, env=os.environ.copy(), capture_output=True, text=True,
+        cwd=dbt_dir, env=env, capture_output=True, text=True,
     )
     assert completed.returncode == 0, completed.stdout[-5000:]
-    return settings.warehouse_path
