@@ -17,6 +17,10 @@ from cx_demo.generate import generate_demo
 from tests.helpers.settings_env import point_settings_at
 
 
+# `dbt build` of the seeds and models without the data and unit tests
+MODELS_ONLY = ("build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+
+
 def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequence[str],
                          variables: Mapping[str, str] = {}, **demo) -> Path:
     """Generate the demo (`demo`: generate_demo's options), ingest every source, run `dbt <dbt_args>`; the
