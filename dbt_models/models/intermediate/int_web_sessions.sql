@@ -52,7 +52,7 @@ touched_cookies as (
     from event_counts
     left join previous_event_counts on previous_event_counts.anonymous_id = event_counts.anonymous_id
     where event_counts.latest_ingested_at > (select max(_ingested_at) from {{ this }})
-        or previous_event_counts.events is distinct from event_counts.events
+        or coalesce(previous_event_counts.events, 0) <> event_counts.events
     union
     select anonymous_id
     from {{ this }}
