@@ -50,6 +50,15 @@
     )
 {%- endmacro %}
 
+{#- An incremental model's delete+insert deletes only the keys its run writes: a key that has nothing left (an
+    identifier no longer observed, a customer without journeys) is written as a tombstone row, null in
+    `column`, which this post-hook then deletes (DuckDB only: elsewhere the models are rebuilt as tables). -#}
+{% macro delete_tombstones(column) -%}
+    {%- if target.type == 'duckdb' -%}
+    delete from {{ this }} where {{ column }} is null
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The latest change of the identity graph, stored with every row a run writes (see above). -#}
 {% macro latest_identity_change() -%}
     (select max(changed_at) from {{ ref('int_identity_components') }})

@@ -19,7 +19,7 @@
     unique_key='identifier',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where customer_key is null",
+    post_hook="{{ delete_tombstones('customer_key') }}",
 ) }}
 {%- set passes = var('identity_max_passes') | int %}
 

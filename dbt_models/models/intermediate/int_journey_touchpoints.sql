@@ -14,7 +14,7 @@
     unique_key='customer_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="delete from {{ this }} where touchpoint_id is null",
+    post_hook="{{ delete_tombstones('touchpoint_id') }}",
 ) }}
 
 with
