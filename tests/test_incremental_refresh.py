@@ -66,7 +66,7 @@ def refreshed(tmp_path_factory) -> Refreshed:
         cutoff = datetime.combine(summary.end, datetime.min.time(), tzinfo=timezone.utc)
         held = data_dir / "second_load"
         planted = split_raw_into_two_loads(settings.raw_dir, held, cutoff)
-        run_dbt(settings, data_dir, MODELS_ONLY)
+        run_dbt(settings.dbt_project_dir, data_dir, MODELS_ONLY)
         first_load = data_dir / "first_load.duckdb"
         shutil.copy(settings.warehouse_path, first_load)
         land_second_load(settings.raw_dir, held)
@@ -74,7 +74,7 @@ def refreshed(tmp_path_factory) -> Refreshed:
         env.setenv("DBT_TARGET_PATH", str(dbt_target))
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
         full = data_dir / "full_refresh.duckdb"
-        run_dbt(settings, data_dir, [*MODELS_ONLY, "--full-refresh"], warehouse=full)
+        run_dbt(settings.dbt_project_dir, data_dir, [*MODELS_ONLY, "--full-refresh"], warehouse=full)
         yield Refreshed(settings.warehouse_path, full, first_load, dbt_target, planted)
 
 

@@ -38,7 +38,7 @@ def incremental_dbt_seconds(data_dir: Path, customers: int = 10_000, days: int =
 
     def build(name: str, warehouse: Path | None = None, *flags: str) -> None:
         started = time.perf_counter()
-        run_dbt(settings, data_dir, [*MODELS_ONLY, *flags], warehouse=warehouse)
+        run_dbt(settings.dbt_project_dir, data_dir, [*MODELS_ONLY, *flags], warehouse=warehouse)
         results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text())["results"]
         seconds[name] = {"dbt build": time.perf_counter() - started} | {
             result["unique_id"].rsplit(".", 1)[-1]: result["execution_time"] for result in results

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cx_core.settings import REPO_ROOT, Settings
+from cx_core.settings import REPO_ROOT
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_demo.generate import generate_demo
 from tests.helpers.settings_env import point_settings_at
-
 
 # `dbt build` of the seeds and models without the data and unit tests
 MODELS_ONLY = ("build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
@@ -30,15 +29,15 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
     generate_demo(settings.landing_dir, settings.demo_truth_dir, **demo)
     for contract in CONTRACTS.values():
         ingest_source(contract, settings)
-    run_dbt(settings, data_dir, dbt_args)
+    run_dbt(settings.dbt_project_dir, data_dir, dbt_args)
     return settings.warehouse_path
 
 
-def run_dbt(settings: Settings, data_dir: Path, dbt_args: Sequence[str], warehouse: Path | None = None) -> None:
-    """`dbt <dbt_args>` on the settings' warehouse (or `warehouse`); fails the test when dbt fails."""
-    dbt_dir = settings.dbt_project_dir
+def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str], warehouse: Path | None = None) -> None:
+    """`dbt <dbt_args>` on the settings in the environment (on `warehouse` instead of CX_WAREHOUSE when given),
+    with its own target and log folders under `data_dir`: other dbt runs on this checkout must not see
+    half-written artefacts."""
     env = os.environ | ({"CX_WAREHOUSE": str(warehouse)} if warehouse else {})
-    # Own target and log folders: other dbt runs on this checkout must not see half-written artefacts.
     completed = subprocess.run(
         [
             str(Path(REPO_ROOT, ".venv", "bin", "dbt")), *dbt_args,
