@@ -41,20 +41,28 @@ def ml_table_folder(spark_dir: Path, table: str) -> Path:
     return spark_dir / ML_TABLES_FOLDER / table
 
 
+def base_table_names(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in connection.sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()}
+
+
+def columns_cast(connection: duckdb.DuckDBPyConnection, relation: str, from_type: str, to_type: str) -> str:
+    """The select list of every column of `relation`, those of type `from_type` cast to `to_type`."""
+    return ", ".join(
+        f"CAST({quote_identifier(column)} AS {to_type}) AS {quote_identifier(column)}"
+        if column_type == from_type else quote_identifier(column)
+        for column, column_type, *_ in connection.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    )
+
+
 def publish_parquet_views(folders: Mapping[str, Path], warehouse: Path) -> list[str]:
     """Create or replace one DuckDB view per Parquet folder, named by its key; return the names."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(warehouse)) as connection:
-        base_tables = {row[0] for row in connection.sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()}
+        base_tables = base_table_names(connection)
         for name, folder in folders.items():
             files = f"read_parquet({sql_literal(str(folder / '*.parquet'))})"
-            columns = connection.sql(f"DESCRIBE SELECT * FROM {files}").fetchall()
-            selected = ", ".join(
-                f"CAST({quote_identifier(column)} AS TIMESTAMP) AS {quote_identifier(column)}"
-                if column_type == "TIMESTAMP WITH TIME ZONE" else quote_identifier(column)
-                for column, column_type, *_ in columns
-            )
+            selected = columns_cast(connection, files, "TIMESTAMP WITH TIME ZONE", "TIMESTAMP")
             if name in base_tables:  # built by an earlier DuckDB run of the same data folder
                 connection.execute(f"DROP TABLE {quote_identifier(name)}")
             connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(name)} AS SELECT {selected} FROM {files}")
@@ -74,16 +82,10 @@ def share_tables_with_spark(warehouse: Path, spark_dir: Path, tables: Iterable[s
         return []
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         connection.execute("SET TimeZone = 'UTC'")
-        base_tables = {row[0] for row in connection.sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'").fetchall()}
+        base_tables = base_table_names(connection)
         shared = [table for table in tables if table in base_tables]
         for table in shared:
-            columns = connection.sql(f"DESCRIBE {quote_identifier(table)}").fetchall()
-            selected = ", ".join(
-                f"CAST({quote_identifier(column)} AS TIMESTAMPTZ) AS {quote_identifier(column)}"
-                if column_type == "TIMESTAMP" else quote_identifier(column)
-                for column, column_type, *_ in columns
-            )
+            selected = columns_cast(connection, quote_identifier(table), "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
             query = f"SELECT {selected} FROM {quote_identifier(table)}"
             target = ml_table_folder(spark_dir, table) / f"{table}.parquet"
             write_atomically(target, lambda path: connection.execute(
