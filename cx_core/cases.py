@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -27,8 +28,28 @@ def case_id(case_type: str, situation_id: str) -> str:
     return "CASE-" + hashlib.md5(f"{case_type}:{situation_id}".encode()).hexdigest()[:16]
 
 
+def export_day(as_of: str | None, timezone: str) -> date:
+    """The day an export is written for: CX_AS_OF when a run is pinned to a day, else today in the business time
+    zone. The reports name the day's file by the same rule."""
+    return date.fromisoformat(as_of) if as_of else datetime.now(ZoneInfo(timezone)).date()
+
+
+def export_file_name(day: date) -> str:
+    return f"cases_{day.isoformat()}.csv"
+
+
 def export_path(exports_dir: Path, day: date) -> Path:
-    return exports_dir / f"cases_{day.isoformat()}.csv"
+    return exports_dir / export_file_name(day)
+
+
+def export_files(exports_dir: Path) -> list[Path]:
+    """Every case export written so far (the CRM may not have imported, or deleted, the older days' files)."""
+    return sorted(exports_dir.glob("cases_*.csv")) if exports_dir.is_dir() else []
+
+
+def read_case_export(path: Path) -> pl.DataFrame:
+    """An export as written, every value as its text (so a rewrite reproduces the rows it keeps)."""
+    return pl.read_csv(path, infer_schema=False)
 
 
 def write_case_export(open_cases: pl.DataFrame, exports_dir: Path, day: date) -> Path:

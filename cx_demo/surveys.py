@@ -18,22 +18,40 @@ RELATIONSHIP_NPS_PER_YEAR = 0.25
 PERSONA_NPS_BASE = {"loyal_omnichannel": 9.0, "digital_native": 7.5, "store_regular": 8.2, "bargain_hunter": 6.8, "new_one_off": 7.2}
 
 
+ANY_TRIGGER = "any"
+
+
 @dataclass(frozen=True)
 class PlantedChange:
     """A change with a known cause, for testing root-cause analysis: from `from_day` (0 = the first day of the
-    demo) the surveys of `trigger_type` (purchase, store_visit, support_ticket, call, chat, relationship) answer
-    with the latent experience quality `quality` (0 worst .. 1 best; a good purchase is 0.85, good service 0.75,
-    a badly handled issue 0.1)."""
+    demo) the surveys of `trigger_type` (purchase, store_visit, support_ticket, call, chat, relationship, or 'any')
+    answer with the latent experience quality `quality` (0 worst .. 1 best; a good purchase is 0.85, good service
+    0.75, a badly handled issue 0.1). With `topic` only the surveys about that topic (seed text_topics: delivery
+    for online purchases, store_experience for store visits, the issue's topic for service surveys) are hit.
+    The surveys of that group comment on their topic in every period (never as mere praise), so the group can be
+    told apart by its texts before and after the change."""
 
     trigger_type: str
     from_day: int
     quality: float
+    topic: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> "PlantedChange":
-        """'store_visit:60:0.1' → store visits from day 60 on rated with quality 0.1."""
-        trigger_type, from_day, quality = text.split(":")
-        return cls(trigger_type, int(from_day), float(quality))
+        """'store_visit:60:0.1' → store visits from day 60 on rated with quality 0.1; 'any@delivery:60:0.1' →
+        every survey about delivery."""
+        trigger, from_day, quality = text.split(":")
+        trigger_type, _, topic = trigger.partition("@")
+        return cls(trigger_type, int(from_day), float(quality), topic or None)
+
+    def group(self) -> pl.Expr:
+        """The survey rows (columns trigger_type, topic) the change is about, in every period."""
+        group = pl.lit(True) if self.trigger_type == ANY_TRIGGER else pl.col("trigger_type") == self.trigger_type
+        return group if self.topic is None else group & (pl.col("topic") == self.topic)
+
+    def hits(self) -> pl.Expr:
+        """The survey rows (columns trigger_type, topic, t) whose quality the change overrides."""
+        return self.group() & (pl.col("t") >= self.from_day * DAY)
 
 
 def score_sentiment(survey_type: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -78,15 +96,17 @@ def surveys(rng: np.random.Generator, composer: TextComposer, people: pl.DataFra
     }).filter(pl.Series(asked))
     relationship = _relationship_nps(rng, people, issues, end_seconds)
     rows = pl.concat([purchase, service, relationship], how="vertical_relaxed").filter(pl.col("t") < end_seconds).sort("t", "person", maintain_order=True)
+    in_planted_group = np.zeros(rows.height, dtype=bool)
     if planted is not None:
-        hit = (pl.col("trigger_type") == planted.trigger_type) & (pl.col("t") >= planted.from_day * DAY)
-        rows = rows.with_columns(pl.when(hit).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
+        in_planted_group = rows.with_columns(planted.group().alias("in_group"))["in_group"].to_numpy()
+        rows = rows.with_columns(pl.when(planted.hits()).then(planted.quality).otherwise(pl.col("quality")).alias("quality"))
     survey_type = rows["survey_type"].to_numpy()
     score = _scores(rng, survey_type, rows["quality"].to_numpy())
     sentiment = score_sentiment(survey_type, score)
     language = text_languages(rng, people, rows["person"].to_numpy())
-    topic = np.where(sentiment == "positive", np.where(rng.random(rows.height) < 0.6, "praise", rows["topic"].to_numpy()), rows["topic"].to_numpy())
-    has_comment = rng.random(rows.height) < COMMENT_SHARE
+    praise = (sentiment == "positive") & (rng.random(rows.height) < 0.6) & ~in_planted_group
+    topic = np.where(praise, "praise", rows["topic"].to_numpy())
+    has_comment = (rng.random(rows.height) < COMMENT_SHARE) | in_planted_group
     comment, meta = np.full(rows.height, None, dtype=object), []
     for i in np.flatnonzero(has_comment):
         comment[i] = composer.comment(topic[i], sentiment[i], language[i])

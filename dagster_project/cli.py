@@ -99,9 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=None, help="landing folder (default: settings landing dir)")
         p.add_argument("--truth", default=None, help="ground-truth folder (default: settings demo truth dir)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
-        p.add_argument("--plant-change", default=None, metavar="TRIGGER:FROM_DAY:QUALITY",
+        p.add_argument("--plant-change", default=None, metavar="TRIGGER[@TOPIC]:FROM_DAY:QUALITY",
                        help="plant a known cause, e.g. store_visit:60:0.1 = from day 60 on, surveys after store "
-                            "visits answer with experience quality 0.1 (a good visit is 0.85)")
+                            "visits answer with experience quality 0.1 (a good visit is 0.85); "
+                            "any@delivery:60:0.1 = every survey about delivery (hit answers always comment)")
         p.add_argument("--no-case-updates", action="store_true",
                        help="no case_updates export (by default the CRM closes part of the detractor cases)")
         p.add_argument("--holdout-share", type=float, default=None, metavar="SHARE",

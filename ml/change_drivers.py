@@ -8,16 +8,22 @@ with v̄, w̄, V̄ the means of both periods. Σ(mix + rate) = ΔV exactly (Σ �
 only takes its value from that period (no rate effect). Intervals come from a parametric bootstrap: slice
 values from their 95% intervals (normal), weights from a multinomial draw of the denominators.
 
-Slices come from kpi_metrics itself: channel, segment and channel × segment cells (entry channel for journeys,
-the triggering touchpoint's channel for surveys, as kpi_metrics defines channel).
+Slices come from kpi_metrics itself: channel, segment, channel × segment cells (entry channel for journeys,
+the triggering touchpoint's channel for surveys, as kpi_metrics defines channel) and persona; and, for the
+answer-level KPIs (NPS, CSAT, FCR), from kpi_metric_slices: entry channel (where the customer's journey started)
+and topic (of the answer's text). A dimension without at least two slices that say something (the rest being
+placeholders such as 'no_topic' before the ML text step has run) is skipped, with the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import NamedTuple
+
 import numpy as np
 import polars as pl
 
-from ml.wording import words
+from ml.wording import slice_words, words
 
 Z95 = 1.959964
 BOOTSTRAP_ROUNDS = 400
@@ -29,19 +35,53 @@ DRIVER_SCHEMA = {
     "mix_effect": pl.Float64, "rate_effect": pl.Float64, "contribution": pl.Float64, "ci_low": pl.Float64,
     "ci_high": pl.Float64,
 }
-DIMENSIONS = {  # dimension name -> how its slices sit in kpi_metrics
-    "channel": (pl.col("channel") != "all") & (pl.col("segment") == "all"),
-    "segment": (pl.col("channel") == "all") & (pl.col("segment") != "all"),
-    "channel × segment": (pl.col("channel") != "all") & (pl.col("segment") != "all"),
+SKIPPED_SCHEMA = {"metric": pl.String, "period_grain": pl.String, "period_start": pl.Date, "dimension": pl.String,
+                  "reason": pl.String}
+SLICE_COLUMNS = ["metric", "period_grain", "period_start", "dimension", "slice", "denominator", "value", "ci_low",
+                 "ci_high"]
+CELLS = "channel × segment"
+# dimension name -> (its rows in kpi_metrics, the slice label)
+KPI_METRICS_DIMENSIONS = {
+    "channel": ((pl.col("channel") != "all") & (pl.col("segment_type") == "all"), pl.col("channel")),
+    "segment": ((pl.col("channel") == "all") & (pl.col("segment_type") == "segment"), pl.col("segment")),
+    CELLS: ((pl.col("channel") != "all") & (pl.col("segment_type") == "segment"),
+            pl.concat_str(["channel", "segment"], separator=" / ")),
+    "persona": ((pl.col("channel") == "all") & (pl.col("segment_type") == "persona"), pl.col("segment")),
 }
+ANSWER_DIMENSIONS = ("entry_channel", "topic")  # from kpi_metric_slices
+DIMENSIONS = (*KPI_METRICS_DIMENSIONS, *ANSWER_DIMENSIONS)
+# Slices that stand for "not known" (no topic, journey, persona, customer or trigger): they cannot tell a cause.
+PLACEHOLDER_SLICES = {"no_topic", "no_journey", "no_persona", "unknown", "unattributed"}
 
 
-def slice_label(dimension: str) -> pl.Expr:
-    if dimension == "channel":
-        return pl.col("channel")
-    if dimension == "segment":
-        return pl.col("segment")
-    return pl.concat_str(["channel", "segment"], separator=" / ")
+class ChangeDrivers(NamedTuple):
+    drivers: pl.DataFrame  # DRIVER_SCHEMA: one row per change, dimension and slice
+    skipped: pl.DataFrame  # SKIPPED_SCHEMA: the dimensions left out of a change, and why
+
+
+def metric_slices(metrics: pl.DataFrame, answer_slices: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every slice in one long frame (SLICE_COLUMNS): the dimensions of kpi_metrics, plus kpi_metric_slices'
+    (`answer_slices`, already long; None when that table is not there)."""
+    frames = [metrics.filter(rows).with_columns(pl.lit(name).alias("dimension"), label.alias("slice")).select(SLICE_COLUMNS)
+              for name, (rows, label) in KPI_METRICS_DIMENSIONS.items()]
+    if answer_slices is not None:
+        frames.append(answer_slices.select(SLICE_COLUMNS))
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def skip_reason(before: pl.DataFrame, after: pl.DataFrame) -> str | None:
+    """Why a dimension cannot tell the cause of a change, or None when it can: it needs two slices with answers
+    that are not placeholders."""
+    present = pl.concat([before, after]).filter(pl.col("denominator") > 0)["slice"].unique().sort().to_list()
+    known = [name for name in present if name not in PLACEHOLDER_SLICES]
+    if not present:
+        return "no slices of this metric in this dimension"
+    if not known:
+        return (f"no known slice ({', '.join(present)}): the data behind this dimension is missing (topics come "
+                "from the ML text step, personas from the persona step)")
+    if len(known) == 1:
+        return f"one slice only ({known[0]}): nothing to compare"
+    return None
 
 
 def effects(w0: np.ndarray, w1: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,48 +138,59 @@ def is_weighted_mean(series: pl.DataFrame, period_start) -> bool:
     """Whether the total of a period is the denominator-weighted mean of its channels (shares, means, NPS; not
     counts or medians), so the decomposition adds up to the real change."""
     rows = series.filter(pl.col("period_start") == period_start)
-    total = rows.filter((pl.col("channel") == "all") & (pl.col("segment") == "all"))
-    parts = rows.filter(DIMENSIONS["channel"] & pl.col("value").is_not_null())
+    total = rows.filter((pl.col("channel") == "all") & (pl.col("segment_type") == "all"))
+    parts = rows.filter(KPI_METRICS_DIMENSIONS["channel"][0] & pl.col("value").is_not_null())
     if total.is_empty() or parts.is_empty() or total["value"][0] is None or parts["denominator"].null_count():
         return False
     weighted = (parts["value"] * parts["denominator"]).sum() / parts["denominator"].sum()
     return abs(weighted - total["value"][0]) <= 1e-6 * max(1.0, abs(total["value"][0]))
 
 
-def change_drivers(metrics: pl.DataFrame, changes: pl.DataFrame, rounds: int = BOOTSTRAP_ROUNDS) -> pl.DataFrame:
+def change_drivers(metrics: pl.DataFrame, changes: pl.DataFrame, answer_slices: pl.DataFrame | None = None,
+                   rounds: int = BOOTSTRAP_ROUNDS) -> ChangeDrivers:
     """Decompose each total change of `changes` (metric, period_grain, period_start) over every dimension, from
-    the slices of kpi_metrics in that period and the one before. Metrics that are not weighted means are left out."""
-    frames = []
+    the slices in that period and the one before (kpi_metrics rows, and kpi_metric_slices rows as
+    `answer_slices`). Metrics that are not weighted means are left out; dimensions that cannot tell a cause are
+    skipped and listed with the reason."""
+    slices = metric_slices(metrics, answer_slices)
+    frames, skipped = [], []
     for change in changes.unique(["metric", "period_grain", "period_start"]).sort(pl.all()).iter_rows(named=True):
         series = metrics.filter(pl.col("metric") == change["metric"], pl.col("period_grain") == change["period_grain"])
         periods = series.filter(pl.col("period_start") <= change["period_start"])["period_start"].unique().sort()
         if len(periods) < 2 or not all(is_weighted_mean(series, p) for p in periods[-2:]):
             continue
         before_start, after_start = periods[-2], periods[-1]
-        for dimension, in_dimension in DIMENSIONS.items():
-            sliced = series.filter(in_dimension).with_columns(slice_label(dimension).alias("slice"))
+        keys = {"metric": change["metric"], "period_grain": change["period_grain"], "period_start": after_start}
+        of_change = slices.filter(pl.col("metric") == change["metric"], pl.col("period_grain") == change["period_grain"])
+        for dimension in DIMENSIONS:
+            sliced = of_change.filter(pl.col("dimension") == dimension)
             before = sliced.filter(pl.col("period_start") == before_start)
             after = sliced.filter(pl.col("period_start") == after_start)
+            reason = skip_reason(before, after)
+            if reason:
+                skipped.append({**keys, "dimension": dimension, "reason": reason})
+                continue
             frames.append(decompose(before, after, rounds).with_columns(
-                pl.lit(change["metric"]).alias("metric"), pl.lit(change["period_grain"]).alias("period_grain"),
-                pl.lit(after_start).alias("period_start"), pl.lit(before_start).alias("previous_start"),
-                pl.lit(dimension).alias("dimension"),
+                *[pl.lit(value).alias(name) for name, value in keys.items()],
+                pl.lit(before_start).alias("previous_start"), pl.lit(dimension).alias("dimension"),
             ))
-    if not frames:
-        return pl.DataFrame(schema=DRIVER_SCHEMA)
-    return pl.concat(frames, how="diagonal_relaxed").select(
+    drivers = pl.DataFrame(schema=DRIVER_SCHEMA) if not frames else pl.concat(frames, how="diagonal_relaxed").select(
         pl.col(name).cast(dtype) for name, dtype in DRIVER_SCHEMA.items())
+    return ChangeDrivers(drivers, pl.DataFrame(skipped, schema=SKIPPED_SCHEMA))
 
 
 def main_driver(drivers: pl.DataFrame) -> dict:
-    """The slice to name: the channel or segment with the largest contribution, narrowed to one of its
-    channel × segment cells when that cell carries CELL_SHARE of it (a cause confined to phone customers of
-    one segment is named as such; one spread over all of phone is named phone)."""
+    """The slice to name: the slice of one dimension (channel, segment, persona, entry channel, topic) with the
+    largest contribution; a channel or segment is narrowed to one of its channel × segment cells when that cell
+    carries CELL_SHARE of it (a cause confined to phone customers of one segment is named as such; one spread
+    over all of phone is named phone)."""
     ranked = drivers.sort(pl.col("contribution").abs(), descending=True)
-    coarse = ranked.filter(pl.col("dimension").is_in(["channel", "segment"])).row(0, named=True)
+    coarse = ranked.filter(pl.col("dimension") != CELLS).row(0, named=True)
+    if coarse["dimension"] not in ("channel", "segment"):
+        return coarse
     position = 0 if coarse["dimension"] == "channel" else 1
     cells = ranked.filter(
-        (pl.col("dimension") == "channel × segment")
+        (pl.col("dimension") == CELLS)
         & (pl.col("slice").str.split(" / ").list.get(position, null_on_oob=True) == coarse["slice"])
     )
     if cells.height and cells["contribution"][0] / coarse["contribution"] >= CELL_SHARE:
@@ -147,10 +198,12 @@ def main_driver(drivers: pl.DataFrame) -> dict:
     return coarse
 
 
-def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "") -> str:
-    """'NPS fell 6.0 points; 4.1 of them (95% interval 2.0 to 6.3) come from channel × segment phone / vip (...)'
-    for the drivers of one change; `scale` 100 with unit 'points' shows shares in percentage points."""
-    change = drivers.filter(pl.col("dimension") == "channel")["contribution"].sum() * scale
+def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "",
+                    persona_names: Mapping[str, str] | None = None) -> str:
+    """'NPS fell 6.0 points; -4.1 points of it (95% interval -6.3 to -2.0) comes from topic delivery problems
+    (...)' for the drivers of one change; `scale` 100 with unit 'points' shows shares in percentage points;
+    `persona_names` names persona ids."""
+    change = drivers.filter(pl.col("dimension") == drivers["dimension"][0])["contribution"].sum() * scale
     top = main_driver(drivers)
     moved = "rose" if change > 0 else "fell"
     if top["value_before"] is None or top["value_after"] is None:
@@ -160,5 +213,5 @@ def driver_sentence(drivers: pl.DataFrame, scale: float = 1.0, unit: str = "") -
         movement = f"whose value {own} from {top['value_before'] * scale:.1f} to {top['value_after'] * scale:.1f}"
     return (f"{words(top['metric'])} {moved} {abs(change):.1f}{unit}; {top['contribution'] * scale:+.1f}{unit} of it "
             f"(95% interval {top['ci_low'] * scale:+.1f} to {top['ci_high'] * scale:+.1f}) comes from "
-            f"{top['dimension']} {top['slice']}, {movement} (mix effect {top['mix_effect'] * scale:+.1f}, "
+            f"{slice_words(top['dimension'], top['slice'], persona_names)}, {movement} (mix effect {top['mix_effect'] * scale:+.1f}, "
             f"rate effect {top['rate_effect'] * scale:+.1f}).")

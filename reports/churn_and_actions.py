@@ -107,6 +107,9 @@ model_quality = (
     if "roc_auc" in quality else "the model's backtest quality is not available."
 )
 findings = []
+# a win-back only the high churn risk rule allows opens a case: the high-risk finding names their case list
+churn_cases = cx.open_case_lists(report).get("churn_risk")
+case_export = cx.case_export_file(as_of, business_timezone)
 if risk is not None and risk.height:
     high_risk = risk.filter(risk_band="high")
     high_value = high_risk["value_at_risk_eur"].sum()
@@ -114,7 +117,9 @@ if risk is not None and risk.height:
         f"**{money(high_value)}** of the next 12 months' expected value is at risk with the "
         f"**{fmt.number(high_risk.height)} high-risk customers**.",
         model_quality,
-        "give each of them the action of the plan, highest value at risk first (see Who to contact first).",
+        "give each of them the action of the plan, highest value at risk first (see Who to contact first)"
+        + (f"; those with a win-back are cases already: "
+           f"{cx.case_lists_action(fmt, [churn_cases], case_export, cx.link_token(0))}." if churn_cases else "."),
         high_value,
     ))
     segments = risk.group_by("segment").agg(pl.len().alias("customers"), pl.col("value_at_risk_eur").sum())
@@ -140,7 +145,7 @@ if plan is not None and plan.height:
         largest["expected_value_eur"],
     ))
 if findings:
-    report.say(cx.next_steps_markdown(findings))
+    report.say(cx.next_steps_markdown(findings), links=[cx.CASE_LISTS_LINK])
 else:
     report.say("Nothing to rank yet: the churn scores, value estimates and action plan are not available (the "
                "sections below say why).")

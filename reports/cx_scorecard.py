@@ -67,8 +67,8 @@ else:
 # %%
 # What to do next: the most severe active alerts of the latest day, week and month (kpi_alerts), each with the
 # slice that explains a significant change of a total (kpi_change_drivers) and where to act, and the closed-loop
-# cases open past their due time. Ranked by severity: critical alerts, overdue cases, warnings; alerts of the same
-# severity by the size of their change.
+# cases open past their due time with the case lists they are in. Ranked by severity: critical alerts, overdue
+# cases, warnings; alerts of the same severity by the size of their change.
 SEVERITY_STAKE = {"critical": 2.0, "warning": 1.0}  # + up to 1 for the size rank within the severity
 OVERDUE_CASES_STAKE = 2.0  # below every critical alert, above every warning
 overdue = None if missing else report.query(
@@ -82,50 +82,58 @@ report.section("What to do next", "The most severe KPI alerts: targets and thres
                "kpi_alert_rules) and changes beyond normal variation, corrected for testing hundreds of series at "
                "once (q = the chance that it is a false alarm among the alerts). Every alert with its interval is "
                "in the alerts.md of the run. And the closed-loop cases open past their due time.")
+active = None if missing_alerts else report.query(
+    """
+    select alerts.severity, alerts.metric, alerts.kind, alerts.sentence, causes.sentence as cause
+    from kpi_alerts as alerts
+    left join kpi_change_driver_sentences as causes
+        on causes.metric = alerts.metric and causes.period_grain = alerts.period_grain
+        and causes.period_start = alerts.period_start and alerts.kind = 'change_vs_previous'
+        and alerts.channel = 'all' and alerts.segment = 'all'
+    where alerts.severity in ('critical', 'warning')
+    order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
+    """
+)
+alert_rows = [] if active is None else list(active.iter_rows(named=True))
+# one link per alert, then the case lists' table further down this page
+links = [*(cx.action_link(row["metric"]) for row in alert_rows), (cx.CASE_LISTS_SECTION, cx.CASE_LISTS_LINK[1])]
+case_lists, case_export = cx.open_case_lists(report), cx.case_export_file(as_of, business_timezone)
+overdue_lists = [case_list for case_list in case_lists.values() if case_list.overdue_cases]
 findings = []
 if overdue:
     findings.append(cx.Finding(
         f"**{fmt.number(overdue)} closed-loop cases are open past their due time.**",
         "a count of the cases themselves (fct_cx_cases), no estimate.",
-        "work them oldest first in the CRM from the case export (see Closed-loop cases for the rates).",
+        "work them oldest first: "
+        + (cx.case_lists_action(fmt, overdue_lists, case_export, cx.link_token(len(alert_rows))) if overdue_lists
+           else "in the CRM from the case export")
+        + "; the rates are in Closed-loop cases.",
         OVERDUE_CASES_STAKE,
     ))
+alert_findings = [
+    cx.Finding(
+        f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
+        "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
+        "beyond normal variation after the correction for testing many series (interval, n and q in the "
+        "alert).",
+        f"{cx.link_token(position)}.",
+        # the query ranks by severity, then by the size of the change
+        SEVERITY_STAKE[row["severity"]] + (len(alert_rows) - position) / (len(alert_rows) + 1),
+    )
+    for position, row in enumerate(alert_rows)
+]
+findings += alert_findings
 if missing_alerts:
     report.unavailable("KPI alerts", missing_alerts)
     if findings:
-        report.say(cx.next_steps_markdown(findings))
+        report.say(cx.next_steps_markdown(findings), links=links)
 else:
-    active = report.query(
-        """
-        select alerts.severity, alerts.metric, alerts.kind, alerts.sentence, causes.sentence as cause
-        from kpi_alerts as alerts
-        left join kpi_change_driver_sentences as causes
-            on causes.metric = alerts.metric and causes.period_grain = alerts.period_grain
-            and causes.period_start = alerts.period_start and alerts.kind = 'change_vs_previous'
-            and alerts.channel = 'all' and alerts.segment = 'all'
-        where alerts.severity in ('critical', 'warning')
-        order by alerts.severity = 'critical' desc, abs(alerts.difference) desc
-        """
-    )
-    alert_findings = [
-        cx.Finding(
-            f"**{row['severity']}**: {row['sentence']}" + (f" Why: {row['cause']}" if row["cause"] else ""),
-            "a breach of its rule in kpi_alert_rules." if row["kind"] == "threshold" else
-            "beyond normal variation after the correction for testing many series (interval, n and q in the "
-            "alert).",
-            f"{cx.link_token(position)}.",
-            # the query ranks by severity, then by the size of the change
-            SEVERITY_STAKE[row["severity"]] + (active.height - position) / (active.height + 1),
-        )
-        for position, row in enumerate(active.iter_rows(named=True))
-    ]
-    findings += alert_findings
     shown_alerts = sum(finding in alert_findings for finding in cx.top_findings(findings))
-    more = (f"\n\n{active.height - shown_alerts} more active alerts are in alerts.md."
-            if active.height > shown_alerts else "")
+    more = (f"\n\n{len(alert_rows) - shown_alerts} more active alerts are in alerts.md."
+            if len(alert_rows) > shown_alerts else "")
     report.say((cx.next_steps_markdown(findings) + more) if findings
                else "No KPI is beyond its threshold or worse than normal variation, and no case is overdue.",
-               links=[cx.action_link(metric) for metric in active["metric"]])
+               links=links)
 
 # %%
 if not missing:
@@ -213,6 +221,22 @@ if not missing:
                      f"{fmt.number(after['ci_low'])} to {fmt.number(after['ci_high'])}, n = {fmt.number(after['n'])}); "
                      "a case often starts with a detractor answer, so part of any rise is regression to the mean.")
         report.say(text)
+
+# %%
+# The case lists the CRM works (kpi_open_case_lists), which the findings of every report that lead to cases link
+# to: counts per case type and owner team. The cases themselves, with the customers' CRM ids, are only in the
+# CRM's case export.
+report.section(cx.CASE_LISTS_SECTION, "The open cases per case type and owner team, as the CRM file "
+               f"{case_export} lists them: a team filters it by these two columns. "
+               "Counts only: the file names the customers and stays out of this report.", anchor=cx.CASE_LISTS_ANCHOR)
+if case_lists:
+    report.table(pl.DataFrame([vars(case_list) for case_list in case_lists.values()]), {
+        "case_label": cx.Column("Case type"), "owner_team": cx.Column("Owner team"),
+        "open_cases": cx.Column("Open", fmt.number, numeric=True),
+        "overdue_cases": cx.Column("Past their due time", fmt.number, numeric=True),
+    })
+else:
+    report.say("No case lists yet: the closed-loop cases have not been built.")
 
 # %%
 report.publish_headlines()

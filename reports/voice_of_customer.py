@@ -164,6 +164,9 @@ if not nps_missing:
 report.section("What to do next", "The findings with the most customer voices behind them, each with how sure it "
                "is and where to act; the sections after it show the detail.")
 findings = []
+# the urgent negative texts are cases already: the theme's finding names their case list (link 1)
+urgent_texts = cx.open_case_lists(report).get("urgent_text")
+case_export = cx.case_export_file(as_of, business_timezone)
 named_topics = pl.DataFrame() if topics_missing else topics.filter(pl.col("topic") != CATCH_ALL_TOPIC)
 if named_topics.height:
     theme = named_topics.sort("negative", descending=True).row(0, named=True)
@@ -172,7 +175,9 @@ if named_topics.height:
         f"The most negative theme: **{theme['topic_label']}**, {fmt.percent(theme['negative'])} of its "
         f"{fmt.number(theme['texts'])} texts negative ({window_text}).",
         cx.share_confidence(fmt, negative_texts, theme["texts"]),
-        "read its verbatims (see The most negative themes) and give the team that owns it the cases.",
+        "read its verbatims (see The most negative themes) and "
+        + (f"work its urgent texts: {cx.case_lists_action(fmt, [urgent_texts], case_export, cx.link_token(1))}; "
+           "each case's reason names its theme." if urgent_texts else "give the team that owns it the cases."),
         negative_texts,
     ))
 flagged = pl.DataFrame() if emerging is None or not emerging.height else emerging.filter(pl.col("significant"))
@@ -202,7 +207,7 @@ if not nps_missing and nps_drivers.height:
     ))
 report.say(cx.next_steps_markdown(findings) or "Nothing to rank yet: topics, emerging themes and NPS answers are "
            "not available for this period (the sections below say why).",
-           links=[("the service operations report", "service_operations")])
+           links=[("the service operations report", "service_operations"), cx.CASE_LISTS_LINK])
 
 # %%
 if not sentiment_missing:

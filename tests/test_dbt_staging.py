@@ -173,6 +173,7 @@ def test_dbt_unit_tests_pass(staged_warehouse):
     assert {r["unique_id"].rsplit(".", 1)[-1]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")} == {
         "test_crm_customers_identifiers_are_normalised": "pass",
         "test_crm_customers_latest_duplicate_wins": "pass",
+        "test_case_updates_latest_by_update_time": "pass",
     }
 
 

@@ -3,6 +3,9 @@
 The fixture exports (tests/fixtures/landing) tell the story of Anna (CRM C0000001), who appears in every
 source under several identifiers: CRM id, two e-mail addresses, a local phone number, a loyalty card, a
 social handle and a cookie. The data folder is built for real: ingest of every source, then dbt seed + run.
+Closed-loop cases (issue 16): Anna and Ben each answer NPS as detractors, the CRM sends updates of both cases
+(Anna's notes name her; one of them is quarantined for its status, one for its field count), and the
+`cases_export` asset writes two days' CRM exports to a folder outside the data folder (CX_EXPORTS_DIR).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from cx_core.cases import case_id, read_case_export
 from cx_core.privacy.erasure import erase_person, erasure_log_path
 from cx_core.privacy.identifiers import candidate_identifiers, normalize_phone_e164
 from cx_core.privacy.pseudonym import identifier_pseudonym, pseudonym_key
@@ -26,6 +30,7 @@ from cx_core.privacy.rewrite import remove_landing_records
 from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
+from dagster_project.defs.assets.cases import cases_export
 from dagster_project.defs.assets.dbt import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.defs.assets.privacy import erasure_requests
 from dagster_project.defs.resources import pipeline_resources
@@ -37,16 +42,36 @@ pytestmark = pytest.mark.slow  # builds a real data folder: ingest, dbt seed and
 FIXTURE_LANDING = Path(__file__).parent / "fixtures" / "landing"
 
 # Everything that names Anna, as typed in the exports and as normalised by staging; and texts she wrote.
-ANNA = ["C0000001", "C-C0000001", "Anna.Mueller@Example.de", "anna@example.de", "0171 1234567", "+491711234567",
-        "L12345678", "@anna_m", "Müller", "Lieferung super schnell!", "Wo ist mein Paket?", "Schnelle Lieferung!"]
+# Her closed-loop case (a detractor answer below) names her through its id.
+ANNA_CASE, BEN_CASE = case_id("detractor", "R20"), case_id("detractor", "R21")
+ANNA = [ANNA_CASE, "C0000001", "C-C0000001", "Anna.Mueller@Example.de", "anna@example.de", "0171 1234567",
+        "+491711234567", "L12345678", "@anna_m", "Müller", "Lieferung super schnell!", "Wo ist mein Paket?", "Schnelle Lieferung!"]
 BEN = ["ben@example.com", "+41791234567", "How do I return shoes?"]
+# Written by the test, not in the shared fixture folder: every other test keeps its fixture as it is.
+DETRACTOR_ANSWERS = """response_id,responded_at,customer_id,email,survey_type,score,comment,trigger_type,trigger_id
+R20,2026-03-04T13:00:00Z,C0000001,,nps,2,,purchase,O1001
+R21,2026-03-04T13:05:00Z,,ben@example.com,nps,3,,support_ticket,T1
+"""
+# Anna's case is closed, then reopened (so the exports list it); a bad status and a line with a field too many
+# go to quarantine, the second one as raw text. Ben's case gets no update: it stays open and exported.
+CASE_UPDATES = f"""case_id,status,updated_at,note
+{ANNA_CASE},closed,2026-03-05T10:00:00Z,Rückruf bei Frau Müller: Gutschein geschickt
+{ANNA_CASE},open,2026-03-05T11:30:00Z,Frau Müller ist weiter unzufrieden
+{ANNA_CASE},done,2026-03-05T12:00:00Z,Frau Müller erneut angerufen
+{ANNA_CASE},open,2026-03-05T13:00:00Z,Müller,ruft zurück
+"""
+EXPORT_DAYS = ("2026-03-05", "2026-03-06")
 TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".ndjson", ".html", ".md", ".txt", ".key"}
 
 
-def build_data_folder(data_dir: Path) -> None:
-    """Landing exports -> raw + quarantine (ingest) -> warehouse (dbt seed, dbt run) -> a sentiment cache."""
+def build_data_folder(data_dir: Path, env: pytest.MonkeyPatch) -> None:
+    """Landing exports -> raw + quarantine (ingest) -> warehouse (dbt seed, dbt run) -> a sentiment cache and
+    the CRM exports of the open cases."""
     settings = get_settings()
     shutil.copytree(FIXTURE_LANDING, settings.landing_dir)
+    (settings.landing_dir / "surveys" / "surveys_detractors.csv").write_text(DETRACTOR_ANSWERS, encoding="utf-8")
+    (settings.landing_dir / "case_updates").mkdir()
+    (settings.landing_dir / "case_updates" / "case_updates_2026-03-06.csv").write_text(CASE_UPDATES, encoding="utf-8")
     for contract in CONTRACTS.values():
         ingest_source(contract, settings)
     for command in ("seed", "run"):
@@ -58,6 +83,11 @@ def build_data_folder(data_dir: Path) -> None:
     scored = pl.DataFrame({"text_hash": [text_hash(t) for t in texts], "label": ["neutral"] * len(texts),
                            "score": [0.0] * len(texts)})
     TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).add(scored, "test-model")
+    # two days' files by the real asset (CX_AS_OF names the file): an older day's file may still be there
+    for day in EXPORT_DAYS:
+        env.setenv("CX_AS_OF", day)
+        assert dg.materialize([cases_export], resources=pipeline_resources()).success
+    env.delenv("CX_AS_OF")
 
 
 def values_in(path: Path) -> str:
@@ -76,10 +106,16 @@ def values_in(path: Path) -> str:
 
 
 def findings(data_dir: Path, needles: list[str]) -> list[str]:
+    """Every needle found in a file of the data folder or of the exports folder (CX_EXPORTS_DIR, here outside it)."""
+    exports_dir = get_settings().exports_dir
+    folders = [(data_dir, data_dir)]  # (folder, the root its paths are shown from)
+    if not exports_dir.is_relative_to(data_dir):
+        folders.append((exports_dir, exports_dir.parent))
     found = []
-    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
-        content = values_in(path).lower()
-        found += [f"{needle!r} in {path.relative_to(data_dir)}" for needle in needles if needle.lower() in content]
+    for folder, root in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            content = values_in(path).lower()
+            found += [f"{needle!r} in {path.relative_to(root)}" for needle in needles if needle.lower() in content]
     return found
 
 
@@ -87,8 +123,8 @@ def findings(data_dir: Path, needles: list[str]) -> list[str]:
 def erased(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("cx_erasure") / "data"
     with pytest.MonkeyPatch.context() as env:
-        point_settings_at(env, data_dir)
-        build_data_folder(data_dir)
+        point_settings_at(env, data_dir, CX_EXPORTS_DIR=str(data_dir.parent / "crm_exports"))
+        build_data_folder(data_dir, env)
         before = findings(data_dir, ANNA)
         request_id = write_request(get_settings(), ["ANNA.MUELLER@example.de"])
         # through the Dagster asset, as the sensor and `cx forget` run it
@@ -101,8 +137,12 @@ def erased(tmp_path_factory):
 def test_before_erasure_the_person_is_everywhere(erased):
     _, before, _ = erased
     places = {line.split(" in ")[1].split("/")[0] for line in before}
-    assert {"landing", "raw", "quarantine", "warehouse.duckdb"} <= places
+    assert {"landing", "raw", "quarantine", "warehouse.duckdb", "crm_exports"} <= places
     assert any("Wo ist mein Paket?" in line for line in before)
+    # her case: its updates (with notes naming her) in landing, raw and quarantine, its rows in both exports
+    assert {line.split(" in ")[1] for line in before if ANNA_CASE in line} >= {
+        "landing/case_updates/case_updates_2026-03-06.csv", "crm_exports/cases_2026-03-05.csv",
+        "crm_exports/cases_2026-03-06.csv"}
 
 
 def test_after_erasure_no_file_names_the_person(erased):
@@ -122,6 +162,13 @@ def test_other_customers_stay(erased):
     assert email_hash == [(identifier_pseudonym(key, "email", "ben@example.com"),)]
 
 
+def test_the_crm_exports_keep_the_other_customers_cases(erased):
+    exports_dir = get_settings().exports_dir
+    for day in EXPORT_DAYS:
+        assert read_case_export(exports_dir / f"cases_{day}.csv")["case_id"].to_list() == [BEN_CASE]
+    assert not list(exports_dir.glob(".*")), "no temporary file left behind"
+
+
 def test_erasure_log_counts_every_place_without_personal_data(erased):
     data_dir, _, (request_id, metadata) = erased
     assert metadata["requests_processed"].value == 1 and metadata["request_ids"].value == request_id
@@ -137,6 +184,12 @@ def test_erasure_log_counts_every_place_without_personal_data(erased):
     assert removed["ml_cache"]["sentiment"] >= 3
     # Anna, and the profile of her phone, which a second CRM id shares (so the graph blocks it)
     assert removed["warehouse"]["dim_customers"] == 2 and logged[0]["customer_keys"] == 2
+    # her case: two updates in raw, two in quarantine (a bad status, a line that did not split), the four lines
+    # of the landing file, its row in each day's CRM export, its updates in the warehouse
+    assert (removed["raw"]["case_updates"], removed["quarantine"]["case_updates"]) == (2, 2)
+    assert removed["landing"]["case_updates"] == 4
+    assert removed["exports"] == {"cases_2026-03-05.csv": 1, "cases_2026-03-06.csv": 1}
+    assert removed["warehouse"]["fct_cx_case_updates"] == 2 and removed["warehouse"]["fct_cx_cases"] == 1
     assert not list((data_dir / "landing" / "erasure_requests").glob("*.csv")), "the request names the person"
 
 

@@ -184,3 +184,30 @@ def test_a_share_in_what_to_do_next_carries_its_wilson_interval_and_n():
     assert share_confidence(NumberFormat("en"), 1, 4) == "95% interval 5% to 70%, n = 4."
     # 600 of 1,200 in German: 47.2% to 52.8%.
     assert share_confidence(NumberFormat("de"), 600, 1200) == "95% interval 47\u202f% to 53\u202f%, n = 1.200."
+
+
+def test_a_finding_that_leads_to_cases_names_its_case_list_counts_and_crm_file(tmp_path):
+    import duckdb
+    from cxreport import case_export_file, case_lists_action, link_token, open_case_lists
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("""create table kpi_open_case_lists as select * from (values
+            ('detractor', 'Detractor answer', 'cx_recovery', 12::bigint, 5::bigint),
+            ('urgent_text', 'Urgent negative text', 'escalations', 7, 6)
+        ) as lists(case_type, case_label, owner_team, open_cases, overdue_cases)""")
+    case_lists = open_case_lists(Report("test", warehouse, "2026-10-31"))
+    assert list(case_lists) == ["urgent_text", "detractor"]  # most overdue first
+    export = case_export_file("2026-10-31", "Europe/Berlin")  # the cases_export asset's name for that day
+    assert export == "cases_2026-10-31.csv"
+    text = readable(case_lists_action(NumberFormat("de"), [case_lists["detractor"], case_lists["urgent_text"]],
+                                      export, link_token(0)))
+    # the team in words, the file name as the team finds it in its CRM
+    assert text == ("the case lists *Detractor answer* of owner team cx recovery (12 open, 5 of them past their due "
+                    "time) and *Urgent negative text* of owner team escalations (7 open, 6 of them past their due "
+                    "time) in the CRM file cases_2026-10-31.csv (see \ue0000\ue001)")
+    assert readable("owner_team in cases_2026-10-31.csv") == "owner team in cases_2026-10-31.csv"
+    # before the cases are built: no case list, so the finding keeps its general action
+    with duckdb.connect(str(tmp_path / "empty.duckdb")) as con:
+        con.execute("create table kpi_metrics (metric varchar)")
+    assert open_case_lists(Report("test", tmp_path / "empty.duckdb", "2026-10-31")) == {}

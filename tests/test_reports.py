@@ -22,7 +22,8 @@ from tests.helpers.settings_env import point_settings_at
 pytestmark = pytest.mark.slow
 
 SECTIONS = {
-    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel", "Closed-loop cases"],
+    "cx_scorecard": ["What to do next", "Headline numbers", "Trends over 13 months", "By channel", "Closed-loop cases",
+                     "Open cases by type and team"],
     "customer_journeys": ["What to do next", "Top journey paths", "Paths by persona", "Channel-to-channel flow", "Where customers switch channel",
                           "Web and app funnel", "Time to convert", "Bot-to-human handovers"],
     "voice_of_customer": ["What to do next", "Sentiment over time", "Sentiment by channel", "Topics", "The most negative themes",
@@ -84,7 +85,7 @@ def scalar(warehouse: Path, sql: str):
 @pytest.mark.parametrize("name", list(SECTIONS))
 def test_report_has_its_sections_and_no_code_or_errors(rendered, name):
     page = rendered["pages"][name]
-    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", page)
     assert [html.unescape(h) for h in headings] == SECTIONS[name]
     assert "<h1>" in page and "Data as of 31 Oct 2026" in page
     # No input cells, prompts or error/warning outputs.
@@ -130,8 +131,13 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
     # A channel's change has no decomposition of its own: no cause attached. The larger change ranks first.
     assert "critical: Weekly NPS (phone, all segments, 2026-10-26) fell to 29.0 from 36.0. How sure:" in first
     # Then the overdue cases (fixture: September's 3 + October's 6), below the critical alerts.
+    # ... with the case lists they are in (fixture CASE_TABLES: the lists with overdue cases, most overdue first)
     assert ("9 closed-loop cases are open past their due time. How sure: a count of the cases themselves (fct cx "
-            "cases), no estimate. Act on it:") in first
+            "cases), no estimate. Act on it: work them oldest first: the case lists Detractor answer of owner team "
+            "cx recovery (12 open, 5 of them past their due time) and Urgent negative text of owner team escalations "
+            "(7 open, 4 of them past their due time) in the CRM file cases_2026-10-31.csv (see Open cases by type "
+            "and team); the rates are in Closed-loop cases.") in first
+    assert "<a href=\"cx_scorecard.html#open-cases\">Open cases by type and team</a>" in page
     assert first.index("fell to 28.0") < first.index("fell to 29.0") < first.index("9 closed-loop cases")
     assert first.count("How sure:") == 3
     assert "href=\"voice_of_customer.html\"" in page
@@ -141,6 +147,12 @@ def test_scorecard_numbers_match_the_kpi_mart(rendered):
             "closed in time, in a median of 20 h 30 min. 9 cases are open past their due time. Customers of the "
             "cases closed this month: NPS −40 at their last answer before the case and 10 at their next answer "
             "(95% interval −12 to 32, n = 50)") in text
+    # The case lists the findings link to: counts per case type and owner team, no case and no customer.
+    assert '<h2 id="open-cases">Open cases by type and team</h2>' in page
+    lists = text[text.index("Open cases by type and team The open cases"):]
+    assert "as the CRM file cases_2026-10-31.csv lists them" in lists
+    assert ("Case type Owner team Open Past their due time Detractor answer Cx recovery 12 5 Urgent negative text "
+            "Escalations 7 4 Repeated unresolved contact Service desk 3 0 High churn risk Retention team 2 0") in lists
 
 
 def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
@@ -158,6 +170,11 @@ def test_churn_report_starts_with_its_three_findings_and_where_to_act(rendered):
         group by label, channel order by sum(expected_value_eur) desc limit 1""")
     assert f"The largest item of the plan is {label} for {customers} customers" in first
     assert "ROC AUC 0.78" in first
+    # The high-risk customers' win-backs are cases: the finding names their case list and links the scorecard's.
+    assert ("those with a win-back are cases already: the case list High churn risk of owner team retention team "
+            "(2 open, 0 of them past their due time) in the CRM file cases_2026-10-31.csv (see Open cases by type "
+            "and team in the CX scorecard).") in first
+    assert 'href="cx_scorecard.html#open-cases"' in page
 
 
 def test_personas_report_starts_with_the_personas_holding_most_value_at_risk(rendered):
@@ -217,6 +234,11 @@ def test_voice_report_starts_with_the_worst_theme_the_emerging_one_and_the_top_n
     # Fixture: the top driver's interval includes 0, and the sentence says so.
     assert "95% interval of the effect" in first and "so no effect at all is still possible" in first
     assert 'href="service_operations.html"' in page
+    # The theme's urgent texts are cases: the finding names their case list and links the scorecard's.
+    assert ("work its urgent texts: the case list Urgent negative text of owner team escalations (7 open, 4 of them "
+            "past their due time) in the CRM file cases_2026-10-31.csv (see Open cases by type and team in the CX "
+            "scorecard); each case's reason names its theme.") in first
+    assert 'href="cx_scorecard.html#open-cases"' in page
 
 
 def test_operations_report_starts_with_the_plan_gap_the_next_peak_and_abandonment(rendered):

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 
 WIDTHS = {"laptop": 1440, "phone": 390}
 SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+# The one file name prose shows as it is: the CRM's case export a case finding sends its team to open.
+CASE_EXPORT_FILE = re.compile(r"\bcases_\d{4}-\d{2}-\d{2}\.csv\b")
 NAV_LINK = re.compile(r"<nav class='cx-nav'>(.*?)</nav>")
 
 
@@ -67,7 +69,7 @@ def test_report_reads_well_on_laptop_and_phone(folder, browser, name, width):
                 assert chart["chart"]["left"] - 1 <= tick["left"] and tick["right"] <= chart["chart"]["right"] + 1, tick
             for first, second in itertools.combinations(ticks, 2):
                 assert not overlaps(first, second), (first["text"], second["text"])
-    assert SNAKE_CASE.findall(check.text) == []
+    assert SNAKE_CASE.findall(CASE_EXPORT_FILE.sub("", check.text)) == []
 
 
 def test_reports_share_one_plotly_file_and_stay_small(folder):

@@ -42,6 +42,7 @@ NOT_COMPARED = {"email_hash", "phone_hash"}
 TEXT_TOUCHPOINTS = f"SELECT {', '.join(TEXT_COLUMNS)} FROM fct_touchpoints WHERE text IS NOT NULL"
 COMPARED = {
     "kpi_metrics": ["period_grain", "period_start", "channel", "segment_type", "segment", "metric"],
+    "kpi_metric_slices": ["period_grain", "period_start", "metric", "dimension", "slice"],
     "dim_customers": ["customer_key"],
     "int_identity_components": ["identifier"],
     "fct_journeys": ["journey_id"],

@@ -2,9 +2,10 @@
 
 1. Resolve the person through the identity graph: every identifier of the customer the given ones belong to.
 2. Put the keyed pseudonyms of those identifiers on the suppression list (ingest drops such rows from then on).
-3. Remove their rows from raw, quarantine and landing files (privacy/rewrite.py), their scored texts from
-   the ML cache, and every warehouse row that names one of their identifiers or customer keys; then rewrite
-   the warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt.
+3. Remove their rows from raw, quarantine and landing files (privacy/rewrite.py), the updates of their
+   closed-loop cases and those cases' rows in the CRM exports (privacy/case_data.py), their scored texts from
+   the ML cache, and every warehouse row that names one of their identifiers, customer keys or cases; then
+   rewrite the warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt.
 4. Append to the erasure log: request id, times and counts per place, never an identifier.
 Reports are re-rendered by the Dagster job that runs this (dagster_project/defs/assets/privacy.py).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from cx_core.privacy.case_data import person_case_ids, remove_from_case_exports, with_case_rows
 from cx_core.privacy.identifiers import candidate_identifiers
 from cx_core.privacy.pseudonym import identifier_pseudonym, pseudonym_key
 from cx_core.privacy.rewrite import remove_source_rows
@@ -58,20 +60,25 @@ def erase_person(values: list[str], request_id: str, settings: Settings) -> Eras
     pseudonyms = {identifier_pseudonym(key, t, v) for t, v in person.identifiers}
     add_to_suppression_list(settings.privacy_dir, pseudonyms, request_id)
     scored_texts = _touchpoint_texts(settings.warehouse_path, person.customer_keys)
+    # before the warehouse erasure deletes the cases that name them
+    case_ids = person_case_ids(settings.warehouse_path, settings.exports_dir, person.customer_keys,
+                               {v for t, v in person.identifiers if t == "crm_id"})
 
     matcher = SuppressionMatcher(key, pseudonyms, settings.default_phone_country_code)
+    select = with_case_rows(matcher.predicate, case_ids)
     removed: dict[str, dict[str, int]] = {"raw": {}, "quarantine": {}, "landing": {}}
     for contract in CONTRACTS.values():
-        rows = remove_source_rows(contract, settings, matcher.predicate, reason=f"erasure {request_id}")
+        rows = remove_source_rows(contract, settings, select, reason=f"erasure {request_id}")
         for place in removed:
             if getattr(rows, place):
                 removed[place][contract.name] = getattr(rows, place)
         scored_texts += rows.texts
     removed["ml_cache"] = {"sentiment": TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).remove(
         {text_hash(t) for t in scored_texts})}
-    # graph tables also hold identifiers as '<type>:<value>' nodes
+    removed["exports"] = remove_from_case_exports(settings.exports_dir, case_ids)
+    # graph tables also hold identifiers as '<type>:<value>' nodes; case updates name only the case
     warehouse_values = ({v for _, v in person.identifiers} | {f"{t}:{v}" for t, v in person.identifiers}
-                        | person.customer_keys)
+                        | person.customer_keys | case_ids)
     removed["warehouse"] = erase_from_warehouse(settings.warehouse_path, warehouse_values)
 
     entry.identifiers_resolved = len(person.identifiers)

@@ -16,7 +16,8 @@ MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "
 MISSING = "–"
 
 
-SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b(?!\.\w)")  # not file names (report links)
+# not file names: report links, and the case export a finding names (cases_2026-10-31.csv)
+SNAKE_CASE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b(?![\w-]*\.\w)")
 
 
 def readable(text: str) -> str:

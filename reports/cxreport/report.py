@@ -117,8 +117,10 @@ class Report:
         ))
         self.say(summary)
 
-    def section(self, heading: str, lead: str = "") -> None:
-        display(HTML(f"<h2>{html.escape(heading)}</h2>"))
+    def section(self, heading: str, lead: str = "", anchor: str = "") -> None:
+        """`anchor`: an id other reports link to as '<report>#<anchor>' (Report.say)."""
+        anchor_id = f" id='{html.escape(anchor)}'" if anchor else ""
+        display(HTML(f"<h2{anchor_id}>{html.escape(heading)}</h2>"))
         if lead:
             self.say(lead)
 
@@ -126,10 +128,13 @@ class Report:
         """Prose in Markdown, snake_case codes in it as words. Angle and square brackets are escaped: sentences
         carry values from exports (segments, paths, reasons) and those must never become HTML or a link.
         `links` are (label, report name) pairs of our own reports, placed where the text has `link_token(i)`:
-        they are added after the escaping, so they are the only links prose can have."""
+        they are added after the escaping, so they are the only links prose can have. 'report#anchor' links a
+        section of a report (Report.section's anchor)."""
         text = readable(markdown_text).translate(PROSE_ESCAPES)
-        for index, (label, report_name) in enumerate(links):
-            text = text.replace(link_token(index), f"[{label.translate(PROSE_ESCAPES)}]({report_name}.html)")
+        for index, (label, target) in enumerate(links):
+            report_name, _, anchor = target.partition("#")
+            text = text.replace(link_token(index), f"[{label.translate(PROSE_ESCAPES)}]({report_name}.html"
+                                                   f"{'#' + anchor if anchor else ''})")
         display(Markdown(text))
 
     def unavailable(self, what: str, missing: Sequence[str]) -> None:

@@ -26,8 +26,13 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
     generate_demo(settings.landing_dir, settings.demo_truth_dir, **demo)
     for contract in CONTRACTS.values():
         ingest_source(contract, settings)
-    dbt_dir = settings.dbt_project_dir
-    # Own target and log folders: other dbt runs on this checkout must not see half-written artefacts.
+    run_dbt(settings.dbt_project_dir, data_dir, dbt_args)
+    return settings.warehouse_path
+
+
+def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str]) -> None:
+    """`dbt <dbt_args>` on the settings in the environment, with its own target and log folders under `data_dir`:
+    other dbt runs on this checkout must not see half-written artefacts."""
     completed = subprocess.run(
         [
             str(Path(REPO_ROOT, ".venv", "bin", "dbt")), *dbt_args,
@@ -37,4 +42,3 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
         cwd=dbt_dir, env=os.environ.copy(), capture_output=True, text=True,
     )
     assert completed.returncode == 0, completed.stdout[-5000:]
-    return settings.warehouse_path

@@ -439,6 +439,18 @@ ALERT_TABLES = {
                'NPS fell 8.0; -5.0 of it comes from segment vip.' as sentence
     """,
 }
+# The case lists (kpi_open_case_lists): 9 overdue in all, as the months' cases_overdue add up (3 + 6).
+CASE_TABLES = {
+    "kpi_open_case_lists": """
+        select * from (values
+            ('detractor', 'Detractor answer', 'cx_recovery', 12::bigint, 5::bigint),
+            ('urgent_text', 'Urgent negative text', 'escalations', 7, 4),
+            ('repeated_contact', 'Repeated unresolved contact', 'service_desk', 3, 0),
+            ('churn_risk', 'High churn risk', 'retention_team', 2, 0)
+        ) as lists(case_type, case_label, owner_team, open_cases, overdue_cases)
+        cross join (select timestamp '2026-10-31 18:00:00' as status_as_of)
+    """,
+}
 
 
 def build_report_warehouse(path: Path) -> Path:
@@ -450,6 +462,6 @@ def build_report_warehouse(path: Path) -> Path:
         for table, sql in TABLES.items():
             con.execute(f"create table {table} as {sql.format(names=names)}")
         con.execute(f"create table kpi_metrics as {_kpi_metrics_sql()}")
-        for table, sql in ALERT_TABLES.items():
+        for table, sql in {**ALERT_TABLES, **CASE_TABLES}.items():
             con.execute(f"create table {table} as {sql}")
     return path

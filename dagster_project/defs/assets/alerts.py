@@ -17,7 +17,7 @@ import polars as pl
 
 from dagster_duckdb import DuckDBResource
 
-from cx_core.warehouse import read_frame, replace_table
+from cx_core.warehouse import read_frame, replace_table, table_names
 from cx_core.webhook import post_json
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
@@ -31,6 +31,16 @@ METRICS_SQL = """
     SELECT period_grain, period_start, channel, segment, metric, value, n, ci_low, ci_high, target, denominator
     FROM kpi_metrics WHERE segment_type <> 'persona'
 """
+# Change drivers read the persona rows too, as one more dimension (segment_type tells the two slicings apart).
+DRIVER_METRICS_SQL = """
+    SELECT period_grain, period_start, channel, segment_type, segment, metric, value, ci_low, ci_high, denominator
+    FROM kpi_metrics
+"""
+# The answer-level KPIs by entry channel and topic; absent until dbt has built the model.
+ANSWER_SLICES_TABLE = "kpi_metric_slices"
+# Persona slices are persona ids (kpi_metrics); sentences name them as the persona step does.
+PERSONAS_TABLE = "ml_personas"
+PERSONA_NAMES_SQL = f"SELECT DISTINCT persona_id, persona_name FROM {PERSONAS_TABLE} WHERE persona_name IS NOT NULL"
 # The changes worth a root cause: significant moves of a total against the previous period.
 TOTAL_CHANGES_SQL = """
     SELECT DISTINCT metric, period_grain, period_start FROM kpi_alerts
@@ -104,36 +114,52 @@ def kpi_alerts_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
     })
 
 
-def driver_sentences(drivers: pl.DataFrame, units: dict[str, str]) -> pl.DataFrame:
+def driver_sentences(drivers: pl.DataFrame, units: dict[str, str], persona_names: dict[str, str]) -> pl.DataFrame:
     """One sentence per decomposed change; shares in percentage points."""
     rows = []
     for (metric, grain, start), frame in drivers.group_by(["metric", "period_grain", "period_start"]):
         share = units.get(metric) == "share"
-        text = driver_sentence(frame, scale=100.0 if share else 1.0, unit=" points" if share else "")
+        text = driver_sentence(frame, scale=100.0 if share else 1.0, unit=" points" if share else "",
+                               persona_names=persona_names)
         rows.append({"metric": metric, "period_grain": grain, "period_start": start, "sentence": text})
     return pl.DataFrame(rows, schema={"metric": pl.String, "period_grain": pl.String, "period_start": pl.Date,
                                       "sentence": pl.String})
 
 
+def skipped_summary(skipped: pl.DataFrame) -> str:
+    """Markdown lines: each skipped dimension with its reason and how many changes it was skipped for."""
+    counted = skipped.group_by("dimension", "reason").len().sort("dimension", "reason")
+    return "\n".join(f"- {row['dimension']} ({row['len']} change(s)): {row['reason']}"
+                     for row in counted.iter_rows(named=True)) or "none"
+
+
 @dg.asset(
     group_name="alerts",
     pool="duckdb",
-    deps=[kpi_alerts_asset, warehouse_table_key("kpi_metrics")],
+    deps=[kpi_alerts_asset, warehouse_table_key("kpi_metrics"), warehouse_table_key(ANSWER_SLICES_TABLE)],
     kinds={"python", "duckdb"},
     description="For each significant change of a KPI total vs the previous period: the contribution of every "
-                "channel, segment and channel × segment cell in points, split into mix and rate effect, with a "
-                "bootstrap interval; plus one sentence per change (kpi_change_driver_sentences) for the scorecard.",
+                "channel, segment, channel × segment cell and persona (kpi_metrics), and for NPS, CSAT and FCR of "
+                "every entry channel and topic (kpi_metric_slices), in points, split into mix and rate effect, "
+                "with a bootstrap interval; plus one sentence per change (kpi_change_driver_sentences) for the "
+                "scorecard. A dimension without data (no topics before the ML text step) is skipped and listed.",
 )
 def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    drivers = change_drivers(read_frame(warehouse, METRICS_SQL), read_frame(warehouse, TOTAL_CHANGES_SQL))
+    tables = table_names(warehouse)
+    answer_slices = read_frame(warehouse, f"SELECT * FROM {ANSWER_SLICES_TABLE}") if ANSWER_SLICES_TABLE in tables else None
+    drivers, skipped = change_drivers(read_frame(warehouse, DRIVER_METRICS_SQL),
+                                      read_frame(warehouse, TOTAL_CHANGES_SQL), answer_slices)
     units = dict(read_frame(warehouse, "SELECT DISTINCT metric, unit FROM kpi_targets").rows())
-    sentences = driver_sentences(drivers, units)
+    persona_names = (dict(read_frame(warehouse, PERSONA_NAMES_SQL).rows()) if PERSONAS_TABLE in tables else {})
+    sentences = driver_sentences(drivers, units, persona_names)
     replace_table(warehouse, "kpi_change_drivers", drivers)
     replace_table(warehouse, "kpi_change_driver_sentences", sentences)
     context.log.info(f"{sentences.height} change(s) decomposed")
     return dg.MaterializeResult(metadata={
         **frame_metadata(drivers),
         "changes": sentences.height,
+        "dimensions": dg.MetadataValue.json(sorted(drivers["dimension"].unique().to_list())),
+        "skipped_dimensions": dg.MetadataValue.md(skipped_summary(skipped)),
         "sentences": dg.MetadataValue.md("\n".join(f"- {text}" for text in sentences["sentence"]) or "none"),
     })
 

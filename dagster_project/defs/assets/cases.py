@@ -3,26 +3,17 @@ go to `<CX_EXPORTS_DIR>/cases_<date>.csv` with the customer's CRM id, for the CR
 their updates come back through `data/landing/case_updates/`. The file holds personal data (the CRM id) and is
 never part of a report."""
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from cx_core.cases import OPEN_CASES_SQL, write_case_export
-from cx_core.settings import Settings
+from cx_core.cases import OPEN_CASES_SQL, export_day, write_case_export
 from cx_core.warehouse import read_frame
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
 from dagster_project.defs.resources import PipelineSettings
 
 UNKNOWN_UPDATES_SQL = "SELECT case_id, status, updated_at FROM fct_cx_case_updates WHERE NOT is_known_case ORDER BY case_id"
-
-
-def export_day(settings: Settings) -> date:
-    """CX_AS_OF when a run is pinned to a day, else today in the business time zone."""
-    return date.fromisoformat(settings.as_of) if settings.as_of else datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 def count_table(frame: pl.DataFrame, column: str) -> str:
@@ -45,7 +36,7 @@ def cases_export(context: dg.AssetExecutionContext, cx: PipelineSettings,
     settings = cx.settings
     open_cases = read_frame(warehouse, OPEN_CASES_SQL)
     unknown_updates = read_frame(warehouse, UNKNOWN_UPDATES_SQL)
-    path = write_case_export(open_cases, settings.exports_dir, export_day(settings))
+    path = write_case_export(open_cases, settings.exports_dir, export_day(settings.as_of, settings.timezone))
     if not unknown_updates.is_empty():
         context.log.warning(f"{unknown_updates.height} case update(s) name no known case: "
                             f"{', '.join(unknown_updates['case_id'].unique().sort().to_list())}")

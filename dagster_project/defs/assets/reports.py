@@ -31,17 +31,18 @@ class ReportSpec:
 REPORTS = [
     ReportSpec("cx_scorecard", "CX scorecard", "How are NPS, CSAT, CES, conversion, churn and service KPIs "
                "doing, and which changes are real?",
-               ("kpi_metrics", "channel_taxonomy", "kpi_alerts", "kpi_change_driver_sentences")),
+               ("kpi_metrics", "channel_taxonomy", "kpi_alerts", "kpi_change_driver_sentences", "kpi_open_case_lists")),
     ReportSpec("customer_journeys", "Customer journeys", "Which paths do customers take, where do they switch "
                "channel or drop off, and what happens after a bot hands over?",
                ("fct_journeys", "fct_channel_transitions", "fct_web_sessions", "fct_service_contacts",
                 "channel_taxonomy", "dim_customers")),
     ReportSpec("voice_of_customer", "Voice of the customer", "How do customers feel, about what, and what "
                "drives NPS?", ("ml_sentiment", "ml_text_insights", "ml_emerging_topics", "fct_touchpoints",
-                               "fct_survey_responses", "fct_service_contacts", "fct_orders", "channel_taxonomy")),
+                               "fct_survey_responses", "fct_service_contacts", "fct_orders", "channel_taxonomy",
+                               "kpi_open_case_lists")),
     ReportSpec("churn_and_actions", "Churn and next best actions", "Who is likely to leave, why, and what do we "
                "do about it?", ("ml_churn_scores", "ml_churn_model_card", "ml_next_best_actions", "dim_customers",
-                               "ml_customer_value", "channel_taxonomy")),
+                               "ml_customer_value", "channel_taxonomy", "kpi_open_case_lists")),
     ReportSpec("customer_personas", "Customer personas", "Who are our customers by behaviour across channels, "
                "what is each persona worth, and how are the personas changing?",
                ("ml_persona_profiles", "ml_persona_drift", "ml_customer_value_model_card", "channel_taxonomy")),

@@ -4,11 +4,7 @@
 with
 
 updates as (
-    select
-        case_id,
-        status,
-        updated_at,
-        row_number() over (partition by case_id order by updated_at desc, _ingested_at desc) as recency
+    select case_id, status, updated_at, update_recency
     from {{ ref('stg_case_updates__updates') }}
 ),
 
@@ -21,7 +17,7 @@ select
     updates.status,
     updates.updated_at,
     cases.case_id is not null as is_known_case,
-    updates.recency = 1 as is_latest
+    updates.update_recency = 1 as is_latest
 from updates
 left join cases
     on cases.case_id = updates.case_id

@@ -175,17 +175,10 @@ opened_cases as (
     where numbered.opens_case = 1
 ),
 
-ranked_updates as (
-    select
-        case_id,
-        status,
-        updated_at,
-        row_number() over (partition by case_id order by updated_at desc, _ingested_at desc) as recency
-    from {{ ref('stg_case_updates__updates') }}
-),
-
 latest_updates as (
-    select case_id, status, updated_at from ranked_updates where recency = 1
+    select case_id, status, updated_at
+    from {{ ref('stg_case_updates__updates') }}
+    where update_recency = 1
 ),
 
 -- Overdue is judged at the latest moment the data knows of (the exports' last event or case update), so an

@@ -1,7 +1,10 @@
 -- Journeys with their business day (of the journey's start), entry channel (the first of the channel path
--- 'web > chat_bot > ...') and the customer's segment.
+-- 'web > chat_bot > ...') and the customer's segment; customer and UTC start place answers in their journey
+-- (kpi_metric_slices).
 select
     journeys.journey_id,
+    journeys.customer_key,
+    journeys.started_at,
     {{ kpi_business_date('journeys.started_at') }} as business_date,
     coalesce({{ dbt.split_part('journeys.channel_path', "' > '", 1) }}, 'unknown') as channel,
     coalesce(customers.segment, 'unknown') as segment,

@@ -16,6 +16,8 @@ contacts as (
 select
     contacts.contact_id,
     contacts.issue_id,
+    contacts.customer_key,
+    contacts.occurred_at,
     {{ kpi_business_date('contacts.occurred_at') }} as business_date,
     coalesce(contacts.inbound_channel, 'unknown') as channel,
     coalesce(customers.segment, 'unknown') as segment,

@@ -1,9 +1,13 @@
 -- Survey responses with their business day, segment and the channel of the touchpoint that triggered them
 -- (the order's channel for purchase, delivery and store-visit surveys, the service contact's inbound channel for
 -- ticket, chat and call surveys, 'store' for a store visit without an order), so NPS, CSAT and CES can be read
--- per channel; relationship surveys and triggers not found are 'unattributed'.
+-- per channel; relationship surveys and triggers not found are 'unattributed'. The customer, the UTC time and the
+-- triggering service contact are kept for the slices of kpi_metric_slices (entry channel, topic).
 select
     responses.response_id,
+    responses.customer_key,
+    responses.responded_at,
+    contacts.contact_id as trigger_contact_id,
     {{ kpi_business_date('responses.responded_at') }} as business_date,
     coalesce(
         orders.channel,

@@ -5,13 +5,7 @@ responses as (
 ),
 
 aggregated as (
-    {{ kpi_group_by_dimensions(
-        'responses',
-        counts={
-            'responses': 'count(*)',
-            'satisfied': 'sum(case when score >= 4 then 1 else 0 end)',
-        },
-    ) }}
+    {{ kpi_group_by_dimensions('responses', counts=kpi_csat_counts()) }}
 )
 
 {{ kpi_rate_row('csat', 'satisfied', 'responses') }}

@@ -5,14 +5,7 @@ responses as (
 ),
 
 aggregated as (
-    {{ kpi_group_by_dimensions(
-        'responses',
-        counts={
-            'responses': 'count(*)',
-            'promoters': 'sum(case when score >= 9 then 1 else 0 end)',
-            'detractors': 'sum(case when score <= 6 then 1 else 0 end)',
-        },
-    ) }}
+    {{ kpi_group_by_dimensions('responses', counts=kpi_nps_counts()) }}
 )
 
 {{ kpi_nps_row('nps', 'promoters', 'detractors', 'responses') }}

@@ -1,3 +1,8 @@
+{%- set counts = {
+    'contacts': 'count(*)',
+    'repeat_contacts': 'sum(case when is_repeat_contact_7d then 1 else 0 end)',
+} %}
+{%- do counts.update(kpi_fcr_counts()) %}
 with
 
 contacts as (
@@ -5,16 +10,7 @@ contacts as (
 ),
 
 aggregated as (
-    {{ kpi_group_by_dimensions(
-        'contacts',
-        counts={
-            'contacts': 'count(*)',
-            'repeat_contacts': 'sum(case when is_repeat_contact_7d then 1 else 0 end)',
-            'issues': 'sum(case when is_first_contact_of_issue and is_resolved is not null then 1 else 0 end)',
-            'issues_resolved_first_contact': 'sum(case when is_first_contact_of_issue and is_resolved
-                and not has_contact_within_next_7d then 1 else 0 end)',
-        },
-    ) }}
+    {{ kpi_group_by_dimensions('contacts', counts=counts) }}
 )
 
 {{ kpi_rate_row('fcr_rate', 'issues_resolved_first_contact', 'issues') }}

@@ -12,6 +12,16 @@ renamed as (
         note,
         {{ lineage_columns() }}
     from source
+),
+
+-- The latest update of a case sets its status (fct_cx_cases) and is flagged in fct_cx_case_updates: ranked here
+-- once, by the time the CRM set the status, not by when the export arrived (a late file can carry older updates).
+-- No ties are left to break: the deduplication above keeps one row per case_id and updated_at.
+ranked as (
+    select
+        *,
+        row_number() over (partition by case_id order by updated_at desc) as update_recency
+    from renamed
 )
 
-select * from renamed
+select * from ranked
