@@ -31,6 +31,9 @@ from ml.features import cutoff
 HORIZON_DAYS = 365
 INTERVAL = (0.1, 0.9)
 SIMULATIONS = 2000
+# Customers simulated together: each draw is an array of SIMULATIONS × this many (16 MB of float64), where all
+# customers at once took several GB at 100,000 customers (issue 19).
+SIMULATED_CUSTOMERS_PER_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -123,11 +126,21 @@ def fit_value_model(summary: pl.DataFrame) -> ValueModel:
 
 
 def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: float, seed: int) -> dict[str, np.ndarray]:
-    """Central `INTERVAL` of purchases and value in the horizon per customer, by simulation (module doc)."""
+    """Central `INTERVAL` of purchases and value in the horizon per customer, by simulation (module doc), a batch
+    of customers at a time."""
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     m_x = summary["m_x"].fill_null(0.0).to_numpy()
-    bg, gg = model.purchases, model.spend
     rng = np.random.default_rng(seed)
+    # range(0, 0) would give no batch at all; one empty batch gives empty columns
+    batches = [slice(start, start + SIMULATED_CUSTOMERS_PER_BATCH)
+               for start in range(0, max(len(x), 1), SIMULATED_CUSTOMERS_PER_BATCH)]
+    parts = [_simulate_batch(model, x[b], t_x[b], T[b], m_x[b], horizon_days, rng) for b in batches]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def _simulate_batch(model: ValueModel, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, m_x: np.ndarray,
+                    horizon_days: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    bg, gg = model.purchases, model.spend
     shape = (SIMULATIONS, len(x))
     alive = rng.random(shape) < probability_alive(bg, x, t_x, T)
     rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), shape)
@@ -136,11 +149,11 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     purchases = np.where(alive, np.minimum(rng.poisson(rate * horizon_days), rng.geometric(dropout)), 0)
     spend_rate = rng.gamma(gg.q + gg.p * x, 1.0 / (gg.gamma + x * m_x), shape)
     value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)
-    low, high = INTERVAL
-    return {
-        "purchases_low": np.quantile(purchases, low, axis=0), "purchases_high": np.quantile(purchases, high, axis=0),
-        "value_low": np.quantile(value, low, axis=0), "value_high": np.quantile(value, high, axis=0),
-    }
+    # both ends in one call: each call partitions a copy of the draws
+    purchases_low, purchases_high = np.quantile(purchases, INTERVAL, axis=0)
+    value_low, value_high = np.quantile(value, INTERVAL, axis=0)
+    return {"purchases_low": purchases_low, "purchases_high": purchases_high,
+            "value_low": value_low, "value_high": value_high}
 
 
 def customer_value(orders: pl.DataFrame, as_of: date, horizon_days: int = HORIZON_DAYS, seed: int = 0,

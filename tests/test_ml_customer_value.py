@@ -2,6 +2,7 @@
 Gamma-Gamma conditional spend and value at risk by hand, and intervals around the expectation on a tiny
 order history."""
 
+import tracemalloc
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import polars as pl
 
 from ml import bgnbd
 from ml.customer_value import (
+    SIMULATED_CUSTOMERS_PER_BATCH,
     GammaGammaParams,
+    ValueModel,
     customer_value,
     expected_spend,
     fit_gamma_gamma,
+    simulate_intervals,
     validate_time_split,
     value_at_risk,
     value_summary,
@@ -88,3 +92,22 @@ def test_value_at_risk_is_churn_probability_times_expected_value():
     values = pl.DataFrame({"customer_key": ["a", "b"], "expected_value_eur": [200.0, 50.0]})
     risk = value_at_risk(scores, values)
     assert risk.select("customer_key", "value_at_risk_eur").rows() == [("a", 100.0), ("b", 10.0), ("c", None)]
+
+
+def test_simulation_memory_does_not_grow_with_the_number_of_customers():
+    """The interval simulation once drew 2,000 values per customer for every customer at once: several arrays of
+    1 GB each at 100,000 customers (issue 19). Four times the customers must not take four times the memory."""
+    model = ValueModel(bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426),
+                       GammaGammaParams(p=6.25, q=3.74, gamma=15.44))
+
+    def peak_bytes(customers: int) -> int:
+        summary = pl.DataFrame({"x": [2.0] * customers, "t_x": [20.0] * customers, "T": [40.0] * customers,
+                                "m_x": [30.0] * customers})
+        tracemalloc.start()
+        intervals = simulate_intervals(model, summary, 52.0, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(intervals["value_high"]) == customers
+        return peak
+
+    assert peak_bytes(4 * SIMULATED_CUSTOMERS_PER_BATCH) < 1.5 * peak_bytes(SIMULATED_CUSTOMERS_PER_BATCH)

@@ -20,10 +20,12 @@ from ml.language import detect_language, resolve_language
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
     HubModel,
+    MultilingualEncoder,
     canonical_label,
     load_sentiment_model,
     negative_on_failure_events,
     scores_from_probabilities,
+    with_languages,
 )
 from ml.sentiment_lexicon import german_scores, lexicon_label
 from ml.service_events import failure_events
@@ -105,6 +107,37 @@ def test_declared_language_is_the_fallback_only_for_inconclusive_text():
     assert resolve_language("👍", "de-AT") == "de"
     assert resolve_language("👍", None) == "und"
     assert resolve_language("thank you so much", "de") == "en"
+
+
+def test_languages_are_detected_once_per_distinct_text_and_declared_language(monkeypatch):
+    """Exports repeat texts: at 100k customers detecting the language of every row took minutes (issue 19)."""
+    detected: list[tuple[str, str | None]] = []
+
+    def counting(text, declared):
+        detected.append((text, declared))
+        return resolve_language(text, declared)
+
+    monkeypatch.setattr("ml.sentiment.resolve_language", counting)
+    texts = pl.DataFrame({"text": ["Paket ist nicht da", "👍", "Paket ist nicht da", "👍", "👍"],
+                          "language": ["de", "de", "de", "en", "de"]})
+    assert with_languages(texts)["language"].to_list() == ["de", "de", "de", "en", "de"]
+    assert detected == [("Paket ist nicht da", "de"), ("👍", "de"), ("👍", "en")]
+
+
+def test_the_encoder_encodes_each_text_once_within_its_memory_bound():
+    """The text assets encode the same texts one after another (issue 19); the encoder remembers at most
+    `remembered_texts` embeddings and starts afresh beyond that."""
+    encoder = MultilingualEncoder(remembered_texts=3)
+    encoded: list[list[str]] = []
+    encode = encoder.model.encode
+    encoder.model.encode = lambda texts: encoded.append(list(texts)) or encode(texts)
+    first = encoder.encode(["Paket fehlt", "great service", "Paket fehlt"])
+    again = encoder.encode(["great service", "Paket fehlt", "refund please"])
+    assert encoded == [["Paket fehlt", "great service"], ["refund please"]]
+    assert np.array_equal(first[0], first[2]) and np.array_equal(first[0], again[1])
+    assert np.allclose(again[2], encode(["refund please"])[0], atol=1e-5)
+    encoder.encode(["Rechnung falsch", "thanks"])  # 5 texts > 3: forgets the earlier ones
+    assert encoded[-1] == ["Rechnung falsch", "thanks"] and len(encoder.embeddings) == 2
 
 
 def test_german_lexicon_handles_negation_inflection_and_emojis():

@@ -50,3 +50,27 @@ def test_old_web_events_leave_every_file_and_the_ledger_accepts_the_rewrite(tmp_
     entry = load_ledger(source_ledger_path(settings.raw_dir, "web_events"))["web_events_good.ndjson"]
     assert len(entry["superseded_sha256"]) == 1 and entry["rewritten"][0]["reason"] == "retention 1 days"
     assert ingest_source(contract, settings).files == ()  # no "changed content", nothing loaded twice
+
+
+def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, monkeypatch):
+    """The incremental models would keep what a rebuild drops: retention deletes the old web touchpoints from
+    both touchpoint tables (other sources stay) and the sessions of a cookie seen only before the cutoff (a
+    cookie with a later event keeps its rows; int_web_sessions re-splits it because its event count changed)."""
+    settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS="web_events:1")
+    settings.warehouse_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        for table in ("int_touchpoints_unioned", "int_touchpoints_resolved"):
+            con.execute(f"CREATE TABLE {table} AS FROM (VALUES ('web_events:W1', 'web_events', TIMESTAMP '2026-03-01 08:00'),"
+                        " ('web_events:W2', 'web_events', TIMESTAMP '2026-03-01 08:05'),"
+                        " ('orders:O1', 'orders', TIMESTAMP '2026-03-01 07:00')) AS t(touchpoint_id, source, occurred_at)")
+        con.execute("CREATE TABLE int_web_sessions AS FROM (VALUES ('old#1', 'old', TIMESTAMP '2026-03-01 08:01'),"
+                    " ('mixed#1', 'mixed', TIMESTAMP '2026-03-01 07:00'), ('mixed#2', 'mixed', TIMESTAMP '2026-03-01 08:06'))"
+                    " AS t(session_id, anonymous_id, ended_at)")
+
+    [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
+
+    assert result.warehouse == 1 + 1 + 1
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        for table in ("int_touchpoints_unioned", "int_touchpoints_resolved"):
+            assert con.sql(f"SELECT touchpoint_id FROM {table} ORDER BY 1").fetchall() == [("orders:O1",), ("web_events:W2",)]
+        assert con.sql("SELECT session_id FROM int_web_sessions ORDER BY 1").fetchall() == [("mixed#1",), ("mixed#2",)]

@@ -135,6 +135,7 @@ def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
         con.executemany("INSERT INTO erased_values VALUES (?)", [(v,) for v in sorted(values)])
         # ids derived from a customer key ('C-C0000001-J1', a journey) name the customer too
         con.execute("CREATE TEMP TABLE erased_prefixes AS SELECT DISTINCT value || '-' AS prefix FROM erased_values")
+        removed |= _erase_observed_records(con)
         text_columns = con.execute(
             """SELECT schema_name, table_name, list(column_name ORDER BY column_index) FROM duckdb_columns()
                WHERE NOT internal AND data_type = 'VARCHAR' AND database_name = current_database()
@@ -150,9 +151,22 @@ def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
             relation = f"{quote_identifier(schema)}.{quote_identifier(table)}"
             count = con.execute(f"DELETE FROM {relation} WHERE {condition}").fetchone()[0]
             if count:
-                removed[table] = count
+                removed[table] = removed.get(table, 0) + count
     compact_warehouse(warehouse)
     return removed
+
+
+def _erase_observed_records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Every identity observation of a record that named one of the erased values: the raw rewrite removes the
+    whole record, and its other rows would keep the value inside their record_ref
+    ('mobile_messages:C0000123|+491711234567')."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [OBSERVATIONS_TABLE]).fetchone()[0]:
+        return {}
+    count = con.execute(
+        f"""DELETE FROM {OBSERVATIONS_TABLE} WHERE record_ref IN (
+                SELECT record_ref FROM {OBSERVATIONS_TABLE} WHERE identifier_value IN (SELECT value FROM erased_values))"""
+    ).fetchone()[0]
+    return {OBSERVATIONS_TABLE: count} if count else {}
 
 
 def _touchpoint_texts(warehouse: Path, customer_keys: frozenset[str]) -> list[str]:

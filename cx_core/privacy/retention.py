@@ -1,6 +1,8 @@
 """Retention: rows older than a per-source period leave the raw, quarantine and landing files (the rewrite of
-privacy/rewrite.py, as for erasure) and the incremental touchpoint table, which a rebuild would not clear.
-Marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
+privacy/rewrite.py, as for erasure) and the incremental touchpoint tables, which a rebuild would not clear:
+the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
+re-splits a cookie whose event count changed, but a cookie without any event left is never touched again).
+Journeys notice removed touchpoints themselves; marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
 "source:days" pairs, e.g. "web_events:396" keeps 13 months of web analytics; a source not named is kept whole.
 """
 
@@ -18,7 +20,9 @@ from cx_core.warehouse import compact_warehouse, table_exists
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.reader import quote_identifier, sql_literal
 
-TOUCHPOINTS_TABLE = "int_touchpoints_unioned"
+# the incremental tables holding one row per touchpoint (dbt_models/models/intermediate)
+TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved")
+SESSIONS_TABLE = "int_web_sessions"
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class RetentionResult:
     raw: int
     quarantine: int
     landing: int
-    warehouse: int
+    warehouse: int  # rows removed from the incremental warehouse tables
 
 
 def retention_periods(spec: str) -> dict[str, int]:
@@ -63,14 +67,21 @@ def _older_than(cutoff: datetime) -> RowSelector:
 
 
 def _remove_old_touchpoints(warehouse: Path, source: str, cutoff: datetime) -> int:
-    if not table_exists(warehouse, TOUCHPOINTS_TABLE):
+    """Delete the touchpoints (and web sessions) of `source` older than `cutoff`; returns the rows removed."""
+    tables = [table for table in TOUCHPOINT_TABLES if table_exists(warehouse, table)]
+    sessions = source == "web_events" and table_exists(warehouse, SESSIONS_TABLE)
+    if not tables and not sessions:
         return 0
+    # occurred_at and ended_at are UTC TIMESTAMPs (docs/CONVENTIONS.md)
+    utc_cutoff = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
     with duckdb.connect(str(warehouse)) as con:
-        # occurred_at is a UTC TIMESTAMP (docs/CONVENTIONS.md)
-        removed = con.execute(
-            f"DELETE FROM {TOUCHPOINTS_TABLE} WHERE source = ? AND occurred_at < ?",
-            [source, cutoff.astimezone(timezone.utc).replace(tzinfo=None)],
-        ).fetchone()[0]
-    if removed:
+        removed = [con.execute(f"DELETE FROM {table} WHERE source = ? AND occurred_at < ?",
+                               [source, utc_cutoff]).fetchone()[0] for table in tables]
+        if sessions:
+            removed.append(con.execute(
+                f"""DELETE FROM {SESSIONS_TABLE} WHERE anonymous_id IN (
+                        SELECT anonymous_id FROM {SESSIONS_TABLE} GROUP BY anonymous_id HAVING max(ended_at) < ?)""",
+                [utc_cutoff]).fetchone()[0])
+    if any(removed):
         compact_warehouse(warehouse)
-    return removed
+    return sum(removed)

@@ -39,6 +39,31 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- In an incremental run, the identifiers (identifier_type, identifier_value) whose row in int_identity_components
+    changed after the latest change the model's table has seen (its `_identity_changed_at`): the records that
+    carry one of them must be resolved again (a login linked their cookie to a customer, two customers merged). -#}
+{% macro identifiers_changed_since_last_run() -%}
+    select identifier_type, identifier_value
+    from {{ ref('int_identity_components') }}
+    where changed_at > (
+        select coalesce(max(_identity_changed_at), cast('1900-01-01' as timestamp)) from {{ this }}
+    )
+{%- endmacro %}
+
+{#- An incremental model's delete+insert deletes only the keys its run writes: a key that has nothing left (an
+    identifier no longer observed, a customer without journeys) is written as a tombstone row, null in
+    `column`, which this post-hook then deletes (DuckDB only: elsewhere the models are rebuilt as tables). -#}
+{% macro delete_tombstones(column) -%}
+    {%- if target.type == 'duckdb' -%}
+    delete from {{ this }} where {{ column }} is null
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The latest change of the identity graph, stored with every row a run writes (see above). -#}
+{% macro latest_identity_change() -%}
+    (select max(changed_at) from {{ ref('int_identity_components') }})
+{%- endmacro %}
+
 {#- The customer of a record from the int_identity_components rows joined for its identifiers (table aliases,
     most specific first): the first usable identifier's customer, else the first blocked one's (which then
     stands for itself). -#}

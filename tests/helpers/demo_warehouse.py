@@ -16,6 +16,9 @@ from cx_core.sources.ingest import ingest_source
 from cx_demo.generate import generate_demo
 from tests.helpers.settings_env import point_settings_at
 
+# `dbt build` of the seeds and models without the data and unit tests
+MODELS_ONLY = ("build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+
 
 def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequence[str],
                          variables: Mapping[str, str] = {}, **demo) -> Path:
@@ -30,15 +33,17 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
     return settings.warehouse_path
 
 
-def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str]) -> None:
-    """`dbt <dbt_args>` on the settings in the environment, with its own target and log folders under `data_dir`:
-    other dbt runs on this checkout must not see half-written artefacts."""
+def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str], warehouse: Path | None = None) -> None:
+    """`dbt <dbt_args>` on the settings in the environment (on `warehouse` instead of CX_WAREHOUSE when given),
+    with its own target and log folders under `data_dir`: other dbt runs on this checkout must not see
+    half-written artefacts."""
+    env = os.environ | ({"CX_WAREHOUSE": str(warehouse)} if warehouse else {})
     completed = subprocess.run(
         [
             str(Path(REPO_ROOT, ".venv", "bin", "dbt")), *dbt_args,
             "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir),
             "--target-path", str(data_dir / "dbt_target"), "--log-path", str(data_dir / "dbt_logs"),
         ],
-        cwd=dbt_dir, env=os.environ.copy(), capture_output=True, text=True,
+        cwd=dbt_dir, env=env, capture_output=True, text=True,
     )
     assert completed.returncode == 0, completed.stdout[-5000:]

@@ -41,7 +41,7 @@ def retention_cleanup(context: dg.AssetExecutionContext, cx: PipelineSettings) -
     results = apply_retention(cx.settings)
     for result in results:
         context.log.info(f"{result.source}: rows before {result.cutoff:%Y-%m-%d %H:%M} UTC removed — raw {result.raw}, "
-                         f"quarantine {result.quarantine}, landing {result.landing}, touchpoints {result.warehouse}")
+                         f"quarantine {result.quarantine}, landing {result.landing}, warehouse rows {result.warehouse}")
     return dg.MaterializeResult(metadata={
         "sources_with_retention": ", ".join(r.source for r in results) or "none (CX_RETENTION_DAYS is empty)",
         **{f"raw_rows_removed:{r.source}": r.raw for r in results},

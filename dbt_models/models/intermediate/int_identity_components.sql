@@ -8,7 +8,19 @@
 -- smallest CRM id when it has one. customer_key derives from that label alone, which makes it stable: new data
 -- changes a key only when it changes the component's smallest CRM id (a merge) or, for components without a
 -- CRM id, its smallest identifier.
-{{ config(materialized='table') }}
+--
+-- Incremental (DuckDB): the passes still run over the whole graph (seeding them from the previous labels would
+-- only hold while components never split, which a retention or erasure that removes a linking record does);
+-- what is incremental is the merge: a run writes only the identifiers whose row changed, stamped `changed_at`,
+-- so int_touchpoints_resolved and int_web_sessions re-derive only the records of those identifiers. An
+-- identifier no longer observed is written as a tombstone (no customer_key) that the post-hook deletes.
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='identifier',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="{{ delete_tombstones('customer_key') }}",
+) }}
 {%- set passes = var('identity_max_passes') | int %}
 
 with
@@ -52,17 +64,58 @@ labelled as (
     from identifiers
     inner join pass_{{ passes }} as final_pass on final_pass.identifier = identifiers.identifier
     inner join pass_{{ passes - 1 }} as before_final_pass on before_final_pass.identifier = identifiers.identifier
+),
+
+resolved as (
+    select
+        identifier,
+        identifier_type,
+        identifier_value,
+        case
+            when component_label like '0crm_id:%' then 'C-' || substr(component_label, 9)
+            else 'P-' || substr({{ dbt.hash('component_label') }}, 1, 16)
+        end as customer_key,
+        component_label,
+        identifier in (select identifier from {{ ref('int_identity_blocked_identifiers') }}) as is_blocked,
+        label_changed_in_last_pass
+    from labelled
+),
+
+{% if is_incremental() %}
+changed as (
+    select * from resolved
+    except
+    select
+        identifier, identifier_type, identifier_value, customer_key, component_label, is_blocked,
+        label_changed_in_last_pass
+    from {{ this }}
+),
+
+vanished as (
+    select
+        identifier,
+        identifier_type,
+        identifier_value,
+        cast(null as {{ dbt.type_string() }}) as customer_key,
+        cast(null as {{ dbt.type_string() }}) as component_label,
+        cast(null as boolean) as is_blocked,
+        cast(null as boolean) as label_changed_in_last_pass
+    from {{ this }}
+    where identifier not in (select identifier from identifiers)
+),
+
+written as (
+    select * from changed
+    union all
+    select * from vanished
 )
+{% else %}
+written as (
+    select * from resolved
+)
+{% endif %}
 
 select
-    identifier,
-    identifier_type,
-    identifier_value,
-    case
-        when component_label like '0crm_id:%' then 'C-' || substr(component_label, 9)
-        else 'P-' || substr({{ dbt.hash('component_label') }}, 1, 16)
-    end as customer_key,
-    component_label,
-    identifier in (select identifier from {{ ref('int_identity_blocked_identifiers') }}) as is_blocked,
-    label_changed_in_last_pass
-from labelled
+    *,
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as changed_at
+from written

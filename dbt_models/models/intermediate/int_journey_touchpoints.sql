@@ -4,15 +4,57 @@
 -- open forever. Survey answers are not journey steps either: a customer rates a journey, they do not move
 -- along it by answering. `is_channel_change` marks the touchpoints that make up the collapsed channel path (the
 -- first of a journey and every one on another channel than the touchpoint before it).
-{{ config(materialized='table') }}
+--
+-- Incremental (DuckDB): a run numbers again every journey of the customers (delete+insert on customer_key)
+-- whose inbound touchpoints differ from the ones the table holds (new, changed, re-attributed to or away from
+-- them, removed). A customer left without any gets a tombstone row (no touchpoint_id), which deletes their old
+-- rows and which the post-hook deletes. Spark rebuilds it as a table.
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='customer_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="{{ delete_tombstones('touchpoint_id') }}",
+) }}
 
 with
 
-inbound as (
+all_inbound as (
     select touchpoint_id, customer_key, occurred_at, channel, journey_stage
     from {{ ref('int_touchpoints_resolved') }}
     where direction = 'inbound' and customer_key is not null and channel <> 'survey'
 ),
+
+{% if is_incremental() %}
+previous_inbound as (
+    select touchpoint_id, customer_key, occurred_at, channel, journey_stage from {{ this }}
+),
+
+changed_steps as (
+    (select * from all_inbound except select * from previous_inbound)
+    union all
+    (select * from previous_inbound except select * from all_inbound)
+),
+
+touched_customers as (
+    select distinct customer_key from changed_steps
+),
+
+inbound as (
+    select * from all_inbound
+    where customer_key in (select customer_key from touched_customers)
+),
+
+customers_without_steps as (
+    select customer_key from touched_customers
+    except
+    select customer_key from inbound
+),
+{% else %}
+inbound as (
+    select * from all_inbound
+),
+{% endif %}
 
 with_previous as (
     select
@@ -51,3 +93,18 @@ select
     case when not starts_journey then previous_at end as previous_at,
     starts_journey or channel <> previous_channel as is_channel_change
 from numbered
+{% if is_incremental() %}
+union all
+select
+    cast(null as {{ dbt.type_string() }}) as touchpoint_id,
+    customer_key,
+    cast(null as {{ dbt.type_string() }}) as journey_id,
+    cast(null as bigint) as journey_number,
+    cast(null as timestamp) as occurred_at,
+    cast(null as {{ dbt.type_string() }}) as channel,
+    cast(null as {{ dbt.type_string() }}) as journey_stage,
+    cast(null as {{ dbt.type_string() }}) as previous_channel,
+    cast(null as timestamp) as previous_at,
+    cast(null as boolean) as is_channel_change
+from customers_without_steps
+{% endif %}

@@ -1,5 +1,5 @@
 -- Every touchpoint with its customer, journey stage and direction: the canonical touchpoint (docs/CONVENTIONS.md)
--- before the mart adds what describes the customer (language). A table, because the mart and the
+-- before the mart adds what describes the customer (language). A table (incremental), because the mart and the
 -- journeys both read it and the identity joins are the expensive part.
 --
 -- Customer: the component of the touchpoint's most specific usable identifier (CRM id, e-mail, loyalty card,
@@ -7,16 +7,93 @@
 -- graph, so every usable one gives the same customer; a blocked identifier is only used when the record has
 -- nothing else (it then stands for itself). A brand reply belongs to the author of the post it answers.
 -- Touchpoints without any identifier (a call from a withheld number) have no customer_key.
-{{ config(materialized='table') }}
+--
+-- Incremental (DuckDB): a run resolves again only whole records (`source_record_id`, delete+insert) that were
+-- ingested after the table's latest row of their source (new and corrected exports) or carry an identifier
+-- whose component changed since the table's latest `_identity_changed_at` (a new login re-attributes a cookie's
+-- old visits), plus the brand replies to such posts and the posts such replies answer. Rows removed from
+-- int_touchpoints_unioned by retention are removed here too (cx_core/privacy/retention.py); erasure deletes
+-- the person's rows from every table. Spark rebuilds it as a table.
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='source_record_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 {%- set identifier_priority = ['crm_id', 'email', 'loyalty_id', 'phone', 'social_handle', 'anonymous_id'] %}
 {%- set component_aliases = [] %}
 {%- for identifier_type in identifier_priority %}{% do component_aliases.append(identifier_type ~ '_component') %}{% endfor %}
 
 with
 
+{% if is_incremental() %}
+unioned as (
+    select * from {{ ref('int_touchpoints_unioned') }}
+),
+
+ingested_until as (
+    select source, max(_ingested_at) as latest_ingested_at
+    from {{ this }}
+    group by source
+),
+
+newly_ingested_records as (
+    select unioned.source_record_id
+    from unioned
+    left join ingested_until on ingested_until.source = unioned.source
+    where unioned._ingested_at > coalesce(ingested_until.latest_ingested_at, cast('1900-01-01' as timestamp))
+),
+
+changed_identifiers as (
+    {{ identifiers_changed_since_last_run() }}
+),
+
+re_attributed_records as (
+    select source_record_id
+    from unioned
+    where
+        {%- for identifier_type in identifier_priority %}
+        {{ identifier_type }} in (
+            select identifier_value from changed_identifiers where identifier_type = '{{ identifier_type }}'
+        ){% if not loop.last %} or{% endif %}
+        {%- endfor %}
+),
+
+touched_records as (
+    select source_record_id from newly_ingested_records
+    union
+    select source_record_id from re_attributed_records
+),
+
+-- A brand reply takes the customer of the post it answers: the replies to a touched post and the posts a
+-- touched reply answers are resolved with it.
+brand_replies as (
+    select source_record_id, 'social_mentions:' || conversation_ref as answered_record_id
+    from unioned
+    where touchpoint_type = 'brand_reply'
+),
+
+records_to_resolve as (
+    select source_record_id from touched_records
+    union
+    select brand_replies.source_record_id
+    from brand_replies
+    inner join touched_records on touched_records.source_record_id = brand_replies.answered_record_id
+    union
+    select brand_replies.answered_record_id
+    from brand_replies
+    inner join touched_records on touched_records.source_record_id = brand_replies.source_record_id
+),
+
+touchpoints as (
+    select * from unioned
+    where source_record_id in (select source_record_id from records_to_resolve)
+),
+{% else %}
 touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
 ),
+{% endif %}
 
 components as (
     select identifier, customer_key, is_blocked from {{ ref('int_identity_components') }}
@@ -55,7 +132,9 @@ select
     with_customer.text,
     with_customer.value_eur,
     with_customer.conversation_ref,
-    with_customer.source_record_id
+    with_customer.source_record_id,
+    with_customer._ingested_at,
+    {{ latest_identity_change() }} as _identity_changed_at
 from with_customer
 left join {{ ref('touchpoint_stage_map') }} as stage_map
     on stage_map.source = with_customer.source

@@ -1,11 +1,21 @@
 -- Web and app sessions: one device's (cookie's) events, split where the device was idle for more than
 -- var('session_gap_minutes') (30). A session belongs to the customer who logged in during it, else to the
 -- cookie's customer (a cookie linked to a customer by any login, before or after, brings its sessions along).
-{{ config(materialized='table') }}
+--
+-- Incremental (DuckDB): a run splits again every session of the cookies (delete+insert on anonymous_id) that
+-- have events ingested after the table's latest one, a different number of events than the table counts (rows
+-- removed by retention or erasure renumber the sessions), or a cookie or login whose component changed since
+-- the table's latest `_identity_changed_at`. Spark rebuilds it as a table.
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='anonymous_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 
 with
 
-events as (
+all_events as (
     select
         event_id,
         event_time,
@@ -15,9 +25,50 @@ events as (
         platform,
         device,
         utm_source,
-        value_eur
+        value_eur,
+        _ingested_at
     from {{ ref('stg_web_events__events') }}
 ),
+
+{% if is_incremental() %}
+changed_identifiers as (
+    {{ identifiers_changed_since_last_run() }}
+),
+
+event_counts as (
+    select anonymous_id, count(*) as events, max(_ingested_at) as latest_ingested_at
+    from all_events
+    group by anonymous_id
+),
+
+previous_event_counts as (
+    select anonymous_id, sum(events) as events
+    from {{ this }}
+    group by anonymous_id
+),
+
+touched_cookies as (
+    select event_counts.anonymous_id
+    from event_counts
+    left join previous_event_counts on previous_event_counts.anonymous_id = event_counts.anonymous_id
+    where event_counts.latest_ingested_at > (select max(_ingested_at) from {{ this }})
+        or coalesce(previous_event_counts.events, 0) <> event_counts.events
+    union
+    select anonymous_id
+    from {{ this }}
+    where anonymous_id in (select identifier_value from changed_identifiers where identifier_type = 'anonymous_id')
+        or user_id in (select identifier_value from changed_identifiers where identifier_type = 'crm_id')
+),
+
+events as (
+    select * from all_events
+    where anonymous_id in (select anonymous_id from touched_cookies)
+),
+{% else %}
+events as (
+    select * from all_events
+),
+{% endif %}
 
 with_gaps as (
     select
@@ -57,7 +108,8 @@ sessions as (
         max(case when event_type = 'begin_checkout' then 1 else 0 end) = 1 as has_begin_checkout,
         max(case when event_type = 'purchase' then 1 else 0 end) = 1 as has_purchase,
         coalesce(sum(case when event_type = 'purchase' then value_eur end), 0) as purchase_value_eur,
-        min(utm_source) as utm_source
+        min(utm_source) as utm_source,
+        max(_ingested_at) as _ingested_at
     from numbered
     group by anonymous_id, session_number
 ),
@@ -75,6 +127,7 @@ select
     sessions.anonymous_id || '#' || cast(sessions.session_number as {{ dbt.type_string() }}) as session_id,
     sessions.anonymous_id,
     {{ customer_key_by_priority(['login_component', 'cookie_component']) }} as customer_key,
+    sessions.user_id,
     sessions.user_id is not null as is_logged_in,
     first_events.platform,
     first_events.device,
@@ -88,7 +141,9 @@ select
     sessions.has_add_to_cart,
     sessions.has_begin_checkout,
     sessions.has_purchase,
-    sessions.purchase_value_eur
+    sessions.purchase_value_eur,
+    sessions._ingested_at,
+    {{ latest_identity_change() }} as _identity_changed_at
 from sessions
 inner join first_events
     on first_events.anonymous_id = sessions.anonymous_id
