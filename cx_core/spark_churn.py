@@ -29,8 +29,9 @@ from pyspark.sql.types import DateType, DoubleType, StringType, StructField, Str
 
 from cx_core.customer_history import HISTORY_QUERIES, HISTORY_TABLES
 from cx_core.settings import Settings
-from cx_core.spark_catalog import publish_spark_tables, spark_table_folders
-from cx_core.spark_scoring import spark_session, table_path
+from cx_core.spark_catalog import ml_table_folders, publish_spark_tables, spark_table_folders
+from cx_core.spark_scoring import table_path
+from cx_core.spark_session import spark_session
 from ml import bgnbd
 from ml.churn import (
     Backtest,
@@ -72,8 +73,9 @@ def spark_schema(schema: pl.Schema) -> StructType:
 
 
 def history_frames(spark: SparkSession, settings: Settings) -> dict[str, DataFrame]:
-    """The CustomerHistory inputs over the Parquet marts, by field; a missing optional mart is left out."""
-    folders = spark_table_folders(settings.spark_dir)
+    """The CustomerHistory inputs over the Parquet marts and ML tables (ml_sentiment), by field; a missing
+    optional one is left out."""
+    folders = spark_table_folders(settings.spark_dir) | ml_table_folders(settings.spark_dir)
     for table in HISTORY_TABLES:
         if table in folders:
             spark.read.parquet(str(folders[table])).createOrReplaceTempView(table)

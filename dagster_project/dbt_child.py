@@ -3,6 +3,10 @@
 dagster-dbt starts dbt as a plain child process. When `cx run` is killed (SIGKILL, OOM killer), such a child would
 keep writing the warehouse for the rest of its build. This launcher asks Linux to kill it when its parent dies
 (`prctl(PR_SET_PDEATHSIG)`, which survives `exec`) and then becomes dbt. Elsewhere it is dbt unchanged.
+
+On the `spark` target, a command that runs model SQL runs dbt in this process instead, after
+`cx_core.spark_dbt` has given the Spark session the project's Python functions (`cx_redact`) and ML tables:
+dbt-spark's `session` method builds the models in this process's session.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import sys
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+# dbt commands that execute model SQL (and so may call cx_redact); the others need no Spark session up front
+MODEL_SQL_COMMANDS = {"build", "run", "retry", "show"}
 
 
 def die_with_parent() -> None:
@@ -25,11 +31,31 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
+def dbt_target(arguments: list[str]) -> str:
+    """The target a `--target` flag names, else the profile's default (CX_DBT_TARGET, profiles.yml)."""
+    named = [value for flag, value in zip(arguments, arguments[1:]) if flag in ("--target", "-t")]
+    return named[-1] if named else os.environ.get("CX_DBT_TARGET", "duckdb")
+
+
+def runs_models_on_spark(arguments: list[str]) -> bool:
+    # a flag's value (`--log-format json`) can come before the command, so any argument may name it
+    return bool(MODEL_SQL_COMMANDS.intersection(arguments)) and dbt_target(arguments) == "spark"
+
+
 def main() -> None:
     if sys.platform.startswith("linux"):
         die_with_parent()
+    arguments = sys.argv[1:]
+    if runs_models_on_spark(arguments):
+        from dbt.cli.main import cli  # imported here: Spark and dbt load only on this path
+
+        from cx_core.settings import Settings
+        from cx_core.spark_dbt import prepare_dbt_session
+
+        prepare_dbt_session(Settings.from_env())
+        sys.exit(cli.main(arguments, prog_name="dbt"))
     dbt = Path(sys.executable).with_name("dbt")
-    os.execv(dbt, [str(dbt), *sys.argv[1:]])
+    os.execv(dbt, [str(dbt), *arguments])
 
 
 if __name__ == "__main__":

@@ -19,17 +19,10 @@
 {%- endmacro %}
 
 {#- Free text with e-mails, phones, IBANs, card numbers, addresses and person names replaced by placeholders
-    ([EMAIL], [NAME], ...; ml/redaction.py). DuckDB: the plugin function cx_redact. Spark has no such function:
-    there the text passes unchanged (a known gap, README "Personal data"). -#}
+    ([EMAIL], [NAME], ...; ml/redaction.py), by the same Python function on every engine: DuckDB gets cx_redact
+    from the plugin cx_core.privacy.dbt_plugin, Spark from cx_core.spark_dbt (registered in the session before
+    `cx-dbt` starts dbt). An engine without it fails the build instead of letting the text through. -#}
 
 {% macro redact_text(text) -%}
-    {{ return(adapter.dispatch('redact_text', 'cx_pipeline')(text)) }}
-{%- endmacro %}
-
-{% macro default__redact_text(text) -%}
-    {{ text }}
-{%- endmacro %}
-
-{% macro duckdb__redact_text(text) -%}
     cx_redact({{ text }})
 {%- endmacro %}

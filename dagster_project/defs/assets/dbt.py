@@ -24,7 +24,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from cx_core.identity_quality import measure_against_truth
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
-from cx_core.spark_catalog import publish_spark_tables
+from cx_core.spark_catalog import publish_spark_tables, share_tables_with_spark
 from cx_core.warehouse_build import publish_build, start_build
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.metadata import warehouse_table_metadata
@@ -158,6 +158,8 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         build = start_build(settings.warehouse_path, selected, selected & incremental_models())
         if settings.warehouse_path.exists():  # the first build has no warehouse to read
             live = {"CX_WAREHOUSE_LIVE": str(settings.warehouse_path)}
+    else:  # Spark's models read the ML tables as Parquet (cx_core.spark_dbt declares them)
+        share_tables_with_spark(settings.warehouse_path, settings.spark_dir, ml_tables_read_by_models())
     with settings_environment(settings, CX_WAREHOUSE=str(build), **live):
         events, failure = [], None
         try:
@@ -179,6 +181,14 @@ def incremental_models() -> frozenset[str]:
     nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
     return frozenset(node["name"] for node in nodes
                      if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental")
+
+
+def ml_tables_read_by_models() -> list[str]:
+    """The tables of the `ml` source (written by Python assets) that some dbt model reads."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return sorted(manifest["sources"][source]["name"] for source, children in manifest["child_map"].items()
+                  if source in manifest["sources"] and manifest["sources"][source]["source_name"] == "ml"
+                  and any(child.startswith("model.") for child in children))
 
 
 def warehouse_table_key(table: str) -> dg.AssetKey:

@@ -20,8 +20,8 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from cx_core.settings import Settings
-from cx_core.spark_catalog import publish_spark_tables
-from cx_core.spark_scoring import score_sentiment_on_spark
+from cx_core.spark_catalog import publish_parquet_views
+from cx_core.spark_scoring import SENTIMENT_TABLE, score_sentiment_on_spark, sentiment_folder
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
@@ -173,11 +173,12 @@ def sentiment_with_cache(
 def sentiment_on_spark(
     settings: Settings, warehouse: DuckDBResource, model: SentimentModel, head_path: Path
 ) -> tuple[pl.DataFrame, int, int]:
-    """Partitioned on Spark from the Parquet marts (cx_core.spark_scoring), published as a view: every text is
-    scored (executors share no cache). The frame read back feeds the asset's metadata."""
-    rows = score_sentiment_on_spark(settings, model, head_path)
-    publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-    return read_frame(warehouse, f"SELECT {', '.join(SENTIMENT_COLUMNS)} FROM ml_sentiment"), rows, 0
+    """Partitioned on Spark from the Parquet marts (cx_core.spark_scoring), scoring only texts the cache lacks,
+    published as a view. The frame read back feeds the asset's metadata."""
+    scoring = score_sentiment_on_spark(settings, model, head_path)
+    publish_parquet_views({SENTIMENT_TABLE: sentiment_folder(settings)}, settings.warehouse_path)
+    return (read_frame(warehouse, f"SELECT {', '.join(SENTIMENT_COLUMNS)} FROM {SENTIMENT_TABLE}"),
+            scoring.texts_scored, scoring.cache_hits)
 
 
 @dg.asset(
