@@ -34,6 +34,9 @@ def spark_session(settings: Settings, metastore: bool = False) -> SparkSession:
     `metastore`: with the Hive metastore of the profile, as dbt-spark's session opens it (only one process at a
     time can hold its Derby database), for code that runs inside the dbt process."""
     conf = profile_spark_conf(settings) | {"spark.pyspark.python": sys.executable}
+    # A local session starts its Python workers with PYSPARK_PYTHON (else `python3` on PATH, which outside an
+    # activated virtualenv lacks this project): the conf above alone did not reach them.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if "SPARK_REMOTE" in os.environ:  # Spark Connect: the cluster owns master and resources
         conf = {key: value for key, value in conf.items() if not key.startswith(("spark.master", "spark.driver"))}
     builder = SparkSession.builder.appName("cx-pipeline")
