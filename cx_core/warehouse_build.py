@@ -1,18 +1,25 @@
-"""A dbt build that leaves the warehouse as it was until the build has ended, without copying the warehouse.
+"""A dbt build that leaves the warehouse as it was until the build has ended, copying no more of it than it must.
 
-dbt writes a fresh database file, the *build*, in which every relation of the warehouse appears as a *proxy*:
-a view onto the warehouse, attached read-only as `live` (dbt's on-run-start hook `attach_live_warehouse`
-attaches it in dbt's session). The build's file has the warehouse's file name in a folder of its own, so both
-have the same catalog name, which dbt writes into every relation it names.
+dbt writes a separate database file, the *build*, which has the warehouse's file name in a folder of its own, so
+both have the same catalog name, which dbt writes into every relation it names. `start_build` makes it along the
+cheaper of two ways (`copies_the_file`):
+- a fresh file in which every relation of the warehouse appears as a *proxy*: a view onto the warehouse, attached
+  read-only as `live` (dbt's on-run-start hook `attach_live_warehouse` attaches it in dbt's session); the
+  incremental tables dbt adds to are copied in with CREATE TABLE AS (the seeds, the models after the ML assets);
+- a copy of the warehouse file without the relations dbt rebuilds, when the proxy way would copy a large part of
+  the warehouse row by row anyway (the main step: its incremental tables are half the warehouse, and publishing
+  would copy the ML tables back): a file copy moves bytes ~25 times faster than CREATE TABLE AS.
 
 When dbt has ended, `publish_build` moves the result into place along the cheaper of two ways:
-- the relations dbt rebuilt are copied into the warehouse in one transaction (the seeds, or the few models
-  after the ML assets), or
+- the relations dbt rebuilt are copied into the warehouse in one transaction (a build of proxies that rebuilt
+  little), or
 - the relations dbt did not rebuild (its proxies) are copied into the build as tables, and the build replaces the
-  warehouse with one rename (the main step, which rebuilds nearly everything).
-Either way readers see the old warehouse or the new one, never a mix, and a build killed before it ends leaves
-the warehouse untouched (tests/test_killed_run.py). Copying the whole warehouse file for every dbt step cost
-three copies of the warehouse per run (issue 19).
+  warehouse with one rename (a build of proxies that rebuilt nearly everything, or a copy of the file, which
+  already holds them).
+Either way readers see the old warehouse or the new one, never a mix; a relation dbt failed to build keeps the
+warehouse's version; and a build killed before it ends leaves the warehouse untouched (tests/test_killed_run.py).
+Copying the whole warehouse file for every dbt step cost three copies of the warehouse per run (issue 19); now
+only a step whose proxies would copy a large part of it row by row copies the file.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ from cx_core.sources.reader import quote_identifier, sql_literal
 
 LIVE_ALIAS = "live"  # the warehouse as the build sees it; dbt's hook attaches it under this name
 PROXY_COMMENT = "cx build proxy"  # marks the views start_build made; a relation dbt rebuilt has lost it
+# How many times more bytes per second a file copy moves than CREATE TABLE AS (measured at 100k customers: 1.7 GB
+# copied in 0.6 s from the page cache, 1.1 GB/s read from disk, against 0.9 GB of tables in 12 s), with room
+# for a warehouse too large for the page cache (README, "Operating it").
+FILE_COPY_ADVANTAGE = 10
 
 
 @dataclass(frozen=True)
@@ -73,26 +84,55 @@ def _attach(con: duckdb.DuckDBPyConnection, database: Path, alias: str, read_onl
 
 
 def start_build(warehouse: Path, rebuilt: frozenset[str] = frozenset(), incremental: frozenset[str] = frozenset()) -> Path:
-    """A fresh build file for dbt with a proxy view for every relation of the warehouse but those dbt will
-    rebuild (`rebuilt`: dbt refuses to replace a view by a seed); the incremental ones among them get a copy of
-    their table, which dbt adds to (it would rebuild a missing one from scratch). Returns the build's path. A
-    build left by a killed run is discarded: it may be half written."""
+    """A build file for dbt without the relations dbt will rebuild (`rebuilt`: dbt refuses to replace a view by a
+    seed, and would only add to an old seed), with every other relation of the warehouse as a proxy view or, when
+    that is cheaper, as its copy in a copy of the warehouse file (module docstring). The incremental relations
+    among `rebuilt` keep their table, which dbt adds to (it would rebuild a missing one from scratch). Returns the
+    build's path. A build left by a killed run is discarded: it may be half written."""
     build = build_path(warehouse)
     shutil.rmtree(build.parent, ignore_errors=True)
     build.parent.mkdir(parents=True)
+    if not warehouse.exists():
+        duckdb.connect(str(build)).close()
+        return build
+    fold_write_ahead_log(warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        live = relations(con, warehouse.stem)
+        used_bytes = con.execute("SELECT used_blocks * block_size FROM pragma_database_size()").fetchone()[0]
+    added_to = {key for key, relation in live.items() if relation.name in incremental and not relation.is_view}
+    if copies_the_file(warehouse.stat().st_size, used_bytes, list(live.values()), rebuilt, incremental):
+        shutil.copyfile(warehouse, build)
+        with duckdb.connect(str(build)) as con:
+            for key, relation in live.items():
+                if relation.name in rebuilt and key not in added_to:
+                    con.execute(f"DROP {'VIEW' if relation.is_view else 'TABLE'} {relation.qualified}")
+        return build
     with duckdb.connect(str(build)) as con:
-        if warehouse.exists():
-            fold_write_ahead_log(warehouse)
-            _attach(con, warehouse, LIVE_ALIAS, read_only=True)
-            for relation in relations(con, LIVE_ALIAS).values():
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(relation.schema)}")
-                live_relation = f"{quote_identifier(LIVE_ALIAS)}.{relation.qualified}"
-                if relation.name in incremental and not relation.is_view:
-                    con.execute(f"CREATE TABLE {relation.qualified} AS SELECT * FROM {live_relation}")
-                elif relation.name not in rebuilt:
-                    con.execute(f"CREATE VIEW {relation.qualified} AS SELECT * FROM {live_relation}")
-                    con.execute(f"COMMENT ON VIEW {relation.qualified} IS {sql_literal(PROXY_COMMENT)}")
+        _attach(con, warehouse, LIVE_ALIAS, read_only=True)
+        for key, relation in live.items():
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(relation.schema)}")
+            live_relation = f"{quote_identifier(LIVE_ALIAS)}.{relation.qualified}"
+            if key in added_to:
+                con.execute(f"CREATE TABLE {relation.qualified} AS SELECT * FROM {live_relation}")
+            elif relation.name not in rebuilt:
+                con.execute(f"CREATE VIEW {relation.qualified} AS SELECT * FROM {live_relation}")
+                con.execute(f"COMMENT ON VIEW {relation.qualified} IS {sql_literal(PROXY_COMMENT)}")
     return build
+
+
+def copies_the_file(file_bytes: int, used_bytes: int, live: list[Relation], rebuilt: frozenset[str],
+                    incremental: frozenset[str]) -> bool:
+    """Whether copying the warehouse file (`file_bytes`, its free blocks included) costs less than the rows the
+    proxy way copies: its incremental tables into the build, then the smaller of what dbt rebuilds and what it
+    keeps at publishing (sized as they are now), in bytes at the warehouse's average bytes per row."""
+    tables = [relation for relation in live if not relation.is_view]
+    all_rows = sum(relation.rows for relation in tables)
+    if not all_rows:
+        return False
+    rebuilt_rows = sum(relation.rows for relation in tables if relation.name in rebuilt)
+    copied_rows = sum(relation.rows for relation in tables if relation.name in rebuilt & incremental) \
+        + min(rebuilt_rows, all_rows - rebuilt_rows)
+    return file_bytes <= FILE_COPY_ADVANTAGE * used_bytes * copied_rows / all_rows
 
 
 def _proxies(con: duckdb.DuckDBPyConnection, catalog: str) -> set[tuple[str, str]]:

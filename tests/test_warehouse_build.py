@@ -1,12 +1,13 @@
-"""A dbt build's own file (cx_core/warehouse_build.py): the build reads the warehouse through proxy views, the
-warehouse stays byte for byte as it was while the build runs, and publishing moves the rebuilt relations in
-along either way: the few rebuilt ones copied into the warehouse, or the build with the kept ones renamed over it.
+"""A dbt build's own file (cx_core/warehouse_build.py): the build reads the warehouse through proxy views or is a
+copy of its file without the relations dbt rebuilds, the warehouse stays byte for byte as it was while the build
+runs, and publishing moves the rebuilt relations in along either way: the few rebuilt ones copied into the
+warehouse, or the build with the kept ones renamed over it.
 Plain DuckDB stands in for dbt here; tests/test_killed_run.py and the dbt tests run the real thing."""
 
 import duckdb
 import pytest
 
-from cx_core.warehouse_build import LIVE_ALIAS, build_path, publish_build, start_build
+from cx_core.warehouse_build import LIVE_ALIAS, Relation, build_path, copies_the_file, publish_build, start_build
 
 
 RELATION_KINDS = [("marts", "BASE TABLE"), ("marts_count", "VIEW"), ("seeds", "BASE TABLE"), ("seeds_times_ten", "VIEW")]
@@ -89,9 +90,58 @@ def test_a_build_left_by_a_killed_run_is_discarded(warehouse):
         assert con.sql("SELECT comment FROM duckdb_views() WHERE view_name = 'seeds'").fetchall() == [("cx build proxy",)]
 
 
-def test_an_incremental_model_gets_a_copy_of_its_table_to_add_to(warehouse):
+def relation_kinds(build, *names):
+    with duckdb.connect(str(build), read_only=True) as con:
+        return [con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
+                for name in names]
+
+
+@pytest.mark.parametrize("kept_rows, way", [(0, "file copy"), (100_000, "proxies")])
+def test_an_incremental_model_gets_a_copy_of_its_table_to_add_to(warehouse, kept_rows, way):
+    """marts is incremental: with nothing else in the warehouse the proxy way would copy it in and out again, so
+    the build copies the file; beside a large table dbt keeps, it copies marts alone into a build of proxies."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"CREATE TABLE kept AS SELECT range AS id FROM range({kept_rows})")
     build = start_build(warehouse, rebuilt=frozenset({"marts"}), incremental=frozenset({"marts"}))
+    seeds_kind = [("BASE TABLE",)] if way == "file copy" else [("VIEW",)]
+    assert relation_kinds(build, "marts", "seeds") == [[("BASE TABLE",)], seeds_kind]
     rebuild(build, warehouse, "INSERT INTO marts SELECT range FROM range(1000, 1500)")
     publish_build(build, warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.sql("SELECT n FROM marts_count").fetchall() == [(1500,)]
+        assert con.sql("SELECT count(*) FROM kept").fetchall() == [(kept_rows,)]
+
+
+def test_a_file_copy_leaves_out_what_dbt_rebuilds_and_keeps_what_it_failed_to_build(warehouse):
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE VIEW seeds_times_ten AS SELECT x * 10 AS y FROM main.seeds")
+    before = warehouse.read_bytes()
+    build = start_build(warehouse, rebuilt=frozenset({"marts", "seeds", "seeds_times_ten"}),
+                        incremental=frozenset({"marts"}))
+    # the copy holds what dbt keeps (marts_count, itself, not a proxy) and adds to (marts), not what it rebuilds
+    assert relation_kinds(build, "marts", "marts_count", "seeds", "seeds_times_ten") == [
+        [("BASE TABLE",)], [("VIEW",)], [], []]
+    with duckdb.connect(str(build), read_only=True) as con:
+        assert con.sql("SELECT comment FROM duckdb_views() WHERE view_name = 'marts_count'").fetchall() == [(None,)]
+    # dbt adds to marts and rebuilds seeds, but fails on seeds_times_ten: the warehouse's version stays
+    rebuild(build, warehouse, "INSERT INTO marts SELECT range FROM range(1000, 1200)", "CREATE TABLE seeds AS SELECT 3 AS x")
+    assert warehouse.read_bytes() == before
+    publish_build(build, warehouse)
+    assert not build.parent.exists()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.sql("SELECT (SELECT n FROM marts_count), (SELECT y FROM seeds_times_ten)").fetchall() == [(1200, 30)]
+
+
+def table(name, rows):
+    return Relation("main", name, is_view=False, rows=rows, view_sql=None)
+
+
+@pytest.mark.parametrize("file_bytes, copies", [(2_000, True), (2_001, False)])
+def test_the_file_is_copied_when_the_proxies_would_copy_a_tenth_of_its_bytes(file_bytes, copies):
+    """1,000 used bytes over 100 rows: the proxies would copy incremental (5 rows) in, then the smaller of the
+    rebuilt (5 + 10 rows) and the kept (85 rows) out: 20 rows = 200 bytes, which a file copy beats ten times over
+    up to 2,000 bytes of file."""
+    live = [table("incremental", 5), table("rebuilt", 10), table("kept", 85),
+            Relation("main", "view", is_view=True, rows=0, view_sql="SELECT 1")]
+    assert copies_the_file(file_bytes, 1_000, live, frozenset({"incremental", "rebuilt", "view"}),
+                           frozenset({"incremental"})) is copies

@@ -5,8 +5,10 @@ folder and every export is split by its event time: the rows of the last day go 
 (`<file>_day-<date>.<ext>`), the rest keeps the file's name. The earlier files land and `cx run` builds
 everything (`full_refresh`); then the last day's files land and `cx run --job ingest_new_files` and
 `cx run --job kpi_refresh` refresh it, each in its own process as an operator would run them. Prints every Dagster
-step of the three runs with its seconds, the steps that dominate the refresh, what the sentiment cache and the
-stored churn model saved, and the refresh's share of the full run (target <= 10 %).
+step of the three runs with its seconds, the steps that dominate the refresh, for each dbt step of the refresh
+dbt's own elapsed time, its slowest nodes and the step's overhead around dbt (process start, parse, the build
+file, Dagster's events and metadata), what the sentiment cache and the stored churn model saved, and the
+refresh's share of the full run (target <= 10 %).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from tests.benchmarks.bench_scale import CX, print_steps, run_measured
 DAYS = 365
 TARGET_SHARE = 0.10
 SLOWEST_STEPS = 8
+SLOWEST_DBT_NODES = 5
+DBT_STEP_PREFIX = "cx_dbt_assets"
 # What the refresh's ML steps say about the work they skipped (their materialisation metadata).
 REUSE_METADATA = {"ml_sentiment_model_card": ("adaptation",), "ml_sentiment": ("rows_scored", "cache_hits"),
                   "ml_churn_scores": ("scoring",)}
@@ -131,6 +135,26 @@ def reuse_figures(dagster_home: Path, run_id: str) -> dict[str, object]:
     return figures
 
 
+def dbt_step_overheads(dbt_target: Path, run_id: str, steps: dict[str, float]) -> dict[str, float]:
+    """Prints, for each dbt step of run `run_id`, its seconds as dbt's elapsed time plus the overhead around dbt
+    and its slowest nodes, from `run_results.json` in the step's own target folder (dagster-dbt names it
+    `<step>-<run id prefix>-<hash>`); returns the overhead seconds per step."""
+    overheads = {}
+    print("\n  dbt steps of the refresh: step seconds = dbt's elapsed time + overhead (process start, parse, "
+          "build file, Dagster events and metadata):")
+    for step, seconds in sorted(steps.items()):
+        results_files = list(dbt_target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
+        if not step.startswith(DBT_STEP_PREFIX) or not results_files:
+            continue
+        results = json.loads(results_files[0].read_text())
+        overheads[step] = seconds - results["elapsed_time"]
+        print(f"    {step:<20} {seconds:6.1f} s = dbt {results['elapsed_time']:6.1f} s + overhead "
+              f"{overheads[step]:5.1f} s; slowest nodes:")
+        for node in sorted(results["results"], key=lambda result: -result["execution_time"])[:SLOWEST_DBT_NODES]:
+            print(f"      {node['execution_time']:6.1f}  {node['unique_id'].split('.', 2)[-1]}")
+    return overheads
+
+
 def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tuple[float, dict[str, float], str]:
     """`cx run --job <job>`: (wall seconds, seconds per step, run id); prints the steps."""
     measured = run_measured([CX, "run", "--job", job, "--quiet"], environment)
@@ -169,6 +193,7 @@ def run() -> dict[str, object]:
           f"{incremental:,.1f} s wall with process start-up):")
     for step, seconds in sorted(steps.items(), key=lambda item: -item[1])[:SLOWEST_STEPS]:
         print(f"    {step:<48} {seconds:8.1f}")
+    overheads = dbt_step_overheads(settings.dbt_project_dir / "target", refresh_run, refresh_steps)
     reuse = reuse_figures(settings.dagster_home, refresh_run)
     for name, value in reuse.items():
         print(f"  {name}: {value}")
@@ -180,6 +205,7 @@ def run() -> dict[str, object]:
         f"incremental_{customers}_ingest_seconds": round(ingest_seconds, 1),
         f"incremental_{customers}_kpi_refresh_seconds": round(refresh_seconds, 1),
         f"incremental_{customers}_share_of_full": round(share, 3),
+        **{f"incremental_{customers}_{step}_overhead_seconds": round(value, 1) for step, value in overheads.items()},
         **{f"incremental_{customers}_{name}": value for name, value in reuse.items()},
     }
 

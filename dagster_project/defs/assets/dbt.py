@@ -9,6 +9,7 @@ file changed. That keeps code-location loads fast and makes them work under pyte
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +26,8 @@ from cx_core.identity_quality import measure_against_truth
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.spark_catalog import publish_spark_tables, share_tables_with_spark
-from cx_core.warehouse_build import publish_build, start_build
+from cx_core.files import write_atomically
+from cx_core.warehouse_build import build_path, publish_build, start_build
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
@@ -38,6 +40,7 @@ ML_TABLE_PREFIX = "ml_"
 PYTHON_TABLE_ASSETS = {"kpi_alerts": "kpi_alerts", "kpi_change_drivers": "kpi_change_drivers",
                        "kpi_change_driver_sentences": "kpi_change_drivers"}
 KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's parse state, which lets the next dbt command skip parsing
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
@@ -94,11 +97,31 @@ def manifest_is_stale() -> bool:
 
 
 def prepare_dbt_manifest() -> Path:
-    """Run `dbt parse` when `target/manifest.json` is missing or older than a project file; return its path."""
+    """Run `dbt parse` when `target/manifest.json` is missing or older than a project file; return its path.
+    It parses under the environment a build sees, so the first dbt step of a run can reuse its parse state."""
     if manifest_is_stale():
-        with settings_environment(get_settings()):
+        settings = get_settings()
+        with settings_environment(settings, CX_WAREHOUSE=str(dbt_database(settings))):
             dbt_cli_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
+
+
+def dbt_database(settings: Settings) -> Path:
+    """The file dbt's profile names: on DuckDB the build's own file (cx_core/warehouse_build.py), not the
+    warehouse. dbt parses the project from scratch (4 s) when the profile differs from the one its parse state
+    was written under, so `dbt parse` and every build must name the same file."""
+    return build_path(settings.warehouse_path) if settings.dbt_target == "duckdb" else settings.warehouse_path
+
+
+def keep_parse_state(step_target: Path) -> None:
+    """Make the parse state a dbt step wrote the one the next step starts from: dagster-dbt copies
+    `partial_parse.msgpack` from the target folder into each step's own folder inside it, and the one `dbt parse`
+    left there was written under other settings when the run's data folder is not the one the manifest was
+    prepared for. dbt checks the state itself (profile, variables, environment, file hashes) and parses what
+    changed."""
+    parsed = step_target / PARTIAL_PARSE_FILE
+    if parsed.exists():
+        write_atomically(step_target.parent / PARTIAL_PARSE_FILE, lambda temporary: shutil.copyfile(parsed, temporary))
 
 
 class CxDbtTranslator(DagsterDbtTranslator):
@@ -152,21 +175,23 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
     ensure_raw_schemas(settings.raw_dir)
     settings.duckdb_config()  # dbt's profile reads the same values from the environment; this makes the folder
     on_duckdb = settings.dbt_target == "duckdb"
-    build, live = settings.warehouse_path, {}
+    build, live = dbt_database(settings), {}
     if on_duckdb:
         selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
-        build = start_build(settings.warehouse_path, selected, selected & incremental_models())
+        start_build(settings.warehouse_path, selected, selected & incremental_models())
         if settings.warehouse_path.exists():  # the first build has no warehouse to read
             live = {"CX_WAREHOUSE_LIVE": str(settings.warehouse_path)}
     else:  # Spark's models read the ML tables as Parquet (cx_core.spark_dbt declares them)
         share_tables_with_spark(settings.warehouse_path, settings.spark_dir, ml_tables_read_by_models())
     with settings_environment(settings, CX_WAREHOUSE=str(build), **live):
         events, failure = [], None
+        invocation = dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions(settings)],
+                             context=context)
         try:
-            events.extend(dbt.cli(["build", "--indirect-selection", "buildable", *engine_specific_exclusions(settings)],
-                                  context=context).stream())
+            events.extend(invocation.stream())
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
+    keep_parse_state(invocation.target_path)
     if on_duckdb:
         publish_build(build, settings.warehouse_path)
     else:
