@@ -7,6 +7,10 @@ keep writing the warehouse for the rest of its build. This launcher asks Linux t
 On the `spark` target, a command that runs model SQL runs dbt in this process instead, after
 `cx_core.spark_dbt` has given the Spark session the project's Python functions (`cx_redact`) and ML tables:
 dbt-spark's `session` method builds the models in this process's session.
+
+`cx-dbt --version` answers from the installed dbt-core's metadata without starting dbt: dagster-dbt asks before
+every dbt step (to tell dbt Core from the Fusion engine), and dbt answers only after importing itself and asking
+PyPI for its latest release (2 s of CPU per step, and a network timeout offline; issue 19).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import ctypes
 import os
 import signal
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -42,10 +47,18 @@ def runs_models_on_spark(arguments: list[str]) -> bool:
     return bool(MODEL_SQL_COMMANDS.intersection(arguments)) and dbt_target(arguments) == "spark"
 
 
+def installed_version() -> str:
+    """The start of `dbt --version`'s answer, for the dbt that `main` runs (this environment's)."""
+    return f"Core:\n  - installed: {version('dbt-core')}"
+
+
 def main() -> None:
+    arguments = sys.argv[1:]
+    if arguments == ["--version"]:
+        print(installed_version())
+        return
     if sys.platform.startswith("linux"):
         die_with_parent()
-    arguments = sys.argv[1:]
     if runs_models_on_spark(arguments):
         from dbt.cli.main import cli  # imported here: Spark and dbt load only on this path
 
