@@ -22,13 +22,19 @@ def frame_metadata(frame: pl.DataFrame) -> dict[str, object]:
 
 
 def warehouse_table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
+    """The relation's columns, and its rows when it is a table: counting a view runs its whole query (the staging
+    and identity views of a 100k-customer warehouse took 11 s of a dbt step, issue 19)."""
     columns = connection.execute(
         "select column_name, data_type from information_schema.columns where table_name = ? order by ordinal_position",
         [table],
     ).fetchall()
-    rows = connection.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
-    return {"dagster/row_count": rows,
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])}
+    metadata: dict[str, object] = {
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])}
+    is_view = connection.execute("select count(*) > 0 from information_schema.tables where table_name = ? "
+                                 "and table_type = 'VIEW'", [table]).fetchone()[0]
+    if not is_view:
+        metadata["dagster/row_count"] = connection.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
+    return metadata
 
 
 def contract_metadata(contract: SourceContract, parquet_glob: str) -> dict[str, object]:
