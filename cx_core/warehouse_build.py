@@ -98,7 +98,7 @@ def start_build(warehouse: Path, rebuilt: frozenset[str] = frozenset(), incremen
     fold_write_ahead_log(warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         live = relations(con, warehouse.stem)
-        used_bytes = con.execute("SELECT used_blocks * block_size FROM pragma_database_size()").fetchone()[0]
+        used_bytes = con.execute("SELECT used_blocks * block_size FROM pragma_database_size()").fetchall()[0][0]
     added_to = {key for key, relation in live.items() if relation.name in incremental and not relation.is_view}
     if copies_the_file(warehouse.stat().st_size, used_bytes, list(live.values()), rebuilt, incremental):
         shutil.copyfile(warehouse, build)

@@ -31,7 +31,7 @@ def warehouse_table_metadata(connection: duckdb.DuckDBPyConnection, table: str) 
     metadata: dict[str, object] = {
         "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])}
     is_view = connection.execute("select count(*) > 0 from information_schema.tables where table_name = ? "
-                                 "and table_type = 'VIEW'", [table]).fetchone()[0]
+                                 "and table_type = 'VIEW'", [table]).fetchall()[0][0]
     if not is_view:
         metadata["dagster/row_count"] = connection.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
     return metadata
