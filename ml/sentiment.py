@@ -102,7 +102,8 @@ class MultilingualEncoder:
     Encoding is the slow part of every text asset, and they encode the same texts: the sentiment model card the
     survey comments, ml_sentiment every text, ml_text_insights those without a topic keyword, ml_emerging_topics
     the latest weeks. The encoder remembers the embeddings of up to `remembered_texts` texts (2 KB each), so in
-    one process (`cx run`) each text is encoded once.
+    one process (`cx run`) each text is encoded once. Across processes (a daily refresh) ml_sentiment,
+    ml_text_insights and ml_emerging_topics keep their per-text results in the text cache (`ml.text_cache`).
     """
 
     name = "use-multilingual-v3"
