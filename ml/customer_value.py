@@ -36,6 +36,8 @@ from ml.bgnbd import BgNbdParams, expected_purchases, fit, log_likelihood
 from ml.features import cutoff
 
 HORIZON_DAYS = 365
+# The holdout of the time split: the horizon itself when the history is long enough, else half the history.
+MIN_HOLDOUT_DAYS = 28
 INTERVAL = (0.1, 0.9)
 SIMULATIONS = 2000  # draws per (x, T) group of customers, given alive
 
@@ -228,6 +230,12 @@ class ValueValidation:
             rows, schema={"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String},
             orient="row",
         )
+
+
+def holdout_days(orders: pl.DataFrame, as_of: date) -> int:
+    """The holdout of the model card's time split as of `as_of`."""
+    span = (as_of - orders["ordered_at"].min().date()).days
+    return max(MIN_HOLDOUT_DAYS, min(HORIZON_DAYS, span // 2))
 
 
 def holdout_actuals(orders: pl.DataFrame, start: date, days: int) -> pl.DataFrame:

@@ -22,7 +22,8 @@ from sklearn.model_selection import cross_val_predict
 
 from cx_core.settings import REPO_ROOT, get_settings
 from cx_core.warehouse import Warehouse, WarehouseFile, read_frame
-from dagster_project.defs.assets.ml_customer_value import ORDERS_SQL, holdout_days
+from dagster_project.defs.assets.ml_customer_value import ORDERS_SQL
+from ml.customer_value import holdout_days
 from dagster_project.defs.assets.ml_customers import demo_truth_customers
 from dagster_project.defs.assets.ml_personas import SEED, load_behaviour
 from ml.customer_value import HORIZON_DAYS, validate_time_split
