@@ -15,7 +15,7 @@ with contacts.
 """
 
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import polars as pl
@@ -27,7 +27,9 @@ from cx_core.warehouse import Warehouse, drop_tables, read_frame, replace_table,
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
-from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
+from ml.forecast import Calendar, ModelChoice, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
+from ml.forecast_store import parameters, save_choices, stored_choices
+from ml.model_store import ModelStore
 from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_by_channel, staffing_plan
 
 INTERVAL_MINUTES = 30
@@ -148,11 +150,12 @@ def slot_counts(contacts: pl.DataFrame, first_day: date, weeks: int) -> pl.DataF
     return recent.group_by("day", "slot").agg(pl.len().cast(pl.Float64).alias("contacts"))
 
 
-def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date,
-                 horizon: int) -> tuple[SeriesForecast, pl.DataFrame]:
-    """Daily forecast of one series from its contacts before `first_day`, and its split over half-hours."""
+def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int,
+                 choice: ModelChoice | None = None) -> tuple[SeriesForecast, pl.DataFrame]:
+    """Daily forecast of one series from its contacts before `first_day` (with the given model choice, else
+    backtested), and its split over half-hours."""
     history = contacts.filter(pl.col("day") < first_day)
-    outcome = forecast_series(daily_counts(history), calendar, first_day, horizon)
+    outcome = forecast_series(daily_counts(history), calendar, first_day, horizon, choice=choice)
     intraday = intraday_forecast(outcome.forecast, intraday_profile(slot_counts(history, first_day, PROFILE_WEEKS)))
     return outcome, intraday
 
@@ -161,11 +164,15 @@ def interval_start(day: pl.Expr, slot: pl.Expr) -> pl.Expr:
     return day.cast(pl.Datetime("us")) + pl.duration(minutes=slot)
 
 
-def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int):
-    """The three tables of `ml_contact_forecast` for every series."""
-    forecasts, backtests, cleaned = [], [], []
+def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int,
+                 choices: dict[tuple[str, str], ModelChoice] | None = None):
+    """The three tables of `ml_contact_forecast` for every series, and the model choice of each (the given
+    `choices`, else backtested)."""
+    forecasts, backtests, cleaned, chosen = [], [], [], {}
     for channel, queue in series_keys(contacts):
-        outcome, intraday = forecast_one(series_contacts(contacts, channel, queue), calendar, first_day, horizon)
+        outcome, intraday = forecast_one(series_contacts(contacts, channel, queue), calendar, first_day, horizon,
+                                         (choices or {}).get((channel, queue)))
+        chosen[channel, queue] = outcome.choice
         key = [pl.lit(channel).alias("channel"), pl.lit(queue).alias("queue")]
         forecasts.append(outcome.forecast.with_columns(
             *key, pl.lit("day").alias("granularity"), interval_start(pl.col("day"), pl.lit(0)).alias("interval_start")))
@@ -179,7 +186,7 @@ def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, ho
                "lower_95", "upper_95", "model"]
     return (pl.concat(forecasts, how="diagonal_relaxed").select(columns),
             pl.concat(backtests, how="diagonal_relaxed") if backtests else pl.DataFrame(schema=EMPTY_BACKTEST),
-            pl.concat(cleaned))
+            pl.concat(cleaned), chosen)
 
 
 def as_of_date(settings: Settings, contacts: pl.DataFrame) -> date:
@@ -210,17 +217,25 @@ def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings,
             yield dg.MaterializeResult(asset_key=table, metadata=skipped(reason))
         return
     as_of = as_of_date(settings, contacts)
-    forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1),
-                                               settings.forecast_horizon_days)
-    stamp = pl.lit(as_of).alias("as_of_date")
-    tables = {name: frame.with_columns(stamp) for name, frame in
-              {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest,
-               "ml_forecast_cleaned_days": cleaned}.items()}
+    store, now = ModelStore(settings.models_dir), datetime.now(timezone.utc)
+    setup = parameters(settings.forecast_horizon_days, settings.holiday_country, settings.timezone,
+                       series_keys(contacts))
+    stored = stored_choices(store, setup, as_of, now, settings.model_max_age_days)
+    forecast, backtest, cleaned, choices = forecast_all(
+        contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1), settings.forecast_horizon_days,
+        stored.choices)
+    if stored.choices is None:
+        save_choices(store, choices, setup, as_of, now, history_days=contacts["day"].n_unique())
+    backtest_as_of = stored.backtest_as_of or as_of  # a reused backtest keeps the as-of date it was run for
+    tables = {name: frame.with_columns(pl.lit(day).alias("as_of_date")) for name, frame, day in
+              (("ml_contact_forecast", forecast, as_of), ("ml_forecast_backtest", backtest, backtest_as_of),
+               ("ml_forecast_cleaned_days", cleaned, as_of))}
     for table, frame in tables.items():
         replace_table(warehouse, table, frame)
     chosen = backtest.filter("chosen")
     context.log.info(f"forecast as of {as_of}: {forecast['channel'].n_unique()} channels, {chosen.height} backtests")
-    summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days}
+    summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days,
+               "model_choice": stored.reuse}
     yield dg.MaterializeResult(asset_key="ml_contact_forecast",
                                metadata={**summary, **frame_metadata(tables["ml_contact_forecast"])})
     yield dg.MaterializeResult(asset_key="ml_forecast_backtest", metadata={
