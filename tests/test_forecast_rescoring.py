@@ -12,7 +12,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from ml.forecast_store import MODEL_NAME
+from ml.forecast_store import ADHERENCE_CHOICES
+from ml.forecast_store import FORECAST_CHOICES as MODEL_NAME
 from ml.model_store import ModelStore
 from tests.helpers.settings_env import point_settings_at
 from tests.test_workforce_assets import LAST_DAY, write_warehouse
@@ -80,3 +81,31 @@ def test_a_young_model_choice_is_refitted_without_a_backtest_and_an_old_one_or_a
 
     monkeypatch.setenv("CX_FORECAST_HORIZON_DAYS", "21")
     assert materialise() == "backtested: changed since training: horizon_days 14 -> 21"
+
+
+def test_the_adherence_plan_reuses_its_own_model_choices_made_before_its_four_weeks(tmp_path, monkeypatch):
+    from dagster_project.defs.assets.ml_workforce import ADHERENCE_WEEKS, ml_staffing_adherence
+    from dagster_project.defs.resources import pipeline_resources
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_warehouse(warehouse)
+    settings = point_settings_at(monkeypatch, tmp_path / "data", CX_WAREHOUSE=str(warehouse), CX_TIMEZONE="UTC",
+                                 CX_HOLIDAY_COUNTRY="AT")
+    store = ModelStore(settings.models_dir)
+
+    def adherence() -> tuple[str, pl.DataFrame]:
+        result = dg.materialize([ml_staffing_adherence], resources=pipeline_resources())
+        assert result.success
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            table = connection.sql("SELECT * FROM ml_staffing_adherence ORDER BY ALL").pl()
+        return result.get_asset_materialization_events()[0].materialization.metadata["model_choice"].value, table
+
+    words, planned = adherence()
+    assert words == "backtested: no stored model"
+    # the plan of the last four weeks may only know the days before them
+    plan_as_of = LAST_DAY - timedelta(weeks=ADHERENCE_WEEKS)
+    assert store.info(ADHERENCE_CHOICES).as_of == plan_as_of
+    assert set(store.load(ADHERENCE_CHOICES)) == {("chat_agent", "all"), ("email", "all"), ("phone", "all")}
+    words, replanned = adherence()
+    assert words.startswith(f"reused the model choices of the backtest as of {plan_as_of.isoformat()}")
+    assert replanned.equals(planned)

@@ -28,7 +28,7 @@ from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.forecast import Calendar, ModelChoice, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
-from ml.forecast_store import parameters, save_choices, stored_choices
+from ml.forecast_store import ADHERENCE_CHOICES, FORECAST_CHOICES, parameters, save_choices, stored_choices
 from ml.model_store import ModelStore
 from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_by_channel, staffing_plan
 
@@ -220,12 +220,12 @@ def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings,
     store, now = ModelStore(settings.models_dir), datetime.now(timezone.utc)
     setup = parameters(settings.forecast_horizon_days, settings.holiday_country, settings.timezone,
                        series_keys(contacts))
-    stored = stored_choices(store, setup, as_of, now, settings.model_max_age_days)
+    stored = stored_choices(store, FORECAST_CHOICES, setup, as_of, now, settings.model_max_age_days)
     forecast, backtest, cleaned, choices = forecast_all(
         contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1), settings.forecast_horizon_days,
         stored.choices)
     if stored.choices is None:
-        save_choices(store, choices, setup, as_of, now, history_days=contacts["day"].n_unique())
+        save_choices(store, FORECAST_CHOICES, choices, setup, as_of, now, history_days=contacts["day"].n_unique())
     backtest_as_of = stored.backtest_as_of or as_of  # a reused backtest keeps the as-of date it was run for
     tables = {name: frame.with_columns(pl.lit(day).alias("as_of_date")) for name, frame, day in
               (("ml_contact_forecast", forecast, as_of), ("ml_forecast_backtest", backtest, backtest_as_of),
@@ -342,24 +342,34 @@ def actual_intervals(settings: Settings, warehouse: Warehouse, contacts: pl.Data
 
 
 def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, calendar: Calendar,
-                       as_of: date) -> pl.DataFrame:
+                       as_of: date) -> tuple[pl.DataFrame, str]:
     """Every staffed channel's plan made before the last `ADHERENCE_WEEKS` weeks (forecast from the history
-    before them) next to what happened in each half-hour of those weeks. A backlog channel's plan is sized to
-    answer within the target, so it expects the channel's service-level target."""
+    before them, with the model choices of the stored backtest while young, `ml.forecast_store`) next to what
+    happened in each half-hour of those weeks, and in words whether the choices were reused. A backlog channel's
+    plan is sized to answer within the target, so it expects the channel's service-level target."""
     first_day = as_of - timedelta(weeks=ADHERENCE_WEEKS) + timedelta(days=1)
     rules = channel_rules(settings, warehouse, contacts, first_day).filter(
         pl.col("channel").is_in(contacts["channel"].unique().implode()))
-    half_hours = []
-    for channel in rules["channel"].sort():
-        _, intraday = forecast_one(series_contacts(contacts, channel, ALL_QUEUES), calendar, first_day,
-                                   ADHERENCE_WEEKS * 7)
+    channels = rules["channel"].sort().to_list()
+    plan_as_of, store, now = first_day - timedelta(days=1), ModelStore(settings.models_dir), datetime.now(timezone.utc)
+    setup = parameters(ADHERENCE_WEEKS * 7, settings.holiday_country, settings.timezone,
+                       [(channel, ALL_QUEUES) for channel in channels])
+    stored = stored_choices(store, ADHERENCE_CHOICES, setup, plan_as_of, now, settings.model_max_age_days)
+    half_hours, choices = [], {}
+    for channel in channels:
+        outcome, intraday = forecast_one(series_contacts(contacts, channel, ALL_QUEUES), calendar, first_day,
+                                         ADHERENCE_WEEKS * 7, (stored.choices or {}).get((channel, ALL_QUEUES)))
+        choices[channel, ALL_QUEUES] = outcome.choice
         half_hours.append(intraday.select(pl.lit(channel).alias("channel"), pl.lit(ALL_QUEUES).alias("queue"),
                                           interval_start(pl.col("day"), pl.col("slot")).alias("interval_start"),
                                           "forecast"))
+    if stored.choices is None:
+        save_choices(store, ADHERENCE_CHOICES, choices, setup, plan_as_of, now,
+                     history_days=contacts.filter(pl.col("day") < first_day)["day"].n_unique())
     plan = staffing_plan(plan_intervals(pl.concat(half_hours), rules), INTERVAL_MINUTES * 60, plan_policy(settings))
     actual = actual_intervals(settings, warehouse, contacts, rules, first_day, as_of)
     has_agents = pl.col("channel").is_in(AGENT_EXPORT_CHANNELS)
-    return plan.select(
+    adherence = plan.select(
         "channel", "interval_start", pl.col("contacts").alias("forecast_contacts"),
         pl.col("agents_required").alias("planned_agents"),
         pl.coalesce("expected_service_level", "service_level_target").alias("expected_service_level"),
@@ -371,6 +381,7 @@ def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.Da
         (pl.col("answered_within_target") / pl.col("offered_contacts")).alias("service_level_reached"),
         (pl.col("abandoned_contacts") / pl.col("offered_contacts")).alias("abandonment_reached"),
     ).sort("channel", "interval_start")
+    return adherence, stored.reuse
 
 
 @dg.asset(
@@ -386,10 +397,12 @@ def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg
         drop_tables(warehouse, ["ml_staffing_adherence"])
         return dg.MaterializeResult(metadata=skipped("no service contacts: no plan to hold against them"))
     as_of = as_of_date(settings, contacts)
-    adherence = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse), as_of)
+    adherence, model_choice = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse),
+                                                 as_of)
     adherence = adherence.with_columns(pl.lit(as_of).alias("as_of_date"))
     replace_table(warehouse, "ml_staffing_adherence", adherence)
-    return dg.MaterializeResult(metadata={**frame_metadata(adherence), **summary_metadata(adherence)})
+    return dg.MaterializeResult(metadata={**frame_metadata(adherence), **summary_metadata(adherence),
+                                          "model_choice": model_choice})
 
 
 def summary_metadata(adherence: pl.DataFrame) -> dict[str, dg.MetadataValue]:
