@@ -131,9 +131,10 @@ def fit_value_model(summary: pl.DataFrame) -> ValueModel:
     )
 
 
-def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: float, seed: int) -> dict[str, np.ndarray]:
+def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: float, seed: int,
+                       draws: int = SIMULATIONS) -> dict[str, np.ndarray]:
     """Central `INTERVAL` of purchases and value in the horizon per customer, by simulation per (x, T) group
-    (module doc)."""
+    (module doc), `draws` per group."""
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     spend_scale = model.spend.gamma + x * summary["m_x"].fill_null(0.0).to_numpy()
     dead_share = 1.0 - probability_alive(model.purchases, x, t_x, T)
@@ -141,7 +142,7 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     intervals = {name: np.zeros(summary.height) for name in ("purchases_low", "purchases_high", "value_low", "value_high")}
     for (group_x, group_T), members in groups.group_by("x", "T"):
         customers = members["customer"].to_numpy()
-        purchases, value_per_scale = _simulate_alive(model, group_x, group_T, horizon_days, seed)
+        purchases, value_per_scale = _simulate_alive(model, group_x, group_T, horizon_days, seed, draws)
         for bound, level in zip(("low", "high"), INTERVAL):
             # the level within the alive draws; at or below zero the quantile is in the mass at zero
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -151,16 +152,17 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     return intervals
 
 
-def _simulate_alive(model: ValueModel, x: int, T: int, horizon_days: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """`SIMULATIONS` sorted draws of purchases and of value ÷ (γ + x·m_x) of a customer alive at T with x repeat
+def _simulate_alive(model: ValueModel, x: int, T: int, horizon_days: float, seed: int,
+                    draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """`draws` sorted draws of purchases and of value ÷ (γ + x·m_x) of a customer alive at T with x repeat
     purchases."""
     bg, gg = model.purchases, model.spend
     rng = np.random.default_rng([seed, x, T])
-    rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), SIMULATIONS)
+    rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), draws)
     # A history without visible drop-outs fits a tiny a: Beta draws then underflow to 0, which is "never drops".
-    dropout = np.clip(rng.beta(bg.a, bg.b + x, SIMULATIONS), 1e-12, 1.0)
+    dropout = np.clip(rng.beta(bg.a, bg.b + x, draws), 1e-12, 1.0)
     purchases = np.minimum(rng.poisson(rate * horizon_days), rng.geometric(dropout))
-    spend_rate = rng.gamma(gg.q + gg.p * x, 1.0, SIMULATIONS)
+    spend_rate = rng.gamma(gg.q + gg.p * x, 1.0, draws)
     value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)
     return np.sort(purchases).astype(float), np.sort(value)
 
