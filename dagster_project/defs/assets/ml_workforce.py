@@ -11,7 +11,9 @@ plan against what happened.
   export names them: calls and chats) and the service level reached; its check warns when the plan promised
   more than 10 points above what a channel's customers got.
 Contacts count on the business day and half-hour (CX_TIMEZONE). The as-of date is CX_AS_OF or the last day
-with contacts.
+with contacts. The forecast and the adherence plan keep the model choices of their backtests in CX_MODELS_DIR
+(`ml/forecast_store.py`): while younger than CX_MODEL_MAX_AGE_DAYS a run refits only the chosen models; the
+metadata `model_choice` says which.
 """
 
 
