@@ -14,7 +14,7 @@ import pytest
 import dagster_project.defs.assets.ml_text as ml_text_assets
 from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
 from dagster_project.defs.resources import pipeline_resources
-from ml.sentiment import shared_multilingual_encoder
+from ml.sentiment import MultilingualEncoder, shared_multilingual_encoder
 from ml.text_cache import CACHE_KINDS, EMBEDDINGS, TEXT_INSIGHTS, CachedEncoder, TextCache, text_hash, with_text_hash
 from ml.text_insights import evidence_version, text_evidence
 from ml.topics import TopicClassifier, load_topics
@@ -53,7 +53,7 @@ def test_keep_only_drops_the_texts_a_window_left_behind_and_remove_erases_texts(
     assert cache.read()["text_hash"].to_list() == [text_hash("b")]
 
 
-def test_cached_encoder_encodes_each_text_once_and_returns_the_encoders_vectors(tmp_path, encoder):
+def test_cached_encoder_encodes_each_text_once_and_returns_the_encoders_vectors(tmp_path, encoder, monkeypatch):
     texts = ["Paket fehlt", "Where is my refund?", "Paket fehlt "]
     first = CachedEncoder(encoder, TextCache(tmp_path, EMBEDDINGS))
     vectors = first.encode(texts)
@@ -64,6 +64,11 @@ def test_cached_encoder_encodes_each_text_once_and_returns_the_encoders_vectors(
         ["Paket fehlt", "Where is my refund?", "Paket fehlt", "Neu hier"]))
     assert (again.computed, again.reused) == (1, 2)
     assert again.encode([]).shape == (0, encoder.dimension)
+    # another release of the encoder package is another version: its vectors are computed again
+    monkeypatch.setattr(MultilingualEncoder, "version", "use-multilingual-v3@next")
+    released = CachedEncoder(encoder, TextCache(tmp_path, EMBEDDINGS))
+    released.encode(texts)
+    assert (released.computed, released.reused) == (2, 0)
 
 
 def test_evidence_version_follows_the_topic_set_and_the_encoder(encoder):
