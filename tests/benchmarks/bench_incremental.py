@@ -7,8 +7,8 @@ everything (`full_refresh`); then the last day's files land and `cx run --job in
 `cx run --job kpi_refresh` refresh it, each in its own process as an operator would run them. Prints every Dagster
 step of the three runs with its seconds, the steps that dominate the refresh, for each dbt step of the refresh
 dbt's own elapsed time, its slowest nodes and the step's overhead around dbt (process start, parse, the build
-file, Dagster's events and metadata), what the sentiment cache and the stored churn model saved, and the
-refresh's share of the full run (target <= 10 %).
+file, Dagster's events and metadata), what the text caches and the stored churn model saved, and the refresh's
+share of the full run (target <= 10 %).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ SLOWEST_DBT_NODES = 5
 DBT_STEP_PREFIX = "cx_dbt_assets"
 # What the refresh's ML steps say about the work they skipped (their materialisation metadata).
 REUSE_METADATA = {"ml_sentiment_model_card": ("adaptation",), "ml_sentiment": ("rows_scored", "cache_hits"),
-                  "ml_churn_scores": ("scoring",)}
+                  "ml_text_insights": ("texts_computed", "texts_reused"),
+                  "ml_emerging_topics": ("texts_computed", "texts_reused"), "ml_churn_scores": ("scoring",)}
 
 
 def event_day(value: str) -> date | None:
