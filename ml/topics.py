@@ -89,6 +89,13 @@ def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})", re.IGNORECASE)
 
 
+def with_sentiment(decision: TopicDecision, sentiment: str | None) -> TopicDecision:
+    """Step 3: a text without evidence for any topic is `praise` when its sentiment is positive."""
+    if decision.method == "fallback" and sentiment == POSITIVE:
+        return TopicDecision(PRAISE, 0.0, "sentiment")
+    return decision
+
+
 class TopicClassifier:
     def __init__(self, topics: Sequence[Topic], encoder: TextEncoder) -> None:
         self.topics = list(topics)
@@ -101,6 +108,13 @@ class TopicClassifier:
         return np.array([len(p.findall(text)) if p else 0 for p in self.patterns])
 
     def classify(self, texts: Sequence[str], sentiments: Sequence[str] | None = None) -> list[TopicDecision]:
+        return [
+            with_sentiment(decision, sentiments[i] if sentiments is not None else None)
+            for i, decision in enumerate(self.evidence(texts))
+        ]
+
+    def evidence(self, texts: Sequence[str]) -> list[TopicDecision]:
+        """The decision of steps 1 and 2, from the text alone; `fallback` where neither found evidence."""
         hits = np.array([self.keyword_hits(text) for text in texts]).reshape(len(texts), len(self.topics))
         # Only texts that need similarity (ties or no keyword at all) are embedded: that is the slow part.
         needs_similarity = [i for i in range(len(texts)) if texts[i] and (hits[i] == hits[i].max()).sum() != 1]
@@ -108,20 +122,15 @@ class TopicClassifier:
         if needs_similarity:
             embeddings = unit_rows(self.encoder.encode([texts[i] for i in needs_similarity]))
             similarity[needs_similarity] = embeddings @ self.centroids.T
-        return [
-            self._decide(hits[i], similarity[i], sentiments[i] if sentiments is not None else None)
-            for i in range(len(texts))
-        ]
+        return [self._decide(hits[i], similarity[i]) for i in range(len(texts))]
 
-    def _decide(self, hits: np.ndarray, similarity: np.ndarray, sentiment: str | None) -> TopicDecision:
+    def _decide(self, hits: np.ndarray, similarity: np.ndarray) -> TopicDecision:
         if hits.max() > 0:
             best = int(np.argmax(hits + similarity * (hits == hits.max())))
             return TopicDecision(self.topics[best].topic, round(float(hits[best] / hits.sum()), 4), "keywords")
         best = int(np.argmax(similarity))
         if similarity[best] >= MIN_SIMILARITY:
             return TopicDecision(self.topics[best].topic, round(float(similarity[best]), 4), "nearest_topic")
-        if sentiment == POSITIVE:
-            return TopicDecision(PRAISE, 0.0, "sentiment")
         return TopicDecision(OTHER, 0.0, "fallback")
 
     def accuracy(self, labelled: pl.DataFrame) -> float:

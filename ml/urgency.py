@@ -56,9 +56,15 @@ def explicit_signal(text: str) -> tuple[str, str] | None:
 def assess_urgency(text: str, sentiment: str, topic: str, contacts_in_window: int, inbound: bool = True) -> Urgency:
     """`contacts_in_window`: the customer's inbound text contacts in the 7 days up to and including this one.
     Company-initiated texts (replies, marketing) need no handling and are always low."""
+    return urgency_of_signal(explicit_signal(text), sentiment, topic, contacts_in_window, inbound)
+
+
+def urgency_of_signal(
+    signal: tuple[str, str] | None, sentiment: str, topic: str, contacts_in_window: int, inbound: bool = True
+) -> Urgency:
+    """`assess_urgency` from the text's `explicit_signal` (a per-text result that ml.text_cache keeps)."""
     if not inbound:
         return Urgency(LOW, "company message (outbound)", escalate=False)
-    signal = explicit_signal(text)
     if signal and signal[0] in ("safety", "legal"):
         return Urgency(HIGH, f"{signal[0]} words ('{signal[1]}')", escalate=True)
     if signal:

@@ -8,15 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from ml import bgnbd
 from ml.customer_value import (
-    SIMULATED_CUSTOMERS_PER_BATCH,
+    INTERVAL,
+    SIMULATIONS,
     GammaGammaParams,
     ValueModel,
     customer_value,
     expected_spend,
     fit_gamma_gamma,
+    probability_alive,
     simulate_intervals,
     validate_time_split,
     value_at_risk,
@@ -94,20 +97,48 @@ def test_value_at_risk_is_churn_probability_times_expected_value():
     assert risk.select("customer_key", "value_at_risk_eur").rows() == [("a", 100.0), ("b", 10.0), ("c", None)]
 
 
+CDNOW_MODEL = ValueModel(bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426),
+                         GammaGammaParams(p=6.25, q=3.74, gamma=15.44))
+
+
 def test_simulation_memory_does_not_grow_with_the_number_of_customers():
     """The interval simulation once drew 2,000 values per customer for every customer at once: several arrays of
-    1 GB each at 100,000 customers (issue 19). Four times the customers must not take four times the memory."""
-    model = ValueModel(bgnbd.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426),
-                       GammaGammaParams(p=6.25, q=3.74, gamma=15.44))
+    1 GB each at 100,000 customers (issue 19). 4,000 customers, each in a group of their own, must stay far below
+    even one array of all their draws (4,000 × 2,000 × 8 bytes = 64 MB)."""
+    customers = 4000
+    summary = pl.DataFrame({"x": [2.0] * customers, "t_x": [20.0] * customers,
+                            "T": [40.0 + day for day in range(customers)], "m_x": [30.0] * customers})
+    tracemalloc.start()
+    intervals = simulate_intervals(CDNOW_MODEL, summary, 52.0, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(intervals["value_high"]) == customers
+    assert peak < customers * SIMULATIONS * 8 / 10
 
-    def peak_bytes(customers: int) -> int:
-        summary = pl.DataFrame({"x": [2.0] * customers, "t_x": [20.0] * customers, "T": [40.0] * customers,
-                                "m_x": [30.0] * customers})
-        tracemalloc.start()
-        intervals = simulate_intervals(model, summary, 52.0, seed=0)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert len(intervals["value_high"]) == customers
-        return peak
 
-    assert peak_bytes(4 * SIMULATED_CUSTOMERS_PER_BATCH) < 1.5 * peak_bytes(SIMULATED_CUSTOMERS_PER_BATCH)
+def test_grouped_intervals_are_the_quantiles_of_each_customers_own_simulation():
+    """The simulation runs once per (x, T) and scales value by γ + x·m_x (ml/customer_value.py): each customer's
+    interval must match the quantiles of 400,000 draws of their own posterior predictive, drawn the long way (alive,
+    rate, drop-out, purchases, spend rate, value) with their own t_x and m_x. Two customers share (x, T) = (3, 30)
+    and differ in t_x (probability alive 0.08 and 0.82) and m_x; a third made no repeat purchase."""
+    summary = pl.DataFrame({"x": [3.0, 3.0, 0.0], "t_x": [5.0, 28.0, 0.0], "T": [30.0, 30.0, 12.0],
+                            "m_x": [20.0, 80.0, None]})
+    intervals = simulate_intervals(CDNOW_MODEL, summary, 52.0, seed=3)
+    bg, gg = CDNOW_MODEL.purchases, CDNOW_MODEL.spend
+    rng = np.random.default_rng(11)
+    draws = 400_000
+    for customer, (x, t_x, T, m_x) in enumerate(summary.fill_null(0.0).rows()):
+        alive = rng.random(draws) < probability_alive(bg, np.array([x]), np.array([t_x]), np.array([T]))[0]
+        rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), draws)
+        dropout = np.clip(rng.beta(bg.a, bg.b + x, draws), 1e-12, 1.0)
+        purchases = np.where(alive, np.minimum(rng.poisson(rate * 52.0), rng.geometric(dropout)), 0)
+        spend_rate = rng.gamma(gg.q + gg.p * x, 1.0 / (gg.gamma + x * m_x), draws)
+        value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)
+        value_low, value_high = np.quantile(value, INTERVAL)
+        purchases_low, purchases_high = np.quantile(purchases, INTERVAL)
+        assert intervals["value_low"][customer] == pytest.approx(value_low, rel=0.06, abs=0.5)
+        assert intervals["value_high"][customer] == pytest.approx(value_high, rel=0.06)
+        assert abs(intervals["purchases_low"][customer] - purchases_low) <= 1
+        assert abs(intervals["purchases_high"][customer] - purchases_high) <= 1
+    # the same (x, T) group, scaled by each customer's γ + x·m_x: the larger spender's interval is wider
+    assert intervals["value_high"][1] > intervals["value_high"][0]

@@ -1,5 +1,6 @@
 """Emerging themes on hand-written German and English texts: a planted new theme is found and flagged
-significant, steady themes on Poisson noise are not, verbatims are masked, and a seed gives the same result."""
+significant, steady themes on Poisson noise are not, verbatims are masked, and a seed gives the same result; the
+asset embeds only texts its embeddings cache lacks."""
 
 from datetime import date, datetime, timedelta
 
@@ -16,6 +17,7 @@ from tests.helpers.settings_env import point_settings_at
 from ml.emerging_topics import BASELINE_PERIODS, emerging_topics, too_little_text
 from ml.language import detect_language
 from ml.sentiment import shared_multilingual_encoder
+from ml.text_cache import EMBEDDINGS, TextCache, text_hash
 
 AS_OF = date(2026, 3, 31)
 STEADY_THEMES = [
@@ -183,3 +185,33 @@ def test_asset_is_skipped_with_its_reason_when_there_is_too_little_text(tmp_path
     assert metadata["status"] == "skipped"
     assert metadata["skip_reason"] == "10 texts in the 7 days to 2026-03-31: at least 30 are needed"
     assert table.is_empty() and table.columns == list(emerging.THEME_SCHEMA)
+
+
+@pytest.mark.slow
+def test_asset_embeds_only_texts_the_cache_lacks_and_the_cache_follows_the_window(tmp_path, monkeypatch):
+    steady = [text for theme in STEADY_THEMES for text in theme]  # 16 distinct texts
+    umbrella = "Der Regenschirm ist nach einem Tag kaputt gegangen."
+    # the latest week twice over, the fourth week before it once, and one text 60 days before (the 9th week)
+    rows = ([(AS_OF, text) for text in steady * 2] + [(AS_OF - timedelta(days=21), text) for text in steady]
+            + [(AS_OF - timedelta(days=60), umbrella)])
+    warehouse = warehouse_with_texts(tmp_path / "warehouse.duckdb", rows)
+    cache = TextCache(tmp_path / "ml_cache", EMBEDDINGS)
+
+    def run():
+        metadata, table = materialised(tmp_path, monkeypatch, warehouse)
+        return (metadata["texts_computed"], metadata["texts_reused"], metadata["embeddings_dropped"]), table
+
+    counts, first = run()
+    assert counts == (17, 0, 0)
+    counts, second = run()
+    assert counts == (0, 17, 0) and second.equals(first)
+
+    # a week later: the umbrella text leaves the compared periods, one new text arrives
+    next_week = AS_OF + timedelta(days=7)
+    warehouse_with_texts(warehouse, [(next_week, text) for text in steady * 2] + [(next_week, PLANTED[0])])
+    counts, refreshed = run()
+    assert counts == (1, 16, 1)
+    assert set(cache.read()["text_hash"]) == {text_hash(text) for text in [*steady, PLANTED[0]]}
+    cache.path.unlink()
+    counts, uncached = run()
+    assert counts == (17, 0, 0) and uncached.equals(refreshed)

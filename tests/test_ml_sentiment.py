@@ -29,7 +29,7 @@ from ml.sentiment import (
 )
 from ml.sentiment_lexicon import german_scores, lexicon_label
 from ml.service_events import failure_events
-from ml.text_cache import TextCache, text_hash, with_text_hash
+from ml.text_cache import SENTIMENT, TextCache, text_hash, with_text_hash
 from ml.train_sentiment import labelled, source_weights
 from tests.helpers.settings_env import point_settings_at
 
@@ -317,7 +317,7 @@ def test_text_hash_ignores_surrounding_whitespace_and_keeps_umlauts_apart():
 
 
 def test_cache_returns_hits_per_model_version(tmp_path):
-    cache = TextCache(tmp_path / "cache" / "sentiment.parquet")
+    cache = TextCache(tmp_path / "cache", SENTIMENT)
     texts = with_text_hash(pl.DataFrame({"text": ["gut", "schlecht", "gut", "ok"]}))
 
     hits, misses = cache.split(texts, "v1")

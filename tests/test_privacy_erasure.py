@@ -34,7 +34,7 @@ from dagster_project.defs.assets.cases import cases_export
 from dagster_project.defs.assets.dbt import DBT_PROJECT_DIR, dbt_executable
 from dagster_project.defs.assets.privacy import erasure_requests
 from dagster_project.defs.resources import pipeline_resources
-from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
+from ml.text_cache import CACHE_KINDS, TextCache, text_hash
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow  # builds a real data folder: ingest, dbt seed and run
@@ -65,8 +65,8 @@ TEXT_SUFFIXES = {".csv", ".json", ".jsonl", ".ndjson", ".html", ".md", ".txt", "
 
 
 def build_data_folder(data_dir: Path, env: pytest.MonkeyPatch) -> None:
-    """Landing exports -> raw + quarantine (ingest) -> warehouse (dbt seed, dbt run) -> a sentiment cache and
-    the CRM exports of the open cases."""
+    """Landing exports -> raw + quarantine (ingest) -> warehouse (dbt seed, dbt run) -> the text caches and the
+    CRM exports of the open cases."""
     settings = get_settings()
     shutil.copytree(FIXTURE_LANDING, settings.landing_dir)
     (settings.landing_dir / "surveys" / "surveys_detractors.csv").write_text(DETRACTOR_ANSWERS, encoding="utf-8")
@@ -80,9 +80,10 @@ def build_data_folder(data_dir: Path, env: pytest.MonkeyPatch) -> None:
         assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         texts = [t for (t,) in con.execute("SELECT DISTINCT text FROM fct_touchpoints WHERE text IS NOT NULL").fetchall()]
-    scored = pl.DataFrame({"text_hash": [text_hash(t) for t in texts], "label": ["neutral"] * len(texts),
-                           "score": [0.0] * len(texts)})
-    TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).add(scored, "test-model")
+    for kind in CACHE_KINDS:  # every kind of text cache holds every text (the values do not matter here)
+        entries = pl.DataFrame({"text_hash": [text_hash(t) for t in texts]}).with_columns(
+            pl.lit(None, dtype).alias(name) for name, dtype in kind.values.items())
+        TextCache(settings.ml_cache_dir, kind).add(entries, "test-model")
     # two days' files by the real asset (CX_AS_OF names the file): an older day's file may still be there
     for day in EXPORT_DAYS:
         env.setenv("CX_AS_OF", day)
@@ -162,6 +163,20 @@ def test_other_customers_stay(erased):
     assert email_hash == [(identifier_pseudonym(key, "email", "ben@example.com"),)]
 
 
+def test_every_text_cache_loses_the_persons_texts_and_keeps_the_others(erased):
+    # a hash names no one in a file search, so the caches are checked by the hashes of the texts: what stays is
+    # exactly the texts of the other customers
+    settings = get_settings()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        texts = con.execute("SELECT text FROM fct_touchpoints WHERE text IS NOT NULL").fetchall()
+    others = {text_hash(t) for (t,) in texts}
+    assert others, "other customers' texts stay in the warehouse"
+    for kind in CACHE_KINDS:
+        hashes = set(TextCache(settings.ml_cache_dir, kind).read()["text_hash"])
+        assert not hashes & {text_hash(t) for t in ("Lieferung super schnell!", "Wo ist mein Paket?")}, kind.name
+        assert hashes == others, kind.name
+
+
 def test_the_crm_exports_keep_the_other_customers_cases(erased):
     exports_dir = get_settings().exports_dir
     for day in EXPORT_DAYS:
@@ -181,7 +196,8 @@ def test_erasure_log_counts_every_place_without_personal_data(erased):
     assert removed["raw"]["crm_customers"] == 1 and removed["raw"]["social_mentions"] == 1
     assert removed["quarantine"]["orders"] >= 1 and removed["quarantine"]["surveys"] >= 1
     assert removed["landing"]["crm_customers"] == 1
-    assert removed["ml_cache"]["sentiment"] >= 3
+    assert set(removed["ml_cache"]) == {kind.name for kind in CACHE_KINDS}
+    assert all(count >= 3 for count in removed["ml_cache"].values()), removed["ml_cache"]
     # Anna, and the profile of her phone, which a second CRM id shares (so the graph blocks it)
     assert removed["warehouse"]["dim_customers"] == 2 and logged[0]["customer_keys"] == 2
     # her case: two updates in raw, two in quarantine (a bad status, a line that did not split), the four lines

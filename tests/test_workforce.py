@@ -338,3 +338,32 @@ def test_an_interval_without_expected_contacts_needs_no_agent(model):
     # a quiet half-hour (forecast 0) of a queue whose callers hang up: no agent, nobody waits
     agents, outcome = agents_for_queue(model, 0.0, 20, 300, 0.8, 0.85, 120.0)
     assert agents == 0 and outcome.service_level == 1.0 and outcome.abandonment == 0.0
+
+
+def test_a_given_model_choice_refits_only_its_model_and_forecasts_as_the_backtest_did():
+    # Counting fits: with the choice of an earlier backtest only the chosen model is fitted, once, on the whole
+    # history, and the forecast with its intervals is the one the backtesting run gave on the same data.
+    fits: dict[str, int] = {}
+
+    def counted(name: str):
+        def forecaster(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+            fits[name] = fits.get(name, 0) + 1
+            return MODELS_UNDER_TEST[name](history, first_day, days, calendar)
+        return forecaster
+
+    rng = np.random.default_rng(3)
+    first = date(2025, 1, 6)
+    daily = pl.DataFrame({"day": pl.date_range(first, first + timedelta(days=139), eager=True),
+                          "contacts": rng.poisson(np.resize([30.0, 20, 20, 20, 25, 8, 4], 140)).astype(float)})
+    models = {name: counted(name) for name in MODELS_UNDER_TEST}
+    backtested = forecast_series(daily, Calendar(), first + timedelta(days=140), 14, origins=4, models=models)
+    # every model from each of the 4 origins, and the chosen one once more for the forecast
+    assert fits == {name: 4 + (name == backtested.model) for name in MODELS_UNDER_TEST}
+    fits.clear()
+    refitted = forecast_series(daily, Calendar(), first + timedelta(days=140), 14, models=models,
+                               choice=backtested.choice)
+    assert fits == {backtested.model: 1}
+    assert refitted.forecast.equals(backtested.forecast) and refitted.backtest.equals(backtested.backtest)
+
+
+MODELS_UNDER_TEST = {"seasonal_naive": seasonal_naive, "weekday_mean": weekday_mean}

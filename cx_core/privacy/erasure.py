@@ -3,9 +3,10 @@
 1. Resolve the person through the identity graph: every identifier of the customer the given ones belong to.
 2. Put the keyed pseudonyms of those identifiers on the suppression list (ingest drops such rows from then on).
 3. Remove their rows from raw, quarantine and landing files (privacy/rewrite.py), the updates of their
-   closed-loop cases and those cases' rows in the CRM exports (privacy/case_data.py), their scored texts from
-   the ML cache, and every warehouse row that names one of their identifiers, customer keys or cases; then
-   rewrite the warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt.
+   closed-loop cases and those cases' rows in the CRM exports (privacy/case_data.py), their texts' entries in
+   every text cache of the ML cache folder (ml.text_cache.CACHE_KINDS: sentiment, topic evidence, embeddings),
+   and every warehouse row that names one of their identifiers, customer keys or cases; then rewrite the
+   warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt.
 4. Append to the erasure log: request id, times and counts per place, never an identifier.
 Reports are re-rendered by the Dagster job that runs this (dagster_project/defs/assets/privacy.py).
 """
@@ -29,7 +30,7 @@ from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.reader import quote_identifier, sql_literal
 from cx_core.warehouse import compact_warehouse, table_exists
-from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, text_hash
+from ml.text_cache import CACHE_KINDS, TextCache, text_hash
 
 IDENTITY_TABLE = "int_identity_components"
 OBSERVATIONS_TABLE = "int_identity_observations"
@@ -73,8 +74,9 @@ def erase_person(values: list[str], request_id: str, settings: Settings) -> Eras
             if getattr(rows, place):
                 removed[place][contract.name] = getattr(rows, place)
         scored_texts += rows.texts
-    removed["ml_cache"] = {"sentiment": TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE).remove(
-        {text_hash(t) for t in scored_texts})}
+    erased_hashes = {text_hash(t) for t in scored_texts}
+    removed["ml_cache"] = {kind.name: TextCache(settings.ml_cache_dir, kind).remove(erased_hashes)
+                           for kind in CACHE_KINDS}
     removed["exports"] = remove_from_case_exports(settings.exports_dir, case_ids)
     # graph tables also hold identifiers as '<type>:<value>' nodes; case updates name only the case
     warehouse_values = ({v for _, v in person.identifiers} | {f"{t}:{v}" for t, v in person.identifiers}

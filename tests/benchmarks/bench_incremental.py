@@ -5,7 +5,7 @@ folder and every export is split by its event time: the rows of the last day go 
 (`<file>_day-<date>.<ext>`), the rest keeps the file's name. The earlier files land and `cx run` builds
 everything (`full_refresh`); then the last day's files land and `cx run --job ingest_new_files` and
 `cx run --job kpi_refresh` refresh it, each in its own process as an operator would run them. Prints every Dagster
-step of the three runs with its seconds, the steps that dominate the refresh, what the sentiment cache and the
+step of the three runs with its seconds, the steps that dominate the refresh, what the text caches and the
 stored churn model saved, and the refresh's share of the full run (target <= 10 %).
 """
 
@@ -33,7 +33,8 @@ TARGET_SHARE = 0.10
 SLOWEST_STEPS = 8
 # What the refresh's ML steps say about the work they skipped (their materialisation metadata).
 REUSE_METADATA = {"ml_sentiment_model_card": ("adaptation",), "ml_sentiment": ("rows_scored", "cache_hits"),
-                  "ml_churn_scores": ("scoring",)}
+                  "ml_text_insights": ("texts_computed", "texts_reused"),
+                  "ml_emerging_topics": ("texts_computed", "texts_reused"), "ml_churn_scores": ("scoring",)}
 
 
 def event_day(value: str) -> date | None:

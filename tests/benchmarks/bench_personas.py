@@ -15,6 +15,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import adjusted_rand_score
@@ -22,15 +23,24 @@ from sklearn.model_selection import cross_val_predict
 
 from cx_core.settings import REPO_ROOT, get_settings
 from cx_core.warehouse import Warehouse, WarehouseFile, read_frame
-from dagster_project.defs.assets.ml_customer_value import ORDERS_SQL, holdout_days
+from dagster_project.defs.assets.ml_customer_value import ORDERS_SQL
 from dagster_project.defs.assets.ml_customers import demo_truth_customers
 from dagster_project.defs.assets.ml_personas import SEED, load_behaviour
-from ml.customer_value import HORIZON_DAYS, validate_time_split
+from ml.customer_value import (
+    HORIZON_DAYS,
+    SIMULATIONS,
+    fit_value_model,
+    holdout_days,
+    simulate_intervals,
+    validate_time_split,
+    value_summary,
+)
 from ml.persona_features import behaviour_features, visible_before
 from ml.personas import cluster_personas, transformed
 
 TARGET_ARI = 0.6
 TARGET_KEPT = 0.95
+REFERENCE_DRAWS = 8000  # draws per (x, T) group that stand for the exact interval in the draws benchmark
 REFRESH_DAYS = 7
 CDNOW_PATH = Path(os.environ.get("CX_CDNOW_PATH", REPO_ROOT / "ml" / "data" / "cdnow" / "CDNOW_sample.txt"))
 CDNOW_CALIBRATION_END = date(1997, 9, 30)
@@ -104,6 +114,28 @@ def value_lines(name: str, validation) -> list[str]:
     return lines
 
 
+def interval_draws_lines(orders: pl.DataFrame, as_of: date) -> list[str]:
+    """How far the value intervals with fewer draws per (x, T) group are from those with 8,000 draws (median
+    relative difference over customers with a nonzero bound), and what each costs."""
+    summary = value_summary(orders, as_of)
+    model = fit_value_model(summary)
+    reference = simulate_intervals(model, summary, float(HORIZON_DAYS), seed=1, draws=REFERENCE_DRAWS)
+    lines = [f"value interval vs draws per (x, T) group ({summary.height:,} customers, "
+             f"{summary.select(pl.struct('x', 'T').n_unique()).item():,} groups; against {REFERENCE_DRAWS:,} draws):"]
+    for draws in (250, 500, 1000, SIMULATIONS, 4000):
+        started = time.perf_counter()
+        intervals = simulate_intervals(model, summary, float(HORIZON_DAYS), seed=0, draws=draws)
+        seconds = time.perf_counter() - started
+        errors = []
+        for name in ("value_low", "value_high"):
+            both = (intervals[name] + reference[name]) > 0
+            errors.append(float(np.median(np.abs(intervals[name][both] - reference[name][both])
+                                          / ((intervals[name][both] + reference[name][both]) / 2))))
+        lines.append(f"  {draws:>5} draws{' (used)' if draws == SIMULATIONS else '       '}: low bound {errors[0]:.3f}, "
+                     f"high bound {errors[1]:.3f} median relative difference, {seconds:.1f} s")
+    return lines
+
+
 def main() -> None:
     settings = get_settings()
     warehouse = WarehouseFile(settings.warehouse_path)
@@ -119,6 +151,7 @@ def main() -> None:
     as_of = orders["ordered_at"].max().date()
     holdout = holdout_days(orders, as_of)
     print("\n".join(value_lines("demo customer value", validate_time_split(orders, as_of - timedelta(days=holdout), holdout))))
+    print("\n".join(interval_draws_lines(orders, as_of)))
     cdnow = cdnow_orders(CDNOW_PATH)
     for calibration_end, holdout in ((CDNOW_CALIBRATION_END, CDNOW_HOLDOUT_DAYS), (CDNOW_YEAR_CALIBRATION_END, HORIZON_DAYS)):
         started = time.perf_counter()

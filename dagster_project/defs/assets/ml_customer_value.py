@@ -1,10 +1,11 @@
 """`ml_customer_value` (group `ml`): expected purchases and value per customer over the next 12 months with
-intervals (BG/NBD × Gamma-Gamma, `ml/customer_value.py`), and its model card from a time split."""
+intervals (BG/NBD × Gamma-Gamma, `ml/customer_value.py`), and its model card from a time split. The fitted
+parameters and the validation are kept in CX_MODELS_DIR (`ml/customer_value_store.py`): while younger than
+CX_MODEL_MAX_AGE_DAYS a run only scores; the metadata and the model card say which model scored and why."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timezone
 
 import dagster as dg
-import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import drop_tables, read_frame, replace_table
@@ -12,19 +13,13 @@ from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
-from ml.customer_value import HORIZON_DAYS, customer_value, validate_time_split
+from ml.customer_value_store import fit_or_rescore
+from ml.model_store import ModelStore
 
 ORDERS_SQL = """
     SELECT customer_key, ordered_at, order_type, value_eur
     FROM fct_orders WHERE customer_key IS NOT NULL
 """
-# The holdout of the time split: the horizon itself when the history is long enough, else half the history.
-MIN_HOLDOUT_DAYS = 28
-
-
-def holdout_days(orders: pl.DataFrame, as_of: date) -> int:
-    span = (as_of - orders["ordered_at"].min().date()).days
-    return max(MIN_HOLDOUT_DAYS, min(HORIZON_DAYS, span // 2))
 
 
 @dg.multi_asset(
@@ -53,16 +48,17 @@ def ml_customer_value(context: dg.AssetExecutionContext, cx: PipelineSettings, w
         yield dg.MaterializeResult(asset_key="ml_customer_value_model_card", metadata=skipped(reason))
         return
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else orders["ordered_at"].max().date()
-    values = customer_value(orders, as_of)
-    holdout = holdout_days(orders, as_of)
-    validation = validate_time_split(orders, as_of - timedelta(days=holdout), holdout)
+    run = fit_or_rescore(ModelStore(settings.models_dir), orders, as_of, settings.model_max_age_days,
+                         now=datetime.now(timezone.utc))
+    values, validation = run.values, run.validation
     replace_table(warehouse, "ml_customer_value", values)
-    card = validation.model_card()
+    card = run.model_card()
     replace_table(warehouse, "ml_customer_value_model_card", card)
-    context.log.info(f"customer value as of {as_of} for {values.height} customers; holdout {holdout} days")
+    context.log.info(f"customer value as of {as_of} for {values.height} customers: {run.scoring}")
     metrics = {name: dg.MetadataValue.float(round(value, 4)) for name, value in validation.metrics.items()}
+    scoring = {"scoring": run.scoring, "model_trained_at": run.trained_at.isoformat(timespec="seconds")}
     yield dg.MaterializeResult(asset_key="ml_customer_value", metadata={
-        **frame_metadata(values),
+        **frame_metadata(values), **scoring,
         "as_of": as_of.isoformat(),
         "expected_value_12m_eur_total": dg.MetadataValue.float(round(float(values["expected_value_eur"].sum()), 2)),
         "preview": dg.MetadataValue.md(markdown_table(values.sort("expected_value_eur", descending=True).head(10).select(
@@ -70,5 +66,6 @@ def ml_customer_value(context: dg.AssetExecutionContext, cx: PipelineSettings, w
         ), digits=2)),
     })
     yield dg.MaterializeResult(asset_key="ml_customer_value_model_card", metadata={
-        **frame_metadata(card), **metrics, "holdout_days": holdout, "deciles": dg.MetadataValue.md(markdown_table(validation.deciles, digits=2)),
+        **frame_metadata(card), **metrics, **scoring, "holdout_days": validation.holdout_days,
+        "deciles": dg.MetadataValue.md(markdown_table(validation.deciles, digits=2)),
     })

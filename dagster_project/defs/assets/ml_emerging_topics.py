@@ -1,5 +1,9 @@
 """`ml_emerging_topics` (group `ml`): themes in what customers wrote in the latest period that are new or growing
-significantly compared with the periods before (`ml.emerging_topics`), for the voice-of-the-customer report."""
+significantly compared with the periods before (`ml.emerging_topics`), for the voice-of-the-customer report.
+
+The embeddings of the compared periods' texts are kept in the text cache (`ml.text_cache.EMBEDDINGS`, by text hash
+and encoder version), so a daily refresh encodes the new day's texts only; entries of texts that left the compared
+periods are dropped, so the cache stays the size of the window."""
 
 import time
 from datetime import date
@@ -12,8 +16,9 @@ from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
-from ml.emerging_topics import THEME_SCHEMA, emerging_topics, too_little_text
+from ml.emerging_topics import THEME_SCHEMA, emerging_topics, too_little_text, with_periods
 from ml.sentiment import shared_multilingual_encoder, with_languages
+from ml.text_cache import EMBEDDINGS, CachedEncoder, TextCache, with_text_hash
 
 CUSTOMER_TEXTS_SQL = """
     SELECT occurred_at, text, language
@@ -36,9 +41,11 @@ def ml_emerging_topics(
 ) -> dg.MaterializeResult:
     settings = cx.settings
     period_days = settings.emerging_topics_period_days
-    texts = with_languages(read_frame(warehouse, CUSTOMER_TEXTS_SQL))
+    texts = read_frame(warehouse, CUSTOMER_TEXTS_SQL)
     newest = texts["occurred_at"].max()
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else newest.date() if newest else None
+    if as_of:  # languages of the compared periods' texts only: detection is a Python loop per distinct text
+        texts = with_languages(with_periods(texts, as_of, period_days))
     reason = too_little_text(texts, as_of, period_days) if as_of else "no customer texts"
     if reason:
         empty = pl.DataFrame(schema=THEME_SCHEMA)
@@ -47,7 +54,11 @@ def ml_emerging_topics(
         return dg.MaterializeResult(metadata={**skipped(reason), **frame_metadata(empty)})
 
     started = time.perf_counter()
-    themes = emerging_topics(texts, shared_multilingual_encoder().encode, as_of, period_days)
+    cache = TextCache(settings.ml_cache_dir, EMBEDDINGS)
+    encoder = CachedEncoder(shared_multilingual_encoder(), cache)
+    themes = emerging_topics(texts, encoder.encode, as_of, period_days)
+    # the window moves on: texts older than the compared periods are not asked for again
+    dropped = cache.keep_only(set(with_text_hash(texts)["text_hash"]))
     seconds = time.perf_counter() - started
     replace_table(warehouse, "ml_emerging_topics", themes)
     statuses = dict(themes.group_by("status").len().iter_rows())
@@ -66,5 +77,9 @@ def ml_emerging_topics(
                           for row in flagged.iter_rows(named=True)) or "nothing new or growing significantly"
             ),
             "seconds": round(seconds, 1),
+            # distinct texts embedded now, and read from the embeddings cache; entries of texts left behind
+            "texts_computed": encoder.computed,
+            "texts_reused": encoder.reused,
+            "embeddings_dropped": dropped,
         }
     )

@@ -3,9 +3,9 @@
 `ml_sentiment_model_card` adapts the sentiment head to the company's survey comments first (see
 `ml.sentiment_adaptation`); `ml_sentiment` then scores only texts whose (text hash, model version) is not in the
 cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new model version, so an adopted
-head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh). The assets
-replace their warehouse table atomically and hold no connection while
-the model runs.
+head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh). `ml_text_insights` likewise
+computes the per-text part (topic evidence, urgency words: `ml.text_insights`) only for texts its cache lacks.
+The assets replace their warehouse table atomically and hold no connection while the model runs.
 """
 
 
@@ -26,7 +26,6 @@ from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
-from ml.distinct import per_distinct
 from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
@@ -41,9 +40,9 @@ from ml.sentiment import (
 )
 from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
-from ml.text_cache import SENTIMENT_CACHE_FILE, TextCache, with_text_hash
+from ml.text_cache import SENTIMENT, TEXT_INSIGHTS, TextCache, with_text_hash
+from ml.text_insights import INSIGHT_SCHEMA, evidence_version, text_evidence, text_insights
 from ml.topics import OTHER, TOPIC_SAMPLE, TopicClassifier, load_topics
-from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 
 TEXT_TOUCHPOINTS_SQL = """
     SELECT touchpoint_id, customer_key, occurred_at, channel, text, language
@@ -62,8 +61,6 @@ MODEL_CARD_SCHEMA = {
 SURVEY_COMMENTS_SQL = "SELECT survey_type, score, comment FROM fct_survey_responses WHERE comment IS NOT NULL"
 ADAPTED_HEAD_FILE = "sentiment_head_adapted.json"
 ADAPTED_HEAD_MODEL = "sentiment_head"  # its card in the model store (ml.model_store): when it was adapted, on what
-INSIGHT_SCHEMA = {"touchpoint_id": pl.Utf8, "topic": pl.Utf8, "topic_label": pl.Utf8, "topic_score": pl.Float64,
-                  "urgency": pl.Utf8, "urgency_reason": pl.Utf8, "routing_team": pl.Utf8}
 NO_SURVEY_COMMENTS = ("no survey comments with an NPS or CSAT score: nothing to adapt the sentiment head to or "
                       "score it on")
 
@@ -157,7 +154,7 @@ def sentiment_with_cache(
     """In this process from the DuckDB marts, scoring only texts the cache lacks: (ml_sentiment, texts scored,
     cache hits)."""
     touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
-    cache = TextCache(settings.ml_cache_dir / SENTIMENT_CACHE_FILE)
+    cache = TextCache(settings.ml_cache_dir, SENTIMENT)
     hits, misses = cache.split(touchpoints, model.model_version)
     new_rows = cache.add(score_texts(misses, model), model.model_version)
     results = pl.concat([hits, new_rows]).select("text_hash", "label", "score", "scored_at")
@@ -223,38 +220,38 @@ def ml_sentiment(
     kinds={"python", "duckdb"},
     description="Topic, urgency with its reason, and the team to route to, per text touchpoint.",
 )
-def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    texts = read_frame(
+def ml_text_insights(
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    touchpoints = with_text_hash(read_frame(
         warehouse,
         """
         SELECT s.touchpoint_id, s.customer_key, s.occurred_at, s.label AS sentiment, t.text, t.direction
         FROM ml_sentiment AS s JOIN fct_touchpoints AS t USING (touchpoint_id)
         """,
-    )
-    classifier = TopicClassifier(load_topics(), shared_multilingual_encoder())
+    ))
+    encoder = shared_multilingual_encoder()
+    classifier = TopicClassifier(load_topics(), encoder)
+    version = evidence_version(classifier, encoder.version)
+    cache = TextCache(cx.settings.ml_cache_dir, TEXT_INSIGHTS)
     started = time.perf_counter()
-    decisions = per_distinct(
-        lambda pairs: classifier.classify([text for text, _ in pairs], [sentiment for _, sentiment in pairs]),
-        list(zip([t.strip() for t in texts["text"].to_list()], texts["sentiment"].to_list())),
-    )
-    contacts = contacts_in_window(texts).to_list()
-    rows = []
-    for (touchpoint_id, sentiment, text, direction), decision, contact_count in zip(
-        texts.select("touchpoint_id", "sentiment", "text", "direction").iter_rows(), decisions, contacts
-    ):
-        urgency = assess_urgency(text, sentiment, decision.topic, contact_count, inbound=direction != "outbound")
-        team = ESCALATIONS_TEAM if urgency.escalate else classifier.routing_team(decision.topic)
-        rows.append((touchpoint_id, decision.topic, classifier.label(decision.topic), decision.topic_score,
-                     urgency.urgency, urgency.reason, team))
-    insights = pl.DataFrame(rows, schema=INSIGHT_SCHEMA, orient="row")
+    hits, misses = cache.split(touchpoints, version)
+    evidence = pl.concat([hits, cache.add(text_evidence(misses, classifier), version)])
+    insights = text_insights(touchpoints, evidence, classifier)
     seconds = time.perf_counter() - started
-    replace_table(warehouse, "ml_text_insights", insights)
-    inbound_topics = insights.filter(texts["direction"].ne_missing("outbound"))["topic"]
-    context.log.info(f"classified {insights.height} texts in {seconds:.1f}s")
+    replace_table(warehouse, "ml_text_insights", insights.select(list(INSIGHT_SCHEMA)))
+    inbound_topics = insights.filter(touchpoints["direction"].ne_missing("outbound"))["topic"]
+    context.log.info(f"classified {insights.height} texts in {seconds:.1f}s: {misses.height} distinct texts "
+                     f"computed, {hits.height} from the cache")
+    methods = dict(insights.group_by("topic_method").len().iter_rows())
     return dg.MaterializeResult(
         metadata={
-            **frame_metadata(insights),
+            **frame_metadata(insights.select(list(INSIGHT_SCHEMA))),
             "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
+            # distinct texts whose topic evidence and urgency words were computed, and read from the text cache
+            "texts_computed": misses.height,
+            "texts_reused": hits.height,
+            "text_cache_version": version,
             "topics": dg.MetadataValue.json(
                 dict(insights.group_by("topic_label").len().sort("len", descending=True).iter_rows())
             ),
@@ -262,8 +259,8 @@ def ml_text_insights(context: dg.AssetExecutionContext, warehouse: DuckDBResourc
             "other_share": round(float((inbound_topics == OTHER).mean()), 4) if inbound_topics.len() else 0.0,
             "urgency": dg.MetadataValue.json(dict(insights.group_by("urgency").len().iter_rows())),
             "topic_accuracy_on_labelled_sample": classifier.accuracy(pl.read_csv(TOPIC_SAMPLE)),
-            "keyword_decisions": sum(d.method == "keywords" for d in decisions),
-            "nearest_topic_decisions": sum(d.method == "nearest_topic" for d in decisions),
+            "keyword_decisions": methods.get("keywords", 0),
+            "nearest_topic_decisions": methods.get("nearest_topic", 0),
             "classified_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
     )

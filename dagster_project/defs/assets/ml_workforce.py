@@ -11,11 +11,13 @@ plan against what happened.
   export names them: calls and chats) and the service level reached; its check warns when the plan promised
   more than 10 points above what a channel's customers got.
 Contacts count on the business day and half-hour (CX_TIMEZONE). The as-of date is CX_AS_OF or the last day
-with contacts.
+with contacts. The forecast and the adherence plan keep the model choices of their backtests in CX_MODELS_DIR
+(`ml/forecast_store.py`): while younger than CX_MODEL_MAX_AGE_DAYS a run refits only the chosen models; the
+metadata `model_choice` says which.
 """
 
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import polars as pl
@@ -27,7 +29,9 @@ from cx_core.warehouse import Warehouse, drop_tables, read_frame, replace_table,
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
-from ml.forecast import Calendar, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
+from ml.forecast import Calendar, ModelChoice, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
+from ml.forecast_store import ADHERENCE_CHOICES, FORECAST_CHOICES, parameters, save_choices, stored_choices
+from ml.model_store import ModelStore
 from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_by_channel, staffing_plan
 
 INTERVAL_MINUTES = 30
@@ -148,11 +152,12 @@ def slot_counts(contacts: pl.DataFrame, first_day: date, weeks: int) -> pl.DataF
     return recent.group_by("day", "slot").agg(pl.len().cast(pl.Float64).alias("contacts"))
 
 
-def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date,
-                 horizon: int) -> tuple[SeriesForecast, pl.DataFrame]:
-    """Daily forecast of one series from its contacts before `first_day`, and its split over half-hours."""
+def forecast_one(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int,
+                 choice: ModelChoice | None = None) -> tuple[SeriesForecast, pl.DataFrame]:
+    """Daily forecast of one series from its contacts before `first_day` (with the given model choice, else
+    backtested), and its split over half-hours."""
     history = contacts.filter(pl.col("day") < first_day)
-    outcome = forecast_series(daily_counts(history), calendar, first_day, horizon)
+    outcome = forecast_series(daily_counts(history), calendar, first_day, horizon, choice=choice)
     intraday = intraday_forecast(outcome.forecast, intraday_profile(slot_counts(history, first_day, PROFILE_WEEKS)))
     return outcome, intraday
 
@@ -161,11 +166,15 @@ def interval_start(day: pl.Expr, slot: pl.Expr) -> pl.Expr:
     return day.cast(pl.Datetime("us")) + pl.duration(minutes=slot)
 
 
-def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int):
-    """The three tables of `ml_contact_forecast` for every series."""
-    forecasts, backtests, cleaned = [], [], []
+def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int,
+                 choices: dict[tuple[str, str], ModelChoice] | None = None):
+    """The three tables of `ml_contact_forecast` for every series, and the model choice of each (the given
+    `choices`, else backtested)."""
+    forecasts, backtests, cleaned, chosen = [], [], [], {}
     for channel, queue in series_keys(contacts):
-        outcome, intraday = forecast_one(series_contacts(contacts, channel, queue), calendar, first_day, horizon)
+        outcome, intraday = forecast_one(series_contacts(contacts, channel, queue), calendar, first_day, horizon,
+                                         (choices or {}).get((channel, queue)))
+        chosen[channel, queue] = outcome.choice
         key = [pl.lit(channel).alias("channel"), pl.lit(queue).alias("queue")]
         forecasts.append(outcome.forecast.with_columns(
             *key, pl.lit("day").alias("granularity"), interval_start(pl.col("day"), pl.lit(0)).alias("interval_start")))
@@ -179,7 +188,7 @@ def forecast_all(contacts: pl.DataFrame, calendar: Calendar, first_day: date, ho
                "lower_95", "upper_95", "model"]
     return (pl.concat(forecasts, how="diagonal_relaxed").select(columns),
             pl.concat(backtests, how="diagonal_relaxed") if backtests else pl.DataFrame(schema=EMPTY_BACKTEST),
-            pl.concat(cleaned))
+            pl.concat(cleaned), chosen)
 
 
 def as_of_date(settings: Settings, contacts: pl.DataFrame) -> date:
@@ -210,17 +219,25 @@ def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings,
             yield dg.MaterializeResult(asset_key=table, metadata=skipped(reason))
         return
     as_of = as_of_date(settings, contacts)
-    forecast, backtest, cleaned = forecast_all(contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1),
-                                               settings.forecast_horizon_days)
-    stamp = pl.lit(as_of).alias("as_of_date")
-    tables = {name: frame.with_columns(stamp) for name, frame in
-              {"ml_contact_forecast": forecast, "ml_forecast_backtest": backtest,
-               "ml_forecast_cleaned_days": cleaned}.items()}
+    store, now = ModelStore(settings.models_dir), datetime.now(timezone.utc)
+    setup = parameters(settings.forecast_horizon_days, settings.holiday_country, settings.timezone,
+                       series_keys(contacts))
+    stored = stored_choices(store, FORECAST_CHOICES, setup, as_of, now, settings.model_max_age_days)
+    forecast, backtest, cleaned, choices = forecast_all(
+        contacts, load_calendar(settings, warehouse), as_of + timedelta(days=1), settings.forecast_horizon_days,
+        stored.choices)
+    if stored.choices is None:
+        save_choices(store, FORECAST_CHOICES, choices, setup, as_of, now, history_days=contacts["day"].n_unique())
+    backtest_as_of = stored.backtest_as_of or as_of  # a reused backtest keeps the as-of date it was run for
+    tables = {name: frame.with_columns(pl.lit(day).alias("as_of_date")) for name, frame, day in
+              (("ml_contact_forecast", forecast, as_of), ("ml_forecast_backtest", backtest, backtest_as_of),
+               ("ml_forecast_cleaned_days", cleaned, as_of))}
     for table, frame in tables.items():
         replace_table(warehouse, table, frame)
     chosen = backtest.filter("chosen")
     context.log.info(f"forecast as of {as_of}: {forecast['channel'].n_unique()} channels, {chosen.height} backtests")
-    summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days}
+    summary = {"as_of": as_of.isoformat(), "horizon_days": settings.forecast_horizon_days,
+               "model_choice": stored.reuse}
     yield dg.MaterializeResult(asset_key="ml_contact_forecast",
                                metadata={**summary, **frame_metadata(tables["ml_contact_forecast"])})
     yield dg.MaterializeResult(asset_key="ml_forecast_backtest", metadata={
@@ -327,24 +344,34 @@ def actual_intervals(settings: Settings, warehouse: Warehouse, contacts: pl.Data
 
 
 def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.DataFrame, calendar: Calendar,
-                       as_of: date) -> pl.DataFrame:
+                       as_of: date) -> tuple[pl.DataFrame, str]:
     """Every staffed channel's plan made before the last `ADHERENCE_WEEKS` weeks (forecast from the history
-    before them) next to what happened in each half-hour of those weeks. A backlog channel's plan is sized to
-    answer within the target, so it expects the channel's service-level target."""
+    before them, with the model choices of the stored backtest while young, `ml.forecast_store`) next to what
+    happened in each half-hour of those weeks, and in words whether the choices were reused. A backlog channel's
+    plan is sized to answer within the target, so it expects the channel's service-level target."""
     first_day = as_of - timedelta(weeks=ADHERENCE_WEEKS) + timedelta(days=1)
     rules = channel_rules(settings, warehouse, contacts, first_day).filter(
         pl.col("channel").is_in(contacts["channel"].unique().implode()))
-    half_hours = []
-    for channel in rules["channel"].sort():
-        _, intraday = forecast_one(series_contacts(contacts, channel, ALL_QUEUES), calendar, first_day,
-                                   ADHERENCE_WEEKS * 7)
+    channels = rules["channel"].sort().to_list()
+    plan_as_of, store, now = first_day - timedelta(days=1), ModelStore(settings.models_dir), datetime.now(timezone.utc)
+    setup = parameters(ADHERENCE_WEEKS * 7, settings.holiday_country, settings.timezone,
+                       [(channel, ALL_QUEUES) for channel in channels])
+    stored = stored_choices(store, ADHERENCE_CHOICES, setup, plan_as_of, now, settings.model_max_age_days)
+    half_hours, choices = [], {}
+    for channel in channels:
+        outcome, intraday = forecast_one(series_contacts(contacts, channel, ALL_QUEUES), calendar, first_day,
+                                         ADHERENCE_WEEKS * 7, (stored.choices or {}).get((channel, ALL_QUEUES)))
+        choices[channel, ALL_QUEUES] = outcome.choice
         half_hours.append(intraday.select(pl.lit(channel).alias("channel"), pl.lit(ALL_QUEUES).alias("queue"),
                                           interval_start(pl.col("day"), pl.col("slot")).alias("interval_start"),
                                           "forecast"))
+    if stored.choices is None:
+        save_choices(store, ADHERENCE_CHOICES, choices, setup, plan_as_of, now,
+                     history_days=contacts.filter(pl.col("day") < first_day)["day"].n_unique())
     plan = staffing_plan(plan_intervals(pl.concat(half_hours), rules), INTERVAL_MINUTES * 60, plan_policy(settings))
     actual = actual_intervals(settings, warehouse, contacts, rules, first_day, as_of)
     has_agents = pl.col("channel").is_in(AGENT_EXPORT_CHANNELS)
-    return plan.select(
+    adherence = plan.select(
         "channel", "interval_start", pl.col("contacts").alias("forecast_contacts"),
         pl.col("agents_required").alias("planned_agents"),
         pl.coalesce("expected_service_level", "service_level_target").alias("expected_service_level"),
@@ -356,6 +383,7 @@ def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.Da
         (pl.col("answered_within_target") / pl.col("offered_contacts")).alias("service_level_reached"),
         (pl.col("abandoned_contacts") / pl.col("offered_contacts")).alias("abandonment_reached"),
     ).sort("channel", "interval_start")
+    return adherence, stored.reuse
 
 
 @dg.asset(
@@ -371,10 +399,12 @@ def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg
         drop_tables(warehouse, ["ml_staffing_adherence"])
         return dg.MaterializeResult(metadata=skipped("no service contacts: no plan to hold against them"))
     as_of = as_of_date(settings, contacts)
-    adherence = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse), as_of)
+    adherence, model_choice = staffing_adherence(settings, warehouse, contacts, load_calendar(settings, warehouse),
+                                                 as_of)
     adherence = adherence.with_columns(pl.lit(as_of).alias("as_of_date"))
     replace_table(warehouse, "ml_staffing_adherence", adherence)
-    return dg.MaterializeResult(metadata={**frame_metadata(adherence), **summary_metadata(adherence)})
+    return dg.MaterializeResult(metadata={**frame_metadata(adherence), **summary_metadata(adherence),
+                                          "model_choice": model_choice})
 
 
 def summary_metadata(adherence: pl.DataFrame) -> dict[str, dg.MetadataValue]:
