@@ -25,10 +25,11 @@ GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}
 
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory) -> Path:
-    """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests)."""
+    """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests). 120 days: longer
+    than the churn window, so that buyers churn."""
     with pytest.MonkeyPatch.context() as env:
         yield build_demo_warehouse(tmp_path_factory.mktemp("kpi_demo"), env, ["build"],
-                                   {"CX_TIMEZONE": BUSINESS_TIMEZONE}, customers=150, days=70, seed=11)
+                                   {"CX_TIMEZONE": BUSINESS_TIMEZONE}, customers=150, days=120, seed=11)
 
 
 def read(warehouse: Path, sql: str) -> pl.DataFrame:
