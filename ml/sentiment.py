@@ -31,7 +31,6 @@ from typing import Protocol
 
 import numpy as np
 import polars as pl
-import torch
 
 from ml import sentiment_lexicon, service_events
 from ml.distinct import per_distinct
@@ -61,6 +60,9 @@ class SentimentModel(Protocol):
 
 def configure_torch_threads() -> None:
     """Use every core of the machine for one inference process (torch's default may be fewer)."""
+    import torch  # torch is imported where a model runs: importing it costs ~4.5 s that code locations and
+    # runs without text to score (ingestion, the Dagster UI) should not pay
+
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
 
@@ -72,6 +74,8 @@ def batched_forward(
     Texts are sorted by length first so each batch pads to similar lengths (much less wasted compute on
     mixed short chats and long e-mails); inference mode skips autograd bookkeeping.
     """
+    import torch  # see configure_torch_threads
+
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     rows: list[np.ndarray] = []
     with torch.inference_mode():
@@ -88,6 +92,8 @@ def batched_forward(
 
 
 def _softmax(outputs, _batch) -> np.ndarray:
+    import torch  # see configure_torch_threads
+
     return torch.softmax(outputs.logits, dim=-1).numpy()
 
 

@@ -97,7 +97,9 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
 
 @pytest.mark.parametrize("model, marker", [("int_identity_components", "changed_at"),
                                            ("int_touchpoints_resolved", "_identity_changed_at"),
-                                           ("int_web_sessions", "_identity_changed_at")])
+                                           ("int_touchpoints_resolved", "_resolved_at"),
+                                           ("int_web_sessions", "_identity_changed_at"),
+                                           ("int_journey_touchpoints", "_resolved_at")])
 def test_the_refresh_rewrote_only_part_of_each_incremental_model(refreshed, model, marker):
     """Rows the incremental run wrote carry its identity change; the first load's rows it left keep theirs."""
     [(rewritten, kept)] = query(refreshed.incremental, f"""

@@ -2,7 +2,9 @@
 privacy/rewrite.py, as for erasure) and the incremental touchpoint tables, which a rebuild would not clear:
 the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
 re-splits a cookie whose event count changed, but a cookie without any event left is never touched again).
-Journeys notice removed touchpoints themselves; marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
+Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved_at` stamp), so retention
+deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
+refresh numbers again; marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
 "source:days" pairs, e.g. "web_events:396" keeps 13 months of web analytics; a source not named is kept whole.
 """
 
@@ -22,7 +24,9 @@ from cx_core.sources.reader import quote_identifier, sql_literal
 
 # the incremental tables holding one row per touchpoint (dbt_models/models/intermediate)
 TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved")
+RESOLVED_TABLE = "int_touchpoints_resolved"
 SESSIONS_TABLE = "int_web_sessions"
+JOURNEYS_TABLE = "int_journey_touchpoints"
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ def _remove_old_touchpoints(warehouse: Path, source: str, cutoff: datetime) -> i
     utc_cutoff = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
     with duckdb.connect(str(warehouse)) as con:
         removed = [con.execute(f"DELETE FROM {table} WHERE source = ? AND occurred_at < ?",
-                               [source, utc_cutoff]).fetchone()[0] for table in tables]
+                               [source, utc_cutoff]).fetchone()[0] for table in tables if table != RESOLVED_TABLE]
+        if RESOLVED_TABLE in tables:
+            removed.append(_remove_old_resolved_touchpoints(con, source, utc_cutoff))
         if sessions:
             removed.append(con.execute(
                 f"""DELETE FROM {SESSIONS_TABLE} WHERE anonymous_id IN (
@@ -85,3 +91,20 @@ def _remove_old_touchpoints(warehouse: Path, source: str, cutoff: datetime) -> i
     if any(removed):
         compact_warehouse(warehouse)
     return sum(removed)
+
+
+def _remove_old_resolved_touchpoints(con: duckdb.DuckDBPyConnection, source: str, utc_cutoff: datetime) -> int:
+    """Delete the old touchpoints of `source` from int_touchpoints_resolved and int_journey_touchpoints and stamp
+    the remaining touchpoints of their customers as rewritten now (`_resolved_at`), so the next refresh numbers
+    those customers' journeys again; returns the rows removed from both."""
+    old_rows = "WHERE source = ? AND occurred_at < ?"
+    con.execute(f"CREATE TEMP TABLE retired_customers AS SELECT DISTINCT customer_key FROM {RESOLVED_TABLE} {old_rows}",
+                [source, utc_cutoff])
+    removed = con.execute(f"DELETE FROM {RESOLVED_TABLE} {old_rows}", [source, utc_cutoff]).fetchone()[0]
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [JOURNEYS_TABLE]).fetchone()[0]:
+        removed += con.execute(f"DELETE FROM {JOURNEYS_TABLE} WHERE starts_with(touchpoint_id, ?) AND occurred_at < ?",
+                               [f"{source}:", utc_cutoff]).fetchone()[0]
+    con.execute(f"""UPDATE {RESOLVED_TABLE} SET _resolved_at = ?
+                    WHERE customer_key IN (SELECT customer_key FROM retired_customers)""",
+                [datetime.now(timezone.utc).replace(tzinfo=None)])
+    return removed

@@ -64,6 +64,12 @@
     (select max(changed_at) from {{ ref('int_identity_components') }})
 {%- endmacro %}
 
+{#- When this dbt invocation started (UTC), the stamp an incremental model writes on the rows it rewrites so that
+    the models built on it can select what changed since they last ran (`changed_at`, `_resolved_at`). -#}
+{% macro this_run_started_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
 {#- The customer of a record from the int_identity_components rows joined for its identifiers (table aliases,
     most specific first): the first usable identifier's customer, else the first blocked one's (which then
     stands for itself). -#}

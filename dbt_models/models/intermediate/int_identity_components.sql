@@ -117,5 +117,5 @@ written as (
 
 select
     *,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as changed_at
+    {{ this_run_started_at() }} as changed_at
 from written

@@ -6,9 +6,12 @@
 -- first of a journey and every one on another channel than the touchpoint before it).
 --
 -- Incremental (DuckDB): a run numbers again every journey of the customers (delete+insert on customer_key)
--- whose inbound touchpoints differ from the ones the table holds (new, changed, re-attributed to or away from
--- them, removed). A customer left without any gets a tombstone row (no touchpoint_id), which deletes their old
--- rows and which the post-hook deletes. Spark rebuilds it as a table.
+-- that have a touchpoint int_touchpoints_resolved rewrote since this table's latest run (`_resolved_at`, which
+-- every row here keeps as the latest one it has seen), before or after that rewrite (re-attributed to or away
+-- from them). Retention deletes its old touchpoints here too and stamps the rest of those customers' touchpoints
+-- (cx_core/privacy/retention.py); erasure deletes the person's rows from every table. A customer left without
+-- any step gets a tombstone row (no touchpoint_id), which deletes their old rows and which the post-hook
+-- deletes. Spark rebuilds it as a table.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='customer_key',
@@ -26,18 +29,21 @@ all_inbound as (
 ),
 
 {% if is_incremental() %}
-previous_inbound as (
-    select touchpoint_id, customer_key, occurred_at, channel, journey_stage from {{ this }}
+-- What int_touchpoints_resolved rewrote after this table's latest run (its `_resolved_at` stamps, later rows at
+-- the end of the table): new, corrected and re-attributed touchpoints.
+resolved_since_last_run as (
+    select touchpoint_id, customer_key
+    from {{ ref('int_touchpoints_resolved') }}
+    where _resolved_at > (select coalesce(max(_resolved_at), cast('1900-01-01' as timestamp)) from {{ this }})
 ),
 
-changed_steps as (
-    (select * from all_inbound except select * from previous_inbound)
-    union all
-    (select * from previous_inbound except select * from all_inbound)
-),
-
+-- The customer a rewritten touchpoint belongs to now and the one this table numbered it for before (a touchpoint
+-- re-attributed to another customer leaves the old one's journeys).
 touched_customers as (
-    select distinct customer_key from changed_steps
+    select customer_key from resolved_since_last_run where customer_key is not null
+    union
+    select customer_key from {{ this }}
+    where touchpoint_id in (select touchpoint_id from resolved_since_last_run)
 ),
 
 inbound as (
@@ -91,7 +97,8 @@ select
     journey_stage,
     case when not starts_journey then previous_channel end as previous_channel,
     case when not starts_journey then previous_at end as previous_at,
-    starts_journey or channel <> previous_channel as is_channel_change
+    starts_journey or channel <> previous_channel as is_channel_change,
+    (select max(_resolved_at) from {{ ref('int_touchpoints_resolved') }}) as _resolved_at
 from numbered
 {% if is_incremental() %}
 union all
@@ -105,6 +112,7 @@ select
     cast(null as {{ dbt.type_string() }}) as journey_stage,
     cast(null as {{ dbt.type_string() }}) as previous_channel,
     cast(null as timestamp) as previous_at,
-    cast(null as boolean) as is_channel_change
+    cast(null as boolean) as is_channel_change,
+    cast(null as timestamp) as _resolved_at
 from customers_without_steps
 {% endif %}
