@@ -1,6 +1,7 @@
 """The KPI mart against an independent recomputation: a small generated demo goes through the real ingest and a
 real `dbt build`; NPS, CSAT and first contact resolution are then recomputed here with polars, from the staging
-surveys and the contact-level service facts, and must match `kpi_metrics` for every period of every grain.
+surveys and the contact-level service facts, and must match `kpi_metrics` for every period of every grain; the
+active and churned customers, from the sale orders, must match `kpi_churn`.
 
 The recomputation follows the written definitions (docs in the kpi_* model YAML), not the SQL: business days in
 Europe/Berlin, ISO weeks from Monday, totals over all channels and segments, no responses → no value.
@@ -24,10 +25,11 @@ GRAIN_TRUNCATION = {"day": "1d", "week": "1w", "month": "1mo"}
 
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory) -> Path:
-    """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests)."""
+    """Generate a small demo, ingest every source, build every dbt node (models, seeds, tests). 120 days: longer
+    than the churn window, so that buyers churn."""
     with pytest.MonkeyPatch.context() as env:
         yield build_demo_warehouse(tmp_path_factory.mktemp("kpi_demo"), env, ["build"],
-                                   {"CX_TIMEZONE": BUSINESS_TIMEZONE}, customers=150, days=70, seed=11)
+                                   {"CX_TIMEZONE": BUSINESS_TIMEZONE}, customers=150, days=120, seed=11)
 
 
 def read(warehouse: Path, sql: str) -> pl.DataFrame:
@@ -124,6 +126,53 @@ def test_fcr_matches_recomputation_from_service_contacts(demo_warehouse):
         .agg(n=pl.len(), value=pl.col("resolved_first").sum() / pl.len())
     )
     assert_matches_mart(demo_warehouse, "fcr_rate", expected)
+
+
+CHURN_WINDOW_DAYS = 90  # dbt var churn_window_days
+
+
+def test_active_and_churned_customers_match_recomputation_from_orders(demo_warehouse):
+    """At a period's end (the as-of date is the day after its last day) a buyer is active with a sale on one of
+    the 90 days before it, churned with sales before it but none of them within those days. Totals over all
+    segments, every period of every grain (0 before the first sale)."""
+    sales = read(
+        demo_warehouse,
+        f"""
+        select distinct
+            customer_key,
+            cast((ordered_at at time zone 'UTC') at time zone '{BUSINESS_TIMEZONE}' as date) as sale_date
+        from fct_orders
+        where order_type = 'sale' and customer_key is not null
+        """,
+    )
+    periods = read(demo_warehouse, "select period_grain, period_start, period_end from kpi_calendar")
+    last_sales = (
+        periods.join(sales, how="cross")
+        .filter(pl.col("sale_date") < pl.col("period_end"))
+        .group_by("period_grain", "period_start", "period_end", "customer_key")
+        .agg(last_sale=pl.col("sale_date").max())
+    )
+    is_active = pl.col("last_sale") >= pl.col("period_end") - pl.duration(days=CHURN_WINDOW_DAYS)
+    expected = last_sales.group_by("period_grain", "period_start").agg(
+        active_customers=is_active.sum().cast(pl.Int64), churned_customers=(~is_active).sum().cast(pl.Int64)
+    )
+    mart = read(
+        demo_warehouse,
+        """
+        pivot (
+            select period_grain, period_start, metric, cast(value as bigint) as value
+            from kpi_churn
+            where segment_type = 'all' and metric in ('active_customers', 'churned_customers')
+        ) on metric using any_value(value)
+        """,
+    )
+    compared = mart.join(expected, on=["period_grain", "period_start"], how="left", suffix="_expected").fill_null(0)
+    assert compared.height == periods.height
+    assert compared["active_customers"].sum() > 0 and compared["churned_customers"].sum() > 0
+    assert compared.filter(
+        (pl.col("active_customers") != pl.col("active_customers_expected"))
+        | (pl.col("churned_customers") != pl.col("churned_customers_expected"))
+    ).height == 0
 
 
 def test_kpi_metrics_cover_the_whole_demo_period(demo_warehouse):

@@ -6,6 +6,14 @@
 -- Contacted vs held out is the measured uplift of a campaign.
 with
 
+-- The e-mail events this model reads, deduplicated once: the staging view ranks every raw row again each time
+-- it is read (three times here, 2 s each at 100k customers).
+email_events as (
+    select event_id, event_time, email, campaign_id, campaign_type, event_type
+    from {{ ref('stg_email_events__events') }}
+    where event_type in ('send', 'open', 'click', 'control')
+),
+
 email_sends as (
     select
         'email_events:' || event_id as touchpoint_id,
@@ -15,7 +23,7 @@ email_sends as (
         email,
         campaign_id,
         campaign_type
-    from {{ ref('stg_email_events__events') }}
+    from email_events
     where event_type = 'send'
 ),
 
@@ -25,7 +33,7 @@ email_reactions as (
         campaign_id,
         min(case when event_type = 'open' then event_time end) as first_opened_at,
         min(case when event_type = 'click' then event_time end) as first_clicked_at
-    from {{ ref('stg_email_events__events') }}
+    from email_events
     where event_type in ('open', 'click')
     group by email, campaign_id
 ),
@@ -88,6 +96,9 @@ sent as (
     ) as sent
     inner join {{ ref('fct_touchpoints') }} as touchpoints
         on touchpoints.touchpoint_id = sent.touchpoint_id
+    -- a touchpoint id starts with its source: the filter skips the web events (two thirds of the touchpoints)
+    -- before the join instead of hashing their ids
+    where touchpoints.source in ('email_events', 'mobile_messages', 'calls')
 ),
 
 -- The control groups' rows are no touchpoints: their customer comes from the identity graph directly
@@ -101,7 +112,7 @@ control_rows as (
         campaign_id,
         campaign_type,
         'email:' || email as identifier
-    from {{ ref('stg_email_events__events') }}
+    from email_events
     where event_type = 'control'
     union all
     select

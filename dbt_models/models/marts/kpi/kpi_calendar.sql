@@ -3,10 +3,7 @@
 with
 
 bounds as (
-    select
-        min({{ kpi_business_date('occurred_at') }}) as first_day,
-        max({{ kpi_business_date('occurred_at') }}) as last_day
-    from {{ ref('fct_touchpoints') }}
+    {{ kpi_business_day_bounds(ref('fct_touchpoints'), 'occurred_at') }}
 ),
 
 day_numbers as (

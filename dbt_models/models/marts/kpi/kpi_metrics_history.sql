@@ -17,8 +17,7 @@ with
 {% if is_incremental() %}
 -- the first business day the current data covers; periods starting earlier may miss rows
 data_start as (
-    select min({{ kpi_business_date('occurred_at') }}) as first_day
-    from {{ ref('fct_touchpoints') }}
+    {{ kpi_business_day_bounds(ref('fct_touchpoints'), 'occurred_at') }}
 ),
 {% endif %}
 

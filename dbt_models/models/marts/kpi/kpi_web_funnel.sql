@@ -13,12 +13,28 @@ sessions as (
     from {{ ref('kpi_base_web_sessions') }}
 ),
 
+-- Every measure is a count, so sessions are counted per day and dimension first: the periods and grouping sets
+-- then add up ~50k daily rows instead of 1.2M sessions three times (100k customers × 365 days).
+sessions_by_day as (
+    select
+        business_date,
+        channel,
+        segment,
+        persona,
+        count(*) as sessions
+        {%- for step in steps %},
+        sum(case when reached_{{ step }} then 1 else 0 end) as reached_{{ step }}
+        {%- endfor %}
+    from sessions
+    group by business_date, channel, segment, persona
+),
+
 aggregated as (
-    {%- set counts = {'sessions': 'count(*)'} %}
+    {%- set counts = {'sessions': 'sum(sessions)'} %}
     {%- for step in steps %}
-        {%- do counts.update({'reached_' ~ step: 'sum(case when reached_' ~ step ~ ' then 1 else 0 end)'}) %}
+        {%- do counts.update({'reached_' ~ step: 'sum(reached_' ~ step ~ ')'}) %}
     {%- endfor %}
-    {{ kpi_group_by_dimensions('sessions', counts=counts) }}
+    {{ kpi_group_by_dimensions('sessions_by_day', counts=counts) }}
 )
 
 {{ kpi_count_row('web_sessions', 'sessions') }}
