@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_demo.generate import generate_demo
@@ -45,6 +46,7 @@ class Refreshed(NamedTuple):
     full: Path  # a second warehouse built over both loads with --full-refresh
     first_load: Path  # a copy of the first load's warehouse
     dbt_target: Path  # the Dagster dbt step's target folder (compiled SQL)
+    settings: Settings  # of the incremental warehouse, whose raw layer holds both loads
     planted: Planted
 
 
@@ -78,7 +80,7 @@ def refreshed(tmp_path_factory) -> Refreshed:
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
         full = data_dir / "full_refresh.duckdb"
         run_dbt(settings.dbt_project_dir, data_dir, [*MODELS_ONLY, "--full-refresh"], warehouse=full)
-        yield Refreshed(settings.warehouse_path, full, first_load, dbt_target, planted)
+        yield Refreshed(settings.warehouse_path, full, first_load, dbt_target, settings, planted)
 
 
 @pytest.mark.parametrize("mart", MARTS)
@@ -130,3 +132,23 @@ def test_a_corrected_re_export_replaces_the_old_record(refreshed):
     value = f"SELECT value_eur FROM fct_touchpoints WHERE touchpoint_id = 'orders:{refreshed.planted.corrected_order_id}'"
     assert query(refreshed.first_load, value) != [(CORRECTED_VALUE_EUR,)]
     assert query(refreshed.incremental, value) == [(CORRECTED_VALUE_EUR,)]
+
+
+def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
+    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`) refreshes through the
+    Dagster dbt asset without a full refresh and ends equal to one."""
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
+
+    with pytest.MonkeyPatch.context() as env:
+        # the same pseudonym key: the marts' pseudonyms are compared with the full refresh's
+        settings = point_settings_at(env, tmp_path / "data",
+                                     CX_PSEUDONYM_KEY_FILE=str(refreshed.settings.pseudonym_key_file))
+        env.setenv("DBT_TARGET_PATH", str(tmp_path / "dagster_dbt_target"))
+        shutil.copytree(refreshed.settings.raw_dir, settings.raw_dir, dirs_exist_ok=True)
+        shutil.copy(refreshed.first_load, settings.warehouse_path)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            for model in ("int_touchpoints_resolved", "int_journey_touchpoints"):
+                con.execute(f"ALTER TABLE {model} DROP COLUMN _resolved_at")
+        assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
+        for mart in MARTS:
+            assert mart_rows(settings.warehouse_path, mart) == mart_rows(refreshed.full, mart), mart

@@ -16,7 +16,9 @@
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='customer_key',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    -- a warehouse built before `_resolved_at` existed gets the column, null on the rows numbered already,
+    -- instead of a refresh that fails until someone rebuilds it with --full-refresh
+    on_schema_change='append_new_columns',
     post_hook="{{ delete_tombstones('touchpoint_id') }}",
 ) }}
 

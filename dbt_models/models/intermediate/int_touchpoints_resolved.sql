@@ -20,7 +20,9 @@
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='source_record_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    -- a warehouse built before `_resolved_at` existed gets the column, null on the rows numbered already,
+    -- instead of a refresh that fails until someone rebuilds it with --full-refresh
+    on_schema_change='append_new_columns',
 ) }}
 {%- set identifier_priority = ['crm_id', 'email', 'loyalty_id', 'phone', 'social_handle', 'anonymous_id'] %}
 {%- set component_aliases = [] %}
