@@ -12,12 +12,12 @@
 -- (cx_core/privacy/retention.py); erasure deletes the person's rows from every table. A customer left without
 -- any step gets a tombstone row (no touchpoint_id), which deletes their old rows and which the post-hook
 -- deletes. Spark rebuilds it as a table.
+-- A warehouse built before `_resolved_at` existed gets the column (null on the rows written already) instead
+-- of a refresh that fails until someone rebuilds it with --full-refresh.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='customer_key',
     incremental_strategy='delete+insert',
-    -- a warehouse built before `_resolved_at` existed gets the column, null on the rows numbered already,
-    -- instead of a refresh that fails until someone rebuilds it with --full-refresh
     on_schema_change='append_new_columns',
     post_hook="{{ delete_tombstones('touchpoint_id') }}",
 ) }}
@@ -36,7 +36,13 @@ all_inbound as (
 resolved_since_last_run as (
     select touchpoint_id, customer_key
     from {{ ref('int_touchpoints_resolved') }}
-    where _resolved_at > (select coalesce(max(_resolved_at), cast('1900-01-01' as timestamp)) from {{ this }})
+    {#- a table from before the stamp existed gets it only after this query: then every stamped row is new -#}
+    {%- set stamped_before = '_resolved_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
+    where _resolved_at > {% if stamped_before -%}
+        (select coalesce(max(numbered._resolved_at), cast('1900-01-01' as timestamp)) from {{ this }} as numbered)
+    {%- else -%}
+        cast('1900-01-01' as timestamp)
+    {%- endif %}
 ),
 
 -- The customer a rewritten touchpoint belongs to now and the one this table numbered it for before (a touchpoint

@@ -16,12 +16,12 @@
 -- the person's rows from every table. Spark rebuilds it as a table. Every row a run writes is stamped
 -- `_resolved_at` (the run's start): int_journey_touchpoints renumbers the customers of the rows stamped after its
 -- own latest run.
+-- A warehouse built before `_resolved_at` existed gets the column (null on the rows written already) instead
+-- of a refresh that fails until someone rebuilds it with --full-refresh.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='source_record_id',
     incremental_strategy='delete+insert',
-    -- a warehouse built before `_resolved_at` existed gets the column, null on the rows numbered already,
-    -- instead of a refresh that fails until someone rebuilds it with --full-refresh
     on_schema_change='append_new_columns',
 ) }}
 {%- set identifier_priority = ['crm_id', 'email', 'loyalty_id', 'phone', 'social_handle', 'anonymous_id'] %}
