@@ -24,7 +24,7 @@ from ml.churn import (
     model_card_frame,
 )
 from ml.features import CustomerHistory, available_families
-from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
+from ml.model_store import ModelInfo, ModelStore, library_versions, rescored_with, retrain_reason
 
 MODEL_NAME = "churn"
 
@@ -101,10 +101,8 @@ def train_or_rescore(store: ModelStore, path: ChurnPath, as_of: date, horizon_da
     reason = retrain_reason(stored_info, parameters(horizon_days, families), as_of, now, max_age_days)
     if reason is None:
         stored: StoredChurn = store.load(MODEL_NAME)
-        trained_on = stored_info.trained_at.date().isoformat()
         return ChurnRun(stored.rescored(path.score(stored.model, stored.families, as_of), as_of),
-                        stored_info.trained_at,
-                        f"rescored with the model trained on {trained_on} (data as of {stored_info.as_of})")
+                        stored_info.trained_at, rescored_with(stored_info))
     result = path.train_and_score(as_of, horizon_days)
     kept = StoredChurn.of(result)
     store.save(kept, kept.info(now))

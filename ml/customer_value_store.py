@@ -28,7 +28,7 @@ from ml.customer_value import (
     validate_time_split,
     value_summary,
 )
-from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
+from ml.model_store import ModelInfo, ModelStore, library_versions, rescored_with, retrain_reason
 
 MODEL_NAME = "customer_value"
 SUMMARY_FEATURES = ["x", "t_x", "T", "m_x"]
@@ -70,8 +70,7 @@ def fit_or_rescore(store: ModelStore, orders: pl.DataFrame, as_of: date, max_age
     if reason is None:
         stored: StoredValue = store.load(MODEL_NAME)
         return ValueRun(customer_value(orders, as_of, model=stored.model), stored.validation, stored_info.trained_at,
-                        f"rescored with the model trained on {stored_info.trained_at.date().isoformat()} "
-                        f"(data as of {stored_info.as_of.isoformat()})")
+                        rescored_with(stored_info))
     summary = value_summary(orders, as_of)
     model = fit_value_model(summary)
     holdout = holdout_days(orders, as_of)

@@ -61,6 +61,11 @@ class ModelInfo:
                                "as_of": date.fromisoformat(fields["as_of"])})
 
 
+def rescored_with(info: ModelInfo) -> str:
+    """How a run that scored with this stored model says so in its metadata and model card."""
+    return f"rescored with the model trained on {info.trained_at.date().isoformat()} (data as of {info.as_of.isoformat()})"
+
+
 def age_days(info: ModelInfo, now: datetime) -> float:
     return (now - info.trained_at) / timedelta(days=1)
 
