@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +59,13 @@ def with_text_hash(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.Series("text_hash", [text_hash(t) for t in frame["text"].to_list()], dtype=pl.Utf8))
 
 
+@dataclass(frozen=True)
+class CacheLookup:
+    entries: pl.DataFrame  # text_hash, model_version, the kind's value columns, scored_at
+    computed: int  # distinct texts computed now
+    reused: int  # distinct texts read from the cache
+
+
 class TextCache:
     def __init__(self, folder: Path, kind: CacheKind) -> None:
         self.kind = kind
@@ -76,6 +83,15 @@ class TextCache:
         hits = cached.join(distinct.select("text_hash"), on="text_hash", how="semi")
         misses = distinct.join(cached.select("text_hash"), on="text_hash", how="anti")
         return hits, misses
+
+    def fill(self, texts: pl.DataFrame, model_version: str,
+             compute: Callable[[pl.DataFrame], pl.DataFrame]) -> CacheLookup:
+        """The entries of `texts`' distinct hashes under `model_version`: read from the cache, and for the rest
+        computed by `compute` (given the distinct uncached rows of `texts`, returning text_hash and the kind's
+        value columns) and stored."""
+        hits, misses = self.split(texts, model_version)
+        added = self.add(compute(misses), model_version)
+        return CacheLookup(pl.concat([hits, added]), computed=misses.height, reused=hits.height)
 
     def remove(self, text_hashes: set[str]) -> int:
         """Drop the entries of these texts (erasure of a person); returns how many entries went."""
@@ -131,15 +147,16 @@ class CachedEncoder:
         self.reused = 0
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) == 0:
+            return self.encoder.encode([])  # the encoder's empty shape
         hashed = with_text_hash(pl.DataFrame({"text": [text.strip() for text in texts]}, schema={"text": pl.Utf8}))
-        hits, misses = self.cache.split(hashed, self.encoder.version)
-        vectors = self.encoder.encode(misses["text"].to_list())
-        added = self.cache.add(misses.select("text_hash").with_columns(
-            pl.Series("embedding", vectors).cast(pl.List(pl.Float32))), self.encoder.version)
-        self.computed += misses.height
-        self.reused += hits.height
-        known = pl.concat([hits, added]).select("text_hash", "embedding")
-        ordered = hashed.join(known, on="text_hash", how="left", maintain_order="left")["embedding"]
-        if ordered.is_empty():
-            return vectors
+        lookup = self.cache.fill(hashed, self.encoder.version, self._embeddings)
+        self.computed += lookup.computed
+        self.reused += lookup.reused
+        ordered = hashed.join(lookup.entries.select("text_hash", "embedding"), on="text_hash", how="left",
+                              maintain_order="left")["embedding"]
         return ordered.explode().to_numpy().reshape(ordered.len(), -1)
+
+    def _embeddings(self, misses: pl.DataFrame) -> pl.DataFrame:
+        vectors = self.encoder.encode(misses["text"].to_list())
+        return misses.select("text_hash").with_columns(pl.Series("embedding", vectors).cast(pl.List(pl.Float32)))

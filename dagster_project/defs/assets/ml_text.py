@@ -155,16 +155,15 @@ def sentiment_with_cache(
     cache hits)."""
     touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
     cache = TextCache(settings.ml_cache_dir, SENTIMENT)
-    hits, misses = cache.split(touchpoints, model.model_version)
-    new_rows = cache.add(score_texts(misses, model), model.model_version)
-    results = pl.concat([hits, new_rows]).select("text_hash", "label", "score", "scored_at")
+    lookup = cache.fill(touchpoints, model.model_version, lambda misses: score_texts(misses, model))
+    results = lookup.entries.select("text_hash", "label", "score", "scored_at")
     sentiment = (
         touchpoints.join(results, on="text_hash", how="left")
         .with_columns(pl.lit(model.model_id).alias("model_id"), pl.lit(model.model_version).alias("model_version"))
         .select(SENTIMENT_COLUMNS)
     )
     replace_table(warehouse, "ml_sentiment", sentiment)
-    return sentiment, misses.height, hits.height
+    return sentiment, lookup.computed, lookup.reused
 
 
 def sentiment_on_spark(
@@ -235,22 +234,21 @@ def ml_text_insights(
     version = evidence_version(classifier, encoder.version)
     cache = TextCache(cx.settings.ml_cache_dir, TEXT_INSIGHTS)
     started = time.perf_counter()
-    hits, misses = cache.split(touchpoints, version)
-    evidence = pl.concat([hits, cache.add(text_evidence(misses, classifier), version)])
-    insights = text_insights(touchpoints, evidence, classifier)
+    lookup = cache.fill(touchpoints, version, lambda misses: text_evidence(misses, classifier))
+    insights = text_insights(touchpoints, lookup.entries, classifier)
     seconds = time.perf_counter() - started
     replace_table(warehouse, "ml_text_insights", insights.select(list(INSIGHT_SCHEMA)))
     inbound_topics = insights.filter(touchpoints["direction"].ne_missing("outbound"))["topic"]
-    context.log.info(f"classified {insights.height} texts in {seconds:.1f}s: {misses.height} distinct texts "
-                     f"computed, {hits.height} from the cache")
+    context.log.info(f"classified {insights.height} texts in {seconds:.1f}s: {lookup.computed} distinct texts "
+                     f"computed, {lookup.reused} from the cache")
     methods = dict(insights.group_by("topic_method").len().iter_rows())
     return dg.MaterializeResult(
         metadata={
             **frame_metadata(insights.select(list(INSIGHT_SCHEMA))),
             "texts_per_second": round(insights.height / seconds, 1) if seconds else 0.0,
             # distinct texts whose topic evidence and urgency words were computed, and read from the text cache
-            "texts_computed": misses.height,
-            "texts_reused": hits.height,
+            "texts_computed": lookup.computed,
+            "texts_reused": lookup.reused,
             "text_cache_version": version,
             "topics": dg.MetadataValue.json(
                 dict(insights.group_by("topic_label").len().sort("len", descending=True).iter_rows())
