@@ -66,7 +66,12 @@ def table_exists(warehouse: Path, table: str) -> bool:
     if not warehouse.exists():
         return False
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
+        return has_table(con, table)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the connection's database holds a table of that name (views do not count)."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
 
 
 def compact_warehouse(warehouse: Path) -> None:

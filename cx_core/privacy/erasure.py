@@ -29,7 +29,7 @@ from cx_core.privacy.suppression import SuppressionMatcher, add_to_suppression_l
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.reader import quote_identifier, sql_literal
-from cx_core.warehouse import compact_warehouse, table_exists
+from cx_core.warehouse import compact_warehouse, has_table, table_exists
 from ml.text_cache import CACHE_KINDS, TextCache, text_hash
 
 IDENTITY_TABLE = "int_identity_components"
@@ -162,7 +162,7 @@ def _erase_observed_records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Every identity observation of a record that named one of the erased values: the raw rewrite removes the
     whole record, and its other rows would keep the value inside their record_ref
     ('mobile_messages:C0000123|+491711234567')."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [OBSERVATIONS_TABLE]).fetchone()[0]:
+    if not has_table(con, OBSERVATIONS_TABLE):
         return {}
     count = con.execute(
         f"""DELETE FROM {OBSERVATIONS_TABLE} WHERE record_ref IN (

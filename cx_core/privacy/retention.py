@@ -18,7 +18,7 @@ import duckdb
 
 from cx_core.privacy.rewrite import RowSelector, remove_source_rows
 from cx_core.settings import Settings
-from cx_core.warehouse import compact_warehouse, table_exists
+from cx_core.warehouse import compact_warehouse, has_table, table_exists
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.reader import quote_identifier, sql_literal
 
@@ -101,7 +101,7 @@ def _remove_old_resolved_touchpoints(con: duckdb.DuckDBPyConnection, source: str
     con.execute(f"CREATE TEMP TABLE retired_customers AS SELECT DISTINCT customer_key FROM {RESOLVED_TABLE} {old_rows}",
                 [source, utc_cutoff])
     removed = con.execute(f"DELETE FROM {RESOLVED_TABLE} {old_rows}", [source, utc_cutoff]).fetchone()[0]
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [JOURNEYS_TABLE]).fetchone()[0]:
+    if has_table(con, JOURNEYS_TABLE):
         removed += con.execute(f"DELETE FROM {JOURNEYS_TABLE} WHERE starts_with(touchpoint_id, ?) AND occurred_at < ?",
                                [f"{source}:", utc_cutoff]).fetchone()[0]
     con.execute(f"""UPDATE {RESOLVED_TABLE} SET _resolved_at = ?
