@@ -9,6 +9,11 @@ step of the three runs with its seconds, the steps that dominate the refresh, fo
 dbt's own elapsed time, its slowest nodes and the step's overhead around dbt (process start, parse, the build
 file, Dagster's events and metadata), what the text caches and the stored churn model saved, and the refresh's
 share of the full run (target <= 10 %).
+
+With CX_BENCH_INCREMENTAL_SNAPSHOT=<folder>, the state after the full run (warehouse, Dagster home, caches and
+the last day's files) is kept there with the full run's seconds, and the next run with the same folder starts
+from a copy of it: the refresh measured again in minutes, after a change to the refresh's code (a change to the
+full run's code needs a new snapshot).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import dagster as dg
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_demo.generate import DEFAULT_END_DATE, generate_demo
+from dagster_project.defs.assets.dbt import PARTIAL_PARSE_FILE
 from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
 from tests.benchmarks.bench_scale import CX, print_steps, run_measured
 
@@ -168,21 +174,39 @@ def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tupl
     return measured.seconds, steps, run_id
 
 
+def built_year(folder: Path, customers: int, environment: dict[str, str], settings: Settings) -> float:
+    """Builds the year before the last day in `folder` (or copies it from CX_BENCH_INCREMENTAL_SNAPSHOT when that
+    holds one); returns the full run's seconds."""
+    snapshot = os.environ.get("CX_BENCH_INCREMENTAL_SNAPSHOT")
+    full_seconds_file = Path(snapshot or folder) / "full_run_seconds"
+    parse_state = settings.dbt_project_dir / "target" / PARTIAL_PARSE_FILE
+    if snapshot and full_seconds_file.exists():
+        shutil.copytree(snapshot, folder, symlinks=True, ignore=shutil.ignore_patterns(PARTIAL_PARSE_FILE))
+        shutil.copyfile(Path(snapshot) / PARTIAL_PARSE_FILE, parse_state)  # where the full run left dbt's parse
+        print(f"  the full run's state copied from {snapshot} (built in {full_seconds_file.read_text()} s)")
+        return float(full_seconds_file.read_text())
+    exports = folder / "exports"
+    generate_demo(exports, settings.demo_truth_dir, customers=customers, days=DAYS, end_date=DEFAULT_END_DATE)
+    files = split_by_last_day(exports, settings.landing_dir, folder / "last_day", DEFAULT_END_DATE)
+    print(f"  split: {files} files of the last day kept back")
+    full_seconds, _, _ = timed_job("full_refresh", environment, settings)
+    if snapshot:
+        shutil.copytree(folder, snapshot, symlinks=True, dirs_exist_ok=True)
+        shutil.copyfile(parse_state, Path(snapshot) / PARTIAL_PARSE_FILE)
+        full_seconds_file.write_text(f"{full_seconds:.1f}")
+    return full_seconds
+
+
 def run() -> dict[str, object]:
     customers = int(os.environ.get("CX_BENCH_INCREMENTAL_CUSTOMERS", "10000"))
     folder = BENCH_DATA_DIR.with_name(f"incremental-{customers}")
     environment = bench_environment() | {"CX_DATA_DIR": str(folder), "CX_REPORTS_DIR": str(folder / "reports")}
     settings = Settings.from_env(environment)
     shutil.rmtree(folder, ignore_errors=True)
-    last_day = DEFAULT_END_DATE
-    print(f"--- {customers:,} customers x {DAYS} days in {folder}; the refresh lands {last_day}; "
+    print(f"--- {customers:,} customers x {DAYS} days in {folder}; the refresh lands {DEFAULT_END_DATE}; "
           f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    exports, later = folder / "exports", folder / "last_day"
-    generate_demo(exports, settings.demo_truth_dir, customers=customers, days=DAYS, end_date=last_day)
-    files = split_by_last_day(exports, settings.landing_dir, later, last_day)
-    print(f"  split: {files} files of the last day kept back")
-
-    full_seconds, _, _ = timed_job("full_refresh", environment, settings)
+    full_seconds = built_year(folder, customers, environment, settings)
+    later = folder / "last_day"
     for path in later.glob("*/*"):
         shutil.move(path, settings.landing_dir / path.parent.name / path.name)
     ingest_seconds, ingest_steps, _ = timed_job("ingest_new_files", environment, settings)
