@@ -1,6 +1,6 @@
 """Retention: rows older than a per-source period leave the raw, quarantine and landing files (the rewrite of
-privacy/rewrite.py, as for erasure) and the incremental touchpoint tables, which a rebuild would not clear:
-the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
+privacy/rewrite.py, as for erasure) and the incremental tables, which a rebuild would not clear: the staging
+tables of the web and e-mail events, the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
 re-splits a cookie whose event count changed, but a cookie without any event left is never touched again).
 Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved_at` stamp), so retention
 deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
@@ -26,6 +26,8 @@ from cx_core.sources.reader import quote_identifier, sql_literal
 TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved")
 RESOLVED_TABLE = "int_touchpoints_resolved"
 SESSIONS_TABLE = "int_web_sessions"
+# the incremental staging tables by source (the other staging models are views over the raw layer)
+STAGING_TABLES = {"web_events": "stg_web_events__events", "email_events": "stg_email_events__events"}
 JOURNEYS_TABLE = "int_journey_touchpoints"
 
 
@@ -56,7 +58,7 @@ def apply_retention(settings: Settings, now: datetime | None = None) -> list[Ret
     for source, days in retention_periods(settings.retention_days).items():
         contract, cutoff = CONTRACTS[source], now - timedelta(days=days)
         removed = remove_source_rows(contract, settings, _older_than(cutoff), reason=f"retention {days} days")
-        warehouse = _remove_old_touchpoints(settings.warehouse_path, source, cutoff)
+        warehouse = _remove_old_warehouse_rows(settings.warehouse_path, source, cutoff)
         results.append(RetentionResult(source, cutoff, removed.raw, removed.quarantine, removed.landing, warehouse))
     return results
 
@@ -70,17 +72,23 @@ def _older_than(cutoff: datetime) -> RowSelector:
     return select
 
 
-def _remove_old_touchpoints(warehouse: Path, source: str, cutoff: datetime) -> int:
-    """Delete the touchpoints (and web sessions) of `source` older than `cutoff`; returns the rows removed."""
+def _remove_old_warehouse_rows(warehouse: Path, source: str, cutoff: datetime) -> int:
+    """Delete the staged rows, touchpoints (and web sessions) of `source` older than `cutoff`; returns the rows
+    removed."""
     tables = [table for table in TOUCHPOINT_TABLES if table_exists(warehouse, table)]
     sessions = source == "web_events" and table_exists(warehouse, SESSIONS_TABLE)
-    if not tables and not sessions:
+    staged = source in STAGING_TABLES and table_exists(warehouse, STAGING_TABLES[source])
+    if not tables and not sessions and not staged:
         return 0
-    # occurred_at and ended_at are UTC TIMESTAMPs (docs/CONVENTIONS.md)
+    # staging's event times, occurred_at and ended_at are UTC TIMESTAMPs (docs/CONVENTIONS.md)
     utc_cutoff = cutoff.astimezone(timezone.utc).replace(tzinfo=None)
     with duckdb.connect(str(warehouse)) as con:
         removed = [con.execute(f"DELETE FROM {table} WHERE source = ? AND occurred_at < ?",
                                [source, utc_cutoff]).fetchone()[0] for table in tables if table != RESOLVED_TABLE]
+        if staged:
+            event_time = quote_identifier(CONTRACTS[source].event_time)
+            removed.append(con.execute(f"DELETE FROM {STAGING_TABLES[source]} WHERE {event_time} < ?",
+                                       [utc_cutoff]).fetchone()[0])
         if RESOLVED_TABLE in tables:
             removed.append(_remove_old_resolved_touchpoints(con, source, utc_cutoff))
         if sessions:

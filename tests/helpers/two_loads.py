@@ -24,6 +24,8 @@ class Planted(NamedTuple):
     chat_cookie: str  # an anonymous cookie without new events that a new chat links to chat_customer_id
     chat_customer_id: str
     corrected_order_id: str  # an old order re-exported with CORRECTED_VALUE_EUR
+    moved_event_id: str  # an old anonymous web event re-exported with login_cookie: moved_from_cookie loses it
+    moved_from_cookie: str
 
 
 def split_raw_into_two_loads(raw_dir: Path, held_dir: Path, cutoff: datetime) -> Planted:
@@ -61,7 +63,8 @@ def split_raw_into_two_loads(raw_dir: Path, held_dir: Path, cutoff: datetime) ->
 def plant_second_load_rows(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> Planted:
     """Plant for the second load the rows of Planted: two cookies that were anonymous before `cutoff` get linked
     to two customers, one by its first login, one by a chat (identity resolution re-attributes the cookie's
-    visits without a new event on it), and an old order is re-exported with a corrected value."""
+    visits without a new event on it), an old order is re-exported with a corrected value, and an old web event
+    with another cookie (its first cookie gets no new event, only one event less)."""
     first_cookie, second_cookie = (cookie for (cookie,) in con.execute("""
         SELECT anonymous_id FROM web_events GROUP BY anonymous_id
         HAVING count(user_id) = 0 AND count(*) FILTER (event_type = 'purchase') = 0
@@ -88,7 +91,15 @@ def plant_second_load_rows(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> 
                            {"cutoff": cutoff}).fetchone()[0]
     con.execute("INSERT INTO planted_orders SELECT * REPLACE ($value AS value_eur) FROM orders WHERE order_id = $id",
                 {"value": CORRECTED_VALUE_EUR, "id": order_id})
-    return Planted(first_cookie, first_customer, second_cookie, second_customer, order_id)
+    moved_event_id, moved_from_cookie = con.execute("""SELECT event_id, anonymous_id FROM web_events
+        WHERE event_time < $cutoff AND anonymous_id NOT IN ($first, $second) AND user_id IS NULL
+            AND event_type <> 'purchase' ORDER BY event_id LIMIT 1""",
+                                                    {"cutoff": cutoff, "first": first_cookie, "second": second_cookie}
+                                                    ).fetchone()
+    con.execute("INSERT INTO planted_web_events SELECT * REPLACE ($cookie AS anonymous_id) FROM web_events "
+                "WHERE event_id = $id", {"cookie": first_cookie, "id": moved_event_id})
+    return Planted(first_cookie, first_customer, second_cookie, second_customer, order_id, moved_event_id,
+                   moved_from_cookie)
 
 
 def land_second_load(raw_dir: Path, held_dir: Path) -> None:
