@@ -53,8 +53,9 @@ def test_old_web_events_leave_every_file_and_the_ledger_accepts_the_rewrite(tmp_
 
 
 def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, monkeypatch):
-    """The incremental models would keep what a rebuild drops: retention deletes the old web touchpoints from
-    both touchpoint tables and the journey steps (other sources stay), stamps the remaining touchpoints of the
+    """The incremental models would keep what a rebuild drops: retention deletes the old web events from their
+    staging table (the e-mail events' stay), the old web touchpoints from both touchpoint tables and the journey
+    steps (other sources stay), stamps the remaining touchpoints of the
     customers it removed some from as rewritten, so the next refresh numbers their journeys again, and deletes the
     sessions of a cookie seen only before the cutoff (a cookie with a later event keeps its rows; int_web_sessions
     re-splits it because its event count changed)."""
@@ -71,13 +72,18 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
         con.execute("CREATE TABLE int_web_sessions AS FROM (VALUES ('old#1', 'old', TIMESTAMP '2026-03-01 08:01'),"
                     " ('mixed#1', 'mixed', TIMESTAMP '2026-03-01 07:00'), ('mixed#2', 'mixed', TIMESTAMP '2026-03-01 08:06'))"
                     " AS t(session_id, anonymous_id, ended_at)")
+        for table in ("stg_web_events__events", "stg_email_events__events"):
+            con.execute(f"CREATE TABLE {table} AS FROM (VALUES ('W1', TIMESTAMP '2026-03-01 08:00'),"
+                        " ('W2', TIMESTAMP '2026-03-01 08:05')) AS t(event_id, event_time)")
 
     [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
 
-    assert result.warehouse == 1 + 1 + 1 + 1
+    assert result.warehouse == 1 + 1 + 1 + 1 + 1
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         for table in ("int_touchpoints_unioned", "int_touchpoints_resolved", "int_journey_touchpoints"):
             assert con.sql(f"SELECT touchpoint_id FROM {table} ORDER BY 1").fetchall() == [("orders:O1",), ("web_events:W2",)]
         assert con.sql("SELECT touchpoint_id FROM int_touchpoints_resolved WHERE _resolved_at > $last_run",
                        params={"last_run": last_run}).fetchall() == [("web_events:W2",)]
         assert con.sql("SELECT session_id FROM int_web_sessions ORDER BY 1").fetchall() == [("mixed#1",), ("mixed#2",)]
+        assert con.sql("SELECT event_id FROM stg_web_events__events").fetchall() == [("W2",)]
+        assert con.sql("SELECT event_id FROM stg_email_events__events ORDER BY 1").fetchall() == [("W1",), ("W2",)]
