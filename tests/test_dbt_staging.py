@@ -174,6 +174,7 @@ def test_dbt_unit_tests_pass(staged_warehouse):
         "test_crm_customers_identifiers_are_normalised": "pass",
         "test_crm_customers_latest_duplicate_wins": "pass",
         "test_case_updates_latest_by_update_time": "pass",
+        "test_web_events_incremental_run_reads_only_new_ingestions": "pass",
     }
 
 
