@@ -59,6 +59,14 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- After an incremental model's delete+insert: delete the rows whose `column` value no longer occurs in `parent`
+    (a customer left without any journey step), which no delete+insert key names (DuckDB only, as above). -#}
+{% macro delete_rows_without_parent(column, parent) -%}
+    {%- if target.type == 'duckdb' -%}
+    delete from {{ this }} where {{ column }} not in (select {{ column }} from {{ parent }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The latest change of the identity graph, stored with every row a run writes (see above). -#}
 {% macro latest_identity_change() -%}
     (select max(changed_at) from {{ ref('int_identity_components') }})
