@@ -94,7 +94,7 @@ def test_the_incremental_refresh_equals_a_full_refresh(refreshed, mart):
                                                      ("intermediate/int_touchpoints_resolved", "records_to_resolve as ("),
                                                      ("intermediate/int_web_sessions", "touched_cookies as ("),
                                                      ("intermediate/int_journey_touchpoints", "touched_customers as ("),
-                                                     ("marts/fct_touchpoints", "records_to_write as ("),
+                                                     ("marts/fct_touchpoints", "relabelled_customers as ("),
                                                      ("marts/fct_journeys", "touched_customers as (")])
 def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_step):
     [compiled] = refreshed.dbt_target.glob(f"*/compiled/cx_pipeline/models/{model}.sql")

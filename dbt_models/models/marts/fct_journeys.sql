@@ -6,8 +6,9 @@
 -- Incremental (DuckDB): a run writes again every journey (delete+insert on customer_key) of the customers that
 -- int_journey_touchpoints numbered again after this table's latest `_resolved_at` (whoever owns or owned a
 -- rewritten touchpoint) or that have a web session with new events or a changed identity since then; the
--- post-hook deletes the journeys of customers left without any journey step. Retention and erasure reach it
--- through int_journey_touchpoints, which they change. Spark rebuilds it as a table.
+-- post-hook deletes the journeys of customers left without any journey step. Retention reaches it through
+-- int_journey_touchpoints (the steps it deletes, the customers it stamps); erasure deletes the person's rows from
+-- every table. Spark rebuilds it as a table.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='customer_key',
@@ -20,20 +21,15 @@
 with
 
 {% if is_incremental() %}
-written_until as (
-    select coalesce(max(_resolved_at), cast('1900-01-01' as timestamp)) as latest_resolved_at
-    from {{ this }}
-),
-
 touched_customers as (
     select customer_key
     from {{ ref('int_journey_touchpoints') }}
-    where _resolved_at > (select latest_resolved_at from written_until)
+    where _resolved_at > {{ latest_in_this('_resolved_at') }}
     union
     select customer_key
     from {{ ref('int_web_sessions') }}
-    where _ingested_at > (select latest_resolved_at from written_until)
-        or _identity_changed_at > (select latest_resolved_at from written_until)
+    where _ingested_at > {{ latest_in_this('_resolved_at') }}
+        or _identity_changed_at > {{ latest_in_this('_resolved_at') }}
 ),
 
 steps as (

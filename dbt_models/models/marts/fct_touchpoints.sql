@@ -24,28 +24,20 @@ crm_languages as (
 ),
 
 {% if is_incremental() %}
-written_until as (
-    select coalesce(max(_resolved_at), cast('1900-01-01' as timestamp)) as latest_resolved_at
-    from {{ this }}
-),
-
 -- The CRM customers whose language may have changed since the table's latest run: their touchpoints keep it.
 relabelled_customers as (
     select customer_key
     from crm_languages
-    where _ingested_at > (select latest_resolved_at from written_until)
+    where _ingested_at > {{ latest_in_this('_resolved_at') }}
 ),
 
-records_to_write as (
-    select source_record_id
-    from {{ ref('int_touchpoints_resolved') }}
-    where _resolved_at > (select latest_resolved_at from written_until)
-        or customer_key in (select customer_key from relabelled_customers)
-),
-
+-- Whole records: the touchpoints of one record share its stamp (int_touchpoints_resolved rewrites whole records)
+-- and its customer (they carry the same identifiers), so filtering touchpoints selects whole records without
+-- matching 9 million record ids.
 touchpoints as (
     select * from {{ ref('int_touchpoints_resolved') }}
-    where source_record_id in (select source_record_id from records_to_write)
+    where _resolved_at > {{ latest_in_this('_resolved_at') }}
+        or customer_key in (select customer_key from relabelled_customers)
 )
 {% else %}
 touchpoints as (
