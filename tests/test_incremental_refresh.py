@@ -141,8 +141,8 @@ def test_a_corrected_re_export_replaces_the_old_record(refreshed):
 
 
 def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
-    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`) refreshes through the
-    Dagster dbt asset without a full refresh and ends equal to one."""
+    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`, in the intermediates
+    nor in the marts) refreshes through the Dagster dbt asset without a full refresh and ends equal to one."""
     from dagster_project.defs.assets.dbt import cx_dbt_assets
 
     with pytest.MonkeyPatch.context() as env:
@@ -153,7 +153,7 @@ def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(
         shutil.copytree(refreshed.settings.raw_dir, settings.raw_dir, dirs_exist_ok=True)
         shutil.copy(refreshed.first_load, settings.warehouse_path)
         with duckdb.connect(str(settings.warehouse_path)) as con:
-            for model in ("int_touchpoints_resolved", "int_journey_touchpoints"):
+            for model in ("int_touchpoints_resolved", "int_journey_touchpoints", "fct_touchpoints", "fct_journeys"):
                 con.execute(f"ALTER TABLE {model} DROP COLUMN _resolved_at")
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
         for mart in MARTS:

@@ -60,9 +60,15 @@
 {%- endmacro %}
 
 {#- In an incremental run, the latest value of the stamp `column` in the model's own table (1900 when it has none):
-    the watermark after which the rows of the tables it reads are new to it. -#}
+    the watermark after which the rows of the tables it reads are new to it. A table from before the stamp existed
+    gets the column only after the model's query (on_schema_change), so then every stamped row is new (naming the
+    missing column would bind it to the model's own rows). -#}
 {% macro latest_in_this(column) -%}
-    (select coalesce(max({{ column }}), cast('1900-01-01' as timestamp)) from {{ this }})
+    {%- if column in (adapter.get_columns_in_relation(this) | map(attribute='name')) -%}
+    (select coalesce(max(latest.{{ column }}), cast('1900-01-01' as timestamp)) from {{ this }} as latest)
+    {%- else -%}
+    cast('1900-01-01' as timestamp)
+    {%- endif -%}
 {%- endmacro %}
 
 {#- After an incremental model's delete+insert: delete the rows whose `column` value no longer occurs in `parent`
