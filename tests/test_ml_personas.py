@@ -2,6 +2,7 @@
 stability, names and descriptions from features, ids kept and matched across refreshes, drift counts."""
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -170,17 +171,8 @@ def test_drift_counts_movers_and_flags_review():
     assert first_refresh["review"].all() and set(first_refresh["review_reason"]) == {"new persona"}
 
 
-@pytest.mark.slow
-def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypatch):
-    """ml_customer_value and ml_personas on a tiny warehouse (orders of three planted habits, touchpoints derived
-    from them), run twice: the second refresh keeps persona ids and logs its drift."""
-    import dagster as dg
-
-    from dagster_project.defs.assets.ml_customer_value import ml_customer_value
-    from dagster_project.defs.assets.ml_personas import ml_personas
-    from dagster_project.defs.resources import pipeline_resources
-
-    warehouse = tmp_path / "warehouse.duckdb"
+def write_planted_marts(warehouse: Path) -> None:
+    """The marts the personas read, for 150 customers of three planted habits (orders, touchpoints derived)."""
     rng = np.random.default_rng(7)
     rows = []
     for i in range(150):
@@ -202,6 +194,35 @@ def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypat
         connection.execute("""CREATE TABLE stg_crm_customers__customers AS SELECT DISTINCT substr(customer_key, 3) AS customer_id,
                               true AS consent_email, false AS consent_phone, channel = 'app' AS consent_push,
                               NULL AS loyalty_id FROM fct_touchpoints""")
+
+
+def test_features_computed_in_customer_groups_equal_one_computation(tmp_path):
+    """A million customers' history is read in groups of customers (issue 19): the groups give the same rows."""
+    from dagster_duckdb import DuckDBResource
+
+    from dagster_project.defs.assets.ml_personas import grouped_behaviour_features
+
+    write_planted_marts(tmp_path / "warehouse.duckdb")
+    warehouse = DuckDBResource(database=str(tmp_path / "warehouse.duckdb"))
+    whole = grouped_behaviour_features(warehouse, date(2026, 10, 31), groups=1)
+    grouped = grouped_behaviour_features(warehouse, date(2026, 10, 31), groups=3)
+
+    assert whole.height == 150
+    assert grouped.equals(whole)
+
+
+@pytest.mark.slow
+def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypatch):
+    """ml_customer_value and ml_personas on a tiny warehouse (orders of three planted habits, touchpoints derived
+    from them), run twice: the second refresh keeps persona ids and logs its drift."""
+    import dagster as dg
+
+    from dagster_project.defs.assets.ml_customer_value import ml_customer_value
+    from dagster_project.defs.assets.ml_personas import ml_personas
+    from dagster_project.defs.resources import pipeline_resources
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_planted_marts(warehouse)
     point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse))
 
     first = dg.materialize([ml_customer_value, ml_personas], resources=pipeline_resources())

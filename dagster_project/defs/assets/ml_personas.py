@@ -7,13 +7,14 @@ the personas (ids, names, assignments by nearest centroid) unless the new cluste
 (`ml/personas.py`). The demo truth is never read here.
 """
 
+import math
 from datetime import date
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from cx_core.warehouse import Warehouse, drop_tables, read_frames, replace_table, table_names
+from cx_core.warehouse import Warehouse, drop_tables, read_frame, read_frames, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
 from dagster_project.defs.metadata import frame_metadata, skipped
@@ -53,12 +54,36 @@ OPTIONAL_QUERIES = {
     "ml_customer_value": "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value",
     "ml_churn_scores": "SELECT customer_key, churn_probability FROM ml_churn_scores",
 }
+NPS_QUERY = """SELECT customer_key, score FROM fct_survey_responses
+               WHERE customer_key IS NOT NULL AND survey_type = 'nps'"""
 SEED = 0
 MIN_CUSTOMERS = 20  # fewer customers with enough activity cannot show a stable structure
+# The features are computed for groups of customers with about this many touchpoints together: a whole
+# history in memory grew by ~2 GB per 100,000 customers (7.2 GB at 300,000; issue 19), too much at a million.
+TOUCHPOINTS_PER_GROUP = 10_000_000
 
 
-def load_behaviour(warehouse: Warehouse) -> BehaviourHistory:
-    return BehaviourHistory(**read_frames(warehouse, BEHAVIOUR_QUERIES))
+def load_behaviour(warehouse: Warehouse, group: int = 0, groups: int = 1) -> BehaviourHistory:
+    """The history of the customers in `group` of `groups` (by a hash of the customer key)."""
+    in_group = f"hash(customer_key) % {groups} = {group}"
+    return BehaviourHistory(**read_frames(warehouse, {
+        name: f"SELECT * FROM ({query}) WHERE {in_group}" for name, query in BEHAVIOUR_QUERIES.items()}))
+
+
+def grouped_behaviour_features(warehouse: Warehouse, as_of: date, groups: int) -> pl.DataFrame:
+    """behaviour_features of every customer, computed group by group: the features are per customer, so the
+    groups together give the rows of one computation over the whole history."""
+    return pl.concat(
+        [behaviour_features(load_behaviour(warehouse, group, groups), as_of) for group in range(groups)]
+    ).sort("customer_key")
+
+
+def customer_groups(warehouse: Warehouse) -> tuple[int, date | None]:
+    """How many customer groups the features are computed in, and the latest touchpoint's day."""
+    counted = read_frame(warehouse, """SELECT count(*) AS touchpoints, max(occurred_at) AS latest FROM fct_touchpoints
+                                       WHERE customer_key IS NOT NULL""")
+    latest = counted["latest"][0]
+    return max(1, math.ceil(counted["touchpoints"][0] / TOUCHPOINTS_PER_GROUP)), latest and latest.date()
 
 
 def optional_frames(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
@@ -96,12 +121,12 @@ def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[Persona
 )
 def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
     settings = cx.settings
-    history = load_behaviour(warehouse)
-    as_of = date.fromisoformat(settings.as_of) if settings.as_of else history.touchpoints["occurred_at"].max().date()
+    groups, latest_day = customer_groups(warehouse)
+    as_of = date.fromisoformat(settings.as_of) if settings.as_of else latest_day
     optional = optional_frames(warehouse)
     previous = persona_model_from_frame(optional["ml_persona_model"]) if "ml_persona_model" in optional else None
     previous_assignments = optional.get("ml_personas")
-    features = behaviour_features(history, as_of)
+    features = grouped_behaviour_features(warehouse, as_of, groups) if as_of else pl.DataFrame()
     if features.height < MIN_CUSTOMERS:
         reason = (f"only {features.height} customers with enough activity as of {as_of} "
                   f"(personas need {MIN_CUSTOMERS})")
@@ -116,7 +141,7 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
     assignments = clustering.assignments.with_columns(
         pl.col("persona_id").replace_strict(names).alias("persona_name"), pl.lit(as_of).alias("as_of_date")
     )
-    nps_answers = history.surveys.filter(pl.col("survey_type") == "nps").select("customer_key", "score")
+    nps_answers = read_frame(warehouse, NPS_QUERY)
     profiles = persona_profiles(
         features.join(clustering.assignments, on="customer_key"), names, nps_answers,
         optional.get("ml_customer_value"), optional.get("ml_churn_scores"),
@@ -136,6 +161,7 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
         **frame_metadata(assignments),
         "as_of": as_of.isoformat(),
         "customers": assignments.height,
+        "customer_groups": groups,
         "personas": len(names),
         "previous_personas_kept": clustering.kept_previous,
         "stability_by_k": dg.MetadataValue.md(f"| k | bootstrap ARI |\n|---|---|\n{stability}"),
