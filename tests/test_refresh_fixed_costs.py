@@ -3,7 +3,7 @@
 Dagster process before every dbt command."""
 
 from dagster_project.definitions import defs
-from dagster_project.defs.assets.dbt import dbt_cli_resource, unit_test_exclusion
+from dagster_project.defs.assets.dbt import dbt_cli_resource, settings_environment, unit_test_exclusion
 from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
 from cx_core.settings import Settings
 
@@ -21,6 +21,7 @@ def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
 
 
 def test_a_dbt_command_builds_no_dbt_adapter_in_the_dagster_process(data_dir):
-    invocation = dbt_cli_resource().cli(["--version"]).wait()
+    with settings_environment(Settings.from_env()):  # as in the dbt asset: dbt's profile can be read
+        invocation = dbt_cli_resource().cli(["--version"]).wait()
     assert invocation.is_successful()
     assert invocation.adapter is None
