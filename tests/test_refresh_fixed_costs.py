@@ -1,7 +1,10 @@
 """What the daily refresh leaves out of its fixed costs (issue 19): the dbt unit tests in the `kpi_refresh` job
 (they check the SQL, which `cx run` and `make test` check), the dbt adapter dagster-dbt would build in the
-Dagster process before every dbt command, and SQLite's checkpoint of the run's event log after every event."""
+Dagster process before every dbt command, SQLite's checkpoint of the run's event log after every event, and the
+notebook libraries in every process that loads the definitions (the ingest run, the UI)."""
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -55,3 +58,9 @@ def test_cx_run_keeps_the_runs_event_log_open_so_sqlite_does_not_checkpoint_afte
             assert run_probe(instance, run_id) == [True]
         stored = [entry.dagster_event_type for entry in instance.all_logs(run_id) if entry.is_dagster_event]
     assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.RUN_SUCCESS} <= set(stored)
+
+
+def test_loading_the_definitions_leaves_the_notebook_libraries_to_the_report_steps():
+    probe = "import sys, dagster_project.definitions; print(sorted({'nbconvert', 'papermill', 'jupytext'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
