@@ -7,7 +7,7 @@ Parquet marts Spark wrote.
 
 from __future__ import annotations
 
-from cx_core.warehouse import Warehouse, read_frame, table_names
+from cx_core.warehouse import Warehouse, read_frames, table_names
 from ml.features import CustomerHistory
 
 # CustomerHistory field -> (mart it reads, query). A missing optional mart leaves its feature family out.
@@ -37,5 +37,5 @@ HISTORY_TABLES = list(dict.fromkeys(table for table, _ in HISTORY_QUERIES.values
 def load_history(warehouse: Warehouse) -> CustomerHistory:
     """The marts the features read, from the DuckDB warehouse; a missing optional table leaves its family out."""
     tables = table_names(warehouse)
-    frames = {name: read_frame(warehouse, query) for name, (table, query) in HISTORY_QUERIES.items() if table in tables}
-    return CustomerHistory(**frames)
+    return CustomerHistory(**read_frames(warehouse, {name: query for name, (table, query) in HISTORY_QUERIES.items()
+                                                     if table in tables}))

@@ -8,7 +8,7 @@ Dagster (benchmarks, tests) a `WarehouseFile`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,13 @@ class WarehouseFile:
 def read_frame(warehouse: Warehouse, query: str) -> pl.DataFrame:
     with warehouse.get_connection() as connection:
         return connection.sql(query).pl()
+
+
+def read_frames(warehouse: Warehouse, queries: Mapping[str, str]) -> dict[str, pl.DataFrame]:
+    """Several queries, by name, over one connection: opening the file is the dear part of a small read (a
+    100k-customer warehouse: 20-50 ms per connection, issue 19)."""
+    with warehouse.get_connection() as connection:
+        return {name: connection.sql(query).pl() for name, query in queries.items()}
 
 
 def table_names(warehouse: Warehouse) -> set[str]:

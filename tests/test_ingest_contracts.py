@@ -6,6 +6,7 @@ Every expected value here was worked out by hand from the fixture lines; times a
 
 import dataclasses
 import json
+import os
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -381,6 +382,33 @@ def test_files_are_processed_once_and_a_changed_file_is_an_error(settings):
     with pytest.raises(ContractError, match="new name"):
         ingest(settings, "orders")
     assert len(loaded(settings, "orders")) == 3
+
+
+def test_a_known_file_is_hashed_again_only_when_its_size_or_modification_time_changed(settings):
+    path = land_fixture(settings, "orders", "orders_good.csv")
+    ingest(settings, "orders")
+    ledger_path = settings.raw_dir / "_ledger" / "orders.json"
+    entry = json.loads(ledger_path.read_text())["orders_good.csv"]
+    assert (entry["size"], entry["mtime_ns"]) == (path.stat().st_size, path.stat().st_mtime_ns)
+
+    # Same size and modification time: the file is taken for the loaded one without reading it (a ledger with a
+    # wrong checksum shows that nothing was hashed).
+    ledger_path.write_text(json.dumps({"orders_good.csv": entry | {"sha256": "0" * 64}}))
+    assert ingest(settings, "orders").skipped_files == ("orders_good.csv",)
+
+    # Touched but the same content (a copy that kept the bytes): hashed, skipped, and its new time remembered.
+    ledger_path.write_text(json.dumps({"orders_good.csv": entry}))
+    os.utime(path, ns=(entry["mtime_ns"] + 10**9, entry["mtime_ns"] + 10**9))
+    assert ingest(settings, "orders").skipped_files == ("orders_good.csv",)
+    assert json.loads(ledger_path.read_text())["orders_good.csv"]["mtime_ns"] == entry["mtime_ns"] + 10**9
+
+    # A ledger written before the times were kept: hashed, as every time before, so even new content of the same
+    # size under the old time is found.
+    ledger_path.write_text(json.dumps({"orders_good.csv": {k: v for k, v in entry.items() if k != "mtime_ns"}}))
+    path.write_text(path.read_text().replace("O1001", "O1009"))
+    os.utime(path, ns=(entry["mtime_ns"], entry["mtime_ns"]))
+    with pytest.raises(ContractError, match="new name"):
+        ingest(settings, "orders")
 
 
 def test_output_layout_schema_file_and_ignored_partial_files(settings):

@@ -14,6 +14,8 @@ from cx_core.sources.ingest import ingest_source, load_ledger, source_ledger_pat
 from tests.helpers.settings_env import point_settings_at
 
 FIXTURE = Path(__file__).parent / "fixtures" / "landing" / "web_events"
+# the warehouse tables holding one row per touchpoint or journey step, which a refresh does not rebuild
+TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved", "fct_touchpoints", "int_journey_touchpoints")
 
 
 def test_retention_periods_are_source_day_pairs():
@@ -54,7 +56,7 @@ def test_old_web_events_leave_every_file_and_the_ledger_accepts_the_rewrite(tmp_
 
 def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, monkeypatch):
     """The incremental models would keep what a rebuild drops: retention deletes the old web touchpoints from
-    both touchpoint tables and the journey steps (other sources stay), stamps the remaining touchpoints of the
+    the three touchpoint tables (fct_touchpoints included) and the journey steps (other sources stay), stamps the remaining touchpoints of the
     customers it removed some from as rewritten, so the next refresh numbers their journeys again, and deletes the
     sessions of a cookie seen only before the cutoff (a cookie with a later event keeps its rows; int_web_sessions
     re-splits it because its event count changed)."""
@@ -65,7 +67,7 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
                    " ('web_events:W2', 'web_events', TIMESTAMP '2026-03-01 08:05', 'C-1', $last_run),"
                    " ('orders:O1', 'orders', TIMESTAMP '2026-03-01 07:00', 'C-2', $last_run)")
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        for table in ("int_touchpoints_unioned", "int_touchpoints_resolved", "int_journey_touchpoints"):
+        for table in TABLES:
             con.execute(f"CREATE TABLE {table} AS FROM (VALUES {touchpoints})"
                         " AS t(touchpoint_id, source, occurred_at, customer_key, _resolved_at)", {"last_run": last_run})
         con.execute("CREATE TABLE int_web_sessions AS FROM (VALUES ('old#1', 'old', TIMESTAMP '2026-03-01 08:01'),"
@@ -74,9 +76,9 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
 
     [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
 
-    assert result.warehouse == 1 + 1 + 1 + 1
+    assert result.warehouse == 1 + 1 + 1 + 1 + 1
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        for table in ("int_touchpoints_unioned", "int_touchpoints_resolved", "int_journey_touchpoints"):
+        for table in TABLES:
             assert con.sql(f"SELECT touchpoint_id FROM {table} ORDER BY 1").fetchall() == [("orders:O1",), ("web_events:W2",)]
         assert con.sql("SELECT touchpoint_id FROM int_touchpoints_resolved WHERE _resolved_at > $last_run",
                        params={"last_run": last_run}).fetchall() == [("web_events:W2",)]

@@ -5,6 +5,7 @@ import math
 import sys
 from datetime import date
 
+import duckdb
 import plotly.graph_objects as go
 import polars as pl
 import pytest
@@ -53,6 +54,17 @@ def test_reports_compare_the_latest_complete_month():
     january = Report("test", "no-warehouse.duckdb", "2026-01-15")
     assert january.months(3) == [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)]
     assert january.window_start(3) == date(2025, 10, 1)
+
+
+def test_a_report_reads_the_columns_once_and_names_what_a_section_lacks(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table fct_touchpoints as select timestamp '2026-10-30 23:10:00' as occurred_at, 1 as n")
+    report = Report("test", path)
+    assert report.as_of == date(2026, 10, 30)  # the newest touchpoint's day
+    path.unlink()  # the listing read at the start answers every section
+    assert report.missing({"fct_touchpoints": ["occurred_at", "channel"], "ml_sentiment": ["label"]}) == [
+        "fct_touchpoints.channel", "table ml_sentiment"]
 
 
 def test_a_change_is_significant_only_when_its_interval_excludes_zero():

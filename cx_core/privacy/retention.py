@@ -4,7 +4,8 @@ the touchpoints themselves, and the web sessions of cookies seen only before the
 re-splits a cookie whose event count changed, but a cookie without any event left is never touched again).
 Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved_at` stamp), so retention
 deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
-refresh numbers again; marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
+refresh numbers again (fct_journeys follows those, and drops the journeys of customers without any step left);
+the other marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
 "source:days" pairs, e.g. "web_events:396" keeps 13 months of web analytics; a source not named is kept whole.
 """
 
@@ -22,8 +23,8 @@ from cx_core.warehouse import compact_warehouse, has_table, table_exists
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.reader import quote_identifier, sql_literal
 
-# the incremental tables holding one row per touchpoint (dbt_models/models/intermediate)
-TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved")
+# the incremental tables holding one row per touchpoint (dbt_models/models/intermediate and marts)
+TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved", "fct_touchpoints")
 RESOLVED_TABLE = "int_touchpoints_resolved"
 SESSIONS_TABLE = "int_web_sessions"
 JOURNEYS_TABLE = "int_journey_touchpoints"

@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_core.sources.ingest import load_ledger, source_ledger_path
-from cx_core.warehouse import read_frame
+from cx_core.warehouse import read_frame, read_frames
 from ml.next_best_action import ContactCap
 from ml.policy_eval import cap_breaks, consent_breaks
 from dagster_project.defs.assets.ml_customers import CONTACTS_SQL, CUSTOMERS_SQL
@@ -119,13 +119,15 @@ def churn_probabilities_in_range(warehouse: DuckDBResource) -> dg.AssetCheckResu
                 description="No recommended contact goes to a channel without the customer's consent or above the "
                             "contact cap (CX_CONTACT_CAP).")
 def next_best_actions_respect_consent_and_cap(cx: PipelineSettings, warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    actions = read_frame(warehouse, "SELECT * FROM ml_next_best_actions")
+    inputs = read_frames(warehouse, {"actions": "SELECT * FROM ml_next_best_actions", "customers": CUSTOMERS_SQL,
+                                     "contacts": CONTACTS_SQL})
+    actions = inputs["actions"]
     if actions.is_empty():  # no customer to act on (a calls-only or service-only export): nothing can break a rule
         return dg.AssetCheckResult(passed=True, description="no recommendations to check", metadata={"actions": 0})
     cap = ContactCap.parse(cx.settings.contact_cap)
     as_of = actions["as_of_date"].max()
-    breaks = {"consent_breaks": consent_breaks(actions, read_frame(warehouse, CUSTOMERS_SQL)),
-              "cap_breaks": cap_breaks(actions, read_frame(warehouse, CONTACTS_SQL), as_of, cap)}
+    breaks = {"consent_breaks": consent_breaks(actions, inputs["customers"]),
+              "cap_breaks": cap_breaks(actions, inputs["contacts"], as_of, cap)}
     return dg.AssetCheckResult(passed=not any(breaks.values()), metadata={**breaks, "contact_cap": cap.describe()},
                                description=f"{breaks['consent_breaks']} without consent, {breaks['cap_breaks']} above the cap")
 

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ class Report:
         self.fmt = NumberFormat(self.number_locale)
         if isinstance(self.as_of, str):
             self.as_of = date.fromisoformat(self.as_of)
-        self.as_of = self.as_of or warehouse.latest_data_date(self.warehouse_path)
+        self.as_of = self.as_of or warehouse.latest_data_date(self.warehouse_path, self.columns)
         style.use_template(self.fmt)
         self._channel_labels: dict[str, str] | None = None
 
@@ -96,8 +97,14 @@ class Report:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         return warehouse.query(self.warehouse_path, sql, params)
 
+    @cached_property
+    def columns(self) -> dict[str, set[str]]:
+        """Every table's column names, read once, when first asked for: the warehouse does not change while a
+        report renders (the report assets take the duckdb pool)."""
+        return warehouse.schema_columns(self.warehouse_path)
+
     def missing(self, needs: Mapping[str, Iterable[str]]) -> list[str]:
-        return warehouse.missing_inputs(self.warehouse_path, dict(needs))
+        return warehouse.missing_inputs(self.columns, needs)
 
     def channel_label(self, channel: str) -> str:
         """The seed's readable channel name ('Chat with an agent'), the code itself when unknown."""

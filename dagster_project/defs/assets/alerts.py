@@ -17,7 +17,7 @@ import polars as pl
 
 from dagster_duckdb import DuckDBResource
 
-from cx_core.warehouse import read_frame, replace_table, table_names
+from cx_core.warehouse import read_frames, replace_table, table_names
 from cx_core.webhook import post_json
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
@@ -79,12 +79,9 @@ def webhook_payload(sent: pl.DataFrame, run_label: str) -> dict:
 def kpi_alerts_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
                      warehouse: DuckDBResource) -> dg.MaterializeResult:
     settings = cx.settings
-    alerts = kpi_alerts(
-        read_frame(warehouse, METRICS_SQL),
-        read_frame(warehouse, "SELECT * FROM kpi_alert_rules"),
-        read_frame(warehouse, "SELECT metric, direction, unit FROM kpi_targets"),
-        AlertOptions(fdr=settings.alert_fdr),
-    )
+    inputs = read_frames(warehouse, {"metrics": METRICS_SQL, "rules": "SELECT * FROM kpi_alert_rules",
+                                     "targets": "SELECT metric, direction, unit FROM kpi_targets"})
+    alerts = kpi_alerts(inputs["metrics"], inputs["rules"], inputs["targets"], AlertOptions(fdr=settings.alert_fdr))
     state_path = settings.alerts_dir / "state.json"
     sent, state = notifications(alerts, load_state(state_path))
     replace_table(warehouse, "kpi_alerts", alerts.with_columns(
@@ -146,11 +143,16 @@ def skipped_summary(skipped: pl.DataFrame) -> str:
 )
 def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
     tables = table_names(warehouse)
-    answer_slices = read_frame(warehouse, f"SELECT * FROM {ANSWER_SLICES_TABLE}") if ANSWER_SLICES_TABLE in tables else None
-    drivers, skipped = change_drivers(read_frame(warehouse, DRIVER_METRICS_SQL),
-                                      read_frame(warehouse, TOTAL_CHANGES_SQL), answer_slices)
-    units = dict(read_frame(warehouse, "SELECT DISTINCT metric, unit FROM kpi_targets").rows())
-    persona_names = (dict(read_frame(warehouse, PERSONA_NAMES_SQL).rows()) if PERSONAS_TABLE in tables else {})
+    queries = {"metrics": DRIVER_METRICS_SQL, "changes": TOTAL_CHANGES_SQL,
+               "units": "SELECT DISTINCT metric, unit FROM kpi_targets"}
+    if ANSWER_SLICES_TABLE in tables:
+        queries["answer_slices"] = f"SELECT * FROM {ANSWER_SLICES_TABLE}"
+    if PERSONAS_TABLE in tables:
+        queries["persona_names"] = PERSONA_NAMES_SQL
+    inputs = read_frames(warehouse, queries)
+    drivers, skipped = change_drivers(inputs["metrics"], inputs["changes"], inputs.get("answer_slices"))
+    units = dict(inputs["units"].rows())
+    persona_names = dict(inputs["persona_names"].rows()) if "persona_names" in inputs else {}
     sentences = driver_sentences(drivers, units, persona_names)
     replace_table(warehouse, "kpi_change_drivers", drivers)
     replace_table(warehouse, "kpi_change_driver_sentences", sentences)

@@ -24,7 +24,7 @@ from dagster_duckdb import DuckDBResource
 from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings
 from cx_core.spark_churn import SparkChurn
-from cx_core.warehouse import Warehouse, read_frame, replace_table, table_names
+from cx_core.warehouse import Warehouse, read_frame, read_frames, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
@@ -204,13 +204,14 @@ def skip_churn(
 def load_nba_inputs(warehouse: Warehouse, churn_scores: pl.DataFrame | None = None) -> NbaInputs:
     """Customers, their history, every outbound contact, the campaigns' control groups (when the warehouse has
     them) and (unless given) the churn scores, from the warehouse."""
-    return NbaInputs(
-        customers=read_frame(warehouse, CUSTOMERS_SQL),
-        history=load_history(warehouse),
-        contacts=read_frame(warehouse, CONTACTS_SQL),
-        churn_scores=read_frame(warehouse, CHURN_SCORES_SQL) if churn_scores is None else churn_scores,
-        held_out=read_frame(warehouse, HELD_OUT_SQL) if "fct_campaign_assignments" in table_names(warehouse) else None,
-    )
+    queries = {"customers": CUSTOMERS_SQL, "contacts": CONTACTS_SQL}
+    if churn_scores is None:
+        queries["churn_scores"] = CHURN_SCORES_SQL
+    if "fct_campaign_assignments" in table_names(warehouse):
+        queries["held_out"] = HELD_OUT_SQL
+    frames = read_frames(warehouse, queries)
+    return NbaInputs(customers=frames["customers"], history=load_history(warehouse), contacts=frames["contacts"],
+                     churn_scores=frames.get("churn_scores", churn_scores), held_out=frames.get("held_out"))
 
 
 def demo_truth_customers(truth_dir: Path) -> pl.DataFrame:

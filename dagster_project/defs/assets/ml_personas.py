@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from cx_core.warehouse import Warehouse, drop_tables, read_frame, replace_table, table_names
+from cx_core.warehouse import Warehouse, drop_tables, read_frames, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
 from dagster_project.defs.metadata import frame_metadata, skipped
@@ -45,19 +45,27 @@ BEHAVIOUR_QUERIES = {
 MART_DEPS = [warehouse_table_key(table) for table in (
     "fct_touchpoints", "fct_orders", "fct_service_contacts", "fct_survey_responses", "fct_marketing_contacts",
     "stg_crm_customers__customers")]
-# Optional inputs of the profiles: read when their table exists.
-VALUE_SQL = "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value"
-CHURN_SQL = "SELECT customer_key, churn_probability FROM ml_churn_scores"
+# Read when their table exists: the previous refresh's personas, and the optional inputs of the profiles.
+OPTIONAL_QUERIES = {
+    "ml_persona_model": "SELECT * FROM ml_persona_model",
+    "ml_personas": "SELECT customer_key, persona_id FROM ml_personas",
+    "ml_persona_drift": "SELECT * FROM ml_persona_drift",
+    "ml_customer_value": "SELECT customer_key, expected_value_eur AS expected_value_12m_eur FROM ml_customer_value",
+    "ml_churn_scores": "SELECT customer_key, churn_probability FROM ml_churn_scores",
+}
 SEED = 0
 MIN_CUSTOMERS = 20  # fewer customers with enough activity cannot show a stable structure
 
 
 def load_behaviour(warehouse: Warehouse) -> BehaviourHistory:
-    return BehaviourHistory(**{name: read_frame(warehouse, query) for name, query in BEHAVIOUR_QUERIES.items()})
+    return BehaviourHistory(**read_frames(warehouse, BEHAVIOUR_QUERIES))
 
 
-def optional_frame(warehouse: Warehouse, tables: set[str], table: str, query: str) -> pl.DataFrame | None:
-    return read_frame(warehouse, query) if table in tables else None
+def optional_frames(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    """The earlier persona tables and the optional inputs of the profiles (OPTIONAL_QUERIES), by table, where the
+    warehouse has the table."""
+    tables = table_names(warehouse)
+    return read_frames(warehouse, {table: query for table, query in OPTIONAL_QUERIES.items() if table in tables})
 
 
 def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[PersonaModel, dict[str, str]]:
@@ -88,12 +96,11 @@ def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[Persona
 )
 def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
     settings = cx.settings
-    tables = table_names(warehouse)
     history = load_behaviour(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else history.touchpoints["occurred_at"].max().date()
-    previous_frame = optional_frame(warehouse, tables, "ml_persona_model", "SELECT * FROM ml_persona_model")
-    previous = persona_model_from_frame(previous_frame) if previous_frame is not None else None
-    previous_assignments = optional_frame(warehouse, tables, "ml_personas", "SELECT customer_key, persona_id FROM ml_personas")
+    optional = optional_frames(warehouse)
+    previous = persona_model_from_frame(optional["ml_persona_model"]) if "ml_persona_model" in optional else None
+    previous_assignments = optional.get("ml_personas")
     features = behaviour_features(history, as_of)
     if features.height < MIN_CUSTOMERS:
         reason = (f"only {features.height} customers with enough activity as of {as_of} "
@@ -112,11 +119,10 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
     nps_answers = history.surveys.filter(pl.col("survey_type") == "nps").select("customer_key", "score")
     profiles = persona_profiles(
         features.join(clustering.assignments, on="customer_key"), names, nps_answers,
-        optional_frame(warehouse, tables, "ml_customer_value", VALUE_SQL),
-        optional_frame(warehouse, tables, "ml_churn_scores", CHURN_SQL),
+        optional.get("ml_customer_value"), optional.get("ml_churn_scores"),
     ).with_columns(pl.lit(as_of).alias("as_of_date"))
     drift = persona_drift(as_of, clustering.assignments, features, previous_assignments, previous)
-    earlier = optional_frame(warehouse, tables, "ml_persona_drift", "SELECT * FROM ml_persona_drift")
+    earlier = optional.get("ml_persona_drift")
     if earlier is not None:
         drift = pl.concat([earlier.filter(pl.col("as_of_date") != as_of), drift], how="diagonal_relaxed")
     replace_table(warehouse, "ml_personas", assignments)

@@ -36,13 +36,7 @@ all_inbound as (
 resolved_since_last_run as (
     select touchpoint_id, customer_key
     from {{ ref('int_touchpoints_resolved') }}
-    {#- a table from before the stamp existed gets it only after this query: then every stamped row is new -#}
-    {%- set stamped_before = '_resolved_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
-    where _resolved_at > {% if stamped_before -%}
-        (select coalesce(max(numbered._resolved_at), cast('1900-01-01' as timestamp)) from {{ this }} as numbered)
-    {%- else -%}
-        cast('1900-01-01' as timestamp)
-    {%- endif %}
+    where _resolved_at > {{ latest_in_this('_resolved_at') }}
 ),
 
 -- The customer a rewritten touchpoint belongs to now and the one this table numbered it for before (a touchpoint

@@ -2,13 +2,45 @@
 -- journey's channels in order with consecutive repeats collapsed ('web > chat_bot > chat_agent > web');
 -- outcome: 'purchase' when it reached a purchase, else the state of the service issue it contains (the
 -- latest contact resolved or not), else 'abandoned'.
+--
+-- Incremental (DuckDB): a run writes again every journey (delete+insert on customer_key) of the customers that
+-- int_journey_touchpoints numbered again after this table's latest `_resolved_at` (whoever owns or owned a
+-- rewritten touchpoint) or that have a web session with new events or a changed identity since then; the
+-- post-hook deletes the journeys of customers left without any journey step. Retention reaches it through
+-- int_journey_touchpoints (the steps it deletes, the customers it stamps); erasure deletes the person's rows from
+-- every table. Spark rebuilds it as a table.
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='customer_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="{{ delete_rows_without_parent('customer_key', ref('int_journey_touchpoints')) }}",
+) }}
 {%- set stages = ['research', 'purchase', 'use_support', 'loyalty'] %}
 
 with
 
+{% if is_incremental() %}
+touched_customers as (
+    select customer_key
+    from {{ ref('int_journey_touchpoints') }}
+    where _resolved_at > {{ latest_in_this('_resolved_at') }}
+    union
+    select customer_key
+    from {{ ref('int_web_sessions') }}
+    where _ingested_at > {{ latest_in_this('_resolved_at') }}
+        or _identity_changed_at > {{ latest_in_this('_resolved_at') }}
+),
+
+steps as (
+    select * from {{ ref('int_journey_touchpoints') }}
+    where customer_key in (select customer_key from touched_customers)
+),
+{% else %}
 steps as (
     select * from {{ ref('int_journey_touchpoints') }}
 ),
+{% endif %}
 
 journeys as (
     select
@@ -21,6 +53,7 @@ journeys as (
         count(distinct channel) as distinct_channels,
         count(case when is_channel_change then touchpoint_id end) - 1 as channel_switches,
         min(case when journey_stage = 'purchase' then occurred_at end) as first_purchase_at,
+        max(_resolved_at) as _resolved_at,
         {%- for stage in stages %}
         max(case when journey_stage = '{{ stage }}' then 1 else 0 end) = 1 as reached_{{ stage }}{% if not loop.last %},{% endif %}
         {%- endfor %}
@@ -87,7 +120,8 @@ select
         else 'abandoned'
     end as outcome,
     journeys.reached_purchase as is_converted,
-    journeys.first_purchase_at
+    journeys.first_purchase_at,
+    journeys._resolved_at
 from journeys
 inner join channel_paths on channel_paths.journey_id = journeys.journey_id
 left join latest_service_contact
