@@ -22,10 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jupytext
 import nbformat
-import papermill
-from nbconvert import HTMLExporter
 
 from cx_core.files import write_text_atomically
 from cx_core.settings import REPO_ROOT
@@ -62,6 +59,8 @@ class RenderedReport:
 
 def load_notebook(source: Path) -> nbformat.NotebookNode:
     """A jupytext percent-format `.py` as a notebook that papermill can execute (it needs a kernelspec)."""
+    import jupytext  # here, like papermill and nbconvert below: only the report steps need them (issue 19)
+
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
     return notebook
@@ -69,6 +68,8 @@ def load_notebook(source: Path) -> nbformat.NotebookNode:
 
 def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.NotebookNode:
     """Run the notebook top to bottom; raises papermill's PapermillExecutionError when a cell fails."""
+    import papermill
+
     return papermill.execute_notebook(
         load_notebook(source),
         None,
@@ -116,6 +117,8 @@ def drop_stderr(notebook: nbformat.NotebookNode) -> int:
 
 def notebook_body_html(notebook: nbformat.NotebookNode) -> str:
     """The executed cells as HTML fragments: outputs only, no code, no prompts, no page head (no CDN links)."""
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)

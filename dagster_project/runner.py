@@ -35,6 +35,7 @@ def run_everything(settings: Settings, verbose: bool = False, job_name: str = "f
 
     from dagster_project.definitions import defs
     from dagster_project.job_origin import runs_of_the_ui_job
+    from dagster_project.run_event_log import event_log_kept_open
     from dagster_project.run_progress import QUIET_CONSOLE, RUN_TOKEN_TAG, RunProgress
     from dagster_project.stale_runs import PROCESS_TAG, process_identity, release_stale_runs
 
@@ -42,12 +43,14 @@ def run_everything(settings: Settings, verbose: bool = False, job_name: str = "f
     job = defs.resolve_job_def(job_name)
     token = uuid.uuid4().hex
     tags = {RUN_TOKEN_TAG: token, PROCESS_TAG: process_identity()}
+    run_id = str(uuid.uuid4())
     output_log = settings.dagster_home / "cx_run_output.log"
-    with dg.DagsterInstance.get() as instance, runs_of_the_ui_job(instance, job.name):
+    with dg.DagsterInstance.get() as instance, runs_of_the_ui_job(instance, job.name), \
+            event_log_kept_open(instance, run_id):
         for action in release_stale_runs(instance):
             print(action)
         if verbose:
-            result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags, run_id=run_id)
         else:
             # dbt and the notebooks print to stdout and stderr; that goes to a file, the terminal gets the progress.
             progress = RunProgress(instance, token, total_steps=len(job.graph.nodes), terminal=sys.stdout)
@@ -55,7 +58,7 @@ def run_everything(settings: Settings, verbose: bool = False, job_name: str = "f
             try:
                 with open(output_log, "w", encoding="utf-8") as output, \
                         contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                    result = job.execute_in_process(instance=instance, raise_on_error=False, run_id=run_id,
                                                     tags=tags, run_config=QUIET_CONSOLE)
             finally:
                 progress.stop()

@@ -10,6 +10,14 @@ dbt's own elapsed time, its slowest nodes and the step's overhead around dbt (pr
 file, Dagster's events and metadata), what the text caches and the stored churn model saved, and the refresh's
 share of the full run (target <= 10 %).
 
+The refresh's fixed costs (README, "The refresh's fixed costs"): at f6291c1 on an idle machine the four dbt steps
+of the refresh spent 32 s around dbt's elapsed time (main step: 5.1 s before dbt, mostly the warehouse copy into
+the build file; 1.1 s in dagster-dbt, mostly an in-process dbt adapter, now skipped; 3.5 s of dbt process beyond
+its elapsed time; 0.5 s publishing; 5.6 s events and metadata, 1.5 s of it the identity quality against the demo
+truth). dbt's node time by kind is printed per step: models and seeds 66 thread-seconds, data tests 26, unit
+tests 9.5 (now skipped by `kpi_refresh`). Dagster stores ~1,400 events per refresh, 5-7 ms each on an idle disk
+and up to 100 ms on a busy one; `cx run` keeps the run's event log open (28 -> 11 ms per write, paired).
+
 With CX_BENCH_INCREMENTAL_SNAPSHOT=<folder>, the state after the full run (warehouse, Dagster home, caches and
 the last day's files) is kept there with the full run's seconds, and the next run with the same folder starts
 from a copy of it: the refresh measured again in minutes, after a change to the refresh's code (a change to the
@@ -142,6 +150,14 @@ def reuse_figures(dagster_home: Path, run_id: str) -> dict[str, object]:
     return figures
 
 
+def thread_seconds_by_kind(results: list[dict]) -> str:
+    """dbt's node time by kind (model, seed, test, unit_test, operation): its threads' seconds and the nodes."""
+    kinds: dict[str, list[float]] = {}
+    for result in results:
+        kinds.setdefault(result["unique_id"].split(".", 1)[0], []).append(result["execution_time"])
+    return ", ".join(f"{kind} {sum(times):.1f} thread-s ({len(times)})" for kind, times in sorted(kinds.items()))
+
+
 def dbt_step_overheads(dbt_target: Path, run_id: str, steps: dict[str, float]) -> dict[str, float]:
     """Prints, for each dbt step of run `run_id`, its seconds as dbt's elapsed time plus the overhead around dbt
     and its slowest nodes, from `run_results.json` in the step's own target folder (dagster-dbt names it
@@ -156,7 +172,7 @@ def dbt_step_overheads(dbt_target: Path, run_id: str, steps: dict[str, float]) -
         results = json.loads(results_files[0].read_text())
         overheads[step] = seconds - results["elapsed_time"]
         print(f"    {step:<20} {seconds:6.1f} s = dbt {results['elapsed_time']:6.1f} s + overhead "
-              f"{overheads[step]:5.1f} s; slowest nodes:")
+              f"{overheads[step]:5.1f} s; {thread_seconds_by_kind(results['results'])}; slowest nodes:")
         for node in sorted(results["results"], key=lambda result: -result["execution_time"])[:SLOWEST_DBT_NODES]:
             print(f"      {node['execution_time']:6.1f}  {node['unique_id'].split('.', 2)[-1]}")
     return overheads

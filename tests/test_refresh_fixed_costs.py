@@ -1,0 +1,66 @@
+"""What the daily refresh leaves out of its fixed costs (issue 19): the dbt unit tests in the `kpi_refresh` job
+(they check the SQL, which `cx run` and `make test` check), the dbt adapter dagster-dbt would build in the
+Dagster process before every dbt command, SQLite's checkpoint of the run's event log after every event, and the
+notebook libraries in every process that loads the definitions (the ingest run, the UI)."""
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import dagster as dg
+
+from dagster_project.definitions import defs
+from dagster_project.defs.assets.dbt import dbt_cli_resource, settings_environment, unit_test_exclusion
+from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
+from dagster_project.run_event_log import event_log_kept_open
+from cx_core.settings import Settings
+
+EXCLUDE_UNIT_TESTS = ["--exclude", "test_type:unit"]
+
+
+def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
+    duckdb, spark = Settings.from_env({}), Settings.from_env({"CX_DBT_TARGET": "spark"})
+    refresh_tags = defs.resolve_job_def("kpi_refresh").tags
+    assert refresh_tags[SKIP_DBT_UNIT_TESTS_TAG] == "true"
+    assert unit_test_exclusion(duckdb, refresh_tags) == EXCLUDE_UNIT_TESTS
+    assert unit_test_exclusion(duckdb, defs.resolve_job_def("full_refresh").tags) == []
+    assert unit_test_exclusion(duckdb, {}) == []  # dg.materialize in tests, a click in the UI
+    assert unit_test_exclusion(spark, {}) == EXCLUDE_UNIT_TESTS  # their fixtures are DuckDB's types
+
+
+def test_a_dbt_command_builds_no_dbt_adapter_in_the_dagster_process(data_dir):
+    with settings_environment(Settings.from_env()):  # as in the dbt asset: dbt's profile can be read
+        invocation = dbt_cli_resource().cli(["--version"]).wait()
+    assert invocation.is_successful()
+    assert invocation.adapter is None
+
+
+def run_probe(instance: dg.DagsterInstance, run_id: str) -> list[bool]:
+    """Runs one asset as run `run_id`; returns whether, while it ran, the run's write-ahead log existed (after
+    the events stored before it: run start, step start)."""
+    seen = []
+
+    @dg.asset
+    def probe() -> None:
+        seen.append(Path(instance.event_log_storage.path_for_shard(run_id) + "-wal").exists())
+
+    job = dg.Definitions(assets=[probe]).resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(instance=instance, run_id=run_id).success
+    return seen
+
+
+def test_cx_run_keeps_the_runs_event_log_open_so_sqlite_does_not_checkpoint_after_every_event(tmp_path):
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        assert run_probe(instance, str(uuid.uuid4())) == [False]  # Dagster alone: deleted after each event
+        run_id = str(uuid.uuid4())
+        with event_log_kept_open(instance, run_id):
+            assert run_probe(instance, run_id) == [True]
+        stored = [entry.dagster_event_type for entry in instance.all_logs(run_id) if entry.is_dagster_event]
+    assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.RUN_SUCCESS} <= set(stored)
+
+
+def test_loading_the_definitions_leaves_the_notebook_libraries_to_the_report_steps():
+    probe = "import sys, dagster_project.definitions; print(sorted({'nbconvert', 'papermill', 'jupytext'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
