@@ -89,8 +89,9 @@ def test_every_model_has_a_primary_key_test(manifest):
     keyed = set()
     for node in manifest["nodes"].values():
         metadata = node.get("test_metadata") or {}
+        # unique_in_latest_run: a column's uniqueness, checked for the rows of the latest run (tests/generic)
         if metadata.get("name") == "unique_combination_of_columns" or (
-            metadata.get("name") == "unique" and node.get("column_name")
+            metadata.get("name") in ("unique", "unique_in_latest_run") and node.get("column_name")
         ):
             keyed.add(node["attached_node"])
     assert sorted(node["name"] for uid, node in models(manifest).items() if uid not in keyed) == []
