@@ -52,7 +52,7 @@ CDNOW_YEAR_CALIBRATION_END = date(1997, 6, 30)
 def persona_figures(warehouse: Warehouse, truth_dir: Path) -> dict[str, float]:
     truth = demo_truth_customers(truth_dir).select("customer_key", "persona")
     assigned = read_frame(warehouse, "SELECT customer_key, persona_id FROM ml_personas").join(truth, on="customer_key")
-    history = load_behaviour(warehouse)
+    history = load_behaviour(warehouse, group=0, groups=1)  # the whole history: the refresh figures read it too
     as_of = history.touchpoints["occurred_at"].max().date()
     features = behaviour_features(history, as_of)
     labelled = features.join(truth, on="customer_key")

@@ -63,7 +63,7 @@ MIN_CUSTOMERS = 20  # fewer customers with enough activity cannot show a stable 
 TOUCHPOINTS_PER_GROUP = 10_000_000
 
 
-def load_behaviour(warehouse: Warehouse, group: int = 0, groups: int = 1) -> BehaviourHistory:
+def load_behaviour(warehouse: Warehouse, group: int, groups: int) -> BehaviourHistory:
     """The history of the customers in `group` of `groups` (by a hash of the customer key)."""
     in_group = f"hash(customer_key) % {groups} = {group}"
     return BehaviourHistory(**read_frames(warehouse, {

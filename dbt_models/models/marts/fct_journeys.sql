@@ -21,15 +21,16 @@
 with
 
 {% if is_incremental() %}
+{%- set latest_stamp = latest_in_this('_resolved_at') %}
 touched_customers as (
     select customer_key
     from {{ ref('int_journey_touchpoints') }}
-    where _resolved_at > {{ latest_in_this('_resolved_at') }}
+    where _resolved_at > {{ latest_stamp }}
     union
     select customer_key
     from {{ ref('int_web_sessions') }}
-    where _ingested_at > {{ latest_in_this('_resolved_at') }}
-        or _identity_changed_at > {{ latest_in_this('_resolved_at') }}
+    where _ingested_at > {{ latest_stamp }}
+        or _identity_changed_at > {{ latest_stamp }}
 ),
 
 steps as (

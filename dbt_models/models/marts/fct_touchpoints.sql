@@ -24,11 +24,12 @@ crm_languages as (
 ),
 
 {% if is_incremental() %}
+{%- set latest_stamp = latest_in_this('_resolved_at') %}
 -- The CRM customers whose language may have changed since the table's latest run: their touchpoints keep it.
 relabelled_customers as (
     select customer_key
     from crm_languages
-    where _ingested_at > {{ latest_in_this('_resolved_at') }}
+    where _ingested_at > {{ latest_stamp }}
 ),
 
 -- Whole records: the touchpoints of one record share its stamp (int_touchpoints_resolved rewrites whole records)
@@ -36,7 +37,7 @@ relabelled_customers as (
 -- matching 9 million record ids.
 touchpoints as (
     select * from {{ ref('int_touchpoints_resolved') }}
-    where _resolved_at > {{ latest_in_this('_resolved_at') }}
+    where _resolved_at > {{ latest_stamp }}
         or customer_key in (select customer_key from relabelled_customers)
 )
 {% else %}
