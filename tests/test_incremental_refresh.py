@@ -11,6 +11,7 @@ second warehouse is built from both loads with `--full-refresh`. The marts must 
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -122,7 +123,10 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
                                            ("int_web_sessions", "_identity_changed_at"),
                                            ("int_journey_touchpoints", "_resolved_at"),
                                            ("fct_touchpoints", "_resolved_at"),
-                                           ("fct_journeys", "_resolved_at")])
+                                           ("fct_journeys", "_resolved_at"),
+                                           ("stg_web_events__events", "_staged_at"),
+                                           ("stg_email_events__events", "_staged_at"),
+                                           ("int_touchpoints_unioned", "_unioned_at")])
 def test_the_refresh_rewrote_only_part_of_each_incremental_model(refreshed, model, marker):
     """Rows the incremental run wrote carry its identity change; the first load's rows it left keep theirs."""
     [(rewritten, kept)] = query(refreshed.incremental, f"""
@@ -130,6 +134,34 @@ def test_the_refresh_rewrote_only_part_of_each_incremental_model(refreshed, mode
                count(*) FILTER ({marker} < (SELECT max({marker}) FROM {model}))
         FROM {model}""")
     assert rewritten > 0 and kept > 0
+
+
+def test_the_data_tests_of_the_latest_run_catch_its_bad_rows(refreshed, tmp_path):
+    """The data tests of the large incremental tables check the rows the latest run wrote (its stamp): rows that
+    a run wrote with an id the table already holds, or without a cookie, fail `dbt test`; the refreshed
+    warehouse itself passed the same tests in the refresh."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(refreshed.incremental, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        for table, stamp in (("stg_web_events__events", "_staged_at"), ("int_touchpoints_unioned", "_unioned_at")):
+            # a copy of a row written by an earlier run, as a later run would have written it
+            con.execute(f"""INSERT INTO {table} SELECT * REPLACE (
+                                (SELECT max({stamp}) FROM {table}) + INTERVAL 1 HOUR AS {stamp})
+                            FROM {table} WHERE {stamp} < (SELECT max({stamp}) FROM {table}) LIMIT 1""")
+        con.execute("""INSERT INTO stg_web_events__events SELECT * REPLACE (
+                           'planted-without-cookie' AS event_id, NULL AS anonymous_id,
+                           (SELECT max(_staged_at) FROM stg_web_events__events) AS _staged_at)
+                       FROM stg_web_events__events LIMIT 1""")
+    data_dir = tmp_path / "dbt"
+    run_dbt(refreshed.settings.dbt_project_dir, data_dir,
+            ["test", "--select", "stg_web_events__events", "int_touchpoints_unioned",
+             "--exclude-resource-type", "unit_test"], warehouse=warehouse, succeeds=False)
+    results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text())["results"]
+    failed = {result["unique_id"].split(".")[2]: result["failures"] for result in results
+              if result["status"] == "fail"}
+    assert failed == {"unique_in_latest_run_stg_web_events__events_event_id___staged_at": 1,
+                      "stg_web_events__events_column_rules": 1,
+                      "unique_in_latest_run_int_touchpoints_unioned_touchpoint_id___unioned_at": 1}
 
 
 @pytest.mark.parametrize("linked_by", ["login", "chat"])
@@ -157,7 +189,8 @@ def test_a_corrected_re_export_replaces_the_old_record(refreshed):
 
 def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
     """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`, in the intermediates
-    nor in the marts) refreshes through the Dagster dbt asset without a full refresh and ends equal to one."""
+    nor in the marts; no `_staged_at` or `_unioned_at` stamps) refreshes through the Dagster dbt asset without a
+    full refresh and ends equal to one."""
     from dagster_project.defs.assets.dbt import cx_dbt_assets
 
     with pytest.MonkeyPatch.context() as env:
@@ -170,6 +203,9 @@ def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(
         with duckdb.connect(str(settings.warehouse_path)) as con:
             for model in ("int_touchpoints_resolved", "int_journey_touchpoints", "fct_touchpoints", "fct_journeys"):
                 con.execute(f"ALTER TABLE {model} DROP COLUMN _resolved_at")
+            for model, stamp in (("stg_web_events__events", "_staged_at"), ("stg_email_events__events", "_staged_at"),
+                                 ("int_touchpoints_unioned", "_unioned_at")):
+                con.execute(f"ALTER TABLE {model} DROP COLUMN {stamp}")
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
         for mart in MARTS:
             assert mart_rows(settings.warehouse_path, mart) == mart_rows(refreshed.full, mart), mart

@@ -33,10 +33,12 @@ def build_demo_warehouse(data_dir: Path, env: pytest.MonkeyPatch, dbt_args: Sequ
     return settings.warehouse_path
 
 
-def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str], warehouse: Path | None = None) -> None:
+def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str], warehouse: Path | None = None,
+            succeeds: bool = True) -> None:
     """`dbt <dbt_args>` on the settings in the environment (on `warehouse` instead of CX_WAREHOUSE when given),
     with its own target and log folders under `data_dir`: other dbt runs on this checkout must not see
-    half-written artefacts."""
+    half-written artefacts. Asserts that dbt succeeds (`succeeds=False`: that it fails; the nodes' outcomes are
+    in `data_dir/dbt_target/run_results.json`)."""
     env = os.environ | ({"CX_WAREHOUSE": str(warehouse)} if warehouse else {})
     completed = subprocess.run(
         [
@@ -46,4 +48,4 @@ def run_dbt(dbt_dir: Path, data_dir: Path, dbt_args: Sequence[str], warehouse: P
         ],
         cwd=dbt_dir, env=env, capture_output=True, text=True,
     )
-    assert completed.returncode == 0, completed.stdout[-5000:]
+    assert (completed.returncode == 0) == succeeds, completed.stdout[-5000:]

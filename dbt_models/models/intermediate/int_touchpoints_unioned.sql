@@ -5,12 +5,15 @@
 -- Incremental: a run reads only staging rows ingested after this table's latest row of the same source and
 -- replaces every touchpoint of their records (`source_record_id`), so a corrected export row (a later
 -- ingestion of the same key) replaces its touchpoints; a full refresh gives the same table.
+-- Every row a run writes is stamped `_unioned_at` (the run's start): the uniqueness test checks the latest run's
+-- rows against the table (unique_in_latest_run). A warehouse built before the stamp gets the column (null on the
+-- rows written already) instead of a refresh that fails.
 -- Spark writes plain Parquet tables, which have no delete+insert: there the model is rebuilt as a table.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='source_record_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
 ) }}
 
 
@@ -286,5 +289,6 @@ select
     value_eur,
     conversation_ref,
     {{ normalized_identifier_columns() }},
-    _ingested_at
+    _ingested_at,
+    {{ this_run_started_at() }} as _unioned_at
 from unioned
