@@ -288,14 +288,3 @@ def validate_time_split(orders: pl.DataFrame, calibration_as_of: date, holdout_d
         "decile_value_correlation": float(np.corrcoef(deciles["predicted_value_eur"], deciles["actual_value_eur"])[0, 1]),
     }
     return ValueValidation(calibration_as_of, holdout_days, model, deciles, metrics)
-
-
-def value_at_risk(churn_scores: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
-    """customer_key, churn_probability, expected_value_eur and value_at_risk_eur = churn probability ×
-    expected value (null when the customer has no value estimate), highest value at risk first."""
-    return (
-        churn_scores.select("customer_key", "churn_probability")
-        .join(values.select("customer_key", "expected_value_eur"), on="customer_key", how="left")
-        .with_columns((pl.col("churn_probability") * pl.col("expected_value_eur")).alias("value_at_risk_eur"))
-        .sort("value_at_risk_eur", descending=True, nulls_last=True)
-    )

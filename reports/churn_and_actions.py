@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.customer_value import value_at_risk
+from ml.value_at_risk import value_at_risk
 
 RISK_BANDS = ["high", "medium", "low"]  # as the churn model bands its probabilities
 TOP_FEATURES = 5

@@ -27,8 +27,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.forecast import MODEL_LABELS
-from ml.staffing import plan_vs_actual_by_channel
+from ml.forecast_labels import MODEL_LABELS
+from ml.plan_vs_actual import plan_vs_actual_by_channel
 
 VOICE = "phone"
 INTERVAL = "30min"

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.emerging_topics import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
+from ml.emerging_topics_rules import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
 from ml.key_drivers import ANSWER_VALUE, key_drivers
 
 WINDOW_MONTHS = 3
