@@ -138,10 +138,13 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     spend_scale = model.spend.gamma + x * summary["m_x"].fill_null(0.0).to_numpy()
     dead_share = 1.0 - probability_alive(model.purchases, x, t_x, T)
-    groups = summary.select(pl.col("x").cast(pl.Int64), pl.col("T").cast(pl.Int64)).with_row_index("customer")
+    # The customers of each group as one list: iterating over group_by's frames gathers every group apart (0.8 s
+    # of 2 s at 100k customers, issue 19).
+    groups = summary.select(pl.col("x").cast(pl.Int64), pl.col("T").cast(pl.Int64)).with_row_index("customer").group_by(
+        "x", "T").agg("customer")
     intervals = {name: np.zeros(summary.height) for name in ("purchases_low", "purchases_high", "value_low", "value_high")}
-    for (group_x, group_T), members in groups.group_by("x", "T"):
-        customers = members["customer"].to_numpy()
+    for group_x, group_T, members in groups.iter_rows():
+        customers = np.array(members)
         purchases, value_per_scale = _simulate_alive(model, group_x, group_T, horizon_days, seed, draws)
         for bound, level in zip(("low", "high"), INTERVAL):
             # the level within the alive draws; at or below zero the quantile is in the mass at zero
