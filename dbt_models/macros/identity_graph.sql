@@ -18,3 +18,15 @@
         where source = '{{ source_name }}'
     )
 {%- endmacro %}
+
+{#- The identity graph's edges among `observations` (a relation with record_ref and identifier): two identifiers
+    seen on one record, both directions (int_identity_edges; int_identity_components over the part in scope). -#}
+{% macro identity_edges(observations) -%}
+    select distinct
+        from_obs.identifier as identifier_from,
+        to_obs.identifier as identifier_to
+    from {{ observations }} as from_obs
+    inner join {{ observations }} as to_obs
+        on to_obs.record_ref = from_obs.record_ref
+        and to_obs.identifier <> from_obs.identifier
+{%- endmacro %}
