@@ -65,7 +65,7 @@ def apply_retention(settings: Settings, now: datetime | None = None) -> list[Ret
         contract, cutoff = CONTRACTS[source], now - timedelta(days=days)
         removed = remove_source_rows(contract, settings, _older_than(cutoff), reason=f"retention {days} days")
         warehouse = _remove_old_warehouse_rows(settings.warehouse_path, source, cutoff)
-        if removed.raw and table_exists(settings.warehouse_path, OBSERVATIONS_TABLE):
+        if (removed.raw or warehouse) and table_exists(settings.warehouse_path, OBSERVATIONS_TABLE):
             with duckdb.connect(str(settings.warehouse_path)) as con:
                 con.execute(f"DELETE FROM {OBSERVATIONS_TABLE}")
         results.append(RetentionResult(source, cutoff, removed.raw, removed.quarantine, removed.landing, warehouse))
