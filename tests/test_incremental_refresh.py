@@ -192,28 +192,51 @@ def test_a_corrected_re_export_replaces_the_old_record(refreshed):
     assert query(refreshed.incremental, value) == [(CORRECTED_VALUE_EUR,)]
 
 
-def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
-    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`, in the intermediates
-    nor in the marts; identity observations without watermark; the orders' staging a view) refreshes through the Dagster dbt asset without a full refresh and ends equal to one."""
+def refresh_first_load_after(refreshed: Refreshed, data_dir: Path, change: str) -> Path:
+    """A copy of the first load's warehouse, changed by the SQL `change`, refreshed over both loads through the
+    Dagster dbt asset; returns the warehouse."""
     from dagster_project.defs.assets.dbt import cx_dbt_assets
 
     with pytest.MonkeyPatch.context() as env:
         # the same pseudonym key: the marts' pseudonyms are compared with the full refresh's
-        settings = point_settings_at(env, tmp_path / "data",
-                                     CX_PSEUDONYM_KEY_FILE=str(refreshed.settings.pseudonym_key_file))
-        env.setenv("DBT_TARGET_PATH", str(tmp_path / "dagster_dbt_target"))
+        settings = point_settings_at(env, data_dir, CX_PSEUDONYM_KEY_FILE=str(refreshed.settings.pseudonym_key_file))
+        env.setenv("DBT_TARGET_PATH", str(data_dir / "dagster_dbt_target"))
         shutil.copytree(refreshed.settings.raw_dir, settings.raw_dir, dirs_exist_ok=True)
         shutil.copy(refreshed.first_load, settings.warehouse_path)
         with duckdb.connect(str(settings.warehouse_path)) as con:
-            for model in ("int_touchpoints_resolved", "int_journey_touchpoints", "fct_touchpoints", "fct_journeys"):
-                con.execute(f"ALTER TABLE {model} DROP COLUMN _resolved_at")
-            # the identity observations were a table without watermark, the orders' staging a view
-            for model, column in (("int_identity_observations", "_ingested_at"),
-                                  ("int_identity_observations", "_changed_at"),
-                                  ("int_identity_blocked_identifiers", "_observations_changed_at")):
-                con.execute(f"ALTER TABLE {model} DROP COLUMN {column}")
-            con.execute("DROP TABLE stg_orders__orders")
-            con.execute("CREATE VIEW stg_orders__orders AS SELECT 'stale' AS order_id")
+            con.execute(change)
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
-        for mart in MARTS:
-            assert mart_rows(settings.warehouse_path, mart) == mart_rows(refreshed.full, mart), mart
+    return settings.warehouse_path
+
+
+def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
+    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`, in the intermediates
+    nor in the marts; identity observations without watermark; the orders' staging a view) refreshes through the
+    Dagster dbt asset without a full refresh and ends equal to one."""
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
+        ALTER TABLE int_touchpoints_resolved DROP COLUMN _resolved_at;
+        ALTER TABLE int_journey_touchpoints DROP COLUMN _resolved_at;
+        ALTER TABLE fct_touchpoints DROP COLUMN _resolved_at;
+        ALTER TABLE fct_journeys DROP COLUMN _resolved_at;
+        ALTER TABLE int_identity_observations DROP COLUMN _ingested_at;
+        ALTER TABLE int_identity_observations DROP COLUMN _changed_at;
+        ALTER TABLE int_identity_blocked_identifiers DROP COLUMN _observations_changed_at;
+        DROP TABLE stg_orders__orders;
+        CREATE VIEW stg_orders__orders AS SELECT 'stale' AS order_id;""")
+    for mart in MARTS:
+        assert mart_rows(warehouse, mart) == mart_rows(refreshed.full, mart), mart
+
+
+def test_after_retention_emptied_the_observations_a_component_without_rows_leaves(refreshed, tmp_path):
+    """Retention empties int_identity_observations (cx_core/privacy/retention.py): the refresh derives them again,
+    and an identifier of a component no remaining row names (here planted) leaves int_identity_components."""
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
+        INSERT INTO int_identity_components (identifier, identifier_type, identifier_value, customer_key,
+                                             component_label, is_blocked, label_changed_in_last_pass, changed_at)
+        VALUES ('anonymous_id:retired', 'anonymous_id', 'retired', 'P-retired', '1anonymous_id:retired', false,
+                false, TIMESTAMP '2000-01-01');
+        DELETE FROM int_identity_observations;""")
+    assert query(warehouse, "SELECT count(*) FROM int_identity_components WHERE identifier_value = 'retired'") == [(0,)]
+    for table, columns in IDENTITY_TABLES.items():
+        rows = f"SELECT {columns} FROM {table} ORDER BY ALL"
+        assert query(warehouse, rows) == query(refreshed.full, rows), table

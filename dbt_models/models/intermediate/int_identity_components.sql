@@ -30,10 +30,16 @@
 with
 
 {% if is_incremental() %}
+{%- set watermark = latest_in_this('changed_at') %}
+{#- Every observation rewritten (retention empties the table): a component may have left entirely, so any identifier
+    of this table may be gone, not only those in scope. #}
+{%- set observations_rebuilt = execute and run_query(
+    'select coalesce(min(_changed_at) > ' ~ watermark ~ ', false) from ' ~ ref('int_identity_observations')
+).columns[0].values()[0] %}
 seeds as (
     select identifier
     from {{ ref('int_identity_observations') }}
-    where _changed_at > {{ latest_in_this('changed_at') }}
+    where _changed_at > {{ watermark }}
     union
     select identifier
     from {{ ref('int_identity_blocked_identifiers') }}
@@ -152,7 +158,8 @@ vanished as (
         cast(null as boolean) as is_blocked,
         cast(null as boolean) as label_changed_in_last_pass
     from {{ this }}
-    where identifier in (select identifier from in_scope) and identifier not in (select identifier from identifiers)
+    where {% if not observations_rebuilt %}identifier in (select identifier from in_scope) and {% endif %}
+        identifier not in (select identifier from identifiers)
 ),
 
 written as (
