@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +116,19 @@ def drop_stderr(notebook: nbformat.NotebookNode) -> int:
     return dropped
 
 
-def notebook_body_html(notebook: nbformat.NotebookNode) -> str:
-    """The executed cells as HTML fragments: outputs only, no code, no prompts, no page head (no CDN links)."""
+@cache
+def html_exporter():
+    """One exporter for every report of the process: a new one compiles its templates again on first use (0.06 s of
+    each report's 0.13 s of HTML at 100k customers, issue 19)."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(notebook)
+    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True)
+
+
+def notebook_body_html(notebook: nbformat.NotebookNode) -> str:
+    """The executed cells as HTML fragments: outputs only, no code, no prompts, no page head (no CDN links)."""
+    body, _ = html_exporter().from_notebook_node(notebook)
     return body
 
 

@@ -138,10 +138,13 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     spend_scale = model.spend.gamma + x * summary["m_x"].fill_null(0.0).to_numpy()
     dead_share = 1.0 - probability_alive(model.purchases, x, t_x, T)
-    groups = summary.select(pl.col("x").cast(pl.Int64), pl.col("T").cast(pl.Int64)).with_row_index("customer")
+    # The customers of each group as one list: iterating over group_by's frames gathers every group apart (0.8 s
+    # of 2 s at 100k customers, issue 19).
+    groups = summary.select(pl.col("x").cast(pl.Int64), pl.col("T").cast(pl.Int64)).with_row_index("customer").group_by(
+        "x", "T").agg("customer")
     intervals = {name: np.zeros(summary.height) for name in ("purchases_low", "purchases_high", "value_low", "value_high")}
-    for (group_x, group_T), members in groups.group_by("x", "T"):
-        customers = members["customer"].to_numpy()
+    for group_x, group_T, members in groups.iter_rows():
+        customers = np.array(members)
         purchases, value_per_scale = _simulate_alive(model, group_x, group_T, horizon_days, seed, draws)
         for bound, level in zip(("low", "high"), INTERVAL):
             # the level within the alive draws; at or below zero the quantile is in the mass at zero
@@ -288,14 +291,3 @@ def validate_time_split(orders: pl.DataFrame, calibration_as_of: date, holdout_d
         "decile_value_correlation": float(np.corrcoef(deciles["predicted_value_eur"], deciles["actual_value_eur"])[0, 1]),
     }
     return ValueValidation(calibration_as_of, holdout_days, model, deciles, metrics)
-
-
-def value_at_risk(churn_scores: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
-    """customer_key, churn_probability, expected_value_eur and value_at_risk_eur = churn probability ×
-    expected value (null when the customer has no value estimate), highest value at risk first."""
-    return (
-        churn_scores.select("customer_key", "churn_probability")
-        .join(values.select("customer_key", "expected_value_eur"), on="customer_key", how="left")
-        .with_columns((pl.col("churn_probability") * pl.col("expected_value_eur")).alias("value_at_risk_eur"))
-        .sort("value_at_risk_eur", descending=True, nulls_last=True)
-    )

@@ -35,20 +35,18 @@ from scipy.stats import binomtest, false_discovery_control
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
+from ml.emerging_topics_rules import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
 from ml.language import ENGLISH, GERMAN
 from ml.redaction import redact
 from ml.topics import unit_rows
 
-BASELINE_PERIODS = 8  # two months of weeks: long enough for a stable rate, short enough to follow the season
 # Texts of one theme written differently (or in the other language) are on average 0.35-0.5 similar with the
 # multilingual encoder, texts of different themes mostly below 0.3 (hand-written themes in tests/).
 CLUSTER_SIMILARITY = 0.35
 MEMBER_SIMILARITY = 0.5
-MIN_THEME_TEXTS = 5
 MIN_PERIOD_TEXTS = 30  # fewer texts in the latest period give no theme a chance to be significant
 MAX_CLUSTERED_TEXTS = 3_000
 NEW_EARLIER_SHARE = 0.1
-FDR = 0.05  # false discovery rate of the growth tests
 TOP_WORDS = 6
 VERBATIMS = 3
 # German function words and greetings: scikit-learn ships an English list only.

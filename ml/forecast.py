@@ -174,11 +174,6 @@ MODELS: dict[str, Forecaster] = {
 }
 # Forecast combinations: the mean of their members' forecasts (computed once per origin, not refitted).
 COMBINATIONS = {"combined": ("holt_winters", "gbm_calendar")}
-MODEL_LABELS = {
-    "seasonal_naive": "seasonal naive (last week again)", "weekday_mean": "same-weekday mean of 4 weeks",
-    "holt_winters": "Holt-Winters", "gbm_calendar": "calendar gradient boosting",
-    "combined": "Holt-Winters and calendar model combined",
-}
 # The simple benchmarks every chosen model is compared with (column wape_vs_baselines of the backtest).
 BASELINES = ("seasonal_naive", "holt_winters")
 

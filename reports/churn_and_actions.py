@@ -17,6 +17,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+hold_connection = False  # True when the pipeline renders it: one warehouse connection for the notebook
 currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (columns named *_eur keep their names)
 churn_auc_floor = 0.70  # CX_CHURN_AUC_FLOOR: the ROC AUC the model must reach (its headline is on target from there)
 
@@ -25,14 +26,15 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.customer_value import value_at_risk
+from ml.value_at_risk import value_at_risk
 
 RISK_BANDS = ["high", "medium", "low"]  # as the churn model bands its probabilities
 TOP_FEATURES = 5
 TOP_REASONS = 8
 TOP_PRIORITY_CUSTOMERS = 15
 
-report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone)
+report = cx.Report("Churn and next best actions", warehouse_path, as_of, number_locale, business_timezone,
+                   hold_connection=hold_connection)
 fmt = report.fmt
 
 

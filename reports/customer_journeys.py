@@ -16,6 +16,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+hold_connection = False  # True when the pipeline renders it: one warehouse connection for the notebook
 
 # %%
 import plotly.graph_objects as go
@@ -34,7 +35,8 @@ SANKEY_FLOWS = 15  # more thin ribbons only hide the big moves
 CONVERT_BUCKETS = [(1, "within an hour"), (24, "same day"), (72, "1–3 days"), (168, "3–7 days"),
                    (float("inf"), "more than a week")]
 
-report = cx.Report("Customer journeys", warehouse_path, as_of, number_locale, business_timezone)
+report = cx.Report("Customer journeys", warehouse_path, as_of, number_locale, business_timezone,
+                   hold_connection=hold_connection)
 fmt = report.fmt
 window = [report.window_start(WINDOW_MONTHS), report.period_end]
 window_text = f"{fmt.month(window[0])} to {fmt.month(report.month)}"

@@ -16,6 +16,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+hold_connection = False  # True when the pipeline renders it: one warehouse connection for the notebook
 currency = "EUR"  # CX_CURRENCY: the currency of every amount in the warehouse (columns named *_eur keep their names)
 
 # %%
@@ -24,7 +25,8 @@ import polars as pl
 
 import cxreport as cx
 
-report = cx.Report("Customer personas", warehouse_path, as_of, number_locale, business_timezone)
+report = cx.Report("Customer personas", warehouse_path, as_of, number_locale, business_timezone,
+                   hold_connection=hold_connection)
 fmt = report.fmt
 profiles_missing = report.missing({"ml_persona_profiles": [
     "persona_id", "persona_name", "description", "customers", "customer_share", "nps", "expected_value_12m_eur_mean",

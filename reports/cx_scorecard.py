@@ -16,6 +16,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+hold_connection = False  # True when the pipeline renders it: one warehouse connection for the notebook
 
 # %%
 from datetime import timedelta
@@ -25,7 +26,8 @@ import polars as pl
 
 import cxreport as cx
 
-report = cx.Report("CX scorecard", warehouse_path, as_of, number_locale, business_timezone)
+report = cx.Report("CX scorecard", warehouse_path, as_of, number_locale, business_timezone,
+                   hold_connection=hold_connection)
 fmt, month = report.fmt, report.month
 trend_months = report.months(13)
 missing = report.missing({"kpi_metrics": ["period_grain", "period_start", "channel", "segment", "metric", "value",

@@ -18,6 +18,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+hold_connection = False  # True when the pipeline renders it: one warehouse connection for the notebook
 holiday_country = "DE"  # public holidays named in the forecast (seed holidays)
 
 # %%
@@ -27,8 +28,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.forecast import MODEL_LABELS
-from ml.staffing import plan_vs_actual_by_channel
+from ml.forecast_labels import MODEL_LABELS
+from ml.plan_vs_actual import plan_vs_actual_by_channel
 
 VOICE = "phone"
 INTERVAL = "30min"
@@ -36,7 +37,8 @@ FORECAST_COLUMNS = ["channel", "queue", "granularity", "day", "forecast", "lower
                     "upper_95", "model"]
 MODEL_WORDS = {name: label[0].upper() + label[1:] for name, label in MODEL_LABELS.items()}
 
-report = cx.Report("Service operations", warehouse_path, as_of, number_locale, business_timezone)
+report = cx.Report("Service operations", warehouse_path, as_of, number_locale, business_timezone,
+                   hold_connection=hold_connection)
 fmt, month = report.fmt, report.month
 previous_month = report.months(2)[0]
 contacts_missing = report.missing({"fct_service_contacts": ["contact_id", "occurred_at", "inbound_channel",

@@ -17,6 +17,7 @@ warehouse_path = "../data/warehouse.duckdb"
 as_of = None  # ISO date, or None for the day of the newest data
 number_locale = "en"  # "de" for German number formats
 business_timezone = "Europe/Berlin"
+hold_connection = False  # True when the pipeline renders it: one warehouse connection for the notebook
 
 # %%
 from functools import cache
@@ -25,7 +26,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 import cxreport as cx
-from ml.emerging_topics import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
+from ml.emerging_topics_rules import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
 from ml.key_drivers import ANSWER_VALUE, key_drivers
 
 WINDOW_MONTHS = 3
@@ -35,7 +36,8 @@ MIN_RESPONSES = 20  # with fewer answers or texts, a share or an NPS is too nois
 CATCH_ALL_TOPIC = "other"  # ml_text_insights' topic for texts that fit no topic
 DRIVER_DAYS = 90  # an experience counts for an NPS answer when it happened this many days before
 
-report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale, business_timezone)
+report = cx.Report("Voice of the customer", warehouse_path, as_of, number_locale, business_timezone,
+                   hold_connection=hold_connection)
 fmt, month = report.fmt, report.month
 window = [report.window_start(WINDOW_MONTHS), report.period_end]
 window_text = f"{fmt.month(window[0])} to {fmt.month(month)}"

@@ -22,9 +22,9 @@ from ml.customer_value import (
     probability_alive,
     simulate_intervals,
     validate_time_split,
-    value_at_risk,
     value_summary,
 )
+from ml.value_at_risk import value_at_risk
 
 CDNOW_SUMMARY = Path(__file__).resolve().parent.parent / "ml" / "data" / "cdnow" / "cdnow_customers_summary_with_transactions.csv"
 

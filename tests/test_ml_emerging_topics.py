@@ -14,7 +14,8 @@ import ml.emerging_topics as emerging
 from dagster_project.defs.assets.ml_emerging_topics import ml_emerging_topics
 from dagster_project.defs.resources import pipeline_resources
 from tests.helpers.settings_env import point_settings_at
-from ml.emerging_topics import BASELINE_PERIODS, emerging_topics, too_little_text
+from ml.emerging_topics import emerging_topics, too_little_text
+from ml.emerging_topics_rules import BASELINE_PERIODS
 from ml.language import detect_language
 from ml.sentiment import shared_multilingual_encoder
 from ml.text_cache import EMBEDDINGS, TextCache, text_hash

@@ -67,6 +67,21 @@ def test_a_report_reads_the_columns_once_and_names_what_a_section_lacks(tmp_path
         "fct_touchpoints.channel", "table ml_sentiment"]
 
 
+def test_a_report_holds_one_connection_only_when_the_pipeline_renders_it(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table fct_touchpoints as select timestamp '2026-10-30 23:10:00' as occurred_at, 1 as n")
+    interactive = Report("test", path)
+    assert interactive.query("select sum(n) as n from fct_touchpoints")["n"][0] == 1
+    with duckdb.connect(str(path)) as writer:  # no connection left open between queries
+        writer.execute("insert into fct_touchpoints values (timestamp '2026-10-31 08:00:00', 2)")
+    rendered = Report("test", path, hold_connection=True)
+    assert rendered.as_of == date(2026, 10, 31)  # the same connection reads the columns, the date and the rest
+    assert rendered.query("select sum(n) as n from fct_touchpoints")["n"][0] == 3
+    with pytest.raises(duckdb.ConnectionException):  # still open: a writer in this process is refused
+        duckdb.connect(str(path))
+
+
 def test_a_change_is_significant_only_when_its_interval_excludes_zero():
     # se = half-width / 1.96 = 3 / 1.96 for both periods; the difference's half-width is 1.96·sqrt(2)·3/1.96 = 4.24.
     assert change_is_significant(41, (38, 44), 35, (32, 38)) is True

@@ -15,7 +15,8 @@ from ml.forecast import (
     forecast_series, forecast_windows, interval_columns, intraday_forecast, intraday_profile, rolling_origins,
     seasonal_naive, weekday_mean, with_honest_intervals,
 )
-from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, plan_vs_actual_summary, staffing_plan
+from ml.plan_vs_actual import plan_vs_actual_summary
+from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, staffing_plan
 
 
 def poisson_tail(mean: float, at_least: int) -> float:

@@ -64,7 +64,10 @@ TOUCHPOINTS_PER_GROUP = 10_000_000
 
 
 def load_behaviour(warehouse: Warehouse, group: int, groups: int) -> BehaviourHistory:
-    """The history of the customers in `group` of `groups` (by a hash of the customer key)."""
+    """The history of the customers in `group` of `groups` (by a hash of the customer key). One group is the whole
+    history, read without hashing the key of every row (11.8 million rows at 100k customers: 0.4-0.9 s, issue 19)."""
+    if groups == 1:
+        return BehaviourHistory(**read_frames(warehouse, BEHAVIOUR_QUERIES))
     in_group = f"hash(customer_key) % {groups} = {group}"
     return BehaviourHistory(**read_frames(warehouse, {
         name: f"SELECT * FROM ({query}) WHERE {in_group}" for name, query in BEHAVIOUR_QUERIES.items()}))

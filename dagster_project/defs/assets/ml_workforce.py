@@ -32,7 +32,8 @@ from dagster_project.defs.resources import PipelineSettings
 from ml.forecast import Calendar, ModelChoice, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
 from ml.forecast_store import ADHERENCE_CHOICES, FORECAST_CHOICES, parameters, save_choices, stored_choices
 from ml.model_store import ModelStore
-from ml.staffing import PlanPolicy, estimate_patience_seconds, plan_vs_actual_by_channel, staffing_plan
+from ml.plan_vs_actual import plan_vs_actual_by_channel
+from ml.staffing import PlanPolicy, estimate_patience_seconds, staffing_plan
 
 INTERVAL_MINUTES = 30
 PROFILE_WEEKS = 8  # recent weeks that give the intraday profile, handle times and patience

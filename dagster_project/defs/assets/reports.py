@@ -54,7 +54,7 @@ REPORTS = [
 ]
 
 
-def notebook_parameters(settings: Settings) -> dict[str, str | float | None]:
+def notebook_parameters(settings: Settings) -> dict[str, str | float | bool | None]:
     return {
         "warehouse_path": str(settings.warehouse_path),
         "as_of": settings.as_of,
@@ -63,6 +63,7 @@ def notebook_parameters(settings: Settings) -> dict[str, str | float | None]:
         "currency": settings.currency,
         "holiday_country": settings.holiday_country,
         "churn_auc_floor": settings.churn_auc_floor,
+        "hold_connection": True,  # the step holds the duckdb pool until the notebook's kernel has stopped
     }
 
 
