@@ -4,7 +4,8 @@ A small generated demo is ingested, then its raw layer is split in two loads by 
 (tests/helpers/two_loads.py): every day but the last, then the last day, ingested an hour later, with rows that
 make incrementality hard: two cookies that were anonymous so far get linked to customers, one by its first
 login, one by a chat (identity resolution re-attributes their earlier visits), an old order is re-exported
-with a corrected value, and an old web event with another cookie. One warehouse is built from the first load and refreshed incrementally
+with a corrected value, an old web event with another cookie, a CRM customer with a changed e-mail and another
+with a third one's phone (a newly shared identifier). One warehouse is built from the first load and refreshed incrementally
 through the Dagster dbt asset (the production path: a build file with copies of the incremental tables); a
 second warehouse is built from both loads with `--full-refresh`. The marts must be equal.
 """
@@ -28,14 +29,23 @@ from cx_demo.generate import generate_demo
 from dagster_project.defs.resources import pipeline_resources
 from tests.helpers.demo_warehouse import MODELS_ONLY, run_dbt
 from tests.helpers.settings_env import point_settings_at
-from tests.helpers.two_loads import CORRECTED_VALUE_EUR, Planted, land_second_load, split_raw_into_two_loads
+from tests.helpers.two_loads import (CHANGED_EMAIL, CORRECTED_VALUE_EUR, Planted, land_second_load,
+                                     split_raw_into_two_loads)
 
 pytestmark = pytest.mark.slow  # generates, ingests and builds two real warehouses
 
 CUSTOMERS, DAYS, SEED = 120, 45, 5
 # the marts compared, each ordered by every column (dim_customers' ML columns are null on both sides: no ML ran)
 MARTS = ("fct_touchpoints", "fct_web_sessions", "fct_journeys", "dim_customers", "kpi_metrics")
-STAGING_TABLES = ("stg_web_events__events", "stg_email_events__events")  # incremental, unlike the other staging views
+# incremental, unlike the other staging views
+STAGING_TABLES = ("stg_web_events__events", "stg_email_events__events", "stg_orders__orders")
+# the identity graph's incremental tables, without the columns saying when a run wrote a row, nor the time a
+# record was first seen: the moved event was its first cookie's first, and nothing new names that cookie
+IDENTITY_TABLES = {
+    "int_identity_observations": "source, record_ref, identifier_type, identifier, identifier_value",
+    "int_identity_blocked_identifiers": "identifier, records, linked_crm_ids, max_partners_of_one_type, rule, reason",
+    "int_identity_components": "identifier, customer_key, component_label, is_blocked, label_changed_in_last_pass",
+}
 # the columns compared: all but the incremental bookkeeping (`_resolved_at`: when a run wrote the row)
 PUBLISHED_COLUMNS = "COLUMNS('^[^_]')"
 
@@ -106,7 +116,33 @@ def test_an_event_moved_to_another_cookie_leaves_its_first_cookies_sessions(refr
     assert query(refreshed.incremental, events) == [(before - 1,)]
 
 
-@pytest.mark.parametrize("model, incremental_step", [("intermediate/int_identity_components", "vanished as ("),
+@pytest.mark.parametrize("table, columns", IDENTITY_TABLES.items())
+def test_the_incremental_identity_graph_equals_a_full_refresh(refreshed, table, columns):
+    rows = f"SELECT {columns} FROM {table} ORDER BY ALL"
+    assert query(refreshed.incremental, rows) == query(refreshed.full, rows)
+
+
+def test_a_changed_crm_email_replaces_the_old_one(refreshed):
+    emails = f"""SELECT identifier_value FROM int_identity_observations
+                  WHERE record_ref = 'crm_customers:{refreshed.planted.changed_email_customer_id}'
+                    AND identifier_type = 'email'"""
+    [(old_email,)] = query(refreshed.first_load, emails)
+    assert old_email != CHANGED_EMAIL
+    assert query(refreshed.incremental, emails) == [(CHANGED_EMAIL,)]
+
+
+def test_a_phone_now_shared_by_two_crm_customers_is_blocked(refreshed):
+    owner, _ = refreshed.planted.shared_phone_customer_ids
+    [(phone,)] = query(refreshed.incremental,
+                       f"SELECT phone_e164 FROM stg_crm_customers__customers WHERE customer_id = '{owner}'")
+    rule = f"SELECT rule FROM int_identity_blocked_identifiers WHERE identifier = 'phone:{phone}'"
+    assert query(refreshed.first_load, rule) == []
+    assert query(refreshed.incremental, rule) == [("max_crm_ids",)]
+
+
+@pytest.mark.parametrize("model, incremental_step", [("intermediate/int_identity_components", "usable_in_scope as ("),
+                                                     ("intermediate/int_identity_observations", "watermarks as ("),
+                                                     ("intermediate/int_identity_blocked_identifiers", "candidates as ("),
                                                      ("intermediate/int_touchpoints_resolved", "records_to_resolve as ("),
                                                      ("intermediate/int_web_sessions", "touched_cookies as ("),
                                                      ("intermediate/int_journey_touchpoints", "touched_customers as ("),
@@ -118,6 +154,7 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
 
 
 @pytest.mark.parametrize("model, marker", [("int_identity_components", "changed_at"),
+                                           ("int_identity_observations", "_changed_at"),
                                            ("int_touchpoints_resolved", "_identity_changed_at"),
                                            ("int_touchpoints_resolved", "_resolved_at"),
                                            ("int_web_sessions", "_identity_changed_at"),
@@ -187,25 +224,54 @@ def test_a_corrected_re_export_replaces_the_old_record(refreshed):
     assert query(refreshed.incremental, value) == [(CORRECTED_VALUE_EUR,)]
 
 
-def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
-    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`, in the intermediates
-    nor in the marts; no `_staged_at` or `_unioned_at` stamps) refreshes through the Dagster dbt asset without a
-    full refresh and ends equal to one."""
+def refresh_first_load_after(refreshed: Refreshed, data_dir: Path, change: str) -> Path:
+    """A copy of the first load's warehouse, changed by the SQL `change`, refreshed over both loads through the
+    Dagster dbt asset; returns the warehouse."""
     from dagster_project.defs.assets.dbt import cx_dbt_assets
 
     with pytest.MonkeyPatch.context() as env:
         # the same pseudonym key: the marts' pseudonyms are compared with the full refresh's
-        settings = point_settings_at(env, tmp_path / "data",
-                                     CX_PSEUDONYM_KEY_FILE=str(refreshed.settings.pseudonym_key_file))
-        env.setenv("DBT_TARGET_PATH", str(tmp_path / "dagster_dbt_target"))
+        settings = point_settings_at(env, data_dir, CX_PSEUDONYM_KEY_FILE=str(refreshed.settings.pseudonym_key_file))
+        env.setenv("DBT_TARGET_PATH", str(data_dir / "dagster_dbt_target"))
         shutil.copytree(refreshed.settings.raw_dir, settings.raw_dir, dirs_exist_ok=True)
         shutil.copy(refreshed.first_load, settings.warehouse_path)
         with duckdb.connect(str(settings.warehouse_path)) as con:
-            for model in ("int_touchpoints_resolved", "int_journey_touchpoints", "fct_touchpoints", "fct_journeys"):
-                con.execute(f"ALTER TABLE {model} DROP COLUMN _resolved_at")
-            for model, stamp in (("stg_web_events__events", "_staged_at"), ("stg_email_events__events", "_staged_at"),
-                                 ("int_touchpoints_unioned", "_unioned_at")):
-                con.execute(f"ALTER TABLE {model} DROP COLUMN {stamp}")
+            con.execute(change)
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
-        for mart in MARTS:
-            assert mart_rows(settings.warehouse_path, mart) == mart_rows(refreshed.full, mart), mart
+    return settings.warehouse_path
+
+
+def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(refreshed, tmp_path):
+    """An upgrade: the first load's warehouse as an earlier release left it (no `_resolved_at`, in the intermediates
+    nor in the marts; identity observations without watermark; the orders' staging a view; no `_staged_at` or
+    `_unioned_at` stamps) refreshes through the Dagster dbt asset without a full refresh and ends equal to one."""
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
+        ALTER TABLE int_touchpoints_resolved DROP COLUMN _resolved_at;
+        ALTER TABLE int_journey_touchpoints DROP COLUMN _resolved_at;
+        ALTER TABLE fct_touchpoints DROP COLUMN _resolved_at;
+        ALTER TABLE fct_journeys DROP COLUMN _resolved_at;
+        ALTER TABLE int_identity_observations DROP COLUMN _ingested_at;
+        ALTER TABLE int_identity_observations DROP COLUMN _changed_at;
+        ALTER TABLE int_identity_blocked_identifiers DROP COLUMN _observations_changed_at;
+        DROP TABLE stg_orders__orders;
+        CREATE VIEW stg_orders__orders AS SELECT 'stale' AS order_id;
+        ALTER TABLE stg_web_events__events DROP COLUMN _staged_at;
+        ALTER TABLE stg_email_events__events DROP COLUMN _staged_at;
+        ALTER TABLE int_touchpoints_unioned DROP COLUMN _unioned_at;""")
+    for mart in MARTS:
+        assert mart_rows(warehouse, mart) == mart_rows(refreshed.full, mart), mart
+
+
+def test_after_retention_emptied_the_observations_a_component_without_rows_leaves(refreshed, tmp_path):
+    """Retention empties int_identity_observations (cx_core/privacy/retention.py): the refresh derives them again,
+    and an identifier of a component no remaining row names (here planted) leaves int_identity_components."""
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
+        INSERT INTO int_identity_components (identifier, identifier_type, identifier_value, customer_key,
+                                             component_label, is_blocked, label_changed_in_last_pass, changed_at)
+        VALUES ('anonymous_id:retired', 'anonymous_id', 'retired', 'P-retired', '1anonymous_id:retired', false,
+                false, TIMESTAMP '2000-01-01');
+        DELETE FROM int_identity_observations;""")
+    assert query(warehouse, "SELECT count(*) FROM int_identity_components WHERE identifier_value = 'retired'") == [(0,)]
+    for table, columns in IDENTITY_TABLES.items():
+        rows = f"SELECT {columns} FROM {table} ORDER BY ALL"
+        assert query(warehouse, rows) == query(refreshed.full, rows), table

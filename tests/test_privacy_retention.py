@@ -58,9 +58,9 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
     """The incremental models would keep what a rebuild drops: retention deletes the old web events from their
     staging table (the e-mail events' stay), the old web touchpoints from the three touchpoint tables
     (fct_touchpoints included) and the journey steps (other sources stay), stamps the remaining touchpoints of the
-    customers it removed some from as rewritten, so the next refresh numbers their journeys again, and deletes the
+    customers it removed some from as rewritten, so the next refresh numbers their journeys again, deletes the
     sessions of a cookie seen only before the cutoff (a cookie with a later event keeps its rows; int_web_sessions
-    re-splits it because its event count changed)."""
+    re-splits it because its event count changed) and empties the identity observations."""
     settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS="web_events:1")
     settings.warehouse_path.parent.mkdir(parents=True)
     last_run = datetime(2026, 3, 1, 9, 0)
@@ -77,6 +77,8 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
         for table in ("stg_web_events__events", "stg_email_events__events"):
             con.execute(f"CREATE TABLE {table} AS FROM (VALUES ('W1', TIMESTAMP '2026-03-01 08:00'),"
                         " ('W2', TIMESTAMP '2026-03-01 08:05')) AS t(event_id, event_time)")
+        con.execute("CREATE TABLE int_identity_observations AS FROM (VALUES ('web_events:a1|', 'anonymous_id:a1'),"
+                    " ('orders:O1', 'crm_id:C2')) AS t(record_ref, identifier)")
 
     [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
 
@@ -89,3 +91,5 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
         assert con.sql("SELECT session_id FROM int_web_sessions ORDER BY 1").fetchall() == [("mixed#1",), ("mixed#2",)]
         assert con.sql("SELECT event_id FROM stg_web_events__events").fetchall() == [("W2",)]
         assert con.sql("SELECT event_id FROM stg_email_events__events ORDER BY 1").fetchall() == [("W1",), ("W2",)]
+        # which records the remaining rows still make, the next refresh derives again
+        assert con.sql("SELECT count(*) FROM int_identity_observations").fetchall() == [(0,)]

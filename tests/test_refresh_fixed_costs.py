@@ -1,20 +1,28 @@
 """What the daily refresh leaves out of its fixed costs (issue 19): the dbt unit tests in the `kpi_refresh` job
 (they check the SQL, which `cx run` and `make test` check), the dbt adapter dagster-dbt would build in the
-Dagster process before every dbt command, SQLite's checkpoint of the run's event log after every event, and the
-notebook libraries in every process that loads the definitions (the ingest run, the UI)."""
+Dagster process before every dbt command, SQLite's checkpoint of the run's event log after every event and its
+wait for the disk at every commit, the notebook libraries in every process that loads the definitions (the
+ingest run, the UI), and the time dbt's start-up and the making of its build file took one after the other."""
 
+import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from dagster_project.definitions import defs
-from dagster_project.defs.assets.dbt import dbt_cli_resource, settings_environment, unit_test_exclusion
+from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, make_build_for, settings_environment,
+                                             unit_test_exclusion)
 from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
 from dagster_project.run_event_log import event_log_kept_open
 from cx_core.settings import Settings
+from cx_core.warehouse_build import BUILD_READY_ENV, ready_marker
+
+SQLITE_SYNCHRONOUS = {"FULL": 2, "NORMAL": 1}
 
 EXCLUDE_UNIT_TESTS = ["--exclude", "test_type:unit"]
 
@@ -58,6 +66,57 @@ def test_cx_run_keeps_the_runs_event_log_open_so_sqlite_does_not_checkpoint_afte
             assert run_probe(instance, run_id) == [True]
         stored = [entry.dagster_event_type for entry in instance.all_logs(run_id) if entry.is_dagster_event]
     assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.RUN_SUCCESS} <= set(stored)
+
+
+def test_cx_run_stores_the_runs_events_without_waiting_for_the_disk_at_every_commit(tmp_path):
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        run_id = str(uuid.uuid4())
+
+        def synchronous() -> int:
+            with instance.event_log_storage.run_connection(run_id) as connection:
+                return connection.exec_driver_sql("PRAGMA synchronous").scalar()
+
+        assert synchronous() == SQLITE_SYNCHRONOUS["FULL"]  # Dagster alone
+        with event_log_kept_open(instance, run_id):
+            assert synchronous() == SQLITE_SYNCHRONOUS["NORMAL"]
+            with instance.event_log_storage.index_connection() as connection:
+                assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == SQLITE_SYNCHRONOUS["NORMAL"]
+        assert synchronous() == SQLITE_SYNCHRONOUS["FULL"]  # other SQLite files of the process after the run
+
+
+def started_dbt_debug(settings: Settings, marker: Path):
+    """`dbt debug` (which opens the database for its connection test) told to wait for `marker`, read until the
+    line it writes just before it opens the database."""
+    with settings_environment(settings, CX_WAREHOUSE=str(dbt_database(settings)), **{BUILD_READY_ENV: str(marker)}):
+        invocation = dbt_cli_resource().cli(["debug"], raise_on_error=False)
+    for line in invocation.process.stdout:
+        if line.startswith(b"{") and json.loads(line)["info"]["name"] == "AdapterRegistered":
+            return invocation
+    raise AssertionError(f"dbt debug ended early (exit {invocation.process.wait()})")
+
+
+def test_dbt_starts_before_its_build_file_is_made_and_opens_it_once_it_is_complete(data_dir):
+    settings = Settings.from_env()
+    build = dbt_database(settings)
+    build.parent.mkdir(parents=True)
+    marker = ready_marker(settings.warehouse_path)
+    invocation = started_dbt_debug(settings, marker)
+    time.sleep(2)  # dbt opens the database within milliseconds of that line when nothing holds it back
+    assert invocation.process.poll() is None and not build.exists()
+    marker.touch()
+    assert invocation.process.wait(timeout=60) == 0
+    assert build.exists()
+
+
+def test_dbt_is_stopped_when_its_build_file_cannot_be_made(data_dir):
+    settings = Settings.from_env()
+    dbt_database(settings).parent.mkdir(parents=True)
+    settings.warehouse_path.write_text("not a DuckDB database")
+    marker = ready_marker(settings.warehouse_path)
+    invocation = started_dbt_debug(settings, marker)
+    with pytest.raises(Exception, match="DuckDB"):
+        make_build_for(invocation, settings.warehouse_path, frozenset(), marker)
+    assert invocation.process.poll() is not None and not marker.exists()
 
 
 def test_loading_the_definitions_leaves_the_notebook_libraries_to_the_report_steps():

@@ -164,10 +164,15 @@ def _erase_observed_records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     ('mobile_messages:C0000123|+491711234567')."""
     if not has_table(con, OBSERVATIONS_TABLE):
         return {}
-    count = con.execute(
-        f"""DELETE FROM {OBSERVATIONS_TABLE} WHERE record_ref IN (
-                SELECT record_ref FROM {OBSERVATIONS_TABLE} WHERE identifier_value IN (SELECT value FROM erased_values))"""
-    ).fetchone()[0]
+    records = f"SELECT record_ref FROM {OBSERVATIONS_TABLE} WHERE identifier_value IN (SELECT value FROM erased_values)"
+    # Another customer's identifier on such a record (a household phone) loses a link: its remaining records are
+    # stamped as rewritten, so the next refresh recomputes its component (int_identity_components follows them).
+    if con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = '_changed_at'",
+                   [OBSERVATIONS_TABLE]).fetchone()[0]:
+        con.execute(f"""UPDATE {OBSERVATIONS_TABLE} SET _changed_at = current_timestamp AT TIME ZONE 'UTC'
+                        WHERE identifier IN (SELECT identifier FROM {OBSERVATIONS_TABLE}
+                                             WHERE record_ref IN ({records}))""")
+    count = con.execute(f"DELETE FROM {OBSERVATIONS_TABLE} WHERE record_ref IN ({records})").fetchone()[0]
     return {OBSERVATIONS_TABLE: count} if count else {}
 
 

@@ -1,7 +1,10 @@
 """Retention: rows older than a per-source period leave the raw, quarantine and landing files (the rewrite of
 privacy/rewrite.py, as for erasure) and the incremental tables, which a rebuild would not clear: the staging
-tables of the web and e-mail events, the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
+tables of the web and e-mail events and of the orders, the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
 re-splits a cookie whose event count changed, but a cookie without any event left is never touched again).
+The identity observations are emptied when a source lost rows: which of their records still have rows, and which
+identifiers other sources' rows gave them (an order's cookie, a ticket's callback), only the model knows, so the
+next refresh derives them again from the remaining rows (int_identity_observations rebuilds what it lacks).
 Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved_at` stamp), so retention
 deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
 refresh numbers again (fct_journeys follows those, and drops the journeys of customers without any step left);
@@ -27,8 +30,10 @@ from cx_core.sources.reader import quote_identifier, sql_literal
 TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved", "fct_touchpoints")
 RESOLVED_TABLE = "int_touchpoints_resolved"
 SESSIONS_TABLE = "int_web_sessions"
+OBSERVATIONS_TABLE = "int_identity_observations"
 # the incremental staging tables by source (the other staging models are views over the raw layer)
-STAGING_TABLES = {"web_events": "stg_web_events__events", "email_events": "stg_email_events__events"}
+STAGING_TABLES = {"web_events": "stg_web_events__events", "email_events": "stg_email_events__events",
+                  "orders": "stg_orders__orders"}
 JOURNEYS_TABLE = "int_journey_touchpoints"
 
 
@@ -60,6 +65,9 @@ def apply_retention(settings: Settings, now: datetime | None = None) -> list[Ret
         contract, cutoff = CONTRACTS[source], now - timedelta(days=days)
         removed = remove_source_rows(contract, settings, _older_than(cutoff), reason=f"retention {days} days")
         warehouse = _remove_old_warehouse_rows(settings.warehouse_path, source, cutoff)
+        if (removed.raw or warehouse) and table_exists(settings.warehouse_path, OBSERVATIONS_TABLE):
+            with duckdb.connect(str(settings.warehouse_path)) as con:
+                con.execute(f"DELETE FROM {OBSERVATIONS_TABLE}")
         results.append(RetentionResult(source, cutoff, removed.raw, removed.quarantine, removed.landing, warehouse))
     return results
 

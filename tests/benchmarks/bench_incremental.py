@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -158,21 +158,47 @@ def thread_seconds_by_kind(results: list[dict]) -> str:
     return ", ".join(f"{kind} {sum(times):.1f} thread-s ({len(times)})" for kind, times in sorted(kinds.items()))
 
 
-def dbt_step_overheads(dbt_target: Path, run_id: str, steps: dict[str, float]) -> dict[str, float]:
-    """Prints, for each dbt step of run `run_id`, its seconds as dbt's elapsed time plus the overhead around dbt
-    and its slowest nodes, from `run_results.json` in the step's own target folder (dagster-dbt names it
-    `<step>-<run id prefix>-<hash>`); returns the overhead seconds per step."""
+def step_windows(dagster_home: Path, run_id: str) -> dict[str, tuple[float, float]]:
+    """(start, end) Unix time of each step of run `run_id`."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        stats = instance.get_run_step_stats(run_id)
+    return {s.step_key: (s.start_time, s.end_time) for s in stats if s.end_time and s.start_time}
+
+
+def unix_time(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def around_dbt(window: tuple[float, float], results: dict) -> str:
+    """Where a dbt step's time went, from its window and dbt's `run_results.json`: before dbt (Dagster, the build
+    file, dbt's Python start-up and imports), dbt's start-up to its first node (parse state, manifest, adapter,
+    hooks), its nodes, and after dbt (its exit, publishing the build, metadata, Dagster's events)."""
+    started = unix_time(results["metadata"]["invocation_started_at"])
+    timings = [timing for result in results["results"] for timing in result["timing"]]
+    first_node = min(unix_time(timing["started_at"]) for timing in timings)
+    last_node = max(unix_time(timing["completed_at"]) for timing in timings)
+    return (f"before dbt {started - window[0]:.1f} s, dbt start-up {first_node - started:.1f} s, nodes "
+            f"{last_node - first_node:.1f} s, after dbt {window[1] - last_node:.1f} s")
+
+
+def dbt_step_overheads(dbt_target: Path, run_id: str, windows: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Prints, for each dbt step of run `run_id`, its seconds as dbt's elapsed time plus the overhead around dbt,
+    where the step's time went and its slowest nodes, from `run_results.json` in the step's own target folder
+    (dagster-dbt names it `<step>-<run id prefix>-<hash>`); returns the overhead seconds per step."""
     overheads = {}
     print("\n  dbt steps of the refresh: step seconds = dbt's elapsed time + overhead (process start, parse, "
           "build file, Dagster events and metadata):")
-    for step, seconds in sorted(steps.items()):
+    for step, window in sorted(windows.items()):
         results_files = list(dbt_target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
         if not step.startswith(DBT_STEP_PREFIX) or not results_files:
             continue
         results = json.loads(results_files[0].read_text())
+        seconds = window[1] - window[0]
         overheads[step] = seconds - results["elapsed_time"]
         print(f"    {step:<20} {seconds:6.1f} s = dbt {results['elapsed_time']:6.1f} s + overhead "
-              f"{overheads[step]:5.1f} s; {thread_seconds_by_kind(results['results'])}; slowest nodes:")
+              f"{overheads[step]:5.1f} s; {around_dbt(window, results)}; {thread_seconds_by_kind(results['results'])}; "
+              "slowest nodes:")
         for node in sorted(results["results"], key=lambda result: -result["execution_time"])[:SLOWEST_DBT_NODES]:
             print(f"      {node['execution_time']:6.1f}  {node['unique_id'].split('.', 2)[-1]}")
     return overheads
@@ -234,7 +260,8 @@ def run() -> dict[str, object]:
           f"{incremental:,.1f} s wall with process start-up):")
     for step, seconds in sorted(steps.items(), key=lambda item: -item[1])[:SLOWEST_STEPS]:
         print(f"    {step:<48} {seconds:8.1f}")
-    overheads = dbt_step_overheads(settings.dbt_project_dir / "target", refresh_run, refresh_steps)
+    overheads = dbt_step_overheads(settings.dbt_project_dir / "target", refresh_run,
+                                   step_windows(settings.dagster_home, refresh_run))
     reuse = reuse_figures(settings.dagster_home, refresh_run)
     for name, value in reuse.items():
         print(f"  {name}: {value}")

@@ -14,6 +14,7 @@ from cx_core.sources.contracts import CONTRACTS
 
 SECOND_LOAD_DELAY = timedelta(hours=1)
 CORRECTED_VALUE_EUR = 123.45
+CHANGED_EMAIL = "changed.address@example.com"
 FIRST_LOAD_FOLDER, SECOND_LOAD_FOLDER = "load_date=2000-01-01", "load_date=2000-01-02"
 
 
@@ -26,6 +27,8 @@ class Planted(NamedTuple):
     corrected_order_id: str  # an old order re-exported with CORRECTED_VALUE_EUR
     moved_event_id: str  # an old anonymous web event re-exported with login_cookie: moved_from_cookie loses it
     moved_from_cookie: str
+    changed_email_customer_id: str  # a CRM customer re-exported with CHANGED_EMAIL instead of their e-mail
+    shared_phone_customer_ids: tuple[str, str]  # the second re-exported with the first's phone: now shared
 
 
 def split_raw_into_two_loads(raw_dir: Path, held_dir: Path, cutoff: datetime) -> Planted:
@@ -63,8 +66,9 @@ def split_raw_into_two_loads(raw_dir: Path, held_dir: Path, cutoff: datetime) ->
 def plant_second_load_rows(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> Planted:
     """Plant for the second load the rows of Planted: two cookies that were anonymous before `cutoff` get linked
     to two customers, one by its first login, one by a chat (identity resolution re-attributes the cookie's
-    visits without a new event on it), an old order is re-exported with a corrected value, and an old web event
-    with another cookie (its first cookie gets no new event, only one event less)."""
+    visits without a new event on it), an old order is re-exported with a corrected value, an old web event
+    with another cookie (its first cookie gets no new event, only one event less), a CRM customer with a changed
+    e-mail and another with a third one's phone (which then links two CRM ids: blocked)."""
     first_cookie, second_cookie = (cookie for (cookie,) in con.execute("""
         SELECT anonymous_id FROM web_events GROUP BY anonymous_id
         HAVING count(user_id) = 0 AND count(*) FILTER (event_type = 'purchase') = 0
@@ -98,8 +102,16 @@ def plant_second_load_rows(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> 
                                                     ).fetchone()
     con.execute("INSERT INTO planted_web_events SELECT * REPLACE ($cookie AS anonymous_id) FROM web_events "
                 "WHERE event_id = $id", {"cookie": first_cookie, "id": moved_event_id})
+    changed_email_customer, phone_sharer, phone_owner = (customer for (customer,) in con.execute(
+        "SELECT customer_id FROM crm_customers WHERE phone IS NOT NULL ORDER BY customer_id LIMIT 3 OFFSET 2"
+    ).fetchall())
+    con.execute("INSERT INTO planted_crm_customers SELECT * REPLACE ($email AS email) FROM crm_customers "
+                "WHERE customer_id = $id", {"email": CHANGED_EMAIL, "id": changed_email_customer})
+    con.execute("INSERT INTO planted_crm_customers SELECT * REPLACE ((SELECT phone FROM crm_customers "
+                "WHERE customer_id = $owner) AS phone) FROM crm_customers WHERE customer_id = $id",
+                {"owner": phone_owner, "id": phone_sharer})
     return Planted(first_cookie, first_customer, second_cookie, second_customer, order_id, moved_event_id,
-                   moved_from_cookie)
+                   moved_from_cookie, changed_email_customer, (phone_owner, phone_sharer))
 
 
 def land_second_load(raw_dir: Path, held_dir: Path) -> None:

@@ -7,27 +7,30 @@ file changed. That keeps code-location loads fast and makes them work under pyte
 `dagster dev`.
 """
 
-import json
 import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
-from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
+from dagster_dbt import (DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets,
+                         get_asset_key_for_model)
+from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY, get_manifest_and_translator_from_dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
+from packaging.version import Version
 
 from cx_core.identity_quality import measure_against_truth
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.spark_catalog import publish_spark_tables, share_tables_with_spark
 from cx_core.files import write_atomically
-from cx_core.warehouse_build import build_path, publish_build, start_build
+from cx_core.warehouse_build import BUILD_READY_ENV, build_path, publish_build, ready_marker, start_build
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
 from dagster_project.defs.metadata import warehouse_table_metadata
@@ -65,6 +68,12 @@ class CxDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
         return None
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        """The version dagster-dbt asks `cx-dbt --version` for (to tell dbt Core from the Fusion engine) in a new
+        Python process per dbt step (0.3-0.6 s): cx-dbt runs this environment's dbt-core."""
+        return Version(version("dbt-core"))
 
 
 def dbt_cli_resource() -> DbtCliResource:
@@ -181,23 +190,27 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
 
     On DuckDB, dbt builds into a fresh file that reads the warehouse through views and is published into it once
     dbt has ended (cx_core/warehouse_build.py): a run killed during dbt leaves the warehouse as it was, and
-    readers never see new marts next to old KPI tables."""
+    readers never see new marts next to old KPI tables. dbt starts first and opens the build once it is made
+    (`make_build_for`), so making it and dbt's start-up overlap."""
     settings = cx.settings
     ensure_raw_schemas(settings.raw_dir)
     settings.duckdb_config()  # dbt's profile reads the same values from the environment; this makes the folder
     on_duckdb = settings.dbt_target == "duckdb"
-    build, live = dbt_database(settings), {}
+    build, build_env = dbt_database(settings), {}
     if on_duckdb:
-        selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
-        start_build(settings.warehouse_path, selected, selected & incremental_models())
+        marker = ready_marker(settings.warehouse_path)
+        build_env = {BUILD_READY_ENV: str(marker)}
         if settings.warehouse_path.exists():  # the first build has no warehouse to read
-            live = {"CX_WAREHOUSE_LIVE": str(settings.warehouse_path)}
+            build_env["CX_WAREHOUSE_LIVE"] = str(settings.warehouse_path)
     else:  # Spark's models read the ML tables as Parquet (cx_core.spark_dbt declares them)
         share_tables_with_spark(settings.warehouse_path, settings.spark_dir, ml_tables_read_by_models())
-    with settings_environment(settings, CX_WAREHOUSE=str(build), **live):
+    with settings_environment(settings, CX_WAREHOUSE=str(build), **build_env):
         events, failure = [], None
         invocation = dbt.cli(["build", "--indirect-selection", "buildable", *unit_test_exclusion(settings, context.run.tags)],
                              context=context)
+        if on_duckdb:  # while dbt starts, which takes as long (cx_core/build_ready_plugin.py)
+            selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
+            make_build_for(invocation, settings.warehouse_path, selected, marker)
         try:
             events.extend(invocation.stream())
         except DagsterDbtCliRuntimeError as error:
@@ -212,16 +225,33 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         raise failure
 
 
+def dbt_manifest() -> Mapping[str, Any]:
+    """The manifest `cx_dbt_assets` was defined with, parsed once when this module was imported (reading the 2 MB
+    file again cost 0.15 s a dbt step)."""
+    return get_manifest_and_translator_from_dbt_assets([cx_dbt_assets])[0]
+
+
+def make_build_for(invocation: DbtCliInvocation, warehouse: Path, selected: frozenset[str], marker: Path) -> None:
+    """Make the build file of the dbt process `invocation` started, then let it open the file; stop the process
+    when the build cannot be made."""
+    try:
+        start_build(warehouse, selected, selected & incremental_models())
+    except BaseException:
+        invocation.process.kill()
+        invocation.process.wait()
+        raise
+    marker.touch()
+
+
 def incremental_models() -> frozenset[str]:
     """The names of the incremental models (on this target): a build gets copies of their tables to add to."""
-    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
-    return frozenset(node["name"] for node in nodes
+    return frozenset(node["name"] for node in dbt_manifest()["nodes"].values()
                      if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental")
 
 
 def ml_tables_read_by_models() -> list[str]:
     """The tables of the `ml` source (written by Python assets) that some dbt model reads."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+    manifest = dbt_manifest()
     return sorted(manifest["sources"][source]["name"] for source, children in manifest["child_map"].items()
                   if source in manifest["sources"] and manifest["sources"][source]["source_name"] == "ml"
                   and any(child.startswith("model.") for child in children))

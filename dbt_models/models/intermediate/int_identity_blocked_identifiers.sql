@@ -1,12 +1,55 @@
 -- Identifiers that must not glue records together, with the rule that caught them (see the YAML for the
 -- rules). They keep their own records but add no edges to the identity graph.
-{{ config(materialized='table') }}
+--
+-- Incremental (DuckDB): the counts change only for the identifiers of the records int_identity_observations
+-- rewrote since this table's run (`_changed_at`), and a record that lost an identifier or left can only unblock
+-- the identifiers this table holds. A run judges those candidates again from all their records and writes them
+-- (delete+insert on `identifier`); a candidate no longer blocked is written as a tombstone (no rule) that the
+-- post-hook deletes. A change of the rules' vars or of the identity_blocklist seed needs a `--full-refresh`.
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='identifier',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="{{ delete_tombstones('rule') }}",
+) }}
 
 with
 
+{% if is_incremental() %}
+changed_records as (
+    select record_ref
+    from {{ ref('int_identity_observations') }}
+    where _changed_at > {{ latest_in_this('_observations_changed_at') }}
+),
+
+candidates as (
+    select identifier
+    from {{ ref('int_identity_observations') }}
+    where record_ref in (select record_ref from changed_records)
+    union
+    select identifier from {{ this }}
+),
+
+-- The candidates' observations, and every observation of their records (the partners they were seen with).
+observations as (
+    select * from {{ ref('int_identity_observations') }}
+    where identifier in (select identifier from candidates)
+),
+
+record_observations as (
+    select * from {{ ref('int_identity_observations') }}
+    where record_ref in (select record_ref from observations)
+),
+{% else %}
 observations as (
     select * from {{ ref('int_identity_observations') }}
 ),
+
+record_observations as (
+    select * from observations
+),
+{% endif %}
 
 identifiers as (
     select identifier, identifier_type, identifier_value, count(distinct record_ref) as records
@@ -14,13 +57,19 @@ identifiers as (
     group by identifier, identifier_type, identifier_value
 ),
 
+-- The candidates and their partners: a block-listed partner must not make a candidate look shared.
+record_identifiers as (
+    select distinct identifier, identifier_type, identifier_value
+    from record_observations
+),
+
 block_listed as (
-    select identifiers.identifier, min(blocklist.reason) as reason
-    from identifiers
+    select record_identifiers.identifier, min(blocklist.reason) as reason
+    from record_identifiers
     inner join {{ ref('identity_blocklist') }} as blocklist
-        on blocklist.identifier_type = identifiers.identifier_type
-        and lower(identifiers.identifier_value) like blocklist.value_pattern
-    group by identifiers.identifier
+        on blocklist.identifier_type = record_identifiers.identifier_type
+        and lower(record_identifiers.identifier_value) like blocklist.value_pattern
+    group by record_identifiers.identifier
 ),
 
 -- Links between identifiers of one record, block-listed identifiers left out so they cannot make an
@@ -31,7 +80,7 @@ co_observed as (
         partner_obs.identifier_type as partner_type,
         partner_obs.identifier as partner
     from observations as identifier_obs
-    inner join observations as partner_obs
+    inner join record_observations as partner_obs
         on partner_obs.record_ref = identifier_obs.record_ref
         and partner_obs.identifier <> identifier_obs.identifier
     where identifier_obs.identifier_type <> 'crm_id'
@@ -88,7 +137,8 @@ blocked as (
             when shared.max_partners_of_one_type > partner_limits.max_partners
                 then 'linked to ' || cast(shared.max_partners_of_one_type as {{ dbt.type_string() }})
                     || ' identifiers of one type'
-        end as reason
+        end as reason,
+        (select max(_changed_at) from {{ ref('int_identity_observations') }}) as _observations_changed_at
     from identifiers
     left join block_listed on block_listed.identifier = identifiers.identifier
     left join shared on shared.identifier = identifiers.identifier
@@ -96,4 +146,6 @@ blocked as (
 )
 
 select * from blocked
+{% if not is_incremental() %}
 where rule is not null
+{% endif %}

@@ -9,11 +9,15 @@
 -- changes a key only when it changes the component's smallest CRM id (a merge) or, for components without a
 -- CRM id, its smallest identifier.
 --
--- Incremental (DuckDB): the passes still run over the whole graph (seeding them from the previous labels would
--- only hold while components never split, which a retention or erasure that removes a linking record does);
--- what is incremental is the merge: a run writes only the identifiers whose row changed, stamped `changed_at`,
--- so int_touchpoints_resolved and int_web_sessions re-derive only the records of those identifiers. An
--- identifier no longer observed is written as a tombstone (no customer_key) that the post-hook deletes.
+-- Incremental (DuckDB): the passes run over the part of the graph that may have changed, from scratch (seeding
+-- them from the previous labels would only hold while components never split, which a changed record or a newly
+-- blocked identifier does): the whole components, as this table knows them, of the identifiers of the records
+-- int_identity_observations rewrote since this table's latest change and of the identifiers whose blocked status
+-- changed. An edge of an identifier in that part leads to another one in it (an old edge stays within its old
+-- component, a new edge joins two identifiers of one rewritten record), so its labels are those a run over the
+-- whole graph gives, and the rest keeps its labels. A run writes only the identifiers whose row changed, stamped
+-- `changed_at`, so int_touchpoints_resolved and int_web_sessions re-derive only the records of those identifiers.
+-- An identifier no longer observed is written as a tombstone (no customer_key) that the post-hook deletes.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='identifier',
@@ -25,15 +29,67 @@
 
 with
 
+{% if is_incremental() %}
+{%- set watermark = latest_in_this('changed_at') %}
+{#- Every observation rewritten (retention empties the table): a component may have left entirely, so any identifier
+    of this table may be gone, not only those in scope. #}
+{%- set observations_rebuilt = execute and run_query(
+    'select coalesce(min(_changed_at) > ' ~ watermark ~ ', false) from ' ~ ref('int_identity_observations')
+).columns[0].values()[0] %}
+seeds as (
+    select identifier
+    from {{ ref('int_identity_observations') }}
+    where _changed_at > {{ watermark }}
+    union
+    select identifier
+    from {{ ref('int_identity_blocked_identifiers') }}
+    where identifier not in (select identifier from {{ this }} where is_blocked)
+    union
+    select identifier
+    from {{ this }}
+    where is_blocked and identifier not in (select identifier from {{ ref('int_identity_blocked_identifiers') }})
+),
+
+in_scope as (
+    select identifier from seeds
+    union
+    select identifier
+    from {{ this }}
+    where component_label in (
+        select component_label from {{ this }} where identifier in (select identifier from seeds)
+    )
+),
+
+-- The edges of that part only (int_identity_edges' rule: blocked identifiers link nothing); DuckDB does not push
+-- a filter on the view's output through its self-join and DISTINCT, which cost 3 s over the whole graph.
+usable_in_scope as (
+    select record_ref, identifier
+    from {{ ref('int_identity_observations') }}
+    where identifier in (select identifier from in_scope)
+        and identifier not in (select identifier from {{ ref('int_identity_blocked_identifiers') }})
+),
+
+edges as (
+    {{ identity_edges('usable_in_scope') }}
+),
+{% else %}
+edges as (
+    select * from {{ ref('int_identity_edges') }}
+),
+{% endif %}
+
 identifiers as (
     select identifier, min(identifier_type) as identifier_type, min(identifier_value) as identifier_value
     from {{ ref('int_identity_observations') }}
+    {% if is_incremental() %}
+    where identifier in (select identifier from in_scope)
+    {% endif %}
     group by identifier
 ),
 
 -- Every identifier reaches itself, so isolated and blocked identifiers keep their own label.
 reachable as (
-    select identifier_from, identifier_to from {{ ref('int_identity_edges') }}
+    select identifier_from, identifier_to from edges
     union all
     select identifier as identifier_from, identifier as identifier_to from identifiers
 ),
@@ -89,6 +145,7 @@ changed as (
         identifier, identifier_type, identifier_value, customer_key, component_label, is_blocked,
         label_changed_in_last_pass
     from {{ this }}
+    where identifier in (select identifier from in_scope)
 ),
 
 vanished as (
@@ -101,7 +158,8 @@ vanished as (
         cast(null as boolean) as is_blocked,
         cast(null as boolean) as label_changed_in_last_pass
     from {{ this }}
-    where identifier not in (select identifier from identifiers)
+    where {% if not observations_rebuilt %}identifier in (select identifier from in_scope) and {% endif %}
+        identifier not in (select identifier from identifiers)
 ),
 
 written as (
