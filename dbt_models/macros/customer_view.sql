@@ -59,12 +59,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Whether the model's own table has `column` (a table built by an earlier release may lack a newer stamp). -#}
+{% macro this_has_column(column) -%}
+    {%- do return(column in (adapter.get_columns_in_relation(this) | map(attribute='name'))) -%}
+{%- endmacro %}
+
 {#- In an incremental run, the latest value of the stamp `column` in the model's own table (1900 when it has none):
     the watermark after which the rows of the tables it reads are new to it. A table from before the stamp existed
     gets the column only after the model's query (on_schema_change), so then every stamped row is new (naming the
     missing column would bind it to the model's own rows). -#}
 {% macro latest_in_this(column) -%}
-    {%- if column in (adapter.get_columns_in_relation(this) | map(attribute='name')) -%}
+    {%- if this_has_column(column) -%}
     (select coalesce(max(latest.{{ column }}), cast('1900-01-01' as timestamp)) from {{ this }} as latest)
     {%- else -%}
     cast('1900-01-01' as timestamp)

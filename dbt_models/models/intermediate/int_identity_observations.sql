@@ -22,8 +22,7 @@
     on_schema_change='append_new_columns',
 ) }}
 {%- set identifier_types = ['crm_id', 'email', 'phone', 'loyalty_id', 'social_handle', 'anonymous_id'] %}
-{%- set incremental = is_incremental()
-    and '_ingested_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
+{%- set incremental = is_incremental() and this_has_column('_ingested_at') %}
 
 with
 
