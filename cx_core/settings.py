@@ -80,6 +80,9 @@ class Settings:
     # Memory cap of every DuckDB connection (dbt, ingest, assets) and where it spills beyond it (issue 19).
     duckdb_memory_limit: str
     duckdb_temp_dir: Path
+    # dbt's own log file (`dbt.log` in each dbt step's target folder): `none`, or the least level it keeps (`debug`
+    # writes every query); its events reach the run's output either way (issue 19)
+    dbt_log_level_file: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -145,6 +148,7 @@ class Settings:
             # per process; dbt, the run and a report kernel may each hold this much, and more spills to disk
             duckdb_memory_limit=get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
             duckdb_temp_dir=_path(environ, "CX_DUCKDB_TEMP_DIR", data_dir / "duckdb_tmp"),
+            dbt_log_level_file=get("CX_DBT_LOG_LEVEL_FILE", "none"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -165,6 +169,7 @@ class Settings:
             "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
             "CX_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "CX_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
+            "DBT_LOG_LEVEL_FILE": self.dbt_log_level_file,  # dbt's own variable for --log-level-file
         }
 
     def duckdb_config(self) -> dict[str, str]:

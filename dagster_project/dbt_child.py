@@ -11,6 +11,13 @@ dbt-spark's `session` method builds the models in this process's session.
 `cx-dbt --version` answers from the installed dbt-core's metadata without starting dbt: dagster-dbt asks before
 every dbt step (to tell dbt Core from the Fusion engine), and dbt answers only after importing itself and asking
 PyPI for its latest release (2 s of CPU per step, and a network timeout offline; issue 19).
+
+Under dagster-dbt, a command that runs nodes writes `run_results.json` and none of dbt's other JSON artifacts
+(`run_results_only`): dagster-dbt reads dbt's events from its stdout and the pipeline reads its manifest from
+`dbt parse`, so the `manifest.json` dbt wrote twice per step, `semantic_manifest.json` and `graph.gpickle` were
+read by nobody (0.4-0.5 s of CPU a step, before dbt's first node; issue 19), while `run_results.json` is what the
+bench and a person debugging a step read. dbt can drop only all of them (`--no-write-json`), so this process runs
+dbt itself and writes `run_results.json` from dbt's result, as dbt would have.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # dbt commands that execute model SQL (and so may call cx_redact); the others need no Spark session up front
 MODEL_SQL_COMMANDS = {"build", "run", "retry", "show"}
+# dbt commands that run nodes and write run_results.json
+NODE_COMMANDS = {"build", "run", "seed", "test"}
+DAGSTER_DBT_ENV = "DAGSTER_DBT_CLI"  # dagster-dbt sets it to "true" for every dbt process it starts
+RUN_RESULTS_FILE = "run_results.json"
 
 
 def die_with_parent() -> None:
@@ -47,6 +58,23 @@ def runs_models_on_spark(arguments: list[str]) -> bool:
     return bool(MODEL_SQL_COMMANDS.intersection(arguments)) and dbt_target(arguments) == "spark"
 
 
+def writes_only_run_results(arguments: list[str]) -> bool:
+    return os.environ.get(DAGSTER_DBT_ENV) == "true" and bool(NODE_COMMANDS.intersection(arguments))
+
+
+def run_results_only(arguments: list[str]) -> int:
+    """Run dbt here without its JSON artifacts, then write `run_results.json` into the target folder dbt used
+    (dagster-dbt always names one); returns dbt's exit code (1: a node failed, 2: dbt itself failed)."""
+    from dbt.cli.main import dbtRunner  # imported here: `--version` answers without dbt
+
+    outcome = dbtRunner().invoke([*arguments, "--no-write-json"])
+    if outcome.result is not None and hasattr(outcome.result, "write"):  # a run that reached its nodes
+        arguments_used = outcome.result.args
+        target = Path(arguments_used["project_dir"] or ".") / arguments_used["target_path"]
+        outcome.result.write(str(target / RUN_RESULTS_FILE))
+    return 0 if outcome.success else 2 if outcome.exception else 1
+
+
 def installed_version() -> str:
     """The start of `dbt --version`'s answer, for the dbt that `main` runs (this environment's)."""
     return f"Core:\n  - installed: {version('dbt-core')}"
@@ -67,6 +95,8 @@ def main() -> None:
 
         prepare_dbt_session(Settings.from_env())
         sys.exit(cli.main(arguments, prog_name="dbt"))
+    if writes_only_run_results(arguments):
+        sys.exit(run_results_only(arguments))
     dbt = Path(sys.executable).with_name("dbt")
     os.execv(dbt, [str(dbt), *arguments])
 

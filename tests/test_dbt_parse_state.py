@@ -23,6 +23,7 @@ def test_the_second_dbt_step_reuses_the_parse_of_the_first(data_dir, tmp_path, m
 
     target = tmp_path / "dbt_target"  # empty: the first step finds no parse state and parses the project
     monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    monkeypatch.setenv("CX_DBT_LOG_LEVEL_FILE", "debug")  # the parse events are debug lines of dbt's log file
     for _ in range(2):
         assert dg.materialize([cx_dbt_assets], selection=[dg.AssetKey("kpi_targets")],
                               resources=pipeline_resources()).success

@@ -2,9 +2,11 @@
 (they check the SQL, which `cx run` and `make test` check), the dbt adapter dagster-dbt would build in the
 Dagster process before every dbt command, SQLite's checkpoint of the run's event log after every event and its
 wait for the disk at every commit, the notebook libraries in every process that loads the definitions (the
-ingest run, the UI), and the time dbt's start-up and the making of its build file took one after the other."""
+ingest run, the UI), the time dbt's start-up and the making of its build file took one after the other, and the
+dbt artifacts and log file nobody reads."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from dagster_project.definitions import defs
 from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, make_build_for, settings_environment,
                                              unit_test_exclusion)
 from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
+from dagster_project.defs.resources import pipeline_resources
 from dagster_project.run_event_log import event_log_kept_open
 from cx_core.settings import Settings
 from cx_core.warehouse_build import BUILD_READY_ENV, ready_marker
@@ -25,6 +28,8 @@ from cx_core.warehouse_build import BUILD_READY_ENV, ready_marker
 SQLITE_SYNCHRONOUS = {"FULL": 2, "NORMAL": 1}
 
 EXCLUDE_UNIT_TESTS = ["--exclude", "test_type:unit"]
+# what dbt wrote into each step's target folder for nobody (dbt.log: unless CX_DBT_LOG_LEVEL_FILE asks for it)
+UNREAD_DBT_FILES = ["manifest.json", "semantic_manifest.json", "graph.gpickle", "dbt.log"]
 
 
 def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
@@ -117,6 +122,41 @@ def test_dbt_is_stopped_when_its_build_file_cannot_be_made(data_dir):
     with pytest.raises(Exception, match="DuckDB"):
         make_build_for(invocation, settings.warehouse_path, frozenset(), marker)
     assert invocation.process.poll() is not None and not marker.exists()
+
+
+@pytest.mark.slow  # a real dbt build of one seed
+def test_a_dbt_step_writes_its_run_results_and_none_of_the_artifacts_and_logs_nobody_reads(data_dir, tmp_path,
+                                                                                            monkeypatch):
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
+
+    target = tmp_path / "dbt_target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
+    result = dg.materialize([cx_dbt_assets], selection=[dg.AssetKey("kpi_targets")], resources=pipeline_resources())
+    assert result.success
+    [materialisation] = result.asset_materializations_for_node("cx_dbt_assets")
+    assert materialisation.metadata["dagster/row_count"].value == len(Path("seeds/kpi_targets.csv").read_text().splitlines()) - 1
+    [step] = [folder for folder in target.iterdir() if folder.is_dir()]
+    results = json.loads((step / "run_results.json").read_text())
+    statuses = {result["unique_id"]: result["status"] for result in results["results"]}  # with the hooks and tests
+    assert statuses["seed.cx_pipeline.kpi_targets"] == "success"
+    assert results["elapsed_time"] > 0 and results["metadata"]["invocation_started_at"]  # what the bench reads
+    assert [name for name in UNREAD_DBT_FILES if (step / name).exists()] == []
+
+
+def run_cx_dbt_as_dagster_does(arguments: list[str], target: Path) -> subprocess.CompletedProcess:
+    with settings_environment(Settings.from_env()):  # dbt's profile can be read
+        return subprocess.run([str(Path(sys.executable).with_name("cx-dbt")), *arguments, "--target-path", str(target)],
+                              cwd="dbt_models", env=os.environ | {"DAGSTER_DBT_CLI": "true"}, capture_output=True)
+
+
+def test_cx_dbt_without_the_other_artifacts_still_fails_as_dbt_does(data_dir, tmp_path):
+    data_dir.mkdir()
+    # no raw exports: the staging view finds no files, a failed node (exit 1) whose result is still written
+    failed = run_cx_dbt_as_dagster_does(["run", "--select", "stg_calls__calls"], tmp_path / "failed")
+    assert failed.returncode == 1
+    results = json.loads((tmp_path / "failed" / "run_results.json").read_text())["results"]
+    assert {result["unique_id"]: result["status"] for result in results}["model.cx_pipeline.stg_calls__calls"] == "error"
+    assert run_cx_dbt_as_dagster_does(["run", "--no-such-flag"], tmp_path / "usage").returncode == 2  # dbt itself failed
 
 
 def test_loading_the_definitions_leaves_the_notebook_libraries_to_the_report_steps():
