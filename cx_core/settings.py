@@ -169,7 +169,6 @@ class Settings:
             "CX_PSEUDONYM_KEY_FILE": str(self.pseudonym_key_file),
             "CX_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "CX_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
-            "DBT_LOG_LEVEL_FILE": self.dbt_log_level_file,  # dbt's own variable for --log-level-file
         }
 
     def duckdb_config(self) -> dict[str, str]:

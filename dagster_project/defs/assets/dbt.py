@@ -204,7 +204,9 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
             build_env["CX_WAREHOUSE_LIVE"] = str(settings.warehouse_path)
     else:  # Spark's models read the ML tables as Parquet (cx_core.spark_dbt declares them)
         share_tables_with_spark(settings.warehouse_path, settings.spark_dir, ml_tables_read_by_models())
-    with settings_environment(settings, CX_WAREHOUSE=str(build), **build_env):
+    # DBT_LOG_LEVEL_FILE: dbt's own variable for --log-level-file, from this run's settings whatever the process has
+    with settings_environment(settings, CX_WAREHOUSE=str(build), DBT_LOG_LEVEL_FILE=settings.dbt_log_level_file,
+                              **build_env):
         events, failure = [], None
         invocation = dbt.cli(["build", "--indirect-selection", "buildable", *unit_test_exclusion(settings, context.run.tags)],
                              context=context)
