@@ -83,23 +83,29 @@ def read_landing_file(con: duckdb.DuckDBPyConnection, path: Path, contract: Sour
     """Create `landing_rows` and `landing_rejects` on `con` from one landing file (see the module docstring)."""
     label = file_label(contract, path)
     encoding = detect_encoding(path, label, contract.format)
+    if encoding == "utf-8":  # most files: no temporary folder to make and remove (a few ms each, issue 19)
+        return _read_utf8_file(con, path, contract, label, encoding)
     with tempfile.TemporaryDirectory(prefix="cx-ingest-") as tmp:
         # DuckDB reads the UTF-8 text; the temporary copy keeps the landing name, so errors still name it.
-        text_path = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, Path(tmp))
-        if contract.format == "csv":
-            return _read_csv(con, text_path, contract, label, encoding)
-        if contract.format == "ndjson":
-            _scan_lines(con, text_path, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
-                        blank_lines=[], reason="invalid_json", strict_field_count=False)
-            # Blank lines are no records (a one-column scan returns them as null). ltrim, not trim: the same test,
-            # but trim walks the whole line and made this view 15 times slower (profiled, issue 19).
-            con.execute(
-                "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
-                "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE ltrim(c0) <> ''"
-            )
-        else:
-            _json_array_records(con, text_path, label)
-        return _read_json_records(con, contract, label, encoding)
+        return _read_utf8_file(con, _transcode_to_utf8(path, encoding, Path(tmp)), contract, label, encoding)
+
+
+def _read_utf8_file(con: duckdb.DuckDBPyConnection, text_path: Path, contract: SourceContract, label: str,
+                    encoding: str) -> LandingRead:
+    if contract.format == "csv":
+        return _read_csv(con, text_path, contract, label, encoding)
+    if contract.format == "ndjson":
+        _scan_lines(con, text_path, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
+                    blank_lines=[], reason="invalid_json", strict_field_count=False)
+        # Blank lines are no records (a one-column scan returns them as null). ltrim, not trim: the same test,
+        # but trim walks the whole line and made this view 15 times slower (profiled, issue 19).
+        con.execute(
+            "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
+            "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE ltrim(c0) <> ''"
+        )
+    else:
+        _json_array_records(con, text_path, label)
+    return _read_json_records(con, contract, label, encoding)
 
 
 def detect_encoding(path: Path, label: str, file_format: str) -> str:
@@ -239,6 +245,9 @@ def _scan_lines(
     a row with a surplus empty trailing field is rejected too (DuckDB's default null string lets it pass).
     """
     null_string = f", nullstr = {sql_literal(NO_NULL_STRING)}" if strict_field_count else ""
+    # DuckDB appends each scan's rejects to these tables: drop an earlier file's on a connection that reads several.
+    con.execute("DROP TABLE IF EXISTS reject_errors")
+    con.execute("DROP TABLE IF EXISTS reject_scans")
     fields = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns)) + "}"
     con.execute(
         f"""CREATE OR REPLACE TABLE raw_fields AS SELECT * FROM read_csv({path_literal(path)},
