@@ -202,21 +202,15 @@ def ingest_file(
     )
     columns = ", ".join(quote_identifier(c) for c in contract.column_names)
     copy_parquet(con, f"SELECT {columns}, {lineage} FROM validated WHERE reason IS NULL", raw_file)
-    nulls = ", ".join(f"NULL::VARCHAR AS {quote_identifier(c)}" for c in contract.column_names)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE quarantined AS
-            SELECT {columns}, NULL::VARCHAR AS _raw, reason, _source_line
-            FROM landing_rows JOIN (SELECT _source_line, reason FROM validated WHERE reason IS NOT NULL) USING (_source_line)
-            UNION ALL SELECT {nulls}, _raw, reason, _source_line FROM landing_rejects"""
-    )
-    rows_loaded, event_min, event_max = con.execute(
-        f"SELECT count(*), min({quote_identifier(contract.event_time)})::VARCHAR, "
-        f"max({quote_identifier(contract.event_time)})::VARCHAR FROM validated WHERE reason IS NULL"
+    event_time = quote_identifier(contract.event_time)
+    rows_loaded, rows_rejected, event_min, event_max = con.execute(
+        f"SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT NULL) + (SELECT count(*) FROM landing_rejects), "
+        f"(min({event_time}) FILTER (reason IS NULL))::VARCHAR, (max({event_time}) FILTER (reason IS NULL))::VARCHAR "
+        "FROM validated"
     ).fetchall()[0]
-    reasons = dict(con.execute("SELECT reason, count(*) FROM quarantined GROUP BY reason ORDER BY 2 DESC, 1").fetchall())
+    # Most files have nothing to quarantine: they skip its three queries (about 5 ms a file, issue 19).
+    reasons = write_quarantine(con, contract, lineage, quarantine_file) if rows_rejected else {}
     rows_quarantined = sum(reasons.values())
-    if rows_quarantined:
-        copy_parquet(con, f"SELECT * EXCLUDE (_source_line), {lineage} FROM quarantined ORDER BY _source_line", quarantine_file)
     if read.rows_read != rows_loaded + rows_quarantined + rows_suppressed:
         raise AssertionError(
             f"{file_label(contract, path)}: {read.rows_read} rows read but {rows_loaded} loaded + "
@@ -242,6 +236,21 @@ def ingest_file(
         quarantine_file=str(quarantine_file) if rows_quarantined else None,
         mtime_ns=stat.st_mtime_ns,
     )
+
+
+def write_quarantine(con: duckdb.DuckDBPyConnection, contract: SourceContract, lineage: str, target: Path) -> dict[str, int]:
+    """Write the file's rejected rows (invalid values with their strings, unsplittable lines as `_raw`) to `target`;
+    return the count of each reason, most frequent first."""
+    columns = ", ".join(quote_identifier(c) for c in contract.column_names)
+    nulls = ", ".join(f"NULL::VARCHAR AS {quote_identifier(c)}" for c in contract.column_names)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE quarantined AS
+            SELECT {columns}, NULL::VARCHAR AS _raw, reason, _source_line
+            FROM landing_rows JOIN (SELECT _source_line, reason FROM validated WHERE reason IS NOT NULL) USING (_source_line)
+            UNION ALL SELECT {nulls}, _raw, reason, _source_line FROM landing_rejects"""
+    )
+    copy_parquet(con, f"SELECT * EXCLUDE (_source_line), {lineage} FROM quarantined ORDER BY _source_line", target)
+    return dict(con.execute("SELECT reason, count(*) FROM quarantined GROUP BY reason ORDER BY 2 DESC, 1").fetchall())
 
 
 def suppression_matcher(settings: Settings) -> SuppressionMatcher | None:
