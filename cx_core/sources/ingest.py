@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +44,7 @@ from cx_core.sources.validate import EventTimeWindow, empty_schema_sql, validate
 # The zero-row Parquet file with every contract column in each raw folder (a plain name: Spark skips files
 # whose names start with "_" or ".").
 SCHEMA_FILE_NAME = "contract_schema.parquet"
+FILE_SCHEMA = "landing_file"  # the work tables of the file being ingested (see tables_of_one_file)
 LINEAGE_TYPES = {"_source_file": "VARCHAR", "_source_line": "BIGINT", "_file_sha256": "VARCHAR", "_ingested_at": "TIMESTAMPTZ"}
 
 
@@ -149,14 +152,14 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
         write_ledger(ledger_path, ledger)
     results = []
     # One connection and one suppression matcher for all files of the run: opening a DuckDB connection costs about
-    # 20 ms, more than reading one of the small files a day brings (profiled, issue 19). Each file replaces the
-    # connection's tables, so one file's failure leaves nothing the next file reads.
+    # 20 ms, more than reading one of the small files a day brings (profiled, issue 19).
     with duckdb.connect(config=settings.duckdb_config()) as con:
         write_schema_file(contract, raw_dir / SCHEMA_FILE_NAME, con)
         matcher = suppression_matcher(settings) if new_files else None
         for path, stat, digest in new_files:
             try:
-                result = ingest_file(con, contract, path, stat, digest, settings, matcher)
+                with tables_of_one_file(con):
+                    result = ingest_file(con, contract, path, stat, digest, settings, matcher)
             except ContractError as error:
                 failures.append(str(error))
                 continue
@@ -167,6 +170,19 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
         loaded = f" ({len(results)} other file(s) of {contract.name} were loaded)" if results else ""
         raise ContractError("\n".join(failures) + loaded)
     return IngestResult(contract.name, raw_dir, tuple(results), tuple(skipped))
+
+
+@contextmanager
+def tables_of_one_file(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A schema for one file's work tables, dropped after the file: nothing of a file (or of its failure) is left for
+    the next file to read, and a large file's tables do not stay in memory while the next one is read."""
+    con.execute(f"CREATE SCHEMA {FILE_SCHEMA}")
+    con.execute(f"USE {FILE_SCHEMA}")
+    try:
+        yield
+    finally:
+        con.execute("USE main")
+        con.execute(f"DROP SCHEMA {FILE_SCHEMA} CASCADE")
 
 
 def unchanged_since_checked(path: Path, known: dict) -> bool:
