@@ -8,7 +8,8 @@ processed files by name and sha256: a file is loaded once, and a known name with
 does): a known file whose size and modification time are unchanged is not read again to check its checksum
 (a year of web events at 100k customers is 1.8 GB to hash at every ingestion, issue 19). Every write goes to a temporary name first and is renamed when complete.
 A file that fails as a whole does not stop the others: they are loaded, then one ContractError names every
-failed file with its fix.
+failed file with its fix. The new files of a source are read one after another over one DuckDB connection, each
+file's work tables in a schema of their own that is dropped after the file.
 """
 
 from __future__ import annotations
