@@ -293,11 +293,11 @@ def drop_suppressed_rows(con: duckdb.DuckDBPyConnection, contract: SourceContrac
 def ensure_raw_schemas(raw_dir: Path) -> None:
     """Every source's schema file, also for sources nothing was ingested for yet: an engine that registers the
     raw folders as tables (Spark) needs each folder to exist with its schema before the first ingestion."""
-    with duckdb.connect() as con:
-        for contract in CONTRACTS.values():
-            target = raw_dir / contract.name / SCHEMA_FILE_NAME
-            if not target.exists():
-                write_schema_file(contract, target, con)
+    missing = [c for c in CONTRACTS.values() if not (raw_dir / c.name / SCHEMA_FILE_NAME).exists()]
+    if missing:  # every dbt step asks: it opens no connection when nothing is missing
+        with duckdb.connect() as con:
+            for contract in missing:
+                write_schema_file(contract, raw_dir / contract.name / SCHEMA_FILE_NAME, con)
 
 
 def write_schema_file(contract: SourceContract, target: Path, con: duckdb.DuckDBPyConnection) -> None:
