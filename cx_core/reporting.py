@@ -16,17 +16,21 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from cx_core.files import write_text_atomically
 from cx_core.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from cx_core.report_kernels import ReportKernel, ReportKernels
 
 REPORTS_SOURCE_DIR = REPO_ROOT / "reports"
 REPORT_CSS = REPORTS_SOURCE_DIR / "cxreport" / "report.css"
@@ -67,8 +71,9 @@ def load_notebook(source: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.NotebookNode:
-    """Run the notebook top to bottom; raises papermill's PapermillExecutionError when a cell fails."""
+def execute_notebook(source: Path, parameters: Mapping[str, Any], kernel: ReportKernel) -> nbformat.NotebookNode:
+    """Run the notebook top to bottom in `kernel` (started in the notebook's folder, so that it imports `cxreport`);
+    raises papermill's PapermillExecutionError when a cell fails."""
     import papermill
 
     return papermill.execute_notebook(
@@ -76,15 +81,9 @@ def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.No
         None,
         parameters=dict(parameters),
         kernel_name=KERNEL_NAME,
-        cwd=str(source.parent),
         progress_bar=False,
         log_output=False,
-        # The kernel's own log (a warning about its local TCP sockets at every start) is no reader's business and
-        # not the console's: a failing cell still raises, with its traceback.
-        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        # Every cell has run and its outputs are in the notebook: the kernel holds nothing to save, and a graceful
-        # shutdown waits for it to exit (~0.3 s of each report in the daily refresh, issue 19).
-        shutdown_kernel="immediate",
+        km=kernel,
     )
 
 
@@ -166,12 +165,19 @@ def page(title: str, body: str, footer: str, head_script: str = "", nav: str = "
 
 def render_report(
     name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any], plotly_mode: str = "shared",
-    siblings: Sequence[tuple[str, str]] = (),
+    siblings: Sequence[tuple[str, str]] = (), kernels: ReportKernels | None = None, reports_of_run: Collection[str] = (),
 ) -> RenderedReport:
     """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`; the page's
-    navigation bar links the index and the `siblings` (name, title) rendered into the same folder."""
+    navigation bar links the index and the `siblings` (name, title) rendered into the same folder. The notebook
+    runs in a kernel of `kernels` (a run's, started in the folder of `source`), which meanwhile starts the kernel
+    of the next of `reports_of_run`; without `kernels`, in a kernel started for this report alone."""
+    from cx_core.report_kernels import report_kernels
+
     started = time.perf_counter()
-    notebook = execute_notebook(source, parameters)
+    with ExitStack() as kernel_scope:
+        kernels = kernels or kernel_scope.enter_context(report_kernels(source.parent))
+        notebook = execute_notebook(source, parameters,
+                                    kernel_scope.enter_context(kernels.kernel(name, reports_of_run)))
     stderr_lines = drop_stderr(notebook)
     published = take_headlines(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)

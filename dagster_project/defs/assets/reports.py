@@ -15,7 +15,7 @@ import dagster as dg
 from cx_core.reporting import REPORTS_SOURCE_DIR, RenderedReport, render_index, render_report
 from cx_core.settings import Settings
 from dagster_project.defs.assets.dbt import warehouse_table_key
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, ReportKernelsResource
 
 REPORTS_GROUP = "reports"
 
@@ -80,6 +80,12 @@ def report_metadata(report: RenderedReport) -> dict[str, dg.MetadataValue]:
     }
 
 
+def reports_of_run(context: dg.AssetExecutionContext) -> list[str]:
+    """The reports the running job renders (the run's kernels start one ahead for each)."""
+    in_job = context.job_def.asset_layer.selected_asset_keys
+    return [spec.name for spec in REPORTS if dg.AssetKey(spec.name) in in_job]
+
+
 def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.name,
@@ -89,11 +95,13 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         kinds={"jupyter", "html"},
         pool="duckdb",
     )
-    def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
+    def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
+                     report_kernels: ReportKernelsResource) -> dg.MaterializeResult:
         settings = cx.settings
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
                                  settings.reports_dir, notebook_parameters(settings), settings.report_plotly,
-                                 siblings=[(other.name, other.title) for other in REPORTS])
+                                 siblings=[(other.name, other.title) for other in REPORTS],
+                                 kernels=report_kernels.kernels, reports_of_run=reports_of_run(context))
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
         index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])

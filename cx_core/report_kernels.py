@@ -1,0 +1,97 @@
+"""Jupyter kernels for the report notebooks, each started before its report needs it (issue 19; no Dagster here).
+
+A kernel takes about 0.5 s to start and 0.35 s more to import what every report imports (the `cxreport`
+package: polars, plotly, DuckDB), most of a report's fixed cost. `ReportKernels` starts the kernel of a run's next
+report, those imports included, while the current report runs, so only the run's first report waits for one.
+Every report still gets a kernel of its own that no other notebook ran in, started in the notebooks' folder
+(where they import `cxreport`), and stopped at once when its notebook is done. The warm-up import binds no name:
+the notebook sees the same namespace and execution counts as in a new kernel. `report_kernels()` stops a spare
+no report took when the block ends, also after a failure; a kernel exits by itself when the process that started
+it dies (ipykernel watches its parent), so a killed run leaves none behind either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from traitlets import List
+
+from cx_core.reporting import KERNEL_NAME
+
+KERNEL_ARGUMENTS = [
+    # The kernel's own log (a warning about its local TCP sockets at every start) is no reader's business and not
+    # the console's: a failing cell still raises, with its traceback.
+    "--IPKernelApp.log_level=CRITICAL",
+    # Runs before the kernel reports ready; the trailing `;` keeps the module out of the output history.
+    "--IPKernelApp.exec_lines=__import__('cxreport');",
+]
+
+
+class ReportKernel(AsyncKernelManager):
+    """A kernel manager that remembers the clients it created: nbclient leaves the client of a kernel it did not
+    start connected, and `stop_kernel` closes them."""
+
+    clients = List()
+
+    def client(self, **kwargs):
+        created = super().client(**kwargs)
+        self.clients.append(created)
+        return created
+
+
+def start_kernel(cwd: Path) -> ReportKernel:
+    """Launch a kernel process and return without waiting for it: it imports while the caller works."""
+    kernel = ReportKernel(kernel_name=KERNEL_NAME)
+    run_sync(kernel.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd))
+    return kernel
+
+
+def stop_kernel(kernel: ReportKernel) -> None:
+    """Stop the kernel at once (a finished notebook leaves it nothing to save) and close its clients."""
+    for client in kernel.clients:
+        client.stop_channels()
+    if run_sync(kernel.is_alive)():
+        run_sync(kernel.shutdown_kernel)(now=True)
+    else:
+        run_sync(kernel.cleanup_resources)()
+
+
+class ReportKernels:
+    """Hands each report a started kernel and starts the next report's kernel meanwhile (see the module)."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.spare: ReportKernel | None = None
+        self.served: set[str] = set()
+
+    @contextmanager
+    def kernel(self, report: str, reports_of_run: Collection[str]) -> Iterator[ReportKernel]:
+        """A kernel for `report`, stopped when the block ends; while it runs, the kernel of the next of the run's
+        reports starts (if one is left)."""
+        self.served.add(report)
+        kernel, self.spare = self.spare or start_kernel(self.cwd), None
+        try:
+            if set(reports_of_run) - self.served:
+                self.spare = start_kernel(self.cwd)
+            yield kernel
+        finally:
+            stop_kernel(kernel)
+
+    def close(self) -> None:
+        if self.spare is not None:
+            stop_kernel(self.spare)
+            self.spare = None
+
+
+@contextmanager
+def report_kernels(cwd: Path) -> Iterator[ReportKernels]:
+    """Kernels started in `cwd` for the reports of one run; the spare no report took is stopped at the end."""
+    kernels = ReportKernels(cwd)
+    try:
+        yield kernels
+    finally:
+        kernels.close()
