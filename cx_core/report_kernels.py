@@ -1,10 +1,11 @@
 """Jupyter kernels for the report notebooks, each started before its report needs it (issue 19; no Dagster here).
 
 A kernel takes about 0.5 s to start and 0.35 s more to import what every report imports (the `cxreport`
-package: polars, plotly, DuckDB), most of a report's fixed cost. `ReportKernels` starts the kernel of a run's next
+package: polars, plotly, DuckDB), and a report's first query and chart load pyarrow and plotly's layout classes
+(0.3-0.5 s more, `cxreport.preload`): most of a report's fixed cost. `ReportKernels` starts the kernel of a run's next
 report, those imports included, while the current report runs, so only the run's first report waits for one.
 Every report still gets a kernel of its own that no other notebook ran in, started in the notebooks' folder
-(where they import `cxreport`), and stopped at once when its notebook is done. The warm-up import binds no name:
+(where they import `cxreport`), and stopped at once when its notebook is done. The warm-up binds no name:
 the notebook sees the same namespace and execution counts as in a new kernel. `report_kernels()` stops a spare
 no report took when the block ends, also after a failure; a kernel exits by itself when the process that started
 it dies (ipykernel watches its parent), so a killed run leaves none behind either.
@@ -26,8 +27,8 @@ KERNEL_ARGUMENTS = [
     # The kernel's own log (a warning about its local TCP sockets at every start) is no reader's business and not
     # the console's: a failing cell still raises, with its traceback.
     "--IPKernelApp.log_level=CRITICAL",
-    # Runs before the kernel reports ready; the trailing `;` keeps the module out of the output history.
-    "--IPKernelApp.exec_lines=__import__('cxreport');",
+    # Runs before the kernel reports ready; the trailing `;` keeps the result out of the output history.
+    "--IPKernelApp.exec_lines=__import__('cxreport').preload();",
 ]
 
 
@@ -55,9 +56,11 @@ def stop_kernel(kernel: ReportKernel) -> None:
     for client in kernel.clients:
         client.stop_channels()
     if run_sync(kernel.is_alive)():
-        run_sync(kernel.shutdown_kernel)(now=True)
-    else:
-        run_sync(kernel.cleanup_resources)()
+        # Kill it and wait for its exit here: jupyter_client looks whether a killed kernel has exited every 0.1 s,
+        # 0.1 s of every report. The shutdown below then only releases the kernel's files and ports.
+        run_sync(kernel.provisioner.kill)()
+        kernel.provisioner.process.wait()
+    run_sync(kernel.shutdown_kernel)(now=True)
 
 
 class ReportKernels:
