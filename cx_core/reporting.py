@@ -1,7 +1,8 @@
 """Turn a report notebook into one self-contained HTML file (no Dagster here; the assets call it).
 
 jupytext percent `.py` -> notebook with a kernelspec -> papermill (parameters injected after the cell tagged
-`parameters`, executed in `reports/` so the notebooks import the shared `cxreport` package) -> nbconvert
+`parameters`, executed in a kernel started in `reports/`, where the notebooks import the shared `cxreport`
+package, and stopped when the notebook is done: `cx_core/report_kernels.py`) -> nbconvert
 HTML without input cells or prompts -> our page shell with the report CSS, a navigation bar to the other
 reports, plotly.js and the script that draws the charts from their data, so the file opens offline. plotly.js is
 our own bundle of the trace types the reports draw (`reports/plotlyjs/`, 1.4 MB; the full 4.8 MB library takes a

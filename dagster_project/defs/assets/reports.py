@@ -5,7 +5,8 @@ their as-of dates: the index is current even when another report could not run (
 say). plotly.js is shared beside the reports or inlined into each, as `CX_REPORT_PLOTLY` says.
 
 Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
-a writer (dbt, ML) that starts while the notebook reads.
+a writer (dbt, ML) that starts while the notebook reads. The report steps of a run take their kernels from the
+`report_kernels` resource, which starts the kernel of the run's next report while one renders.
 """
 
 from dataclasses import dataclass
