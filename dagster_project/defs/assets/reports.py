@@ -81,10 +81,12 @@ def report_metadata(report: RenderedReport) -> dict[str, dg.MetadataValue]:
     }
 
 
-def reports_of_run(context: dg.AssetExecutionContext) -> list[str]:
-    """The reports the running job renders (the run's kernels start one ahead for each)."""
-    in_job = context.job_def.asset_layer.selected_asset_keys
-    return [spec.name for spec in REPORTS if dg.AssetKey(spec.name) in in_job]
+def reports_of_process(context: dg.AssetExecutionContext) -> list[str]:
+    """The reports whose steps this process executes, for which the run's kernels start one ahead: all of the run's
+    in `cx run` (the in-process executor), only the step's own where every step has a process of its own (runs the
+    UI, a schedule or a sensor launches), so such a step starts no kernel that no report of its process would use."""
+    in_process = set(context.get_step_execution_context().execution_plan.step_keys_to_execute)
+    return [spec.name for spec in REPORTS if spec.name in in_process]
 
 
 def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
@@ -102,7 +104,7 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
                                  settings.reports_dir, notebook_parameters(settings), settings.report_plotly,
                                  siblings=[(other.name, other.title) for other in REPORTS],
-                                 kernels=report_kernels.kernels, reports_of_run=reports_of_run(context))
+                                 kernels=report_kernels.kernels, reports_of_run=reports_of_process(context))
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
         index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
