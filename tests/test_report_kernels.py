@@ -1,9 +1,13 @@
 """The report kernels of a run (issue 19, cx_core/report_kernels.py): the next report's kernel starts while the
 current report runs, every report still gets a kernel no other notebook ran in, a warmed kernel renders the same
-page, and no kernel outlives its run, also when a step fails or a report that had a spare kernel never runs."""
+page, and no kernel outlives its run, also when a step fails or a report that had a spare kernel never runs. A run
+whose steps each have a process of their own (the UI's, a schedule's) starts no kernel ahead: no other report would
+take it."""
 
 import os
 import re
+import threading
+import time
 
 import dagster as dg
 import duckdb
@@ -15,7 +19,7 @@ from cx_core.report_kernels import report_kernels
 from cx_core.reporting import REPORTS_SOURCE_DIR, render_report
 from dagster_project.defs.assets.reports import REPORTS, report_assets
 from dagster_project.defs.resources import pipeline_resources
-from tests.helpers.processes import children_of, is_running
+from tests.helpers.processes import children_of, descendants_of, is_running
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
@@ -117,3 +121,36 @@ def test_no_kernel_outlives_a_run_that_ends_before_the_report_its_spare_was_for(
     assert not result.is_node_success("cx_scorecard")
     assert len(seen_upstream) == 1  # the scorecard's kernel, started during the personas step
     assert kernel_processes() == before
+
+
+def render_reports_job() -> dg.JobDefinition:
+    from dagster_project.definitions import defs
+
+    return defs.resolve_job_def("render_reports")
+
+
+def test_a_run_with_a_process_per_step_starts_no_kernel_ahead(tmp_path, monkeypatch):
+    warehouse = tmp_path / "empty.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    point_settings_at(monkeypatch, tmp_path, CX_WAREHOUSE=str(warehouse))
+    kernels_seen: set[int] = set()
+    running = True
+
+    def watch_kernels() -> None:  # a kernel lives for a second at least; the step processes are our children
+        while running:
+            kernels_seen.update(pid for pid, command in descendants_of(os.getpid()) if "ipykernel" in command)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch_kernels)
+    watcher.start()
+    try:
+        (tmp_path / "dagster").mkdir()
+        with dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
+            job = dg.build_reconstructable_job("tests.test_report_kernels", render_reports_job.__name__)
+            result = dg.execute_job(job, instance=instance,
+                                    asset_selection=[dg.AssetKey("customer_personas"), dg.AssetKey("cx_scorecard")])
+    finally:
+        running = False
+        watcher.join()
+    assert result.success
+    assert len(kernels_seen) == 2  # one per report; in one process the first would have started the second's

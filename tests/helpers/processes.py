@@ -17,6 +17,14 @@ def children_of(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def descendants_of(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live children of `pid`, their children, and so on."""
+    found = []
+    for child in children_of(pid):
+        found += [child, *descendants_of(child[0])]
+    return found
+
+
 def is_running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
