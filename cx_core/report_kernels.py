@@ -117,6 +117,10 @@ class ReportKernels:
         finally:
             stop_kernel(kernel)
 
+    def start_next(self) -> None:
+        """Start the kernel the next report will take, if none is started (the run's first report)."""
+        self.spare = self.spare or start_kernel(self.cwd)
+
     def close(self) -> None:
         if self.spare is not None:
             stop_kernel(self.spare)

@@ -39,9 +39,10 @@ class PipelineSettings(dg.ConfigurableResource):
 
 
 class ReportKernelsResource(dg.ConfigurableResource):
-    """The kernels the report steps of one run execute their notebooks in: each step's kernel was started during
-    the step before (`cx_core/report_kernels.py`); the run's end stops the spare no report took, also after a
-    failure. Initialised only in runs with a report step (the ingest run never loads the notebook libraries)."""
+    """The kernels the report steps of one run execute their notebooks in (`cx_core/report_kernels.py`): the first
+    starts with the run, the next while a report renders; the run's end stops the spare no report took, also after
+    a failure. Initialised only in runs with a report step (the ingest run never loads the notebook libraries), at
+    the start of the run, or of the step where each step has a process of its own."""
 
     _kernels: ReportKernels | None = PrivateAttr(default=None)
 
@@ -51,6 +52,7 @@ class ReportKernelsResource(dg.ConfigurableResource):
         from cx_core.reporting import REPORTS_SOURCE_DIR
 
         with report_kernels(REPORTS_SOURCE_DIR) as self._kernels:
+            self._kernels.start_next()  # the run has a report step: its kernel starts with the run
             yield self
 
     @property
