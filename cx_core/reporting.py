@@ -119,9 +119,9 @@ def drop_stderr(notebook: nbformat.NotebookNode) -> int:
 @cache
 def html_exporter():
     """One exporter for every report of the process: a new one compiles its templates again on first use (0.06 s of
-    each report's 0.13 s of HTML at 100k customers, issue 19). It compiles them here, on an empty notebook:
-    `render_report` asks for it while the kernel of the process's first report starts (0.3-0.6 s on the busy
-    machine)."""
+    each report's 0.13 s of HTML at 100k customers, issue 19). It compiles them here, on an empty notebook
+    (0.3-0.6 s on the busy machine): `render_report` asks for it before the notebook runs, while a kernel that was
+    not started ahead starts."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
