@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from scipy import stats
+# SciPy's statistics: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 from ml.wording import words
 
@@ -100,6 +101,7 @@ def testable(options: AlertOptions) -> pl.Expr:
 
 def changes_vs_previous(metrics: pl.DataFrame, options: AlertOptions) -> pl.DataFrame:
     """z-test of the latest value against the previous period's, per series."""
+    from scipy import stats
     with_previous = metrics.sort("period_start").with_columns(
         standard_error(pl.col("ci_low"), pl.col("ci_high")).alias("se"),
     ).with_columns(
@@ -142,6 +144,7 @@ def outside_expected_range(metrics: pl.DataFrame, options: AlertOptions) -> pl.D
     The history's spread holds real period-to-period variation and the past values' sampling error; the latter
     is replaced by the latest value's own (a thin day is noisier than the weeks before it):
     scale² = max(0, sd² − mean(past se²)) + se² + sd² / periods (the uncertainty of the mean)."""
+    from scipy import stats
     latest = latest_periods(metrics).filter(testable(options)).with_columns(
         standard_error(pl.col("ci_low"), pl.col("ci_high")).alias("se"),
     )
@@ -173,6 +176,7 @@ def outside_expected_range(metrics: pl.DataFrame, options: AlertOptions) -> pl.D
 
 
 def benjamini_hochberg(p_values: pl.Series) -> pl.Series:
+    from scipy import stats
     if p_values.is_empty():
         return pl.Series("q_value", [], pl.Float64)
     return pl.Series("q_value", stats.false_discovery_control(p_values.to_numpy()), pl.Float64)

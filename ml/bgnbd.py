@@ -15,8 +15,8 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
-from scipy.special import betaln, gammaln, hyp2f1
+# SciPy: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 from ml.features import cutoff
 
@@ -55,6 +55,7 @@ def rfm_summary(orders: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 def log_likelihood(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Each customer's log-likelihood (equation 6 of the paper, in logs for stability)."""
+    from scipy.special import betaln, gammaln
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     alive_through_T = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
@@ -70,6 +71,7 @@ def log_likelihood(params: BgNbdParams, x: np.ndarray, t_x: np.ndarray, T: np.nd
 
 def fit(summary: pl.DataFrame) -> BgNbdParams:
     """Maximum-likelihood parameters for an `rfm_summary` frame (optimised on log-parameters)."""
+    from scipy.optimize import minimize
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
 
     def negative_log_likelihood(log_params: np.ndarray) -> float:
@@ -86,6 +88,7 @@ def fit(summary: pl.DataFrame) -> BgNbdParams:
 
 def expected_purchases(params: BgNbdParams, horizon: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """E[purchases in (T, T + horizon] | x, t_x, T] (equation 10 of the paper)."""
+    from scipy.special import hyp2f1
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     z = horizon / (alpha + T + horizon)
     growth = 1.0 - ((alpha + T) / (alpha + T + horizon)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)

@@ -17,17 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
-from sklearn.inspection import permutation_importance
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ml import bgnbd
@@ -40,6 +33,13 @@ from ml.features import (
     feature_columns,
     with_churn_labels,
 )
+
+# scikit-learn: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
+if TYPE_CHECKING:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.pipeline import Pipeline
 
 MODEL_DESCRIPTION = (
     "mean of a scikit-learn HistGradientBoostingClassifier (monotone in recency and frequency, isotonic "
@@ -156,6 +156,9 @@ def skipped_scores() -> pl.DataFrame:
 
 
 def boosted_model(columns: list[str], seed: int = 0) -> CalibratedClassifierCV:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     booster = HistGradientBoostingClassifier(
         max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
         early_stopping=True, validation_fraction=0.15, random_state=seed,
@@ -171,6 +174,11 @@ def log_of_amount(values: np.ndarray) -> np.ndarray:
 
 def rfm_logistic_model(columns: list[str]) -> Pipeline:
     """Logistic regression on log recency, frequency, monetary value and tenure (those of `columns`)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
     rfm = [columns.index(column) for column in RFM_FEATURES if column in columns]
     return make_pipeline(
         ColumnTransformer([("rfm", FunctionTransformer(log_of_amount), rfm)]),
@@ -181,6 +189,8 @@ def rfm_logistic_model(columns: list[str]) -> Pipeline:
 
 def new_model(columns: list[str], seed: int = 0) -> VotingClassifier:
     """The churn model for a feature matrix with `columns`: the mean of both models' probabilities."""
+    from sklearn.ensemble import VotingClassifier
+
     return VotingClassifier(
         [("boosted", boosted_model(columns, seed)), ("rfm_logistic", rfm_logistic_model(columns))], voting="soft"
     )
@@ -205,6 +215,8 @@ def lift_in_top_decile(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def quality_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     return {
         "roc_auc": float(roc_auc_score(labels, probabilities)),
         "pr_auc": float(average_precision_score(labels, probabilities)),
@@ -333,6 +345,8 @@ def evaluate_split(
     train: pl.DataFrame, test: pl.DataFrame, dates: BacktestDates, horizon_days: int, seed: int = 0
 ) -> Evaluation:
     """Fit on the labelled features as of the training date, evaluate on those as of the evaluation date."""
+    from sklearn.inspection import permutation_importance
+
     for frame, as_of in ((train, dates.train_as_of), (test, dates.evaluation_as_of)):
         require_both_outcomes(frame, as_of, horizon_days)
     model = fit_churn_model(train, seed)
@@ -364,6 +378,8 @@ def bgnbd_roc_auc(history: CustomerHistory, dates: BacktestDates, horizon_days: 
 
 def ranking_roc_auc(ranking: pl.DataFrame, evaluation: Evaluation) -> float:
     """ROC AUC of a BG/NBD ranking (customer_key, bgnbd_churn_score) on the evaluation's customers and labels."""
+    from sklearn.metrics import roc_auc_score
+
     aligned = pl.DataFrame({"customer_key": evaluation.customer_keys, "label": evaluation.labels}).join(
         ranking, on="customer_key", how="left"
     )

@@ -29,8 +29,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
-from scipy.special import betaln, gammaln
+# SciPy: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 from ml.bgnbd import BgNbdParams, expected_purchases, fit, log_likelihood
 from ml.features import cutoff
@@ -79,6 +79,7 @@ def value_summary(orders: pl.DataFrame, as_of: date) -> pl.DataFrame:
 
 def gamma_gamma_log_likelihood(params: GammaGammaParams, x: np.ndarray, m_x: np.ndarray) -> np.ndarray:
     """Each customer's log-likelihood of their mean spend m_x over x purchases (x ≥ 1)."""
+    from scipy.special import gammaln
     p, q, gamma = params.p, params.q, params.gamma
     return (
         gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(gamma)
@@ -89,6 +90,7 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, x: np.ndarray, m_x: np.
 def fit_gamma_gamma(x: np.ndarray, m_x: np.ndarray) -> GammaGammaParams:
     """Maximum likelihood on customers with x ≥ 1 and a positive mean spend; q is kept above 1 so that the
     population mean spend exists."""
+    from scipy.optimize import minimize
     keep = (x >= 1) & (m_x > 0)
     x, m_x = x[keep].astype(float), m_x[keep].astype(float)
 

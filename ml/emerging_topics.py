@@ -31,9 +31,9 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from scipy.stats import binomtest, false_discovery_control
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+# SciPy and scikit-learn: imported in the functions that use them, not here. The Dagster definitions import
+# this module, and every `cx run` paid for the imports at start-up, before its first step (issue 19,
+# tests/test_definitions_imports.py).
 
 from ml.emerging_topics_rules import BASELINE_PERIODS, FDR, MIN_THEME_TEXTS
 from ml.language import ENGLISH, GERMAN
@@ -62,7 +62,6 @@ GERMAN_STOP_WORDS = frozenset(
 )
 GREETINGS_EN = frozenset("hello hi dear please thanks thank regards cheers".split())
 PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")  # what ml.redaction puts in place of personal data
-STOP_WORDS = {ENGLISH: ENGLISH_STOP_WORDS | GREETINGS_EN, GERMAN: GERMAN_STOP_WORDS}
 STATUS_ORDER = {"new": 0, "growing": 1, "steady": 2}
 THEME_SCHEMA = {
     "theme": pl.Int64, "status": pl.Utf8, "texts_latest": pl.Int64, "texts_earlier": pl.Int64,
@@ -109,6 +108,7 @@ def clustered_rows(latest: np.ndarray, earlier: np.ndarray, seed: int) -> np.nda
 
 def cluster_centroids(embeddings: np.ndarray) -> np.ndarray:
     """Unit centroids of the clusters of `embeddings` (unit rows, one per distinct text)."""
+    from sklearn.cluster import AgglomerativeClustering
     if len(embeddings) < 2:
         return embeddings
     labels = AgglomerativeClustering(
@@ -120,10 +120,13 @@ def cluster_centroids(embeddings: np.ndarray) -> np.ndarray:
 def top_words(documents: Sequence[str], language: str) -> list[str]:
     """c-TF-IDF: per document (one per theme, the last one the background), its `TOP_WORDS` most typical words
     that occur at least twice in it, comma-separated."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    stop_words = {ENGLISH: ENGLISH_STOP_WORDS | GREETINGS_EN, GERMAN: GERMAN_STOP_WORDS}[language]
     if not any(documents[:-1]):
         return [""] * (len(documents) - 1)
     documents = [PLACEHOLDER.sub(" ", document) for document in documents]
-    vectorizer = CountVectorizer(stop_words=list(STOP_WORDS[language]), token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+    vectorizer = CountVectorizer(stop_words=list(stop_words), token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
     except ValueError:  # only stop words
@@ -150,6 +153,7 @@ def theme_documents(assigned: pl.DataFrame, themes: list[int], language: str, ma
 def significance(latest: np.ndarray, earlier: np.ndarray, latest_share: float) -> tuple[np.ndarray, np.ndarray]:
     """(p-values, BH-adjusted p-values) of the one-sided binomial test that each theme's texts fall into the
     latest period more often than its share `latest_share` of all texts."""
+    from scipy.stats import binomtest, false_discovery_control
     p_values = np.array([binomtest(int(k), int(k + m), latest_share, alternative="greater").pvalue
                          for k, m in zip(latest, earlier)])
     return p_values, false_discovery_control(p_values, method="bh") if len(p_values) else p_values

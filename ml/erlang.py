@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import expm
+# SciPy: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 # Truncate the Erlang A chain where the stationary probability falls below this.
 TAIL_PROBABILITY = 1e-12
@@ -84,6 +85,7 @@ def answered_within(queued_ahead: np.ndarray, agents: int, service_rate: float, 
                     seconds: float) -> float:
     """P(answered within `seconds`) for a contact that finds j = 0, 1, ... others queued ahead with probability
     `queued_ahead[j]`: the absorbing chain over positions, 'answered' and 'hung up', after `seconds`."""
+    from scipy.linalg import expm
     positions = len(queued_ahead)
     answered, hung_up = positions, positions + 1
     generator = np.zeros((positions + 2, positions + 2))

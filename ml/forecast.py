@@ -31,10 +31,9 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from scipy.stats import nbinom
-from sklearn.ensemble import HistGradientBoostingRegressor
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
+# SciPy, scikit-learn and statsmodels: imported in the functions that use them, not here. The Dagster definitions import
+# this module, and every `cx run` paid for the imports at start-up, before its first step (issue 19,
+# tests/test_definitions_imports.py).
 from threadpoolctl import threadpool_limits
 
 WEEK = 7
@@ -128,6 +127,8 @@ def weekday_mean(history: np.ndarray, first_day: date, days: int, calendar: Cale
 
 
 def holt_winters(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
     model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add", seasonal_periods=WEEK,
                                  initialization_method="estimated")
     with warnings.catch_warnings():
@@ -151,6 +152,7 @@ def calendar_features(days: list[date], calendar: Calendar) -> np.ndarray:
 def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
     """Each day relative to the mean of the 4 weeks before it, learnt from calendar features, times the last
     4 weeks' level for the forecast."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
     history_days = day_range(first_day - timedelta(days=len(history)), len(history))
     level = np.convolve(history, np.ones(LEVEL_DAYS) / LEVEL_DAYS, mode="full")[:len(history)]
     trailing_level = np.concatenate([[np.nan], level[:-1]])[LEVEL_DAYS:]
@@ -220,6 +222,7 @@ def count_ranges(mean: np.ndarray, dispersions: np.ndarray, level: float) -> tup
     """For each mean (columns) and dispersion (rows), the whole-number range [lower, upper] of a negative binomial
     count holding the probability closest to `level`: the equal-tailed quantiles, each narrowed by one where that
     brings the probability closer (the widest range wins a tie)."""
+    from scipy.stats import nbinom
     size = 1 / dispersions[:, None]
     count = nbinom(size, size / (size + np.maximum(mean, 1e-9)[None, :]))
     lower, upper = count.ppf((1 - level) / 2), count.ppf((1 + level) / 2)

@@ -14,10 +14,9 @@ library versions.
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass
 from datetime import date, datetime
-
-import statsmodels
 
 from ml.forecast import MODELS, ModelChoice
 from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
@@ -31,7 +30,7 @@ def parameters(horizon_days: int, holiday_country: str, timezone: str, series: l
     """What decides the choices besides the data: a change means the stored choices no longer apply."""
     return {"horizon_days": horizon_days, "holiday_country": holiday_country, "timezone": timezone,
             "series": [f"{channel}/{queue}" for channel, queue in series], "models": sorted(MODELS),
-            "statsmodels": statsmodels.__version__}
+            "statsmodels": importlib.metadata.version("statsmodels")}  # read without importing statsmodels (issue 19)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import numpy as np
 import polars as pl
 # Student's t from scipy.special, the functions scipy.stats.t calls: the same numbers without importing
 # scipy.stats (0.7 s of the voice-of-customer report's kernel, issue 19).
-from scipy.special import stdtr, stdtrit
+# SciPy: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 ANSWER_VALUE = {
     "nps": (pl.when(pl.col("score") >= 9).then(100.0).when(pl.col("score") <= 6).then(-100.0).otherwise(0.0)),
@@ -44,6 +45,7 @@ def key_drivers(answers: pl.DataFrame, survey_type: str, experiences: list[str],
     """One row per experience with at least `min_answers` answers on each side, largest |impact| first.
 
     answers: `score` and one boolean column per experience (true = the customer had it before answering)."""
+    from scipy.special import stdtr, stdtrit
     usable = [e for e in experiences if min(answers[e].sum(), answers.height - answers[e].sum()) >= min_answers]
     if not usable:
         return pl.DataFrame(schema=DRIVER_SCHEMA)

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
+# SciPy and scikit-learn: imported in the functions that use them, not here. The Dagster definitions import
+# this module, and every `cx run` paid for the imports at start-up, before its first step (issue 19,
+# tests/test_definitions_imports.py).
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 # Feature -> how it enters the clustering: counts per year and money are log-scaled (a few heavy buyers
 # would otherwise be clusters of their own); shares, flags and rates as they are. Missing rates (never
@@ -83,12 +86,15 @@ class Scaler:
 
 
 def kmeans(scaled: np.ndarray, k: int, seed: int) -> KMeans:
+    from sklearn.cluster import KMeans
     return KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(scaled)
 
 
 def stability_by_k(scaled: np.ndarray, seed: int) -> dict[int, float]:
     """Mean ARI, over bootstrap rounds, between the partitions of all customers by two clusterings fitted on
     two independent bootstrap samples: a k that reflects real structure gives the same partition every time."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
     rng = np.random.default_rng(seed)
     size = min(STABILITY_SAMPLE, len(scaled))
     stability = {}
@@ -122,6 +128,7 @@ def nearest(scaled: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 def match_clusters(old: np.ndarray, new: np.ndarray) -> dict[int, int]:
     """new cluster index -> old persona index, by the pairing with the smallest total centroid distance
     (Hungarian algorithm); with different counts, the surplus clusters stay unmatched."""
+    from scipy.optimize import linear_sum_assignment
     cost = np.sqrt(((new[:, None, :] - old[None, :, :]) ** 2).sum(axis=2))
     rows, cols = linear_sum_assignment(cost)
     return dict(zip(rows.tolist(), cols.tolist()))
@@ -143,6 +150,7 @@ def next_persona_ids(existing: list[str], count: int) -> list[str]:
 
 def cluster_personas(features: pl.DataFrame, seed: int = 0, previous: PersonaModel | None = None) -> Clustering:
     """Assign every customer of `features` (from `behaviour_features`) to a persona; see the module doc."""
+    from sklearn.metrics import adjusted_rand_score
     raw, fill_values = transformed(features, previous.fill_values if previous else None)
     scale = Scaler.fit(raw)
     scaled = scale(raw)

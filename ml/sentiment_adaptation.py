@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegression
+# scikit-learn: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 from ml.sentiment import MultilingualEncoder, SentimentHead, head_features
 from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE
@@ -73,6 +74,7 @@ def too_few(labels: list[str]) -> bool:
 
 
 def adapt_head(head: SentimentHead, encoder: MultilingualEncoder, examples: pl.DataFrame) -> Adaptation:
+    from sklearn.linear_model import LogisticRegression
     train, held_out = examples.filter(~pl.col("held_out")), examples.filter(pl.col("held_out"))
     card: dict = {"comments": examples.height, "training_comments": train.height, "held_out_comments": held_out.height,
                   "min_comments_per_label": MIN_COMMENTS_PER_LABEL, "macro_f1_before": None, "macro_f1_after": None}

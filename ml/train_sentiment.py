@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegressionCV
-from sklearn.metrics import accuracy_score, f1_score
+# scikit-learn: imported in the functions that use it, not here. The Dagster definitions import this module, and
+# every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
 from ml.language import detect_language
 from ml.sentiment import (
@@ -103,11 +103,13 @@ def labelled(frame: pl.DataFrame) -> pl.DataFrame:
 
 def macro_f1(truth: list[str], predicted: list[str]) -> float:
     """Macro-F1 over the labels the truth uses (a binary set is scored on two classes, as usual)."""
+    from sklearn.metrics import f1_score
     labels = sorted(set(truth))
     return round(float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 4)
 
 
 def accuracy(truth: list[str], predicted: list[str]) -> float:
+    from sklearn.metrics import accuracy_score
     return round(float(accuracy_score(truth, predicted)), 4)
 
 
@@ -165,6 +167,7 @@ def source_weights(corpus: pl.DataFrame) -> np.ndarray:
 
 def train(corpus: pl.DataFrame, encoder: MultilingualEncoder) -> SentimentHead:
     """Fit the head on the training texts (the held-out texts only measure it)."""
+    from sklearn.linear_model import LogisticRegressionCV
     features = head_features(encoder, corpus["text"].to_list())
     held_out = corpus["held_out"].to_numpy()
     labels = corpus["label"].to_numpy()

@@ -617,3 +617,21 @@ def test_a_binary_file_named_csv_fails_as_not_a_text_csv(settings):
     assert message.startswith("orders/export.csv: not a text CSV file")
     assert message.isascii() and message.isprintable()
     assert "Rename the column" not in message
+
+
+def test_files_read_one_after_another_keep_their_own_rejects(settings):
+    # One DuckDB connection reads all new files of a run: a file's malformed rows, and a file that fails, must not
+    # leak into the next file's quarantine or counts.
+    shutil.copy(FIXTURES / "orders" / "orders_bad.csv", land(settings, "orders", "a_bad.csv", ""))
+    land(settings, "orders", "b_broken.csv", "order_id;ordered_at\nO1;2026-03-01T10:00:00Z\n")
+    shutil.copy(FIXTURES / "orders" / "orders_good.csv", land(settings, "orders", "c_good.csv", ""))
+
+    with pytest.raises(ContractError, match="orders/b_broken.csv: required column"):
+        ingest(settings, "orders")
+
+    ledger = json.loads((settings.raw_dir / "_ledger" / "orders.json").read_text())
+    assert sorted(ledger) == ["a_bad.csv", "c_good.csv"]
+    assert (ledger["a_bad.csv"]["rows_quarantined"], ledger["a_bad.csv"]["reasons"]["malformed_row"]) == (8, 1)
+    assert (ledger["c_good.csv"]["rows_read"], ledger["c_good.csv"]["rows_loaded"]) == (3, 3)
+    assert (ledger["c_good.csv"]["rows_quarantined"], ledger["c_good.csv"]["reasons"]) == (0, {})
+    assert {r["_source_file"] for r in quarantined(settings, "orders")} == {"a_bad.csv"}

@@ -5,6 +5,7 @@ redacted text), and what must stay."""
 import csv
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from cx_core.sources.contracts import CONTRACTS
@@ -59,6 +60,7 @@ def test_the_ingest_preview_masks_identifiers_and_redacts_free_text(tmp_path):
          "survey_type": "nps", "score": 3, "comment": "Ruft mich an: +49 171 5559999, Maximilian Evaltester",
          "_source_file": "s.csv", "_source_line": 1, "_file_sha256": "x", "_ingested_at": "2026-03-05T00:00:00Z"},
     ])
-    preview = preview_markdown(CONTRACTS["surveys"], [parquet])
+    with duckdb.connect() as con:
+        preview = preview_markdown(CONTRACTS["surveys"], [parquet], con)
     assert "Ruft mich an: [PHONE], [NAME]" in preview and PII_MASK in preview
     assert "5559999" not in preview and "Evaltester" not in preview and "max.evale" not in preview

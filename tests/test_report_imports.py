@@ -4,17 +4,12 @@ library a notebook imports only for a constant or a small polars function costs 
 issue 19). The notebooks' import statements run in a fresh interpreter, as in the kernel."""
 
 import ast
-import json
-import subprocess
-import sys
 
 import pytest
 
 from cx_core.reporting import REPORTS_SOURCE_DIR
 from dagster_project.defs.assets.reports import REPORTS
-
-# Libraries the model-fitting code needs and no report does.
-MODEL_LIBRARIES = ("sklearn", "statsmodels", "scipy.stats", "scipy.optimize", "scipy.linalg")
+from tests.helpers.fresh_imports import MODEL_LIBRARIES, modules_loaded_by
 
 
 def import_statements(notebook: str) -> str:
@@ -24,17 +19,10 @@ def import_statements(notebook: str) -> str:
                      if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.module != "__future__")
 
 
-def modules_loaded_by(imports: str) -> set[str]:
-    script = f"import json, sys\n{imports}\nprint(json.dumps(sorted(sys.modules)))"
-    completed = subprocess.run([sys.executable, "-c", script], cwd=REPORTS_SOURCE_DIR, capture_output=True,
-                               text=True, check=True)
-    return set(json.loads(completed.stdout))
-
-
 @pytest.mark.parametrize("notebook", [spec.name for spec in REPORTS])
 def test_a_report_imports_no_model_fitting_library(notebook):
     imports = import_statements(notebook)
     assert "import cxreport" in imports  # the parse found the notebook's imports
-    loaded = modules_loaded_by(imports)
+    loaded = modules_loaded_by(imports, cwd=REPORTS_SOURCE_DIR)
     assert "polars" in loaded
     assert sorted(library for library in MODEL_LIBRARIES if library in loaded) == []

@@ -83,23 +83,29 @@ def read_landing_file(con: duckdb.DuckDBPyConnection, path: Path, contract: Sour
     """Create `landing_rows` and `landing_rejects` on `con` from one landing file (see the module docstring)."""
     label = file_label(contract, path)
     encoding = detect_encoding(path, label, contract.format)
+    if encoding == "utf-8":  # most files: no temporary folder to make and remove (a few ms each, issue 19)
+        return _read_utf8_file(con, path, contract, label, encoding)
     with tempfile.TemporaryDirectory(prefix="cx-ingest-") as tmp:
         # DuckDB reads the UTF-8 text; the temporary copy keeps the landing name, so errors still name it.
-        text_path = path if encoding == "utf-8" else _transcode_to_utf8(path, encoding, Path(tmp))
-        if contract.format == "csv":
-            return _read_csv(con, text_path, contract, label, encoding)
-        if contract.format == "ndjson":
-            _scan_lines(con, text_path, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
-                        blank_lines=[], reason="invalid_json", strict_field_count=False)
-            # Blank lines are no records (a one-column scan returns them as null). ltrim, not trim: the same test,
-            # but trim walks the whole line and made this view 15 times slower (profiled, issue 19).
-            con.execute(
-                "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
-                "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE ltrim(c0) <> ''"
-            )
-        else:
-            _json_array_records(con, text_path, label)
-        return _read_json_records(con, contract, label, encoding)
+        return _read_utf8_file(con, _transcode_to_utf8(path, encoding, Path(tmp)), contract, label, encoding)
+
+
+def _read_utf8_file(con: duckdb.DuckDBPyConnection, text_path: Path, contract: SourceContract, label: str,
+                    encoding: str) -> LandingRead:
+    if contract.format == "csv":
+        return _read_csv(con, text_path, contract, label, encoding)
+    if contract.format == "ndjson":
+        _scan_lines(con, text_path, columns=1, delimiter=NEVER_IN_JSON, quote="", header=False,
+                    blank_lines=[], reason="invalid_json", strict_field_count=False)
+        # Blank lines are no records (a one-column scan returns them as null). ltrim, not trim: the same test,
+        # but trim walks the whole line and made this view 15 times slower (profiled, issue 19).
+        con.execute(
+            "CREATE OR REPLACE VIEW json_records AS SELECT _source_line, "
+            "CASE WHEN _source_line = 1 THEN ltrim(c0, chr(65279)) ELSE c0 END AS record FROM scanned WHERE ltrim(c0) <> ''"
+        )
+    else:
+        _json_array_records(con, text_path, label)
+    return _read_json_records(con, contract, label, encoding)
 
 
 def detect_encoding(path: Path, label: str, file_format: str) -> str:
@@ -239,6 +245,9 @@ def _scan_lines(
     a row with a surplus empty trailing field is rejected too (DuckDB's default null string lets it pass).
     """
     null_string = f", nullstr = {sql_literal(NO_NULL_STRING)}" if strict_field_count else ""
+    # DuckDB appends each scan's rejects to these tables: drop an earlier file's on a connection that reads several.
+    con.execute("DROP TABLE IF EXISTS reject_errors")
+    con.execute("DROP TABLE IF EXISTS reject_scans")
     fields = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(columns)) + "}"
     con.execute(
         f"""CREATE OR REPLACE TABLE raw_fields AS SELECT * FROM read_csv({path_literal(path)},
@@ -247,6 +256,13 @@ def _scan_lines(
             max_line_size = {MAX_LINE_BYTES}, store_rejects = true, rejects_table = 'reject_errors',
             rejects_scan = 'reject_scans')"""
     )
+    if not blank_lines and not con.execute("SELECT count(*) FROM reject_errors").fetchone()[0]:
+        # A clean file (most are): no rejects to number, and the k-th row is on the k-th data line. Numbering the
+        # lines by a join (below) costs a third of a clean file's read time, the reject tables about 10 ms a file
+        # (profiled, issue 19).
+        con.execute("CREATE OR REPLACE TABLE landing_rejects (_source_line BIGINT, _raw VARCHAR, reason VARCHAR)")
+        con.execute("CREATE OR REPLACE VIEW scanned AS SELECT *, rowid + 1 AS _source_line FROM raw_fields")
+        return
     header_lines = 1 if header else 0
     # DuckDB lists one error per problem; a line is rejected once. `swallowed` = the extra lines of its text.
     con.execute(
@@ -274,11 +290,6 @@ def _scan_lines(
                         WHEN line_offset = 0 THEN 'unterminated_quote' ELSE 'after_unterminated_quote' END AS reason
             FROM numbered WHERE line_offset = 0 OR trim(line, E' \\t\\r') <> ''"""
     )
-    if not blank_lines and not con.execute("SELECT count(*) FROM duckdb_rejects").fetchone()[0]:
-        # Nothing skipped: the k-th row is on the k-th data line. Numbering the lines by a join (below) costs a
-        # third of a clean file's read time (profiled, issue 19).
-        con.execute("CREATE OR REPLACE VIEW scanned AS SELECT *, rowid + 1 AS _source_line FROM raw_fields")
-        return
     con.execute("CREATE OR REPLACE TEMP TABLE blank_lines (n BIGINT)")
     if blank_lines:
         con.executemany("INSERT INTO blank_lines VALUES (?)", [(n,) for n in blank_lines])

@@ -37,10 +37,11 @@ def warehouse_table_metadata(connection: duckdb.DuckDBPyConnection, table: str) 
     return metadata
 
 
-def contract_metadata(contract: SourceContract, parquet_glob: str) -> dict[str, object]:
+def contract_metadata(
+    contract: SourceContract, parquet_glob: str, connection: duckdb.DuckDBPyConnection
+) -> dict[str, object]:
     """The contract's columns with their logical types, and the rows in the source's whole raw layer."""
     columns = [dg.TableColumn(column.name, column.type, description=column.description or None)
                for column in contract.columns]
-    with duckdb.connect() as connection:
-        rows = connection.sql(f"select count(*) from read_parquet({sql_literal(parquet_glob)})").fetchall()[0][0]
+    rows = connection.sql(f"select count(*) from read_parquet({sql_literal(parquet_glob)})").fetchall()[0][0]
     return {"dagster/row_count": rows, "dagster/column_schema": dg.TableSchema(columns=columns)}

@@ -59,17 +59,18 @@ def ingest_metadata(contract: SourceContract, result: IngestResult) -> dict[str,
         "event_time_max": time_range[1] if time_range else "none",
         "raw_path": dg.MetadataValue.path(str(result.raw_dir)),
     }
-    if result.raw_dir.exists():
-        metadata |= contract_metadata(contract, str(result.raw_dir / "**" / "*.parquet"))
     loaded_files = [Path(f.raw_file) for f in result.files if f.rows_loaded]
-    if loaded_files:
-        metadata["preview"] = dg.MetadataValue.md(preview_markdown(contract, loaded_files))
+    with duckdb.connect() as con:  # one connection for both queries: opening one costs 20-100 ms (issue 19)
+        if result.raw_dir.exists():
+            metadata |= contract_metadata(contract, str(result.raw_dir / "**" / "*.parquet"), con)
+        if loaded_files:
+            metadata["preview"] = dg.MetadataValue.md(preview_markdown(contract, loaded_files, con))
     return metadata
 
 
-def preview_markdown(contract: SourceContract, parquet_files: list[Path]) -> str:
+def preview_markdown(contract: SourceContract, parquet_files: list[Path], con: duckdb.DuckDBPyConnection) -> str:
     """The first rows of the new Parquet files as a markdown table: personal-data columns masked, free text
-    redacted (ml/redaction.py), long values cut."""
+    redacted (ml/redaction.py), long values cut; times in UTC."""
     files = "[" + ", ".join(sql_literal(str(p)) for p in parquet_files) + "]"
     columns = ", ".join(
         f"CASE WHEN {quote_identifier(c)} IS NOT NULL THEN {sql_literal(PII_MASK)} END AS {quote_identifier(c)}"
@@ -77,9 +78,8 @@ def preview_markdown(contract: SourceContract, parquet_files: list[Path]) -> str
         else f"{quote_identifier(c)}::VARCHAR AS {quote_identifier(c)}"
         for c in contract.column_names
     )
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(f"SELECT {columns} FROM read_parquet({files}) LIMIT {PREVIEW_ROWS}").fetchall()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(f"SELECT {columns} FROM read_parquet({files}) LIMIT {PREVIEW_ROWS}").fetchall()
     free_text = [c in contract.free_text_columns for c in contract.column_names]
     cells = [[_preview_cell(value, redacted) for value, redacted in zip(row, free_text)] for row in rows]
     lines = ["| " + " | ".join(contract.column_names) + " |", "|" + "---|" * len(contract.column_names)]

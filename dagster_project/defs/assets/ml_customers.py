@@ -16,6 +16,7 @@ CX_MODEL_MAX_AGE_DAYS (ml.churn_rescoring); the metadata and the model card say 
 
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
@@ -23,7 +24,6 @@ from dagster_duckdb import DuckDBResource
 
 from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings
-from cx_core.spark_churn import SparkChurn
 from cx_core.warehouse import Warehouse, read_frame, read_frames, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
@@ -44,6 +44,9 @@ from ml.holdout import holdout_flags
 from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
 from ml.next_best_action import CHANNEL_CONSENT, NO_ACTION, ContactCap, NbaInputs, plan_next_best_actions
 from ml.policy_eval import evaluate_policy, true_model_probabilities
+
+if TYPE_CHECKING:  # imported where the spark target needs it: it loads PySpark (see churn_path)
+    from cx_core.spark_churn import SparkChurn
 
 CUSTOMERS_SQL = f"""
     SELECT customer_key, segment, is_crm_contact, preferred_inbound_channel, {", ".join(CHANNEL_CONSENT.values())}
@@ -121,10 +124,15 @@ class InProcessChurn:
         replace_table(self.warehouse, "ml_churn_scores", scores)
 
 
-def churn_path(settings: Settings, warehouse: Warehouse) -> InProcessChurn | SparkChurn:
+def churn_path(settings: Settings, warehouse: Warehouse) -> "InProcessChurn | SparkChurn":
     """Where churn reads the marts and writes its scores: on the `spark` target partitioned on Spark from the
     Parquet marts (cx_core.spark_churn, scores published as a view), else in this process from DuckDB."""
-    return SparkChurn(settings) if settings.dbt_target == "spark" else InProcessChurn(warehouse)
+    if settings.dbt_target != "spark":
+        return InProcessChurn(warehouse)
+    # Imported here, not at the top: it loads PySpark, which every `cx run` on DuckDB paid for at start-up (issue 19).
+    from cx_core.spark_churn import SparkChurn
+
+    return SparkChurn(settings)
 
 
 @dg.multi_asset(
@@ -187,7 +195,7 @@ def churn_skip_reason(warehouse: Warehouse) -> str | None:
 
 
 def skip_churn(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, churn: InProcessChurn | SparkChurn, reason: str,
+    context: dg.AssetExecutionContext, warehouse: Warehouse, churn: "InProcessChurn | SparkChurn", reason: str,
     as_of: date, settings: Settings,
 ):
     """Churn cannot be trained on this data: empty scores and a card that says why, so the run goes on and the

@@ -21,7 +21,6 @@ from dagster_duckdb import DuckDBResource
 
 from cx_core.settings import Settings
 from cx_core.spark_catalog import publish_parquet_views
-from cx_core.spark_scoring import SENTIMENT_TABLE, score_sentiment_on_spark, sentiment_folder
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
@@ -171,6 +170,9 @@ def sentiment_on_spark(
 ) -> tuple[pl.DataFrame, int, int]:
     """Partitioned on Spark from the Parquet marts (cx_core.spark_scoring), scoring only texts the cache lacks,
     published as a view. The frame read back feeds the asset's metadata."""
+    # Imported here, not at the top: it loads PySpark, which every `cx run` on DuckDB paid for at start-up (issue 19).
+    from cx_core.spark_scoring import SENTIMENT_TABLE, score_sentiment_on_spark, sentiment_folder
+
     scoring = score_sentiment_on_spark(settings, model, head_path)
     publish_parquet_views({SENTIMENT_TABLE: sentiment_folder(settings)}, settings.warehouse_path)
     return (read_frame(warehouse, f"SELECT {', '.join(SENTIMENT_COLUMNS)} FROM {SENTIMENT_TABLE}"),
