@@ -1,7 +1,8 @@
 """Turn a report notebook into one self-contained HTML file (no Dagster here; the assets call it).
 
 jupytext percent `.py` -> notebook with a kernelspec -> papermill (parameters injected after the cell tagged
-`parameters`, executed in `reports/` so the notebooks import the shared `cxreport` package) -> nbconvert
+`parameters`, executed in a kernel started in `reports/`, where the notebooks import the shared `cxreport`
+package, and stopped when the notebook is done: `cx_core/report_kernels.py`) -> nbconvert
 HTML without input cells or prompts -> our page shell with the report CSS, a navigation bar to the other
 reports, plotly.js and the script that draws the charts from their data, so the file opens offline. plotly.js is
 our own bundle of the trace types the reports draw (`reports/plotlyjs/`, 1.4 MB; the full 4.8 MB library takes a
@@ -16,17 +17,21 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from cx_core.files import write_text_atomically
 from cx_core.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from cx_core.report_kernels import ReportKernel, ReportKernels
 
 REPORTS_SOURCE_DIR = REPO_ROOT / "reports"
 REPORT_CSS = REPORTS_SOURCE_DIR / "cxreport" / "report.css"
@@ -67,8 +72,9 @@ def load_notebook(source: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.NotebookNode:
-    """Run the notebook top to bottom; raises papermill's PapermillExecutionError when a cell fails."""
+def execute_notebook(source: Path, parameters: Mapping[str, Any], kernel: ReportKernel) -> nbformat.NotebookNode:
+    """Run the notebook top to bottom in `kernel` (started in the notebook's folder, so that it imports `cxreport`);
+    raises papermill's PapermillExecutionError when a cell fails."""
     import papermill
 
     return papermill.execute_notebook(
@@ -76,15 +82,9 @@ def execute_notebook(source: Path, parameters: Mapping[str, Any]) -> nbformat.No
         None,
         parameters=dict(parameters),
         kernel_name=KERNEL_NAME,
-        cwd=str(source.parent),
         progress_bar=False,
         log_output=False,
-        # The kernel's own log (a warning about its local TCP sockets at every start) is no reader's business and
-        # not the console's: a failing cell still raises, with its traceback.
-        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        # Every cell has run and its outputs are in the notebook: the kernel holds nothing to save, and a graceful
-        # shutdown waits for it to exit (~0.3 s of each report in the daily refresh, issue 19).
-        shutdown_kernel="immediate",
+        km=kernel,
     )
 
 
@@ -119,11 +119,15 @@ def drop_stderr(notebook: nbformat.NotebookNode) -> int:
 @cache
 def html_exporter():
     """One exporter for every report of the process: a new one compiles its templates again on first use (0.06 s of
-    each report's 0.13 s of HTML at 100k customers, issue 19)."""
+    each report's 0.13 s of HTML at 100k customers, issue 19). It compiles them here, on an empty notebook
+    (0.3-0.6 s on the busy machine): `render_report` asks for it before the notebook runs, while a kernel that was
+    not started ahead starts."""
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    exporter.from_notebook_node(nbformat.v4.new_notebook())
+    return exporter
 
 
 def notebook_body_html(notebook: nbformat.NotebookNode) -> str:
@@ -166,12 +170,20 @@ def page(title: str, body: str, footer: str, head_script: str = "", nav: str = "
 
 def render_report(
     name: str, title: str, source: Path, output_dir: Path, parameters: Mapping[str, Any], plotly_mode: str = "shared",
-    siblings: Sequence[tuple[str, str]] = (),
+    siblings: Sequence[tuple[str, str]] = (), kernels: ReportKernels | None = None, reports_of_run: Collection[str] = (),
 ) -> RenderedReport:
     """Execute `source` with `parameters` and write `<output_dir>/<name>.html` and `<name>.json`; the page's
-    navigation bar links the index and the `siblings` (name, title) rendered into the same folder."""
+    navigation bar links the index and the `siblings` (name, title) rendered into the same folder. The notebook
+    runs in a kernel of `kernels` (a run's, started in the folder of `source`), which meanwhile starts the kernel
+    of the next of `reports_of_run`; without `kernels`, in a kernel started for this report alone."""
+    from cx_core.report_kernels import report_kernels
+
     started = time.perf_counter()
-    notebook = execute_notebook(source, parameters)
+    with ExitStack() as kernel_scope:
+        kernels = kernels or kernel_scope.enter_context(report_kernels(source.parent))
+        kernel = kernel_scope.enter_context(kernels.kernel(name, reports_of_run))
+        html_exporter()
+        notebook = execute_notebook(source, parameters, kernel)
     stderr_lines = drop_stderr(notebook)
     published = take_headlines(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)

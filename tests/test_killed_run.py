@@ -12,24 +12,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.helpers.processes import children_of, is_running
+
 pytestmark = pytest.mark.slow
 
 CX = str(Path(sys.executable).with_name("cx"))
 DEMO = ["--customers", "300", "--days", "240", "--seed", "3", "--quiet"]
-
-
-def children_of(pid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the live processes whose parent is `pid`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, IndexError, ValueError):
-            continue  # the process ended while we looked
-        if parent == pid:
-            found.append((int(stat.parent.name), command))
-    return found
 
 
 def wait_for_dbt_build(cx: subprocess.Popen, timeout: float = 600) -> int:
@@ -40,14 +28,6 @@ def wait_for_dbt_build(cx: subprocess.Popen, timeout: float = 600) -> int:
             return builds[0]
         time.sleep(0.2)
     raise AssertionError(f"no dbt build started (cx exit code {cx.poll()})")
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_a_run_killed_during_dbt_leaves_the_warehouse_and_frees_its_pool_slot(tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ from cxreport.next_steps import (
     share_confidence,
     top_findings,
 )
+from cxreport.preload import preload
 from cxreport.privacy import pseudonymise
 from cxreport.report import WEEKDAYS, Column, Report, link_token
 from cxreport.style import NEGATIVE_SHARE_SCALE, channel_colour
@@ -33,5 +34,6 @@ __all__ = ["CASE_LISTS_ANCHOR", "CASE_LISTS_LINK", "CASE_LISTS_SECTION", "CaseLi
            "KPIS_BY_METRIC", "Kpi", "NEGATIVE_SHARE_SCALE", "NumberFormat", "Report", "SCORECARD_KPIS",
            "SERVICE_KPI_METRICS", "TOP_FINDINGS", "WEEKDAYS",
            "action_link", "case_export_file", "case_lists_action", "change_is_significant", "channel_colour", "label",
-           "link_token", "month_changes", "next_steps_markdown", "open_case_lists", "pseudonymise", "readable",
+           "link_token", "month_changes", "next_steps_markdown", "open_case_lists", "preload", "pseudonymise",
+           "readable",
            "share_confidence", "top_findings", "words"]

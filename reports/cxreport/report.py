@@ -67,8 +67,8 @@ class Report:
     on_target: dict[str, bool] = field(default_factory=dict)
     # True when the pipeline renders the report: one read-only connection for the whole notebook instead of one per
     # query (opening the 100k-customer warehouse costs 40-50 ms, a report asks 5-25 queries; issue 19). The report
-    # step holds the duckdb pool meanwhile, and papermill stops the kernel, and with it the connection, as soon as
-    # the notebook ends (cx_core.reporting). False elsewhere: a kernel left open never holds DuckDB's lock.
+    # step holds the duckdb pool meanwhile, and the step stops the kernel, and with it the connection, as soon as
+    # the notebook ends (cx_core.report_kernels). False elsewhere: a kernel left open never holds DuckDB's lock.
     hold_connection: bool = False
 
     def __post_init__(self) -> None:

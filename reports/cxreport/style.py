@@ -60,11 +60,11 @@ def discrete_scale(scale_name: str, highest: int) -> list[list]:
     return scale
 
 
-def use_template(fmt: NumberFormat) -> None:
-    """Register the `cx` Plotly template (with the locale's separators) and make it the default."""
+def template(fmt: NumberFormat) -> go.layout.Template:
+    """The `cx` Plotly template, with the locale's separators."""
     axis = dict(gridcolor=GRID_COLOUR, linecolor=GRID_COLOUR, zerolinecolor=GRID_COLOUR, automargin=True,
                 title=dict(font=dict(size=13, color=MUTED_COLOUR)), tickfont=dict(size=12, color=MUTED_COLOUR))
-    pio.templates[TEMPLATE_NAME] = go.layout.Template(
+    return go.layout.Template(
         layout=go.Layout(
             font=dict(family=FONT_FAMILY, size=13, color=TEXT_COLOUR),
             colorway=SEQUENCE,
@@ -79,4 +79,9 @@ def use_template(fmt: NumberFormat) -> None:
             yaxis=axis,
         )
     )
+
+
+def use_template(fmt: NumberFormat) -> None:
+    """Register the `cx` Plotly template (with the locale's separators) and make it the default."""
+    pio.templates[TEMPLATE_NAME] = template(fmt)
     pio.templates.default = TEMPLATE_NAME

@@ -5,7 +5,8 @@ their as-of dates: the index is current even when another report could not run (
 say). plotly.js is shared beside the reports or inlined into each, as `CX_REPORT_PLOTLY` says.
 
 Reports only read the warehouse, but they take the `duckdb` pool anyway: a read-only connection still blocks
-a writer (dbt, ML) that starts while the notebook reads.
+a writer (dbt, ML) that starts while the notebook reads. The report steps of a run take their kernels from the
+`report_kernels` resource, which starts the kernel of the run's next report while one renders.
 """
 
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import dagster as dg
 from cx_core.reporting import REPORTS_SOURCE_DIR, RenderedReport, render_index, render_report
 from cx_core.settings import Settings
 from dagster_project.defs.assets.dbt import warehouse_table_key
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, ReportKernelsResource
 
 REPORTS_GROUP = "reports"
 
@@ -80,6 +81,14 @@ def report_metadata(report: RenderedReport) -> dict[str, dg.MetadataValue]:
     }
 
 
+def reports_of_process(context: dg.AssetExecutionContext) -> list[str]:
+    """The reports whose steps this process executes, for which the run's kernels start one ahead: all of the run's
+    in `cx run` (the in-process executor), only the step's own where every step has a process of its own (runs the
+    UI, a schedule or a sensor launches), so such a step starts no kernel that no report of its process would use."""
+    in_process = set(context.get_step_execution_context().execution_plan.step_keys_to_execute)
+    return [spec.name for spec in REPORTS if spec.name in in_process]
+
+
 def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
     @dg.asset(
         name=spec.name,
@@ -89,11 +98,13 @@ def build_report_asset(spec: ReportSpec) -> dg.AssetsDefinition:
         kinds={"jupyter", "html"},
         pool="duckdb",
     )
-    def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings) -> dg.MaterializeResult:
+    def report_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
+                     report_kernels: ReportKernelsResource) -> dg.MaterializeResult:
         settings = cx.settings
         rendered = render_report(spec.name, spec.title, REPORTS_SOURCE_DIR / f"{spec.name}.py",
                                  settings.reports_dir, notebook_parameters(settings), settings.report_plotly,
-                                 siblings=[(other.name, other.title) for other in REPORTS])
+                                 siblings=[(other.name, other.title) for other in REPORTS],
+                                 kernels=report_kernels.kernels, reports_of_run=reports_of_process(context))
         if rendered.stderr_lines:
             context.log.warning(f"{spec.name}: {rendered.stderr_lines} warning lines left out of the HTML")
         index_path = render_index(settings.reports_dir, [(s.name, s.title, s.question) for s in REPORTS])
