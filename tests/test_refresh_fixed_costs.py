@@ -163,3 +163,23 @@ def test_loading_the_definitions_leaves_the_notebook_libraries_to_the_report_ste
     probe = "import sys, dagster_project.definitions; print(sorted({'nbconvert', 'papermill', 'jupytext'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_a_dbt_step_deletes_the_step_folders_older_than_a_week_and_nothing_else(tmp_path):
+    from dagster_project.defs.assets.dbt import STEP_TARGET_KEEP_DAYS, remove_old_step_targets
+
+    now = 1_800_000_000.0
+    old, recent = now - (STEP_TARGET_KEEP_DAYS + 1) * 86_400, now - (STEP_TARGET_KEEP_DAYS - 1) * 86_400
+    folders = {"cx_dbt_assets-1a2b3c4-old0001": old, "cx_dbt_assets_3-1a2b3c4-old0002": old,
+               "cx_dbt_assets-5d6e7f8-new0001": recent, "compiled": old, "1a2b3c4": old}
+    for name, mtime in folders.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run_results.json").write_text("{}")
+        os.utime(tmp_path / name, (mtime, mtime))
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"state")
+    os.utime(tmp_path / "partial_parse.msgpack", (old, old))
+
+    remove_old_step_targets(tmp_path, now=now)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "1a2b3c4", "compiled", "cx_dbt_assets-5d6e7f8-new0001", "partial_parse.msgpack"]

@@ -10,6 +10,7 @@ file changed. That keeps code-location loads fast and makes them work under pyte
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -45,6 +46,9 @@ PYTHON_TABLE_ASSETS = {"kpi_alerts": "kpi_alerts", "kpi_change_drivers": "kpi_ch
                        "kpi_change_driver_sentences": "kpi_change_drivers"}
 KPI_MODEL_PREFIX = "kpi_"  # the KPI marts CX leads read; they carry the daily freshness policy
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's parse state, which lets the next dbt command skip parsing
+# dagster-dbt gives every dbt step a target folder of its own (`<op>-<run id>-<id>`: compiled SQL, run_results.json);
+# a week of them is kept for looking into a failed step, older ones are deleted, or a daily refresh adds 4-5 a day.
+STEP_TARGET_KEEP_DAYS = 7
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
@@ -144,6 +148,14 @@ def keep_parse_state(step_target: Path) -> None:
         write_atomically(step_target.parent / PARTIAL_PARSE_FILE, lambda temporary: shutil.copyfile(parsed, temporary))
 
 
+def remove_old_step_targets(target_dir: Path, now: float | None = None) -> None:
+    """Delete the dbt steps' own target folders last written more than STEP_TARGET_KEEP_DAYS before `now`."""
+    cutoff = (time.time() if now is None else now) - STEP_TARGET_KEEP_DAYS * 86_400
+    for folder in target_dir.glob(f"{cx_dbt_assets.op.name}*-*-*"):
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class CxDbtTranslator(DagsterDbtTranslator):
     """Models and seeds keep their names as keys and join the group of their layer (seeds, staging,
     intermediate, marts, kpi), as Dagster's dbt examples do, so no group holds all 55 models. Sources keep the
@@ -218,6 +230,7 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         except DagsterDbtCliRuntimeError as error:
             failure = error  # the models built before the failure are still reported as materialised
     keep_parse_state(invocation.target_path)
+    remove_old_step_targets(invocation.target_path.parent)
     if on_duckdb:
         publish_build(build, settings.warehouse_path)
     else:
