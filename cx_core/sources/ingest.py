@@ -155,6 +155,7 @@ def ingest_source(contract: SourceContract, settings: Settings) -> IngestResult:
     # One connection and one suppression matcher for all files of the run: opening a DuckDB connection costs about
     # 20 ms, more than reading one of the small files a day brings (profiled, issue 19).
     with duckdb.connect(config=settings.duckdb_config()) as con:
+        con.execute("SET TimeZone = 'UTC'")
         write_schema_file(contract, raw_dir / SCHEMA_FILE_NAME, con)
         matcher = suppression_matcher(settings) if new_files else None
         for path, stat, digest in new_files:
@@ -201,14 +202,13 @@ def ingest_file(
     settings: Settings,
     matcher: SuppressionMatcher | None,
 ) -> FileResult:
-    """Read, validate and write one landing file on `con` (`stat` and `digest` taken before reading it); rows read =
-    loaded + quarantined + suppressed."""
+    """Read, validate and write one landing file on `con` (a UTC session; `stat` and `digest` taken before reading
+    it); rows read = loaded + quarantined + suppressed."""
     now = datetime.now(timezone.utc)
     # Output names carry no glob characters, so every reader of the raw layer can name a file literally.
     output_name = f"{GLOB_CHARACTERS.sub('_', path.stem)}-{digest[:8]}.parquet"
     raw_file = settings.raw_dir / contract.name / f"load_date={now:%Y-%m-%d}" / output_name
     quarantine_file = settings.quarantine_dir / contract.name / output_name
-    con.execute("SET TimeZone = 'UTC'")
     read = read_landing_file(con, path, contract)
     window = EventTimeWindow.around(now, settings.event_time_years_back, settings.event_time_days_ahead)
     validate_landing_rows(con, contract, window)
