@@ -126,7 +126,9 @@ def choose_k(stability: dict[int, float]) -> int:
 
 
 def nearest(scaled: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    distances = ((scaled[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    # one centroid at a time: all differences at once would take customers x personas x features floats (1 GB at
+    # a million customers and eight personas), and every refresh assigns all customers
+    distances = np.column_stack([((scaled - centroid) ** 2).sum(axis=1) for centroid in centroids])
     return distances.argmin(axis=1)
 
 
