@@ -3,11 +3,14 @@ personas chosen by bootstrap stability, names and descriptions in words from eac
 features, and ids that persist over refreshes. Polars in, polars out; no Dagster.
 
 Refresh rule: the previous refresh's centroids (`PersonaModel.centroids`, kept in the warehouse) are the
-personas. A new clustering is fitted every time; when it agrees with the previous personas (same number, and
+personas. While the stored model is young enough, a refresh only assigns customers to them (`assign`, see
+`ml/persona_rescoring.py`). When a new clustering is fitted and it agrees with the previous personas (same number, and
 assigning customers to the old centroids gives the same partition as the new clustering, ARI ≥
 `SAME_STRUCTURE_ARI`), customers are simply assigned to the old centroids: ids, names and assignments stay put.
 Otherwise the new clustering is adopted, and each new cluster takes the id and name of the old persona it
-matches (Hungarian matching on centroid distance); clusters without a match get new ids.
+matches (Hungarian matching on centroid distance); clusters without a match get new ids. Either way every customer
+is assigned by `assign`, to the nearest centroid in the scaling of the fit (what KMeans' labels are at convergence),
+so scoring the same customers again with the stored model gives the same personas by construction.
 """
 
 from __future__ import annotations
@@ -47,12 +50,28 @@ N_INIT = 8
 
 
 @dataclass(frozen=True)
+class Scaler:
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, matrix: np.ndarray) -> "Scaler":
+        scale = matrix.std(axis=0)
+        return cls(matrix.mean(axis=0), np.where(scale > 0, scale, 1.0))
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        return (matrix - self.mean) / self.scale
+
+
+@dataclass(frozen=True)
 class PersonaModel:
     """Centroids in the transformed (unscaled) feature space, one row per persona: persona_id, persona_name,
-    then one column per `CLUSTER_FEATURES`; plus the fill values used for missing rates."""
+    then one column per `CLUSTER_FEATURES`; plus the fill values used for missing rates, and the scaling the
+    customers were assigned in (None in a model stored before the scaling was kept)."""
 
     centroids: pl.DataFrame
     fill_values: dict[str, float]
+    scaler: Scaler | None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -69,20 +88,6 @@ def transformed(features: pl.DataFrame, fill_values: dict[str, float] | None = N
         *(pl.col(c).fill_null(fill_values[c]).fill_nan(fill_values[c]) for c in RATE_FEATURES),
     )
     return frame.to_numpy().astype(float), fill_values
-
-
-@dataclass(frozen=True)
-class Scaler:
-    mean: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def fit(cls, matrix: np.ndarray) -> "Scaler":
-        scale = matrix.std(axis=0)
-        return cls(matrix.mean(axis=0), np.where(scale > 0, scale, 1.0))
-
-    def __call__(self, matrix: np.ndarray) -> np.ndarray:
-        return (matrix - self.mean) / self.scale
 
 
 def kmeans(scaled: np.ndarray, k: int, seed: int) -> KMeans:
@@ -121,7 +126,9 @@ def choose_k(stability: dict[int, float]) -> int:
 
 
 def nearest(scaled: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    distances = ((scaled[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    # one centroid at a time: all differences at once would take customers x personas x features floats (1 GB at
+    # a million customers and eight personas), and every refresh assigns all customers
+    distances = np.column_stack([((scaled - centroid) ** 2).sum(axis=1) for centroid in centroids])
     return distances.argmin(axis=1)
 
 
@@ -160,20 +167,24 @@ def cluster_personas(features: pl.DataFrame, seed: int = 0, previous: PersonaMod
         old_centroids = scale(previous.matrix)
         kept = nearest(scaled, old_centroids)
         if len(old_centroids) == fresh.n_clusters and adjusted_rand_score(kept, fresh.labels_) >= SAME_STRUCTURE_ARI:
-            ids = previous.centroids["persona_id"].to_numpy()[kept]
-            return Clustering(_assignments(features, ids), previous, stability, kept_previous=True)
+            model = PersonaModel(previous.centroids, previous.fill_values, scale)
+            return Clustering(assign(features, model), model, stability, kept_previous=True)
     centroids = np.vstack([raw[fresh.labels_ == c].mean(axis=0) for c in range(fresh.n_clusters)])
     ids, names = _carried_ids(centroids, scale, previous)
     model = PersonaModel(
         pl.DataFrame({"persona_id": ids, "persona_name": names})
         .hstack(pl.DataFrame(centroids, schema=list(CLUSTER_FEATURES), orient="row")),
-        fill_values,
+        fill_values, scale,
     )
-    return Clustering(_assignments(features, np.array(ids)[fresh.labels_]), model, stability, kept_previous=False)
+    return Clustering(assign(features, model), model, stability, kept_previous=False)
 
 
-def _assignments(features: pl.DataFrame, persona_ids: np.ndarray) -> pl.DataFrame:
-    return features.select("customer_key").with_columns(pl.Series("persona_id", persona_ids, dtype=pl.String))
+def assign(features: pl.DataFrame, model: PersonaModel) -> pl.DataFrame:
+    """customer_key, persona_id: every customer's nearest persona of `model`, in the model's scaling."""
+    raw, _ = transformed(features, model.fill_values)
+    nearest_persona = nearest(model.scaler(raw), model.scaler(model.matrix))
+    return features.select("customer_key").with_columns(
+        pl.Series("persona_id", model.centroids["persona_id"].to_numpy()[nearest_persona], dtype=pl.String))
 
 
 def _carried_ids(centroids: np.ndarray, scale: Scaler, previous: PersonaModel | None) -> tuple[list[str], list[str | None]]:
@@ -189,15 +200,27 @@ def _carried_ids(centroids: np.ndarray, scale: Scaler, previous: PersonaModel | 
 
 
 def persona_model_frame(model: PersonaModel, as_of: date) -> pl.DataFrame:
-    """The model as one table to keep in the warehouse: centroids plus the fill values (one column each)."""
+    """The model as one table to keep in the warehouse: centroids plus the fill values and the scaling (one
+    column each, the same on every row)."""
     return model.centroids.with_columns(
         pl.lit(as_of).alias("as_of_date"),
         *(pl.lit(value).alias(f"fill_{name}") for name, value in model.fill_values.items()),
+        *(pl.lit(float(value)).alias(f"scale_mean_{name}") for name, value in zip(CLUSTER_FEATURES, model.scaler.mean)),
+        *(pl.lit(float(value)).alias(f"scale_sd_{name}") for name, value in zip(CLUSTER_FEATURES, model.scaler.scale)),
     )
 
 
 def persona_model_from_frame(frame: pl.DataFrame) -> PersonaModel:
+    """The model `persona_model_frame` wrote (a table without the scale columns gives a model without scaling)."""
+    mean, scale = (_per_feature(frame, f"scale_{part}_") for part in ("mean", "sd"))
     return PersonaModel(
         frame.select("persona_id", "persona_name", *CLUSTER_FEATURES),
         {name: float(frame[f"fill_{name}"][0]) for name in RATE_FEATURES},
+        Scaler(mean, scale) if mean is not None and scale is not None else None,
     )
+
+
+def _per_feature(frame: pl.DataFrame, prefix: str) -> np.ndarray | None:
+    """The first row's `<prefix><feature>` values in `CLUSTER_FEATURES` order; None when a column is missing."""
+    columns = [f"{prefix}{name}" for name in CLUSTER_FEATURES]
+    return np.array(frame.select(columns).row(0), dtype=float) if set(columns) <= set(frame.columns) else None

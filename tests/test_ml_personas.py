@@ -214,7 +214,7 @@ def test_features_computed_in_customer_groups_equal_one_computation(tmp_path):
 @pytest.mark.slow
 def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypatch):
     """ml_customer_value and ml_personas on a tiny warehouse (orders of three planted habits, touchpoints derived
-    from them), run twice: the second refresh keeps persona ids and logs its drift."""
+    from them), run twice: the second refresh rescores with the stored model, keeps persona ids and logs its drift."""
     import dagster as dg
 
     from dagster_project.defs.assets.ml_customer_value import ml_customer_value
@@ -232,6 +232,12 @@ def test_assets_materialise_and_a_refresh_keeps_the_personas(tmp_path, monkeypat
     metadata = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
                 for e in second.get_asset_materialization_events()}
     assert metadata["ml_personas"]["previous_personas_kept"] is True
+    # the second refresh assigns customers to the stored personas without clustering again
+    first_scoring = [e.materialization.metadata["scoring"].value for e in first.get_asset_materialization_events()
+                     if e.asset_key.to_user_string() == "ml_personas"]
+    assert first_scoring == ["refitted: no stored model"]
+    assert metadata["ml_personas"]["scoring"].startswith("rescored with the model trained on ")
+    assert "stability_by_k" not in metadata["ml_personas"]
     assert metadata["ml_personas"]["customers"] == 150
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         names = connection.execute("SELECT count(DISTINCT persona_name) FROM ml_persona_profiles").fetchone()[0]

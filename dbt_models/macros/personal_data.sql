@@ -2,9 +2,10 @@
     so `'email:' || email` gives the e-mail's entry on the erasure suppression list. An unkeyed md5 or SHA of an
     e-mail is reversed by hashing a list of addresses; without the key this is not.
 
-    DuckDB: the function cx_pseudonym comes from the dbt-duckdb plugin cx_core.privacy.dbt_plugin (profiles.yml),
-    which holds the key in Python, out of compiled SQL and logs. Spark SQL has no keyed hash that would keep the
-    key out of the SQL text, so on Spark the pseudonym columns stay empty rather than reversible. -#}
+    The function cx_pseudonym holds the key in Python, out of compiled SQL and logs: on DuckDB from the dbt-duckdb
+    plugin cx_core.privacy.dbt_plugin (profiles.yml), on Spark from cx_core.spark_dbt (registered in the session
+    before `cx-dbt` starts dbt). Another engine has no keyed hash that would keep the key out of the SQL text, so
+    there the pseudonym columns stay empty rather than reversible. -#}
 
 {% macro pseudonymise(text) -%}
     {{ return(adapter.dispatch('pseudonymise', 'cx_pipeline')(text)) }}
@@ -15,6 +16,10 @@
 {%- endmacro %}
 
 {% macro duckdb__pseudonymise(text) -%}
+    cx_pseudonym({{ text }})
+{%- endmacro %}
+
+{% macro spark__pseudonymise(text) -%}
     cx_pseudonym({{ text }})
 {%- endmacro %}
 

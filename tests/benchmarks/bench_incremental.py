@@ -52,7 +52,8 @@ DBT_STEP_PREFIX = "cx_dbt_assets"
 # What the refresh's ML steps say about the work they skipped (their materialisation metadata).
 REUSE_METADATA = {"ml_sentiment_model_card": ("adaptation",), "ml_sentiment": ("rows_scored", "cache_hits"),
                   "ml_text_insights": ("texts_computed", "texts_reused"),
-                  "ml_emerging_topics": ("texts_computed", "texts_reused"), "ml_churn_scores": ("scoring",)}
+                  "ml_emerging_topics": ("texts_computed", "texts_reused"), "ml_churn_scores": ("scoring",),
+                  "ml_personas": ("scoring",)}
 
 
 def event_day(value: str) -> date | None:

@@ -2,13 +2,17 @@
 (`ml_persona_profiles`), the kept centroids that make personas stable over refreshes (`ml_persona_model`), and
 how personas changed since the previous refresh (`ml_persona_drift`, one block of rows per refresh).
 
-The previous model and assignments are read from the warehouse before they are replaced: a refresh keeps
-the personas (ids, names, assignments by nearest centroid) unless the new clustering disagrees with them
-(`ml/personas.py`). The demo truth is never read here.
+The previous model and assignments are read from the warehouse before they are replaced. While the stored model
+is younger than CX_MODEL_MAX_AGE_DAYS and fits today's features, a refresh only assigns customers to the nearest
+stored persona (`ml/persona_rescoring.py`); otherwise it clusters again and keeps the personas (ids, names,
+assignments by nearest centroid) unless the new clustering disagrees with them (`ml/personas.py`). Profiles and
+drift are computed on every run; the metadata `scoring` says which way the personas were assigned. The demo truth
+is never read here.
 """
 
 import math
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timezone
 
 import dagster as dg
 import polars as pl
@@ -22,7 +26,8 @@ from dagster_project.defs.resources import PipelineSettings
 from ml.persona_drift import persona_drift
 from ml.persona_features import BehaviourHistory, behaviour_features
 from ml.persona_profiles import persona_names, persona_profiles
-from ml.personas import Clustering, PersonaModel, cluster_personas, persona_model_frame, persona_model_from_frame
+from ml.persona_rescoring import assign_or_refit, stored_personas, stored_personas_frame
+from ml.personas import Clustering, PersonaModel
 
 BEHAVIOUR_QUERIES = {
     "touchpoints": """SELECT customer_key, occurred_at, channel, source, direction
@@ -102,7 +107,7 @@ def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[Persona
     keep = {pid: name for pid, name in zip(centroids["persona_id"], centroids["persona_name"]) if name}
     names = persona_names(features.join(clustering.assignments, on="customer_key"), keep)
     named = centroids.with_columns(pl.col("persona_id").replace_strict(names).alias("persona_name"))
-    return PersonaModel(named, clustering.model.fill_values), names
+    return replace(clustering.model, centroids=named), names
 
 
 @dg.multi_asset(
@@ -127,7 +132,8 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
     groups, latest_day = customer_groups(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else latest_day
     optional = optional_frames(warehouse)
-    previous = persona_model_from_frame(optional["ml_persona_model"]) if "ml_persona_model" in optional else None
+    stored = stored_personas(optional["ml_persona_model"]) if "ml_persona_model" in optional else None
+    previous = stored and stored.model
     previous_assignments = optional.get("ml_personas")
     features = grouped_behaviour_features(warehouse, as_of, groups) if as_of else pl.DataFrame()
     if features.height < MIN_CUSTOMERS:
@@ -139,7 +145,8 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
         for table in ("ml_personas", "ml_persona_profiles", "ml_persona_model", "ml_persona_drift"):
             yield dg.MaterializeResult(asset_key=table, metadata=skipped(reason))
         return
-    clustering = cluster_personas(features, SEED, previous)
+    run = assign_or_refit(features, stored, as_of, datetime.now(timezone.utc), settings.model_max_age_days, SEED)
+    clustering = run.clustering
     model, names = named_model(clustering, features)
     assignments = clustering.assignments.with_columns(
         pl.col("persona_id").replace_strict(names).alias("persona_name"), pl.lit(as_of).alias("as_of_date")
@@ -155,10 +162,10 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
         drift = pl.concat([earlier.filter(pl.col("as_of_date") != as_of), drift], how="diagonal_relaxed")
     replace_table(warehouse, "ml_personas", assignments)
     replace_table(warehouse, "ml_persona_profiles", profiles)
-    model_frame = persona_model_frame(model, as_of)
+    model_frame = stored_personas_frame(model, run.info, as_of)
     replace_table(warehouse, "ml_persona_model", model_frame)
     replace_table(warehouse, "ml_persona_drift", drift)
-    context.log.info(f"{len(names)} personas as of {as_of}, previous kept: {clustering.kept_previous}")
+    context.log.info(f"{len(names)} personas as of {as_of}, {run.scoring}")
     stability = "\n".join(f"| {k} | {score:.3f} |" for k, score in clustering.stability.items())
     yield dg.MaterializeResult(asset_key="ml_personas", metadata={
         **frame_metadata(assignments),
@@ -167,7 +174,10 @@ def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehou
         "customer_groups": groups,
         "personas": len(names),
         "previous_personas_kept": clustering.kept_previous,
-        "stability_by_k": dg.MetadataValue.md(f"| k | bootstrap ARI |\n|---|---|\n{stability}"),
+        "scoring": run.scoring,
+        "fitted_at": run.info.trained_at.isoformat(timespec="seconds"),
+        # a rescore searches no k
+        **({"stability_by_k": dg.MetadataValue.md(f"| k | bootstrap ARI |\n|---|---|\n{stability}")} if stability else {}),
     })
     yield dg.MaterializeResult(asset_key="ml_persona_profiles", metadata={
         **frame_metadata(profiles),
