@@ -253,6 +253,7 @@ def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(
         ALTER TABLE fct_journeys DROP COLUMN _resolved_at;
         ALTER TABLE int_identity_observations DROP COLUMN _ingested_at;
         ALTER TABLE int_identity_observations DROP COLUMN _changed_at;
+        ALTER TABLE int_identity_observations DROP COLUMN _rows_removed_at;
         ALTER TABLE int_identity_blocked_identifiers DROP COLUMN _observations_changed_at;
         DROP TABLE stg_orders__orders;
         CREATE VIEW stg_orders__orders AS SELECT 'stale' AS order_id;
@@ -298,7 +299,6 @@ def test_after_retention_the_refresh_rewrites_only_the_records_that_lost_rows(re
         records = "SELECT count(DISTINCT record_ref) FROM int_identity_observations"
         [(records_before,)] = query(settings.warehouse_path, records)
         removed = apply_retention(settings, now=now)
-        print({result.source: result.raw for result in removed})
         assert {result.source for result in removed if result.raw} >= {"web_events", "orders", "email_events"}
         assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
         full = data_dir / "full_refresh.duckdb"

@@ -109,7 +109,7 @@ def test_retention_stamps_the_identity_observations_of_the_records_that_lost_row
         ("web_events:a2|C1", "2026-03-01 08:05", "crm_id:C1"),
         ("orders:O1", "2026-03-01 07:00", "anonymous_id:a1"),  # bought from cookie a1: its cookie may have gone
         ("orders:O1", "2026-03-01 07:00", "crm_id:C2"),
-        ("orders:O2", "2026-03-01 07:30", "crm_id:C1"),  # an order of another source's retention: kept as it is
+        ("orders:O2", "2026-03-01 07:30", "crm_id:C1"),  # old, but no web record lent it an identifier
         ("crm_customers:C2", "2020-01-01 00:00", "crm_id:C2"),
         ("crm_customers:C1", "2020-01-01 00:00", "crm_id:C1"),
     ]

@@ -18,7 +18,7 @@
 -- whole graph gives, and the rest keeps its labels. Retention clears `changed_at` of the identifiers of the records
 -- that may have lost rows (cx_core/privacy/retention.py): their components are in scope too (a record left without
 -- rows takes its edges along, perhaps its identifiers' last observation), and they are written again whether they
--- changed or not. A run writes only the identifiers whose row changed, stamped
+-- changed or not. A run writes only the identifiers whose row changed (or had no `changed_at`), stamped
 -- `changed_at`, so int_touchpoints_resolved and int_web_sessions re-derive only the records of those identifiers.
 -- An identifier no longer observed is written as a tombstone (no customer_key) that the post-hook deletes.
 {{ config(
@@ -34,8 +34,8 @@ with
 
 {% if is_incremental() %}
 {%- set watermark = latest_in_this('changed_at') %}
-{#- Every observation rewritten (an earlier release's retention emptied the table): a component may have left entirely, so any identifier
-    of this table may be gone, not only those in scope. #}
+{#- Every observation rewritten (an earlier release's retention emptied the table): a component may have left
+    entirely, so any identifier of this table may be gone, not only those in scope. #}
 {%- set observations_rebuilt = execute and run_query(
     'select coalesce(min(_changed_at) > ' ~ watermark ~ ', false) from ' ~ ref('int_identity_observations')
 ).columns[0].values()[0] %}
