@@ -128,7 +128,8 @@ def test_retention_stamps_the_identity_observations_of_the_records_that_lost_row
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         stamped = con.sql("SELECT record_ref, identifier FROM int_identity_observations"
                           " WHERE _rows_removed_at IS NOT NULL ORDER BY ALL").fetchall()
-        recomputed = con.sql("SELECT identifier FROM int_identity_components WHERE changed_at IS NULL ORDER BY 1").fetchall()
+        recomputed = con.sql("SELECT identifier FROM int_identity_components WHERE changed_at IS NULL"
+                             " ORDER BY 1").fetchall()
     assert stamped == [("orders:O1", "anonymous_id:a1"), ("orders:O1", "crm_id:C2"),
                        ("web_events:a1|", "anonymous_id:a1")]
     assert recomputed == [("anonymous_id:a1",), ("crm_id:C2",)]

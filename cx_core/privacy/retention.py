@@ -142,11 +142,12 @@ def _remove_old_resolved_touchpoints(con: duckdb.DuckDBPyConnection, source: str
 
 def _stamp_records_that_lost_rows(con: duckdb.DuckDBPyConnection, source: str, utc_cutoff: datetime) -> None:
     """Stamp `_rows_removed_at` on the identity observations of the records of `source` first seen before the cutoff
-    (`observed_at` is a record's earliest row: only those can have lost one) and of the records that take
-    identifiers from them (BORROWING_RECORDS), so the next refresh derives them again; and clear `changed_at` of
-    their identifiers in int_identity_components, so the refresh recomputes their components (a record left without
-    rows disappears and may split one or take its last identifier along). A table built by an earlier release
-    gets the column."""
+    (`observed_at` is a record's earliest row: only those can have lost one; a CRM customer's is its creation, which
+    precedes the last update retention goes by, so it is every customer created before the cutoff) and of the
+    records that take identifiers from them (BORROWING_RECORDS), so the next refresh derives them again; and clear
+    `changed_at` of their identifiers in int_identity_components, so the refresh recomputes their components (a
+    record left without rows disappears and may split one or take its last identifier along). A table built by an
+    earlier release gets the column."""
     borrowing = ", ".join(f"({sql_literal(lender)}, {sql_literal(borrower)}, {sql_literal(pattern)})"
                           for lender, borrowers in BORROWING_RECORDS.items() for borrower, pattern in borrowers)
     con.execute(f"ALTER TABLE {OBSERVATIONS_TABLE} ADD COLUMN IF NOT EXISTS _rows_removed_at TIMESTAMP")
