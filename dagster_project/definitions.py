@@ -14,7 +14,7 @@ from dagster_project.defs.assets.ml_customer_value import ml_customer_value
 from dagster_project.defs.assets.ml_customers import ml_customer_assets
 from dagster_project.defs.assets.ml_emerging_topics import ml_emerging_topics
 from dagster_project.defs.assets.ml_personas import ml_persona_assets
-from dagster_project.defs.assets.ml_text import ml_text_assets
+from dagster_project.defs.assets.ml_text import ml_text
 from dagster_project.defs.assets.ml_uplift import ml_campaign_uplift, ml_nba_uplift
 from dagster_project.defs.assets.ml_workforce import ml_workforce_assets, ml_workforce_checks
 from dagster_project.defs.assets.privacy import privacy_assets
@@ -30,7 +30,7 @@ from dagster_project.defs.sensors import erasure_requests_sensor, landing_files_
 
 defs = dg.Definitions(
     assets=[
-        *ingest_assets, cx_dbt_assets, *ml_text_assets, ml_emerging_topics, *ml_customer_assets, ml_customer_value,
+        *ingest_assets, cx_dbt_assets, ml_text, ml_emerging_topics, *ml_customer_assets, ml_customer_value,
         ml_nba_uplift, ml_campaign_uplift, *ml_persona_assets, *ml_workforce_assets, *alert_assets, *case_assets,
         *dg.map_asset_specs(read_daily, report_assets), *privacy_assets,
     ],

@@ -10,11 +10,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.defs.assets.ml_text import ADAPTED_HEAD_FILE, ADAPTED_HEAD_MODEL, ml_sentiment_model_card
+from dagster_project.defs.assets.ml_text import ADAPTED_HEAD_FILE, ADAPTED_HEAD_MODEL, ml_text
 from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import HEAD_PATH, SentimentHead, shared_multilingual_encoder
 from ml.model_store import ModelStore
 from ml.sentiment_adaptation import MIN_COMMENTS_PER_LABEL, adapt_head, survey_examples, survey_label
+from tests.helpers.materializations import materialization_of
 from tests.helpers.settings_env import point_settings_at
 
 
@@ -110,7 +111,7 @@ def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkey
         connection.executemany("INSERT INTO fct_survey_responses VALUES (?, ?, ?)",
                                comments.select("survey_type", "score", "comment").rows())
 
-    assert dg.materialize([ml_sentiment_model_card], resources=pipeline_resources()).success
+    assert dg.materialize([ml_text], selection=["ml_sentiment_model_card"], resources=pipeline_resources()).success
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         [(adopted, before, after)] = connection.sql(
             "SELECT adopted, macro_f1_before, macro_f1_after FROM ml_sentiment_model_card").fetchall()
@@ -123,8 +124,8 @@ def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkey
     os.utime(adapted, (LONG_AGO, LONG_AGO))
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("DELETE FROM fct_survey_responses WHERE score <> 1")
-    kept = dg.materialize([ml_sentiment_model_card], resources=pipeline_resources())
-    [materialization] = kept.asset_materializations_for_node("ml_sentiment_model_card")
+    kept = dg.materialize([ml_text], selection=["ml_sentiment_model_card"], resources=pipeline_resources())
+    materialization = materialization_of(kept, "ml_sentiment_model_card")
     assert materialization.metadata["adaptation"].value == (
         f"kept the head adapted on {datetime.now(timezone.utc).date().isoformat()}")
     assert adapted.stat().st_mtime == LONG_AGO
@@ -137,7 +138,7 @@ def test_model_card_asset_writes_its_table_and_the_adapted_head(tmp_path, monkey
     description = json.loads(store.info_path(ADAPTED_HEAD_MODEL).read_text())
     eight_days_ago = (datetime.now(timezone.utc) - timedelta(days=8)).isoformat()
     store.info_path(ADAPTED_HEAD_MODEL).write_text(json.dumps(description | {"trained_at": eight_days_ago}))
-    assert dg.materialize([ml_sentiment_model_card], resources=pipeline_resources()).success
+    assert dg.materialize([ml_text], selection=["ml_sentiment_model_card"], resources=pipeline_resources()).success
     assert not adapted.exists()
 
 
@@ -149,8 +150,8 @@ def test_model_card_is_skipped_with_its_reason_when_there_is_nothing_to_score(tm
         connection.execute(SURVEY_DDL)
         connection.execute("INSERT INTO fct_survey_responses VALUES ('nps', 9, NULL), ('ces', 5, 'ok')")  # no labels
 
-    result = dg.materialize([ml_sentiment_model_card], resources=pipeline_resources())
-    [materialization] = result.asset_materializations_for_node("ml_sentiment_model_card")
+    result = dg.materialize([ml_text], selection=["ml_sentiment_model_card"], resources=pipeline_resources())
+    materialization = materialization_of(result, "ml_sentiment_model_card")
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     assert metadata["status"] == "skipped"
     assert metadata["skip_reason"].startswith("no survey comments with an NPS or CSAT score")

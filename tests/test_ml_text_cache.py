@@ -12,12 +12,13 @@ import polars as pl
 import pytest
 
 import dagster_project.defs.assets.ml_text as ml_text_assets
-from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.assets.ml_text import ml_text
 from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import MultilingualEncoder, shared_multilingual_encoder
 from ml.text_cache import CACHE_KINDS, EMBEDDINGS, TEXT_INSIGHTS, CachedEncoder, TextCache, text_hash, with_text_hash
 from ml.text_insights import evidence_version, text_evidence
 from ml.topics import TopicClassifier, load_topics
+from tests.helpers.materializations import materialization_of
 from tests.helpers.settings_env import point_settings_at
 
 
@@ -114,8 +115,8 @@ def add_touchpoints(warehouse, rows, day):
 
 
 def insights_run(warehouse, *assets):
-    result = dg.materialize(list(assets or [ml_text_insights]), resources=pipeline_resources())
-    [materialization] = result.asset_materializations_for_node("ml_text_insights")
+    result = dg.materialize([ml_text], selection=list(assets or ["ml_text_insights"]), resources=pipeline_resources())
+    materialization = materialization_of(result, "ml_text_insights")
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         table = connection.sql("SELECT * FROM ml_text_insights ORDER BY touchpoint_id").pl()
@@ -130,14 +131,14 @@ def test_insights_compute_only_new_texts_and_equal_a_run_without_cache(tmp_path,
         connection.execute(TOUCHPOINT_DDL)
     add_touchpoints(warehouse, DAY_ONE, datetime(2026, 3, 1, 9))
 
-    counts, first = insights_run(warehouse, ml_sentiment, ml_text_insights)
+    counts, first = insights_run(warehouse, "ml_sentiment", "ml_text_insights")
     assert counts == (4, 0)  # 5 touchpoints, 4 distinct texts
     assert dict(first.select("touchpoint_id", "topic").rows())["t5"] == "praise"
     counts, second = insights_run(warehouse)
     assert counts == (0, 4) and second.equals(first)
 
     add_touchpoints(warehouse, DAY_TWO, datetime(2026, 3, 2, 9))
-    counts, refreshed = insights_run(warehouse, ml_sentiment, ml_text_insights)
+    counts, refreshed = insights_run(warehouse, "ml_sentiment", "ml_text_insights")
     assert counts == (1, 4)
     assert refreshed.filter(pl.col("touchpoint_id") == "t6").select("urgency_reason", "routing_team").row(0) == (
         "legal words ('Anwalt')", "escalations")

@@ -7,11 +7,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.assets.ml_text import ml_text
 from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import shared_multilingual_encoder
 from ml.topics import TopicClassifier, keyword_pattern, load_topics
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
+from tests.helpers.materializations import materialization_of
 from tests.helpers.settings_env import point_settings_at
 
 DEMO_TOPICS = {"delivery", "returns_refunds", "payment_billing", "product_quality", "account_login",
@@ -144,8 +145,8 @@ def test_insights_asset_writes_topic_labels_and_the_share_of_other_among_custome
             ("t3", datetime(2026, 3, 1, 11), "inbound", "Der Newsletter kommt jeden Tag, bitte abbestellen."),
             ("t4", datetime(2026, 3, 1, 12), "outbound", "Wir haben Ihre Nachricht erhalten."),  # not customer voice
         ])
-    result = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
-    [materialization] = result.asset_materializations_for_node("ml_text_insights")
+    result = dg.materialize([ml_text], selection=["ml_sentiment", "ml_text_insights"], resources=pipeline_resources())
+    materialization = materialization_of(result, "ml_text_insights")
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         labels = dict(connection.sql("SELECT touchpoint_id, topic_label FROM ml_text_insights").fetchall())
     assert (labels["t1"], labels["t2"], labels["t3"]) == ("Delivery", "Returns & refunds", "Other")

@@ -32,13 +32,14 @@ from cx_core.spark_scoring import (
 )
 from dagster_project.defs.assets.dbt import ml_tables_read_by_models
 from dagster_project.defs.assets.ml_customers import ml_churn
-from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.assets.ml_text import ml_text
 from dagster_project.defs.resources import pipeline_resources
 from ml.churn import REASON_COLUMNS, train_and_score
 from ml.features import last_event_date
 from ml.sentiment import HEAD_PATH, load_sentiment_model
 from ml.text_cache import text_hash
 from tests.helpers.dbt_engines import dbt_on
+from tests.helpers.materializations import materialization_of
 from tests.helpers.settings_env import point_settings_at
 
 pytestmark = pytest.mark.slow
@@ -197,9 +198,9 @@ def test_ml_sentiment_asset_scores_on_spark_on_the_spark_target(both_engines, mo
                       CX_ML_CACHE_DIR=str(data / "ml_cache_asset"))
     output = sentiment_folder(get_settings())
     shutil.rmtree(output, ignore_errors=True)
-    result = dg.materialize([ml_sentiment], resources=pipeline_resources())
+    result = dg.materialize([ml_text], selection=["ml_sentiment"], resources=pipeline_resources())
     assert result.success
-    [materialization] = result.asset_materializations_for_node("ml_sentiment")
+    materialization = materialization_of(result, "ml_sentiment")
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     with duckdb.connect(str(data / "spark.duckdb"), read_only=True) as connection:
         texts = connection.sql(TEXT_TOUCHPOINTS).pl()
@@ -308,10 +309,10 @@ def voice_of_customer_on_both(both_engines, sentiment_on_both):
     with pytest.MonkeyPatch.context() as monkeypatch:
         point_settings_at(monkeypatch, data, CX_DBT_TARGET="duckdb", CX_WAREHOUSE=str(data / "duckdb.duckdb"),
                           CX_ML_CACHE_DIR=str(data / "ml_cache_duckdb"))
-        assert dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources()).success
+        assert dg.materialize([ml_text], selection=["ml_sentiment", "ml_text_insights"], resources=pipeline_resources()).success
         point_settings_at(monkeypatch, data, CX_DBT_TARGET="spark", CX_WAREHOUSE=str(data / "spark.duckdb"),
                           CX_ML_CACHE_DIR=str(data / "ml_cache_spark"))
-        assert dg.materialize([ml_text_insights], resources=pipeline_resources()).success
+        assert dg.materialize([ml_text], selection=["ml_text_insights"], resources=pipeline_resources()).success
     shared = share_tables_with_spark(data / "spark.duckdb", data / "spark", ml_tables_read_by_models())
     for target in ("duckdb", "spark"):
         dbt(target, data, "run", "--select", "kpi_voice_of_customer")
