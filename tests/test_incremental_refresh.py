@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +22,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from cx_core.privacy.retention import apply_retention
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
@@ -252,6 +253,7 @@ def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(
         ALTER TABLE fct_journeys DROP COLUMN _resolved_at;
         ALTER TABLE int_identity_observations DROP COLUMN _ingested_at;
         ALTER TABLE int_identity_observations DROP COLUMN _changed_at;
+        ALTER TABLE int_identity_observations DROP COLUMN _rows_removed_at;
         ALTER TABLE int_identity_blocked_identifiers DROP COLUMN _observations_changed_at;
         DROP TABLE stg_orders__orders;
         CREATE VIEW stg_orders__orders AS SELECT 'stale' AS order_id;
@@ -263,8 +265,8 @@ def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(
 
 
 def test_after_retention_emptied_the_observations_a_component_without_rows_leaves(refreshed, tmp_path):
-    """Retention empties int_identity_observations (cx_core/privacy/retention.py): the refresh derives them again,
-    and an identifier of a component no remaining row names (here planted) leaves int_identity_components."""
+    """An earlier release's retention emptied int_identity_observations: the refresh derives them again, and an
+    identifier of a component no remaining row names (here planted) leaves int_identity_components."""
     warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
         INSERT INTO int_identity_components (identifier, identifier_type, identifier_value, customer_key,
                                              component_label, is_blocked, label_changed_in_last_pass, changed_at)
@@ -275,3 +277,38 @@ def test_after_retention_emptied_the_observations_a_component_without_rows_leave
     for table, columns in IDENTITY_TABLES.items():
         rows = f"SELECT {columns} FROM {table} ORDER BY ALL"
         assert query(warehouse, rows) == query(refreshed.full, rows), table
+
+
+def test_after_retention_the_refresh_rewrites_only_the_records_that_lost_rows(refreshed, tmp_path):
+    """Retention (every source, its first ten days) stamps the observations of the records that lost rows
+    (cx_core/privacy/retention.py); the refresh derives those records again from their remaining rows, drops those
+    without any, and leaves every other record as it was: the identity tables equal a full refresh over the
+    remaining rows."""
+    from dagster_project.defs.assets.dbt import cx_dbt_assets
+
+    first_day = query(refreshed.incremental, "SELECT min(observed_at) FROM int_identity_observations "
+                                             "WHERE source <> 'crm_customers'")[0][0]
+    now = first_day.replace(tzinfo=timezone.utc) + timedelta(days=10 + 30)
+    data_dir = tmp_path / "data"
+    with pytest.MonkeyPatch.context() as env:
+        settings = point_settings_at(env, data_dir, CX_PSEUDONYM_KEY_FILE=str(refreshed.settings.pseudonym_key_file),
+                                     CX_RETENTION_DAYS=",".join(f"{source}:30" for source in CONTRACTS))
+        env.setenv("DBT_TARGET_PATH", str(data_dir / "dagster_dbt_target"))
+        shutil.copytree(refreshed.settings.raw_dir, settings.raw_dir)
+        shutil.copy(refreshed.incremental, settings.warehouse_path)
+        records = "SELECT count(DISTINCT record_ref) FROM int_identity_observations"
+        [(records_before,)] = query(settings.warehouse_path, records)
+        removed = apply_retention(settings, now=now)
+        assert {result.source for result in removed if result.raw} >= {"web_events", "orders", "email_events"}
+        assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
+        full = data_dir / "full_refresh.duckdb"
+        run_dbt(settings.dbt_project_dir, data_dir, [*MODELS_ONLY, "--full-refresh"], warehouse=full)
+
+    for table, columns in IDENTITY_TABLES.items():
+        rows = f"SELECT {columns} FROM {table} ORDER BY ALL"
+        assert query(settings.warehouse_path, rows) == query(full, rows), table
+    [(records_after,)] = query(settings.warehouse_path, records)
+    [(rewritten,)] = query(settings.warehouse_path, f"""{records} WHERE _changed_at = (
+        SELECT max(_changed_at) FROM int_identity_observations)""")
+    assert records_after < records_before  # records without any row left are gone
+    assert 0 < rewritten < records_after / 2

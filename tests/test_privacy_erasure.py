@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +27,7 @@ from cx_core.privacy.erasure import erase_person, erasure_log_path
 from cx_core.privacy.identifiers import candidate_identifiers, normalize_phone_e164
 from cx_core.privacy.pseudonym import identifier_pseudonym, pseudonym_key
 from cx_core.privacy.requests import process_pending_requests, write_request
+from cx_core.privacy.retention import apply_retention
 from cx_core.privacy.rewrite import remove_landing_records
 from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
@@ -268,3 +270,18 @@ def test_a_second_erasure_finds_its_rows_in_files_an_earlier_one_rewrote(erased)
     [entry] = process_pending_requests(get_settings())
     assert entry.removed["landing"]["crm_customers"] == 1  # the file Anna's erasure rewrote
     assert findings(data_dir, BEN) == []
+
+
+def test_an_erasure_right_after_a_retention_run_erases_the_shared_identifiers_of_the_persons_records(tmp_path):
+    """Anna's phone is also a household member's (C0000123's messages), so the identity graph blocks it and no
+    component holds it; the erasure finds it on her own records in int_identity_observations. A retention run
+    between the last refresh and the erasure (here the web events before 08:02 on 1 March) must leave those
+    records there: afterwards nothing names her, the shared phone's calls and messages included."""
+    data_dir = tmp_path / "data"
+    with pytest.MonkeyPatch.context() as env:
+        point_settings_at(env, data_dir, CX_EXPORTS_DIR=str(tmp_path / "crm_exports"), CX_RETENTION_DAYS="web_events:1")
+        build_data_folder(data_dir, env)
+        [retained] = apply_retention(get_settings(), now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
+        assert retained.raw > 0
+        erase_person(["ANNA.MUELLER@example.de"], "after-retention", get_settings())
+        assert findings(data_dir, ANNA) == []

@@ -60,7 +60,8 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
     (fct_touchpoints included) and the journey steps (other sources stay), stamps the remaining touchpoints of the
     customers it removed some from as rewritten, so the next refresh numbers their journeys again, deletes the
     sessions of a cookie seen only before the cutoff (a cookie with a later event keeps its rows; int_web_sessions
-    re-splits it because its event count changed) and empties the identity observations."""
+    re-splits it because its event count changed) and stamps the identity observations of the records that lost
+    rows (see the next test)."""
     settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS="web_events:1")
     settings.warehouse_path.parent.mkdir(parents=True)
     last_run = datetime(2026, 3, 1, 9, 0)
@@ -77,8 +78,6 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
         for table in ("stg_web_events__events", "stg_email_events__events"):
             con.execute(f"CREATE TABLE {table} AS FROM (VALUES ('W1', TIMESTAMP '2026-03-01 08:00'),"
                         " ('W2', TIMESTAMP '2026-03-01 08:05')) AS t(event_id, event_time)")
-        con.execute("CREATE TABLE int_identity_observations AS FROM (VALUES ('web_events:a1|', 'anonymous_id:a1'),"
-                    " ('orders:O1', 'crm_id:C2')) AS t(record_ref, identifier)")
 
     [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
 
@@ -91,5 +90,46 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
         assert con.sql("SELECT session_id FROM int_web_sessions ORDER BY 1").fetchall() == [("mixed#1",), ("mixed#2",)]
         assert con.sql("SELECT event_id FROM stg_web_events__events").fetchall() == [("W2",)]
         assert con.sql("SELECT event_id FROM stg_email_events__events ORDER BY 1").fetchall() == [("W1",), ("W2",)]
-        # which records the remaining rows still make, the next refresh derives again
-        assert con.sql("SELECT count(*) FROM int_identity_observations").fetchall() == [(0,)]
+
+
+def test_retention_stamps_the_identity_observations_of_the_records_that_lost_rows(tmp_path, monkeypatch):
+    """The observations stay (an erasure before the next refresh still finds a person's records there); the records
+    that may have lost rows get `_rows_removed_at`, which the next refresh derives again from their remaining
+    rows: the web records first seen before the cutoff, and the orders their cookie was a purchase cookie of (the
+    order's record takes its cookie from the web events). The identifiers of those records lose their `changed_at`
+    in int_identity_components, so the refresh recomputes their components (a record without rows left leaves and
+    may unlink them). The observations are as an earlier release built them (no `_rows_removed_at`): retention adds
+    the column."""
+    settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS="web_events:1")
+    settings.warehouse_path.parent.mkdir(parents=True)
+    last_run = datetime(2026, 3, 1, 9, 0)
+    observations = [  # record_ref, observed_at (the record's first row), identifier
+        ("web_events:a1|", "2026-03-01 08:00", "anonymous_id:a1"),  # lost its first event
+        ("web_events:a2|C1", "2026-03-01 08:05", "anonymous_id:a2"),  # young
+        ("web_events:a2|C1", "2026-03-01 08:05", "crm_id:C1"),
+        ("orders:O1", "2026-03-01 07:00", "anonymous_id:a1"),  # bought from cookie a1: its cookie may have gone
+        ("orders:O1", "2026-03-01 07:00", "crm_id:C2"),
+        ("orders:O2", "2026-03-01 07:30", "crm_id:C1"),  # old, but no web record lent it an identifier
+        ("crm_customers:C2", "2020-01-01 00:00", "crm_id:C2"),
+        ("crm_customers:C1", "2020-01-01 00:00", "crm_id:C1"),
+    ]
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("CREATE TABLE stg_web_events__events AS FROM (VALUES ('W1', TIMESTAMP '2026-03-01 08:00'))"
+                    " AS t(event_id, event_time)")
+        con.execute("CREATE TABLE int_identity_observations (source VARCHAR, record_ref VARCHAR, observed_at TIMESTAMP,"
+                    " identifier VARCHAR, _changed_at TIMESTAMP)")
+        con.executemany("INSERT INTO int_identity_observations VALUES (split_part($1, ':', 1), $1, $2, $3, $4)",
+                        [(*row, last_run) for row in observations])
+        con.execute("CREATE TABLE int_identity_components AS SELECT DISTINCT identifier, _changed_at AS changed_at"
+                    " FROM int_identity_observations")
+
+    apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        stamped = con.sql("SELECT record_ref, identifier FROM int_identity_observations"
+                          " WHERE _rows_removed_at IS NOT NULL ORDER BY ALL").fetchall()
+        recomputed = con.sql("SELECT identifier FROM int_identity_components WHERE changed_at IS NULL"
+                             " ORDER BY 1").fetchall()
+    assert stamped == [("orders:O1", "anonymous_id:a1"), ("orders:O1", "crm_id:C2"),
+                       ("web_events:a1|", "anonymous_id:a1")]
+    assert recomputed == [("anonymous_id:a1",), ("crm_id:C2",)]

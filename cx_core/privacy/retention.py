@@ -2,9 +2,11 @@
 privacy/rewrite.py, as for erasure) and the incremental tables, which a rebuild would not clear: the staging
 tables of the web and e-mail events and of the orders, the touchpoints themselves, and the web sessions of cookies seen only before the cutoff (int_web_sessions
 re-splits a cookie whose event count changed, but a cookie without any event left is never touched again).
-The identity observations are emptied when a source lost rows: which of their records still have rows, and which
-identifiers other sources' rows gave them (an order's cookie, a ticket's callback), only the model knows, so the
-next refresh derives them again from the remaining rows (int_identity_observations rebuilds what it lacks).
+The identity observations of the records that may have lost rows are stamped (`_rows_removed_at`), not deleted: which
+of their rows remain, and which identifiers other sources' rows still give them (an order's cookie, a ticket's
+callback), only the model knows, so the next refresh derives those records again (int_identity_observations) and
+recomputes the components of their identifiers (int_identity_components); until then an erasure still finds a
+person's records, with the shared identifiers the graph blocks, there.
 Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved_at` stamp), so retention
 deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
 refresh numbers again (fct_journeys follows those, and drops the journeys of customers without any step left);
@@ -31,10 +33,21 @@ TOUCHPOINT_TABLES = ("int_touchpoints_unioned", "int_touchpoints_resolved", "fct
 RESOLVED_TABLE = "int_touchpoints_resolved"
 SESSIONS_TABLE = "int_web_sessions"
 OBSERVATIONS_TABLE = "int_identity_observations"
+COMPONENTS_TABLE = "int_identity_components"
 # the incremental staging tables by source (the other staging models are views over the raw layer)
 STAGING_TABLES = {"web_events": "stg_web_events__events", "email_events": "stg_email_events__events",
                   "orders": "stg_orders__orders"}
 JOURNEYS_TABLE = "int_journey_touchpoints"
+# The records that take identifiers from another source's rows (int_identity_observations), by that source: an
+# order its web purchase event's cookie, a ticket its callbacks' phone, a survey the identifiers of the order,
+# ticket, chat or call it asks about; each with the identifiers it may take (a LIKE pattern on `identifier`).
+BORROWING_RECORDS = {
+    "web_events": (("orders", "anonymous_id:%"),),
+    "calls": (("support_tickets", "phone:%"), ("surveys", "phone:%")),
+    "orders": (("surveys", "%"),),
+    "support_tickets": (("surveys", "%"),),
+    "chat_conversations": (("surveys", "%"),),
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ def apply_retention(settings: Settings, now: datetime | None = None) -> list[Ret
         warehouse = _remove_old_warehouse_rows(settings.warehouse_path, source, cutoff)
         if (removed.raw or warehouse) and table_exists(settings.warehouse_path, OBSERVATIONS_TABLE):
             with duckdb.connect(str(settings.warehouse_path)) as con:
-                con.execute(f"DELETE FROM {OBSERVATIONS_TABLE}")
+                _stamp_records_that_lost_rows(con, source, cutoff.astimezone(timezone.utc).replace(tzinfo=None))
         results.append(RetentionResult(source, cutoff, removed.raw, removed.quarantine, removed.landing, warehouse))
     return results
 
@@ -125,3 +138,40 @@ def _remove_old_resolved_touchpoints(con: duckdb.DuckDBPyConnection, source: str
                     WHERE customer_key IN (SELECT customer_key FROM retired_customers)""",
                 [datetime.now(timezone.utc).replace(tzinfo=None)])
     return removed
+
+
+def _stamp_records_that_lost_rows(con: duckdb.DuckDBPyConnection, source: str, utc_cutoff: datetime) -> None:
+    """Stamp `_rows_removed_at` on the identity observations of the records of `source` first seen before the cutoff
+    (`observed_at` is a record's earliest row: only those can have lost one; a CRM customer's is its creation, which
+    precedes the last update retention goes by, so it is every customer created before the cutoff) and of the
+    records that take identifiers from them (BORROWING_RECORDS), so the next refresh derives them again; and clear
+    `changed_at` of their identifiers in int_identity_components, so the refresh recomputes their components (a
+    record left without rows disappears and may split one or take its last identifier along). A table built by an
+    earlier release gets the column."""
+    borrowing = ", ".join(f"({sql_literal(lender)}, {sql_literal(borrower)}, {sql_literal(pattern)})"
+                          for lender, borrowers in BORROWING_RECORDS.items() for borrower, pattern in borrowers)
+    con.execute(f"ALTER TABLE {OBSERVATIONS_TABLE} ADD COLUMN IF NOT EXISTS _rows_removed_at TIMESTAMP")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE records_that_lost_rows AS
+        WITH first_seen_before_cutoff AS (
+            SELECT DISTINCT record_ref FROM {OBSERVATIONS_TABLE} WHERE source = $source AND observed_at < $cutoff
+        ),
+        borrowing (lender, source, pattern) AS (VALUES {borrowing}),
+        lent AS (
+            SELECT DISTINCT identifier FROM {OBSERVATIONS_TABLE}
+            WHERE record_ref IN (SELECT record_ref FROM first_seen_before_cutoff)
+        )
+        SELECT record_ref FROM first_seen_before_cutoff
+        UNION
+        SELECT observations.record_ref
+        FROM {OBSERVATIONS_TABLE} AS observations
+        JOIN borrowing ON observations.source = borrowing.source AND observations.identifier LIKE borrowing.pattern
+        WHERE borrowing.lender = $source AND observations.identifier IN (SELECT identifier FROM lent)""",
+                {"source": source, "cutoff": utc_cutoff})
+    con.execute(f"""UPDATE {OBSERVATIONS_TABLE} SET _rows_removed_at = $now
+                    WHERE record_ref IN (SELECT record_ref FROM records_that_lost_rows)""",
+                {"now": datetime.now(timezone.utc).replace(tzinfo=None)})
+    if has_table(con, COMPONENTS_TABLE):
+        con.execute(f"""UPDATE {COMPONENTS_TABLE} SET changed_at = NULL
+                        WHERE identifier IN (SELECT identifier FROM {OBSERVATIONS_TABLE}
+                                             WHERE record_ref IN (SELECT record_ref FROM records_that_lost_rows))""")

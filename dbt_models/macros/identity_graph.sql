@@ -19,6 +19,20 @@
     )
 {%- endmacro %}
 
+{#- The keys (`key`, the record id or the part of it the scope goes by) of the records of `source_name` that retention
+    stamped (the `stamped_records` CTE of int_identity_observations): they may have lost rows. -#}
+{% macro stamped_keys(source_name, key='record_id') -%}
+    select {{ key }} as key from stamped_records where source = '{{ source_name }}'
+{%- endmacro %}
+
+{#- After an incremental run of int_identity_observations: the rows still stamped by retention are those of records
+    the run found no row of any more (it rewrote every other stamped record). -#}
+{% macro delete_records_without_rows() -%}
+    {%- if target.type == 'duckdb' -%}
+    delete from {{ this }} where _rows_removed_at is not null
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The identity graph's edges among `observations` (a relation with record_ref and identifier): two identifiers
     seen on one record, both directions (int_identity_edges; int_identity_components over the part in scope). -#}
 {% macro identity_edges(observations) -%}

@@ -4,8 +4,9 @@
 -- Incremental (DuckDB): the counts change only for the identifiers of the records int_identity_observations
 -- rewrote since this table's run (`_changed_at`), and a record that lost an identifier or left can only unblock
 -- the identifiers this table holds. A run judges those candidates again from all their records and writes them
--- (delete+insert on `identifier`); a candidate no longer blocked is written as a tombstone (no rule) that the
--- post-hook deletes. A change of the rules' vars or of the identity_blocklist seed needs a `--full-refresh`.
+-- (delete+insert on `identifier`); a candidate no longer blocked, or no longer observed at all (its records lost
+-- their rows to retention), is written as a tombstone (no rule) that the post-hook deletes. A change of the rules'
+-- vars or of the identity_blocklist seed needs a `--full-refresh`.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='identifier',
@@ -40,6 +41,22 @@ observations as (
 record_observations as (
     select * from {{ ref('int_identity_observations') }}
     where record_ref in (select record_ref from observations)
+),
+
+-- A blocked identifier no record names any more: the rules below judge none, so it leaves as a tombstone.
+unobserved as (
+    select
+        identifier,
+        identifier_type,
+        identifier_value,
+        0 as records,
+        0 as linked_crm_ids,
+        0 as max_partners_of_one_type,
+        cast(null as {{ dbt.type_string() }}) as rule,
+        cast(null as {{ dbt.type_string() }}) as reason,
+        (select max(_changed_at) from {{ ref('int_identity_observations') }}) as _observations_changed_at
+    from {{ this }}
+    where identifier not in (select identifier from observations)
 ),
 {% else %}
 observations as (
@@ -145,7 +162,11 @@ blocked as (
     left join partner_limits on partner_limits.identifier = identifiers.identifier
 )
 
+{% if is_incremental() %}
 select * from blocked
-{% if not is_incremental() %}
+union all
+select * from unobserved
+{% else %}
+select * from blocked
 where rule is not null
 {% endif %}

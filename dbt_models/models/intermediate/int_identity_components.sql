@@ -15,7 +15,10 @@
 -- int_identity_observations rewrote since this table's latest change and of the identifiers whose blocked status
 -- changed. An edge of an identifier in that part leads to another one in it (an old edge stays within its old
 -- component, a new edge joins two identifiers of one rewritten record), so its labels are those a run over the
--- whole graph gives, and the rest keeps its labels. A run writes only the identifiers whose row changed, stamped
+-- whole graph gives, and the rest keeps its labels. Retention clears `changed_at` of the identifiers of the records
+-- that may have lost rows (cx_core/privacy/retention.py): their components are in scope too (a record left without
+-- rows takes its edges along, perhaps its identifiers' last observation), and they are written again whether they
+-- changed or not. A run writes only the identifiers whose row changed (or had no `changed_at`), stamped
 -- `changed_at`, so int_touchpoints_resolved and int_web_sessions re-derive only the records of those identifiers.
 -- An identifier no longer observed is written as a tombstone (no customer_key) that the post-hook deletes.
 {{ config(
@@ -31,8 +34,8 @@ with
 
 {% if is_incremental() %}
 {%- set watermark = latest_in_this('changed_at') %}
-{#- Every observation rewritten (retention empties the table): a component may have left entirely, so any identifier
-    of this table may be gone, not only those in scope. #}
+{#- Every observation rewritten (an earlier release's retention emptied the table): a component may have left
+    entirely, so any identifier of this table may be gone, not only those in scope. #}
 {%- set observations_rebuilt = execute and run_query(
     'select coalesce(min(_changed_at) > ' ~ watermark ~ ', false) from ' ~ ref('int_identity_observations')
 ).columns[0].values()[0] %}
@@ -48,6 +51,8 @@ seeds as (
     select identifier
     from {{ this }}
     where is_blocked and identifier not in (select identifier from {{ ref('int_identity_blocked_identifiers') }})
+    union
+    select identifier from {{ this }} where changed_at is null
 ),
 
 in_scope as (
@@ -145,7 +150,7 @@ changed as (
         identifier, identifier_type, identifier_value, customer_key, component_label, is_blocked,
         label_changed_in_last_pass
     from {{ this }}
-    where identifier in (select identifier from in_scope)
+    where identifier in (select identifier from in_scope) and changed_at is not null
 ),
 
 vanished as (

@@ -12,14 +12,17 @@
 -- and for the records those rows add identifiers to (an order's purchase cookie, a ticket's callback, a survey's
 -- trigger). A record is always rebuilt from all its staging rows, so a CRM customer's changed e-mail replaces
 -- the old one. The rows a run writes carry its start (`_changed_at`), for int_identity_blocked_identifiers.
--- A table without `_ingested_at` (built by an earlier release) is rebuilt whole in its first run; retention
--- empties the table (cx_core/privacy/retention.py), so the next run rebuilds it from the remaining rows.
--- Spark rebuilds it as a table.
+-- Retention stamps the records that may have lost rows (`_rows_removed_at`, cx_core/privacy/retention.py): a run
+-- derives them again from the rows they have left, and the post-hook deletes those left without any (a run writes
+-- no row of theirs, so their stamped rows are the ones remaining).
+-- A table without `_ingested_at` (built by an earlier release) is rebuilt whole in its first run, as is an empty
+-- one (an earlier release's retention emptied it). Spark rebuilds it as a table.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='record_ref',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    post_hook="{{ delete_records_without_rows() }}",
 ) }}
 {%- set identifier_types = ['crm_id', 'email', 'phone', 'loyalty_id', 'social_handle', 'anonymous_id'] %}
 {%- set incremental = is_incremental() and this_has_column('_ingested_at') %}
@@ -32,6 +35,17 @@ watermarks as (
     select source, max(_ingested_at) as ingested_at
     from {{ this }}
     group by source
+),
+
+-- The records retention stamped, by source: derived again from the rows they have left.
+stamped_records as (
+    {%- if this_has_column('_rows_removed_at') %}
+    select distinct source, substr(record_ref, length(source) + 2) as record_id
+    from {{ this }}
+    where _rows_removed_at is not null
+    {%- else %}
+    select source, record_ref as record_id from {{ this }} where false
+    {%- endif %}
 ),
 
 new_web_events as (
@@ -63,10 +77,15 @@ crm_scope as (
     select customer_id as key
     from {{ ref('stg_crm_customers__customers') }}
     where {{ ingested_after_watermark('crm_customers') }}
+    union
+    {{ stamped_keys('crm_customers') }}
 ),
 
 cookie_scope as (
     select anonymous_id as key from new_web_events
+    union
+    -- a web record's id is its cookie, '|' and its login (a CRM id)
+    {{ stamped_keys('web_events', "left(record_id, length(record_id) - strpos(reverse(record_id), '|'))") }}
 ),
 
 -- An order also when its web purchase event (its cookie) is new.
@@ -74,16 +93,22 @@ order_scope as (
     select order_id as key from new_orders
     union
     select order_id from new_web_events where event_type = 'purchase' and order_id is not null
+    union
+    {{ stamped_keys('orders') }}
 ),
 
 email_scope as (
     select email as key from {{ ref('stg_email_events__events') }} where {{ ingested_after_watermark('email_events') }}
+    union
+    {{ stamped_keys('email_events') }}
 ),
 
 messaging_scope as (
     select coalesce(customer_id, '') || '|' || coalesce(phone_e164, '') as key
     from {{ ref('stg_mobile_messages__messages') }}
     where {{ ingested_after_watermark('mobile_messages') }}
+    union
+    {{ stamped_keys('mobile_messages') }}
 ),
 
 -- A ticket also when a callback about it is new.
@@ -91,20 +116,28 @@ ticket_scope as (
     select ticket_id as key from new_tickets
     union
     select ticket_id from new_calls where ticket_id is not null
+    union
+    {{ stamped_keys('support_tickets') }}
 ),
 
 chat_scope as (
     select conversation_id as key from new_chats
+    union
+    {{ stamped_keys('chat_conversations') }}
 ),
 
 caller_scope as (
     select phone_e164 as key from new_calls
+    union
+    {{ stamped_keys('calls') }}
 ),
 
 author_scope as (
     select author_handle as key
     from {{ ref('stg_social_mentions__posts') }}
     where {{ ingested_after_watermark('social_mentions') }}
+    union
+    {{ stamped_keys('social_mentions') }}
 ),
 
 -- A survey also when the order, ticket, chat or call it asks about is new (ids of other types never match).
@@ -118,6 +151,8 @@ survey_scope as (
             union all select conversation_id from new_chats
             union all select call_id from new_calls
         )
+    union
+    {{ stamped_keys('surveys') }}
 ),
 {% endif %}
 
@@ -339,6 +374,7 @@ select
     identifier_value,
     identifier,
     max(_ingested_at) as _ingested_at,
-    {{ this_run_started_at() }} as _changed_at
+    {{ this_run_started_at() }} as _changed_at,
+    cast(null as timestamp) as _rows_removed_at
 from observations
 group by source, record_ref, identifier_type, identifier_value, identifier
