@@ -17,11 +17,13 @@ import pytest
 from cx_demo.generate import generate_demo
 from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.privacy.pseudonym import pseudonym, pseudonym_key
+from cx_core.privacy.spark_erasure import erase_from_parquet_folders
 from cx_core.settings import Settings, get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_core.spark_catalog import SPARK_SCHEMA_FOLDER, publish_parquet_views, publish_spark_tables, share_tables_with_spark
 from cx_core.spark_churn import SCORES_TABLE, SparkChurn
+from cx_core.spark_session import spark_session
 from cx_core.warehouse import WarehouseFile
 from cx_core.spark_scoring import (
     SENTIMENT_TABLE,
@@ -146,6 +148,25 @@ def test_keyed_pseudonyms_on_spark(both_engines):
     assert len(rows) > 100  # of the 300 demo customers
     for customer_key, email_hash, emails in rows:
         assert email_hash in {pseudonym(key, f"email:{email}") for email in emails}, customer_key
+
+
+def test_spark_reads_a_table_after_an_erasure_rewrote_it(both_engines, tmp_path):
+    """cx_core/privacy/spark_erasure.py rewrites a Spark table's Parquet files: Spark still reads the table, with
+    every row but the erased customer's."""
+    data, _ = both_engines
+    journeys = tmp_path / "fct_journeys"
+    shutil.copytree(data / "spark" / "warehouse" / SPARK_SCHEMA_FOLDER / "fct_journeys", journeys)
+    spark = spark_session(Settings.from_env())
+    try:  # stopped after: the later fixtures open sessions of their own
+        before = spark.read.parquet(str(journeys)).toPandas()
+        erased = before["customer_key"].iloc[0]
+        removed = erase_from_parquet_folders({"fct_journeys": journeys}, {erased})
+        after = spark.read.parquet(str(journeys)).toPandas()
+    finally:
+        spark.stop()
+    assert removed == {"fct_journeys": int((before["customer_key"] == erased).sum())}
+    assert len(after) == len(before) - removed["fct_journeys"] and erased not in set(after["customer_key"])
+    assert list(after.dtypes) == list(before.dtypes)
 
 
 @pytest.fixture(scope="module")

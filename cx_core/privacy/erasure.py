@@ -6,7 +6,8 @@
    closed-loop cases and those cases' rows in the CRM exports (privacy/case_data.py), their texts' entries in
    every text cache of the ML cache folder (ml.text_cache.CACHE_KINDS: sentiment, topic evidence, embeddings),
    and every warehouse row that names one of their identifiers, customer keys or cases; then rewrite the
-   warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt.
+   warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt; on the
+   `spark` target also from the Parquet files of its marts and ML tables (privacy/spark_erasure.py).
 4. Append to the erasure log: request id, times and counts per place, never an identifier.
 Reports are re-rendered by the Dagster job that runs this (dagster_project/defs/assets/privacy.py).
 """
@@ -22,9 +23,11 @@ from pathlib import Path
 import duckdb
 
 from cx_core.privacy.case_data import person_case_ids, remove_from_case_exports, with_case_rows
+from cx_core.privacy.erased_values import erased_row_condition, load_erased_values
 from cx_core.privacy.identifiers import candidate_identifiers
 from cx_core.privacy.pseudonym import identifier_pseudonym, pseudonym_key
 from cx_core.privacy.rewrite import remove_source_rows
+from cx_core.privacy.spark_erasure import erase_from_parquet_folders, spark_folders
 from cx_core.privacy.suppression import SuppressionMatcher, add_to_suppression_list
 from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
@@ -82,6 +85,8 @@ def erase_person(values: list[str], request_id: str, settings: Settings) -> Eras
     warehouse_values = ({v for _, v in person.identifiers} | {f"{t}:{v}" for t, v in person.identifiers}
                         | person.customer_keys | case_ids)
     removed["warehouse"] = erase_from_warehouse(settings.warehouse_path, warehouse_values)
+    # the `spark` target's marts and ML tables, also when the project has since moved back to DuckDB
+    removed["spark"] = erase_from_parquet_folders(spark_folders(settings.spark_dir), warehouse_values)
 
     entry.identifiers_resolved = len(person.identifiers)
     entry.customer_keys = len(person.customer_keys)
@@ -133,10 +138,7 @@ def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
         return {}
     removed = {}
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE TEMP TABLE erased_values (value VARCHAR)")
-        con.executemany("INSERT INTO erased_values VALUES (?)", [(v,) for v in sorted(values)])
-        # ids derived from a customer key ('C-C0000001-J1', a journey) name the customer too
-        con.execute("CREATE TEMP TABLE erased_prefixes AS SELECT DISTINCT value || '-' AS prefix FROM erased_values")
+        load_erased_values(con, values)
         removed |= _erase_observed_records(con)
         text_columns = con.execute(
             """SELECT schema_name, table_name, list(column_name ORDER BY column_index) FROM duckdb_columns()
@@ -145,13 +147,8 @@ def erase_from_warehouse(warehouse: Path, values: set[str]) -> dict[str, int]:
                GROUP BY ALL ORDER BY ALL"""
         ).fetchall()
         for schema, table, columns in text_columns:
-            condition = " OR ".join(
-                f"{quote_identifier(c)} IN (SELECT value FROM erased_values) OR "
-                f"EXISTS (SELECT 1 FROM erased_prefixes WHERE starts_with({quote_identifier(c)}, prefix))"
-                for c in columns
-            )
             relation = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-            count = con.execute(f"DELETE FROM {relation} WHERE {condition}").fetchone()[0]
+            count = con.execute(f"DELETE FROM {relation} WHERE {erased_row_condition(columns)}").fetchone()[0]
             if count:
                 removed[table] = removed.get(table, 0) + count
     compact_warehouse(warehouse)
