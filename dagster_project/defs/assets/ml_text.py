@@ -243,7 +243,6 @@ def write_text_insights(context: dg.AssetExecutionContext, settings: Settings, w
     )
 
 
-
 TEXT_PARTS = {
     "ml_sentiment_model_card": write_sentiment_model_card,
     "ml_sentiment": write_sentiment,
