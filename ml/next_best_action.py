@@ -75,7 +75,7 @@ class ContactCap:
 
 @dataclass(frozen=True)
 class NbaInputs:
-    """customers     dim_customers: customer_key, segment, is_crm_contact, preferred_inbound_channel, consent_*
+    """customers     dim_customer_profiles: customer_key, segment, is_crm_contact, preferred_inbound_channel, consent_*
     history       orders and, when present, web_events, service_contacts, surveys, sentiment (ml/features.py)
     contacts      past outbound contacts: customer_key, sent_at, channel, campaign_type (`outbound_contacts`)
     churn_scores  ml_churn_scores: customer_key, churn_probability, top_reason

@@ -47,17 +47,23 @@ def test_the_voice_of_customer_kpis_run_after_the_ml_assets_they_read():
     assert len([step for step in steps if step.startswith("cx_dbt_assets")]) >= 2  # dbt before and after ML
 
 
-def test_dim_customers_and_the_kpis_wait_for_personas_and_value():
-    """dim_customers carries persona and expected value, and the KPI marts slice by persona: both run after the ML
-    assets, which therefore must not read dim_customers themselves (nor wait for a check that does)."""
+def test_dim_customers_and_the_kpis_wait_for_every_ml_asset_they_show():
+    """dim_customers carries persona, expected value, churn risk and next best action, and the KPI marts slice by
+    persona: both run after those ML assets, which therefore must not read dim_customers themselves (nor wait for a
+    check that does); next best actions read the profiles instead. So the marts after the ML step, the KPIs and the
+    cases are one dbt step: the refresh runs dbt twice (issue 19)."""
     graph = defs.resolve_asset_graph()
     parents = {key.to_user_string() for key in graph.get(dg.AssetKey("dim_customers")).parent_keys}
-    assert {"ml_personas", "ml_customer_value"} <= parents
-    for ml_asset in ("ml_personas", "ml_persona_profiles", "ml_customer_value"):
+    assert {"ml_personas", "ml_customer_value", "ml_churn_scores", "ml_next_best_actions"} <= parents
+    for ml_asset in ("ml_personas", "ml_persona_profiles", "ml_customer_value", "ml_churn_scores", "ml_next_best_actions"):
         upstream = {key.to_user_string() for key in graph.get_ancestor_asset_keys(dg.AssetKey(ml_asset))}
         assert not {"dim_customers", "kpi_metrics"} & upstream, ml_asset
-    steps = [node.name for node in defs.resolve_job_def("full_refresh").graph.nodes]
-    assert len([step for step in steps if step.startswith("cx_dbt_assets")]) >= 2
+    assert "dim_customer_profiles" in {key.to_user_string() for key in
+                                       graph.get(dg.AssetKey("ml_next_best_actions")).parent_keys}
+    # full_refresh builds the seeds in a step of their own first: they do not wait for the ingestion
+    for job, dbt_steps in (("full_refresh", 3), ("kpi_refresh", 2)):
+        steps = [node.name for node in defs.resolve_job_def(job).graph.nodes]
+        assert len([step for step in steps if step.startswith("cx_dbt_assets")]) == dbt_steps, job
 
 
 def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():

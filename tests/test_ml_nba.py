@@ -241,7 +241,7 @@ def test_contact_cap_parsing():
 
 
 def write_tiny_warehouse(path: Path, customers: int = 300, seed: int = 11) -> None:
-    """fct_orders (buyers who stop at random dates), dim_customers, fct_marketing_contacts and the seed."""
+    """fct_orders (buyers who stop at random dates), dim_customer_profiles, fct_marketing_contacts and the seed."""
     rng = np.random.default_rng(seed)
     start = datetime(2025, 11, 1)
     rows = []
@@ -259,7 +259,8 @@ def write_tiny_warehouse(path: Path, customers: int = 300, seed: int = 11) -> No
                               "sent_at": [start + timedelta(days=float(d)) for d in rng.uniform(0, 365, 500)],
                               "campaign_type": rng.choice(["cross_sell", "win_back", "newsletter"], 500)})
     with duckdb.connect(str(path)) as connection:
-        for name, frame in (("fct_orders", orders), ("dim_customers", dim), ("fct_marketing_contacts", marketing)):
+        for name, frame in (("fct_orders", orders), ("dim_customer_profiles", dim),
+                            ("fct_marketing_contacts", marketing)):
             connection.register("frame", frame.to_arrow())
             connection.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
             connection.unregister("frame")

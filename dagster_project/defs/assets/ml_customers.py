@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # imported where the spark target needs it: it loads PySpark 
 
 CUSTOMERS_SQL = f"""
     SELECT customer_key, segment, is_crm_contact, preferred_inbound_channel, {", ".join(CHANNEL_CONSENT.values())}
-    FROM dim_customers
+    FROM dim_customer_profiles
 """
 # Every outbound marketing contact, on any channel, counts towards the cap and teaches the response rates.
 CONTACTS_SQL = """
@@ -66,7 +66,7 @@ CHURN_SCORES_SQL = "SELECT customer_key, as_of_date, churn_probability, top_reas
 CATALOGUE_SQL = "SELECT * FROM nba_actions"
 CHURN_DEPS = [warehouse_table_key(table) for table in HISTORY_TABLES]
 NBA_DEPS = [
-    *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customers", "fct_marketing_contacts",
+    *(warehouse_table_key(table) for table in ("ml_churn_scores", "dim_customer_profiles", "fct_marketing_contacts",
                                                "fct_campaign_assignments", "nba_actions")),
     *CHURN_DEPS,
 ]
