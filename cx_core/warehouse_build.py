@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from cx_core.sources.reader import quote_identifier, sql_literal
+from cx_core.warehouse_copy_ahead import copy_warehouse, discard_copies_ahead
 
 LIVE_ALIAS = "live"  # the warehouse as the build sees it; dbt's hook attaches it under this name
 PROXY_COMMENT = "cx build proxy"  # marks the views start_build made; a relation dbt rebuilt has lost it
@@ -118,7 +119,7 @@ def start_build(warehouse: Path, rebuilt: frozenset[str] = frozenset(), incremen
         used_bytes = con.execute("SELECT used_blocks * block_size FROM pragma_database_size()").fetchall()[0][0]
     added_to = {key for key, relation in live.items() if relation.name in incremental and not relation.is_view}
     if copies_the_file(warehouse.stat().st_size, used_bytes, list(live.values()), rebuilt, incremental):
-        shutil.copyfile(warehouse, build)
+        copy_warehouse(warehouse, build)  # made ahead while the run started, when it could (warehouse_copy_ahead)
         with duckdb.connect(str(build)) as con:
             for key, relation in live.items():
                 if relation.name in rebuilt and key not in added_to:
@@ -182,6 +183,7 @@ def publish_build(build: Path, warehouse: Path) -> None:
             pass  # closing checkpoints: the file alone is complete
         os.replace(build, warehouse)
         shutil.rmtree(build.parent, ignore_errors=True)
+        discard_copies_ahead(warehouse)
         return
     catalog = build.stem
     with duckdb.connect(str(build)) as con:
@@ -207,3 +209,4 @@ def publish_build(build: Path, warehouse: Path) -> None:
             con.execute(f"DETACH {quote_identifier(LIVE_ALIAS)}")
         os.replace(build, warehouse)
     shutil.rmtree(build.parent, ignore_errors=True)
+    discard_copies_ahead(warehouse)  # a copy of the warehouse before this build is of no use any more

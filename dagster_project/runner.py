@@ -12,6 +12,11 @@ import time
 import uuid
 
 from cx_core.settings import REPO_ROOT, Settings
+from cx_core.warehouse_copy_ahead import start_copy_ahead
+
+# Jobs whose first dbt step builds in a copy of the warehouse file: `cx run` starts that copy before it loads
+# Dagster (cx_core/warehouse_copy_ahead.py). Ingestion, which may run before that step, does not write the warehouse.
+COPY_AHEAD_JOBS = ("full_refresh", "kpi_refresh")
 
 
 def prepare_dagster_home(settings: Settings) -> None:
@@ -28,6 +33,8 @@ def prepare_dbt_manifest() -> None:
 
 
 def run_everything(settings: Settings, verbose: bool = False, job_name: str = "full_refresh") -> int:
+    if settings.dbt_target == "duckdb" and job_name in COPY_AHEAD_JOBS:
+        start_copy_ahead(settings.warehouse_path)
     prepare_dagster_home(settings)
     prepare_dbt_manifest()
 
