@@ -16,8 +16,12 @@ given alive, purchases depend on x and T only (t_x enters through the probabilit
 (γ + x·m_x) × Gamma(p·N, 1) / Gamma(q + p·x, 1), so value ÷ (γ + x·m_x) depends on x and N only. A customer's
 quantile is then the quantile of their group's alive draws at the level left after the point mass of "not
 alive" at zero, (level − (1 − P(alive))) ÷ P(alive), times their own γ + x·m_x. The 100k demo has 3,616 (x, T)
-groups for 80,151 customers. Each group draws from its own generator seeded by (seed, x, T), so its interval
-does not depend on which other customers are in the data.
+groups for 80,151 customers. What does not depend on T is drawn once per x (issue 19: the Beta and Geometric
+draws were half of the 2.7 s of a refresh): the purchase rate is Gamma(r + x, 1) ÷ (α + T), and the drop-out
+(purchases until it), the spend rate and the draws' order are the same for every T, so the groups of one x share
+them (common random numbers: each group's draws still follow its own distribution exactly; only the Poisson
+purchases and the value draws are the group's own). The x draws come from a generator seeded by (seed, x), each
+group's from its child stream for T, so an interval does not depend on which other customers are in the data.
 
 Why our own code and not a library: see the README (Customer lifetime value).
 """
@@ -140,14 +144,17 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     spend_scale = model.spend.gamma + x * summary["m_x"].fill_null(0.0).to_numpy()
     dead_share = 1.0 - probability_alive(model.purchases, x, t_x, T)
-    # The customers of each group as one list: iterating over group_by's frames gathers every group apart (0.8 s
-    # of 2 s at 100k customers, issue 19).
+    # The customers of each group as one list: iterating over group_by's frames gathers every group apart (0.8 s of
+    # 2 s at 100k customers, issue 19). Sorted by x, so each x's shared draws are made once.
     groups = summary.select(pl.col("x").cast(pl.Int64), pl.col("T").cast(pl.Int64)).with_row_index("customer").group_by(
-        "x", "T").agg("customer")
+        "x", "T").agg("customer").sort("x", "T")
     intervals = {name: np.zeros(summary.height) for name in ("purchases_low", "purchases_high", "value_low", "value_high")}
+    shared = None
     for group_x, group_T, members in groups.iter_rows():
         customers = np.array(members)
-        purchases, value_per_scale = _simulate_alive(model, group_x, group_T, horizon_days, seed, draws)
+        if shared is None or shared.x != group_x:
+            shared = _draw_alive_with_x(model, group_x, seed, draws)
+        purchases, value_per_scale = _simulate_alive(model, shared, group_T, horizon_days, seed)
         for bound, level in zip(("low", "high"), INTERVAL):
             # the level within the alive draws; at or below zero the quantile is in the mass at zero
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -157,18 +164,34 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     return intervals
 
 
-def _simulate_alive(model: ValueModel, x: int, T: int, horizon_days: float, seed: int,
-                    draws: int) -> tuple[np.ndarray, np.ndarray]:
-    """`draws` sorted draws of purchases and of value ÷ (γ + x·m_x) of a customer alive at T with x repeat
-    purchases."""
+@dataclass(frozen=True)
+class _AliveWithX:
+    """The draws of a customer alive with x repeat purchases that do not depend on T."""
+
+    x: int
+    rate_times_age: np.ndarray  # Gamma(r + x, 1): the purchase rate is this ÷ (α + T)
+    purchases_until_dropout: np.ndarray  # Geometric(p) with p ~ Beta(a, b + x)
+    spend_rate: np.ndarray  # Gamma(q + p·x, 1)
+
+
+def _draw_alive_with_x(model: ValueModel, x: int, seed: int, draws: int) -> _AliveWithX:
     bg, gg = model.purchases, model.spend
-    rng = np.random.default_rng([seed, x, T])
-    rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), draws)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, x]))
+    rate_times_age = rng.gamma(bg.r + x, 1.0, draws)
     # A history without visible drop-outs fits a tiny a: Beta draws then underflow to 0, which is "never drops".
     dropout = np.clip(rng.beta(bg.a, bg.b + x, draws), 1e-12, 1.0)
-    purchases = np.minimum(rng.poisson(rate * horizon_days), rng.geometric(dropout))
-    spend_rate = rng.gamma(gg.q + gg.p * x, 1.0, draws)
-    value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)
+    return _AliveWithX(x, rate_times_age, rng.geometric(dropout), rng.gamma(gg.q + gg.p * x, 1.0, draws))
+
+
+def _simulate_alive(model: ValueModel, shared: _AliveWithX, T: int, horizon_days: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted draws of purchases and of value ÷ (γ + x·m_x) of a customer alive at T with x repeat purchases, one
+    per draw of `shared`."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, shared.x], spawn_key=(T,)))
+    rate = shared.rate_times_age / (model.purchases.alpha + T)
+    purchases = np.minimum(rng.poisson(rate * horizon_days), shared.purchases_until_dropout)
+    value = np.where(purchases > 0, rng.gamma(np.maximum(model.spend.p * purchases, 1e-12), 1.0 / shared.spend_rate),
+                     0.0)
     return np.sort(purchases).astype(float), np.sort(value)
 
 
