@@ -38,7 +38,7 @@ import polars as pl
 # SciPy: imported in the functions that use it, not here. The Dagster definitions import this module, and
 # every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
-from ml.bgnbd import BgNbdParams, expected_purchases, fit, log_likelihood
+from ml.bgnbd import BgNbdParams, expected_purchases, fit
 from ml.features import cutoff
 
 HORIZON_DAYS = 365
