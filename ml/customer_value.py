@@ -16,14 +16,20 @@ given alive, purchases depend on x and T only (t_x enters through the probabilit
 (γ + x·m_x) × Gamma(p·N, 1) / Gamma(q + p·x, 1), so value ÷ (γ + x·m_x) depends on x and N only. A customer's
 quantile is then the quantile of their group's alive draws at the level left after the point mass of "not
 alive" at zero, (level − (1 − P(alive))) ÷ P(alive), times their own γ + x·m_x. The 100k demo has 3,616 (x, T)
-groups for 80,151 customers. Each group draws from its own generator seeded by (seed, x, T), so its interval
-does not depend on which other customers are in the data.
+groups for 80,151 customers. The groups of one x share their draws (common random numbers; issue 19: drawing
+every group afresh took 2.7 s of a refresh): the purchase rate is Gamma(r + x, 1) ÷ (α + T); the Poisson
+purchases are the arrivals of a unit-rate Poisson process up to rate × horizon; the value of N purchases is
+the sum of N Gamma(p, 1) spends ÷ the spend rate. Rate, drop-out, spend rate, arrivals and spends are drawn
+once per x, so a group only counts arrivals and looks up cumulated spends; each group's draws still follow its
+own distribution exactly. They come from generators seeded by (seed, x) and are extended in order as far as a
+group needs, so an interval does not depend on which other customers are in the data.
 
 Why our own code and not a library: see the README (Customer lifetime value).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -32,7 +38,7 @@ import polars as pl
 # SciPy: imported in the functions that use it, not here. The Dagster definitions import this module, and
 # every `cx run` paid for the import at start-up, before its first step (issue 19, tests/test_definitions_imports.py).
 
-from ml.bgnbd import BgNbdParams, expected_purchases, fit, log_likelihood
+from ml.bgnbd import BgNbdParams, expected_purchases, fit
 from ml.features import cutoff
 
 HORIZON_DAYS = 365
@@ -140,14 +146,17 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     x, t_x, T = (summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T"))
     spend_scale = model.spend.gamma + x * summary["m_x"].fill_null(0.0).to_numpy()
     dead_share = 1.0 - probability_alive(model.purchases, x, t_x, T)
-    # The customers of each group as one list: iterating over group_by's frames gathers every group apart (0.8 s
-    # of 2 s at 100k customers, issue 19).
+    # The customers of each group as one list: iterating over group_by's frames gathers every group apart (0.8 s of
+    # 2 s at 100k customers, issue 19). Sorted by x, so each x's shared draws are made once.
     groups = summary.select(pl.col("x").cast(pl.Int64), pl.col("T").cast(pl.Int64)).with_row_index("customer").group_by(
-        "x", "T").agg("customer")
+        "x", "T").agg("customer").sort("x", "T")
     intervals = {name: np.zeros(summary.height) for name in ("purchases_low", "purchases_high", "value_low", "value_high")}
+    shared = None
     for group_x, group_T, members in groups.iter_rows():
         customers = np.array(members)
-        purchases, value_per_scale = _simulate_alive(model, group_x, group_T, horizon_days, seed, draws)
+        if shared is None or shared.x != group_x:
+            shared = _AliveWithX(model, group_x, seed, draws)
+        purchases, value_per_scale = shared.simulate(group_T, horizon_days)
         for bound, level in zip(("low", "high"), INTERVAL):
             # the level within the alive draws; at or below zero the quantile is in the mass at zero
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -157,19 +166,45 @@ def simulate_intervals(model: ValueModel, summary: pl.DataFrame, horizon_days: f
     return intervals
 
 
-def _simulate_alive(model: ValueModel, x: int, T: int, horizon_days: float, seed: int,
-                    draws: int) -> tuple[np.ndarray, np.ndarray]:
-    """`draws` sorted draws of purchases and of value ÷ (γ + x·m_x) of a customer alive at T with x repeat
-    purchases."""
-    bg, gg = model.purchases, model.spend
-    rng = np.random.default_rng([seed, x, T])
-    rate = rng.gamma(bg.r + x, 1.0 / (bg.alpha + T), draws)
-    # A history without visible drop-outs fits a tiny a: Beta draws then underflow to 0, which is "never drops".
-    dropout = np.clip(rng.beta(bg.a, bg.b + x, draws), 1e-12, 1.0)
-    purchases = np.minimum(rng.poisson(rate * horizon_days), rng.geometric(dropout))
-    spend_rate = rng.gamma(gg.q + gg.p * x, 1.0, draws)
-    value = np.where(purchases > 0, rng.gamma(np.maximum(gg.p * purchases, 1e-12), 1.0 / spend_rate), 0.0)
-    return np.sort(purchases).astype(float), np.sort(value)
+class _AliveWithX:
+    """`draws` draws of a customer alive with x repeat purchases, for any T (module doc): purchase rate × (α + T),
+    purchases until the drop-out, spend rate, and per draw the arrival times of a unit-rate Poisson process and
+    the cumulated spends of successive purchases (row k: the k-th; row 0: zero), drawn further as groups need."""
+
+    def __init__(self, model: ValueModel, x: int, seed: int, draws: int):
+        bg, gg = model.purchases, model.spend
+        self.x, self.model = x, model
+        rng, self._arrival_rng, self._spend_rng = (
+            np.random.default_rng(child) for child in np.random.SeedSequence([seed, x]).spawn(3))
+        self.rate_times_age = rng.gamma(bg.r + x, 1.0, draws)
+        # A history without visible drop-outs fits a tiny a: Beta draws then underflow to 0, which is "never drops".
+        self.purchases_until_dropout = rng.geometric(np.clip(rng.beta(bg.a, bg.b + x, draws), 1e-12, 1.0))
+        self.spend_rate = rng.gamma(gg.q + gg.p * x, 1.0, draws)
+        self.arrivals = np.zeros((1, draws))
+        self.cumulated_spend = np.zeros((1, draws))
+
+    def simulate(self, T: int, horizon_days: float) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted draws of purchases and of value ÷ (γ + x·m_x) of a customer alive at T."""
+        poisson_mean = self.rate_times_age * horizon_days / (self.model.purchases.alpha + T)
+        # arrivals until each draw's last one lies beyond its mean, or its drop-out caps the count anyway
+        while ((self.arrivals[-1] <= poisson_mean) & (len(self.arrivals) - 1 < self.purchases_until_dropout)).any():
+            self.arrivals = _grown(self.arrivals, 2 * len(self.arrivals), self._arrival_rng.standard_exponential)
+        purchases = np.minimum((self.arrivals[1:] <= poisson_mean).sum(axis=0), self.purchases_until_dropout)
+        self.cumulated_spend = _grown(self.cumulated_spend, purchases.max() + 1,
+                                      lambda shape: self._spend_rng.gamma(self.model.spend.p, 1.0, shape))
+        value = self.cumulated_spend[purchases, np.arange(len(purchases))] / self.spend_rate
+        return np.sort(purchases).astype(float), np.sort(value)
+
+
+def _grown(cumulated: np.ndarray, rows: int, draw: Callable[[tuple[int, int]], np.ndarray]) -> np.ndarray:
+    """Running totals (one row per step) with at least `rows` rows, the new steps' increments from `draw`; at
+    least doubled, so growing step by step does not copy the rows again and again. A generator draws a block
+    row by row and the totals run on from the last row in order, so row k is the same to the last bit however the
+    rows were requested."""
+    if rows <= len(cumulated):
+        return cumulated
+    increments = draw((max(rows, 2 * len(cumulated)) - len(cumulated), cumulated.shape[1]))
+    return np.vstack([cumulated, np.cumsum(np.vstack([cumulated[-1:], increments]), axis=0)[1:]])
 
 
 def _sorted_quantile(draws: np.ndarray, levels: np.ndarray) -> np.ndarray:

@@ -165,8 +165,13 @@ def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Cale
         return weekday_mean(history, first_day, days, calendar)
     model = HistGradientBoostingRegressor(loss="squared_error", max_iter=150, learning_rate=0.05, max_depth=3,
                                           categorical_features=[0], random_state=0)
-    model.fit(features, ratios)
-    return np.clip(model.predict(calendar_features(day_range(first_day, days), calendar)) * current_level, 0, None)
+    # Limited here, after the import: forecast_series' limit reaches only the thread pools loaded when it started,
+    # and the first call of a process loads scikit-learn's OpenMP. Unlimited, that first fit took 3.2 s instead of
+    # 0.1 s on the busy 2-core machine (issue 19).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model.fit(features, ratios)
+        prediction = model.predict(calendar_features(day_range(first_day, days), calendar))
+    return np.clip(prediction * current_level, 0, None)
 
 
 Forecaster = Callable[[np.ndarray, date, int, Calendar], np.ndarray]
@@ -245,6 +250,14 @@ def range_table(level: float) -> tuple[np.ndarray, np.ndarray]:
     return count_ranges(MEAN_GRID, DISPERSIONS, level)
 
 
+@lru_cache(maxsize=len(INTERVAL_LEVELS) * len(DISPERSIONS))
+def range_row(level: float, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row of `range_table`, computed alone: a forecast with calibrated dispersions needs one row per level,
+    and the whole table took 0.6 s of every process that forecasts (issue 19)."""
+    lower, upper = count_ranges(MEAN_GRID, DISPERSIONS[row:row + 1], level)
+    return lower[0], upper[0]
+
+
 def grid_columns(forecast: np.ndarray) -> np.ndarray:
     """The column of the nearest grid mean of each forecast."""
     steps = np.log(np.maximum(forecast, MEAN_GRID[0]) / MEAN_GRID[0]) / np.log(MEAN_GRID[1] / MEAN_GRID[0])
@@ -267,9 +280,9 @@ def interval_columns(forecast: np.ndarray, dispersions: dict[str, int]) -> dict[
     """The interval columns for `forecast`: {'lower_80': ..., 'upper_80': ..., 'lower_95': ..., ...}."""
     columns = {}
     for name, level in INTERVAL_LEVELS.items():
-        lower, upper = range_table(level)
-        row, grid = dispersions[name], grid_columns(forecast)
-        columns[f"lower_{name}"], columns[f"upper_{name}"] = lower[row, grid], upper[row, grid]
+        lower, upper = range_row(level, dispersions[name])
+        grid = grid_columns(forecast)
+        columns[f"lower_{name}"], columns[f"upper_{name}"] = lower[grid], upper[grid]
     return columns
 
 

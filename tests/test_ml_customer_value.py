@@ -142,3 +142,15 @@ def test_grouped_intervals_are_the_quantiles_of_each_customers_own_simulation():
         assert abs(intervals["purchases_high"][customer] - purchases_high) <= 1
     # the same (x, T) group, scaled by each customer's γ + x·m_x: the larger spender's interval is wider
     assert intervals["value_high"][1] > intervals["value_high"][0]
+
+
+def test_a_customers_interval_does_not_depend_on_the_other_customers():
+    """The groups of one x share the draws that do not depend on T (ml/customer_value.py): a customer's interval
+    must still be the same alone and among others of the same x and T, of the same x and other T, and of other x."""
+    crowd = pl.DataFrame({"x": [2.0, 2.0, 2.0, 0.0, 0.0, 5.0], "t_x": [10.0, 30.0, 5.0, 0.0, 0.0, 30.0],
+                          "T": [40.0, 40.0, 55.0, 0.0, 40.0, 40.0], "m_x": [30.0, 50.0, 10.0, None, None, 25.0]})
+    together = simulate_intervals(CDNOW_MODEL, crowd, 52.0, seed=7)
+    for customer in range(crowd.height):
+        alone = simulate_intervals(CDNOW_MODEL, crowd.slice(customer, 1), 52.0, seed=7)
+        assert {name: values[customer] for name, values in together.items()} == {
+            name: values[0] for name, values in alone.items()}

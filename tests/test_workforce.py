@@ -3,6 +3,9 @@ staffing plan per channel model, holiday and outlier cleaning, leak-free backtes
 on a synthetic series with known noise."""
 
 import math
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -11,9 +14,9 @@ import pytest
 
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
-    DISPERSIONS, Calendar, calibrated_dispersions, clean_history, complete_days, count_ranges, coverage,
-    forecast_series, forecast_windows, interval_columns, intraday_forecast, intraday_profile, rolling_origins,
-    seasonal_naive, weekday_mean, with_honest_intervals,
+    DISPERSIONS, INTERVAL_LEVELS, Calendar, calibrated_dispersions, clean_history, complete_days, count_ranges,
+    coverage, forecast_series, forecast_windows, interval_columns, intraday_forecast, intraday_profile, range_row,
+    range_table, rolling_origins, seasonal_naive, weekday_mean, with_honest_intervals,
 )
 from ml.plan_vs_actual import plan_vs_actual_summary
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, staffing_plan
@@ -289,6 +292,44 @@ def test_dispersion_calibrated_on_poisson_days_at_their_true_rate_stays_near_poi
     ranges = interval_columns(rate, dispersions)
     fresh = rng.poisson(rate)
     assert 0.77 <= np.mean((fresh >= ranges["lower_80"]) & (fresh <= ranges["upper_80"])) <= 0.83
+
+
+def test_a_range_row_computed_alone_equals_the_row_of_the_whole_table():
+    # a forecast's intervals read one row per level (range_row); the backtest calibrates on the whole table
+    for level in INTERVAL_LEVELS.values():
+        lower, upper = range_table(level)
+        for row in (0, 17, len(DISPERSIONS) - 1):
+            row_lower, row_upper = range_row(level, row)
+            assert np.array_equal(row_lower, lower[row]) and np.array_equal(row_upper, upper[row])
+
+
+# Run in a fresh interpreter: scikit-learn's OpenMP must load inside a thread-pool limit that started before it, as in
+# the first calendar fit of a `cx run` step (forecast_series' limit). Only a limit entered after the import reaches it.
+FIRST_CALENDAR_FIT = """
+from datetime import date
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+from ml.forecast import Calendar, gbm_calendar
+assert "sklearn" not in __import__("sys").modules
+history = np.resize([100.0, 120, 110, 90, 95, 40, 30], 140)
+with threadpool_limits(limits=1):
+    gbm_calendar(history, date(2026, 5, 25), 14, Calendar())  # loads scikit-learn and its OpenMP
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    fit, threads = HistGradientBoostingRegressor.fit, []
+    def counting_fit(model, *args):
+        threads.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp")
+        return fit(model, *args)
+    HistGradientBoostingRegressor.fit = counting_fit
+    gbm_calendar(history, date(2026, 5, 25), 14, Calendar())
+print(max(threads))
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenMP uses one thread anyway")
+def test_the_calendar_model_fits_on_one_openmp_thread_after_loading_scikit_learn_within_a_limit():
+    # Two threads on the first series took 3.2 s instead of 0.1 s on the busy 2-core machine (issue 19).
+    completed = subprocess.run([sys.executable, "-c", FIRST_CALENDAR_FIT], capture_output=True, text=True, check=True)
+    assert completed.stdout.split()[-1] == "1"
 
 
 def test_intraday_forecast_splits_each_day_by_its_weekday_profile():
