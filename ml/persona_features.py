@@ -28,7 +28,9 @@ DAYS_PER_YEAR = 365.25
 class BehaviourHistory:
     """The mart rows the persona features read (only the named columns are used).
 
-    touchpoints         fct_touchpoints: customer_key, occurred_at, channel, source, direction
+    touchpoints         fct_touchpoints per customer, day, channel, source and direction: customer_key,
+                        occurred_at (the day's first), channel, source, direction, touchpoints (that
+                        day's count); one row per touchpoint with a count of 1 gives the same features
     orders              fct_orders: customer_key, ordered_at, order_type (sale|return), value_eur, channel
     service_contacts    fct_service_contacts: customer_key, occurred_at, inbound_channel
     surveys             fct_survey_responses: customer_key, responded_at, survey_type, score
@@ -76,7 +78,7 @@ def _activity(touchpoints: pl.DataFrame, as_of: date) -> pl.DataFrame:
     return (
         touchpoints.filter(pl.col("direction") == "inbound")
         .group_by("customer_key")
-        .agg(pl.len().alias("touchpoints"), (tenure_days / DAYS_PER_YEAR).alias("active_years"))
+        .agg(pl.col("touchpoints").sum().cast(pl.UInt32), (tenure_days / DAYS_PER_YEAR).alias("active_years"))
         .filter(pl.col("touchpoints") >= MIN_TOUCHPOINTS)
     )
 

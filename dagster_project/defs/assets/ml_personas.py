@@ -30,8 +30,13 @@ from ml.persona_rescoring import assign_or_refit, stored_personas, stored_person
 from ml.personas import Clustering, PersonaModel
 
 BEHAVIOUR_QUERIES = {
-    "touchpoints": """SELECT customer_key, occurred_at, channel, source, direction
-                      FROM fct_touchpoints WHERE customer_key IS NOT NULL""",
+    # Counted per day in DuckDB, only the inbound and web touchpoints the features read: 2.0 of 9.3 million rows at
+    # 100k customers, which the features group again in polars (issue 19).
+    "touchpoints": """SELECT customer_key, min(occurred_at) AS occurred_at, channel, source, direction,
+                             count(*) AS touchpoints
+                      FROM fct_touchpoints
+                      WHERE customer_key IS NOT NULL AND (direction = 'inbound' OR source = 'web_events')
+                      GROUP BY customer_key, occurred_at::date, channel, source, direction""",
     "orders": """SELECT customer_key, ordered_at, order_type, value_eur, channel
                  FROM fct_orders WHERE customer_key IS NOT NULL""",
     "service_contacts": """SELECT customer_key, occurred_at, inbound_channel
