@@ -13,6 +13,7 @@ import pytest
 
 from cx_demo.marketing import response_model
 from cx_demo.people import PERSONA_NAMES
+from ml import bgnbd
 from ml.churn import skipped_scores
 from ml.features import CustomerHistory
 from ml.next_best_action import (
@@ -230,6 +231,28 @@ def test_response_rates_net_of_organic_purchases_with_shrinkage():
     assert p[("s2", "cross_sell", "email")] == pytest.approx((0 + 2 * cross_sell_email) / (2 + 2))
     assert p[("s1", "cross_sell", "push")] == pytest.approx(cross_sell)  # never sent by push: the action's rate
     assert p[("s2", "onboarding_help", "email")] == pytest.approx(overall)  # never sent at all: the overall rate
+
+
+def test_organic_purchase_probability_reads_each_moments_purchases_before_its_day():
+    """Every contact's BG/NBD summary is `rfm_summary` of the sales before the contact's day (same-day sales and
+    returns do not count), whatever the order of the contacts; without an earlier sale the probability is 0."""
+    inputs = many_customers()
+    orders = pl.concat([inputs.history.orders, inputs.history.orders.head(40).with_columns(
+        pl.lit("return").alias("order_type"), pl.col("ordered_at") - timedelta(days=3))])
+    same_day = inputs.history.orders.head(5).select("customer_key", pl.col("ordered_at").alias("at"))
+    moments = pl.concat([inputs.contacts.select("customer_key", pl.col("sent_at").alias("at")), same_day])
+    params = bgnbd.BgNbdParams(r=0.8, alpha=20.0, a=0.9, b=2.5)
+
+    probabilities = bgnbd.purchase_probability_after(orders, moments, params, 14.0)
+
+    expected = []
+    for key, moment in moments.iter_rows():
+        summary = bgnbd.rfm_summary(orders.filter(pl.col("customer_key") == key), moment.date() - timedelta(days=1))
+        expected.append(1.0 - float(np.exp(-bgnbd.expected_purchases(
+            params, 14.0, *(summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))[0])) if summary.height else 0.0)
+    assert probabilities.len() == moments.height
+    assert probabilities.to_list() == pytest.approx(expected, rel=1e-12, abs=0.0)
+    assert 0.0 in expected and len(set(expected)) > 20
 
 
 def test_contact_cap_parsing():
