@@ -17,17 +17,19 @@ from ml import bgnbd
 from ml.churn import skipped_scores
 from ml.features import CustomerHistory
 from ml.next_best_action import (
+    CHANNEL_NOUNS,
     ContactCap,
     NbaInputs,
     learn_response_rates,
     next_best_actions,
     organic_baselines,
     outbound_contacts,
+    plan_next_best_actions,
     with_expected_value,
 )
 from cx_core.warehouse import WarehouseFile, read_frame
 from ml.holdout import holdout_flags
-from ml.policy_eval import cap_breaks, consent_breaks
+from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy
 from tests.helpers.settings_env import point_settings_at
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -253,6 +255,24 @@ def test_organic_purchase_probability_reads_each_moments_purchases_before_its_da
     assert probabilities.len() == moments.height
     assert probabilities.to_list() == pytest.approx(expected, rel=1e-12, abs=0.0)
     assert 0.0 in expected and len(set(expected)) > 20
+
+
+def test_policy_evaluation_prices_only_the_plans_options():
+    """The truth holds every customer × action × channel; the evaluation reads the rows of the plan's options
+    only, so the truth's other rows (customers without options, channels without consent) change nothing."""
+    plan = plan_next_best_actions(many_customers(), catalogue(), AS_OF, CAP)
+    customers = pl.concat([plan.signals.select("customer_key"), pl.DataFrame({"customer_key": ["nobody"]})])
+    rng = np.random.default_rng(3)
+    grid = customers.join(catalogue().select("action"), how="cross").join(
+        pl.DataFrame({"channel": list(CHANNEL_NOUNS)}), how="cross")
+    truth = grid.with_columns(pl.Series("response_probability", rng.uniform(0, 0.4, grid.height)))
+    options_only = truth.join(plan.options.select("customer_key", "action", "channel"),
+                              on=["customer_key", "action", "channel"], how="inner")
+
+    assert truth.height > 2 * options_only.height
+    evaluation = evaluate_policy(plan, catalogue(), truth)
+    assert evaluation == evaluate_policy(plan, catalogue(), options_only)
+    assert 0 < evaluation["policy_vs_oracle"] <= 1
 
 
 def test_contact_cap_parsing():
