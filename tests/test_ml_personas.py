@@ -214,8 +214,8 @@ def test_features_computed_in_customer_groups_equal_one_computation(tmp_path):
 
 
 def test_touchpoints_read_per_day_give_the_features_of_every_touchpoint(tmp_path):
-    """The loader counts touchpoints per customer and day in DuckDB and leaves out those no feature reads
-    (issue 19): the features equal those computed on every touchpoint row, each counting one."""
+    """The loader counts web page views per customer and day in DuckDB and leaves out the touchpoints no feature
+    reads (issue 19): the features equal those computed on every touchpoint row, each counting one."""
     from dagster_duckdb import DuckDBResource
 
     from dagster_project.defs.assets.ml_personas import BEHAVIOUR_QUERIES, grouped_behaviour_features
@@ -223,7 +223,7 @@ def test_touchpoints_read_per_day_give_the_features_of_every_touchpoint(tmp_path
     write_planted_marts(tmp_path / "warehouse.duckdb")
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
         # page views, several a day, on the web and in the app; e-mails sent to the customers; one view the
-        # night before the cut-off and one on the next day
+        # night before the cut-off and one on the next day; an inbound touchpoint without a source
         connection.execute("""INSERT INTO fct_touchpoints
                               SELECT customer_key, occurred_at + to_hours(hours), CASE WHEN hours % 2 = 0 THEN 'web'
                                      ELSE 'app' END, 'web_events', 'inbound'
@@ -231,7 +231,8 @@ def test_touchpoints_read_per_day_give_the_features_of_every_touchpoint(tmp_path
                               UNION ALL SELECT customer_key, occurred_at - to_hours(30), 'email', 'email_events',
                                      'outbound' FROM fct_touchpoints
                               UNION ALL SELECT 'C-000', TIMESTAMP '2026-10-31 23:59:59', 'web', 'web_events', 'inbound'
-                              UNION ALL SELECT 'C-000', TIMESTAMP '2026-11-01 00:00:00', 'app', 'web_events', 'inbound'""")
+                              UNION ALL SELECT 'C-000', TIMESTAMP '2026-11-01 00:00:00', 'app', 'web_events', 'inbound'
+                              UNION ALL SELECT 'C-001', TIMESTAMP '2026-05-01 10:00:00', 'store', NULL, 'inbound'""")
     warehouse = DuckDBResource(database=str(tmp_path / "warehouse.duckdb"))
     every_touchpoint = {**BEHAVIOUR_QUERIES, "touchpoints": """SELECT customer_key, occurred_at, channel, source, direction,
                                                                    1 AS touchpoints FROM fct_touchpoints"""}
