@@ -121,31 +121,20 @@ def purchase_probability_after(orders: pl.DataFrame, moments: pl.DataFrame, para
         orders.filter((pl.col("order_type") == "sale") & pl.col("customer_key").is_not_null())
         .select("customer_key", pl.col("ordered_at").dt.date().alias("day"))
         .unique()
-        .sort("customer_key", "day")
-        .with_columns(
-            pl.int_range(pl.len()).over("customer_key").alias("x"),  # the purchase days before this one
-            pl.col("day").first().over("customer_key").alias("first_day"),
-        )
-        .sort("day")
     )
-    # Each moment's last purchase day before it, found by an as-of join instead of joining every moment with all
-    # of its customer's purchase days (1.7 million contacts at 100k customers, issue 19).
+    numbered = moments.select("customer_key", pl.col("at").dt.date().alias("at_day")).with_row_index("moment")
     summary = (
-        moments.select("customer_key", pl.col("at").dt.date().alias("at_day"))
-        .with_row_index("moment")
-        .sort("at_day")
-        .join_asof(sale_days, left_on="at_day", right_on="day", by="customer_key", strategy="backward",
-                   allow_exact_matches=False, check_sortedness=False)
-        .sort("moment")
-        .select(
-            "x",
-            (pl.col("day") - pl.col("first_day")).dt.total_days().cast(pl.Float64).alias("t_x"),
-            (pl.col("at_day") - pl.col("first_day")).dt.total_days().cast(pl.Float64).alias("T"),
+        numbered.join(sale_days, on="customer_key")
+        .filter(pl.col("day") < pl.col("at_day"))
+        .group_by("moment")
+        .agg(
+            (pl.len() - 1).alias("x"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("t_x"),
+            (pl.col("at_day").first() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("T"),
         )
+        .sort("moment")
     )
-    # Moments share their summaries (contacts of one campaign, customers alike): each is computed once.
-    distinct = summary.drop_nulls().unique()
-    expected = expected_purchases(params, days, *(distinct[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))
+    expected = expected_purchases(params, days, *(summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))
     # purchases as a Poisson count: at least one with probability 1 − e^(−expected)
-    probability = distinct.with_columns(pl.Series("p", 1.0 - np.exp(-expected)))
-    return summary.join(probability, on=["x", "t_x", "T"], how="left", maintain_order="left")["p"].fill_null(0.0)
+    probability = summary.select("moment").with_columns(pl.Series("p", 1.0 - np.exp(-expected)))
+    return numbered.join(probability, on="moment", how="left")["p"].fill_null(0.0)
