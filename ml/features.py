@@ -144,11 +144,19 @@ def web_features(web_events: pl.DataFrame, end: datetime) -> pl.DataFrame:
     """Web/app engagement and its trend: the last 30 days against the 60 days before (per 30 days)."""
     recent = _within_days(end, "occurred_at", WEB_RECENT_DAYS)
     before = ~recent & _within_days(end, "occurred_at", 3 * WEB_RECENT_DAYS)
-    return web_events.group_by("customer_key").agg(
-        recent.sum().alias("web_events_last_30d"),
-        (before.sum() / 2.0).alias("web_events_previous_30d_avg"),
-        (recent & (pl.col("touchpoint_type") == "add_to_cart")).sum().alias("web_carts_last_30d"),
-        _days_before(end, "occurred_at").min().alias("days_since_last_web_visit"),
+    # Flags first, then plain sums and a max per customer: polars' fast group-by path (6 million events at 100k
+    # customers, issue 19). The latest visit gives the fewest days since one.
+    return web_events.select(
+        "customer_key", "occurred_at", recent.alias("recent"), before.alias("before"),
+        (recent & (pl.col("touchpoint_type") == "add_to_cart")).alias("cart"),
+    ).group_by("customer_key").agg(
+        pl.col("recent").sum().alias("web_events_last_30d"),
+        pl.col("before").sum(),
+        pl.col("cart").sum().alias("web_carts_last_30d"),
+        pl.col("occurred_at").max().alias("last_visit_at"),
+    ).select(
+        "customer_key", "web_events_last_30d", (pl.col("before") / 2.0).alias("web_events_previous_30d_avg"),
+        "web_carts_last_30d", _days_before(end, "last_visit_at").alias("days_since_last_web_visit"),
     ).with_columns((pl.col("web_events_last_30d") - pl.col("web_events_previous_30d_avg")).alias("web_trend"))
 
 

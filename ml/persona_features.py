@@ -28,7 +28,9 @@ DAYS_PER_YEAR = 365.25
 class BehaviourHistory:
     """The mart rows the persona features read (only the named columns are used).
 
-    touchpoints         fct_touchpoints: customer_key, occurred_at, channel, source, direction
+    touchpoints         fct_touchpoints: customer_key, occurred_at, channel, source, direction, touchpoints
+                        (how many a row stands for: the touchpoints of one customer, day, channel, source
+                        and direction may come as one row, occurred_at the first of them)
     orders              fct_orders: customer_key, ordered_at, order_type (sale|return), value_eur, channel
     service_contacts    fct_service_contacts: customer_key, occurred_at, inbound_channel
     surveys             fct_survey_responses: customer_key, responded_at, survey_type, score
@@ -72,12 +74,13 @@ def visible_before(history: BehaviourHistory, as_of: date) -> BehaviourHistory:
 def _activity(touchpoints: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """Inbound touchpoints and active years (first inbound touchpoint to the cut-off) per customer."""
     end = cutoff(as_of)
-    tenure_days = ((pl.lit(end) - pl.col("occurred_at").min()).dt.total_seconds() / 86_400.0).clip(MIN_TENURE_DAYS)
+    tenure_days = ((pl.lit(end) - pl.col("first_at")).dt.total_seconds() / 86_400.0).clip(MIN_TENURE_DAYS)
     return (
         touchpoints.filter(pl.col("direction") == "inbound")
         .group_by("customer_key")
-        .agg(pl.len().alias("touchpoints"), (tenure_days / DAYS_PER_YEAR).alias("active_years"))
+        .agg(pl.col("touchpoints").sum().cast(pl.UInt32), pl.col("occurred_at").min().alias("first_at"))
         .filter(pl.col("touchpoints") >= MIN_TOUCHPOINTS)
+        .select("customer_key", "touchpoints", (tenure_days / DAYS_PER_YEAR).alias("active_years"))
     )
 
 

@@ -79,6 +79,9 @@ def evaluate_policy(plan: NbaPlan, catalogue: pl.DataFrame, true_probabilities: 
       best such action. So the comparison measures what choosing the action per customer adds.
       `..._true_channel` is the same with the channel chosen by the true probabilities, for reference;
     - oracle: this policy's rules (eligibility, triggers first, consent, cap) with the true probabilities."""
+    # Everything priced here is one of the plan's options: the truth's other rows (every customer × action ×
+    # channel, 1.9 million at 100k customers) are left out once rather than hashed in every join (issue 19).
+    true_probabilities = true_probabilities.join(plan.options, on=["customer_key", "action", "channel"], how="semi")
     truly_valued = with_expected_value(plan.options, true_probabilities, catalogue)
     policy = value_of(plan.recommendations, true_probabilities, catalogue)
     oracle = value_of(choose(truly_valued), true_probabilities, catalogue)

@@ -13,20 +13,23 @@ import pytest
 
 from cx_demo.marketing import response_model
 from cx_demo.people import PERSONA_NAMES
+from ml import bgnbd
 from ml.churn import skipped_scores
 from ml.features import CustomerHistory
 from ml.next_best_action import (
+    CHANNEL_NOUNS,
     ContactCap,
     NbaInputs,
     learn_response_rates,
     next_best_actions,
     organic_baselines,
     outbound_contacts,
+    plan_next_best_actions,
     with_expected_value,
 )
 from cx_core.warehouse import WarehouseFile, read_frame
 from ml.holdout import holdout_flags
-from ml.policy_eval import cap_breaks, consent_breaks
+from ml.policy_eval import cap_breaks, consent_breaks, evaluate_policy
 from tests.helpers.settings_env import point_settings_at
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -230,6 +233,46 @@ def test_response_rates_net_of_organic_purchases_with_shrinkage():
     assert p[("s2", "cross_sell", "email")] == pytest.approx((0 + 2 * cross_sell_email) / (2 + 2))
     assert p[("s1", "cross_sell", "push")] == pytest.approx(cross_sell)  # never sent by push: the action's rate
     assert p[("s2", "onboarding_help", "email")] == pytest.approx(overall)  # never sent at all: the overall rate
+
+
+def test_organic_purchase_probability_reads_each_moments_purchases_before_its_day():
+    """Every contact's BG/NBD summary is `rfm_summary` of the sales before the contact's day (same-day sales and
+    returns do not count), whatever the order of the contacts; without an earlier sale the probability is 0."""
+    inputs = many_customers()
+    orders = pl.concat([inputs.history.orders, inputs.history.orders.head(40).with_columns(
+        pl.lit("return").alias("order_type"), pl.col("ordered_at") - timedelta(days=3))])
+    same_day = inputs.history.orders.head(5).select("customer_key", pl.col("ordered_at").alias("at"))
+    moments = pl.concat([inputs.contacts.select("customer_key", pl.col("sent_at").alias("at")), same_day])
+    params = bgnbd.BgNbdParams(r=0.8, alpha=20.0, a=0.9, b=2.5)
+
+    probabilities = bgnbd.purchase_probability_after(orders, moments, params, 14.0)
+
+    expected = []
+    for key, moment in moments.iter_rows():
+        summary = bgnbd.rfm_summary(orders.filter(pl.col("customer_key") == key), moment.date() - timedelta(days=1))
+        expected.append(1.0 - float(np.exp(-bgnbd.expected_purchases(
+            params, 14.0, *(summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))[0])) if summary.height else 0.0)
+    assert probabilities.len() == moments.height
+    assert probabilities.to_list() == pytest.approx(expected, rel=1e-12, abs=0.0)
+    assert 0.0 in expected and len(set(expected)) > 20
+
+
+def test_policy_evaluation_prices_only_the_plans_options():
+    """The truth holds every customer × action × channel; the evaluation reads the rows of the plan's options
+    only, so the truth's other rows (customers without options, channels without consent) change nothing."""
+    plan = plan_next_best_actions(many_customers(), catalogue(), AS_OF, CAP)
+    customers = pl.concat([plan.signals.select("customer_key"), pl.DataFrame({"customer_key": ["nobody"]})])
+    rng = np.random.default_rng(3)
+    grid = customers.join(catalogue().select("action"), how="cross").join(
+        pl.DataFrame({"channel": list(CHANNEL_NOUNS)}), how="cross")
+    truth = grid.with_columns(pl.Series("response_probability", rng.uniform(0, 0.4, grid.height)))
+    options_only = truth.join(plan.options.select("customer_key", "action", "channel"),
+                              on=["customer_key", "action", "channel"], how="inner")
+
+    assert truth.height > 2 * options_only.height
+    evaluation = evaluate_policy(plan, catalogue(), truth)
+    assert evaluation == evaluate_policy(plan, catalogue(), options_only)
+    assert 0 < evaluation["policy_vs_oracle"] <= 1
 
 
 def test_contact_cap_parsing():

@@ -49,12 +49,13 @@ def planted(per_group: int = 60, seed: int = 1, groups: dict = GROUPS) -> tuple[
 
 def test_behaviour_features_by_hand():
     at = lambda day: datetime.fromisoformat(day)  # noqa: E731
-    touchpoints = pl.DataFrame({
-        "customer_key": ["a"] * 4 + ["b"] * 2,
-        "occurred_at": [at("2025-09-02"), at("2025-10-01"), at("2025-10-01"), at("2026-02-01"), at("2026-01-01"), at("2026-01-02")],
-        "channel": ["store", "web", "web", "app", "web", "web"],
-        "source": ["orders", "web_events", "web_events", "orders", "web_events", "web_events"],
-        "direction": ["inbound"] * 6,
+    touchpoints = pl.DataFrame({  # per day: two page views of a on 2025-10-01 are one row counting 2
+        "customer_key": ["a"] * 3 + ["b"] * 2,
+        "occurred_at": [at("2025-09-02"), at("2025-10-01"), at("2026-02-01"), at("2026-01-01"), at("2026-01-02")],
+        "channel": ["store", "web", "app", "web", "web"],
+        "source": ["orders", "web_events", "orders", "web_events", "web_events"],
+        "direction": ["inbound"] * 5,
+        "touchpoints": [1, 2, 1, 1, 1],
     })
     orders = pl.DataFrame({
         "customer_key": ["a", "a", "a"], "ordered_at": [at("2025-09-02"), at("2026-02-01"), at("2026-02-10")],
@@ -71,6 +72,7 @@ def test_behaviour_features_by_hand():
     # b has only 2 touchpoints: no persona. a: first touchpoint 2025-09-02, cut-off 2026-03-02 → 181 days.
     assert features["customer_key"].to_list() == ["a"]
     a = features.row(0, named=True)
+    assert a["touchpoints"] == 4
     years = 181 / 365.25
     assert abs(a["purchases_per_year"] - 2 / years) < 1e-9
     assert a["basket_mean_eur"] == 50.0
@@ -209,6 +211,37 @@ def test_features_computed_in_customer_groups_equal_one_computation(tmp_path):
 
     assert whole.height == 150
     assert grouped.equals(whole)
+
+
+def test_touchpoints_read_per_day_give_the_features_of_every_touchpoint(tmp_path):
+    """The loader counts web page views per customer and day in DuckDB and leaves out the touchpoints no feature
+    reads (issue 19): the features equal those computed on every touchpoint row, each counting one."""
+    from dagster_duckdb import DuckDBResource
+
+    from dagster_project.defs.assets.ml_personas import BEHAVIOUR_QUERIES, grouped_behaviour_features
+
+    write_planted_marts(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        # page views, several a day, on the web and in the app; e-mails sent to the customers; one view the
+        # night before the cut-off and one on the next day; an inbound touchpoint without a source
+        connection.execute("""INSERT INTO fct_touchpoints
+                              SELECT customer_key, occurred_at + to_hours(hours), CASE WHEN hours % 2 = 0 THEN 'web'
+                                     ELSE 'app' END, 'web_events', 'inbound'
+                              FROM fct_touchpoints, range(1, 6) AS views(hours)
+                              UNION ALL SELECT customer_key, occurred_at - to_hours(30), 'email', 'email_events',
+                                     'outbound' FROM fct_touchpoints
+                              UNION ALL SELECT 'C-000', TIMESTAMP '2026-10-31 23:59:59', 'web', 'web_events', 'inbound'
+                              UNION ALL SELECT 'C-000', TIMESTAMP '2026-11-01 00:00:00', 'app', 'web_events', 'inbound'
+                              UNION ALL SELECT 'C-001', TIMESTAMP '2026-05-01 10:00:00', 'store', NULL, 'inbound'""")
+    warehouse = DuckDBResource(database=str(tmp_path / "warehouse.duckdb"))
+    every_touchpoint = {**BEHAVIOUR_QUERIES, "touchpoints": """SELECT customer_key, occurred_at, channel, source, direction,
+                                                                   1 AS touchpoints FROM fct_touchpoints"""}
+    with warehouse.get_connection() as connection:
+        history = BehaviourHistory(**{name: connection.sql(query).pl() for name, query in every_touchpoint.items()})
+
+    per_day = grouped_behaviour_features(warehouse, date(2026, 10, 31), groups=1)
+    assert per_day.height == 150
+    assert per_day.equals(behaviour_features(history, date(2026, 10, 31)))
 
 
 @pytest.mark.slow
