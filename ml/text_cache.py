@@ -2,8 +2,9 @@
 
 One Parquet file per kind of result under the ML cache folder (CX_ML_CACHE_DIR, default `data/ml_cache/`):
 `sentiment.parquet` (label and score per sentiment model version), `text_insights.parquet` (topic evidence and
-urgency signal per version of the topic set, the rules and the encoder) and `embeddings.parquet` (the multilingual
-encoder's vector per text, for emerging themes). A key is (text_hash, model_version): the same text from two
+urgency signal per version of the topic set, the rules and the encoder), `language.parquet` (the detected
+language per version of the detector, `ml.language`) and `embeddings.parquet` (the multilingual encoder's vector
+per text, for emerging themes). A key is (text_hash, model_version): the same text from two
 touchpoints is computed once, and changing the model or its rules starts a fresh set of entries without deleting
 the old ones (switching back is free). Writes go to a temporary file that replaces the old one, so an
 interrupted run never leaves a half-written cache. Every kind is listed in `CACHE_KINDS`, so an erasure
@@ -46,8 +47,10 @@ SENTIMENT = CacheKind("sentiment", {"label": pl.Utf8, "score": pl.Float64})
 TEXT_INSIGHTS = CacheKind("text_insights", {
     "topic": pl.Utf8, "topic_score": pl.Float64, "topic_method": pl.Utf8, "signal": pl.Utf8, "signal_words": pl.Utf8,
 })
+# The language detected from a text alone (`ml.language.detect_language`; the declared fallback is per touchpoint).
+LANGUAGE = CacheKind("language", {"language": pl.Utf8})
 EMBEDDINGS = CacheKind("embeddings", {"embedding": pl.List(pl.Float32)})
-CACHE_KINDS = (SENTIMENT, TEXT_INSIGHTS, EMBEDDINGS)
+CACHE_KINDS = (SENTIMENT, TEXT_INSIGHTS, LANGUAGE, EMBEDDINGS)
 
 
 def text_hash(text: str | None) -> str:
