@@ -56,11 +56,9 @@ def ml_emerging_topics(
         return dg.MaterializeResult(metadata={**skipped(reason), **frame_metadata(empty)})
 
     started = time.perf_counter()
-    cache = TextCache(settings.ml_cache_dir, EMBEDDINGS)
-    encoder = CachedEncoder(shared_multilingual_encoder(), cache)
-    themes = emerging_topics(texts, encoder.encode, as_of, period_days)
     # the window moves on: texts older than the compared periods are not asked for again
-    dropped = cache.keep_only(set(texts["text_hash"]))
+    encoder = CachedEncoder(shared_multilingual_encoder(), TextCache(settings.ml_cache_dir, EMBEDDINGS), window=True)
+    themes = emerging_topics(texts, encoder.encode, as_of, period_days)
     seconds = time.perf_counter() - started
     replace_table(warehouse, "ml_emerging_topics", themes)
     statuses = dict(themes.group_by("status").len().iter_rows())
@@ -82,6 +80,6 @@ def ml_emerging_topics(
             # distinct texts embedded now, and read from the embeddings cache; entries of texts left behind
             "texts_computed": encoder.computed,
             "texts_reused": encoder.reused,
-            "embeddings_dropped": dropped,
+            "embeddings_dropped": encoder.dropped,
         }
     )
