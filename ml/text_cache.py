@@ -4,9 +4,9 @@ One Parquet file per kind of result under the ML cache folder (CX_ML_CACHE_DIR, 
 `sentiment.parquet` (label and score per sentiment model version), `text_insights.parquet` (topic evidence and
 urgency signal per version of the topic set, the rules and the encoder), `language.parquet` (the detected
 language per version of the detector, `ml.language`) and `embeddings.parquet` (the multilingual encoder's vector
-per text, for emerging themes). A key is (text_hash, model_version): the same text from two
-touchpoints is computed once, and changing the model or its rules starts a fresh set of entries without deleting
-the old ones (switching back is free). Writes go to a temporary file that replaces the old one, so an
+per text, for emerging themes). A key is (text_hash, model_version): the same text from two touchpoints is
+computed once, and changing the model or its rules starts a fresh set of entries without deleting the old ones
+(switching back is free). Writes go to a temporary file that replaces the old one, so an
 interrupted run never leaves a half-written cache. Every kind is listed in `CACHE_KINDS`, so an erasure
 (`cx forget`) removes a person's texts from all of them.
 """

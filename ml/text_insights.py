@@ -78,7 +78,8 @@ def text_insights(touchpoints: pl.DataFrame, evidence: pl.DataFrame, classifier:
     (`text_evidence` rows of their texts) -> one row per touchpoint, in input order: `INSIGHT_SCHEMA` plus
     `topic_method` (keywords | nearest_topic | sentiment | fallback)."""
     rows = touchpoints.with_columns(contacts=contacts_in_window(touchpoints)).join(
-        evidence.rename({"topic": "evidence_topic", "topic_score": "evidence_score", "topic_method": "evidence_method"}),
+        evidence.rename({"topic": "evidence_topic", "topic_score": "evidence_score",
+                         "topic_method": "evidence_method"}),
         on="text_hash", how="left", maintain_order="left",
     )
     combinations = rows.select(DECISION_INPUTS).unique(maintain_order=True)

@@ -138,7 +138,8 @@ def test_cached_languages_are_detected_only_for_new_texts_and_equal_detecting_al
     cache = TextCache(tmp_path / "cache", LANGUAGE)
     day_one = pl.DataFrame({"text": ["Paket ist nicht da", "👍", "Poor talk time performance."],
                             "language": ["en", "de", None]})
-    day_two = pl.DataFrame({"text": ["👍", "Paket ist nicht da", "where is my parcel", "👍", "Wo bleibt mein Paket"],
+    day_two = pl.DataFrame({"text": ["👍", "Paket ist nicht da", "where is my parcel", "👍",
+                                     "Wo bleibt mein Paket"],
                             "language": ["en", None, "de", "de", None]})
     full = with_languages(pl.concat([day_one, day_two]))["language"].to_list()
     detected = counted_detection(monkeypatch)

@@ -158,8 +158,8 @@ def test_insights_are_decided_once_per_combination_and_equal_the_rules_per_touch
     contacts = contacts_in_window(touchpoints).to_list()
     per_touchpoint = [
         (decision.topic, urgency.urgency, urgency.reason)
-        for text, sentiment, direction, contact in zip(texts + texts, touchpoints["sentiment"], touchpoints["direction"],
-                                                       contacts)
+        for text, sentiment, direction, contact in zip(texts + texts, touchpoints["sentiment"],
+                                                       touchpoints["direction"], contacts)
         for decision in [with_sentiment(classifier.evidence([text])[0], sentiment)]
         for urgency in [assess_urgency(text, sentiment, decision.topic, contact, inbound=direction == "inbound")]
     ]

@@ -3,9 +3,9 @@
 `ml_sentiment_model_card` adapts the sentiment head to the company's survey comments first (see
 `ml.sentiment_adaptation`); `ml_sentiment` then scores (and detects the language of) only texts whose (text hash,
 model version) is not in the cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new
-model version, so an adopted head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh). `ml_text_insights` likewise
-computes the per-text part (topic evidence, urgency words: `ml.text_insights`) only for texts its cache lacks.
-The assets replace their warehouse table atomically and hold no connection while the model runs.
+model version, so an adopted head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh).
+`ml_text_insights` likewise computes the per-text part (topic evidence, urgency words: `ml.text_insights`) only
+for texts its cache lacks. The assets replace their warehouse table atomically and hold no connection while the model runs.
 """
 
 
