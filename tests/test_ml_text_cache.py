@@ -1,6 +1,6 @@
-"""The text cache of every kind (sentiment, topic evidence and urgency words, embeddings): keyed by text hash and
-version, pruned to a window, erased by hash; `ml_text_insights` computes only texts the cache lacks and writes the
-same table as a run without cache; a changed topic set or rule version starts afresh."""
+"""The text cache of every kind (sentiment, topic evidence and urgency words, language, embeddings): keyed by text
+hash and version, pruned to a window in the same write, erased by hash; `ml_text_insights` computes only texts the
+cache lacks and writes the same table as a run without cache; a changed topic set or rule version starts afresh."""
 
 from dataclasses import replace
 from datetime import datetime, timedelta
