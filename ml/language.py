@@ -12,8 +12,11 @@ and the caller may fall back to a language the source system declared.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import re
 from functools import cache
+from pathlib import Path
 
 GERMAN = "de"
 ENGLISH = "en"
@@ -41,6 +44,9 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 # Below this many words of at least three letters (a product name, "ok") an n-gram model is guessing.
 MIN_NGRAM_WORDS = 2
 MIN_NGRAM_CONFIDENCE = 0.7
+# What cached languages (ml.text_cache.LANGUAGE) are keyed by: the rules of this module and the n-gram model's wheel.
+DETECTOR_VERSION = (f"py3langid@{importlib.metadata.version('py3langid')}"
+                    f"+rules-{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]}")
 
 
 @cache
@@ -74,9 +80,8 @@ def detect_language(text: str | None) -> str:
     return ngram_language(text)
 
 
-def resolve_language(text: str | None, declared: str | None) -> str:
-    """The detected language, or the source's declared `de`/`en` when the text itself is inconclusive."""
-    detected = detect_language(text)
+def with_declared_fallback(detected: str, declared: str | None) -> str:
+    """The `detect_language` result, or the source's declared `de`/`en` when the text itself is inconclusive."""
     if detected != UNDETERMINED:
         return detected
     declared_code = (declared or "").strip().casefold()[:2]

@@ -34,9 +34,10 @@ import polars as pl
 
 from ml import sentiment_lexicon, service_events
 from ml.distinct import per_distinct
-from ml.language import detect_language, resolve_language
+from ml.language import DETECTOR_VERSION, detect_language, with_declared_fallback
 from ml.service_events import names_failure_event
 from ml.sentiment_lexicon import LABELS, NEGATIVE, NEUTRAL, POSITIVE, lexicon_scores
+from ml.text_cache import TextCache
 
 DEFAULT_MODEL_ID = "cx-pipeline/use-multilingual-lexicon-sentiment"
 HEAD_PATH = Path(__file__).resolve().parent / "data" / "sentiment_head.json"
@@ -327,10 +328,27 @@ def score_texts(texts: pl.DataFrame, model: SentimentModel) -> pl.DataFrame:
     )
 
 
-def with_languages(touchpoints: pl.DataFrame) -> pl.DataFrame:
-    """Add `language` (detected from the text, the declared `language` column as fallback). Detection runs once
-    per distinct (text, declared language): texts repeat, and detection is a Python loop over words."""
+def detected_languages(texts: pl.DataFrame) -> pl.DataFrame:
+    """(text_hash, text) rows -> (text_hash, language): the values of `ml.text_cache.LANGUAGE`."""
+    return texts.select("text_hash").with_columns(
+        pl.Series("language", [detect_language(normalised_text(text)) for text in texts["text"].to_list()],
+                  dtype=pl.Utf8)
+    )
+
+
+def with_languages(touchpoints: pl.DataFrame, cache: TextCache | None = None) -> pl.DataFrame:
+    """Add `language` (detected from the stripped text, the declared `language` column as fallback). Detection is a
+    Python loop over words and texts repeat, so it runs once per distinct text; with `cache` (a `LANGUAGE` text
+    cache; `touchpoints` then have `text_hash`) only for texts the cache lacks, so a daily refresh detects the new
+    day's texts (issue 19)."""
+    if cache is None:
+        detected = per_distinct(lambda texts: [detect_language(text) for text in texts],
+                                [normalised_text(text) for text in touchpoints["text"].to_list()])
+    else:
+        per_text = cache.fill(touchpoints, DETECTOR_VERSION, detected_languages).entries.select("text_hash", "language")
+        detected = touchpoints.select("text_hash").join(per_text, on="text_hash", how="left",
+                                                        maintain_order="left")["language"].to_list()
     declared = touchpoints["language"].to_list() if "language" in touchpoints.columns else [None] * touchpoints.height
-    detected = per_distinct(lambda pairs: [resolve_language(text, lang) for text, lang in pairs],
-                            list(zip(touchpoints["text"].to_list(), declared)))
-    return touchpoints.with_columns(pl.Series("language", detected, dtype=pl.Utf8))
+    resolved = per_distinct(lambda pairs: [with_declared_fallback(*pair) for pair in pairs],
+                            list(zip(detected, declared)))
+    return touchpoints.with_columns(pl.Series("language", resolved, dtype=pl.Utf8))

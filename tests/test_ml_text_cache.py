@@ -1,6 +1,6 @@
-"""The text cache of every kind (sentiment, topic evidence and urgency words, embeddings): keyed by text hash and
-version, pruned to a window, erased by hash; `ml_text_insights` computes only texts the cache lacks and writes the
-same table as a run without cache; a changed topic set or rule version starts afresh."""
+"""The text cache of every kind (sentiment, topic evidence and urgency words, language, embeddings): keyed by text
+hash and version, pruned to a window in the same write, erased by hash; `ml_text_insights` computes only texts the
+cache lacks and writes the same table as a run without cache; a changed topic set or rule version starts afresh."""
 
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -45,13 +45,21 @@ def test_every_kind_has_its_own_file_and_keeps_versions_apart(tmp_path, kind):
     assert tuple(len(part) for part in cache.split(texts, "v2")) == (0, 3)
 
 
-def test_keep_only_drops_the_texts_a_window_left_behind_and_remove_erases_texts(tmp_path):
+def test_a_window_fill_drops_the_texts_the_window_left_behind_in_one_write_and_remove_erases_texts(tmp_path,
+                                                                                                  monkeypatch):
     cache = TextCache(tmp_path, EMBEDDINGS)
     cache.add(null_values(EMBEDDINGS, [text_hash(t) for t in ("a", "b", "c")]), "v1")
     cache.add(null_values(EMBEDDINGS, [text_hash("a")]), "v2")
-    assert cache.keep_only({text_hash("a"), text_hash("b")}) == 1  # c, in v1
+    writes = []
+    write = cache._write
+    monkeypatch.setattr(cache, "_write", lambda entries: writes.append(entries.height) or write(entries))
+    window = with_text_hash(pl.DataFrame({"text": ["a", "b", "d"]}))
+    lookup = cache.fill(window, "v1", lambda misses: null_values(EMBEDDINGS, misses["text_hash"].to_list()),
+                        window=True)
+    # d is computed; c (in v1) left the window; a stays in both versions
+    assert (lookup.computed, lookup.reused, lookup.dropped, writes) == (1, 2, 1, [4])
     assert cache.remove({text_hash("a")}) == 2  # a, in both versions
-    assert cache.read()["text_hash"].to_list() == [text_hash("b")]
+    assert sorted(cache.read()["text_hash"].to_list()) == sorted([text_hash("b"), text_hash("d")])
 
 
 def test_cached_encoder_encodes_each_text_once_and_returns_the_encoders_vectors(tmp_path, encoder, monkeypatch):

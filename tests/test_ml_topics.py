@@ -7,10 +7,13 @@ import duckdb
 import polars as pl
 import pytest
 
+import ml.text_insights as text_insights_module
 from dagster_project.defs.assets.ml_text import ml_text
 from dagster_project.defs.resources import pipeline_resources
 from ml.sentiment import shared_multilingual_encoder
-from ml.topics import TopicClassifier, keyword_pattern, load_topics
+from ml.text_cache import with_text_hash
+from ml.text_insights import text_evidence, text_insights
+from ml.topics import TopicClassifier, keyword_pattern, load_topics, with_sentiment
 from ml.urgency import ESCALATIONS_TEAM, assess_urgency, contacts_in_window
 from tests.helpers.materializations import materialization_of
 from tests.helpers.settings_env import point_settings_at
@@ -130,6 +133,38 @@ def test_contacts_in_window_counts_the_customers_inbound_texts_of_the_last_seven
 def test_company_messages_are_low_urgency_whatever_they_say():
     urgency = assess_urgency("Wir leiten rechtliche Schritte ein", "negative", "other", 5, inbound=False)
     assert (urgency.urgency, urgency.reason, urgency.escalate) == ("low", "company message (outbound)", False)
+
+
+def test_insights_are_decided_once_per_combination_and_equal_the_rules_per_touchpoint(classifier, monkeypatch):
+    """138,000 text touchpoints at 100k customers fall into ~7,300 combinations of sentiment, direction, contacts
+    and evidence: deciding each touchpoint in a Python loop cost ~1 s of every refresh (issue 19)."""
+    texts = ["Wo ist mein Paket?", "Tolle Beratung, danke!", "I will call my lawyer", "Wo ist mein Paket?"]
+    touchpoints = with_text_hash(pl.DataFrame({
+        "touchpoint_id": [f"t{i}" for i in range(8)],
+        "customer_key": ["a", "a", "b", "c", "a", "d", "e", "f"],
+        "occurred_at": [datetime(2026, 3, day) for day in (1, 2, 3, 3, 20, 21, 21, 21)],
+        "sentiment": ["negative", "positive", "negative", "negative", "negative", "positive", "negative", "neutral"],
+        "direction": ["inbound"] * 7 + ["outbound"],
+        "text": texts + texts,
+    }))
+    evidence = text_evidence(touchpoints.unique(subset="text_hash"), classifier)
+    decided = []
+    urgency_of_signal = text_insights_module.urgency_of_signal
+    monkeypatch.setattr(text_insights_module, "urgency_of_signal", lambda *args, **kwargs: decided.append(args) or
+                        urgency_of_signal(*args, **kwargs))
+    insights = text_insights(touchpoints, evidence, classifier)
+    # t3 (another customer) and t4 (customer a weeks later) repeat t0's combination, t6 repeats t2's
+    assert len(decided) == 5
+    contacts = contacts_in_window(touchpoints).to_list()
+    per_touchpoint = [
+        (decision.topic, urgency.urgency, urgency.reason)
+        for text, sentiment, direction, contact in zip(texts + texts, touchpoints["sentiment"],
+                                                       touchpoints["direction"], contacts)
+        for decision in [with_sentiment(classifier.evidence([text])[0], sentiment)]
+        for urgency in [assess_urgency(text, sentiment, decision.topic, contact, inbound=direction == "inbound")]
+    ]
+    assert insights["touchpoint_id"].to_list() == touchpoints["touchpoint_id"].to_list()
+    assert list(insights.select("topic", "urgency", "urgency_reason").iter_rows()) == per_touchpoint
 
 
 @pytest.mark.slow

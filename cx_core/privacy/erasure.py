@@ -4,8 +4,8 @@
 2. Put the keyed pseudonyms of those identifiers on the suppression list (ingest drops such rows from then on).
 3. Remove their rows from raw, quarantine and landing files (privacy/rewrite.py), the updates of their
    closed-loop cases and those cases' rows in the CRM exports (privacy/case_data.py), their texts' entries in
-   every text cache of the ML cache folder (ml.text_cache.CACHE_KINDS: sentiment, topic evidence, embeddings),
-   and every warehouse row that names one of their identifiers, customer keys or cases; then rewrite the
+   every text cache of the ML cache folder (ml.text_cache.CACHE_KINDS: sentiment, topic evidence, language,
+   embeddings), and every warehouse row that names one of their identifiers, customer keys or cases; then rewrite the
    warehouse file, because DuckDB keeps deleted rows' bytes in free blocks until the file is rebuilt; on the
    `spark` target also from the Parquet files of its marts and ML tables (privacy/spark_erasure.py).
 4. Append to the erasure log: request id, times and counts per place, never an identifier.

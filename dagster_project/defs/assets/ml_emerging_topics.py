@@ -3,7 +3,8 @@ significantly compared with the periods before (`ml.emerging_topics`), for the v
 
 The embeddings of the compared periods' texts are kept in the text cache (`ml.text_cache.EMBEDDINGS`, by text hash
 and encoder version), so a daily refresh encodes the new day's texts only; entries of texts that left the compared
-periods are dropped, so the cache stays the size of the window."""
+periods are dropped, so the cache stays the size of the window. Their languages come from the language cache that
+`ml_sentiment` fills as well (`ml.text_cache.LANGUAGE`)."""
 
 import time
 from datetime import date
@@ -18,7 +19,7 @@ from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.emerging_topics import THEME_SCHEMA, emerging_topics, too_little_text, with_periods
 from ml.sentiment import shared_multilingual_encoder, with_languages
-from ml.text_cache import EMBEDDINGS, CachedEncoder, TextCache, with_text_hash
+from ml.text_cache import EMBEDDINGS, LANGUAGE, CachedEncoder, TextCache, with_text_hash
 
 CUSTOMER_TEXTS_SQL = """
     SELECT occurred_at, text, language
@@ -45,7 +46,8 @@ def ml_emerging_topics(
     newest = texts["occurred_at"].max()
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else newest.date() if newest else None
     if as_of:  # languages of the compared periods' texts only: detection is a Python loop per distinct text
-        texts = with_languages(with_periods(texts, as_of, period_days))
+        texts = with_languages(with_text_hash(with_periods(texts, as_of, period_days)),
+                               TextCache(settings.ml_cache_dir, LANGUAGE))
     reason = too_little_text(texts, as_of, period_days) if as_of else "no customer texts"
     if reason:
         empty = pl.DataFrame(schema=THEME_SCHEMA)
@@ -54,11 +56,9 @@ def ml_emerging_topics(
         return dg.MaterializeResult(metadata={**skipped(reason), **frame_metadata(empty)})
 
     started = time.perf_counter()
-    cache = TextCache(settings.ml_cache_dir, EMBEDDINGS)
-    encoder = CachedEncoder(shared_multilingual_encoder(), cache)
-    themes = emerging_topics(texts, encoder.encode, as_of, period_days)
     # the window moves on: texts older than the compared periods are not asked for again
-    dropped = cache.keep_only(set(with_text_hash(texts)["text_hash"]))
+    encoder = CachedEncoder(shared_multilingual_encoder(), TextCache(settings.ml_cache_dir, EMBEDDINGS), window=True)
+    themes = emerging_topics(texts, encoder.encode, as_of, period_days)
     seconds = time.perf_counter() - started
     replace_table(warehouse, "ml_emerging_topics", themes)
     statuses = dict(themes.group_by("status").len().iter_rows())
@@ -80,6 +80,6 @@ def ml_emerging_topics(
             # distinct texts embedded now, and read from the embeddings cache; entries of texts left behind
             "texts_computed": encoder.computed,
             "texts_reused": encoder.reused,
-            "embeddings_dropped": dropped,
+            "embeddings_dropped": encoder.dropped,
         }
     )

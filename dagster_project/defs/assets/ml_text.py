@@ -1,11 +1,11 @@
 """Voice-of-the-customer assets (group `ml`): sentiment per text touchpoint, then topic, urgency and routing.
 
 `ml_sentiment_model_card` adapts the sentiment head to the company's survey comments first (see
-`ml.sentiment_adaptation`); `ml_sentiment` then scores only texts whose (text hash, model version) is not in the
-cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new model version, so an adopted
-head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh). `ml_text_insights` likewise
-computes the per-text part (topic evidence, urgency words: `ml.text_insights`) only for texts its cache lacks.
-The assets replace their warehouse table atomically and hold no connection while the model runs.
+`ml.sentiment_adaptation`); `ml_sentiment` then scores (and detects the language of) only texts whose (text hash,
+model version) is not in the cache yet, so a daily re-run costs the new day's texts (a newly adopted head is a new
+model version, so an adopted head is kept for CX_MODEL_MAX_AGE_DAYS instead of adapted again on every refresh).
+`ml_text_insights` likewise computes the per-text part (topic evidence, urgency words: `ml.text_insights`) only
+for texts its cache lacks. The assets replace their warehouse table atomically and hold no connection while the model runs.
 """
 
 
@@ -39,7 +39,7 @@ from ml.sentiment import (
 )
 from ml.sentiment_adaptation import adapt_head, survey_examples
 from ml.sentiment_lexicon import LABELS
-from ml.text_cache import SENTIMENT, TEXT_INSIGHTS, TextCache, with_text_hash
+from ml.text_cache import LANGUAGE, SENTIMENT, TEXT_INSIGHTS, TextCache, with_text_hash
 from ml.text_insights import INSIGHT_SCHEMA, evidence_version, text_evidence, text_insights
 from ml.topics import OTHER, TOPIC_SAMPLE, TopicClassifier, load_topics
 
@@ -144,7 +144,8 @@ def sentiment_with_cache(
 ) -> tuple[pl.DataFrame, int, int]:
     """In this process from the DuckDB marts, scoring only texts the cache lacks: (ml_sentiment, texts scored,
     cache hits)."""
-    touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)))
+    touchpoints = with_languages(with_text_hash(read_frame(warehouse, TEXT_TOUCHPOINTS_SQL)),
+                                 TextCache(settings.ml_cache_dir, LANGUAGE))
     cache = TextCache(settings.ml_cache_dir, SENTIMENT)
     lookup = cache.fill(touchpoints, model.model_version, lambda misses: score_texts(misses, model))
     results = lookup.entries.select("text_hash", "label", "score", "scored_at")
