@@ -32,13 +32,34 @@ relabelled_customers as (
     where _ingested_at > {{ latest_stamp }}
 ),
 
+{%- set stored_columns = ['touchpoint_id', 'customer_key', 'occurred_at', 'channel', 'source', 'touchpoint_type',
+                          'direction', 'journey_stage', 'text', 'value_eur', 'conversation_ref', 'source_record_id'] %}
 -- Whole records: the touchpoints of one record share its stamp (int_touchpoints_resolved rewrites whole records)
 -- and its customer (they carry the same identifiers), so filtering touchpoints selects whole records without
--- matching 9 million record ids.
-touchpoints as (
-    select * from {{ ref('int_touchpoints_resolved') }}
+-- matching 9 million record ids. The stamp filter reads only the table's latest row groups.
+restamped as (
+    select {{ stored_columns | join(', ') }}, _resolved_at
+    from {{ ref('int_touchpoints_resolved') }}
     where _resolved_at > {{ latest_stamp }}
-        or customer_key in (select customer_key from relabelled_customers)
+),
+
+-- The relabelled customers' other records are as this table wrote them (int_touchpoints_resolved would have
+-- stamped them again otherwise), so they come from this table: the customer filter scans one column and the
+-- rowids fetch the rest of the few rows it finds. Reading int_touchpoints_resolved with `customer_key in (...)`
+-- instead made DuckDB read every column of all 9 million rows (issue 19; rowid: this table is always a table).
+touchpoints as (
+    select * from restamped
+    union all
+    select
+        {{ stored_columns | join(', ') }},
+        {{ '_resolved_at' if this_has_column('_resolved_at') else 'cast(null as timestamp)' }} as _resolved_at
+    from {{ this }}
+    where
+        rowid in (
+            select rowid from {{ this }}
+            where customer_key in (select customer_key from relabelled_customers)
+        )
+        and source_record_id not in (select source_record_id from restamped)
 )
 {% else %}
 touchpoints as (
