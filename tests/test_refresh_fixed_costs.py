@@ -53,7 +53,8 @@ def test_the_daily_refresh_leaves_the_identity_quality_against_the_demo_truth_to
                     "'a@x.de' AS identifier_value, 'C-1' AS customer_key")
         con.execute("CREATE TABLE int_identity_observations AS SELECT 'r1' AS record_ref, "
                     "'email:a@x.de' AS identifier, 'email' AS identifier_type, 'a@x.de' AS identifier_value")
-        person = "SELECT 'crm_customers' AS source, 'email' AS identifier_type, 'a@x.de' AS identifier_value, 'P1' AS person_id"
+        person = ("SELECT 'crm_customers' AS source, 'email' AS identifier_type, 'a@x.de' AS identifier_value, "
+                  "'P1' AS person_id")
         con.execute(f"COPY ({person}) TO '{truth / 'identities.parquet'}' (FORMAT parquet)")
     settings = Settings.from_env({"CX_WAREHOUSE": str(warehouse), "CX_DEMO_TRUTH_DIR": str(truth)})
     built = [dg.Output(None, output_name="int_identity_components")]
