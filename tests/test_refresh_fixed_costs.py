@@ -14,12 +14,13 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from dagster_project.definitions import defs
 from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, make_build_for, settings_environment,
-                                             unit_test_exclusion)
-from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
+                                             unit_test_exclusion, with_warehouse_metadata)
+from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.resources import pipeline_resources
 from dagster_project.run_event_log import event_log_kept_open
 from cx_core.settings import Settings
@@ -40,6 +41,32 @@ def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
     assert unit_test_exclusion(duckdb, defs.resolve_job_def("full_refresh").tags) == []
     assert unit_test_exclusion(duckdb, {}) == []  # dg.materialize in tests, a click in the UI
     assert unit_test_exclusion(spark, {}) == EXCLUDE_UNIT_TESTS  # their fixtures are DuckDB's types
+
+
+def test_the_daily_refresh_leaves_the_identity_quality_against_the_demo_truth_to_the_full_run(tmp_path):
+    """int_identity_components' precision and recall against the demo truth (3-4 s of the 100k refresh, the demo
+    only) come with the full run and a materialisation from the UI, not with the daily refresh."""
+    warehouse, truth = tmp_path / "warehouse.duckdb", tmp_path / "truth"
+    truth.mkdir()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE TABLE int_identity_components AS SELECT 'email' AS identifier_type, "
+                    "'a@x.de' AS identifier_value, 'C-1' AS customer_key")
+        con.execute("CREATE TABLE int_identity_observations AS SELECT 'r1' AS record_ref, "
+                    "'email:a@x.de' AS identifier, 'email' AS identifier_type, 'a@x.de' AS identifier_value")
+        person = ("SELECT 'crm_customers' AS source, 'email' AS identifier_type, 'a@x.de' AS identifier_value, "
+                  "'P1' AS person_id")
+        con.execute(f"COPY ({person}) TO '{truth / 'identities.parquet'}' (FORMAT parquet)")
+    settings = Settings.from_env({"CX_WAREHOUSE": str(warehouse), "CX_DEMO_TRUTH_DIR": str(truth)})
+    built = [dg.Output(None, output_name="int_identity_components")]
+
+    def identity_figures(measures_identity: bool) -> set[str]:
+        [event] = with_warehouse_metadata(built, settings, measures_identity)
+        return {name for name in event.metadata if name.startswith("identity_")}
+
+    assert "identity_precision" in identity_figures(True)
+    assert identity_figures(False) == set()
+    assert defs.resolve_job_def("kpi_refresh").tags[SKIP_IDENTITY_QUALITY_TAG] == "true"
+    assert SKIP_IDENTITY_QUALITY_TAG not in defs.resolve_job_def("full_refresh").tags
 
 
 def test_a_dbt_command_builds_no_dbt_adapter_in_the_dagster_process(data_dir):

@@ -33,7 +33,7 @@ from cx_core.spark_catalog import publish_spark_tables, share_tables_with_spark
 from cx_core.files import write_atomically
 from cx_core.warehouse_build import BUILD_READY_ENV, build_path, publish_build, ready_marker, start_build
 from dagster_project.defs.freshness import read_daily
-from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG
+from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
 
@@ -235,7 +235,8 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         publish_build(build, settings.warehouse_path)
     else:
         publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-    yield from with_warehouse_metadata(events, settings)
+    measures_identity = context.run.tags.get(SKIP_IDENTITY_QUALITY_TAG) != "true"
+    yield from with_warehouse_metadata(events, settings, measures_identity)
     if failure:
         raise failure
 
@@ -293,10 +294,11 @@ def unit_test_exclusion(settings: Settings, run_tags: Mapping[str, str]) -> list
     return ["--exclude", "test_type:unit"] if skipped else []
 
 
-def with_warehouse_metadata(events: list, settings: Settings) -> Iterator:
+def with_warehouse_metadata(events: list, settings: Settings, measures_identity: bool = True) -> Iterator:
     """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
     totals and the metrics not measured with the reason, int_identity_components the pairwise precision and
-    recall against the demo truth when it exists.
+    recall against the demo truth when it exists and `measures_identity` (a run tagged SKIP_IDENTITY_QUALITY_TAG,
+    the daily refresh, leaves it out).
     Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""
     if not any(isinstance(event, dg.Output) for event in events) or not settings.warehouse_path.exists():
@@ -306,12 +308,15 @@ def with_warehouse_metadata(events: list, settings: Settings) -> Iterator:
         tables = {row[0] for row in warehouse.sql("select table_name from information_schema.tables").fetchall()}
         for event in events:
             if isinstance(event, dg.Output) and event.output_name in tables:
-                metadata = table_metadata(warehouse, event.output_name, settings.demo_truth_dir)
+                truth_dir = settings.demo_truth_dir if measures_identity else None
+                metadata = table_metadata(warehouse, event.output_name, truth_dir)
                 event = event.with_metadata({**event.metadata, **metadata})
             yield event
 
 
-def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_dir: Path) -> dict[str, object]:
+def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_dir: Path | None
+                   ) -> dict[str, object]:
+    """A built table's metadata (with_warehouse_metadata); the identity quality only with a `demo_truth_dir`."""
     metadata = warehouse_table_metadata(warehouse, table)
     if table == "kpi_metrics":
         latest = warehouse.sql(
@@ -327,7 +332,7 @@ def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_
             "and segment = 'all' group by metric having count(value) = 0 order by metric"
         ).fetchall()
         metadata |= {"not_measured": dg.MetadataValue.json(dict(not_measured))}
-    if table == "int_identity_components":
+    if table == "int_identity_components" and demo_truth_dir:
         quality = measure_against_truth(warehouse, demo_truth_dir)
         metadata |= quality.as_metadata() if quality else {}
     return metadata

@@ -43,9 +43,8 @@ touched_customers as (
 ),
 
 -- The touched customers' steps: the rewritten touchpoints, and their other touchpoints as this table holds them
--- (int_touchpoints_resolved has not rewritten them since). The customer filter scans one column of this table
--- and the rowids fetch the rest of the rows it finds: filtering int_touchpoints_resolved by customer made
--- DuckDB read five columns of all 9 million rows (issue 19; rowid: this table is always a table).
+-- (int_touchpoints_resolved has not rewritten them since; filtering it by customer read five columns of all its
+-- 9 million rows).
 inbound as (
     select touchpoint_id, customer_key, occurred_at, channel, journey_stage
     from resolved_since_last_run
@@ -53,12 +52,7 @@ inbound as (
     union all
     select touchpoint_id, customer_key, occurred_at, channel, journey_stage
     from {{ this }}
-    where
-        rowid in (
-            select rowid from {{ this }}
-            where customer_key in (select customer_key from touched_customers)
-        )
-        and touchpoint_id not in (select touchpoint_id from resolved_since_last_run)
+    where {{ own_rows_of_customers('touched_customers', 'touchpoint_id', 'resolved_since_last_run') }}
 ),
 
 customers_without_steps as (

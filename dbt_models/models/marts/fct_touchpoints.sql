@@ -44,9 +44,8 @@ restamped as (
 ),
 
 -- The relabelled customers' other records are as this table wrote them (int_touchpoints_resolved would have
--- stamped them again otherwise), so they come from this table: the customer filter scans one column and the
--- rowids fetch the rest of the few rows it finds. Reading int_touchpoints_resolved with `customer_key in (...)`
--- instead made DuckDB read every column of all 9 million rows (issue 19; rowid: this table is always a table).
+-- stamped them again otherwise), so they come from this table (own_rows_of_customers): reading
+-- int_touchpoints_resolved with `customer_key in (...)` read every column of all 9 million rows.
 touchpoints as (
     select * from restamped
     union all
@@ -54,12 +53,7 @@ touchpoints as (
         {{ stored_columns | join(', ') }},
         {{ '_resolved_at' if this_has_column('_resolved_at') else 'cast(null as timestamp)' }} as _resolved_at
     from {{ this }}
-    where
-        rowid in (
-            select rowid from {{ this }}
-            where customer_key in (select customer_key from relabelled_customers)
-        )
-        and source_record_id not in (select source_record_id from restamped)
+    where {{ own_rows_of_customers('relabelled_customers', 'source_record_id', 'restamped') }}
 )
 {% else %}
 touchpoints as (
