@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from cx_core.sources.reader import quote_identifier, sql_literal
-from cx_core.warehouse_copy_ahead import copy_warehouse, discard_copies_ahead
+from cx_core.warehouse_copy_ahead import copy_warehouse, discard_copies_ahead, write_ahead_log
 
 LIVE_ALIAS = "live"  # the warehouse as the build sees it; dbt's hook attaches it under this name
 PROXY_COMMENT = "cx build proxy"  # marks the views start_build made; a relation dbt rebuilt has lost it
@@ -93,7 +93,7 @@ def relations(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[tuple[str, s
 def fold_write_ahead_log(database: Path) -> None:
     """A writer killed before its checkpoint leaves changes in the `.wal` file next to the database; opening the
     database replays them and closing it writes them into the file, so the file alone is complete."""
-    if database.with_name(database.name + ".wal").exists():
+    if write_ahead_log(database).exists():
         duckdb.connect(str(database)).close()
 
 

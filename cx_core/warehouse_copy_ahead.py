@@ -32,8 +32,9 @@ def _stamp(warehouse: Path) -> str:
     return f"{status.st_ino}-{status.st_size}-{status.st_mtime_ns}"
 
 
-def _write_ahead_log(warehouse: Path) -> Path:
-    return warehouse.with_name(warehouse.name + ".wal")
+def write_ahead_log(database: Path) -> Path:
+    """The `.wal` file DuckDB keeps next to a database while a writer's changes are not checkpointed."""
+    return database.with_name(database.name + ".wal")
 
 
 def copy_path(warehouse: Path, stamp: str) -> Path:
@@ -41,14 +42,14 @@ def copy_path(warehouse: Path, stamp: str) -> Path:
     return warehouse.with_name(f"{warehouse.name}.ahead-{stamp}")
 
 
-def _copies(warehouse: Path) -> list[Path]:
-    return list(warehouse.parent.glob(f"{warehouse.name}.ahead-*"))
+def _complete_copies(warehouse: Path) -> list[Path]:
+    return [copy for copy in warehouse.parent.glob(f"{warehouse.name}.ahead-*") if not copy.name.endswith(".partial")]
 
 
 def start_copy_ahead(warehouse: Path) -> None:
     """Copy the warehouse file in a thread of this process (module docstring); nothing when there is no warehouse
     or it has a write-ahead log (a writer may be at work)."""
-    if not warehouse.exists() or _write_ahead_log(warehouse).exists():
+    if not warehouse.exists() or write_ahead_log(warehouse).exists():
         return
     thread = threading.Thread(target=_copy, args=(warehouse,), name="warehouse-copy-ahead", daemon=True)
     _copying[warehouse] = thread
@@ -64,7 +65,7 @@ def _copy(warehouse: Path) -> None:
     partial = warehouse.with_name(f"{warehouse.name}.ahead-{uuid.uuid4().hex}.partial")
     try:
         shutil.copyfile(warehouse, partial)
-        if _stamp(warehouse) == before and not _write_ahead_log(warehouse).exists():
+        if _stamp(warehouse) == before and not write_ahead_log(warehouse).exists():
             os.replace(partial, copy_path(warehouse, before))
     except OSError:
         pass  # no copy ahead: the build copies the file itself
@@ -79,8 +80,8 @@ def finish_copy_ahead(warehouse: Path) -> Path | None:
     if thread:
         thread.join()
     current = copy_path(warehouse, _stamp(warehouse)) if warehouse.exists() else None
-    for copy in _copies(warehouse):
-        if copy != current and not copy.name.endswith(".partial"):
+    for copy in _complete_copies(warehouse):
+        if copy != current:
             copy.unlink(missing_ok=True)
     return current if current and current.exists() else None
 
@@ -100,6 +101,5 @@ def copy_warehouse(warehouse: Path, target: Path) -> None:
 
 def discard_copies_ahead(warehouse: Path) -> None:
     """Delete the complete copies made ahead (after the warehouse changed, none can be used)."""
-    for copy in _copies(warehouse):
-        if not copy.name.endswith(".partial"):
-            copy.unlink(missing_ok=True)
+    for copy in _complete_copies(warehouse):
+        copy.unlink(missing_ok=True)
