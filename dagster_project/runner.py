@@ -13,10 +13,13 @@ import uuid
 
 from cx_core.settings import REPO_ROOT, Settings
 from cx_core.warehouse_copy_ahead import start_copy_ahead
+from dagster_project.warm_up import import_during_dbt
 
-# Jobs whose first dbt step builds in a copy of the warehouse file: `cx run` starts that copy before it loads
-# Dagster (cx_core/warehouse_copy_ahead.py). Ingestion, which may run before that step, does not write the warehouse.
-COPY_AHEAD_JOBS = ("full_refresh", "kpi_refresh")
+# Jobs that start with dbt steps and score with the ML assets after them. `cx run` starts the copy of the warehouse
+# file their main dbt step builds in before it loads Dagster (cx_core/warehouse_copy_ahead.py; ingestion, which may
+# run before that step, does not write the warehouse), and imports the ML steps' libraries while dbt runs
+# (dagster_project/warm_up.py).
+JOBS_STARTING_WITH_DBT = ("full_refresh", "kpi_refresh")
 
 
 def prepare_dagster_home(settings: Settings) -> None:
@@ -33,7 +36,7 @@ def prepare_dbt_manifest() -> None:
 
 
 def run_everything(settings: Settings, verbose: bool = False, job_name: str = "full_refresh") -> int:
-    if settings.dbt_target == "duckdb" and job_name in COPY_AHEAD_JOBS:
+    if settings.dbt_target == "duckdb" and job_name in JOBS_STARTING_WITH_DBT:
         start_copy_ahead(settings.warehouse_path)
     prepare_dagster_home(settings)
     prepare_dbt_manifest()
@@ -48,6 +51,8 @@ def run_everything(settings: Settings, verbose: bool = False, job_name: str = "f
 
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
+    if job_name in JOBS_STARTING_WITH_DBT:
+        import_during_dbt()
     token = uuid.uuid4().hex
     tags = {RUN_TOKEN_TAG: token, PROCESS_TAG: process_identity()}
     run_id = str(uuid.uuid4())

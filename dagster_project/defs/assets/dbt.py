@@ -36,6 +36,7 @@ from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
+from dagster_project.warm_up import start_imports
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
@@ -225,6 +226,7 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         if on_duckdb:  # while dbt starts, which takes as long (cx_core/build_ready_plugin.py)
             selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
             make_build_for(invocation, settings.warehouse_path, selected, marker)
+        start_imports()  # while dbt runs, in `cx run`: the ML steps' libraries (dagster_project/warm_up.py)
         try:
             events.extend(invocation.stream())
         except DagsterDbtCliRuntimeError as error:

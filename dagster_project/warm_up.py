@@ -1,0 +1,49 @@
+"""Import what the ML steps import lazily while a dbt step runs (issue 19).
+
+The definitions load without scikit-learn, SciPy and statsmodels (tests/test_definitions_imports.py: the UI's code
+server and the ingest job never need them), so the first ML step of a run paid for them: 1.4 s of the 100k daily
+refresh's contact forecast, measured with py-spy. A dbt step runs dbt in a child process and only waits for its
+output, so in `cx run`, which executes every step in its own process, the first dbt step has a thread import them
+meanwhile. Not earlier: before that step Dagster creates the run, Python work the imports would slow down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+# The modules ml/ imports inside its functions, from the packages that cost the time (a test checks that importing
+# these leaves nothing of those packages for the ML functions to load).
+ML_STEP_IMPORTS = (
+    "scipy.linalg", "scipy.optimize", "scipy.special", "scipy.stats",
+    "sklearn.calibration", "sklearn.cluster", "sklearn.compose", "sklearn.ensemble", "sklearn.feature_extraction.text",
+    "sklearn.inspection", "sklearn.linear_model", "sklearn.metrics", "sklearn.pipeline", "sklearn.preprocessing",
+    "statsmodels.tools.sm_exceptions", "statsmodels.tsa.holtwinters",
+)
+
+_modules_to_import: tuple[str, ...] = ()  # set by `cx run` for this process, emptied when the thread starts
+
+
+def import_during_dbt(modules: tuple[str, ...] = ML_STEP_IMPORTS) -> None:
+    """`cx run`: the next dbt step of this process imports `modules` while dbt runs. A UI run never calls this:
+    its steps run in processes of their own, and a dbt step's process would import for nothing."""
+    global _modules_to_import
+    _modules_to_import = modules
+
+
+def start_imports() -> threading.Thread | None:
+    """The dbt step, once dbt has started: start importing what `import_during_dbt` asked for, once per process.
+    The thread is not a daemon (the interpreter waits for it at exit); Python's import locks make a step that
+    imports one of the modules meanwhile wait for it instead of loading it twice."""
+    global _modules_to_import
+    if not _modules_to_import:
+        return None
+    thread = threading.Thread(target=import_all, args=(_modules_to_import,), name="cx-warm-up")
+    _modules_to_import = ()
+    thread.start()
+    return thread
+
+
+def import_all(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        importlib.import_module(module)

@@ -1,0 +1,61 @@
+"""`cx run` imports the ML steps' libraries while its first dbt step runs (dagster_project/warm_up.py, issue 19)."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cx_core.settings import REPO_ROOT
+
+WARMED_PACKAGES = ("scipy", "sklearn", "statsmodels")
+
+
+def imports_inside_functions(source: Path) -> set[str]:
+    """The modules a file imports in its functions (`from x import y` and `import x`) from the warmed packages."""
+    modules = set()
+    for function in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom):
+                    modules.add(node.module or "")
+                elif isinstance(node, ast.Import):
+                    modules.update(alias.name for alias in node.names)
+    return {module for module in modules if module.split(".")[0] in WARMED_PACKAGES}
+
+
+def run_fresh(code: str) -> list[str]:
+    """The JSON list a piece of code prints, run in a fresh interpreter."""
+    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                               check=True)
+    return json.loads(completed.stdout)
+
+
+def test_after_the_warm_up_the_ml_functions_load_nothing_more_of_those_libraries():
+    lazy = sorted(set().union(*(imports_inside_functions(path) for path in (REPO_ROOT / "ml").glob("*.py"))))
+    assert "statsmodels.tsa.holtwinters" in lazy and "sklearn.ensemble" in lazy  # what the forecast step paid for
+    imports = "\n".join(f"import {module}" for module in lazy)
+    loaded_after_the_warm_up = run_fresh(f"""
+import json, sys
+from dagster_project.warm_up import import_during_dbt, start_imports
+import_during_dbt()
+start_imports().join()
+before = set(sys.modules)
+{imports}
+print(json.dumps(sorted(name for name in set(sys.modules) - before if name.split('.')[0] in {WARMED_PACKAGES})))
+""")
+    assert loaded_after_the_warm_up == []
+
+
+def test_only_cx_run_warms_up_and_only_once_per_process():
+    """A dbt step started from the UI (its own process) imports nothing; in `cx run` only the first dbt step does."""
+    threads = run_fresh("""
+import json, sys
+from dagster_project.warm_up import import_during_dbt, start_imports
+without_cx_run = start_imports()
+import_during_dbt(("json",))
+first, second = start_imports(), start_imports()
+first.join()
+print(json.dumps([without_cx_run is None, first is not None, second is None, "sklearn" in sys.modules]))
+""")
+    assert threads == [True, True, True, False]
