@@ -37,7 +37,8 @@ pytestmark = pytest.mark.slow  # generates, ingests and builds two real warehous
 
 CUSTOMERS, DAYS, SEED = 120, 45, 5
 # the marts compared, each ordered by every column (dim_customers' ML columns are null on both sides: no ML ran)
-MARTS = ("fct_touchpoints", "fct_web_sessions", "fct_journeys", "dim_customers", "kpi_metrics")
+MARTS = ("fct_touchpoints", "fct_web_sessions", "fct_journeys", "fct_campaign_assignments", "dim_customers",
+         "kpi_metrics")
 # incremental, unlike the other staging views
 STAGING_TABLES = ("stg_web_events__events", "stg_email_events__events", "stg_orders__orders")
 # the identity graph's incremental tables, without the columns saying when a run wrote a row, nor the time a
@@ -148,7 +149,8 @@ def test_a_phone_now_shared_by_two_crm_customers_is_blocked(refreshed):
                                                      ("intermediate/int_web_sessions", "touched_cookies as ("),
                                                      ("intermediate/int_journey_touchpoints", "touched_customers as ("),
                                                      ("marts/fct_touchpoints", "relabelled_customers as ("),
-                                                     ("marts/fct_journeys", "touched_customers as (")])
+                                                     ("marts/fct_journeys", "touched_customers as ("),
+                                                     ("marts/fct_campaign_assignments", "rewritten_touchpoints as (")])
 def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_step):
     [compiled] = refreshed.dbt_target.glob(f"*/compiled/cx_pipeline/models/{model}.sql")
     assert incremental_step in compiled.read_text()
@@ -162,6 +164,7 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
                                            ("int_journey_touchpoints", "_resolved_at"),
                                            ("fct_touchpoints", "_resolved_at"),
                                            ("fct_journeys", "_resolved_at"),
+                                           ("fct_campaign_assignments", "_resolved_at"),
                                            ("stg_web_events__events", "_staged_at"),
                                            ("stg_email_events__events", "_staged_at"),
                                            ("int_touchpoints_unioned", "_unioned_at")])
@@ -262,6 +265,26 @@ def test_a_warehouse_built_before_the_resolved_at_stamp_refreshes_incrementally(
         ALTER TABLE int_touchpoints_unioned DROP COLUMN _unioned_at;""")
     for mart in MARTS:
         assert mart_rows(warehouse, mart) == mart_rows(refreshed.full, mart), mart
+
+
+def test_an_order_moved_to_another_customer_no_longer_converts_its_first_customers_send(refreshed):
+    """The order's first customer keeps no touchpoint the refresh rewrote; only the order's previous customer
+    (int_touchpoints_resolved `_previous_customer_key`) tells fct_campaign_assignments to write its contacts again."""
+    converted = ("SELECT converted_within_14d FROM fct_campaign_assignments "
+                 f"WHERE contact_id = 'email_events:{refreshed.planted.unconverted_send_id}'")
+    assert query(refreshed.first_load, converted) == [(True,)]
+    assert query(refreshed.incremental, converted) == [(False,)]
+
+
+def test_campaign_assignments_that_missed_a_run_are_written_whole(refreshed, tmp_path):
+    """fct_campaign_assignments missed the first load's run (its stamp is older): whom a touchpoint the refresh
+    rewrote belonged to when the table was written is unknown, so every contact is written again, equal to a full
+    refresh."""
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
+        UPDATE fct_campaign_assignments SET _resolved_at = _resolved_at - INTERVAL 1 DAY;""")
+    assert query(warehouse, "SELECT count(DISTINCT _resolved_at) FROM fct_campaign_assignments") == [(1,)]
+    assert (mart_rows(warehouse, "fct_campaign_assignments")
+            == mart_rows(refreshed.full, "fct_campaign_assignments"))
 
 
 def test_after_retention_emptied_the_observations_a_component_without_rows_leaves(refreshed, tmp_path):

@@ -92,6 +92,25 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
         assert con.sql("SELECT event_id FROM stg_email_events__events ORDER BY 1").fetchall() == [("W1",), ("W2",)]
 
 
+@pytest.mark.parametrize("source, emptied", [("orders", True), ("web_events", False)])
+def test_retention_of_contacts_or_orders_empties_the_campaign_assignments(tmp_path, monkeypatch, source, emptied):
+    """fct_campaign_assignments is incremental: retention of a source of its contacts or orders empties it, so the
+    next refresh writes it whole (a contact kept may have lost the order that converted it); other sources leave it."""
+    settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS=f"{source}:1")
+    settings.warehouse_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("CREATE TABLE int_touchpoints_resolved AS FROM (VALUES ($id, $source, TIMESTAMP '2026-03-01 08:00',"
+                    " 'C-1', TIMESTAMP '2026-03-01 09:00')) AS t(touchpoint_id, source, occurred_at, customer_key,"
+                    " _resolved_at)", {"id": f"{source}:X1", "source": source})
+        con.execute("CREATE TABLE fct_campaign_assignments AS SELECT 'email_events:S1' AS contact_id, 'C-1' AS customer_key")
+
+    [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
+
+    assert result.warehouse == 1
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM fct_campaign_assignments").fetchall() == [(0,) if emptied else (1,)]
+
+
 def test_retention_stamps_the_identity_observations_of_the_records_that_lost_rows(tmp_path, monkeypatch):
     """The observations stay (an erasure before the next refresh still finds a person's records there); the records
     that may have lost rows get `_rows_removed_at`, which the next refresh derives again from their remaining

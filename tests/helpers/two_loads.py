@@ -29,6 +29,8 @@ class Planted(NamedTuple):
     moved_from_cookie: str
     changed_email_customer_id: str  # a CRM customer re-exported with CHANGED_EMAIL instead of their e-mail
     shared_phone_customer_ids: tuple[str, str]  # the second re-exported with the first's phone: now shared
+    moved_order_id: str  # an old store order re-exported with another CRM customer's loyalty card
+    unconverted_send_id: str  # its first customer's e-mail send that only this order converted
 
 
 def split_raw_into_two_loads(raw_dir: Path, held_dir: Path, cutoff: datetime) -> Planted:
@@ -68,7 +70,8 @@ def plant_second_load_rows(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> 
     to two customers, one by its first login, one by a chat (identity resolution re-attributes the cookie's
     visits without a new event on it), an old order is re-exported with a corrected value, an old web event
     with another cookie (its first cookie gets no new event, only one event less), a CRM customer with a changed
-    e-mail and another with a third one's phone (which then links two CRM ids: blocked)."""
+    e-mail and another with a third one's phone (which then links two CRM ids: blocked), and an old store order
+    with another CRM customer (the e-mail send it converted for its first customer converts nothing any more)."""
     first_cookie, second_cookie = (cookie for (cookie,) in con.execute("""
         SELECT anonymous_id FROM web_events GROUP BY anonymous_id
         HAVING count(user_id) = 0 AND count(*) FILTER (event_type = 'purchase') = 0
@@ -110,8 +113,33 @@ def plant_second_load_rows(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> 
     con.execute("INSERT INTO planted_crm_customers SELECT * REPLACE ((SELECT phone FROM crm_customers "
                 "WHERE customer_id = $owner) AS phone) FROM crm_customers WHERE customer_id = $id",
                 {"owner": phone_owner, "id": phone_sharer})
+    # A store order paid with the loyalty card of a CRM customer who got an e-mail send in the 14 days before it
+    # and made no other sale in the send's 14 days (store orders carry only the card: no cookie, no e-mail).
+    moved_order_id, unconverted_send_id, first_owner = con.execute("""
+        SELECT orders.order_id, sends.event_id, owner.customer_id
+        FROM orders
+        JOIN crm_customers AS owner ON owner.loyalty_id = orders.loyalty_id
+        JOIN email_events AS sends ON lower(trim(sends.email)) = lower(trim(owner.email))
+            AND sends.event_type = 'send' AND sends.event_time <= orders.ordered_at
+            AND orders.ordered_at < sends.event_time + INTERVAL 14 DAY
+        WHERE orders.order_type = 'sale' AND orders.ordered_at < $cutoff AND orders.customer_id IS NULL
+            AND orders.email IS NULL AND owner.customer_id NOT IN ($first, $second, $changed, $sharer, $owner)
+            AND NOT EXISTS (SELECT 1 FROM orders AS other
+                WHERE (other.customer_id = owner.customer_id OR other.loyalty_id = owner.loyalty_id
+                       OR lower(trim(other.email)) = lower(trim(owner.email)))
+                    AND other.order_type = 'sale' AND other.order_id <> orders.order_id
+                    AND other.ordered_at >= sends.event_time AND other.ordered_at < sends.event_time + INTERVAL 14 DAY)
+        ORDER BY orders.order_id, sends.event_id LIMIT 1""",
+        {"cutoff": cutoff, "first": first_customer, "second": second_customer, "changed": changed_email_customer,
+         "sharer": phone_sharer, "owner": phone_owner}).fetchone()
+    con.execute("""INSERT INTO planted_orders SELECT * REPLACE ((SELECT max(loyalty_id) FROM crm_customers
+            WHERE customer_id NOT IN ($first_owner, $first, $second, $changed, $sharer, $owner)) AS loyalty_id)
+        FROM orders WHERE order_id = $id""",
+                {"id": moved_order_id, "first_owner": first_owner, "first": first_customer, "second": second_customer,
+                 "changed": changed_email_customer, "sharer": phone_sharer, "owner": phone_owner})
     return Planted(first_cookie, first_customer, second_cookie, second_customer, order_id, moved_event_id,
-                   moved_from_cookie, changed_email_customer, (phone_owner, phone_sharer))
+                   moved_from_cookie, changed_email_customer, (phone_owner, phone_sharer), moved_order_id,
+                   unconverted_send_id)
 
 
 def land_second_load(raw_dir: Path, held_dir: Path) -> None:

@@ -15,7 +15,8 @@
 -- int_touchpoints_unioned by retention are removed here too (cx_core/privacy/retention.py); erasure deletes
 -- the person's rows from every table. Spark rebuilds it as a table. Every row a run writes is stamped
 -- `_resolved_at` (the run's start): int_journey_touchpoints renumbers the customers of the rows stamped after its
--- own latest run.
+-- own latest run. It keeps whom the row belonged to before (`_previous_customer_key`) and when that version was
+-- written (`_previous_resolved_at`): a model that keeps results per customer rewrites both customers.
 -- A warehouse built before `_resolved_at` existed gets the column (null on the rows written already) instead
 -- of a refresh that fails until someone rebuilds it with --full-refresh.
 {{ config(
@@ -92,6 +93,17 @@ touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
     where source_record_id in (select source_record_id from records_to_resolve)
 ),
+
+-- The version of each rewritten touchpoint this table held before this run (none for a new one): whom it belonged
+-- to, for the models that keep results per customer (macro owners_of_touchpoints_rewritten_since).
+previous_versions as (
+    select
+        touchpoint_id,
+        customer_key,
+        {{ '_resolved_at' if this_has_column('_resolved_at') else 'cast(null as timestamp)' }} as _resolved_at
+    from {{ this }}
+    where source_record_id in (select source_record_id from records_to_resolve)
+),
 {% else %}
 touchpoints as (
     select * from {{ ref('int_touchpoints_unioned') }}
@@ -138,8 +150,18 @@ select
     with_customer.source_record_id,
     with_customer._ingested_at,
     {{ latest_identity_change() }} as _identity_changed_at,
-    {{ this_run_started_at() }} as _resolved_at
+    {{ this_run_started_at() }} as _resolved_at,
+    {%- if is_incremental() %}
+    previous_versions.customer_key as _previous_customer_key,
+    previous_versions._resolved_at as _previous_resolved_at
+    {%- else %}
+    cast(null as {{ dbt.type_string() }}) as _previous_customer_key,
+    cast(null as timestamp) as _previous_resolved_at
+    {%- endif %}
 from with_customer
 left join {{ ref('touchpoint_stage_map') }} as stage_map
     on stage_map.source = with_customer.source
     and stage_map.touchpoint_type = with_customer.touchpoint_type
+{%- if is_incremental() %}
+left join previous_versions on previous_versions.touchpoint_id = with_customer.touchpoint_id
+{%- endif %}

@@ -4,11 +4,35 @@
 -- was sent). With the customer's reaction and whether the customer ordered within 14 days of the (planned)
 -- contact (any order counts, on any channel; an order counts for every contact of the 14 days before it).
 -- Contacted vs held out is the measured uplift of a campaign.
+--
+-- Incremental (DuckDB): a run writes again (delete+insert on contact_id) every contact of the customers whose e-mail
+-- events, messages, calls or orders int_touchpoints_resolved rewrote after this table's latest run, the customer
+-- each belongs to now and the one it belonged to before (a new order converts the contacts of the 14 days before
+-- it, an open marks its send, a re-attributed order leaves its old customer's contacts), the contacts whose own
+-- touchpoint it rewrote, and the control rows ingested since or whose identifier's component changed. A contact
+-- written again that is no contact any more (a re-exported event of another type) gets a tombstone row (no
+-- sent_at), which the post-hook deletes. When a touchpoint was rewritten twice since this table's latest run (a
+-- run that skipped this model), whom it belonged to in between is unknown: every contact is written again.
+-- Retention empties the table, so the next refresh writes it whole (cx_core/privacy/retention.py); erasure deletes
+-- the person's rows from every table. Spark rebuilds it as a table. 1.77 M rows at 100k customers: rebuilt, it was
+-- the daily refresh's slowest model (issue 19).
+-- depends_on: {{ ref('int_touchpoints_resolved') }} (read in incremental runs only)
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='contact_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="{{ delete_tombstones('sent_at') }}",
+) }}
+{%- set contact_sources = ['email_events', 'mobile_messages', 'calls', 'orders'] %}
+{%- set latest_stamp = latest_in_this('_resolved_at') if is_incremental() else none %}
+{%- set writes_some = is_incremental() and previous_owners_known_since(latest_stamp, contact_sources) %}
+
 with
 
 -- The e-mail events this model reads (three times below), the other event types left out once.
 email_events as (
-    select event_id, event_time, email, campaign_id, campaign_type, event_type
+    select event_id, event_time, email, campaign_id, campaign_type, event_type, _ingested_at
     from {{ ref('stg_email_events__events') }}
     where event_type in ('send', 'open', 'click', 'control')
 ),
@@ -86,6 +110,19 @@ campaign_calls as (
     where direction = 'outbound' and ticket_id is null and substr(queue, 1, 9) = 'outbound_'
 ),
 
+{% if writes_some %}
+touched_customers as (
+    {{ owners_of_touchpoints_rewritten_since(latest_stamp, contact_sources) }}
+),
+
+-- The touchpoints of the contact sources written again since this table's latest run (with or without a customer).
+rewritten_touchpoints as (
+    select touchpoint_id
+    from {{ ref('int_touchpoints_resolved') }}
+    where _resolved_at > {{ latest_stamp }} and source in ('email_events', 'mobile_messages', 'calls')
+),
+{% endif %}
+
 sent as (
     select sent.*, touchpoints.customer_key
     from (
@@ -98,6 +135,12 @@ sent as (
     -- a touchpoint id starts with its source: the filter skips the web events (two thirds of the touchpoints)
     -- before the join instead of hashing their ids
     where touchpoints.source in ('email_events', 'mobile_messages', 'calls')
+    {%- if writes_some %}
+        and (
+            touchpoints.customer_key in (select customer_key from touched_customers)
+            or touchpoints.touchpoint_id in (select touchpoint_id from rewritten_touchpoints)
+        )
+    {%- endif %}
 ),
 
 -- The control groups' rows are no touchpoints: their customer comes from the identity graph directly
@@ -110,7 +153,8 @@ control_rows as (
         'email' as channel,
         campaign_id,
         campaign_type,
-        'email:' || email as identifier
+        'email:' || email as identifier,
+        _ingested_at
     from email_events
     where event_type = 'control'
     union all
@@ -121,7 +165,8 @@ control_rows as (
         channel,
         campaign_id,
         campaign_type,
-        coalesce('crm_id:' || customer_id, 'phone:' || phone_e164) as identifier
+        coalesce('crm_id:' || customer_id, 'phone:' || phone_e164) as identifier,
+        _ingested_at
     from {{ ref('stg_mobile_messages__messages') }}
     where status = 'held_out'
 ),
@@ -141,6 +186,12 @@ held_out as (
     from control_rows
     inner join {{ ref('int_identity_components') }} as components
         on components.identifier = control_rows.identifier
+    {%- if writes_some %}
+    where
+        components.customer_key in (select customer_key from touched_customers)
+        or control_rows._ingested_at > {{ latest_stamp }}
+        or components.changed_at > {{ latest_stamp }}
+    {%- endif %}
 ),
 
 contacts as (
@@ -172,6 +223,28 @@ select
     contacts.clicked,
     contacts.is_holdout,
     orders_after_contact.touchpoint_id is not null as converted_within_14d,
-    coalesce(orders_after_contact.order_value_eur, 0) as order_value_eur
+    coalesce(orders_after_contact.order_value_eur, 0) as order_value_eur,
+    {{ this_run_started_at() }} as _resolved_at
 from contacts
 left join orders_after_contact on orders_after_contact.touchpoint_id = contacts.touchpoint_id
+{%- if is_incremental() %}
+-- Tombstones: the contacts this run writes again that are no contacts any more.
+union all
+select
+    stored.contact_id,
+    {%- for column in ['customer_key', 'sent_at', 'channel', 'campaign_id', 'campaign_type', 'opened', 'clicked',
+                       'is_holdout', 'converted_within_14d', 'order_value_eur'] %}
+    null as {{ column }},
+    {%- endfor %}
+    {{ this_run_started_at() }} as _resolved_at
+from {{ this }} as stored
+where
+    {%- if writes_some %}
+    (
+        stored.customer_key in (select customer_key from touched_customers)
+        or stored.contact_id in (select touchpoint_id from rewritten_touchpoints)
+    )
+    and
+    {%- endif %}
+    stored.contact_id not in (select touchpoint_id from contacts)
+{%- endif %}
