@@ -150,7 +150,8 @@ def test_a_phone_now_shared_by_two_crm_customers_is_blocked(refreshed):
                                                      ("intermediate/int_journey_touchpoints", "touched_customers as ("),
                                                      ("marts/fct_touchpoints", "relabelled_customers as ("),
                                                      ("marts/fct_journeys", "touched_customers as ("),
-                                                     ("marts/fct_campaign_assignments", "rewritten_touchpoints as (")])
+                                                     ("marts/fct_campaign_assignments", "rewritten_touchpoints as ("),
+                                                     ("marts/dim_customer_profiles", "touched_customers as (")])
 def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_step):
     [compiled] = refreshed.dbt_target.glob(f"*/compiled/cx_pipeline/models/{model}.sql")
     assert incremental_step in compiled.read_text()
@@ -165,6 +166,7 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
                                            ("fct_touchpoints", "_resolved_at"),
                                            ("fct_journeys", "_resolved_at"),
                                            ("fct_campaign_assignments", "_resolved_at"),
+                                           ("dim_customer_profiles", "_resolved_at"),
                                            ("stg_web_events__events", "_staged_at"),
                                            ("stg_email_events__events", "_staged_at"),
                                            ("int_touchpoints_unioned", "_unioned_at")])
@@ -276,15 +278,34 @@ def test_an_order_moved_to_another_customer_no_longer_converts_its_first_custome
     assert query(refreshed.incremental, converted) == [(False,)]
 
 
-def test_campaign_assignments_that_missed_a_run_are_written_whole(refreshed, tmp_path):
-    """fct_campaign_assignments missed the first load's run (its stamp is older): whom a touchpoint the refresh
-    rewrote belonged to when the table was written is unknown, so every contact is written again, equal to a full
-    refresh."""
-    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", """
-        UPDATE fct_campaign_assignments SET _resolved_at = _resolved_at - INTERVAL 1 DAY;""")
-    assert query(warehouse, "SELECT count(DISTINCT _resolved_at) FROM fct_campaign_assignments") == [(1,)]
-    assert (mart_rows(warehouse, "fct_campaign_assignments")
-            == mart_rows(refreshed.full, "fct_campaign_assignments"))
+@pytest.mark.parametrize("mart", ["fct_campaign_assignments", "dim_customer_profiles"])
+def test_a_per_customer_mart_that_missed_a_run_is_written_whole(refreshed, tmp_path, mart):
+    """The mart missed the first load's run (its stamp is older): whom a touchpoint the refresh rewrote belonged to
+    when the mart was written is unknown, so every row is written again, equal to a full refresh."""
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", f"""
+        UPDATE {mart} SET _resolved_at = _resolved_at - INTERVAL 1 DAY;""")
+    assert query(warehouse, f"SELECT count(DISTINCT _resolved_at) FROM {mart}") == [(1,)]
+    assert mart_rows(warehouse, mart) == mart_rows(refreshed.full, mart)
+
+
+# The first load's customers whose last sale lies 30 to 90 days (the churn window) before the newest sale.
+LAST_SALE_30_TO_90_DAYS_OLD = """
+    SELECT customer_key FROM fct_orders WHERE order_type = 'sale' AND customer_key IS NOT NULL
+    GROUP BY customer_key
+    HAVING max(ordered_at) >= (SELECT max(ordered_at) FROM fct_orders WHERE order_type = 'sale') - INTERVAL 90 DAY
+        AND max(ordered_at) < (SELECT max(ordered_at) FROM fct_orders WHERE order_type = 'sale') - INTERVAL 30 DAY"""
+
+
+def test_the_customers_whose_last_sale_crossed_the_lapsed_cutoff_are_written_again(refreshed, tmp_path):
+    """Lapsed is measured against the newest sale, so a newest sale that moves moves the cutoff: the customers whose
+    last sale lies between the cutoff of the profile's latest run and this run's are written again. Planted: the
+    latest run saw a newest sale 60 days later (since corrected away), and the segments of the customers whose last
+    sale lies between the two cutoffs are stale; nothing else touches them."""
+    assert query(refreshed.first_load, f"SELECT count(*) FROM ({LAST_SALE_30_TO_90_DAYS_OLD})")[0][0] > 0
+    warehouse = refresh_first_load_after(refreshed, tmp_path / "data", f"""
+        UPDATE dim_customer_profiles SET segment = 'stale' WHERE customer_key IN ({LAST_SALE_30_TO_90_DAYS_OLD});
+        UPDATE dim_customer_profiles SET _latest_sale_at = _latest_sale_at + INTERVAL 60 DAY;""")
+    assert mart_rows(warehouse, "dim_customer_profiles") == mart_rows(refreshed.full, "dim_customer_profiles")
 
 
 def test_after_retention_emptied_the_observations_a_component_without_rows_leaves(refreshed, tmp_path):

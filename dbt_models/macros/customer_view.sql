@@ -76,30 +76,35 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- In an incremental run, the customers whose touchpoints from `sources` int_touchpoints_resolved rewrote after
-    `watermark` (new, corrected, re-attributed or stamped by retention): the customer each belongs to now and the
-    one it belonged to before (a re-attributed order leaves its old customer's results too). Exact only while
-    previous_owners_known_since holds. -#}
-{% macro owners_of_touchpoints_rewritten_since(watermark, sources) -%}
+{#- In an incremental run, the customers whose touchpoints (of `sources`, default all) int_touchpoints_resolved
+    rewrote after `watermark` (new, corrected, re-attributed or stamped by retention): the customer each belongs to
+    now and the one it belonged to before (a re-attributed order leaves its old customer's results too). Exact
+    only while previous_owners_known_since holds. -#}
+{% macro owners_of_touchpoints_rewritten_since(watermark, sources=none) -%}
     {%- for owner in ['customer_key', '_previous_customer_key'] %}
     select {{ owner }} as customer_key
     from {{ ref('int_touchpoints_resolved') }}
-    where _resolved_at > {{ watermark }} and source in ('{{ sources | join("', '") }}') and {{ owner }} is not null
+    where _resolved_at > {{ watermark }} and {{ owner }} is not null{{ of_sources(sources) }}
     {%- if not loop.last %}
     union{% endif %}
     {%- endfor %}
 {%- endmacro %}
 
+{#- ` and source in (...)` for a list of sources; nothing for none (every source). -#}
+{% macro of_sources(sources) -%}
+    {%- if sources is not none %} and source in ('{{ sources | join("', '") }}'){% endif -%}
+{%- endmacro %}
+
 {#- Whether the previous customers above are the ones the model saw at `watermark`: no touchpoint from `sources` was
     rewritten twice since (the version in between, and its customer, is gone: the model missed a run, e.g. a failed
     test upstream skipped it). When not, the model rewrites every customer. Asked of the database when dbt runs. -#}
-{% macro previous_owners_known_since(watermark, sources) -%}
+{% macro previous_owners_known_since(watermark, sources=none) -%}
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
     {%- set rewritten_twice = run_query(
         "select count(*) from " ~ ref('int_touchpoints_resolved') ~ " where _resolved_at > " ~ watermark
-        ~ " and _previous_resolved_at > " ~ watermark ~ " and source in ('" ~ sources | join("', '") ~ "')") -%}
+        ~ " and _previous_resolved_at > " ~ watermark ~ of_sources(sources)) -%}
     {{ return(rewritten_twice.columns[0].values()[0] == 0) }}
 {%- endmacro %}
 

@@ -5,10 +5,97 @@
 -- or CRM id) or 'anonymous' (only cookies).
 -- dim_customers adds what the ML assets say about each customer; this model is what the ML assets that need a
 -- customer's segment and consent read (next best action), since they run before dim_customers.
+--
+-- Incremental (DuckDB): a run writes again (delete+insert on customer_key) the customers whose touchpoints
+-- int_touchpoints_resolved rewrote after this table's latest run, the customer each belongs to now and the one it
+-- belonged to before (macro owners_of_touchpoints_rewritten_since), whose identifiers' components or observations
+-- changed, whose CRM record was ingested, who share a service issue with a rewritten contact (an issue is open
+-- while its latest contact is), and whose last sale lies between the lapsed cutoffs of this run and the latest one
+-- (`_latest_sale_at`: the newest sale moves the cutoff). The post-hook deletes the customers no component names any
+-- more (merged into another). When a touchpoint was rewritten twice since this table's latest run (a run that
+-- skipped this model), every customer is written again. Retention and erasure reach it through those stamps and by
+-- deleting the person's rows from every table. Spark rebuilds it as a table.
+-- depends_on: {{ ref('int_touchpoints_resolved') }} (read in incremental runs only)
+{{ config(
+    materialized='incremental' if target.type == 'duckdb' else 'table',
+    unique_key='customer_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="{{ delete_rows_without_parent('customer_key', ref('int_identity_components')) }}",
+) }}
+{%- set latest_stamp = latest_in_this('_resolved_at') if is_incremental() else none %}
+{%- set writes_some = is_incremental() and this_has_column('_latest_sale_at')
+    and previous_owners_known_since(latest_stamp) %}
+{%- set of_touched_customers = ' and customer_key in (select customer_key from touched_customers)' if writes_some
+    else '' %}
 with
+
+-- Lapsed is measured against the newest sale in the data (not the clock), so a late export is not all lapsed.
+latest_sale as (
+    select max(ordered_at) as latest_sale_at
+    from {{ ref('fct_orders') }}
+    where order_type = 'sale'
+),
+
+{% if writes_some %}
+last_sales as (
+    select customer_key, max(ordered_at) as last_sale_at
+    from {{ ref('fct_orders') }}
+    where order_type = 'sale' and customer_key is not null
+    group by customer_key
+),
+
+-- Whose lapsed status the newest sale may have changed: the last sale between the cutoffs of the latest run and this.
+lapsed_cutoffs as (
+    select
+        {{ dbt.dateadd('day', -var('churn_window_days'), 'latest_sale.latest_sale_at') }} as this_run,
+        {{ dbt.dateadd('day', -var('churn_window_days'), '(select max(_latest_sale_at) from ' ~ this ~ ')') }}
+            as latest_run
+    from latest_sale
+),
+
+rewritten_issues as (
+    select issue_id
+    from {{ ref('fct_service_contacts') }}
+    where contact_id in (select touchpoint_id from {{ ref('int_touchpoints_resolved') }}
+                         where _resolved_at > {{ latest_stamp }})
+),
+
+touched_customers as (
+    {{ owners_of_touchpoints_rewritten_since(latest_stamp) }}
+    union
+    -- the customers of every identifier of the records that observe an identifier whose component changed or that
+    -- a run observed again: a shared phone now blocked leaves its owner, whom no rewritten row names any more
+    select components.customer_key
+    from {{ ref('int_identity_observations') }} as observations
+    inner join {{ ref('int_identity_components') }} as components
+        on components.identifier = observations.identifier
+    where observations.record_ref in (
+        select record_ref from {{ ref('int_identity_observations') }}
+        where _changed_at > {{ latest_stamp }} or identifier in (
+            select identifier from {{ ref('int_identity_components') }} where changed_at > {{ latest_stamp }}
+        )
+    )
+    union
+    select 'C-' || customer_id from {{ ref('stg_crm_customers__customers') }}
+    where _ingested_at > {{ latest_stamp }}
+    union
+    select customer_key from {{ ref('fct_service_contacts') }}
+    where issue_id in (select issue_id from rewritten_issues) and customer_key is not null
+    union
+    select last_sales.customer_key
+    from last_sales
+    cross join lapsed_cutoffs
+    where last_sales.last_sale_at >= least(lapsed_cutoffs.this_run, lapsed_cutoffs.latest_run)
+        and last_sales.last_sale_at < greatest(lapsed_cutoffs.this_run, lapsed_cutoffs.latest_run)
+),
+{% endif %}
 
 components as (
     select * from {{ ref('int_identity_components') }}
+    {%- if writes_some %}
+    where customer_key in (select customer_key from touched_customers)
+    {%- endif %}
 ),
 
 -- A row per (record, identifier) (tested unique there), so counting rows counts records; only the e-mail addresses
@@ -17,6 +104,9 @@ observations as (
     select identifier, count(*) as records
     from {{ ref('int_identity_observations') }}
     where identifier_type in ('email', 'phone')
+    {%- if writes_some %}
+        and identifier in (select identifier from components)
+    {%- endif %}
     group by identifier
 ),
 
@@ -61,7 +151,7 @@ inbound as (
         {{ dbt.dateadd('minute', '15 * floor(extract(minute from occurred_at) / 15)',
             dbt.date_trunc('hour', 'occurred_at')) }} as quarter_hour
     from {{ ref('fct_touchpoints') }}
-    where direction = 'inbound' and customer_key is not null
+    where direction = 'inbound' and customer_key is not null{{ of_touched_customers }}
 ),
 
 -- A time-zone lookup per touchpoint was dim_customers' costliest step (the days alone 4.2 -> 2.3 s at 100k
@@ -109,6 +199,7 @@ unsubscribes as (
     select customer_key, max(occurred_at) as last_unsubscribed_at
     from {{ ref('fct_touchpoints') }}
     where source = 'email_events' and touchpoint_type = 'unsubscribe' and customer_key is not null
+        {{- of_touched_customers }}
     group by customer_key
 ),
 
@@ -120,15 +211,8 @@ orders as (
         count(case when order_type = 'return' then order_id end) as returns_count,
         max(case when order_type = 'sale' then ordered_at end) as last_sale_at
     from {{ ref('fct_orders') }}
-    where customer_key is not null
+    where customer_key is not null{{ of_touched_customers }}
     group by customer_key
-),
-
--- Lapsed is measured against the newest sale in the data (not the clock), so a late export is not all lapsed.
-latest_sale as (
-    select max(ordered_at) as latest_sale_at
-    from {{ ref('fct_orders') }}
-    where order_type = 'sale'
 ),
 
 -- The segment from behaviour: lapsed (no sale within the churn window before the newest sale), repeat_buyer
@@ -155,6 +239,13 @@ latest_issue_contacts as (
         row_number() over (partition by issue_id order by occurred_at desc, contact_id desc) as recency
     from {{ ref('fct_service_contacts') }}
     where customer_key is not null
+    {%- if writes_some %}
+        -- every contact of an issue a touched customer has a contact in: its latest decides
+        and issue_id in (
+            select issue_id from {{ ref('fct_service_contacts') }}
+            where customer_key in (select customer_key from touched_customers)
+        )
+    {%- endif %}
 ),
 
 open_issues as (
@@ -202,7 +293,13 @@ select
     coalesce(orders.orders_count, 0) as orders_count,
     coalesce(orders.returns_count, 0) as returns_count,
     coalesce(open_issues.open_service_issues, 0) as open_service_issues
+    {%- if target.type == 'duckdb' %},
+    -- incremental bookkeeping (dim_customers leaves it out)
+    latest_sale.latest_sale_at as _latest_sale_at,
+    {{ this_run_started_at() }} as _resolved_at
+    {%- endif %}
 from identities
+cross join latest_sale
 left join {{ ref('stg_crm_customers__customers') }} as crm on crm.customer_id = identities.crm_customer_id
 left join ranked_contact_details as emails
     on emails.customer_key = identities.customer_key and emails.identifier_type = 'email' and emails.preference = 1

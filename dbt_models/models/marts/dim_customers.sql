@@ -30,7 +30,8 @@ next_best_actions as (
 )
 
 select
-    profiles.*,
+    -- the profile without its incremental bookkeeping (DuckDB's; other engines build the profile as a table)
+    profiles.*{% if target.type == 'duckdb' %} exclude (_latest_sale_at, _resolved_at){% endif %},
     personas.persona_id,
     personas.persona_name,
     customer_value.expected_purchases as expected_purchases_12m,
