@@ -37,8 +37,8 @@ pytestmark = pytest.mark.slow  # generates, ingests and builds two real warehous
 
 CUSTOMERS, DAYS, SEED = 120, 45, 5
 # the marts compared, each ordered by every column (dim_customers' ML columns are null on both sides: no ML ran)
-MARTS = ("fct_touchpoints", "fct_web_sessions", "fct_journeys", "fct_campaign_assignments", "dim_customers",
-         "kpi_metrics")
+MARTS = ("fct_touchpoints", "fct_web_sessions", "fct_journeys", "fct_orders", "fct_campaign_assignments",
+         "dim_customers", "kpi_metrics")
 # incremental, unlike the other staging views
 STAGING_TABLES = ("stg_web_events__events", "stg_email_events__events", "stg_orders__orders")
 # the identity graph's incremental tables, without the columns saying when a run wrote a row, nor the time a
@@ -151,7 +151,8 @@ def test_a_phone_now_shared_by_two_crm_customers_is_blocked(refreshed):
                                                      ("marts/fct_touchpoints", "relabelled_customers as ("),
                                                      ("marts/fct_journeys", "touched_customers as ("),
                                                      ("marts/fct_campaign_assignments", "rewritten_touchpoints as ("),
-                                                     ("marts/dim_customer_profiles", "touched_customers as (")])
+                                                     ("marts/dim_customer_profiles", "touched_customers as ("),
+                                                     ("marts/fct_orders", "where touchpoints.source = 'orders'")])
 def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_step):
     [compiled] = refreshed.dbt_target.glob(f"*/compiled/cx_pipeline/models/{model}.sql")
     assert incremental_step in compiled.read_text()
@@ -167,6 +168,7 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
                                            ("fct_journeys", "_resolved_at"),
                                            ("fct_campaign_assignments", "_resolved_at"),
                                            ("dim_customer_profiles", "_resolved_at"),
+                                           ("fct_orders", "_resolved_at"),
                                            ("stg_web_events__events", "_staged_at"),
                                            ("stg_email_events__events", "_staged_at"),
                                            ("int_touchpoints_unioned", "_unioned_at")])

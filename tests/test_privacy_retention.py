@@ -96,7 +96,7 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
 def test_retention_of_contacts_or_orders_empties_the_campaign_assignments(tmp_path, monkeypatch, source, emptied):
     """fct_campaign_assignments is incremental: retention of a source of its contacts or orders empties it, so the
     next refresh writes it whole (a contact kept may have lost the order that converted it); other sources leave it.
-    The customer profiles are emptied by retention of any source."""
+    The customer profiles are emptied by retention of any source, the orders by retention of orders."""
     settings = point_settings_at(monkeypatch, tmp_path / "data", CX_RETENTION_DAYS=f"{source}:1")
     settings.warehouse_path.parent.mkdir(parents=True)
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -105,6 +105,7 @@ def test_retention_of_contacts_or_orders_empties_the_campaign_assignments(tmp_pa
                     " _resolved_at)", {"id": f"{source}:X1", "source": source})
         con.execute("CREATE TABLE fct_campaign_assignments AS SELECT 'email_events:S1' AS contact_id, 'C-1' AS customer_key")
         con.execute("CREATE TABLE dim_customer_profiles AS SELECT 'C-1' AS customer_key")
+        con.execute("CREATE TABLE fct_orders AS SELECT 'O1' AS order_id, 'C-1' AS customer_key")
 
     [result] = apply_retention(settings, now=datetime(2026, 3, 2, 8, 2, tzinfo=timezone.utc))
 
@@ -112,6 +113,7 @@ def test_retention_of_contacts_or_orders_empties_the_campaign_assignments(tmp_pa
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM fct_campaign_assignments").fetchall() == [(0,) if emptied else (1,)]
         assert con.sql("SELECT count(*) FROM dim_customer_profiles").fetchall() == [(0,)]
+        assert con.sql("SELECT count(*) FROM fct_orders").fetchall() == [(0,) if emptied else (1,)]
 
 
 def test_retention_stamps_the_identity_observations_of_the_records_that_lost_rows(tmp_path, monkeypatch):

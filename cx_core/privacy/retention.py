@@ -10,8 +10,8 @@ person's records, with the shared identifiers the graph blocks, there.
 Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved_at` stamp), so retention
 deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
 refresh numbers again (fct_journeys follows those, and drops the journeys of customers without any step left).
-The customer profiles, and the campaign assignments when contacts or orders go, are emptied and written whole by the
-next refresh; the other marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
+The customer profiles, the campaign assignments when contacts or orders go and the orders when orders go are emptied
+and written whole by the next refresh; the other marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
 "source:days" pairs, e.g. "web_events:396" keeps 13 months of web analytics; a source not named is kept whole.
 """
 
@@ -39,12 +39,13 @@ COMPONENTS_TABLE = "int_identity_components"
 STAGING_TABLES = {"web_events": "stg_web_events__events", "email_events": "stg_email_events__events",
                   "orders": "stg_orders__orders"}
 JOURNEYS_TABLE = "int_journey_touchpoints"
-# The incremental marts with a row per contact or customer, by the sources they read (None: all): emptied when
+# The incremental marts with a row per order, contact or customer, by the sources they read (None: all): emptied when
 # retention removes rows of those sources, they are written whole by the next refresh instead of tracing every
 # contact an order converted and every customer an identifier left (dbt_models/models/marts).
 WRITTEN_WHOLE_AFTER_RETENTION = {
     "fct_campaign_assignments": ("email_events", "mobile_messages", "calls", "orders"),  # its `contact_sources`
     "dim_customer_profiles": None,
+    "fct_orders": ("orders",),
 }
 # The records that take identifiers from another source's rows (int_identity_observations), by that source: an
 # order its web purchase event's cookie, a ticket its callbacks' phone, a survey the identifiers of the order,
