@@ -18,8 +18,8 @@ import duckdb
 import pytest
 
 from dagster_project.definitions import defs
-from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, make_build_for, settings_environment,
-                                             unit_test_exclusion, with_warehouse_metadata)
+from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, dbt_manifest, logic_test_exclusion,
+                                             make_build_for, settings_environment, with_warehouse_metadata)
 from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.resources import pipeline_resources
 from dagster_project.run_event_log import event_log_kept_open
@@ -34,13 +34,17 @@ UNREAD_DBT_FILES = ["manifest.json", "semantic_manifest.json", "graph.gpickle", 
 
 
 def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
+    """And the data tests tagged `sql_logic` (their outcome follows from the SQL): one exists, and it is a data test."""
     duckdb, spark = Settings.from_env({}), Settings.from_env({"CX_DBT_TARGET": "spark"})
     refresh_tags = defs.resolve_job_def("kpi_refresh").tags
     assert refresh_tags[SKIP_DBT_UNIT_TESTS_TAG] == "true"
-    assert unit_test_exclusion(duckdb, refresh_tags) == EXCLUDE_UNIT_TESTS
-    assert unit_test_exclusion(duckdb, defs.resolve_job_def("full_refresh").tags) == []
-    assert unit_test_exclusion(duckdb, {}) == []  # dg.materialize in tests, a click in the UI
-    assert unit_test_exclusion(spark, {}) == EXCLUDE_UNIT_TESTS  # their fixtures are DuckDB's types
+    assert logic_test_exclusion(duckdb, refresh_tags) == [*EXCLUDE_UNIT_TESTS, "tag:sql_logic"]
+    logic_tests = [node for node in dbt_manifest()["nodes"].values()
+                   if node["resource_type"] == "test" and "sql_logic" in node["tags"]]
+    assert [node["attached_node"] for node in logic_tests] == ["model.cx_pipeline.int_identity_edges"]
+    assert logic_test_exclusion(duckdb, defs.resolve_job_def("full_refresh").tags) == []
+    assert logic_test_exclusion(duckdb, {}) == []  # dg.materialize in tests, a click in the UI
+    assert logic_test_exclusion(spark, {}) == EXCLUDE_UNIT_TESTS  # their fixtures are DuckDB's types
 
 
 def test_the_daily_refresh_leaves_the_identity_quality_against_the_demo_truth_to_the_full_run(tmp_path):
