@@ -38,7 +38,7 @@ def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
     duckdb, spark = Settings.from_env({}), Settings.from_env({"CX_DBT_TARGET": "spark"})
     refresh_tags = defs.resolve_job_def("kpi_refresh").tags
     assert refresh_tags[SKIP_DBT_UNIT_TESTS_TAG] == "true"
-    assert logic_test_exclusion(duckdb, refresh_tags) == [*EXCLUDE_UNIT_TESTS, "tag:sql_logic"]
+    assert logic_test_exclusion(duckdb, refresh_tags) == ["--exclude", "test_type:unit tag:sql_logic"]
     logic_tests = [node for node in dbt_manifest()["nodes"].values()
                    if node["resource_type"] == "test" and "sql_logic" in node["tags"]]
     assert [node["attached_node"] for node in logic_tests] == ["model.cx_pipeline.int_identity_edges"]

@@ -297,7 +297,8 @@ def logic_test_exclusion(settings: Settings, run_tags: Mapping[str, str]) -> lis
     refresh = run_tags.get(SKIP_DBT_UNIT_TESTS_TAG) == "true"
     excluded = [*(["test_type:unit"] if refresh or settings.dbt_target != "duckdb" else []),
                 *(["tag:sql_logic"] if refresh else [])]
-    return ["--exclude", *excluded] if excluded else []
+    # one argument: dagster-dbt passes `--exclude` on with its first value only
+    return ["--exclude", " ".join(excluded)] if excluded else []
 
 
 def with_warehouse_metadata(events: list, settings: Settings, measures_identity: bool = True) -> Iterator:
