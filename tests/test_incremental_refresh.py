@@ -142,6 +142,19 @@ def test_a_phone_now_shared_by_two_crm_customers_is_blocked(refreshed):
     assert query(refreshed.incremental, rule) == [("max_crm_ids",)]
 
 
+def test_the_incremental_kpi_history_holds_every_kpi_row_as_it_is_now(refreshed):
+    """kpi_metrics_history rewrites only the rows that differ from kpi_metrics, so each kpi_metrics row of the periods
+    a run replaces (starting on the data's first day, kpi_metrics' first day row, or later) must now be in it as it is
+    in kpi_metrics. (The history does not equal a full refresh's: a key kpi_metrics no longer has, a channel x
+    persona slice say, keeps its stored row in those periods, as it did before.)"""
+    missing = """SELECT count(*) FROM (
+                     SELECT * FROM kpi_metrics
+                     WHERE period_start >= (SELECT min(period_start) FROM kpi_metrics WHERE period_grain = 'day')
+                     EXCEPT ALL
+                     SELECT * FROM kpi_metrics_history)"""
+    assert query(refreshed.incremental, missing) == [(0,)]
+
+
 @pytest.mark.parametrize("model, incremental_step", [("intermediate/int_identity_components", "usable_in_scope as ("),
                                                      ("intermediate/int_identity_observations", "watermarks as ("),
                                                      ("intermediate/int_identity_blocked_identifiers", "candidates as ("),
@@ -152,7 +165,8 @@ def test_a_phone_now_shared_by_two_crm_customers_is_blocked(refreshed):
                                                      ("marts/fct_journeys", "touched_customers as ("),
                                                      ("marts/fct_campaign_assignments", "rewritten_touchpoints as ("),
                                                      ("marts/dim_customer_profiles", "touched_customers as ("),
-                                                     ("marts/fct_orders", "where touchpoints.source = 'orders'")])
+                                                     ("marts/fct_orders", "where touchpoints.source = 'orders'"),
+                                                     ("marts/kpi/kpi_metrics_history", "union all by name")])
 def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_step):
     [compiled] = refreshed.dbt_target.glob(f"*/compiled/cx_pipeline/models/{model}.sql")
     assert incremental_step in compiled.read_text()

@@ -12,7 +12,8 @@
 ] %}
 with
 
-measured_metrics as (
+-- Read by several parts of the query, each for a few of its columns: inlined, not kept (macro not_materialized).
+measured_metrics as {{ not_materialized() }} (
     {%- for model in metric_models %}
     select * from {{ ref(model) }}
     {% if not loop.last %}union all{% endif %}
@@ -45,7 +46,8 @@ unmeasured_metrics as (
         and metric_inputs.metric_pattern not in (select distinct metric from measured_metrics)
 ),
 
-metrics as (
+-- inlined like measured_metrics
+metrics as {{ not_materialized() }} (
     select * from measured_metrics
     union all
     select * from unmeasured_metrics
