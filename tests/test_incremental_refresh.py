@@ -166,6 +166,7 @@ def test_the_incremental_kpi_history_holds_every_kpi_row_as_it_is_now(refreshed)
                                                      ("marts/fct_campaign_assignments", "rewritten_touchpoints as ("),
                                                      ("marts/dim_customer_profiles", "touched_customers as ("),
                                                      ("marts/fct_orders", "where touchpoints.source = 'orders'"),
+                                                     ("marts/fct_web_sessions", "where _sessionized_at >"),
                                                      ("marts/kpi/kpi_metrics_history", "union all by name")])
 def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_step):
     [compiled] = refreshed.dbt_target.glob(f"*/compiled/cx_pipeline/models/{model}.sql")
@@ -183,6 +184,7 @@ def test_the_refresh_took_the_incremental_path(refreshed, model, incremental_ste
                                            ("fct_campaign_assignments", "_resolved_at"),
                                            ("dim_customer_profiles", "_resolved_at"),
                                            ("fct_orders", "_resolved_at"),
+                                           ("fct_web_sessions", "_sessionized_at"),
                                            ("stg_web_events__events", "_staged_at"),
                                            ("stg_email_events__events", "_staged_at"),
                                            ("int_touchpoints_unioned", "_unioned_at")])

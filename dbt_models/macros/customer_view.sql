@@ -125,7 +125,8 @@
 {% macro delete_rows_without_parent(column, parent) -%}
     {%- if target.type == 'duckdb' -%}
     {#- distinct: NOT IN over the parent's 7 million rows hashed every one of them, 10 times slower (issue 19) #}
-    delete from {{ this }} where {{ column }} not in (select distinct {{ column }} from {{ parent }})
+    delete from {{ this }}
+    where {{ column }} not in (select distinct {{ column }} from {{ parent }} where {{ column }} is not null)
     {%- endif -%}
 {%- endmacro %}
 

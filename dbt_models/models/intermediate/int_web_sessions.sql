@@ -8,12 +8,13 @@
 -- retention or erasure, an event a correction moved to another cookie: the later sessions are renumbered).
 -- Counting every cookie's events groups all events (1 s of the 6M at 100k customers), so the run does that only
 -- when one sum over the other cookies' events says some count changed (see events_moved_elsewhere).
--- Spark rebuilds it as a table.
+-- Every row a run writes is stamped `_sessionized_at` (the run's start): fct_web_sessions writes again the cookies
+-- stamped after its own latest run. Spark rebuilds it as a table.
 {{ config(
     materialized='incremental' if target.type == 'duckdb' else 'table',
     unique_key='anonymous_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
 ) }}
 
 with
@@ -166,7 +167,8 @@ select
     sessions.has_purchase,
     sessions.purchase_value_eur,
     sessions._ingested_at,
-    {{ latest_identity_change() }} as _identity_changed_at
+    {{ latest_identity_change() }} as _identity_changed_at,
+    {{ this_run_started_at() }} as _sessionized_at
 from sessions
 left join components as login_component on login_component.identifier = 'crm_id:' || sessions.user_id
 left join components as cookie_component on cookie_component.identifier = 'anonymous_id:' || sessions.anonymous_id
