@@ -11,8 +11,9 @@ Journeys follow the touchpoints int_touchpoints_resolved rewrote (its `_resolved
 deletes the old journey steps and stamps the remaining touchpoints of their customers, whose journeys the next
 refresh numbers again (fct_journeys follows those, and drops the journeys of customers without any step left).
 The customer profiles, the campaign assignments when contacts or orders go and the orders when orders go are emptied
-and written whole by the next refresh; the other marts are rebuilt from the raw layer on the next refresh. `CX_RETENTION_DAYS` sets the periods as
-"source:days" pairs, e.g. "web_events:396" keeps 13 months of web analytics; a source not named is kept whole.
+and written whole by the next refresh; the other marts are rebuilt from the raw layer on the next refresh.
+`CX_RETENTION_DAYS` sets the periods as "source:days" pairs, e.g. "web_events:396" keeps 13 months of web analytics;
+a source not named is kept whole.
 """
 
 from __future__ import annotations

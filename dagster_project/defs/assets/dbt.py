@@ -221,8 +221,9 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
     with settings_environment(settings, CX_WAREHOUSE=str(build), DBT_LOG_LEVEL_FILE=settings.dbt_log_level_file,
                               **build_env):
         events, failure = [], None
-        invocation = dbt.cli(["build", "--indirect-selection", "buildable", *logic_test_exclusion(settings, context.run.tags)],
-                             context=context)
+        invocation = dbt.cli(
+            ["build", "--indirect-selection", "buildable", *logic_test_exclusion(settings, context.run.tags)],
+            context=context)
         if on_duckdb:  # while dbt starts, which takes as long (cx_core/build_ready_plugin.py)
             selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
             make_build_for(invocation, settings.warehouse_path, selected, marker)
