@@ -93,7 +93,7 @@ def test_old_touchpoints_and_sessions_leave_the_incremental_tables(tmp_path, mon
 
 
 @pytest.mark.parametrize("source, emptied", [("orders", True), ("web_events", False)])
-def test_retention_of_contacts_or_orders_empties_the_campaign_assignments(tmp_path, monkeypatch, source, emptied):
+def test_retention_empties_the_incremental_marts_that_read_its_source(tmp_path, monkeypatch, source, emptied):
     """fct_campaign_assignments is incremental: retention of a source of its contacts or orders empties it, so the
     next refresh writes it whole (a contact kept may have lost the order that converted it); other sources leave it.
     The customer profiles are emptied by retention of any source, the orders by retention of orders."""

@@ -1,12 +1,10 @@
 """`cx run` imports the ML steps' libraries while its first dbt step runs (dagster_project/warm_up.py, issue 19)."""
 
 import ast
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from cx_core.settings import REPO_ROOT
+from tests.helpers.fresh_imports import json_printed_by
 
 WARMED_PACKAGES = ("scipy", "sklearn", "statsmodels")
 
@@ -24,18 +22,11 @@ def imports_inside_functions(source: Path) -> set[str]:
     return {module for module in modules if module.split(".")[0] in WARMED_PACKAGES}
 
 
-def run_fresh(code: str) -> list[str]:
-    """The JSON list a piece of code prints, run in a fresh interpreter."""
-    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                               check=True)
-    return json.loads(completed.stdout)
-
-
 def test_after_the_warm_up_the_ml_functions_load_nothing_more_of_those_libraries():
     lazy = sorted(set().union(*(imports_inside_functions(path) for path in (REPO_ROOT / "ml").glob("*.py"))))
     assert "statsmodels.tsa.holtwinters" in lazy and "sklearn.ensemble" in lazy  # what the forecast step paid for
     imports = "\n".join(f"import {module}" for module in lazy)
-    loaded_after_the_warm_up = run_fresh(f"""
+    loaded_after_the_warm_up = json_printed_by(f"""
 import json, sys
 from dagster_project.warm_up import import_during_dbt, start_imports
 import_during_dbt()
@@ -43,13 +34,13 @@ start_imports().join()
 before = set(sys.modules)
 {imports}
 print(json.dumps(sorted(name for name in set(sys.modules) - before if name.split('.')[0] in {WARMED_PACKAGES})))
-""")
+""", REPO_ROOT)
     assert loaded_after_the_warm_up == []
 
 
 def test_only_cx_run_warms_up_and_only_once_per_process():
     """A dbt step started from the UI (its own process) imports nothing; in `cx run` only the first dbt step does."""
-    threads = run_fresh("""
+    threads = json_printed_by("""
 import json, sys
 from dagster_project.warm_up import import_during_dbt, start_imports
 without_cx_run = start_imports()
@@ -57,5 +48,5 @@ import_during_dbt(("json",))
 first, second = start_imports(), start_imports()
 first.join()
 print(json.dumps([without_cx_run is None, first is not None, second is None, "sklearn" in sys.modules]))
-""")
+""", REPO_ROOT)
     assert threads == [True, True, True, False]

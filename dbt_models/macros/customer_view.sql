@@ -90,6 +90,14 @@
     {%- endfor %}
 {%- endmacro %}
 
+{#- In an incremental run, the touchpoints (of `sources`, default all) int_touchpoints_resolved rewrote after
+    `watermark`. -#}
+{% macro touchpoints_rewritten_since(watermark, sources=none) -%}
+    select touchpoint_id
+    from {{ ref('int_touchpoints_resolved') }}
+    where _resolved_at > {{ watermark }}{{ of_sources(sources) }}
+{%- endmacro %}
+
 {#- ` and source in (...)` for a list of sources; nothing for none (every source). -#}
 {% macro of_sources(sources) -%}
     {%- if sources is not none %} and source in ('{{ sources | join("', '") }}'){% endif -%}

@@ -9,7 +9,11 @@ from pathlib import Path
 MODEL_LIBRARIES = ("sklearn", "statsmodels", "scipy.stats", "scipy.optimize", "scipy.linalg")
 
 
+def json_printed_by(code: str, cwd: Path | None = None):
+    """What `code`, run in a fresh interpreter, prints as JSON."""
+    completed = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout)
+
+
 def modules_loaded_by(code: str, cwd: Path | None = None) -> set[str]:
-    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    completed = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, check=True)
-    return set(json.loads(completed.stdout))
+    return set(json_printed_by(f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))", cwd))

@@ -57,8 +57,7 @@ lapsed_cutoffs as (
 rewritten_issues as (
     select issue_id
     from {{ ref('fct_service_contacts') }}
-    where contact_id in (select touchpoint_id from {{ ref('int_touchpoints_resolved') }}
-                         where _resolved_at > {{ latest_stamp }})
+    where contact_id in ({{ touchpoints_rewritten_since(latest_stamp) }})
 ),
 
 touched_customers as (

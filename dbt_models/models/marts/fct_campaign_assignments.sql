@@ -24,7 +24,8 @@
     on_schema_change='append_new_columns',
     post_hook="{{ delete_tombstones('sent_at') }}",
 ) }}
-{%- set contact_sources = ['email_events', 'mobile_messages', 'calls', 'orders'] %}
+{%- set contact_touchpoint_sources = ['email_events', 'mobile_messages', 'calls'] %}
+{%- set contact_sources = contact_touchpoint_sources + ['orders'] %}
 {%- set latest_stamp = latest_in_this('_resolved_at') if is_incremental() else none %}
 {%- set writes_some = is_incremental() and previous_owners_known_since(latest_stamp, contact_sources) %}
 
@@ -36,9 +37,7 @@ touched_customers as (
 
 -- The touchpoints of the contact sources written again since this table's latest run (with or without a customer).
 rewritten_touchpoints as (
-    select touchpoint_id
-    from {{ ref('int_touchpoints_resolved') }}
-    where _resolved_at > {{ latest_stamp }} and source in ('email_events', 'mobile_messages', 'calls')
+    {{ touchpoints_rewritten_since(latest_stamp, contact_touchpoint_sources) }}
 ),
 
 -- The contacts' touchpoints this run writes: the touched customers' and the rewritten ones (the e-mail sends and
@@ -46,7 +45,7 @@ rewritten_touchpoints as (
 contact_touchpoints as (
     select touchpoint_id, customer_key, source
     from {{ ref('fct_touchpoints') }}
-    where source in ('email_events', 'mobile_messages', 'calls')
+    where source in ('{{ contact_touchpoint_sources | join("', '") }}')
         and (
             customer_key in (select customer_key from touched_customers)
             or touchpoint_id in (select touchpoint_id from rewritten_touchpoints)
@@ -156,7 +155,7 @@ sent as (
         on touchpoints.touchpoint_id = sent.touchpoint_id
     -- a touchpoint id starts with its source: the filter skips the web events (two thirds of the touchpoints)
     -- before the join instead of hashing their ids
-    where touchpoints.source in ('email_events', 'mobile_messages', 'calls')
+    where touchpoints.source in ('{{ contact_touchpoint_sources | join("', '") }}')
     {%- endif %}
 ),
 
