@@ -6,7 +6,8 @@ make incrementality hard: two cookies that were anonymous so far get linked to c
 login, one by a chat (identity resolution re-attributes their earlier visits), an old order is re-exported
 with a corrected value, an old web event with another cookie, a CRM customer with a changed e-mail and another
 with a third one's phone (a newly shared identifier). One warehouse is built from the first load and refreshed incrementally
-through the Dagster dbt asset (the production path: a build file with copies of the incremental tables); a
+through the Dagster dbt asset as the daily refresh runs it (the production path: a build file with copies of the
+incremental tables, the seeds loaded by the first load kept); a
 second warehouse is built from both loads with `--full-refresh`. The marts must be equal.
 """
 
@@ -27,6 +28,7 @@ from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.sources.ingest import ingest_source
 from cx_demo.generate import generate_demo
+from dagster_project.defs.jobs import DAILY_REFRESH_TAG
 from dagster_project.defs.resources import pipeline_resources
 from tests.helpers.demo_warehouse import MODELS_ONLY, run_dbt
 from tests.helpers.settings_env import point_settings_at
@@ -75,7 +77,7 @@ def mart_rows(warehouse: Path, mart: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory) -> Refreshed:
-    from dagster_project.defs.assets.dbt import cx_dbt_assets
+    from dagster_project.defs.assets.dbt import cx_dbt_assets, dbt_manifest
 
     data_dir = tmp_path_factory.mktemp("incremental") / "data"
     with pytest.MonkeyPatch.context() as env:
@@ -93,7 +95,12 @@ def refreshed(tmp_path_factory) -> Refreshed:
         land_second_load(settings.raw_dir, held)
         dbt_target = data_dir / "dagster_dbt_target"
         env.setenv("DBT_TARGET_PATH", str(dbt_target))
-        assert dg.materialize([cx_dbt_assets], resources=pipeline_resources()).success
+        # as the daily refresh runs it: the seeds the first load loaded are kept, output before what reads them
+        refresh = dg.materialize([cx_dbt_assets], resources=pipeline_resources(), tags={DAILY_REFRESH_TAG: "true"})
+        assert refresh.success
+        kept = {event.asset_key.to_user_string() for event in refresh.get_asset_materialization_events()
+                if "loaded" in event.materialization.metadata}
+        assert kept == {node["name"] for node in dbt_manifest()["nodes"].values() if node["resource_type"] == "seed"}
         full = data_dir / "full_refresh.duckdb"
         run_dbt(settings.dbt_project_dir, data_dir, [*MODELS_ONLY, "--full-refresh"], warehouse=full)
         yield Refreshed(settings.warehouse_path, full, first_load, dbt_target, settings, planted)

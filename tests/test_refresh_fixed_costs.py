@@ -1,5 +1,6 @@
 """What the daily refresh leaves out of its fixed costs (issue 19): the dbt unit tests in the `kpi_refresh` job
-(they check the SQL, which `cx run` and `make test` check), the dbt adapter dagster-dbt would build in the
+(they check the SQL, which `cx run` and `make test` check) and the seeds the warehouse holds as they would be loaded
+now, the dbt adapter dagster-dbt would build in the
 Dagster process before every dbt command, SQLite's checkpoint of the run's event log after every event and its
 wait for the disk at every commit, the notebook libraries in every process that loads the definitions (the
 ingest run, the UI), the time dbt's start-up and the making of its build file took one after the other, and the
@@ -18,9 +19,9 @@ import duckdb
 import pytest
 
 from dagster_project.definitions import defs
-from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, dbt_manifest, logic_test_exclusion,
+from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, dbt_manifest, refresh_exclusion,
                                              make_build_for, settings_environment, with_warehouse_metadata)
-from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG, SKIP_IDENTITY_QUALITY_TAG
+from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.resources import pipeline_resources
 from dagster_project.run_event_log import event_log_kept_open
 from cx_core.settings import Settings
@@ -36,15 +37,14 @@ UNREAD_DBT_FILES = ["manifest.json", "semantic_manifest.json", "graph.gpickle", 
 def test_the_daily_refresh_leaves_the_dbt_unit_tests_to_cx_run_and_make_test():
     """And the data tests tagged `sql_logic` (their outcome follows from the SQL): one exists, and it is a data test."""
     duckdb, spark = Settings.from_env({}), Settings.from_env({"CX_DBT_TARGET": "spark"})
-    refresh_tags = defs.resolve_job_def("kpi_refresh").tags
-    assert refresh_tags[SKIP_DBT_UNIT_TESTS_TAG] == "true"
-    assert logic_test_exclusion(duckdb, refresh_tags) == ["--exclude", "test_type:unit tag:sql_logic"]
+    assert defs.resolve_job_def("kpi_refresh").tags[DAILY_REFRESH_TAG] == "true"
+    assert DAILY_REFRESH_TAG not in defs.resolve_job_def("full_refresh").tags
+    assert refresh_exclusion(duckdb, refresh=True) == ["--exclude", "test_type:unit tag:sql_logic"]
     logic_tests = [node for node in dbt_manifest()["nodes"].values()
                    if node["resource_type"] == "test" and "sql_logic" in node["tags"]]
     assert [node["attached_node"] for node in logic_tests] == ["model.cx_pipeline.int_identity_edges"]
-    assert logic_test_exclusion(duckdb, defs.resolve_job_def("full_refresh").tags) == []
-    assert logic_test_exclusion(duckdb, {}) == []  # dg.materialize in tests, a click in the UI
-    assert logic_test_exclusion(spark, {}) == EXCLUDE_UNIT_TESTS  # their fixtures are DuckDB's types
+    assert refresh_exclusion(duckdb, refresh=False) == []  # full_refresh, dg.materialize in tests, the UI
+    assert refresh_exclusion(spark, refresh=False) == EXCLUDE_UNIT_TESTS  # their fixtures are DuckDB's types
 
 
 def test_the_daily_refresh_leaves_the_identity_quality_against_the_demo_truth_to_the_full_run(tmp_path):
@@ -172,6 +172,41 @@ def test_a_dbt_step_writes_its_run_results_and_none_of_the_artifacts_and_logs_no
     assert statuses["seed.cx_pipeline.kpi_targets"] == "success"
     assert results["elapsed_time"] > 0 and results["metadata"]["invocation_started_at"]  # what the bench reads
     assert [name for name in UNREAD_DBT_FILES if (step / name).exists()] == []
+
+
+@pytest.mark.slow  # real dbt builds of two seeds
+def test_the_daily_refresh_loads_only_the_seeds_whose_file_or_shape_changed_since_their_last_load(data_dir):
+    """The seeds' tables carry the fingerprint dbt wrote when it loaded them; the refresh leaves out a seed whose
+    fingerprint is what the manifest gives now, with its tests, keeps its table and still outputs it (Dagster skips
+    the later steps that read an asset their step did not output), and loads a changed one."""
+    from dagster_project.defs.assets.dbt import KEPT_SEED_NOTE, cx_dbt_assets
+
+    seeds = [dg.AssetKey("kpi_targets"), dg.AssetKey("holidays")]
+
+    def build(tags: dict[str, str]) -> tuple[dict[str, bool], set[str]]:
+        """Whether each seed was loaded (or kept), and the seeds whose tests ran."""
+        result = dg.materialize([cx_dbt_assets], selection=seeds, resources=pipeline_resources(), tags=tags)
+        assert result.success
+        loaded = {event.asset_key.to_user_string(): "loaded" not in event.materialization.metadata
+                  for event in result.get_asset_materialization_events()}
+        assert all(event.materialization.metadata["loaded"].value == KEPT_SEED_NOTE
+                   for event in result.get_asset_materialization_events() if "loaded" in event.materialization.metadata)
+        checked = {evaluation.asset_key.to_user_string() for evaluation in result.get_asset_check_evaluations()}
+        return loaded, checked
+
+    both = {"kpi_targets", "holidays"}
+    assert build({}) == ({"kpi_targets": True, "holidays": True}, both)
+    refresh = {DAILY_REFRESH_TAG: "true"}
+    # nothing changed: both seeds output without loading them, none of their tests run
+    assert build(refresh) == ({"kpi_targets": False, "holidays": False}, set())
+    warehouse = Settings.from_env().warehouse_path
+    with duckdb.connect(str(warehouse)) as con:  # as if holidays.csv had been edited since its last load
+        con.execute("COMMENT ON TABLE holidays IS 'cx seed of an earlier holidays.csv'")
+    assert build(refresh) == ({"kpi_targets": False, "holidays": True}, {"holidays"})
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the seed left out is still there, whole
+        assert con.execute("SELECT count(*) FROM kpi_targets").fetchone()[0] == \
+            len(Path("seeds/kpi_targets.csv").read_text().splitlines()) - 1
+    assert build({}) == ({"kpi_targets": True, "holidays": True}, both)  # the full run loads them all
 
 
 def run_cx_dbt_as_dagster_does(arguments: list[str], target: Path) -> subprocess.CompletedProcess:

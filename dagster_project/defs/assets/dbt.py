@@ -27,13 +27,14 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from packaging.version import Version
 
 from cx_core.identity_quality import measure_against_truth
+from cx_core.seed_fingerprints import seeds_loaded_as_they_are
 from cx_core.settings import REPO_ROOT, Settings, get_settings
 from cx_core.sources.ingest import ensure_raw_schemas
 from cx_core.spark_catalog import publish_spark_tables, share_tables_with_spark
 from cx_core.files import write_atomically
 from cx_core.warehouse_build import BUILD_READY_ENV, build_path, publish_build, ready_marker, start_build
 from dagster_project.defs.freshness import read_daily
-from dagster_project.defs.jobs import SKIP_DBT_UNIT_TESTS_TAG, SKIP_IDENTITY_QUALITY_TAG
+from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
 from dagster_project.warm_up import start_imports
@@ -50,6 +51,7 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's parse state, which lets th
 # dagster-dbt gives every dbt step a target folder of its own (`<op>-<run id>-<id>`: compiled SQL, run_results.json);
 # a week of them is kept for looking into a failed step, older ones are deleted, or a daily refresh adds 4-5 a day.
 STEP_TARGET_KEEP_DAYS = 7
+KEPT_SEED_NOTE = "no: the warehouse holds the seed as its file and configuration would load it now"
 
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
@@ -217,15 +219,19 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
             build_env["CX_WAREHOUSE_LIVE"] = str(settings.warehouse_path)
     else:  # Spark's models read the ML tables as Parquet (cx_core.spark_dbt declares them)
         share_tables_with_spark(settings.warehouse_path, settings.spark_dir, ml_tables_read_by_models())
+    refresh = context.run.tags.get(DAILY_REFRESH_TAG) == "true"
+    seeds_kept = seeds_to_keep(context, settings, refresh)
     # DBT_LOG_LEVEL_FILE: dbt's own variable for --log-level-file, from this run's settings whatever the process has
     with settings_environment(settings, CX_WAREHOUSE=str(build), DBT_LOG_LEVEL_FILE=settings.dbt_log_level_file,
                               **build_env):
-        events, failure = [], None
+        # first: Dagster wants a step's outputs in dependency order, and a seed comes before what reads it
+        events, failure = outputs_of_kept_seeds(context, seeds_kept), None
         invocation = dbt.cli(
-            ["build", "--indirect-selection", "buildable", *logic_test_exclusion(settings, context.run.tags)],
+            ["build", "--indirect-selection", "buildable", *refresh_exclusion(settings, refresh, seeds_kept)],
             context=context)
         if on_duckdb:  # while dbt starts, which takes as long (cx_core/build_ready_plugin.py)
-            selected = frozenset(key.path[-1] for key in context.selected_asset_keys)  # model and seed names
+            # the model and seed names dbt builds
+            selected = frozenset(key.path[-1] for key in context.selected_asset_keys) - {s["name"] for s in seeds_kept}
             make_build_for(invocation, settings.warehouse_path, selected, marker)
         start_imports()  # while dbt runs, in `cx run`: the ML steps' libraries (dagster_project/warm_up.py)
         try:
@@ -287,19 +293,40 @@ def warehouse_table_key(table: str) -> dg.AssetKey:
     return get_asset_key_for_model([cx_dbt_assets], table)
 
 
-def logic_test_exclusion(settings: Settings, run_tags: Mapping[str, str]) -> list[str]:
-    """dbt unit tests check the models' logic on hand-written rows, not the data. Their fixtures are in DuckDB's
-    types (TIMESTAMPTZ literals), so other targets leave them to DuckDB (tests/test_spark_parity.py compares the
-    engines' results instead); and a run of a job tagged `SKIP_DBT_UNIT_TESTS` (the daily `kpi_refresh`) leaves
-    them to `cx run` and `make test`: on unchanged SQL they give the same answer every day, and 27 of them sat on
-    the critical path of the refresh's dbt step after the ML assets (issue 19). The same run leaves out the data
-    tests tagged `sql_logic`, whose outcome follows from the model's SQL whatever the data (the identity edges are a
-    `select distinct`; its uniqueness test computed the whole view, 0.8 s on the main step's critical path)."""
-    refresh = run_tags.get(SKIP_DBT_UNIT_TESTS_TAG) == "true"
+def refresh_exclusion(settings: Settings, refresh: bool, seeds_kept: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+    """What a dbt step leaves out. dbt unit tests check the models' logic on hand-written rows, not the data. Their
+    fixtures are in DuckDB's types (TIMESTAMPTZ literals), so other targets leave them to DuckDB
+    (tests/test_spark_parity.py compares the engines' results instead); and a run of the daily refresh (a job tagged
+    `DAILY_REFRESH_TAG`, `kpi_refresh`) leaves them to `cx run` and `make test`: on unchanged SQL they give the same
+    answer every day, and 27 of them sat on the critical path of the refresh's dbt step after the ML assets (issue
+    19). The refresh also leaves out the data tests tagged `sql_logic`, whose outcome follows from the model's SQL
+    whatever the data (the identity edges are a `select distinct`; its uniqueness test computed the whole view, 0.8 s
+    on the main step's critical path), and `seeds_kept`, the seeds the warehouse holds as they would be loaded now,
+    with their tests (cx_core/seed_fingerprints.py)."""
     excluded = [*(["test_type:unit"] if refresh or settings.dbt_target != "duckdb" else []),
-                *(["tag:sql_logic"] if refresh else [])]
+                *(["tag:sql_logic"] if refresh else []),
+                *(".".join(seed["fqn"]) for seed in seeds_kept)]
     # one argument: dagster-dbt passes `--exclude` on with its first value only
     return ["--exclude", " ".join(excluded)] if excluded else []
+
+
+def seeds_to_keep(context: dg.AssetExecutionContext, settings: Settings, refresh: bool) -> list[Mapping[str, Any]]:
+    """In the daily refresh on DuckDB, the seeds of this step that the warehouse holds as they would be loaded now."""
+    if not refresh or settings.dbt_target != "duckdb":
+        return []
+    names = {key.path[-1] for key in context.selected_asset_keys}
+    seeds = [node for node in dbt_manifest()["nodes"].values()
+             if node["resource_type"] == "seed" and node["name"] in names]
+    return seeds_loaded_as_they_are(settings.warehouse_path, seeds)
+
+
+def outputs_of_kept_seeds(context: dg.AssetExecutionContext, seeds_kept: Sequence[Mapping[str, Any]]) -> list:
+    """A seed the step left out is reported as an output all the same: its table is current, and Dagster skips every
+    later step that reads an asset its step did not output (the refresh's ML assets, reports and second dbt step)."""
+    keys = {key.path[-1]: key for key in context.selected_asset_keys}
+    return [dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(keys[seed["name"]]),
+                      metadata={"loaded": dg.MetadataValue.text(KEPT_SEED_NOTE)})
+            for seed in seeds_kept]
 
 
 def with_warehouse_metadata(events: list, settings: Settings, measures_identity: bool = True) -> Iterator:
