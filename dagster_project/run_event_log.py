@@ -15,6 +15,12 @@ While the run executes, the connections Dagster opens to the instance's SQLite f
 which SQLite recommends with a write-ahead log: a commit waits for the disk only at checkpoints. The database stays
 consistent either way; a killed process loses nothing (its writes are in the operating system's hands), only a
 power cut or a crash of the machine can lose the last events of the run.
+The storage also makes a new SQLAlchemy engine for every event (the run storage for every query), so every event
+paid for the engine, for SQLAlchemy's first-connect set-up and for compiling its statements again (SQLAlchemy caches
+compiled statements per engine): 2.0 of the 5.2 s the 100k refresh spent in Dagster's own code between and around
+its steps, under py-spy. While the run executes, both keep one engine per file (`engines_kept`): 3.8 -> 1.7-2.5 ms
+per stored materialisation (two pairs). Connections still open and close for each use, as Dagster's do
+(`NullPool`).
 Other storages (Postgres in a deployment) are left alone.
 """
 
@@ -29,12 +35,15 @@ import dagster as dg
 import sqlalchemy
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from sqlalchemy.pool import NullPool
 
 
 @contextmanager
 def event_log_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[None]:
-    """While the block runs, run `run_id`'s event-log files stay open and Dagster's SQLite commits do not wait for
-    the disk (the run executes inside it)."""
+    """While the block runs, run `run_id`'s event-log files stay open, Dagster's SQLite commits do not wait for the
+    disk and its storage keeps its engines (the run executes inside it)."""
     storage = instance.event_log_storage
     if not isinstance(storage, SqliteEventLogStorage):
         yield
@@ -43,6 +52,7 @@ def event_log_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[N
         pass  # creates the run's file with Dagster's tables, in WAL mode, before the run writes to it
     with ExitStack() as held:
         held.enter_context(commits_without_waiting_for_the_disk(Path(instance.root_directory)))
+        held.enter_context(engines_kept(instance))
         for shard in (run_id, INDEX_SHARD_NAME):
             connection = held.enter_context(closing(sqlite3.connect(storage.path_for_shard(shard))))
             connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # joins the write-ahead log
@@ -64,3 +74,48 @@ def commits_without_waiting_for_the_disk(folder: Path) -> Iterator[None]:
         yield
     finally:
         sqlalchemy.event.remove(sqlalchemy.engine.Engine, "connect", on_connect)
+
+
+@contextmanager
+def engines_kept(instance: dg.DagsterInstance) -> Iterator[None]:
+    """While the block runs, the instance's SQLite storages connect to each of their files through one SQLAlchemy
+    engine, made at the first connection, instead of a new engine each time (module docstring); otherwise as
+    Dagster's own `_connect` (event log, a file per run and the index) and `connect` (run storage) do."""
+    engines: dict[str, sqlalchemy.Engine] = {}
+
+    def engine_for(url: str) -> sqlalchemy.Engine:
+        if url not in engines:
+            engines[url] = sqlalchemy.create_engine(url, poolclass=NullPool,
+                                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        return engines[url]
+
+    events, runs = instance.event_log_storage, instance.run_storage
+
+    @contextmanager
+    def connect_to_event_log(shard: str) -> Iterator[sqlalchemy.Connection]:
+        with events._db_lock:
+            engine = engine_for(events.conn_string_for_shard(shard))
+            if shard not in events._initialized_dbs:
+                events._initdb(engine)
+                events._initialized_dbs.add(shard)
+            with engine.connect() as connection, connection.begin():
+                yield connection
+
+    @contextmanager
+    def connect_to_runs() -> Iterator[sqlalchemy.Connection]:
+        with engine_for(runs._conn_string).connect() as connection, connection.begin():
+            yield connection
+
+    # on these objects only: the classes' methods are back when the attributes go
+    kept = [(events, "_connect", connect_to_event_log)]
+    if isinstance(runs, SqliteRunStorage):
+        kept.append((runs, "connect", connect_to_runs))
+    for storage, name, method in kept:
+        setattr(storage, name, method)
+    try:
+        yield
+    finally:
+        for storage, name, _ in kept:
+            delattr(storage, name)
+        for engine in engines.values():
+            engine.dispose()

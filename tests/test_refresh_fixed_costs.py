@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import sqlalchemy
 
 from dagster_project.definitions import defs
 from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, dbt_manifest, refresh_exclusion,
@@ -100,6 +101,35 @@ def test_cx_run_keeps_the_runs_event_log_open_so_sqlite_does_not_checkpoint_afte
         run_id = str(uuid.uuid4())
         with event_log_kept_open(instance, run_id):
             assert run_probe(instance, run_id) == [True]
+        stored = [entry.dagster_event_type for entry in instance.all_logs(run_id) if entry.is_dagster_event]
+    assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.RUN_SUCCESS} <= set(stored)
+
+
+def test_cx_run_connects_to_each_event_log_file_through_one_engine_not_one_per_event(tmp_path):
+    """Every new SQLAlchemy engine sets itself up at its first connection: Dagster alone does that for each event
+    (run start, step start, output, materialisation, ...) and run-storage query, `cx run` once per file (the run's
+    events, the index, the runs)."""
+    def engines_set_up(run_id: str) -> tuple[int, int]:
+        set_up = []
+
+        def listener(*_connection_and_record) -> None:
+            set_up.append(1)
+
+        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "first_connect", listener)
+        try:
+            run_probe(instance, run_id)
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.engine.Engine, "first_connect", listener)
+        return len(set_up), len(instance.all_logs(run_id))
+
+    with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+        engines, events = engines_set_up(str(uuid.uuid4()))
+        assert engines > events > 5  # Dagster alone
+        run_id = str(uuid.uuid4())
+        with event_log_kept_open(instance, run_id):
+            engines, events = engines_set_up(run_id)
+        # the run's file, the index, the runs, and the one engine Dagster makes to ask whether the index has a table
+        assert events > 5 and engines <= 4
         stored = [entry.dagster_event_type for entry in instance.all_logs(run_id) if entry.is_dagster_event]
     assert {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.RUN_SUCCESS} <= set(stored)
 
