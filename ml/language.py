@@ -50,7 +50,8 @@ DETECTOR_VERSION = (f"py3langid@{importlib.metadata.version('py3langid')}"
 
 
 @cache
-def _ngram_identifier():
+def ngram_identifier():
+    """The n-gram model for German and English, loaded once per process (`cx run` loads it ahead: warm_up.py)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -62,7 +63,7 @@ def ngram_language(text: str) -> str:
     """German or English by character n-grams, `und` for too little text or an unsure answer."""
     if sum(len(word) >= 3 for word in WORD.findall(text)) < MIN_NGRAM_WORDS:
         return UNDETERMINED
-    language, confidence = _ngram_identifier().classify(text)
+    language, confidence = ngram_identifier().classify(text)
     return language if confidence >= MIN_NGRAM_CONFIDENCE else UNDETERMINED
 
 

@@ -13,6 +13,7 @@ from dagster_project.defs.resources import pipeline_resources
 from tests.helpers.demo_warehouse import build_demo_warehouse
 from tests.helpers.settings_env import point_settings_at
 from ml.holdout import holdout_flags, newcombe_interval, uplift, wilson
+from ml.next_best_action import NO_ACTION
 
 KEYS = pl.Series([f"C-{i:05d}" for i in range(20_000)])
 
@@ -53,6 +54,26 @@ def test_uplift_per_action_and_channel_against_the_held_out_customers():
     assert (row["action"], row["contacted"], row["held_out"]) == ("reminder", 6, 2)
     assert (row["conversion_contacted"], row["conversion_held_out"], row["uplift"]) == (0.5, 0.5, 0.0)
     assert row["uplift_ci_low"] < 0 < row["uplift_ci_high"]
+
+
+def test_each_run_day_adds_its_assignments_and_a_rerun_replaces_only_its_day(tmp_path):
+    from dagster_project.defs.assets.ml_customers import record_assignments
+
+    warehouse = WarehouseFile(tmp_path / "warehouse.duckdb")
+
+    def run(as_of: date, customers: list[str]) -> None:
+        """One run's plan: an action for each of `customers` (C2 held out) and none for C-none."""
+        record_assignments(warehouse, pl.DataFrame({
+            "customer_key": [*customers, "C-none"], "action": ["cart_reminder"] * len(customers) + [NO_ACTION],
+            "channel": "email", "as_of_date": as_of, "is_holdout": [key == "C2" for key in customers] + [False],
+        }), as_of)
+
+    first, second = date(2026, 3, 1), date(2026, 3, 2)
+    run(first, ["C1", "C2"])
+    run(second, ["C1", "C3"])
+    run(second, ["C4"])  # a rerun of the second day
+    recorded = read_frame(warehouse, "SELECT as_of_date, customer_key, is_holdout FROM ml_nba_assignments ORDER BY ALL")
+    assert recorded.rows() == [(first, "C1", False), (first, "C2", True), (second, "C4", False)]
 
 
 @pytest.mark.slow

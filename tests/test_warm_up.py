@@ -1,4 +1,5 @@
-"""`cx run` imports the ML steps' libraries while its first dbt step runs (dagster_project/warm_up.py, issue 19)."""
+"""`cx run` imports the ML steps' libraries and loads the text models while its first dbt step runs
+(dagster_project/warm_up.py, issue 19)."""
 
 import ast
 from pathlib import Path
@@ -29,7 +30,7 @@ def test_after_the_warm_up_the_ml_functions_load_nothing_more_of_those_libraries
     loaded_after_the_warm_up = json_printed_by(f"""
 import json, sys
 from dagster_project.warm_up import import_during_dbt, start_imports
-import_during_dbt()
+import_during_dbt(loads=())
 start_imports().join()
 before = set(sys.modules)
 {imports}
@@ -44,9 +45,23 @@ def test_only_cx_run_warms_up_and_only_once_per_process():
 import json, sys
 from dagster_project.warm_up import import_during_dbt, start_imports
 without_cx_run = start_imports()
-import_during_dbt(("json",))
+import_during_dbt(("json",), loads=())
 first, second = start_imports(), start_imports()
 first.join()
 print(json.dumps([without_cx_run is None, first is not None, second is None, "sklearn" in sys.modules]))
 """, REPO_ROOT)
     assert threads == [True, True, True, False]
+
+
+def test_the_warm_up_loads_the_text_models_into_the_caches_the_text_steps_read():
+    loaded = json_printed_by("""
+import json
+from dagster_project.warm_up import import_during_dbt, start_imports
+from ml.language import ngram_identifier
+from ml.sentiment import shared_multilingual_encoder
+import_during_dbt(modules=())
+start_imports().join()
+print(json.dumps([ngram_identifier.cache_info().currsize, shared_multilingual_encoder.cache_info().currsize,
+                  ngram_identifier().classify("Die Lieferung kam zwei Tage zu spät")[0]]))
+""", REPO_ROOT)
+    assert loaded == [1, 1, "de"]

@@ -24,7 +24,7 @@ from dagster_duckdb import DuckDBResource
 
 from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings
-from cx_core.warehouse import Warehouse, read_frame, read_frames, replace_table, table_names
+from cx_core.warehouse import Warehouse, read_frame, read_frames, replace_rows, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
@@ -245,11 +245,7 @@ def record_assignments(warehouse: Warehouse, actions: pl.DataFrame, as_of: date)
     as-of date replaces that date's rows), so uplift can be measured when the outcomes arrive."""
     assignments = actions.filter(pl.col("action") != NO_ACTION).select(
         "as_of_date", "customer_key", "action", "channel", "is_holdout")
-    if "ml_nba_assignments" in table_names(warehouse):
-        earlier = read_frame(warehouse, "SELECT * FROM ml_nba_assignments WHERE as_of_date <> "
-                                        f"DATE '{as_of.isoformat()}'")
-        assignments = pl.concat([earlier, assignments], how="vertical_relaxed")
-    replace_table(warehouse, "ml_nba_assignments", assignments)
+    replace_rows(warehouse, "ml_nba_assignments", assignments, "as_of_date", as_of)
 
 
 @dg.asset(
