@@ -54,6 +54,7 @@ class Relation:
     is_view: bool
     rows: int  # DuckDB's estimate; 0 for views
     view_sql: str | None
+    comment: str | None = None  # a seed's fingerprint (cx_core/seed_fingerprints.py), a proxy's mark
 
     @property
     def qualified(self) -> str:
@@ -80,14 +81,22 @@ def wait_until_ready(marker: Path) -> None:
 def relations(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[tuple[str, str], Relation]:
     """The user tables and views of `catalog` by (schema, name)."""
     rows = con.execute(
-        """SELECT schema_name, table_name, false, estimated_size, NULL FROM duckdb_tables()
+        """SELECT schema_name, table_name, false, estimated_size, NULL, comment FROM duckdb_tables()
            WHERE database_name = ? AND NOT internal AND NOT temporary
            UNION ALL
-           SELECT schema_name, view_name, true, 0, sql FROM duckdb_views()
+           SELECT schema_name, view_name, true, 0, sql, comment FROM duckdb_views()
            WHERE database_name = ? AND NOT internal AND NOT temporary""",
         [catalog, catalog],
     ).fetchall()
-    return {(schema, name): Relation(schema, name, is_view, rows, sql) for schema, name, is_view, rows, sql in rows}
+    return {(row[0], row[1]): Relation(*row) for row in rows}
+
+
+def copy_table(con: duckdb.DuckDBPyConnection, source: str, relation: Relation) -> None:
+    """`relation`, a table, created in the connection's database from `source` (its qualified name in another
+    catalog), with its comment: a seed's fingerprint must survive the build, or the next refresh loads it again."""
+    con.execute(f"CREATE TABLE {relation.qualified} AS SELECT * FROM {source}")
+    if relation.comment is not None:
+        con.execute(f"COMMENT ON TABLE {relation.qualified} IS {sql_literal(relation.comment)}")
 
 
 def fold_write_ahead_log(database: Path) -> None:
@@ -131,7 +140,7 @@ def start_build(warehouse: Path, rebuilt: frozenset[str] = frozenset(), incremen
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(relation.schema)}")
             live_relation = f"{quote_identifier(LIVE_ALIAS)}.{relation.qualified}"
             if key in added_to:
-                con.execute(f"CREATE TABLE {relation.qualified} AS SELECT * FROM {live_relation}")
+                copy_table(con, live_relation, relation)
             elif relation.name not in rebuilt:
                 con.execute(f"CREATE VIEW {relation.qualified} AS SELECT * FROM {live_relation}")
                 con.execute(f"COMMENT ON VIEW {relation.qualified} IS {sql_literal(PROXY_COMMENT)}")
@@ -173,7 +182,7 @@ def _copy_relations(con: duckdb.DuckDBPyConnection, source_catalog: str, copied:
             con.execute(relation.view_sql)
             con.execute("RESET search_path")
         else:
-            con.execute(f"CREATE TABLE {relation.qualified} AS SELECT * FROM {quote_identifier(source_catalog)}.{relation.qualified}")
+            copy_table(con, f"{quote_identifier(source_catalog)}.{relation.qualified}", relation)
 
 
 def publish_build(build: Path, warehouse: Path) -> None:

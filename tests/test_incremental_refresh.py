@@ -211,7 +211,8 @@ def test_the_data_tests_of_the_latest_run_catch_its_bad_rows(refreshed, tmp_path
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(refreshed.incremental, warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        for table, stamp in (("stg_web_events__events", "_staged_at"), ("int_touchpoints_unioned", "_unioned_at")):
+        for table, stamp in (("stg_web_events__events", "_staged_at"), ("int_touchpoints_unioned", "_unioned_at"),
+                             ("int_web_sessions", "_sessionized_at"), ("fct_campaign_assignments", "_resolved_at")):
             # a copy of a row written by an earlier run, as a later run would have written it
             con.execute(f"""INSERT INTO {table} SELECT * REPLACE (
                                 (SELECT max({stamp}) FROM {table}) + INTERVAL 1 HOUR AS {stamp})
@@ -222,14 +223,16 @@ def test_the_data_tests_of_the_latest_run_catch_its_bad_rows(refreshed, tmp_path
                        FROM stg_web_events__events LIMIT 1""")
     data_dir = tmp_path / "dbt"
     run_dbt(refreshed.settings.dbt_project_dir, data_dir,
-            ["test", "--select", "stg_web_events__events", "int_touchpoints_unioned",
-             "--exclude-resource-type", "unit_test"], warehouse=warehouse, succeeds=False)
+            ["test", "--select", "stg_web_events__events", "int_touchpoints_unioned", "int_web_sessions",
+             "fct_campaign_assignments", "--exclude-resource-type", "unit_test"], warehouse=warehouse, succeeds=False)
     results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text())["results"]
     failed = {result["unique_id"].split(".")[2]: result["failures"] for result in results
               if result["status"] == "fail"}
     assert failed == {"unique_in_latest_run_stg_web_events__events_event_id___staged_at": 1,
                       "stg_web_events__events_column_rules": 1,
-                      "unique_in_latest_run_int_touchpoints_unioned_touchpoint_id___unioned_at": 1}
+                      "unique_in_latest_run_int_touchpoints_unioned_touchpoint_id___unioned_at": 1,
+                      "unique_in_latest_run_int_web_sessions_session_id___sessionized_at": 1,
+                      "unique_in_latest_run_fct_campaign_assignments_contact_id___resolved_at": 1}
 
 
 @pytest.mark.parametrize("linked_by", ["login", "chat"])

@@ -71,6 +71,25 @@ def test_a_large_rebuild_takes_the_kept_relations_and_replaces_the_warehouse(war
                              "CREATE TABLE marts AS SELECT range AS id FROM range(2000)") == (1, 2000, 10)
 
 
+@pytest.mark.parametrize("rebuilt, statements", [
+    # many rows rebuilt: the kept seed is copied from the warehouse into the build, which replaces the warehouse
+    ({"marts"}, ["CREATE TABLE marts AS SELECT range AS id FROM range(2000)"]),
+    # few: the seed dbt loaded again (its post-hook writes the comment) is copied into the warehouse
+    ({"seeds"}, ["CREATE TABLE seeds AS SELECT 1 AS x", "COMMENT ON TABLE seeds IS 'cx seed fingerprint'"]),
+])
+def test_a_tables_comment_survives_publishing_either_way(warehouse, rebuilt, statements):
+    """A seed's fingerprint is its table's comment (cx_core/seed_fingerprints.py): lost on the way, the next daily
+    refresh would load the seed again."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("COMMENT ON TABLE seeds IS 'cx seed fingerprint'")
+    build = start_build(warehouse, rebuilt=frozenset(rebuilt))
+    rebuild(build, warehouse, *statements)
+    publish_build(build, warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.sql("SELECT comment FROM duckdb_tables() WHERE table_name = 'seeds'").fetchall() == \
+            [("cx seed fingerprint",)]
+
+
 def test_the_first_build_becomes_the_warehouse(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     build = start_build(warehouse)
