@@ -13,7 +13,7 @@ import uuid
 
 from cx_core.settings import REPO_ROOT, Settings
 from cx_core.warehouse_copy_ahead import start_copy_ahead
-from dagster_project.warm_up import import_during_dbt
+from dagster_project.warm_up import warm_up_during_dbt
 
 # Jobs that start with dbt steps and score with the ML assets after them. `cx run` starts the copy of the warehouse
 # file their main dbt step builds in before it loads Dagster (cx_core/warehouse_copy_ahead.py; ingestion, which may
@@ -52,7 +52,7 @@ def run_everything(settings: Settings, verbose: bool = False, job_name: str = "f
     started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     if job_name in JOBS_STARTING_WITH_DBT:
-        import_during_dbt()
+        warm_up_during_dbt()
     token = uuid.uuid4().hex
     tags = {RUN_TOKEN_TAG: token, PROCESS_TAG: process_identity()}
     run_id = str(uuid.uuid4())

@@ -32,16 +32,16 @@ _modules_to_import: tuple[str, ...] = ()  # set by `cx run` for this process, em
 _models_to_load: tuple[str, ...] = ()
 
 
-def import_during_dbt(modules: tuple[str, ...] = ML_STEP_IMPORTS, loads: tuple[str, ...] = TEXT_MODEL_LOADS) -> None:
+def warm_up_during_dbt(modules: tuple[str, ...] = ML_STEP_IMPORTS, loads: tuple[str, ...] = TEXT_MODEL_LOADS) -> None:
     """`cx run`: the next dbt step of this process imports `modules` and calls `loads` while dbt runs. A UI run
     never calls this: its steps run in processes of their own, and a dbt step's process would load for nothing."""
     global _modules_to_import, _models_to_load
     _modules_to_import, _models_to_load = modules, loads
 
 
-def start_imports() -> threading.Thread | None:
-    """The dbt step, once dbt has started: start importing what `import_during_dbt` asked for, once per process.
-    The thread is not a daemon (the interpreter waits for it at exit); Python's import locks make a step that
+def start_warm_up() -> threading.Thread | None:
+    """The dbt step, once dbt has started: start importing and loading what `warm_up_during_dbt` asked for, once per
+    process. The thread is not a daemon (the interpreter waits for it at exit); Python's import locks make a step that
     imports one of the modules meanwhile wait for it instead of loading it twice. A text step that asked for a
     model while the thread was still loading it would load its own (functools.cache does not wait), which the dbt
     step, far longer than the loading, leaves no time for."""

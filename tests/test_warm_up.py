@@ -29,9 +29,9 @@ def test_after_the_warm_up_the_ml_functions_load_nothing_more_of_those_libraries
     imports = "\n".join(f"import {module}" for module in lazy)
     loaded_after_the_warm_up = json_printed_by(f"""
 import json, sys
-from dagster_project.warm_up import import_during_dbt, start_imports
-import_during_dbt(loads=())
-start_imports().join()
+from dagster_project.warm_up import warm_up_during_dbt, start_warm_up
+warm_up_during_dbt(loads=())
+start_warm_up().join()
 before = set(sys.modules)
 {imports}
 print(json.dumps(sorted(name for name in set(sys.modules) - before if name.split('.')[0] in {WARMED_PACKAGES})))
@@ -43,10 +43,10 @@ def test_only_cx_run_warms_up_and_only_once_per_process():
     """A dbt step started from the UI (its own process) imports nothing; in `cx run` only the first dbt step does."""
     threads = json_printed_by("""
 import json, sys
-from dagster_project.warm_up import import_during_dbt, start_imports
-without_cx_run = start_imports()
-import_during_dbt(("json",), loads=())
-first, second = start_imports(), start_imports()
+from dagster_project.warm_up import warm_up_during_dbt, start_warm_up
+without_cx_run = start_warm_up()
+warm_up_during_dbt(("json",), loads=())
+first, second = start_warm_up(), start_warm_up()
 first.join()
 print(json.dumps([without_cx_run is None, first is not None, second is None, "sklearn" in sys.modules]))
 """, REPO_ROOT)
@@ -56,11 +56,11 @@ print(json.dumps([without_cx_run is None, first is not None, second is None, "sk
 def test_the_warm_up_loads_the_text_models_into_the_caches_the_text_steps_read():
     loaded = json_printed_by("""
 import json
-from dagster_project.warm_up import import_during_dbt, start_imports
+from dagster_project.warm_up import warm_up_during_dbt, start_warm_up
 from ml.language import ngram_identifier
 from ml.sentiment import shared_multilingual_encoder
-import_during_dbt(modules=())
-start_imports().join()
+warm_up_during_dbt(modules=())
+start_warm_up().join()
 print(json.dumps([ngram_identifier.cache_info().currsize, shared_multilingual_encoder.cache_info().currsize,
                   ngram_identifier().classify("Die Lieferung kam zwei Tage zu spät")[0]]))
 """, REPO_ROOT)

@@ -37,7 +37,7 @@ from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_IDENTITY_QUALITY_TAG
 from dagster_project.defs.metadata import warehouse_table_metadata
 from dagster_project.defs.resources import PipelineSettings
-from dagster_project.warm_up import start_imports
+from dagster_project.warm_up import start_warm_up
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
@@ -233,7 +233,7 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
             # the model and seed names dbt builds
             selected = frozenset(key.path[-1] for key in context.selected_asset_keys) - {s["name"] for s in seeds_kept}
             make_build_for(invocation, settings.warehouse_path, selected, marker)
-        start_imports()  # while dbt runs, in `cx run`: the ML steps' libraries (dagster_project/warm_up.py)
+        start_warm_up()  # while dbt runs, in `cx run`: the ML steps' libraries and text models (warm_up.py)
         try:
             events.extend(invocation.stream())
         except DagsterDbtCliRuntimeError as error:
