@@ -10,16 +10,21 @@ import shutil
 import sys
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from cx_core.settings import REPO_ROOT, Settings
 from cx_core.warehouse_copy_ahead import start_copy_ahead
 from dagster_project.warm_up import warm_up_during_dbt
+
+if TYPE_CHECKING:  # Dagster loads after the copy ahead has started (run_everything)
+    import dagster as dg
 
 # Jobs that start with dbt steps and score with the ML assets after them. `cx run` starts the copy of the warehouse
 # file their main dbt step builds in before it loads Dagster (cx_core/warehouse_copy_ahead.py; ingestion, which may
 # run before that step, does not write the warehouse), and imports the ML steps' libraries while dbt runs
 # (dagster_project/warm_up.py).
 JOBS_STARTING_WITH_DBT = ("full_refresh", "kpi_refresh")
+INGEST_JOB = "ingest_new_files"  # runs no dbt: loads only its own definitions (job_definitions)
 
 
 def prepare_dagster_home(settings: Settings) -> None:
@@ -35,15 +40,26 @@ def prepare_dbt_manifest() -> None:
     prepare()
 
 
+def job_definitions(job_name: str) -> dg.Definitions:
+    """The definitions `cx run --job <job_name>` loads: the ingestion job's own (ingest_definitions.py), else the
+    whole code location, once dbt's manifest is current."""
+    if job_name == INGEST_JOB:
+        from dagster_project.ingest_definitions import defs as ingestion
+        return ingestion
+    prepare_dbt_manifest()
+    from dagster_project.definitions import defs
+
+    return defs
+
+
 def run_everything(settings: Settings, verbose: bool = False, job_name: str = "full_refresh") -> int:
     if settings.dbt_target == "duckdb" and job_name in JOBS_STARTING_WITH_DBT:
         start_copy_ahead(settings.warehouse_path)
     prepare_dagster_home(settings)
-    prepare_dbt_manifest()
+    defs = job_definitions(job_name)
 
     import dagster as dg
 
-    from dagster_project.definitions import defs
     from dagster_project.job_origin import runs_of_the_ui_job
     from dagster_project.run_event_log import event_log_kept_open
     from dagster_project.run_progress import QUIET_CONSOLE, RUN_TOKEN_TAG, RunProgress

@@ -13,7 +13,8 @@ from cx_core.settings import get_settings
 from cx_core.sources.contracts import CONTRACTS
 from cx_core.warehouse import WarehouseFile, replace_table
 from dagster_project.defs.assets.ingest import ingest_assets
-from dagster_project.defs.checks import build_ingest_checks, churn_auc_above_floor, report_file_problem
+from dagster_project.defs.checks import churn_auc_above_floor, report_file_problem
+from dagster_project.defs.ingest_checks import build_ingest_checks
 from dagster_project.defs.resources import pipeline_resources
 from ml.churn import skipped_model_card
 

@@ -1,8 +1,12 @@
 """The code location loads as `dagster dev` loads it, with every asset group, job, schedule, sensor and check."""
 
+import subprocess
+import sys
+
 import dagster as dg
 
 from dagster_project.definitions import defs
+from dagster_project.runner import INGEST_JOB
 from cx_core.sources.contracts import CONTRACTS
 
 
@@ -79,3 +83,23 @@ def test_checks_and_freshness_cover_sources_model_quality_reports_and_kpis():
     fresh = {key.to_user_string() for key in graph.get_all_asset_keys() if graph.get(key).freshness_policy}
     assert {"kpi_metrics", "kpi_nps", "cx_scorecard", "churn_and_actions"} <= fresh
     assert "stg_orders__orders" not in fresh and "kpi_targets" not in fresh
+
+
+def steps_and_checks(job: dg.JobDefinition) -> tuple[set[str], set[dg.AssetCheckKey]]:
+    return {node.name for node in job.graph.nodes}, set(job.asset_layer.asset_graph.asset_check_keys)
+
+
+def test_the_ingestion_job_loads_alone_with_the_same_steps_and_checks_as_in_the_code_location():
+    from dagster_project.ingest_definitions import defs as ingestion
+
+    alone = ingestion.resolve_job_def(INGEST_JOB)
+    assert steps_and_checks(alone) == steps_and_checks(defs.resolve_job_def(INGEST_JOB))
+    steps, checks = steps_and_checks(alone)
+    assert (len(steps), len(checks)) == (3 * len(CONTRACTS), 2 * len(CONTRACTS))  # each source, its two checks
+    # `cx run --job ingest_new_files` loads neither dbt nor dagster-dbt (runner.job_definitions)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from dagster_project.runner import job_definitions; "
+                               f"job_definitions({INGEST_JOB!r}).resolve_job_def({INGEST_JOB!r}); "
+                               "print(sorted({name.split('.')[0] for name in sys.modules} & {'dbt', 'dagster_dbt'}))"],
+        capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -1,6 +1,6 @@
-"""Asset checks beyond the dbt tests (which dagster-dbt already turns into checks): every ingested row is
-accounted for, the quarantine stays small, the churn model is good enough to act on, and the reports on disk
-are the ones the last run wrote.
+"""Asset checks beyond the dbt tests (which dagster-dbt already turns into checks): the ingestion's (every
+ingested row is accounted for, the quarantine stays small: ingest_checks.py), the churn model is good enough to
+act on, and the reports on disk are the ones the last run wrote.
 
 Thresholds are settings (CX_QUARANTINE_WARN_RATE, CX_CHURN_AUC_FLOOR, CX_REPORT_MAX_AGE_HOURS), so an operator
 can tighten them without code changes; the checks read them from the `cx` resource when they run.
@@ -12,58 +12,13 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from cx_core.sources.contracts import CONTRACTS, SourceContract
-from cx_core.sources.ingest import load_ledger, source_ledger_path
 from cx_core.warehouse import read_frame, read_frames
 from ml.next_best_action import ContactCap
 from ml.policy_eval import cap_breaks, consent_breaks
 from dagster_project.defs.assets.ml_customers import CONTACTS_SQL, CUSTOMERS_SQL
 from dagster_project.defs.assets.reports import REPORTS
+from dagster_project.defs.ingest_checks import ingest_checks
 from dagster_project.defs.resources import PipelineSettings
-
-
-def ledger_files(raw_dir: Path, source: str) -> dict[str, dict]:
-    return load_ledger(source_ledger_path(raw_dir, source))
-
-
-def build_ingest_checks(contract: SourceContract) -> list[dg.AssetChecksDefinition]:
-    asset_key = dg.AssetKey(["raw", contract.name])
-
-    @dg.asset_check(asset=asset_key, name="rows_reconcile",
-                    description="Every row read from a landing file was either loaded or quarantined.")
-    def rows_reconcile(cx: PipelineSettings) -> dg.AssetCheckResult:
-        files = ledger_files(cx.settings.raw_dir, contract.name)
-        unbalanced = sorted(name for name, f in files.items()
-                            if f["rows_read"] != f["rows_loaded"] + f["rows_quarantined"])
-        return dg.AssetCheckResult(
-            passed=not unbalanced,
-            description=f"rows lost or duplicated in {', '.join(unbalanced)}" if unbalanced else None,
-            metadata={
-                "files": len(files),
-                "rows_read": sum(f["rows_read"] for f in files.values()),
-                "rows_loaded": sum(f["rows_loaded"] for f in files.values()),
-                "rows_quarantined": sum(f["rows_quarantined"] for f in files.values()),
-                "unbalanced_files": len(unbalanced),
-            },
-        )
-
-    @dg.asset_check(asset=asset_key, name="quarantine_rate",
-                    description="Warns when more than CX_QUARANTINE_WARN_RATE (default 5%) of the rows of any "
-                                "landing file went to quarantine.")
-    def quarantine_rate(cx: PipelineSettings) -> dg.AssetCheckResult:
-        threshold = cx.settings.quarantine_warn_rate
-        rates = {name: f["rows_quarantined"] / f["rows_read"]
-                 for name, f in ledger_files(cx.settings.raw_dir, contract.name).items() if f["rows_read"]}
-        worst_file, worst_rate = max(rates.items(), key=lambda item: item[1], default=("none", 0.0))
-        return dg.AssetCheckResult(
-            passed=worst_rate <= threshold,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"{worst_file}: {worst_rate:.1%} of its rows quarantined" if rates else "no files loaded",
-            metadata={"worst_rate": dg.MetadataValue.float(round(worst_rate, 4)), "worst_file": worst_file,
-                      "threshold": dg.MetadataValue.float(threshold)},
-        )
-
-    return [rows_reconcile, quarantine_rate]
 
 
 @dg.asset_check(asset="ml_churn_model_card", name="roc_auc_above_floor", blocking=True,
@@ -157,7 +112,6 @@ def build_report_check(report_name: str) -> dg.AssetChecksDefinition:
     return html_fresh
 
 
-ingest_checks = [check for contract in CONTRACTS.values() for check in build_ingest_checks(contract)]
 report_checks = [build_report_check(spec.name) for spec in REPORTS]
 asset_checks = [*ingest_checks, churn_auc_above_floor, churn_probabilities_in_range,
                 next_best_actions_respect_consent_and_cap, no_active_kpi_alerts, *report_checks]

@@ -61,15 +61,22 @@ class ReportKernelsResource(dg.ConfigurableResource):
         return self._kernels
 
 
+def pipeline_settings(environ: Mapping[str, str] = os.environ) -> PipelineSettings:
+    """`cx` from the settings' variables of `environ` at this moment (all the ingestion job needs,
+    dagster_project/ingest_definitions.py)."""
+    return PipelineSettings(environment={key: value for key, value in environ.items()
+                                         if key.startswith(SETTINGS_PREFIXES)})
+
+
 def pipeline_resources(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
     """`cx`, `warehouse`, `dbt` and `report_kernels`, resolved from `environ` (the process environment by default) at this moment:
     definitions.py calls it once at load time; tests call it after pointing CX_DATA_DIR at a temporary folder."""
     from dagster_project.defs.assets.dbt import dbt_cli_resource
 
-    settings_env = {key: value for key, value in environ.items() if key.startswith(SETTINGS_PREFIXES)}
-    settings = Settings.from_env(settings_env)
+    cx = pipeline_settings(environ)
+    settings = cx.settings
     return {
-        "cx": PipelineSettings(environment=settings_env),
+        "cx": cx,
         "warehouse": DuckDBResource(database=str(settings.warehouse_path), connection_config=settings.duckdb_config()),
         "dbt": dbt_cli_resource(),
         "report_kernels": ReportKernelsResource(),
