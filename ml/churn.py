@@ -15,6 +15,8 @@ customers as of S is then fitted the same way on the most recent fully observed 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -50,6 +52,9 @@ MONOTONIC_FEATURES = {"days_since_last_purchase": 1, "purchases_count": -1, "pur
 RFM_FEATURES = ("days_since_last_purchase", "purchases_count", "purchase_value_total_eur", "tenure_days")
 RISK_BANDS = ((0.6, "high"), (0.3, "medium"), (0.0, "low"))
 CALIBRATION_BINS = 10
+# Scoring splits the customers over the cores only in chunks of at least this many: a thread costs more than it saves
+# on fewer (probabilities_in_threads).
+MIN_ROWS_PER_SCORING_THREAD = 20_000
 # The model card: a long table; its status row says whether the model was trained or skipped (and why).
 STATUS = "status"
 MODEL_CARD_SCHEMA = {"section": pl.String, "metric": pl.String, "value": pl.Float64, "detail": pl.String}
@@ -315,13 +320,32 @@ def fit_churn_model(labelled: pl.DataFrame, seed: int = 0) -> ChurnModel:
     return ChurnModel(classifier, columns, ReasonProfile.learn(labelled))
 
 
+def probabilities_on_one_thread(model: ChurnModel, features: pl.DataFrame) -> np.ndarray:
+    with single_openmp_thread():  # the limit holds in the thread that sets it
+        return model.probabilities(features)
+
+
+def probabilities_in_threads(model: ChurnModel, features: pl.DataFrame) -> np.ndarray:
+    """The model's probabilities, the rows split into one chunk per core, each scored by a thread of its own on
+    one OpenMP thread. The boosters' trees release the GIL while they run, so the chunks run side by side, and
+    unlike OpenMP's threads per tree they do not slow down next to other work (80,000 customers: 0.76 -> 0.40 s
+    idle, 0.58 s beside a busy core; issue 19)."""
+    chunks = max(1, min(os.cpu_count() or 1, features.height // MIN_ROWS_PER_SCORING_THREAD))
+    if chunks == 1:
+        return probabilities_on_one_thread(model, features)
+    size = -(-features.height // chunks)
+    with ThreadPoolExecutor(chunks) as pool:
+        parts = pool.map(lambda offset: probabilities_on_one_thread(model, features.slice(offset, size)),
+                         range(0, features.height, size))
+        return np.concatenate(list(parts))
+
+
 def score_churn(model: ChurnModel, features: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """SCORES_SCHEMA for every customer of a feature frame built as of `as_of` with the model's families:
     churn_probability, risk_band and the top three reasons in words. A customer's row depends on that
     customer's features only, so any split of the customers into batches scores the same."""
     if features.height:
-        with single_openmp_thread():
-            probabilities = model.probabilities(features)
+        probabilities = probabilities_in_threads(model, features)
     else:  # scikit-learn refuses an empty matrix; an empty batch simply has no scores
         probabilities = np.empty(0)
     return (

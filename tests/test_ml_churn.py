@@ -1,19 +1,21 @@
 """Churn features, labels, BG/NBD baseline, metrics and reasons on tiny hand-made frames."""
 
 import math
+import threading
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 
-from ml import bgnbd
+from ml import bgnbd, churn
 from ml.churn import (
     SCORES_SCHEMA,
     BacktestDates,
     NotEnoughHistory,
     calibration_table,
     fit_churn_model,
+    probabilities_on_one_thread,
     lift_in_top_decile,
     risk_band,
     score_churn,
@@ -326,6 +328,25 @@ def test_the_fitted_model_rescores_as_train_and_score_did_in_any_batches():
     assert pl.concat(halves).equals(result.scores)
     # a batch without customers scores to no rows with the columns of the scores table
     assert score_churn(result.model, features.clear(), as_of).schema == pl.Schema(SCORES_SCHEMA)
+
+
+def test_scoring_in_threads_gives_the_rows_of_one_thread_in_their_order(monkeypatch):
+    history = CustomerHistory(orders=simulated_orders(400, seed=3))
+    as_of = date(2026, 10, 31)
+    result = train_and_score(history, as_of, horizon_days=90)
+    features = build_features(history, as_of, result.families)
+    one_thread = probabilities_on_one_thread(result.model, features)
+    # five cores and chunks of at least 50 rows: five chunks of 80 rows, the last one shorter, none on this thread
+    monkeypatch.setattr(churn, "MIN_ROWS_PER_SCORING_THREAD", 50)
+    monkeypatch.setattr(churn.os, "cpu_count", lambda: 5)
+    chunks = []
+    probabilities = churn.ChurnModel.probabilities
+    monkeypatch.setattr(churn.ChurnModel, "probabilities", lambda model, part: chunks.append(
+        (threading.get_ident(), part.height)) or probabilities(model, part))
+    assert np.array_equal(churn.probabilities_in_threads(result.model, features), one_thread)
+    assert features.height == 396 and sorted(rows for _, rows in chunks) == [76, 80, 80, 80, 80]
+    assert threading.get_ident() not in {thread for thread, _ in chunks}
+    assert score_churn(result.model, features, as_of).equals(result.scores)
 
 
 # --- real order histories: dates only, same-day repeats, one cohort ---------------------------------------
