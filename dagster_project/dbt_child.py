@@ -17,7 +17,9 @@ Under dagster-dbt, a command that runs nodes writes `run_results.json` and none 
 `dbt parse`, so the `manifest.json` dbt wrote twice per step, `semantic_manifest.json` and `graph.gpickle` were
 read by nobody (0.4-0.5 s of CPU a step, before dbt's first node; issue 19), while `run_results.json` is what the
 bench and a person debugging a step read. dbt can drop only all of them (`--no-write-json`), so this process runs
-dbt itself and writes `run_results.json` from dbt's result, as dbt would have.
+dbt itself and writes `run_results.json` from dbt's result, as dbt would have. Under a `cx run`, such a command runs
+in a process forked from the run's dbt fork server instead, which has imported dbt already
+(dagster_project/dbt_forkserver.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import signal
 import sys
 from importlib.metadata import version
 from pathlib import Path
+
+from dagster_project.dbt_forkserver import run_in_forkserver
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # dbt commands that execute model SQL (and so may call cx_redact); the others need no Spark session up front
@@ -80,13 +84,9 @@ def installed_version() -> str:
     return f"Core:\n  - installed: {version('dbt-core')}"
 
 
-def main() -> None:
-    arguments = sys.argv[1:]
-    if arguments == ["--version"]:
-        print(installed_version())
-        return
-    if sys.platform.startswith("linux"):
-        die_with_parent()
+def run_dbt(arguments: list[str]) -> int:
+    """Run dbt with `arguments` as `cx-dbt` does (Spark's session, only `run_results.json`, or dbt itself): returns
+    its exit status, exits with it or becomes dbt."""
     if runs_models_on_spark(arguments):
         from dbt.cli.main import cli  # imported here: Spark and dbt load only on this path
 
@@ -96,9 +96,22 @@ def main() -> None:
         prepare_dbt_session(Settings.from_env())
         sys.exit(cli.main(arguments, prog_name="dbt"))
     if writes_only_run_results(arguments):
-        sys.exit(run_results_only(arguments))
+        return run_results_only(arguments)
     dbt = Path(sys.executable).with_name("dbt")
     os.execv(dbt, [str(dbt), *arguments])
+
+
+def main() -> None:
+    arguments = sys.argv[1:]
+    if arguments == ["--version"]:
+        print(installed_version())
+        return
+    if sys.platform.startswith("linux"):
+        die_with_parent()
+    # a dbt step of a `cx run` forks its dbt from a process that has imported it (dagster_project/dbt_forkserver.py)
+    forks = writes_only_run_results(arguments) and not runs_models_on_spark(arguments)
+    served = run_in_forkserver(arguments) if forks else None
+    sys.exit(run_dbt(arguments) if served is None else served)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from cx_core.settings import REPO_ROOT, Settings
 from cx_core.warehouse_copy_ahead import start_copy_ahead
+from dagster_project.dbt_forkserver import serving_dbt
 from dagster_project.warm_up import warm_up_during_dbt
 
 if TYPE_CHECKING:  # Dagster loads after the copy ahead has started (run_everything)
@@ -53,8 +54,16 @@ def job_definitions(job_name: str) -> dg.Definitions:
 
 
 def run_everything(settings: Settings, verbose: bool = False, job_name: str = "full_refresh") -> int:
-    if settings.dbt_target == "duckdb" and job_name in JOBS_STARTING_WITH_DBT:
-        start_copy_ahead(settings.warehouse_path)
+    """Execute `job_name` in this process; a job that starts with dbt on DuckDB gets its warehouse copy started and
+    a dbt fork server (dagster_project/dbt_forkserver.py) before Dagster loads."""
+    if settings.dbt_target != "duckdb" or job_name not in JOBS_STARTING_WITH_DBT:
+        return execute_job(settings, verbose, job_name)
+    start_copy_ahead(settings.warehouse_path)
+    with serving_dbt():
+        return execute_job(settings, verbose, job_name)
+
+
+def execute_job(settings: Settings, verbose: bool, job_name: str) -> int:
     prepare_dagster_home(settings)
     defs = job_definitions(job_name)
 

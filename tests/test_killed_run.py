@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.helpers.processes import children_of, is_running
+from tests.helpers.processes import children_of, descendants_of, is_running
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +36,19 @@ def test_a_run_killed_during_dbt_leaves_the_warehouse_and_frees_its_pool_slot(tm
     warehouse = tmp_path / "data" / "warehouse.duckdb"
 
     killed = subprocess.Popen([CX, "run", *DEMO], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    dbt = wait_for_dbt_build(killed)
+    wait_for_dbt_build(killed)
     before = warehouse.read_bytes() if warehouse.exists() else None
     time.sleep(3)  # let dbt write for a while
+    # `cx-dbt`, the dbt fork server and the dbt it forked (dagster_project/dbt_forkserver.py), the report kernels
+    descendants = descendants_of(killed.pid)
+    assert any("dbt_forkserver" in command for _, command in descendants)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
 
     deadline = time.monotonic() + 10
-    while is_running(dbt) and time.monotonic() < deadline:
+    while any(is_running(pid) for pid, _ in descendants) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not is_running(dbt), "the dbt child outlived its killed run"
+    assert not [command for pid, command in descendants if is_running(pid)], "processes outlived their killed run"
     assert (warehouse.read_bytes() if warehouse.exists() else None) == before
 
     completed = subprocess.run([CX, "run", *DEMO], env=env, capture_output=True, text=True, timeout=1200)
