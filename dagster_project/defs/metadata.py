@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -21,20 +23,28 @@ def frame_metadata(frame: pl.DataFrame) -> dict[str, object]:
     return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
-def warehouse_table_metadata(connection: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
-    """The relation's columns, and its rows when it is a table: counting a view runs its whole query (the staging
-    and identity views of a 100k-customer warehouse took 11 s of a dbt step, issue 19)."""
-    columns = connection.execute(
-        "select column_name, data_type from information_schema.columns where table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall()
-    metadata: dict[str, object] = {
-        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])}
-    is_view = connection.execute("select count(*) > 0 from information_schema.tables where table_name = ? "
-                                 "and table_type = 'VIEW'", [table]).fetchall()[0][0]
-    if not is_view:
-        metadata["dagster/row_count"] = connection.sql(f"select count(*) from {quote_identifier(table)}").fetchall()[0][0]
-    return metadata
+def warehouse_tables_metadata(connection: duckdb.DuckDBPyConnection, names: Collection[str]
+                              ) -> dict[str, dict[str, object]]:
+    """Each relation's columns and, when it is a table, its rows, by name (the names the warehouse has), in three
+    queries whatever their number: three per relation took 0.33 s of a dbt step at 100k customers (issue 19).
+    A view reports its columns only: counting it runs its whole query (the staging and identity views of a
+    100k-customer warehouse took 11 s of a dbt step)."""
+    wanted = sorted(set(names))
+    columns: dict[str, list[dg.TableColumn]] = {}
+    for table, name, kind in connection.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where list_contains(?, table_name) order by table_name, ordinal_position", [wanted]).fetchall():
+        columns.setdefault(table, []).append(dg.TableColumn(name, kind))
+    views = {row[0] for row in connection.execute(
+        "select table_name from information_schema.tables where table_type = 'VIEW' and list_contains(?, table_name)",
+        [wanted]).fetchall()}
+    counted = [table for table in columns if table not in views]
+    rows = dict(connection.sql(" union all ".join(
+        f"select {sql_literal(table)}, count(*) from {quote_identifier(table)}" for table in counted)).fetchall()
+    ) if counted else {}
+    return {table: {"dagster/column_schema": dg.TableSchema(columns=table_columns),
+                    **({"dagster/row_count": rows[table]} if table in rows else {})}
+            for table, table_columns in columns.items()}
 
 
 def contract_metadata(

@@ -35,7 +35,7 @@ from cx_core.files import write_atomically
 from cx_core.warehouse_build import BUILD_READY_ENV, build_path, publish_build, ready_marker, start_build
 from dagster_project.defs.freshness import read_daily
 from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_IDENTITY_QUALITY_TAG
-from dagster_project.defs.metadata import warehouse_table_metadata
+from dagster_project.defs.metadata import warehouse_tables_metadata
 from dagster_project.defs.resources import PipelineSettings
 from dagster_project.warm_up import start_warm_up
 
@@ -340,19 +340,21 @@ def with_warehouse_metadata(events: list, settings: Settings, measures_identity:
         yield from events
         return
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as warehouse:
-        tables = {row[0] for row in warehouse.sql("select table_name from information_schema.tables").fetchall()}
+        described = warehouse_tables_metadata(
+            warehouse, [event.output_name for event in events if isinstance(event, dg.Output)])
         for event in events:
-            if isinstance(event, dg.Output) and event.output_name in tables:
+            if isinstance(event, dg.Output) and event.output_name in described:
                 truth_dir = settings.demo_truth_dir if measures_identity else None
-                metadata = table_metadata(warehouse, event.output_name, truth_dir)
+                metadata = table_metadata(warehouse, event.output_name, described[event.output_name], truth_dir)
                 event = event.with_metadata({**event.metadata, **metadata})
             yield event
 
 
-def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, demo_truth_dir: Path | None
-                   ) -> dict[str, object]:
-    """A built table's metadata (with_warehouse_metadata); the identity quality only with a `demo_truth_dir`."""
-    metadata = warehouse_table_metadata(warehouse, table)
+def table_metadata(warehouse: duckdb.DuckDBPyConnection, table: str, described: dict[str, object],
+                   demo_truth_dir: Path | None) -> dict[str, object]:
+    """A built table's metadata (with_warehouse_metadata): its columns and rows as `described`, more for some
+    tables; the identity quality only with a `demo_truth_dir`."""
+    metadata = dict(described)
     if table == "kpi_metrics":
         latest = warehouse.sql(
             "select metric, period_start, value from kpi_metrics where period_grain = 'month' and channel = 'all' "
