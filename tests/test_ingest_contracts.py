@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import shutil
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from cx_core.settings import Settings, get_settings
 from cx_core.sources.contracts import CONTRACTS
+from cx_core.sources import ingest as ingest_module
 from cx_core.sources.ingest import SCHEMA_FILE_NAME, ingest_source
 from cx_core.sources.reader import ContractError
 
@@ -382,6 +384,35 @@ def test_files_are_processed_once_and_a_changed_file_is_an_error(settings):
     with pytest.raises(ContractError, match="new name"):
         ingest(settings, "orders")
     assert len(loaded(settings, "orders")) == 3
+
+
+def orders_file(first_id: int, rows: int) -> str:
+    return ORDERS_HEADER + "\n" + "".join(
+        f"O{first_id + n},2026-03-0{1 + n % 5}T10:00:00Z,C{n % 7},,,web,,sale,,1,{n + 1},,\n" for n in range(rows))
+
+
+@pytest.mark.parametrize("two_at_a_time", [True, False])
+def test_small_files_are_ingested_two_at_a_time_with_the_results_of_one_at_a_time(settings, monkeypatch, two_at_a_time):
+    if not two_at_a_time:  # the limit below which files are read two at a time
+        monkeypatch.setattr(ingest_module, "PARALLEL_FILES_MAX_BYTES", 0)
+    names = [f"orders_{day:02d}.csv" for day in range(1, 7)]
+    for number, name in enumerate(names):
+        land(settings, "orders", name, orders_file(1000 * number, rows=5 + number))
+    land(settings, "orders", "orders_03b.csv", "not,the,header\n1,2,3\n")  # fails as a whole, alone
+    threads, ingest_file = set(), ingest_module.ingest_file
+    monkeypatch.setattr(ingest_module, "ingest_file", lambda *arguments: threads.add(threading.get_ident())
+                        or ingest_file(*arguments))
+
+    with pytest.raises(ContractError, match="orders_03b.csv") as failure:
+        ingest(settings, "orders")
+
+    assert len(threads) == (2 if two_at_a_time else 1)
+    assert "6 other file(s) of orders were loaded" in str(failure.value)
+    ledger = json.loads((settings.raw_dir / "_ledger" / "orders.json").read_text())
+    assert list(ledger) == names  # in the order of the files, the failed one left out
+    assert [ledger[name]["rows_loaded"] for name in names] == [5, 6, 7, 8, 9, 10]
+    assert sorted(row["order_id"] for row in loaded(settings, "orders")) == sorted(
+        f"O{1000 * number + n}" for number in range(6) for n in range(5 + number))
 
 
 def test_a_known_file_is_hashed_again_only_when_its_size_or_modification_time_changed(settings):
