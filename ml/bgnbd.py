@@ -117,24 +117,34 @@ def ranking(params: BgNbdParams, summary: pl.DataFrame, horizon_days: int) -> pl
 def purchase_probability_after(orders: pl.DataFrame, moments: pl.DataFrame, params: BgNbdParams, days: float) -> pl.Series:
     """For each row of `moments` (customer_key, at): the probability, by the BG/NBD model, that the customer
     buys at least once in the `days` after `at`, given their purchases before it (0 without any)."""
+    # Each sale day carries its customer's first sale day and the number of sale days before it (x), so a moment's
+    # summary is that of its customer's last sale day before the moment's day: one as-of join, not each moment
+    # joined with all its customer's sales (1.75 M contacts at 100k customers: 1.1 -> 0.6 s; issue 19).
     sale_days = (
         orders.filter((pl.col("order_type") == "sale") & pl.col("customer_key").is_not_null())
         .select("customer_key", pl.col("ordered_at").dt.date().alias("day"))
         .unique()
+        .sort("customer_key", "day")
+        .with_columns(pl.col("day").first().over("customer_key").alias("first_day"),
+                      pl.int_range(pl.len()).over("customer_key").cast(pl.Float64).alias("x"))
+        .sort("day")
     )
-    numbered = moments.select("customer_key", pl.col("at").dt.date().alias("at_day")).with_row_index("moment")
-    summary = (
-        numbered.join(sale_days, on="customer_key")
-        .filter(pl.col("day") < pl.col("at_day"))
-        .group_by("moment")
-        .agg(
-            (pl.len() - 1).alias("x"),
-            (pl.col("day").max() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("t_x"),
-            (pl.col("at_day").first() - pl.col("day").min()).dt.total_days().cast(pl.Float64).alias("T"),
-        )
+    latest_sale = (
+        moments.select("customer_key", pl.col("at").dt.date().alias("at_day")).with_row_index("moment")
+        .sort("at_day")
+        # both sides are sorted by day overall, hence within every customer too
+        .join_asof(sale_days, left_on="at_day", right_on="day", by="customer_key", strategy="backward",
+                   allow_exact_matches=False, check_sortedness=False)
         .sort("moment")
     )
-    expected = expected_purchases(params, days, *(summary[c].to_numpy().astype(float) for c in ("x", "t_x", "T")))
+    bought = latest_sale["day"].is_not_null().to_numpy()
+    summary = latest_sale.filter(bought).select(
+        "x",
+        (pl.col("day") - pl.col("first_day")).dt.total_days().cast(pl.Float64).alias("t_x"),
+        (pl.col("at_day") - pl.col("first_day")).dt.total_days().cast(pl.Float64).alias("T"),
+    )
+    expected = expected_purchases(params, days, *(summary[c].to_numpy() for c in ("x", "t_x", "T")))
+    probability = np.zeros(latest_sale.height)
     # purchases as a Poisson count: at least one with probability 1 − e^(−expected)
-    probability = summary.select("moment").with_columns(pl.Series("p", 1.0 - np.exp(-expected)))
-    return numbered.join(probability, on="moment", how="left")["p"].fill_null(0.0)
+    probability[bought] = 1.0 - np.exp(-expected)
+    return pl.Series("p", probability)
