@@ -79,6 +79,7 @@ def become_requested_dbt(connection: socket.socket, streams: list[int], request:
     from dagster_project.dbt_child import die_with_parent, run_dbt
 
     die_with_parent()  # the server
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # dbt stops on Ctrl-C as in a process of its own
     for stream, received in zip(STANDARD_STREAMS, streams):
         os.dup2(received, stream)
         os.close(received)
@@ -113,6 +114,8 @@ def serve(listener: socket.socket) -> int:
     from dagster_project.dbt_child import die_with_parent
 
     die_with_parent()  # `cx run`
+    # Ctrl-C reaches the whole process group: `cx run` and its dbt stop, the server ends with the run
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for module in PRELOADED:  # a request that arrives meanwhile waits for them, which it would have imported itself
         importlib.import_module(module)
 
@@ -137,7 +140,12 @@ def serving_dbt() -> Iterator[None]:
     address = str(folder / "forkserver.socket")
     # listening from here on: a dbt step that starts before the server has imported dbt waits in the backlog
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(address)
+        try:
+            listener.bind(address)
+        except OSError:  # a socket path too long for Unix (a deep TMPDIR): the dbt steps start dbt themselves
+            folder.rmdir()
+            yield
+            return
         listener.listen()
         server = subprocess.Popen([sys.executable, "-m", "dagster_project.dbt_forkserver", str(listener.fileno())],
                                   pass_fds=[listener.fileno()])

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -79,3 +80,12 @@ def test_killing_cx_dbt_kills_the_dbt_it_forked_and_the_server_ends_with_the_run
             time.sleep(0.05)
         assert not is_running(forked[0][0]), "the forked dbt outlived its cx-dbt"
     assert not is_running(server) and FORKSERVER_ENV not in os.environ and not Path(address).exists()
+
+
+def test_without_a_socket_the_run_goes_on_and_dbt_starts_itself(tmp_path, monkeypatch):
+    deep = tmp_path / ("d" * 120)  # longer than a Unix socket's path may be
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with serving_dbt():
+        assert FORKSERVER_ENV not in os.environ
+    assert list(deep.iterdir()) == []
