@@ -136,7 +136,7 @@ def test_marts_are_contracted_and_exposures_read_tables(manifest, settings):
     assert not_allowed(uncontracted, settings, "public_models_without_contract") == []
     for exposure in manifest["exposures"].values():
         parents = [all_models[parent] for parent in exposure["depends_on"]["nodes"] if parent in all_models]
+        assert all(layer(parent) == "marts" for parent in parents), exposure["name"]
         # an incremental model is a table too (dbt-project-evaluator flags views and ephemeral models here)
-        assert all(layer(parent) == "marts" and parent["config"]["materialized"] in ("table", "incremental")
-                   for parent in parents), \
-            exposure["name"]
+        not_tables = [parent["name"] for parent in parents if parent["config"]["materialized"] not in ("table", "incremental")]
+        assert not_allowed(not_tables, settings, "exposure_parents_materializations") == [], exposure["name"]
