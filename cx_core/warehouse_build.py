@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from cx_core.files import replace_in_background
 from cx_core.sources.reader import quote_identifier, sql_literal
 from cx_core.warehouse_copy_ahead import copy_warehouse, discard_copies_ahead, write_ahead_log
 
@@ -216,6 +217,6 @@ def publish_build(build: Path, warehouse: Path) -> None:
             _attach(con, warehouse, LIVE_ALIAS, read_only=True)
             _copy_relations(con, LIVE_ALIAS, kept, built)
             con.execute(f"DETACH {quote_identifier(LIVE_ALIAS)}")
-        os.replace(build, warehouse)
+        replace_in_background(build, warehouse)
     shutil.rmtree(build.parent, ignore_errors=True)
     discard_copies_ahead(warehouse)  # a copy of the warehouse before this build is of no use any more

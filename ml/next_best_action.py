@@ -265,7 +265,8 @@ def customer_signals(inputs: NbaInputs, as_of: date, cap: ContactCap) -> pl.Data
                           (history.surveys, "responded_at")):
         if frame is not None:
             engaged.append(frame.filter(pl.col(column) >= since).select("customer_key"))
-    active = inputs.customers.join(pl.concat(engaged).unique(), on="customer_key", how="semi").join(
+    # a semi join keeps each customer once however often the key repeats: no unique() of millions of keys first
+    active = inputs.customers.join(pl.concat(engaged), on="customer_key", how="semi").join(
         purchases, on="customer_key", how="left"
     ).filter(pl.col("is_crm_contact").fill_null(False) | (pl.col("last_purchase_days") <= ACTIVE_DAYS))
     last_nps = (
