@@ -126,7 +126,8 @@ def write_first_load(raw_dir: Path) -> None:
     ])
     write("surveys", [
         {"response_id": "S1", "responded_at": "2024-03-22T12:00:00Z", "email": "ANNA.ALT@example.com",
-         "survey_type": "csat", "score": 5, "trigger_type": "call", "trigger_id": "K1"},
+         "survey_type": "csat", "score": 5, "comment": "Danke! Ruft mich an: +49 171 5559999", "trigger_type": "call",
+         "trigger_id": "K1"},
     ])
     write("email_events", [
         {"event_id": "E1", "event_time": "2024-03-04T07:00:00Z", "email": "anna@example.com", "campaign_id": "K-1",
@@ -216,6 +217,13 @@ def test_touchpoints_belong_to_the_right_customer(customer_view):
     assert (owners["mobile_messages:M1"], owners["mobile_messages:M1:click"]) == ("C-C2", "C-C2")
     assert owners["mobile_messages:M2"] == "C-C3"
     assert owners["orders:O3"] != owners["orders:O4"]
+
+
+def test_survey_comments_keep_no_personal_data(customer_view):
+    warehouse, _ = customer_view
+    redacted = "Danke! Ruft mich an: [PHONE]"
+    assert query(warehouse, "select comment from fct_survey_responses where response_id = 'S1'") == [(redacted,)]
+    assert query(warehouse, "select text from fct_touchpoints where touchpoint_id = 'surveys:S1'") == [(redacted,)]
 
 
 def test_journeys_split_at_the_gap_and_collapse_paths(customer_view):
