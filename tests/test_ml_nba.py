@@ -327,6 +327,7 @@ def write_tiny_truth(folder: Path, customers: int = 300) -> Path:
 def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     from dagster_project.defs.assets.ml_customers import ml_customer_assets
     from dagster_project.defs.checks import churn_probabilities_in_range, next_best_actions_respect_consent_and_cap
+    from dagster_project.defs.jobs import SKIP_DEMO_TRUTH_TAG
     from dagster_project.defs.resources import pipeline_resources
 
     warehouse = tmp_path / "warehouse.duckdb"
@@ -351,6 +352,11 @@ def test_assets_materialise_on_a_tiny_warehouse(tmp_path, monkeypatch):
     assert nba_check.passed and (nba_check.metadata["consent_breaks"].value, nba_check.metadata["cap_breaks"].value) == (0, 0)
     # With a demo truth the policy is priced against it; the oracle follows the same rules knowing the truth.
     assert 0 < metadata["ml_next_best_actions"]["demo_truth_policy_vs_oracle"] <= 1
+    # ... except in a run tagged like the daily refresh, which leaves the demo truth to the full run.
+    daily = dg.materialize(ml_customer_assets, resources=pipeline_resources(), tags={SKIP_DEMO_TRUTH_TAG: "true"})
+    [nba] = [event for event in daily.get_asset_materialization_events()
+             if event.asset_key.to_user_string() == "ml_next_best_actions"]
+    assert [name for name in nba.materialization.metadata if name.startswith("demo_truth_")] == []
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         scored, as_of = connection.execute("SELECT count(*), max(as_of_date) FROM ml_churn_scores").fetchone()
         card_sections = {row[0] for row in connection.execute("SELECT DISTINCT section FROM ml_churn_model_card").fetchall()}

@@ -22,7 +22,7 @@ import sqlalchemy
 from dagster_project.definitions import defs
 from dagster_project.defs.assets.dbt import (dbt_cli_resource, dbt_database, dbt_manifest, refresh_exclusion,
                                              make_build_for, settings_environment, with_warehouse_metadata)
-from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_IDENTITY_QUALITY_TAG
+from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_DEMO_TRUTH_TAG
 from dagster_project.defs.resources import pipeline_resources
 from dagster_project.run_event_log import event_log_kept_open
 from cx_core.settings import Settings
@@ -70,8 +70,8 @@ def test_the_daily_refresh_leaves_the_identity_quality_against_the_demo_truth_to
 
     assert "identity_precision" in identity_figures(True)
     assert identity_figures(False) == set()
-    assert defs.resolve_job_def("kpi_refresh").tags[SKIP_IDENTITY_QUALITY_TAG] == "true"
-    assert SKIP_IDENTITY_QUALITY_TAG not in defs.resolve_job_def("full_refresh").tags
+    assert defs.resolve_job_def("kpi_refresh").tags[SKIP_DEMO_TRUTH_TAG] == "true"
+    assert SKIP_DEMO_TRUTH_TAG not in defs.resolve_job_def("full_refresh").tags
 
 
 def test_a_dbt_command_builds_no_dbt_adapter_in_the_dagster_process(data_dir):

@@ -34,7 +34,7 @@ from cx_core.spark_catalog import publish_spark_tables, share_tables_with_spark
 from cx_core.files import write_atomically
 from cx_core.warehouse_build import BUILD_READY_ENV, build_path, publish_build, ready_marker, start_build
 from dagster_project.defs.freshness import read_daily
-from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_IDENTITY_QUALITY_TAG
+from dagster_project.defs.jobs import DAILY_REFRESH_TAG, SKIP_DEMO_TRUTH_TAG
 from dagster_project.defs.metadata import warehouse_tables_metadata
 from dagster_project.defs.resources import PipelineSettings
 from dagster_project.warm_up import start_warm_up
@@ -244,7 +244,7 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
         publish_build(build, settings.warehouse_path)
     else:
         publish_spark_tables(settings.spark_dir, settings.warehouse_path)
-    measures_identity = context.run.tags.get(SKIP_IDENTITY_QUALITY_TAG) != "true"
+    measures_identity = context.run.tags.get(SKIP_DEMO_TRUTH_TAG) != "true"
     yield from with_warehouse_metadata(events, settings, measures_identity)
     if failure:
         raise failure
@@ -332,7 +332,7 @@ def outputs_of_kept_seeds(context: dg.AssetExecutionContext, seeds_kept: Sequenc
 def with_warehouse_metadata(events: list, settings: Settings, measures_identity: bool = True) -> Iterator:
     """The dbt events, each model's output extended by its row count; kpi_metrics adds the latest monthly
     totals and the metrics not measured with the reason, int_identity_components the pairwise precision and
-    recall against the demo truth when it exists and `measures_identity` (a run tagged SKIP_IDENTITY_QUALITY_TAG,
+    recall against the demo truth when it exists and `measures_identity` (a run tagged SKIP_DEMO_TRUTH_TAG,
     the daily refresh, leaves it out).
     Read after the build, because dbt holds the DuckDB file for the whole run (on Spark: the views
     spark_catalog published over the built tables)."""

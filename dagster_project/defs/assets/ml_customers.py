@@ -26,6 +26,7 @@ from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings
 from cx_core.warehouse import Warehouse, read_frame, read_frames, replace_rows, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
+from dagster_project.defs.jobs import SKIP_DEMO_TRUTH_TAG
 from dagster_project.defs.metadata import frame_metadata, skipped
 from dagster_project.defs.resources import PipelineSettings
 from ml.churn import (
@@ -289,7 +290,8 @@ def ml_next_best_actions(
         pl.len().alias("customers"), pl.col("expected_value_eur").sum().round(2).alias("expected_value_eur")
     ).sort("customers", descending=True)
     contacted = actions.filter(pl.col("action") != NO_ACTION)
-    truth = demo_true_response_probabilities(settings.demo_truth_dir)
+    measures_truth = context.run.tags.get(SKIP_DEMO_TRUTH_TAG) != "true"
+    truth = demo_true_response_probabilities(settings.demo_truth_dir) if measures_truth else None
     evaluation = evaluate_policy(plan, catalogue, truth) if truth is not None else {}
     return dg.MaterializeResult(
         metadata={
