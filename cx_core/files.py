@@ -36,8 +36,11 @@ def replace_in_background(source: Path, target: Path) -> None:
     retired = [path for path in target.parent.glob(f"{target.name}{RETIRED_MARK}*")]
     if target.exists():
         keeper = target.with_name(f"{target.name}{RETIRED_MARK}{uuid.uuid4().hex}")
-        os.link(target, keeper)
-        retired.append(keeper)
+        try:
+            os.link(target, keeper)
+            retired.append(keeper)
+        except OSError:
+            pass  # a file system without hard links: the rename deletes the old file itself, as before
     os.replace(source, target)
     if retired:
         threading.Thread(target=_delete, args=(retired,), name="delete-retired-files").start()
@@ -45,4 +48,7 @@ def replace_in_background(source: Path, target: Path) -> None:
 
 def _delete(paths: list[Path]) -> None:
     for path in paths:
-        path.unlink(missing_ok=True)  # missing: another process's thread took it first
+        try:
+            path.unlink(missing_ok=True)  # missing: another process's thread took it first
+        except OSError:
+            pass  # the name stays, and the next replacement tries again

@@ -1,5 +1,6 @@
 """cx_core/files.py: a replaced file's deletion left to a thread (replace_in_background)."""
 
+import os
 import threading
 
 from cx_core.files import RETIRED_MARK, replace_in_background
@@ -43,3 +44,17 @@ def test_a_name_left_by_a_killed_process_is_deleted_by_the_next_replacement(tmp_
     replace_in_background(new, target)
     wait_for_deletions()
     assert target.read_bytes() == b"new" and retired(target) == []
+
+
+def test_a_file_system_without_hard_links_replaces_the_file_all_the_same(tmp_path, monkeypatch):
+    target, new = tmp_path / "warehouse.duckdb", tmp_path / "build.duckdb"
+    target.write_bytes(b"old")
+    new.write_bytes(b"new")
+
+    def no_hard_links(source, destination):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    replace_in_background(new, target)
+    wait_for_deletions()
+    assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
