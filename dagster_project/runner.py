@@ -129,11 +129,9 @@ def execute_job(settings: Settings, verbose: bool, job_name: str) -> int:
 def run_erasure(settings: Settings) -> int:
     """Process the pending erasure requests, then re-render the reports (when there is a warehouse to read)."""
     prepare_dagster_home(settings)
-    prepare_dbt_manifest()
+    defs = job_definitions("erasure")
 
     import dagster as dg
-
-    from dagster_project.definitions import defs
 
     with dg.DagsterInstance.get() as instance:
         erased = defs.resolve_job_def("erasure").execute_in_process(instance=instance, raise_on_error=False)
