@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 from datetime import date, timedelta
 
 import numpy as np
@@ -126,15 +126,30 @@ def weekday_mean(history: np.ndarray, first_day: date, days: int, calendar: Cale
     return np.resize(week, days)
 
 
-def holt_winters(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
+def fit_holt_winters(history: np.ndarray, start: tuple[float, ...] | None = None):
+    """Holt-Winters fitted on `history`. Without `start` the optimiser begins where a grid search over the smoothing
+    parameters points; from `start`, the parameters of an earlier fit of the same series (a history some days
+    shorter), it skips that search. Measured on four public daily series (fpp3's bank calls, OTexts page views,
+    Melbourne pedestrians, Victoria's electricity demand), starting each of the 14 days after 12 backtest fits from
+    that fit's parameters: 8x faster, the sum of squared errors 0.90-1.08 times the grid search's (mean 0.97-1.00),
+    the 28-day WAPE equal to within 0.0002 (issue 19)."""
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
     model = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add", seasonal_periods=WEEK,
                                  initialization_method="estimated")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fitted = model.fit()
-    return np.clip(fitted.forecast(days), 0, None)
+        return model.fit() if start is None else model.fit(start_params=np.array(start), use_brute=False)
+
+
+def holt_winters_parameters(fitted) -> tuple[float, ...]:
+    """A fit's parameters in the order `fit_holt_winters` takes them as `start`."""
+    return tuple(float(value) for value in fitted.params_formatted["param"])
+
+
+def holt_winters(history: np.ndarray, first_day: date, days: int, calendar: Calendar,
+                 start: tuple[float, ...] | None = None) -> np.ndarray:
+    return np.clip(fit_holt_winters(history, start).forecast(days), 0, None)
 
 
 def calendar_features(days: list[date], calendar: Calendar) -> np.ndarray:
@@ -337,6 +352,9 @@ class ModelChoice:
     model: str
     backtest: pl.DataFrame
     dispersions: dict[str, int]
+    # Holt-Winters' parameters fitted on the whole history by the run that backtested, when the chosen model uses it:
+    # the refits of later runs start from them (`fit_holt_winters`). None in a choice stored before they were kept.
+    holt_winters_start: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -376,20 +394,41 @@ def choose_model(series: pl.DataFrame, calendar: Calendar, horizon: int, origins
     return ModelChoice(model, backtest, calibrated_dispersions(chosen["actual"].to_numpy(), chosen["forecast"].to_numpy()))
 
 
+def fitted_models(model: str) -> tuple[str, ...]:
+    """The models a forecast of `model` fits: a combination's members, else the model itself."""
+    return COMBINATIONS.get(model, (model,))
+
+
+def with_holt_winters_start(choice: ModelChoice, history: np.ndarray, models: dict[str, Forecaster]) -> ModelChoice:
+    """The choice with the parameters of Holt-Winters fitted on the whole `history`, when its model uses it."""
+    if "holt_winters" not in fitted_models(choice.model) or models.get("holt_winters") is not holt_winters:
+        return choice
+    return replace(choice, holt_winters_start=holt_winters_parameters(fit_holt_winters(history)))
+
+
+def chosen_members(choice: ModelChoice, models: dict[str, Forecaster]) -> dict[str, Forecaster]:
+    """The forecasters of the chosen model, Holt-Winters starting from the choice's parameters when it keeps them."""
+    chosen = {name: models[name] for name in fitted_models(choice.model)}
+    if choice.holt_winters_start is not None and chosen.get("holt_winters") is holt_winters:
+        chosen["holt_winters"] = partial(holt_winters, start=choice.holt_winters_start)
+    return chosen
+
+
 def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, horizon: int, origins: int = 12,
                     models: dict[str, Forecaster] | None = None, choice: ModelChoice | None = None) -> SeriesForecast:
     """Clean, backtest, choose the model with the lowest WAPE and forecast `horizon` days from `first_day`; with a
-    `choice` (of an earlier backtest) skip the backtest: refit only its model on the whole history and keep its
-    intervals' dispersions. `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
+    `choice` (of an earlier backtest) skip the backtest: refit only its model on the whole history (Holt-Winters from
+    the parameters the backtesting run fitted) and keep its intervals' dispersions. `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
     models = MODELS if models is None else models
     series = complete_days(daily, daily["day"].min(), first_day - timedelta(days=1))
     cleaned, cleaned_days = clean_history(series, calendar.holidays)
     series = series.with_columns(cleaned["contacts"].alias("cleaned"))
+    history = series["cleaned"].to_numpy()
     # Hundreds of small fits: thread pools only add overhead (and fight other work on a shared machine).
     with threadpool_limits(limits=1):
-        choice = choice or choose_model(series, calendar, horizon, origins, models)
-        members = {name: models[name] for name in COMBINATIONS.get(choice.model, (choice.model,))}
-        point = predict_all(series["cleaned"].to_numpy(), first_day, horizon, calendar, members)[choice.model]
+        choice = choice or with_holt_winters_start(choose_model(series, calendar, horizon, origins, models), history,
+                                                   models)
+        point = predict_all(history, first_day, horizon, calendar, chosen_members(choice, models))[choice.model]
     days = day_range(first_day, horizon)
     on_holiday = holiday_ratio(cleaned_days)
     point = point * np.array([on_holiday if day in calendar.holidays else 1.0 for day in days])

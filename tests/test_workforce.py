@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -14,9 +15,10 @@ import pytest
 
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
-    DISPERSIONS, INTERVAL_LEVELS, Calendar, calibrated_dispersions, clean_history, complete_days, count_ranges,
-    coverage, forecast_series, forecast_windows, interval_columns, intraday_forecast, intraday_profile, range_row,
-    range_table, rolling_origins, seasonal_naive, weekday_mean, with_honest_intervals,
+    DISPERSIONS, INTERVAL_LEVELS, MODELS, Calendar, ModelChoice, calibrated_dispersions, clean_history, complete_days,
+    count_ranges, coverage, fit_holt_winters, forecast_series, forecast_windows, holt_winters_parameters,
+    interval_columns, intraday_forecast, intraday_profile, range_row, range_table, rolling_origins, seasonal_naive,
+    weekday_mean, with_holt_winters_start, with_honest_intervals,
 )
 from ml.plan_vs_actual import plan_vs_actual_summary
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, staffing_plan
@@ -406,6 +408,34 @@ def test_a_given_model_choice_refits_only_its_model_and_forecasts_as_the_backtes
                                choice=backtested.choice)
     assert fits == {backtested.model: 1}
     assert refitted.forecast.equals(backtested.forecast) and refitted.backtest.equals(backtested.backtest)
+
+
+def test_a_refit_of_holt_winters_starts_from_the_backtesting_runs_parameters_without_the_grid_search(monkeypatch):
+    # The run that backtests keeps Holt-Winters' parameters fitted on its whole history; a later run with a day more
+    # starts from them and skips statsmodels' grid search, and forecasts what a fit with the search forecasts.
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    rng = np.random.default_rng(5)
+    first = date(2025, 1, 6)
+    week = np.resize([60.0, 45, 44, 46, 50, 20, 12], 141)
+    daily = pl.DataFrame({"day": pl.date_range(first, first + timedelta(days=140), eager=True),
+                          "contacts": rng.poisson(week * np.linspace(1.0, 1.3, 141)).astype(float)})
+    history = daily["contacts"].to_numpy()
+    unchosen = ModelChoice("combined", pl.DataFrame(), calibrated_dispersions(np.array([]), np.array([])))
+    choice = with_holt_winters_start(unchosen, history[:-1], MODELS)
+    assert choice.holt_winters_start == holt_winters_parameters(fit_holt_winters(history[:-1]))
+    assert with_holt_winters_start(replace(unchosen, model="gbm_calendar"), history[:-1], MODELS).holt_winters_start \
+        is None
+    searches = []
+    setup_brute = ExponentialSmoothing._setup_brute
+    monkeypatch.setattr(ExponentialSmoothing, "_setup_brute",
+                        staticmethod(lambda *args: searches.append(1) or setup_brute(*args)))
+    last_day = first + timedelta(days=141)
+    started = forecast_series(daily, Calendar(), last_day, 14, choice=replace(choice, model="holt_winters"))
+    assert searches == []
+    searched = forecast_series(daily, Calendar(), last_day, 14, choice=replace(unchosen, model="holt_winters"))
+    assert searches  # without kept parameters the fit searches
+    difference = (started.forecast["forecast"] - searched.forecast["forecast"]).abs().max()
+    assert difference < 0.01 * history[-28:].mean()
 
 
 MODELS_UNDER_TEST = {"seasonal_naive": seasonal_naive, "weekday_mean": weekday_mean}
