@@ -111,9 +111,13 @@ def cluster_centroids(embeddings: np.ndarray) -> np.ndarray:
     from sklearn.cluster import AgglomerativeClustering
     if len(embeddings) < 2:
         return embeddings
+    # Unit rows: their cosine distances are one matrix product. scikit-learn's metric="cosine" went through SciPy's
+    # pairwise loop, twice as slow (3,000 texts: 0.64 -> 0.31 s, the same clusters; issue 19).
+    distances = np.clip(1.0 - embeddings @ embeddings.T, 0.0, None)
+    np.fill_diagonal(distances, 0.0)
     labels = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=1 - CLUSTER_SIMILARITY
-    ).fit_predict(embeddings)
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1 - CLUSTER_SIMILARITY
+    ).fit_predict(distances)
     return unit_rows(np.array([embeddings[labels == label].mean(axis=0) for label in range(labels.max() + 1)]))
 
 

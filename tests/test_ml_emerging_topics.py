@@ -139,6 +139,22 @@ def test_same_seed_same_themes_when_a_sample_is_clustered(embed, monkeypatch):
     assert first.equals(second)
 
 
+def test_clusters_from_the_matrix_product_are_scikit_learns_cosine_clusters():
+    # cluster_centroids computes the cosine distances of its unit rows itself; the clusters must be the ones
+    # scikit-learn's own cosine metric gives.
+    from sklearn.cluster import AgglomerativeClustering
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(40, 64))
+    rows = centres[rng.integers(0, 40, 600)] + rng.normal(scale=0.6, size=(600, 64))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    labels = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                     distance_threshold=1 - emerging.CLUSTER_SIMILARITY).fit_predict(rows)
+    expected = emerging.unit_rows(np.array([rows[labels == label].mean(axis=0) for label in range(labels.max() + 1)]))
+    centroids = emerging.cluster_centroids(rows)
+    assert 1 < len(centroids) < 600
+    assert centroids.shape == expected.shape and np.allclose(centroids, expected)
+
+
 def test_too_little_text_says_why():
     few = texts_per_day([(AS_OF, "Paket fehlt")] * 10 + [(AS_OF - timedelta(days=9), "Paket fehlt")])
     assert too_little_text(few, AS_OF, 7) == "10 texts in the 7 days to 2026-03-31: at least 30 are needed"
