@@ -1,5 +1,5 @@
 """`cx run` imports the ML and report steps' libraries and loads the text models and the HTML exporter while its first
-(dagster_project/warm_up.py, issue 19)."""
+dbt step runs (dagster_project/warm_up.py, issue 19)."""
 
 import ast
 from pathlib import Path
