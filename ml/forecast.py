@@ -164,9 +164,9 @@ def calendar_features(days: list[date], calendar: Calendar) -> np.ndarray:
     ]).astype(float)
 
 
-def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Calendar) -> np.ndarray:
-    """Each day relative to the mean of the 4 weeks before it, learnt from calendar features, times the last
-    4 weeks' level for the forecast."""
+def fit_calendar_model(history: np.ndarray, first_day: date, calendar: Calendar):
+    """The calendar model: each day of `history` (the days before `first_day`) relative to the mean of the 4 weeks
+    before it, learnt from calendar features. None with too few weeks to learn weekday and calendar effects from."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     history_days = day_range(first_day - timedelta(days=len(history)), len(history))
     level = np.convolve(history, np.ones(LEVEL_DAYS) / LEVEL_DAYS, mode="full")[:len(history)]
@@ -174,17 +174,26 @@ def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Cale
     usable = trailing_level > 0
     features = calendar_features(history_days[LEVEL_DAYS:], calendar)[usable]
     ratios = history[LEVEL_DAYS:][usable] / trailing_level[usable]
-    current_level = history[-LEVEL_DAYS:].mean()
-    # Too few weeks to learn weekday and calendar effects from: fall back to the same-weekday mean.
-    if len(ratios) < MIN_TRAINING_WEEKS * WEEK or current_level <= 0:
-        return weekday_mean(history, first_day, days, calendar)
+    if len(ratios) < MIN_TRAINING_WEEKS * WEEK:
+        return None
     model = HistGradientBoostingRegressor(loss="squared_error", max_iter=150, learning_rate=0.05, max_depth=3,
                                           categorical_features=[0], random_state=0)
     # Limited here, after the import: forecast_series' limit reaches only the thread pools loaded when it started,
     # and the first call of a process loads scikit-learn's OpenMP. Unlimited, that first fit took 3.2 s instead of
     # 0.1 s on the busy 2-core machine (issue 19).
     with threadpool_limits(limits=1, user_api="openmp"):
-        model.fit(features, ratios)
+        return model.fit(features, ratios)
+
+
+def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Calendar, fitted=None) -> np.ndarray:
+    """The calendar model's ratios (fitted on `history`, or the `fitted` one of an earlier run) times the last
+    4 weeks' level; the same-weekday mean where the model has too little history or the level is zero."""
+    current_level = history[-LEVEL_DAYS:].mean()
+    model = None if current_level <= 0 else fitted if fitted is not None else fit_calendar_model(history, first_day,
+                                                                                                 calendar)
+    if model is None:
+        return weekday_mean(history, first_day, days, calendar)
+    with threadpool_limits(limits=1, user_api="openmp"):
         prediction = model.predict(calendar_features(day_range(first_day, days), calendar))
     return np.clip(prediction * current_level, 0, None)
 
@@ -352,9 +361,12 @@ class ModelChoice:
     model: str
     backtest: pl.DataFrame
     dispersions: dict[str, int]
-    # Holt-Winters' parameters fitted on the whole history by the run that backtested, when the chosen model uses it:
-    # the refits of later runs start from them (`fit_holt_winters`). None in a choice stored before they were kept.
+    # What the run that backtested fitted on the whole history, for the runs that reuse the choice (None where the
+    # chosen model does not use it, and in a choice stored before it was kept): Holt-Winters' parameters, from which
+    # their refits start (`fit_holt_winters`), and the calendar model, which they reuse as it is: a refresh does not
+    # retrain it until the choice is backtested again (CX_MODEL_MAX_AGE_DAYS), as churn is not retrained.
     holt_winters_start: tuple[float, ...] | None = None
+    calendar_model: object | None = None
 
 
 @dataclass(frozen=True)
@@ -399,18 +411,26 @@ def fitted_models(model: str) -> tuple[str, ...]:
     return COMBINATIONS.get(model, (model,))
 
 
-def with_holt_winters_start(choice: ModelChoice, history: np.ndarray, models: dict[str, Forecaster]) -> ModelChoice:
-    """The choice with the parameters of Holt-Winters fitted on the whole `history`, when its model uses it."""
-    if "holt_winters" not in fitted_models(choice.model) or models.get("holt_winters") is not holt_winters:
-        return choice
-    return replace(choice, holt_winters_start=holt_winters_parameters(fit_holt_winters(history)))
+def with_kept_fits(choice: ModelChoice, history: np.ndarray, first_day: date, calendar: Calendar,
+                   models: dict[str, Forecaster]) -> ModelChoice:
+    """The choice with what the runs that reuse it keep of its models' fits on the whole `history` (the days before
+    `first_day`): Holt-Winters' parameters and the calendar model, where the chosen model uses them."""
+    fitted = fitted_models(choice.model)
+    kept = {}
+    if "holt_winters" in fitted and models.get("holt_winters") is holt_winters:
+        kept["holt_winters_start"] = holt_winters_parameters(fit_holt_winters(history))
+    if "gbm_calendar" in fitted and models.get("gbm_calendar") is gbm_calendar:
+        kept["calendar_model"] = fit_calendar_model(history, first_day, calendar)
+    return replace(choice, **kept)
 
 
 def chosen_members(choice: ModelChoice, models: dict[str, Forecaster]) -> dict[str, Forecaster]:
-    """The forecasters of the chosen model, Holt-Winters starting from the choice's parameters when it keeps them."""
+    """The forecasters of the chosen model, with the fits the choice keeps."""
     chosen = {name: models[name] for name in fitted_models(choice.model)}
     if choice.holt_winters_start is not None and chosen.get("holt_winters") is holt_winters:
         chosen["holt_winters"] = partial(holt_winters, start=choice.holt_winters_start)
+    if choice.calendar_model is not None and chosen.get("gbm_calendar") is gbm_calendar:
+        chosen["gbm_calendar"] = partial(gbm_calendar, fitted=choice.calendar_model)
     return chosen
 
 
@@ -418,7 +438,8 @@ def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, ho
                     models: dict[str, Forecaster] | None = None, choice: ModelChoice | None = None) -> SeriesForecast:
     """Clean, backtest, choose the model with the lowest WAPE and forecast `horizon` days from `first_day`; with a
     `choice` (of an earlier backtest) skip the backtest: refit only its model on the whole history (Holt-Winters from
-    the parameters the backtesting run fitted) and keep its intervals' dispersions. `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
+    the parameters the backtesting run fitted, the calendar model as that run fitted it) and keep its intervals'
+    dispersions. `daily` has day, contacts for days before `first_day` (missing days count as zero)."""
     models = MODELS if models is None else models
     series = complete_days(daily, daily["day"].min(), first_day - timedelta(days=1))
     cleaned, cleaned_days = clean_history(series, calendar.holidays)
@@ -426,8 +447,8 @@ def forecast_series(daily: pl.DataFrame, calendar: Calendar, first_day: date, ho
     history = series["cleaned"].to_numpy()
     # Hundreds of small fits: thread pools only add overhead (and fight other work on a shared machine).
     with threadpool_limits(limits=1):
-        choice = choice or with_holt_winters_start(choose_model(series, calendar, horizon, origins, models), history,
-                                                   models)
+        choice = choice or with_kept_fits(choose_model(series, calendar, horizon, origins, models), history,
+                                          first_day, calendar, models)
         point = predict_all(history, first_day, horizon, calendar, chosen_members(choice, models))[choice.model]
     days = day_range(first_day, horizon)
     on_holiday = holiday_ratio(cleaned_days)

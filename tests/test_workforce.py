@@ -16,9 +16,9 @@ import pytest
 from ml.erlang import erlang_a, erlang_a_states, erlang_c, erlang_c_wait_probability
 from ml.forecast import (
     DISPERSIONS, INTERVAL_LEVELS, MODELS, Calendar, ModelChoice, calibrated_dispersions, clean_history, complete_days,
-    count_ranges, coverage, fit_holt_winters, forecast_series, forecast_windows, holt_winters_parameters,
+    count_ranges, coverage, fit_holt_winters, forecast_series, forecast_windows, gbm_calendar, holt_winters_parameters,
     interval_columns, intraday_forecast, intraday_profile, range_row, range_table, rolling_origins, seasonal_naive,
-    weekday_mean, with_holt_winters_start, with_honest_intervals,
+    weekday_mean, with_honest_intervals, with_kept_fits,
 )
 from ml.plan_vs_actual import plan_vs_actual_summary
 from ml.staffing import PlanPolicy, agents_for_queue, estimate_patience_seconds, staffing_plan
@@ -410,9 +410,11 @@ def test_a_given_model_choice_refits_only_its_model_and_forecasts_as_the_backtes
     assert refitted.forecast.equals(backtested.forecast) and refitted.backtest.equals(backtested.backtest)
 
 
-def test_a_refit_of_holt_winters_starts_from_the_backtesting_runs_parameters_without_the_grid_search(monkeypatch):
-    # The run that backtests keeps Holt-Winters' parameters fitted on its whole history; a later run with a day more
-    # starts from them and skips statsmodels' grid search, and forecasts what a fit with the search forecasts.
+def test_a_reused_choice_starts_holt_winters_from_the_backtesting_runs_fit_and_keeps_its_calendar_model(monkeypatch):
+    # The run that backtests keeps Holt-Winters' parameters and the calendar model fitted on its whole history; a
+    # later run with a day more starts Holt-Winters from them, skipping statsmodels' grid search, forecasts what a
+    # fit with the search forecasts, and predicts with the kept calendar model instead of fitting one.
+    from sklearn.ensemble import HistGradientBoostingRegressor
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
     rng = np.random.default_rng(5)
     first = date(2025, 1, 6)
@@ -420,22 +422,28 @@ def test_a_refit_of_holt_winters_starts_from_the_backtesting_runs_parameters_wit
     daily = pl.DataFrame({"day": pl.date_range(first, first + timedelta(days=140), eager=True),
                           "contacts": rng.poisson(week * np.linspace(1.0, 1.3, 141)).astype(float)})
     history = daily["contacts"].to_numpy()
+    backtest_day, last_day = first + timedelta(days=140), first + timedelta(days=141)
     unchosen = ModelChoice("combined", pl.DataFrame(), calibrated_dispersions(np.array([]), np.array([])))
-    choice = with_holt_winters_start(unchosen, history[:-1], MODELS)
+    choice = with_kept_fits(unchosen, history[:-1], backtest_day, Calendar(), MODELS)
     assert choice.holt_winters_start == holt_winters_parameters(fit_holt_winters(history[:-1]))
-    assert with_holt_winters_start(replace(unchosen, model="gbm_calendar"), history[:-1], MODELS).holt_winters_start \
-        is None
-    searches = []
-    setup_brute = ExponentialSmoothing._setup_brute
+    assert isinstance(choice.calendar_model, HistGradientBoostingRegressor)
+    naive = with_kept_fits(replace(unchosen, model="seasonal_naive"), history[:-1], backtest_day, Calendar(), MODELS)
+    assert naive.holt_winters_start is None and naive.calendar_model is None
+    searches, calendar_fits = [], []
+    setup_brute, fit = ExponentialSmoothing._setup_brute, HistGradientBoostingRegressor.fit
     monkeypatch.setattr(ExponentialSmoothing, "_setup_brute",
                         staticmethod(lambda *args: searches.append(1) or setup_brute(*args)))
-    last_day = first + timedelta(days=141)
-    started = forecast_series(daily, Calendar(), last_day, 14, choice=replace(choice, model="holt_winters"))
-    assert searches == []
+    monkeypatch.setattr(HistGradientBoostingRegressor, "fit", lambda *args: calendar_fits.append(1) or fit(*args))
+    reused = forecast_series(daily, Calendar(), last_day, 14, choice=choice)
+    assert searches == [] and calendar_fits == []
+    holt_winters_alone = forecast_series(daily, Calendar(), last_day, 14, choice=replace(choice, model="holt_winters"))
     searched = forecast_series(daily, Calendar(), last_day, 14, choice=replace(unchosen, model="holt_winters"))
-    assert searches  # without kept parameters the fit searches
-    difference = (started.forecast["forecast"] - searched.forecast["forecast"]).abs().max()
+    assert searches and calendar_fits == []  # without kept parameters Holt-Winters searches
+    difference = (holt_winters_alone.forecast["forecast"] - searched.forecast["forecast"]).abs().max()
     assert difference < 0.01 * history[-28:].mean()
+    calendar_alone = gbm_calendar(history, last_day, 14, Calendar(), fitted=choice.calendar_model)
+    combined = (holt_winters_alone.forecast["forecast"].to_numpy() + calendar_alone) / 2
+    assert np.allclose(reused.forecast["forecast"].to_numpy(), combined)
 
 
 MODELS_UNDER_TEST = {"seasonal_naive": seasonal_naive, "weekday_mean": weekday_mean}
