@@ -5,11 +5,10 @@ ml_contact_forecast, as of the as-of date) and `adherence_plan` (the channels of
 day before its four weeks: that plan may only know what was known then).
 
 A run that backtests keeps, per series (channel, queue), its `ml.forecast.ModelChoice`: the chosen model, the
-backtest table, the calibrated interval dispersions and what later runs reuse of the chosen model's fit (Holt-Winters'
-parameters, the calendar model; daily totals only, no customer rows) in the model store
-(`ml.model_store`), with the as-of date of the backtest. Later runs reuse the choices (refitting Holt-Winters from the kept parameters, predicting with the kept
-calendar model) while
-`ml.model_store.retrain_reason` finds nothing against them: younger than CX_MODEL_MAX_AGE_DAYS, an as-of date not
+backtest table, the calibrated interval dispersions and what later runs reuse of the chosen model's fit
+(Holt-Winters' parameters, the calendar model; daily totals only, no customer rows) in the model store
+(`ml.model_store`), with the as-of date of the backtest. Later runs reuse the choices (Holt-Winters refitted from
+the kept parameters, the kept calendar model) while `ml.model_store.retrain_reason` finds nothing against them: younger than CX_MODEL_MAX_AGE_DAYS, an as-of date not
 before the backtest's, the same horizon, holiday country, time zone, series and candidate models and the same
 library versions.
 """
