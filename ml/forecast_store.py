@@ -8,9 +8,9 @@ A run that backtests keeps, per series (channel, queue), its `ml.forecast.ModelC
 backtest table, the calibrated interval dispersions and what later runs reuse of the chosen model's fit
 (Holt-Winters' parameters, the calendar model; daily totals only, no customer rows) in the model store
 (`ml.model_store`), with the as-of date of the backtest. Later runs reuse the choices (Holt-Winters refitted from
-the kept parameters, the kept calendar model) while `ml.model_store.retrain_reason` finds nothing against them: younger than CX_MODEL_MAX_AGE_DAYS, an as-of date not
-before the backtest's, the same horizon, holiday country, time zone, series and candidate models and the same
-library versions.
+the kept parameters, the kept calendar model) while `ml.model_store.retrain_reason` finds nothing against them:
+younger than CX_MODEL_MAX_AGE_DAYS, an as-of date not before the backtest's, the same horizon, holiday country,
+time zone, series and candidate models and the same library versions.
 """
 
 from __future__ import annotations
