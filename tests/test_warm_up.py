@@ -1,5 +1,5 @@
-"""`cx run` imports the ML and report steps' libraries and loads the text models and the HTML exporter while its first
-dbt step runs (dagster_project/warm_up.py, issue 19)."""
+"""`cx run` imports the ML steps' libraries and loads the text models while its first dbt step runs
+(dagster_project/warm_up.py, issue 19)."""
 
 import ast
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 from cx_core.settings import REPO_ROOT
 from tests.helpers.fresh_imports import json_printed_by
 
-WARMED_PACKAGES = ("scipy", "sklearn", "statsmodels", "jupytext", "nbconvert", "papermill")
+WARMED_PACKAGES = ("scipy", "sklearn", "statsmodels")
 
 
 def imports_inside_functions(source: Path) -> set[str]:
@@ -23,11 +23,9 @@ def imports_inside_functions(source: Path) -> set[str]:
     return {module for module in modules if module.split(".")[0] in WARMED_PACKAGES}
 
 
-def test_after_the_warm_up_the_ml_and_report_functions_load_nothing_more_of_those_libraries():
-    sources = [*(REPO_ROOT / "ml").glob("*.py"), REPO_ROOT / "cx_core" / "reporting.py"]
-    lazy = sorted(set().union(*(imports_inside_functions(path) for path in sources)))
+def test_after_the_warm_up_the_ml_functions_load_nothing_more_of_those_libraries():
+    lazy = sorted(set().union(*(imports_inside_functions(path) for path in (REPO_ROOT / "ml").glob("*.py"))))
     assert "statsmodels.tsa.holtwinters" in lazy and "sklearn.ensemble" in lazy  # what the forecast step paid for
-    assert "papermill" in lazy  # and the first report
     imports = "\n".join(f"import {module}" for module in lazy)
     loaded_after_the_warm_up = json_printed_by(f"""
 import json, sys
@@ -55,17 +53,15 @@ print(json.dumps([without_cx_run is None, first is not None, second is None, "sk
     assert threads == [True, True, True, False]
 
 
-def test_the_warm_up_loads_the_text_models_and_the_html_exporter_into_the_caches_their_steps_read():
+def test_the_warm_up_loads_the_text_models_into_the_caches_the_text_steps_read():
     loaded = json_printed_by("""
 import json
 from dagster_project.warm_up import warm_up_during_dbt, start_warm_up
 from ml.language import ngram_identifier
 from ml.sentiment import shared_multilingual_encoder
-from cx_core.reporting import html_exporter
 warm_up_during_dbt(modules=())
 start_warm_up().join()
 print(json.dumps([ngram_identifier.cache_info().currsize, shared_multilingual_encoder.cache_info().currsize,
-                  html_exporter.cache_info().currsize,
                   ngram_identifier().classify("Die Lieferung kam zwei Tage zu spät")[0]]))
 """, REPO_ROOT)
-    assert loaded == [1, 1, 1, "de"]
+    assert loaded == [1, 1, "de"]
