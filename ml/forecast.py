@@ -189,8 +189,10 @@ def gbm_calendar(history: np.ndarray, first_day: date, days: int, calendar: Cale
     """The calendar model's ratios (fitted on `history`, or the `fitted` one of an earlier run) times the last
     4 weeks' level; the same-weekday mean where the model has too little history or the level is zero."""
     current_level = history[-LEVEL_DAYS:].mean()
-    model = fitted if fitted is not None or current_level <= 0 else fit_calendar_model(history, first_day, calendar)
-    if model is None or current_level <= 0:
+    if current_level <= 0:
+        return weekday_mean(history, first_day, days, calendar)
+    model = fitted if fitted is not None else fit_calendar_model(history, first_day, calendar)
+    if model is None:  # too few weeks to learn from
         return weekday_mean(history, first_day, days, calendar)
     with threadpool_limits(limits=1, user_api="openmp"):
         prediction = model.predict(calendar_features(day_range(first_day, days), calendar))
