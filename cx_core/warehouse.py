@@ -1,9 +1,10 @@
 """Short-lived warehouse access for Python assets: read a query into polars, replace a table atomically,
 compact the file after deletes (erasure, retention). A dbt build's own file: cx_core/warehouse_build.py.
 
-DuckDB takes one writer per file, so no connection outlives the function that opened it (README, "Operating it").
-A warehouse is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside
-Dagster (benchmarks, tests) a `WarehouseFile`.
+DuckDB takes one writer per file, so no connection outlives the function that opened it, or the Dagster step that
+holds the warehouse open (`dagster_project.defs.resources.WarehouseResource`; README, "Operating it"). A warehouse
+is anything with `get_connection()`: Dagster assets pass their `DuckDBResource`, code outside Dagster (benchmarks,
+tests) a `WarehouseFile`.
 """
 
 from __future__ import annotations

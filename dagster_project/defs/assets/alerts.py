@@ -15,13 +15,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import read_frames, replace_table, table_names
 from cx_core.webhook import post_json
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.alerts import SEVERITY_RANK, AlertOptions, alerts_markdown, kpi_alerts, notifications
 from ml.change_drivers import change_drivers, driver_sentence
 
@@ -76,8 +75,9 @@ def webhook_payload(sent: pl.DataFrame, run_label: str) -> dict:
                 "significant changes vs the previous period and vs the expected range (Benjamini–Hochberg "
                 "corrected), each with severity, figures, interval and a sentence.",
 )
+@holds_warehouse_open
 def kpi_alerts_asset(context: dg.AssetExecutionContext, cx: PipelineSettings,
-                     warehouse: DuckDBResource) -> dg.MaterializeResult:
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = cx.settings
     inputs = read_frames(warehouse, {"metrics": METRICS_SQL, "rules": "SELECT * FROM kpi_alert_rules",
                                      "targets": "SELECT metric, direction, unit FROM kpi_targets"})
@@ -141,7 +141,8 @@ def skipped_summary(skipped: pl.DataFrame) -> str:
                 "with a bootstrap interval; plus one sentence per change (kpi_change_driver_sentences) for the "
                 "scorecard. A dimension without data (no topics before the ML text step) is skipped and listed.",
 )
-def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+@holds_warehouse_open
+def kpi_change_drivers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     tables = table_names(warehouse)
     queries = {"metrics": DRIVER_METRICS_SQL, "changes": TOTAL_CHANGES_SQL,
                "units": "SELECT DISTINCT metric, unit FROM kpi_targets"}

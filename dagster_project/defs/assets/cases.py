@@ -5,13 +5,12 @@ never part of a report."""
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from cx_core.cases import OPEN_CASES_SQL, export_day, write_case_export
 from cx_core.warehouse import read_frame
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 
 UNKNOWN_UPDATES_SQL = "SELECT case_id, status, updated_at FROM fct_cx_case_updates WHERE NOT is_known_case ORDER BY case_id"
 
@@ -31,8 +30,9 @@ def count_table(frame: pl.DataFrame, column: str) -> str:
                 "customer's CRM id (personal data), type, reason, owner team, due time, overdue flag, recommended "
                 "action and channel. Its metadata also names case updates whose case id is unknown.",
 )
+@holds_warehouse_open
 def cases_export(context: dg.AssetExecutionContext, cx: PipelineSettings,
-                 warehouse: DuckDBResource) -> dg.MaterializeResult:
+                 warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = cx.settings
     open_cases = read_frame(warehouse, OPEN_CASES_SQL)
     unknown_updates = read_frame(warehouse, UNKNOWN_UPDATES_SQL)

@@ -6,13 +6,12 @@ CX_MODEL_MAX_AGE_DAYS a run only scores; the metadata and the model card say whi
 from datetime import date, datetime, timezone
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import drop_tables, read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
 from dagster_project.defs.metadata import frame_metadata, skipped
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.customer_value_store import fit_or_rescore
 from ml.model_store import ModelStore
 
@@ -37,7 +36,8 @@ ORDERS_SQL = """
     ],
     pool="duckdb",
 )
-def ml_customer_value(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+@holds_warehouse_open
+def ml_customer_value(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource):
     settings = cx.settings
     orders = read_frame(warehouse, ORDERS_SQL)
     if orders.is_empty():

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from cx_core.customer_history import HISTORY_TABLES, load_history
 from cx_core.settings import Settings
@@ -28,7 +27,7 @@ from cx_core.warehouse import Warehouse, read_frame, read_frames, replace_rows, 
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.jobs import SKIP_DEMO_TRUTH_TAG
 from dagster_project.defs.metadata import frame_metadata, skipped
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.churn import (
     STATUS,
     ChurnModel,
@@ -151,7 +150,8 @@ def churn_path(settings: Settings, warehouse: Warehouse) -> "InProcessChurn | Sp
     ],
     pool="duckdb",
 )
-def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+@holds_warehouse_open
+def ml_churn(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource):
     settings = cx.settings
     churn = churn_path(settings, warehouse)
     as_of = scoring_date(settings.as_of, churn.history)
@@ -258,8 +258,9 @@ def record_assignments(warehouse: Warehouse, actions: pl.DataFrame, as_of: date)
                 "contact cap), expected value and a reason in words; is_holdout marks the customers held out "
                 "(CX_NBA_HOLDOUT_SHARE, stable per customer and action), recorded in ml_nba_assignments.",
 )
+@holds_warehouse_open
 def ml_next_best_actions(
-    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     settings = cx.settings
     inputs = load_nba_inputs(warehouse)

@@ -11,12 +11,11 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.emerging_topics import THEME_SCHEMA, emerging_topics, too_little_text, with_periods
 from ml.sentiment import shared_multilingual_encoder, with_languages
 from ml.text_cache import EMBEDDINGS, LANGUAGE, CachedEncoder, TextCache, with_text_hash
@@ -37,8 +36,9 @@ CUSTOMER_TEXTS_SQL = """
     "together) with counts against the earlier periods, a binomial test with Benjamini-Hochberg correction, "
     "status new/growing/steady, top words per language and three masked verbatims.",
 )
+@holds_warehouse_open
 def ml_emerging_topics(
-    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource
+    context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     settings = cx.settings
     period_days = settings.emerging_topics_period_days

@@ -16,13 +16,12 @@ from datetime import date, datetime, timezone
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
 
 from cx_core.warehouse import Warehouse, drop_tables, read_frame, read_frames, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table
 from dagster_project.defs.metadata import frame_metadata, skipped
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.persona_drift import persona_drift
 from ml.persona_features import BehaviourHistory, behaviour_features
 from ml.persona_profiles import persona_names, persona_profiles
@@ -135,7 +134,8 @@ def named_model(clustering: Clustering, features: pl.DataFrame) -> tuple[Persona
     ],
     pool="duckdb",
 )
-def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+@holds_warehouse_open
+def ml_personas(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource):
     settings = cx.settings
     groups, latest_day = customer_groups(warehouse)
     as_of = date.fromisoformat(settings.as_of) if settings.as_of else latest_day

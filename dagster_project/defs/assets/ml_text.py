@@ -24,7 +24,7 @@ from cx_core.spark_catalog import publish_parquet_views
 from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.model_store import ModelInfo, ModelStore, library_versions, retrain_reason
 from ml.sentiment import (
     DEFAULT_MODEL_ID,
@@ -273,7 +273,8 @@ TEXT_PARTS = {
     can_subset=True,
     pool="duckdb",
 )
-def ml_text(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+@holds_warehouse_open
+def ml_text(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource):
     """The three text assets, in order, each when selected (each can be materialised alone).
 
     One definition, not three: Dagster runs the dbt models in one step per number of asset hops from the sources,

@@ -16,6 +16,7 @@ from cx_core.warehouse import read_frame, replace_table
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.assets.ml_customers import markdown_table, ml_next_best_actions
 from dagster_project.defs.metadata import frame_metadata
+from dagster_project.defs.resources import WarehouseResource, holds_warehouse_open
 from ml.holdout import uplift
 from ml.next_best_action import RESPONSE_DAYS
 
@@ -71,7 +72,8 @@ def _uplift_metadata(table: pl.DataFrame, measured: int) -> dict:
     description=f"Uplift of each next best action (and per channel): conversion within {RESPONSE_DAYS} days of "
                 "the contacted minus the held-out customers, with a 95% interval, once the window has passed.",
 )
-def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+@holds_warehouse_open
+def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     return _measure_uplift(context, warehouse, OUTCOMES_SQL, "ml_nba_uplift")
 
 
@@ -84,7 +86,8 @@ def ml_nba_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) 
                 f"campaign_type), per channel and overall: conversion within {RESPONSE_DAYS} days of the "
                 "contacted minus the held-out customers, with a 95% interval, once the window has passed.",
 )
-def ml_campaign_uplift(context: dg.AssetExecutionContext, warehouse: DuckDBResource) -> dg.MaterializeResult:
+@holds_warehouse_open
+def ml_campaign_uplift(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     return _measure_uplift(context, warehouse, CAMPAIGN_OUTCOMES_SQL, "ml_campaign_uplift")
 
 

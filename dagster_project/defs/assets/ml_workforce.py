@@ -28,7 +28,7 @@ from cx_core.settings import Settings
 from cx_core.warehouse import Warehouse, drop_tables, read_frame, replace_table, table_names
 from dagster_project.defs.assets.dbt import warehouse_table_key
 from dagster_project.defs.metadata import frame_metadata, skipped
-from dagster_project.defs.resources import PipelineSettings
+from dagster_project.defs.resources import PipelineSettings, WarehouseResource, holds_warehouse_open
 from ml.forecast import Calendar, ModelChoice, SeriesForecast, forecast_series, intraday_forecast, intraday_profile
 from ml.forecast_store import ADHERENCE_CHOICES, FORECAST_CHOICES, parameters, save_choices, stored_choices
 from ml.model_store import ModelStore
@@ -209,7 +209,8 @@ def as_of_date(settings: Settings, contacts: pl.DataFrame) -> date:
     ],
     pool="duckdb",
 )
-def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: DuckDBResource):
+@holds_warehouse_open
+def ml_contact_forecast(context: dg.AssetExecutionContext, cx: PipelineSettings, warehouse: WarehouseResource):
     settings = cx.settings
     contacts = load_contacts(settings, warehouse)
     if contacts.is_empty():
@@ -303,8 +304,9 @@ def plan_policy(settings: Settings) -> PlanPolicy:
                 "scheduled (with shrinkage), expected service level, speed of answer, abandonment; Erlang A for "
                 "the phone (Erlang C beside it), chat with concurrency, tickets as backlog.",
 )
+@holds_warehouse_open
 def ml_staffing_plan(context: dg.AssetExecutionContext, cx: PipelineSettings,
-                     warehouse: DuckDBResource) -> dg.MaterializeResult:
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = cx.settings
     if "ml_contact_forecast" not in table_names(warehouse):
         drop_tables(warehouse, ["ml_staffing_plan"])
@@ -393,7 +395,8 @@ def staffing_adherence(settings: Settings, warehouse: Warehouse, contacts: pl.Da
                 "and offered contacts, planned agents and agents seen handling contacts (calls and chats), "
                 "expected and reached service level and abandonment.",
 )
-def ml_staffing_adherence(cx: PipelineSettings, warehouse: DuckDBResource) -> dg.MaterializeResult:
+@holds_warehouse_open
+def ml_staffing_adherence(cx: PipelineSettings, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = cx.settings
     contacts = load_contacts(settings, warehouse)
     if contacts.is_empty():
