@@ -42,6 +42,8 @@ from dagster_project.warm_up import start_warm_up
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"
+# dbt_project.yml's model-, macro-, test- and seed-paths: a change to a file in them can change the manifest
+PARSED_FOLDERS = (DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", DBT_PROJECT_DIR / "tests", SEEDS_DIR)
 DBT_GROUPS = ("seeds", "staging", "intermediate", "marts", "kpi")
 ML_TABLE_PREFIX = "ml_"
 # Tables Python assets outside group `ml` write, by the asset that writes them (source `ml` in dbt).
@@ -110,11 +112,11 @@ def settings_environment(settings: Settings, **overrides: str) -> Iterator[None]
                 os.environ[key] = value
 
 
-def _manifest_inputs() -> Iterator[Path]:
+def manifest_inputs() -> Iterator[Path]:
     """Every file whose change can change the manifest."""
     yield DBT_PROJECT_DIR / "dbt_project.yml"
     yield DBT_PROJECT_DIR / "profiles.yml"
-    for folder in (DBT_PROJECT_DIR / "models", DBT_PROJECT_DIR / "macros", SEEDS_DIR):
+    for folder in PARSED_FOLDERS:
         yield from (path for path in folder.rglob("*") if path.is_file())
 
 
@@ -135,7 +137,7 @@ def manifest_is_stale(manifest: Path, on_duckdb: bool) -> bool:
     if not manifest.exists() or parsed_for_duckdb(manifest) != on_duckdb:
         return True
     built_at = manifest.stat().st_mtime
-    return any(path.stat().st_mtime > built_at for path in _manifest_inputs())
+    return any(path.stat().st_mtime > built_at for path in manifest_inputs())
 
 
 def prepare_dbt_manifest() -> Path:
