@@ -82,7 +82,8 @@ def test_a_step_holds_the_warehouse_open_while_it_runs_and_frees_it_after(wareho
     assert not write_ahead_log_of(warehouse).exists()
     # another configuration can open the file only once no connection of this process is left
     with duckdb.connect(warehouse.database, read_only=True) as connection:
-        assert connection.execute("SELECT count(*) FROM (SELECT * FROM first UNION ALL SELECT * FROM fourth)").fetchone() == (2,)
+        both = connection.execute("SELECT count(*) FROM (SELECT * FROM first UNION ALL SELECT * FROM fourth)")
+        assert both.fetchone() == (2,)
 
     failed = dg.materialize([fails], resources={"warehouse": warehouse}, raise_on_error=False)
     assert not failed.success

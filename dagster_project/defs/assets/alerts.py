@@ -15,7 +15,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-
 from cx_core.warehouse import read_frames, replace_table, table_names
 from cx_core.webhook import post_json
 from dagster_project.defs.assets.dbt import warehouse_table_key

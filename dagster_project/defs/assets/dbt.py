@@ -3,8 +3,8 @@ asset checks, and the dbt sources are the ingest assets `["raw", <source>]` (doc
 
 `@dbt_assets` reads `target/manifest.json` when this module is imported, so the module first makes sure the
 manifest is current (`prepare_dbt_manifest`): a cheap timestamp check, and `dbt parse` only when a project
-file changed or the manifest was parsed for the other kind of target. That keeps code-location loads fast and makes them work under pytest and CI, not only under
-`dagster dev`.
+file changed or the manifest was parsed for the other kind of target. That keeps code-location loads fast and
+makes them work under pytest and CI, not only under `dagster dev`.
 """
 
 import os
