@@ -171,6 +171,12 @@ class Settings:
             "CX_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
         }
 
+    @property
+    def builds_on_duckdb(self) -> bool:
+        """Whether dbt builds the warehouse on DuckDB (the embedded default: incremental models, a build file), not on
+        another target such as `spark`."""
+        return self.dbt_target == "duckdb"
+
     def duckdb_config(self) -> dict[str, str]:
         """The `config` of a DuckDB connection that keeps to the memory cap and spills to the temp folder.
         Creates the folder's parents: DuckDB creates only its last level, and fails on the first spill."""

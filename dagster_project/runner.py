@@ -56,7 +56,7 @@ def job_definitions(job_name: str) -> dg.Definitions:
 def run_everything(settings: Settings, verbose: bool = False, job_name: str = "full_refresh") -> int:
     """Execute `job_name` in this process; a job that starts with dbt on DuckDB gets its warehouse copy started and
     a dbt fork server (dagster_project/dbt_forkserver.py) before Dagster loads."""
-    if settings.dbt_target != "duckdb" or job_name not in JOBS_STARTING_WITH_DBT:
+    if not settings.builds_on_duckdb or job_name not in JOBS_STARTING_WITH_DBT:
         return execute_job(settings, verbose, job_name)
     start_copy_ahead(settings.warehouse_path)
     with serving_dbt():

@@ -56,7 +56,7 @@ class WarehouseResource(DuckDBResource):
     @classmethod
     def of(cls, settings: Settings) -> WarehouseResource:
         return cls(database=str(settings.warehouse_path), connection_config=settings.duckdb_config(),
-                   steps_hold_open=settings.dbt_target == "duckdb")
+                   steps_hold_open=settings.builds_on_duckdb)
 
     @contextmanager
     def held_open(self) -> Iterator[None]:

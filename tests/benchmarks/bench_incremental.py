@@ -10,6 +10,12 @@ dbt's own elapsed time, its slowest nodes and the step's overhead around dbt (pr
 file, Dagster's events and metadata), what the text caches and the stored churn model saved, and the refresh's
 share of the full run (target <= 10 %).
 
+Then the refresh's CPU ceiling: both jobs' CPU seconds (each `cx run` process with dbt, the fork server and the
+notebook kernels it started) against the CPU the target's wall time holds on this machine's cores; on C cores no
+schedule of the work takes less than its CPU seconds / C. And what the refresh's parts cost with no data
+(refresh_floor.py: as many trivial dbt nodes, notebooks and no-op Dagster steps as this refresh ran), as a share of
+that CPU (README, "The CPU ceiling").
+
 The refresh's fixed costs (README, "The refresh's fixed costs"): at f6291c1 on an idle machine the four dbt steps
 of the refresh spent 32 s around dbt's elapsed time (main step: 5.1 s before dbt, mostly the warehouse copy into
 the build file; 1.1 s in dagster-dbt, mostly an in-process dbt adapter, now skipped; 3.5 s of dbt process beyond
@@ -41,8 +47,10 @@ from cx_core.settings import Settings
 from cx_core.sources.contracts import CONTRACTS, SourceContract
 from cx_demo.generate import DEFAULT_END_DATE, generate_demo
 from dagster_project.defs.assets.dbt import PARTIAL_PARSE_FILE
+from dagster_project.defs.assets.reports import REPORTS
 from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
-from tests.benchmarks.bench_scale import CX, print_steps, run_measured
+from tests.benchmarks.bench_scale import CX, Timed, print_steps, run_measured
+from tests.benchmarks.refresh_floor import DbtStep, JobShape, floor_costs, total
 
 DAYS = 365
 TARGET_SHARE = 0.10
@@ -183,18 +191,25 @@ def around_dbt(window: tuple[float, float], results: dict) -> str:
             f"{last_node - first_node:.1f} s, after dbt {window[1] - last_node:.1f} s")
 
 
-def dbt_step_overheads(dbt_target: Path, run_id: str, windows: dict[str, tuple[float, float]]) -> dict[str, float]:
-    """Prints, for each dbt step of run `run_id`, its seconds as dbt's elapsed time plus the overhead around dbt,
-    where the step's time went and its slowest nodes, from `run_results.json` in the step's own target folder
-    (dagster-dbt names it `<step>-<run id prefix>-<hash>`); returns the overhead seconds per step."""
+def dbt_step_results(dbt_target: Path, run_id: str, windows: dict[str, tuple[float, float]]) -> dict[str, dict]:
+    """dbt's `run_results.json` of each dbt step of run `run_id`, from the step's own target folder (dagster-dbt
+    names it `<step>-<run id prefix>-<hash>`)."""
+    found = {}
+    for step in sorted(windows):
+        results_files = list(dbt_target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
+        if step.startswith(DBT_STEP_PREFIX) and results_files:
+            found[step] = json.loads(results_files[0].read_text())
+    return found
+
+
+def dbt_step_overheads(step_results: dict[str, dict], windows: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Prints, for each dbt step, its seconds as dbt's elapsed time plus the overhead around dbt, where the step's time
+    went and its slowest nodes; returns the overhead seconds per step."""
     overheads = {}
     print("\n  dbt steps of the refresh: step seconds = dbt's elapsed time + overhead (process start, parse, "
           "build file, Dagster events and metadata):")
-    for step, window in sorted(windows.items()):
-        results_files = list(dbt_target.glob(f"{step}-{run_id[:7]}-*/run_results.json"))
-        if not step.startswith(DBT_STEP_PREFIX) or not results_files:
-            continue
-        results = json.loads(results_files[0].read_text())
+    for step, results in step_results.items():
+        window = windows[step]
         seconds = window[1] - window[0]
         overheads[step] = seconds - results["elapsed_time"]
         print(f"    {step:<20} {seconds:6.1f} s = dbt {results['elapsed_time']:6.1f} s + overhead "
@@ -205,8 +220,47 @@ def dbt_step_overheads(dbt_target: Path, run_id: str, windows: dict[str, tuple[f
     return overheads
 
 
-def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tuple[float, dict[str, float], str]:
-    """`cx run --job <job>`: (wall seconds, seconds per step, run id); prints the steps."""
+def dbt_step_shape(results: dict) -> DbtStep:
+    """The models and data tests a dbt step built (refresh_floor)."""
+    kinds = [result["unique_id"].split(".", 1)[0] for result in results["results"]]
+    return DbtStep(models=kinds.count("model"), tests=kinds.count("test"))
+
+
+def job_shape(dagster_home: Path, run_id: str) -> JobShape:
+    """Run `run_id`'s steps, materialisations and check results (refresh_floor)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        steps = len(instance.get_run_step_stats(run_id))
+        materialised = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        checks = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    asset_steps = len({record.event_log_entry.dagster_event.step_key for record in materialised})
+    return JobShape(asset_steps, steps - asset_steps, len(materialised), len(checks))
+
+
+def cpu_ceiling(jobs: dict[str, Timed], budget_seconds: float, step_results: dict[str, dict], reports: int,
+                shapes: list[JobShape]) -> dict[str, float]:
+    """Prints the refresh's CPU seconds against the CPU the target's wall time holds on this machine's cores, and what
+    the refresh's parts cost with no data (refresh_floor); returns both as shares of the target's CPU."""
+    cores = os.cpu_count() or 1
+    cpu = sum(job.cpu_seconds for job in jobs.values())
+    budget_cpu = budget_seconds * cores
+    print(f"\n  CPU of the refresh: {' + '.join(f'{name} {job.cpu_seconds:,.1f}' for name, job in jobs.items())} = "
+          f"{cpu:,.1f} core-seconds. On {cores} cores no schedule of this work takes less than {cpu / cores:,.1f} s; "
+          f"the target's {budget_seconds:,.1f} s hold {budget_cpu:,.1f} core-seconds: the refresh needs "
+          f"{cpu / budget_cpu:.2f}x them.")
+    dbt_steps = [dbt_step_shape(results) for results in step_results.values()]
+    costs = floor_costs(dbt_steps, reports, shapes)
+    floor = total(list(costs.values())).cpu_seconds
+    print(f"  What its parts cost with no data ({sum(s.models + s.tests for s in dbt_steps)} trivial dbt nodes in "
+          f"{len(dbt_steps)} builds, {reports} notebooks, {len(shapes)} Dagster runs of "
+          f"{' + '.join(str(s.asset_steps + s.check_steps) for s in shapes)} no-op steps; refresh_floor.py): "
+          f"{', '.join(f'{part} {cost.cpu_seconds:,.1f}' for part, cost in costs.items())} = {floor:,.1f} "
+          f"core-seconds, {floor / budget_cpu:.0%} of the target's.")
+    return {"cpu_share_of_budget": round(cpu / budget_cpu, 3), "floor_cpu_share_of_budget": round(floor / budget_cpu, 3)}
+
+
+def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tuple[Timed, dict[str, float], str]:
+    """`cx run --job <job>`: (its measures, seconds per step, run id); prints the steps."""
     measured = run_measured([CX, "run", "--job", job, "--quiet"], environment)
     print(f"\n  {job}: {measured.seconds:,.1f} s wall (exit {measured.returncode}), peak {measured.peak_gb:.2f} GB; "
           f"load {os.getloadavg()[0]:.1f}")
@@ -214,7 +268,7 @@ def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tupl
         raise SystemExit(f"{job} failed: see {settings.dagster_home / 'cx_run_output.log'}")
     print_steps(settings.dagster_home, measured.memory)
     run_id, steps = latest_run_steps(settings.dagster_home)
-    return measured.seconds, steps, run_id
+    return measured, steps, run_id
 
 
 def built_year(folder: Path, customers: int, environment: dict[str, str], settings: Settings) -> float:
@@ -233,7 +287,7 @@ def built_year(folder: Path, customers: int, environment: dict[str, str], settin
     generate_demo(exports, settings.demo_truth_dir, customers=customers, days=DAYS, end_date=DEFAULT_END_DATE)
     files = split_by_last_day(exports, settings.landing_dir, folder / "last_day", DEFAULT_END_DATE)
     print(f"  split: {files} files of the last day kept back")
-    full_seconds, _, _ = timed_job("full_refresh", environment, settings)
+    full_seconds = timed_job("full_refresh", environment, settings)[0].seconds
     if snapshot:
         shutil.copytree(folder, snapshot, symlinks=True, dirs_exist_ok=True)
         shutil.copyfile(parse_state, Path(snapshot) / PARTIAL_PARSE_FILE)
@@ -253,28 +307,35 @@ def run() -> dict[str, object]:
     later = folder / "last_day"
     for path in later.glob("*/*"):
         shutil.move(path, settings.landing_dir / path.parent.name / path.name)
-    ingest_seconds, ingest_steps, _ = timed_job("ingest_new_files", environment, settings)
-    refresh_seconds, refresh_steps, refresh_run = timed_job("kpi_refresh", environment, settings)
+    ingest, ingest_steps, ingest_run = timed_job("ingest_new_files", environment, settings)
+    refresh, refresh_steps, refresh_run = timed_job("kpi_refresh", environment, settings)
 
-    incremental = ingest_seconds + refresh_seconds
+    incremental = ingest.seconds + refresh.seconds
     steps = ingest_steps | refresh_steps
     print(f"\n  slowest steps of the refresh (of {sum(steps.values()):,.1f} step seconds, "
           f"{incremental:,.1f} s wall with process start-up):")
     for step, seconds in sorted(steps.items(), key=lambda item: -item[1])[:SLOWEST_STEPS]:
         print(f"    {step:<48} {seconds:8.1f}")
-    overheads = dbt_step_overheads(settings.dbt_project_dir / "target", refresh_run,
-                                   step_windows(settings.dagster_home, refresh_run))
+    windows = step_windows(settings.dagster_home, refresh_run)
+    step_results = dbt_step_results(settings.dbt_project_dir / "target", refresh_run, windows)
+    overheads = dbt_step_overheads(step_results, windows)
     reuse = reuse_figures(settings.dagster_home, refresh_run)
     for name, value in reuse.items():
         print(f"  {name}: {value}")
     share = incremental / full_seconds
     print(f"  refresh {incremental:,.1f} s / full run {full_seconds:,.1f} s = {share:.1%} "
           f"(target <= {TARGET_SHARE:.0%}); load after: {os.getloadavg()[0]:.1f}")
+    reports = len({spec.name for spec in REPORTS} & set(refresh_steps))
+    shapes = [job_shape(settings.dagster_home, run) for run in (ingest_run, refresh_run)]
+    ceiling = cpu_ceiling({"ingest_new_files": ingest, "kpi_refresh": refresh}, TARGET_SHARE * full_seconds,
+                          step_results, reports, shapes)
     return {
         f"incremental_{customers}_full_seconds": round(full_seconds, 1),
-        f"incremental_{customers}_ingest_seconds": round(ingest_seconds, 1),
-        f"incremental_{customers}_kpi_refresh_seconds": round(refresh_seconds, 1),
+        f"incremental_{customers}_ingest_seconds": round(ingest.seconds, 1),
+        f"incremental_{customers}_kpi_refresh_seconds": round(refresh.seconds, 1),
         f"incremental_{customers}_share_of_full": round(share, 3),
+        f"incremental_{customers}_refresh_cpu_seconds": round(ingest.cpu_seconds + refresh.cpu_seconds, 1),
+        **{f"incremental_{customers}_{name}": value for name, value in ceiling.items()},
         **{f"incremental_{customers}_{step}_overhead_seconds": round(value, 1) for step, value in overheads.items()},
         **{f"incremental_{customers}_{name}": value for name, value in reuse.items()},
     }

@@ -35,7 +35,7 @@ import duckdb
 
 from cx_core.settings import REPO_ROOT, Settings
 from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
-from tests.benchmarks.process_memory import SAMPLE_SECONDS, TreeMemorySampler
+from tests.benchmarks.process_memory import SAMPLE_SECONDS, TreeMemorySampler, ended_children_cpu_seconds
 
 DAYS = 365
 CX = str(Path(sys.executable).with_name("cx"))
@@ -112,14 +112,16 @@ class Timed:
     peak_gb: float  # resident memory of the command's whole process tree (dbt, notebook kernels) at its peak
     returncode: int
     memory: TreeMemorySampler
+    cpu_seconds: float  # user + system seconds of the command and every process it started
 
 
 def run_measured(command: list[str], environment: dict[str, str]) -> Timed:
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), ended_children_cpu_seconds()
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.DEVNULL)
     with TreeMemorySampler(process.pid) as memory:
         returncode = process.wait()
-    return Timed(time.perf_counter() - started, memory.peak_gb(), returncode, memory)
+    return Timed(time.perf_counter() - started, memory.peak_gb(), returncode, memory,
+                 ended_children_cpu_seconds() - cpu_before)
 
 
 def size_environment(customers: int) -> dict[str, str]:

@@ -145,7 +145,7 @@ def prepare_dbt_manifest() -> Path:
     kind of target (`manifest_is_stale`); return its path. It parses under the environment a build sees, so the
     first dbt step of a run can reuse its parse state."""
     settings = get_settings()
-    if manifest_is_stale(dbt_project.manifest_path, on_duckdb=settings.dbt_target == "duckdb"):
+    if manifest_is_stale(dbt_project.manifest_path, on_duckdb=settings.builds_on_duckdb):
         with settings_environment(settings, CX_WAREHOUSE=str(dbt_database(settings))):
             dbt_cli_resource().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path
@@ -155,7 +155,7 @@ def dbt_database(settings: Settings) -> Path:
     """The file dbt's profile names: on DuckDB the build's own file (cx_core/warehouse_build.py), not the
     warehouse. dbt parses the project from scratch (4 s) when the profile differs from the one its parse state
     was written under, so `dbt parse` and every build must name the same file."""
-    return build_path(settings.warehouse_path) if settings.dbt_target == "duckdb" else settings.warehouse_path
+    return build_path(settings.warehouse_path) if settings.builds_on_duckdb else settings.warehouse_path
 
 
 def keep_parse_state(step_target: Path) -> None:
@@ -228,7 +228,7 @@ def cx_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, cx: Pi
     settings = cx.settings
     ensure_raw_schemas(settings.raw_dir)
     settings.duckdb_config()  # dbt's profile reads the same values from the environment; this makes the folder
-    on_duckdb = settings.dbt_target == "duckdb"
+    on_duckdb = settings.builds_on_duckdb
     build, build_env = dbt_database(settings), {}
     if on_duckdb:
         marker = ready_marker(settings.warehouse_path)
@@ -321,7 +321,7 @@ def refresh_exclusion(settings: Settings, refresh: bool, seeds_kept: Sequence[Ma
     whatever the data (the identity edges are a `select distinct`; its uniqueness test computed the whole view, 0.8 s
     on the main step's critical path), and `seeds_kept`, the seeds the warehouse holds as they would be loaded now,
     with their tests (cx_core/seed_fingerprints.py)."""
-    excluded = [*(["test_type:unit"] if refresh or settings.dbt_target != "duckdb" else []),
+    excluded = [*(["test_type:unit"] if refresh or not settings.builds_on_duckdb else []),
                 *(["tag:sql_logic"] if refresh else []),
                 *(".".join(seed["fqn"]) for seed in seeds_kept)]
     # one argument: dagster-dbt passes `--exclude` on with its first value only
@@ -330,7 +330,7 @@ def refresh_exclusion(settings: Settings, refresh: bool, seeds_kept: Sequence[Ma
 
 def seeds_to_keep(context: dg.AssetExecutionContext, settings: Settings, refresh: bool) -> list[Mapping[str, Any]]:
     """In the daily refresh on DuckDB, the seeds of this step that the warehouse holds as they would be loaded now."""
-    if not refresh or settings.dbt_target != "duckdb":
+    if not refresh or not settings.builds_on_duckdb:
         return []
     names = {key.path[-1] for key in context.selected_asset_keys}
     seeds = [node for node in dbt_manifest()["nodes"].values()
