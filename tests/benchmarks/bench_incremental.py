@@ -256,7 +256,8 @@ def cpu_ceiling(jobs: dict[str, Timed], budget_seconds: float, step_results: dic
           f"{' + '.join(str(s.asset_steps + s.check_steps) for s in shapes)} no-op steps; refresh_floor.py): "
           f"{', '.join(f'{part} {cost.cpu_seconds:,.1f}' for part, cost in costs.items())} = {floor:,.1f} "
           f"core-seconds, {floor / budget_cpu:.0%} of the target's.")
-    return {"cpu_share_of_budget": round(cpu / budget_cpu, 3), "floor_cpu_share_of_budget": round(floor / budget_cpu, 3)}
+    return {"cpu_share_of_budget": round(cpu / budget_cpu, 3),
+            "floor_cpu_share_of_budget": round(floor / budget_cpu, 3)}
 
 
 def timed_job(job: str, environment: dict[str, str], settings: Settings) -> tuple[Timed, dict[str, float], str]:
