@@ -50,7 +50,7 @@ from dagster_project.defs.assets.dbt import PARTIAL_PARSE_FILE
 from dagster_project.defs.assets.reports import REPORTS
 from tests.benchmarks.__main__ import BENCH_DATA_DIR, bench_environment
 from tests.benchmarks.bench_scale import CX, Timed, print_steps, run_measured
-from tests.benchmarks.refresh_floor import DbtStep, JobShape, floor_costs, total
+from tests.benchmarks.refresh_floor import DbtStep, JobShape, floor_costs
 
 DAYS = 365
 TARGET_SHARE = 0.10
@@ -250,11 +250,11 @@ def cpu_ceiling(jobs: dict[str, Timed], budget_seconds: float, step_results: dic
           f"{cpu / budget_cpu:.2f}x them.")
     dbt_steps = [dbt_step_shape(results) for results in step_results.values()]
     costs = floor_costs(dbt_steps, reports, shapes)
-    floor = total(list(costs.values())).cpu_seconds
+    floor = sum(costs.values())
     print(f"  What its parts cost with no data ({sum(s.models + s.tests for s in dbt_steps)} trivial dbt nodes in "
           f"{len(dbt_steps)} builds, {reports} notebooks, {len(shapes)} Dagster runs of "
           f"{' + '.join(str(s.asset_steps + s.check_steps) for s in shapes)} no-op steps; refresh_floor.py): "
-          f"{', '.join(f'{part} {cost.cpu_seconds:,.1f}' for part, cost in costs.items())} = {floor:,.1f} "
+          f"{', '.join(f'{part} {seconds:,.1f}' for part, seconds in costs.items())} = {floor:,.1f} "
           f"core-seconds, {floor / budget_cpu:.0%} of the target's.")
     return {"cpu_share_of_budget": round(cpu / budget_cpu, 3),
             "floor_cpu_share_of_budget": round(floor / budget_cpu, 3)}

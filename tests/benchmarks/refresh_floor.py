@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,23 +48,13 @@ class JobShape:
     checks: int
 
 
-@dataclass(frozen=True)
-class Cost:
-    wall_seconds: float
-    cpu_seconds: float
-
-
-def measured(command: Sequence[str]) -> Cost:
-    """Wall and CPU seconds of `command` and every process it started, once all have ended."""
-    cpu_before, started = ended_children_cpu_seconds(), time.perf_counter()
+def cpu_seconds_of(command: Sequence[str]) -> float:
+    """CPU seconds of `command` and every process it started, once all have ended."""
+    cpu_before = ended_children_cpu_seconds()
     completed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if completed.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
-    return Cost(time.perf_counter() - started, ended_children_cpu_seconds() - cpu_before)
-
-
-def total(costs: Sequence[Cost]) -> Cost:
-    return Cost(sum(cost.wall_seconds for cost in costs), sum(cost.cpu_seconds for cost in costs))
+    return ended_children_cpu_seconds() - cpu_before
 
 
 def model_tests(count: int) -> list[str]:
@@ -97,13 +86,13 @@ def write_dbt_project(folder: Path, steps: Sequence[DbtStep]) -> None:
         (models / "schema.yml").write_text("\n".join(lines) + "\n")
 
 
-def dbt_cost(steps: Sequence[DbtStep], folder: Path) -> Cost:
+def dbt_cost(steps: Sequence[DbtStep], folder: Path) -> float:
     """The dbt steps as trivial nodes: `dbt parse` (not counted), then a `dbt build` per step in one process that
     imports dbt once (dagster-dbt starts a dbt process per step; `cx run` forks them from one that imported dbt)."""
     write_dbt_project(folder, steps)
     subprocess.run([str(Path(sys.executable).with_name("dbt")), "--quiet", "parse", "--project-dir", str(folder),
                     "--profiles-dir", str(folder)], check=True, stdout=subprocess.DEVNULL)
-    return measured([sys.executable, "-m", __name__, "dbt", str(folder), str(len(steps))])
+    return cpu_seconds_of([sys.executable, "-m", __name__, "dbt", str(folder), str(len(steps))])
 
 
 def build_dbt_steps(folder: Path, steps: int) -> None:
@@ -171,22 +160,25 @@ def run_job(shape: JobShape, dagster_home: Path) -> None:
         definitions.resolve_job_def("floor").execute_in_process(instance=instance, run_id=run_id)
 
 
-def notebooks_cost(count: int) -> Cost:
-    return measured([sys.executable, "-m", __name__, "notebooks", str(count)]) if count else Cost(0.0, 0.0)
+def notebooks_cost(count: int) -> float:
+    return cpu_seconds_of([sys.executable, "-m", __name__, "notebooks", str(count)]) if count else 0.0
 
 
-def dagster_cost(jobs: Sequence[JobShape], folder: Path) -> Cost:
+def dagster_cost(jobs: Sequence[JobShape], folder: Path) -> float:
     """Each job in a process of its own, as an operator runs `cx run --job`, on an instance that a first run (not
     counted) created, as the refresh's instance exists."""
     home = folder / "dagster_home"
     home.mkdir()
-    measured([sys.executable, "-m", __name__, "job", json.dumps(JobShape(1, 0, 1, 0).__dict__), str(home)])
-    return total([measured([sys.executable, "-m", __name__, "job", json.dumps(job.__dict__), str(home)])
-                  for job in jobs])
+
+    def job_cpu_seconds(shape: JobShape) -> float:
+        return cpu_seconds_of([sys.executable, "-m", __name__, "job", json.dumps(shape.__dict__), str(home)])
+
+    job_cpu_seconds(JobShape(1, 0, 1, 0))
+    return sum(job_cpu_seconds(job) for job in jobs)
 
 
-def floor_costs(dbt_steps: Sequence[DbtStep], notebooks: int, jobs: Sequence[JobShape]) -> dict[str, Cost]:
-    """The cost of each part (dbt, notebooks, Dagster) of a refresh of this shape, in a temporary folder."""
+def floor_costs(dbt_steps: Sequence[DbtStep], notebooks: int, jobs: Sequence[JobShape]) -> dict[str, float]:
+    """The CPU seconds of each part (dbt, notebooks, Dagster) of a refresh of this shape, in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="refresh-floor-") as temporary:
         folder = Path(temporary)
         (folder / "dbt").mkdir()
